@@ -1,0 +1,190 @@
+// The agent: registers with the master, runs tasks and executors, and
+// delivers their status updates reliably.
+//
+// Threading: all state belongs to the agent's EventLoop. Public methods may
+// be called from any thread (gRPC handlers, tests) and post to the loop.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "corral/agent/launcher.h"
+#include "corral/common/event_loop.h"
+#include "corral/common/resources.h"
+#include "corral/v1/executor.pb.h"
+#include "corral/v1/internal.pb.h"
+
+namespace corral {
+
+struct AgentOptions {
+  std::string master;              // "host:port" of the master
+  std::string work_dir = "/tmp/corral-agent";
+  std::string hostname = "localhost";
+  std::string ip = "127.0.0.1";    // where executors reach the agent
+  int port = 5051;                 // executor API port (set by AgentServer)
+  std::string resources;           // Mesos text syntax; overrides detection per name
+  std::string attributes;          // "rack:a;zone:b"
+  bool cgroups = true;             // use cgroups where the kernel allows
+  bool cgroups_enable_cfs = false; // hard cpu quota as well as shares
+  uint64_t cgroups_pids_max = 0;   // 0 = unlimited
+  std::string cgroups_root = "corral";
+  std::string launcher_dir;        // where corral-default-executor lives
+  double registration_backoff = 1.0;
+  double status_update_retry_min = 2.0;
+  double status_update_retry_max = 60.0;
+  double executor_registration_timeout = 60.0;
+  double executor_shutdown_grace = 5.0;
+  double default_kill_grace = 3.0;
+};
+
+// Where an executor's events go (its subscription stream).
+class ExecutorSink {
+ public:
+  virtual ~ExecutorSink() = default;
+  virtual bool Send(const v1::executor::Event& event) = 0;
+  virtual void Close() = 0;
+};
+
+class MasterLink;
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);
+  ~Agent();
+
+  // Detects resources and cgroups, then connects to the master in the
+  // background (reconnecting with backoff). Fails on bad options.
+  absl::Status Start();
+  // Disconnects and kills every task and executor.
+  void Stop();
+
+  // --- executor API (any thread) ---
+  absl::Status ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink);
+  absl::Status ExecutorCall(const v1::executor::Call& call);
+  void ExecutorGone(const std::string& framework_id, const std::string& executor_id, ExecutorSink* sink);
+
+  // Reads `length` bytes at `offset` of `path` (relative, inside the task's
+  // sandbox). Returns the data and the file's size. Paths that leave the
+  // sandbox are refused.
+  absl::StatusOr<std::pair<std::string, int64_t>> ReadSandboxFile(const std::string& framework_id,
+                                                                   const std::string& task_id,
+                                                                   const std::string& path, int64_t offset,
+                                                                   int64_t length);
+
+  // --- introspection and test hooks (any thread) ---
+  std::string id();
+  bool registered();
+  Resources total() { return total_; }
+  size_t running_tasks();
+  const std::string& cgroups_status() const { return cgroups_status_; }
+  // While paused the agent ignores the master's pings (a hung agent).
+  void SetPaused(bool paused) { paused_ = paused; }
+  // Called (on the loop) when the master refuses this agent.
+  void SetOnRefused(std::function<void(const std::string&)> fn) { on_refused_ = std::move(fn); }
+
+ private:
+  using Key = std::pair<std::string, std::string>;  // (framework, task or executor)
+
+  struct TaskRecord {
+    std::string framework_id;
+    v1::TaskInfo info;
+    std::string executor_id;      // empty: a command task run by the agent
+    v1::TaskState state = v1::TASK_STAGING;
+    v1::TaskStatus latest;        // last status produced
+    pid_t pid = 0;
+    std::string container_id;
+    std::string sandbox;
+    bool killing = false;
+    bool terminal = false;        // a terminal update has been produced
+    v1::TaskState kill_state = v1::TASK_KILLED;
+    v1::TaskStatus::Reason kill_reason = v1::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED;
+    bool has_kill_reason = false;
+    std::string kill_message;
+    EventLoop::TimerId kill_timer = 0;
+    EventLoop::TimerId deadline_timer = 0;
+  };
+  struct ExecutorRecord {
+    std::string framework_id;
+    v1::ExecutorInfo info;
+    std::string container_id;
+    std::string sandbox;
+    pid_t pid = 0;
+    std::shared_ptr<ExecutorSink> sink;
+    std::vector<v1::TaskInfo> queued;
+    std::vector<v1::TaskGroupInfo> queued_groups;
+    std::set<std::string> tasks;  // tasks given to it
+    bool shutting_down = false;
+    EventLoop::TimerId registration_timer = 0;
+    EventLoop::TimerId shutdown_timer = 0;
+    Limits limits;
+  };
+  struct UpdateStream {
+    std::deque<v1::TaskStatus> pending;  // head is in flight
+    double next_retry = 0;
+    double backoff = 0;
+  };
+
+  void Connect();
+  void OnMasterMessage(const v1::internal::MasterMessage& msg);
+  void OnLinkDone(MasterLink* link, const std::string& why);
+  void SendToMaster(const v1::internal::AgentMessage& msg);
+
+  void RunTask(const v1::internal::RunTask& msg);
+  void RunTaskGroup(const v1::internal::RunTaskGroup& msg);
+  void KillTask(const std::string& framework_id, const std::string& task_id, const v1::KillPolicy* policy);
+  void LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
+  ExecutorRecord* EnsureExecutor(const v1::FrameworkInfo& framework, const v1::ExecutorInfo& info,
+                                 const Resources& task_resources, std::string* error);
+  void DeliverToExecutor(ExecutorRecord& ex);
+  void ShutdownExecutor(const Key& key, const std::string& why);
+  void OnTaskExited(const Key& key, const ExitInfo& exit);
+  void OnExecutorExited(const Key& key, const ExitInfo& exit);
+  void Kill(TaskRecord& task, const v1::KillPolicy* policy);
+
+  // Status update manager.
+  void ProduceUpdate(const std::string& framework_id, v1::TaskStatus status);
+  void ForwardHead(const Key& key, UpdateStream& stream);
+  void OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& ack);
+  void RetryUpdates();
+  v1::TaskStatus MakeStatus(const TaskRecord& task, v1::TaskState state, v1::TaskStatus::Source source,
+                            const std::string& message);
+
+  std::string SandboxFor(const std::string& framework_id, const std::string& executor_id,
+                         const std::string& container_id);
+  std::map<std::string, std::string> BaseEnvironment(const std::string& framework_id,
+                                                     const std::string& executor_id,
+                                                     const std::string& sandbox,
+                                                     const v1::FrameworkInfo& framework);
+  Limits LimitsFor(const Resources& r) const;
+  void CleanupTask(const Key& key);
+  void RememberSandbox(const Key& key, const std::string& sandbox);
+
+  AgentOptions options_;
+  std::unique_ptr<Cgroups> cgroups_;
+  std::string cgroups_status_;
+  Resources total_;
+  v1::AgentInfo info_;
+  std::string agent_id_;
+  bool registered_ = false;
+  bool stopping_ = false;
+  std::atomic<bool> paused_{false};
+  std::function<void(const std::string&)> on_refused_;
+
+  std::shared_ptr<MasterLink> link_;
+  std::map<std::string, v1::FrameworkInfo> frameworks_;
+  std::map<Key, TaskRecord> tasks_;
+  std::map<Key, ExecutorRecord> executors_;
+  std::map<Key, UpdateStream> updates_;
+  // Sandboxes of tasks, kept after the task is gone so output stays readable.
+  std::map<Key, std::string> sandboxes_;
+  std::deque<Key> sandbox_order_;
+
+  EventLoop loop_;  // last: stopped first
+};
+
+}  // namespace corral

@@ -1,0 +1,36 @@
+// The agent process's gRPC front: serves the executor API and runs an Agent.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "corral/agent/agent.h"
+
+namespace grpc { class Server; }
+
+namespace corral {
+
+class AgentServer {
+ public:
+  // Binds `listen` ("host:port", port 0 = any free port), then starts the
+  // agent with options.port set to the bound port.
+  static absl::StatusOr<std::unique_ptr<AgentServer>> Start(AgentOptions options, const std::string& listen);
+  ~AgentServer();
+
+  Agent& agent() { return *agent_; }
+  int port() const { return port_; }
+  void Shutdown();
+
+ private:
+  AgentServer() = default;
+  struct Service;
+  struct Files;
+  int port_ = 0;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<Files> files_;
+  std::unique_ptr<Agent> agent_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace corral

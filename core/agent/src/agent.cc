@@ -1,0 +1,1046 @@
+#include "corral/agent/agent.h"
+
+#include <signal.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "corral/common/ids.h"
+#include "corral/common/logging.h"
+#include "corral/v1/internal.grpc.pb.h"
+
+namespace corral {
+
+using v1::internal::AgentMessage;
+using v1::internal::MasterMessage;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::chrono::nanoseconds Seconds(double s) { return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9)); }
+
+double SteadyNow() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool Terminal(v1::TaskState s) {
+  switch (s) {
+    case v1::TASK_FINISHED: case v1::TASK_FAILED: case v1::TASK_KILLED: case v1::TASK_ERROR:
+    case v1::TASK_DROPPED: case v1::TASK_GONE: case v1::TASK_GONE_BY_OPERATOR: case v1::TASK_LOST:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type t) {
+  for (const auto& c : info.capabilities()) if (c.type() == t) return true;
+  return false;
+}
+
+Resources DetectResources(const std::string& work_dir) {
+  ResourceItem cpus{"cpus", ResourceKind::kScalar};
+  cpus.scalar = ToMilli(std::max(1u, std::thread::hardware_concurrency()));
+  Resources r;
+  r.Add(cpus);
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t kb = 0;
+  std::string unit;
+  while (meminfo >> key >> kb >> unit) {
+    if (key == "MemTotal:") break;
+  }
+  uint64_t mem_mb = kb / 1024;
+  mem_mb -= std::min<uint64_t>(1024, mem_mb / 2);
+  ResourceItem mem{"mem", ResourceKind::kScalar};
+  mem.scalar = ToMilli(static_cast<double>(mem_mb));
+  r.Add(mem);
+  struct statvfs st;
+  if (::statvfs(work_dir.c_str(), &st) == 0) {
+    uint64_t disk_mb = static_cast<uint64_t>(st.f_bavail) * st.f_frsize / (1024 * 1024);
+    disk_mb -= std::min<uint64_t>(5120, disk_mb / 2);
+    ResourceItem disk{"disk", ResourceKind::kScalar};
+    disk.scalar = ToMilli(static_cast<double>(disk_mb));
+    r.Add(disk);
+  }
+  ResourceItem ports{"ports", ResourceKind::kRanges};
+  ports.ranges.push_back({31000, 32000});
+  r.Add(ports);
+  return r;
+}
+
+}  // namespace
+
+// The agent's end of its stream to the master (gRPC callback API: no thread
+// of its own). Messages it reads are handed to the agent's loop.
+class MasterLink : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
+ public:
+  void Init(std::function<void(const MasterMessage&)> on_message,
+            std::function<void(const std::string&)> on_done) {
+    on_message_ = std::move(on_message);
+    on_done_ = std::move(on_done);
+  }
+
+  void Start(std::shared_ptr<MasterLink> self, v1::internal::AgentService::Stub* stub, const AgentMessage& first) {
+    self_ = std::move(self);
+    stub->async()->Connect(&ctx_, this);
+    queue_.push_back(first);
+    writing_ = true;
+    out_ = queue_.front();
+    queue_.pop_front();
+    StartWrite(&out_);
+    StartRead(&in_);
+    StartCall();
+  }
+  bool Send(const AgentMessage& msg) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) return false;
+    queue_.push_back(msg);
+    if (!writing_) Next();
+    return true;
+  }
+  void Close() { ctx_.TryCancel(); }
+
+ private:
+  void Next() {
+    if (queue_.empty()) return;
+    writing_ = true;
+    out_ = std::move(queue_.front());
+    queue_.pop_front();
+    StartWrite(&out_);
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) { queue_.clear(); return; }
+    Next();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    on_message_(in_);
+    StartRead(&in_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    std::shared_ptr<MasterLink> self;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      self = std::move(self_);
+    }
+    on_done_(status.ok() ? "the master closed the connection" : status.error_message());
+  }
+
+  std::function<void(const MasterMessage&)> on_message_;
+  std::function<void(const std::string&)> on_done_;
+  grpc::ClientContext ctx_;
+  std::mutex mu_;
+  std::deque<AgentMessage> queue_;
+  AgentMessage out_;
+  MasterMessage in_;
+  bool writing_ = false;
+  bool done_ = false;
+  std::shared_ptr<MasterLink> self_;
+};
+
+namespace {
+// One channel per master address, shared by every agent in the process.
+v1::internal::AgentService::Stub* StubFor(const std::string& master) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<v1::internal::AgentService::Stub>> stubs;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& stub = stubs[master];
+  if (!stub) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    stub = v1::internal::AgentService::NewStub(
+        grpc::CreateCustomChannel(master, grpc::InsecureChannelCredentials(), args));
+  }
+  return stub.get();
+}
+}  // namespace
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)), loop_("corral-agent") {}
+
+Agent::~Agent() { Stop(); }
+
+absl::Status Agent::Start() {
+  if (options_.master.empty()) return absl::InvalidArgumentError("--master is required (host:port of the master)");
+  std::error_code ec;
+  fs::create_directories(options_.work_dir, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options_.work_dir, ": ", ec.message()));
+  Resources detected = DetectResources(options_.work_dir);
+  if (!options_.resources.empty()) {
+    auto given = Resources::Parse(options_.resources);
+    if (!given.ok()) return absl::InvalidArgumentError(absl::StrCat("--resources: ", given.status().message()));
+    Resources kept;
+    for (const ResourceItem& item : detected.items()) {
+      bool overridden = false;
+      for (const ResourceItem& g : given->items()) if (g.name == item.name) overridden = true;
+      if (!overridden) kept.Add(item);
+    }
+    detected = kept + *given;
+  }
+  total_ = detected;
+  info_.set_hostname(options_.hostname);
+  info_.set_port(options_.port);
+  total_.ToProto(info_.mutable_resources());
+  if (!options_.attributes.empty()) {
+    for (absl::string_view part : absl::StrSplit(options_.attributes, ';', absl::SkipWhitespace())) {
+      std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits(':', 1));
+      if (kv.size() != 2 || kv[0].empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("--attributes: '", part, "' is not name:value"));
+      }
+      v1::Attribute* a = info_.add_attributes();
+      a->set_name(kv[0]);
+      double d;
+      if (absl::SimpleAtod(kv[1], &d)) {
+        a->set_type(v1::Value::SCALAR);
+        a->mutable_scalar()->set_value(d);
+      } else {
+        a->set_type(v1::Value::TEXT);
+        a->mutable_text()->set_value(kv[1]);
+      }
+    }
+  }
+  if (options_.cgroups) {
+    cgroups_ = Cgroups::Detect(options_.cgroups_root);
+    cgroups_status_ = cgroups_->enabled()
+        ? absl::StrCat("cgroups v", cgroups_->version(), ": cpu, memory and pids limits enforced")
+        : absl::StrCat("cgroups unavailable (", cgroups_->why(), "): tasks run without resource limits");
+  } else {
+    cgroups_status_ = "cgroups disabled by flag: tasks run without resource limits";
+  }
+  CORRAL_LOG(INFO) << "Agent resources " << total_.ToString() << "; " << cgroups_status_;
+  loop_.Post([this] {
+    Connect();
+    RetryUpdates();
+  });
+  return absl::OkStatus();
+}
+
+void Agent::Stop() {
+  if (loop_.InLoopThread()) return;
+  loop_.Call([this] {
+    if (stopping_) return 0;
+    stopping_ = true;
+    if (link_) link_->Close();
+    for (auto& [key, ex] : executors_) {
+      if (ex.sink) ex.sink->Close();
+      if (ex.pid > 0) ::kill(-ex.pid, SIGKILL);
+    }
+    for (auto& [key, task] : tasks_) {
+      if (task.pid > 0 && !task.terminal) ::kill(-task.pid, SIGKILL);
+    }
+    return 0;
+  });
+  loop_.Stop();
+  // Remove what is left of the containers once the processes are gone.
+  if (cgroups_ && cgroups_->enabled()) {
+    for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Destroy(task.container_id);
+    for (auto& [key, ex] : executors_) if (!ex.container_id.empty()) cgroups_->Destroy(ex.container_id);
+  }
+}
+
+std::string Agent::id() { return loop_.Call([this] { return agent_id_; }); }
+bool Agent::registered() { return loop_.Call([this] { return registered_; }); }
+size_t Agent::running_tasks() {
+  return loop_.Call([this] {
+    size_t n = 0;
+    for (auto& [k, t] : tasks_) if (!t.terminal) ++n;
+    return n;
+  });
+}
+
+// --- master connection ---------------------------------------------------------
+
+void Agent::Connect() {
+  if (stopping_) return;
+  AgentMessage first;
+  if (agent_id_.empty()) {
+    auto* reg = first.mutable_register_agent();
+    *reg->mutable_agent_info() = info_;
+    reg->set_version(CORRAL_VERSION);
+  } else {
+    auto* rereg = first.mutable_reregister_agent();
+    *rereg->mutable_agent_info() = info_;
+    rereg->mutable_agent_info()->mutable_id()->set_value(agent_id_);
+    rereg->set_version(CORRAL_VERSION);
+    for (const auto& [fid, fw] : frameworks_) *rereg->add_frameworks() = fw;
+    for (const auto& [key, ex] : executors_) {
+      *rereg->add_executors() = ex.info;
+      rereg->mutable_executors(rereg->executors_size() - 1)->mutable_framework_id()->set_value(key.first);
+    }
+    for (const auto& [key, t] : tasks_) {
+      v1::Task* task = rereg->add_tasks();
+      task->set_name(t.info.name());
+      *task->mutable_task_id() = t.info.task_id();
+      task->mutable_framework_id()->set_value(t.framework_id);
+      task->mutable_agent_id()->set_value(agent_id_);
+      if (!t.executor_id.empty()) task->mutable_executor_id()->set_value(t.executor_id);
+      task->set_state(t.state);
+      *task->mutable_resources() = t.info.resources();
+      *task->add_statuses() = t.latest;
+    }
+  }
+  auto link = std::make_shared<MasterLink>();
+  MasterLink* raw = link.get();  // identifies this link when it ends
+  link->Init([this](const MasterMessage& m) { loop_.Post([this, m] { OnMasterMessage(m); }); },
+             [this, raw](const std::string& why) { loop_.Post([this, raw, why] { OnLinkDone(raw, why); }); });
+  link_ = link;
+  link->Start(link, StubFor(options_.master), first);
+}
+
+void Agent::OnLinkDone(MasterLink* link, const std::string& why) {
+  if (link_.get() != link) return;
+  link_.reset();
+  if (registered_) CORRAL_LOG(WARNING) << "Lost the master at " << options_.master << ": " << why;
+  registered_ = false;
+  if (stopping_) return;
+  double jitter = 0.5 + (std::rand() % 1000) / 1000.0;
+  loop_.PostAfter(Seconds(options_.registration_backoff * jitter), [this] { Connect(); });
+}
+
+void Agent::SendToMaster(const AgentMessage& msg) {
+  if (link_ && registered_) link_->Send(msg);
+}
+
+void Agent::OnMasterMessage(const MasterMessage& msg) {
+  if (stopping_) return;
+  switch (msg.message_case()) {
+    case MasterMessage::kRegistered: {
+      bool first = agent_id_.empty();
+      agent_id_ = msg.registered().agent_id().value();
+      info_.mutable_id()->set_value(agent_id_);
+      registered_ = true;
+      CORRAL_LOG(INFO) << "Agent " << (first ? "registered" : "reregistered") << " as " << agent_id_;
+      // Resend every unacknowledged update: the master may have missed them.
+      for (auto& [key, stream] : updates_) ForwardHead(key, stream);
+      break;
+    }
+    case MasterMessage::kRefused:
+      CORRAL_LOG(ERROR) << "The master refused this agent: " << msg.refused().message();
+      if (on_refused_) on_refused_(msg.refused().message());
+      break;
+    case MasterMessage::kPing:
+      if (!paused_) {
+        AgentMessage pong;
+        pong.mutable_pong()->set_sequence(msg.ping().sequence());
+        if (link_) link_->Send(pong);
+      }
+      break;
+    case MasterMessage::kRunTask: RunTask(msg.run_task()); break;
+    case MasterMessage::kRunTaskGroup: RunTaskGroup(msg.run_task_group()); break;
+    case MasterMessage::kKillTask:
+      KillTask(msg.kill_task().framework_id().value(), msg.kill_task().task_id().value(),
+               msg.kill_task().has_kill_policy() ? &msg.kill_task().kill_policy() : nullptr);
+      break;
+    case MasterMessage::kAcknowledgement: OnAcknowledgement(msg.acknowledgement()); break;
+    case MasterMessage::kFrameworkMessage: {
+      auto it = executors_.find({msg.framework_message().framework_id().value(),
+                                 msg.framework_message().executor_id().value()});
+      if (it == executors_.end() || !it->second.sink) break;
+      v1::executor::Event ev;
+      ev.set_type(v1::executor::Event::MESSAGE);
+      ev.mutable_message()->set_data(msg.framework_message().data());
+      it->second.sink->Send(ev);
+      break;
+    }
+    case MasterMessage::kShutdownExecutor:
+      ShutdownExecutor({msg.shutdown_executor().framework_id().value(), msg.shutdown_executor().executor_id().value()},
+                       "the framework asked for it");
+      break;
+    case MasterMessage::kShutdownFramework: {
+      std::string fid = msg.shutdown_framework().framework_id().value();
+      for (auto& [key, ex] : executors_) if (key.first == fid) ShutdownExecutor(key, "the framework was removed");
+      for (auto& [key, task] : tasks_) {
+        if (key.first == fid && task.executor_id.empty() && !task.terminal) Kill(task, nullptr);
+      }
+      // The framework is gone: its update streams will never be acknowledged.
+      for (auto it = updates_.begin(); it != updates_.end();) {
+        it = it->first.first == fid ? updates_.erase(it) : std::next(it);
+      }
+      frameworks_.erase(fid);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// --- tasks --------------------------------------------------------------------
+
+std::string Agent::SandboxFor(const std::string& framework_id, const std::string& executor_id,
+                              const std::string& container_id) {
+  return absl::StrCat(options_.work_dir, "/slaves/", agent_id_, "/frameworks/", framework_id, "/executors/",
+                      executor_id, "/runs/", container_id);
+}
+
+std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& framework_id,
+                                                          const std::string& executor_id,
+                                                          const std::string& sandbox,
+                                                          const v1::FrameworkInfo& framework) {
+  std::map<std::string, std::string> env;
+  const char* path = std::getenv("PATH");
+  env["PATH"] = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (const char* lang = std::getenv("LANG")) env["LANG"] = lang;
+  env["HOME"] = sandbox;
+  std::string endpoint = absl::StrCat(options_.ip, ":", options_.port);
+  env["MESOS_AGENT_ENDPOINT"] = endpoint;
+  env["CORRAL_AGENT_ENDPOINT"] = endpoint;
+  env["MESOS_FRAMEWORK_ID"] = framework_id;
+  env["MESOS_EXECUTOR_ID"] = executor_id;
+  env["MESOS_SLAVE_ID"] = agent_id_;
+  env["MESOS_AGENT_ID"] = agent_id_;
+  env["MESOS_DIRECTORY"] = sandbox;
+  env["MESOS_SANDBOX"] = sandbox;
+  env["MESOS_CHECKPOINT"] = framework.checkpoint() ? "1" : "0";
+  env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = absl::StrCat(options_.executor_shutdown_grace, "secs");
+  return env;
+}
+
+Limits Agent::LimitsFor(const Resources& r) const {
+  Limits l;
+  l.cpus = FromMilli(r.Scalar("cpus"));
+  l.mem_bytes = static_cast<uint64_t>(FromMilli(r.Scalar("mem")) * 1024 * 1024);
+  l.cfs_quota = options_.cgroups_enable_cfs;
+  l.pids_max = options_.cgroups_pids_max;
+  return l;
+}
+
+v1::TaskStatus Agent::MakeStatus(const TaskRecord& task, v1::TaskState state, v1::TaskStatus::Source source,
+                                 const std::string& message) {
+  v1::TaskStatus st;
+  *st.mutable_task_id() = task.info.task_id();
+  st.set_state(state);
+  st.set_source(source);
+  if (!message.empty()) st.set_message(message);
+  st.mutable_agent_id()->set_value(agent_id_);
+  if (!task.executor_id.empty()) st.mutable_executor_id()->set_value(task.executor_id);
+  st.set_timestamp(NowSeconds());
+  st.set_uuid(NewUuidBytes());
+  return st;
+}
+
+void Agent::RunTask(const v1::internal::RunTask& msg) {
+  const v1::FrameworkInfo& fw = msg.framework();
+  std::string fid = fw.id().value();
+  frameworks_[fid] = fw;
+  Key key{fid, msg.task().task_id().value()};
+  if (tasks_.count(key)) {
+    CORRAL_LOG(WARNING) << "Ignoring a duplicate launch of task " << key.second;
+    return;
+  }
+  TaskRecord& task = tasks_[key];
+  task.framework_id = fid;
+  task.info = msg.task();
+  if (msg.task().has_executor()) {
+    task.executor_id = msg.task().executor().executor_id().value();
+    std::string error;
+    auto res = Resources::FromProto(msg.task().resources());
+    ExecutorRecord* ex = EnsureExecutor(fw, msg.task().executor(), res.ok() ? *res : Resources(), &error);
+    if (ex == nullptr) {
+      v1::TaskStatus st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT, error);
+      st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+      ProduceUpdate(fid, st);
+      return;
+    }
+    ex->tasks.insert(key.second);
+    RememberSandbox(key, ex->sandbox);
+    ex->queued.push_back(msg.task());
+    DeliverToExecutor(*ex);
+    return;
+  }
+  LaunchCommandTask(task, fw);
+}
+
+void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework) {
+  Key key{task.framework_id, task.info.task_id().value()};
+  const v1::CommandInfo& cmd = task.info.command();
+  auto fail = [&](const std::string& why) {
+    v1::TaskStatus st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT, why);
+    st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+    ProduceUpdate(task.framework_id, st);
+  };
+  if (cmd.uris_size() > 0) {
+    fail("fetching 'command.uris' is not supported by this agent version");
+    return;
+  }
+  task.container_id = NewIdString();
+  // A command task is its own executor, named after the task, as in Mesos.
+  task.sandbox = SandboxFor(task.framework_id, key.second, task.container_id);
+  std::error_code ec;
+  fs::create_directories(task.sandbox, ec);
+  if (ec) {
+    fail(absl::StrCat("cannot create sandbox ", task.sandbox, ": ", ec.message()));
+    return;
+  }
+  LaunchSpec spec;
+  if (cmd.shell()) {
+    spec.program = "/bin/sh";
+    spec.argv = {"sh", "-c", cmd.value()};
+  } else {
+    spec.program = cmd.value();
+    spec.argv.assign(cmd.arguments().begin(), cmd.arguments().end());
+    if (spec.argv.empty()) spec.argv.push_back(cmd.value());
+  }
+  spec.env = BaseEnvironment(task.framework_id, key.second, task.sandbox, framework);
+  spec.env["MESOS_TASK_ID"] = key.second;
+  for (const auto& var : cmd.environment().variables()) spec.env[var.name()] = var.value();
+  spec.sandbox = task.sandbox;
+  spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  if (cgroups_ && cgroups_->enabled()) {
+    auto res = Resources::FromProto(task.info.resources());
+    auto procs = cgroups_->Create(task.container_id, LimitsFor(res.ok() ? *res : Resources()));
+    if (!procs.ok()) {
+      fail(std::string(procs.status().message()));
+      return;
+    }
+    spec.cgroup_procs = *procs;
+  }
+  int exec_fd = -1;
+  auto pid = Launch(spec, &exec_fd);
+  if (!pid.ok()) {
+    if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(task.container_id);
+    fail(std::string(pid.status().message()));
+    return;
+  }
+  task.pid = *pid;
+  RememberSandbox(key, task.sandbox);
+  ProcessReaper::Get().Watch(*pid, exec_fd, [this, key](const ExitInfo& exit) {
+    loop_.Post([this, key, exit] { OnTaskExited(key, exit); });
+  });
+  task.state = v1::TASK_RUNNING;
+  ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
+  if (task.info.has_max_completion_time()) {
+    task.deadline_timer = loop_.PostAfter(
+        std::chrono::nanoseconds(task.info.max_completion_time().nanoseconds()), [this, key] {
+          auto it = tasks_.find(key);
+          if (it == tasks_.end() || it->second.terminal) return;
+          it->second.kill_state = v1::TASK_FAILED;
+          it->second.has_kill_reason = true;
+          it->second.kill_reason = v1::TaskStatus::REASON_MAX_COMPLETION_TIME_REACHED;
+          it->second.kill_message = "Task exceeded its max_completion_time";
+          Kill(it->second, nullptr);
+        });
+  }
+}
+
+void Agent::Kill(TaskRecord& task, const v1::KillPolicy* policy) {
+  if (task.terminal || task.pid <= 0) return;
+  Key key{task.framework_id, task.info.task_id().value()};
+  if (!task.killing) {
+    task.killing = true;
+    auto fw = frameworks_.find(task.framework_id);
+    if (fw != frameworks_.end() && HasCapability(fw->second, v1::FrameworkInfo::Capability::TASK_KILLING_STATE)) {
+      task.state = v1::TASK_KILLING;
+      ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_KILLING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
+    }
+  }
+  double grace = options_.default_kill_grace;
+  if (policy != nullptr && policy->has_grace_period()) grace = policy->grace_period().nanoseconds() / 1e9;
+  else if (task.info.kill_policy().has_grace_period()) grace = task.info.kill_policy().grace_period().nanoseconds() / 1e9;
+  ::kill(-task.pid, SIGTERM);
+  if (task.kill_timer) loop_.Cancel(task.kill_timer);
+  pid_t pid = task.pid;
+  task.kill_timer = loop_.PostAfter(Seconds(grace), [this, key, pid] {
+    auto it = tasks_.find(key);
+    if (it != tasks_.end() && !it->second.terminal && it->second.pid == pid) ::kill(-pid, SIGKILL);
+  });
+}
+
+void Agent::KillTask(const std::string& framework_id, const std::string& task_id, const v1::KillPolicy* policy) {
+  Key key{framework_id, task_id};
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) {
+    // Unknown here: the master believes otherwise, so tell it the truth.
+    TaskRecord ghost;
+    ghost.info.mutable_task_id()->set_value(task_id);
+    v1::TaskStatus st = MakeStatus(ghost, v1::TASK_LOST, v1::TaskStatus::SOURCE_AGENT, "task is unknown to the agent");
+    st.set_reason(v1::TaskStatus::REASON_TASK_UNKNOWN);
+    ProduceUpdate(framework_id, st);
+    return;
+  }
+  TaskRecord& task = it->second;
+  if (task.terminal) return;
+  if (task.executor_id.empty()) {
+    Kill(task, policy);
+    return;
+  }
+  auto ex = executors_.find({framework_id, task.executor_id});
+  if (ex == executors_.end()) return;
+  // Not yet handed to the executor: drop it here.
+  auto& queued = ex->second.queued;
+  for (auto q = queued.begin(); q != queued.end(); ++q) {
+    if (q->task_id().value() == task_id) {
+      queued.erase(q);
+      v1::TaskStatus st = MakeStatus(task, v1::TASK_KILLED, v1::TaskStatus::SOURCE_AGENT, "killed before delivery to the executor");
+      st.set_reason(v1::TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
+      ProduceUpdate(framework_id, st);
+      return;
+    }
+  }
+  if (ex->second.sink) {
+    v1::executor::Event ev;
+    ev.set_type(v1::executor::Event::KILL);
+    ev.mutable_kill()->mutable_task_id()->set_value(task_id);
+    if (policy) *ev.mutable_kill()->mutable_kill_policy() = *policy;
+    ex->second.sink->Send(ev);
+  }
+}
+
+void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  TaskRecord& task = it->second;
+  if (task.kill_timer) loop_.Cancel(task.kill_timer);
+  if (task.deadline_timer) loop_.Cancel(task.deadline_timer);
+  // Anything the task left in its process group goes with it.
+  ::kill(-task.pid, SIGKILL);
+  bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(task.container_id);
+  if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(task.container_id);
+  task.pid = -task.pid;  // mark as reaped; keep the number for nothing else
+  v1::TaskStatus st;
+  if (exit.exec_errno != 0) {
+    st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_EXECUTOR,
+                    absl::StrCat("Failed to execute '", task.info.command().value(), "': ", std::strerror(exit.exec_errno)));
+    st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+  } else if (oom) {
+    auto res = Resources::FromProto(task.info.resources());
+    st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT,
+                    absl::StrCat("Memory limit exceeded: the task used more than its ",
+                                 res.ok() ? FromMilli(res->Scalar("mem")) : 0, " MB of mem"));
+    st.set_reason(v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY);
+    for (const auto& r : task.info.resources()) if (r.name() == "mem") *st.mutable_limitation()->add_resources() = r;
+  } else if (task.killing) {
+    st = MakeStatus(task, task.kill_state, v1::TaskStatus::SOURCE_EXECUTOR,
+                    task.kill_message.empty() ? DescribeExit(exit.wait_status) : task.kill_message);
+    if (task.has_kill_reason) st.set_reason(task.kill_reason);
+  } else if (WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0) {
+    st = MakeStatus(task, v1::TASK_FINISHED, v1::TaskStatus::SOURCE_EXECUTOR, DescribeExit(exit.wait_status));
+  } else {
+    st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_EXECUTOR, DescribeExit(exit.wait_status));
+  }
+  ProduceUpdate(key.first, st);
+}
+
+// --- executors -------------------------------------------------------------------
+
+Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework, const v1::ExecutorInfo& info,
+                                             const Resources& task_resources, std::string* error) {
+  std::string fid = framework.id().value();
+  Key key{fid, info.executor_id().value()};
+  auto it = executors_.find(key);
+  if (it != executors_.end()) {
+    ExecutorRecord& ex = it->second;
+    if (ex.shutting_down) {
+      *error = absl::StrCat("executor '", key.second, "' is shutting down");
+      return nullptr;
+    }
+    // Grow the container's limits by the new task's share.
+    Limits more = LimitsFor(task_resources);
+    ex.limits.cpus += more.cpus;
+    ex.limits.mem_bytes += more.mem_bytes;
+    if (cgroups_ && cgroups_->enabled()) (void)cgroups_->Create(ex.container_id, ex.limits);
+    return &ex;
+  }
+  ExecutorRecord ex;
+  ex.framework_id = fid;
+  ex.info = info;
+  ex.info.mutable_framework_id()->set_value(fid);
+  ex.container_id = NewIdString();
+  ex.sandbox = SandboxFor(fid, key.second, ex.container_id);
+  std::error_code ec;
+  fs::create_directories(ex.sandbox, ec);
+  if (ec) {
+    *error = absl::StrCat("cannot create sandbox ", ex.sandbox, ": ", ec.message());
+    return nullptr;
+  }
+  LaunchSpec spec;
+  v1::CommandInfo cmd = info.command();
+  if (info.type() == v1::ExecutorInfo::DEFAULT || !info.has_command()) {
+    std::string dir = options_.launcher_dir;
+    if (dir.empty()) dir = fs::read_symlink("/proc/self/exe", ec).parent_path().string();
+    cmd.set_shell(false);
+    cmd.set_value(dir + "/corral-default-executor");
+    cmd.clear_arguments();
+    cmd.add_arguments("corral-default-executor");
+  }
+  if (cmd.uris_size() > 0) {
+    *error = "fetching 'command.uris' is not supported by this agent version";
+    return nullptr;
+  }
+  if (cmd.shell()) {
+    spec.program = "/bin/sh";
+    spec.argv = {"sh", "-c", cmd.value()};
+  } else {
+    spec.program = cmd.value();
+    spec.argv.assign(cmd.arguments().begin(), cmd.arguments().end());
+    if (spec.argv.empty()) spec.argv.push_back(cmd.value());
+  }
+  spec.env = BaseEnvironment(fid, key.second, ex.sandbox, framework);
+  for (const auto& var : cmd.environment().variables()) spec.env[var.name()] = var.value();
+  spec.sandbox = ex.sandbox;
+  spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  auto er = Resources::FromProto(info.resources());
+  ex.limits = LimitsFor((er.ok() ? *er : Resources()) + task_resources);
+  if (cgroups_ && cgroups_->enabled()) {
+    auto procs = cgroups_->Create(ex.container_id, ex.limits);
+    if (!procs.ok()) {
+      *error = std::string(procs.status().message());
+      return nullptr;
+    }
+    spec.cgroup_procs = *procs;
+  }
+  int exec_fd = -1;
+  auto pid = Launch(spec, &exec_fd);
+  if (!pid.ok()) {
+    if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(ex.container_id);
+    *error = absl::StrCat("cannot launch executor '", key.second, "': ", pid.status().message());
+    return nullptr;
+  }
+  ex.pid = *pid;
+  ProcessReaper::Get().Watch(*pid, exec_fd, [this, key](const ExitInfo& exit) {
+    loop_.Post([this, key, exit] { OnExecutorExited(key, exit); });
+  });
+  ex.registration_timer = loop_.PostAfter(Seconds(options_.executor_registration_timeout), [this, key] {
+    auto it = executors_.find(key);
+    if (it == executors_.end() || it->second.sink) return;
+    CORRAL_LOG(WARNING) << "Executor " << key.second << " did not subscribe in time; killing it";
+    it->second.shutting_down = true;
+    if (it->second.pid > 0) ::kill(-it->second.pid, SIGKILL);
+  });
+  CORRAL_LOG(INFO) << "Launched executor " << key.second << " of framework " << fid << " (pid " << *pid << ")";
+  return &(executors_[key] = std::move(ex));
+}
+
+void Agent::RunTaskGroup(const v1::internal::RunTaskGroup& msg) {
+  const v1::FrameworkInfo& fw = msg.framework();
+  std::string fid = fw.id().value();
+  frameworks_[fid] = fw;
+  Resources group_resources;
+  for (const auto& t : msg.task_group().tasks()) {
+    auto r = Resources::FromProto(t.resources());
+    if (r.ok()) group_resources += *r;
+  }
+  std::string eid = msg.executor().executor_id().value();
+  for (const auto& t : msg.task_group().tasks()) {
+    TaskRecord& task = tasks_[{fid, t.task_id().value()}];
+    task.framework_id = fid;
+    task.info = t;
+    task.executor_id = eid;
+  }
+  std::string error;
+  ExecutorRecord* ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
+  if (ex == nullptr) {
+    for (const auto& t : msg.task_group().tasks()) {
+      TaskRecord& task = tasks_[{fid, t.task_id().value()}];
+      v1::TaskStatus st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT, error);
+      st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+      ProduceUpdate(fid, st);
+    }
+    return;
+  }
+  for (const auto& t : msg.task_group().tasks()) {
+    ex->tasks.insert(t.task_id().value());
+    RememberSandbox({fid, t.task_id().value()}, ex->sandbox + "/tasks/" + t.task_id().value());
+  }
+  ex->queued_groups.push_back(msg.task_group());
+  DeliverToExecutor(*ex);
+}
+
+void Agent::DeliverToExecutor(ExecutorRecord& ex) {
+  if (!ex.sink) return;
+  for (const v1::TaskInfo& t : ex.queued) {
+    v1::executor::Event ev;
+    ev.set_type(v1::executor::Event::LAUNCH);
+    *ev.mutable_launch()->mutable_task() = t;
+    ex.sink->Send(ev);
+  }
+  ex.queued.clear();
+  for (const v1::TaskGroupInfo& g : ex.queued_groups) {
+    v1::executor::Event ev;
+    ev.set_type(v1::executor::Event::LAUNCH_GROUP);
+    *ev.mutable_launch_group()->mutable_task_group() = g;
+    ex.sink->Send(ev);
+  }
+  ex.queued_groups.clear();
+}
+
+void Agent::ShutdownExecutor(const Key& key, const std::string& why) {
+  auto it = executors_.find(key);
+  if (it == executors_.end() || it->second.shutting_down) return;
+  ExecutorRecord& ex = it->second;
+  CORRAL_LOG(INFO) << "Shutting down executor " << key.second << ": " << why;
+  ex.shutting_down = true;
+  if (ex.sink) {
+    v1::executor::Event ev;
+    ev.set_type(v1::executor::Event::SHUTDOWN);
+    ex.sink->Send(ev);
+  }
+  double grace = ex.info.has_shutdown_grace_period() ? ex.info.shutdown_grace_period().nanoseconds() / 1e9
+                                                    : options_.executor_shutdown_grace;
+  pid_t pid = ex.pid;
+  if (!ex.sink && pid > 0) ::kill(-pid, SIGKILL);
+  ex.shutdown_timer = loop_.PostAfter(Seconds(grace), [this, key, pid] {
+    auto it = executors_.find(key);
+    if (it != executors_.end() && it->second.pid == pid && pid > 0) ::kill(-pid, SIGKILL);
+  });
+}
+
+void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
+  auto it = executors_.find(key);
+  if (it == executors_.end()) return;
+  ExecutorRecord& ex = it->second;
+  if (ex.registration_timer) loop_.Cancel(ex.registration_timer);
+  if (ex.shutdown_timer) loop_.Cancel(ex.shutdown_timer);
+  ::kill(-ex.pid, SIGKILL);
+  bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(ex.container_id);
+  if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(ex.container_id);
+  if (ex.sink) ex.sink->Close();
+  std::string why = exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
+                                    : absl::StrCat("Executor ", DescribeExit(exit.wait_status).substr(8));
+  CORRAL_LOG(INFO) << "Executor " << key.second << " exited: " << why;
+  for (const std::string& tid : ex.tasks) {
+    auto t = tasks_.find({key.first, tid});
+    if (t == tasks_.end() || t->second.terminal) continue;
+    v1::TaskState state = ex.shutting_down ? v1::TASK_KILLED : v1::TASK_FAILED;
+    v1::TaskStatus st = MakeStatus(t->second, state, v1::TaskStatus::SOURCE_AGENT, why);
+    st.set_reason(oom ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
+                      : exit.exec_errno ? v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED
+                                        : v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
+    ProduceUpdate(key.first, st);
+  }
+  AgentMessage m;
+  m.mutable_executor_exited()->mutable_framework_id()->set_value(key.first);
+  m.mutable_executor_exited()->mutable_executor_id()->set_value(key.second);
+  m.mutable_executor_exited()->set_status(exit.wait_status);
+  SendToMaster(m);
+  executors_.erase(it);
+}
+
+absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink) {
+  if (call.type() != v1::executor::Call::SUBSCRIBE) return absl::InvalidArgumentError("'type' must be SUBSCRIBE");
+  if (call.executor_id().value().empty()) return absl::InvalidArgumentError("'executor_id' is required");
+  if (call.framework_id().value().empty()) return absl::InvalidArgumentError("'framework_id' is required");
+  return loop_.Call([&]() -> absl::Status {
+    Key key{call.framework_id().value(), call.executor_id().value()};
+    auto it = executors_.find(key);
+    if (it == executors_.end()) {
+      return absl::NotFoundError(absl::StrCat("executor '", key.second, "' of framework '", key.first,
+                                              "' is not known to this agent"));
+    }
+    ExecutorRecord& ex = it->second;
+    if (ex.sink && ex.sink != sink) ex.sink->Close();
+    ex.sink = sink;
+    if (ex.registration_timer) loop_.Cancel(ex.registration_timer);
+    ex.registration_timer = 0;
+    v1::executor::Event ev;
+    ev.set_type(v1::executor::Event::SUBSCRIBED);
+    auto* sub = ev.mutable_subscribed();
+    *sub->mutable_executor_info() = ex.info;
+    *sub->mutable_framework_info() = frameworks_[key.first];
+    *sub->mutable_agent_info() = info_;
+    sub->mutable_container_id()->set_value(ex.container_id);
+    sink->Send(ev);
+    if (ex.shutting_down) {
+      v1::executor::Event sd;
+      sd.set_type(v1::executor::Event::SHUTDOWN);
+      sink->Send(sd);
+    }
+    DeliverToExecutor(ex);
+    return absl::OkStatus();
+  });
+}
+
+void Agent::ExecutorGone(const std::string& framework_id, const std::string& executor_id, ExecutorSink* sink) {
+  loop_.Post([this, framework_id, executor_id, sink] {
+    auto it = executors_.find({framework_id, executor_id});
+    if (it != executors_.end() && it->second.sink.get() == sink) it->second.sink.reset();
+  });
+}
+
+absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
+  using C = v1::executor::Call;
+  if (!call.has_type() || call.type() == C::UNKNOWN) return absl::InvalidArgumentError("'type' is missing or UNKNOWN");
+  if (call.type() == C::SUBSCRIBE) return absl::InvalidArgumentError("SUBSCRIBE must be sent on a subscription stream");
+  if (call.executor_id().value().empty()) return absl::InvalidArgumentError("'executor_id' is required");
+  if (call.framework_id().value().empty()) return absl::InvalidArgumentError("'framework_id' is required");
+  if (call.type() == C::UPDATE) {
+    if (!call.has_update() || !call.update().has_status()) return absl::InvalidArgumentError("'update.status' is required");
+    const v1::TaskStatus& st = call.update().status();
+    if (st.task_id().value().empty()) return absl::InvalidArgumentError("'update.status.task_id' is required");
+    if (!st.has_state()) return absl::InvalidArgumentError("'update.status.state' is required");
+    if (st.state() == v1::TASK_STAGING) return absl::InvalidArgumentError("'update.status.state' must not be TASK_STAGING");
+    if (st.has_uuid() && st.uuid().size() != 16) return absl::InvalidArgumentError("'update.status.uuid' must be 16 bytes");
+  } else if (call.type() == C::MESSAGE) {
+    if (!call.has_message()) return absl::InvalidArgumentError("'message' is required");
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("unsupported call type ", C::Type_Name(call.type())));
+  }
+  return loop_.Call([&]() -> absl::Status {
+    Key key{call.framework_id().value(), call.executor_id().value()};
+    auto it = executors_.find(key);
+    if (it == executors_.end()) return absl::NotFoundError(absl::StrCat("executor '", key.second, "' is not known to this agent"));
+    ExecutorRecord& ex = it->second;
+    if (call.type() == C::MESSAGE) {
+      AgentMessage m;
+      auto* em = m.mutable_executor_message();
+      em->mutable_framework_id()->set_value(key.first);
+      em->mutable_executor_id()->set_value(key.second);
+      em->set_data(call.message().data());
+      SendToMaster(m);
+      return absl::OkStatus();
+    }
+    v1::TaskStatus st = call.update().status();
+    auto t = tasks_.find({key.first, st.task_id().value()});
+    if (t == tasks_.end() || t->second.executor_id != key.second) {
+      return absl::NotFoundError(absl::StrCat("task '", st.task_id().value(), "' does not belong to executor '", key.second, "'"));
+    }
+    if (t->second.terminal) {
+      return absl::FailedPreconditionError(absl::StrCat("task '", st.task_id().value(), "' is already terminal"));
+    }
+    if (!st.has_uuid()) st.set_uuid(NewUuidBytes());
+    st.set_source(v1::TaskStatus::SOURCE_EXECUTOR);
+    st.mutable_agent_id()->set_value(agent_id_);
+    st.mutable_executor_id()->set_value(key.second);
+    if (!st.has_timestamp()) st.set_timestamp(NowSeconds());
+    t->second.state = st.state();
+    std::string uuid = st.uuid();
+    std::string task_id = st.task_id().value();
+    ProduceUpdate(key.first, st);
+    if (ex.sink) {
+      v1::executor::Event ack;
+      ack.set_type(v1::executor::Event::ACKNOWLEDGED);
+      ack.mutable_acknowledged()->mutable_task_id()->set_value(task_id);
+      ack.mutable_acknowledged()->set_uuid(uuid);
+      ex.sink->Send(ack);
+    }
+    return absl::OkStatus();
+  });
+}
+
+void Agent::RememberSandbox(const Key& key, const std::string& sandbox) {
+  constexpr size_t kMaxSandboxes = 10000;
+  if (sandboxes_.emplace(key, sandbox).second) sandbox_order_.push_back(key);
+  while (sandbox_order_.size() > kMaxSandboxes) {
+    sandboxes_.erase(sandbox_order_.front());
+    sandbox_order_.pop_front();
+  }
+}
+
+// --- status update manager --------------------------------------------------------
+
+void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status) {
+  Key key{framework_id, status.task_id().value()};
+  auto t = tasks_.find(key);
+  if (t != tasks_.end()) {
+    t->second.state = status.state();
+    t->second.latest = status;
+    if (Terminal(status.state())) t->second.terminal = true;
+  }
+  UpdateStream& stream = updates_[key];
+  stream.pending.push_back(std::move(status));
+  if (stream.pending.size() == 1) ForwardHead(key, stream);
+}
+
+void Agent::ForwardHead(const Key& key, UpdateStream& stream) {
+  if (stream.pending.empty()) return;
+  AgentMessage m;
+  auto* su = m.mutable_status_update();
+  su->mutable_framework_id()->set_value(key.first);
+  *su->mutable_status() = stream.pending.front();
+  su->set_latest_state(stream.pending.back().state());
+  SendToMaster(m);
+  if (stream.backoff == 0) stream.backoff = options_.status_update_retry_min;
+  stream.next_retry = SteadyNow() + stream.backoff;
+}
+
+void Agent::OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& ack) {
+  Key key{ack.framework_id().value(), ack.task_id().value()};
+  auto it = updates_.find(key);
+  if (it == updates_.end() || it->second.pending.empty()) return;
+  UpdateStream& stream = it->second;
+  if (stream.pending.front().uuid() != ack.uuid()) return;  // stale or duplicate
+  bool terminal = Terminal(stream.pending.front().state());
+  stream.pending.pop_front();
+  stream.backoff = 0;
+  if (!stream.pending.empty()) {
+    ForwardHead(key, stream);
+    return;
+  }
+  updates_.erase(it);
+  if (terminal) CleanupTask(key);
+}
+
+absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std::string& framework_id,
+                                                                        const std::string& task_id,
+                                                                        const std::string& path, int64_t offset,
+                                                                        int64_t length) {
+  if (path.empty() || path[0] == '/') return absl::InvalidArgumentError("'path' must be relative to the sandbox");
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return absl::PermissionDeniedError("'path' must not contain '..'");
+  }
+  if (offset < 0 || length < 0) return absl::InvalidArgumentError("'offset' and 'length' must not be negative");
+  std::string sandbox = loop_.Call([&] {
+    auto it = sandboxes_.find({framework_id, task_id});
+    return it == sandboxes_.end() ? std::string() : it->second;
+  });
+  if (sandbox.empty()) {
+    return absl::NotFoundError(absl::StrCat("no sandbox for task '", task_id, "' on this agent"));
+  }
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(fs::path(sandbox) / path, ec);
+  fs::path root = fs::weakly_canonical(sandbox, ec);
+  if (ec || real.string().compare(0, root.string().size(), root.string()) != 0) {
+    return absl::PermissionDeniedError("'path' leaves the sandbox");
+  }
+  std::ifstream in(real, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("'", path, "' does not exist in the sandbox"));
+  in.seekg(0, std::ios::end);
+  int64_t size = in.tellg();
+  std::string data;
+  if (offset < size) {
+    int64_t n = std::min<int64_t>(length ? length : (1 << 20), size - offset);
+    data.resize(n);
+    in.seekg(offset);
+    in.read(data.data(), n);
+    data.resize(in.gcount());
+  }
+  return std::make_pair(data, size);
+}
+
+void Agent::CleanupTask(const Key& key) {
+  auto t = tasks_.find(key);
+  if (t == tasks_.end() || !t->second.terminal) return;
+  if (!t->second.executor_id.empty()) {
+    auto ex = executors_.find({key.first, t->second.executor_id});
+    if (ex != executors_.end()) ex->second.tasks.erase(key.second);
+  }
+  tasks_.erase(t);
+}
+
+void Agent::RetryUpdates() {
+  if (stopping_) return;
+  double now = SteadyNow();
+  for (auto& [key, stream] : updates_) {
+    if (stream.pending.empty() || stream.next_retry > now || !registered_) continue;
+    stream.backoff = std::min(stream.backoff * 2, options_.status_update_retry_max);
+    ForwardHead(key, stream);
+  }
+  loop_.PostAfter(Seconds(0.5), [this] { RetryUpdates(); });
+}
+
+}  // namespace corral

@@ -1,0 +1,104 @@
+// corral-agent: the agent daemon that runs tasks on one machine.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "corral/agent/agent_server.h"
+#include "corral/common/duration.h"
+#include "corral/common/logging.h"
+
+ABSL_FLAG(std::string, master, "", "Master to register with, as host:port (required).");
+ABSL_FLAG(std::string, ip, "127.0.0.1", "Address to listen on for executors and sandbox reads.");
+ABSL_FLAG(int, port, 5051, "Port to listen on.");
+ABSL_FLAG(std::string, hostname, "localhost", "Hostname the agent advertises.");
+ABSL_FLAG(std::string, work_dir, "/var/lib/corral/agent", "Directory for sandboxes and agent state.");
+ABSL_FLAG(std::string, resources, "",
+          "Resources to offer, overriding detection per name: 'cpus:4;mem:8192;ports:[31000-32000]'.");
+ABSL_FLAG(std::string, attributes, "", "Attributes, e.g. 'rack:r1;zone:a'.");
+ABSL_FLAG(bool, cgroups, true, "Enforce cpu, memory and pids limits with cgroups where possible.");
+ABSL_FLAG(bool, cgroups_enable_cfs, false, "Also cap cpu time with a CFS quota (hard limit).");
+ABSL_FLAG(std::string, cgroups_root, "corral", "Cgroup directory created under each hierarchy.");
+ABSL_FLAG(int64_t, cgroups_pids_max, 0, "Largest number of processes per task (0 = unlimited).");
+ABSL_FLAG(std::string, launcher_dir, "", "Directory holding corral-default-executor (default: beside this binary).");
+ABSL_FLAG(std::string, executor_registration_timeout, "1mins", "Time an executor has to subscribe.");
+ABSL_FLAG(std::string, executor_shutdown_grace_period, "5secs", "Time an executor has to exit after SHUTDOWN.");
+ABSL_FLAG(std::string, registration_backoff, "1secs", "Base delay between attempts to reach the master.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::cerr << "corral-agent: " << msg << std::endl;
+  std::exit(1);
+}
+
+double Duration(const std::string& flag, const std::string& value) {
+  auto d = corral::ParseDurationSeconds(value);
+  if (!d.ok()) Die("--" + flag + ": " + std::string(d.status().message()));
+  if (*d <= 0) Die("--" + flag + " must be greater than zero");
+  return *d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "agent_main.cc"); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage("The Corral agent. Usage: corral-agent --master=host:port [flags]");
+  absl::ParseCommandLine(argc, argv);
+
+  corral::LogLevel level;
+  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    Die("--log_level must be one of debug, info, warning, error");
+  }
+  corral::SetLogLevel(level);
+
+  corral::AgentOptions opts;
+  opts.master = absl::GetFlag(FLAGS_master);
+  if (opts.master.empty()) Die("--master is required (host:port of the master)");
+  if (absl::StartsWith(opts.master, "zk://")) Die("--master: zk:// URLs need ZooKeeper support, which this build lacks");
+  if (opts.master.find(':') == std::string::npos) Die("--master must be host:port, got '" + opts.master + "'");
+  opts.ip = absl::GetFlag(FLAGS_ip);
+  opts.hostname = absl::GetFlag(FLAGS_hostname);
+  opts.work_dir = absl::GetFlag(FLAGS_work_dir);
+  opts.resources = absl::GetFlag(FLAGS_resources);
+  opts.attributes = absl::GetFlag(FLAGS_attributes);
+  opts.cgroups = absl::GetFlag(FLAGS_cgroups);
+  opts.cgroups_enable_cfs = absl::GetFlag(FLAGS_cgroups_enable_cfs);
+  opts.cgroups_root = absl::GetFlag(FLAGS_cgroups_root);
+  if (absl::GetFlag(FLAGS_cgroups_pids_max) < 0) Die("--cgroups_pids_max must not be negative");
+  opts.cgroups_pids_max = static_cast<uint64_t>(absl::GetFlag(FLAGS_cgroups_pids_max));
+  opts.launcher_dir = absl::GetFlag(FLAGS_launcher_dir);
+  opts.executor_registration_timeout =
+      Duration("executor_registration_timeout", absl::GetFlag(FLAGS_executor_registration_timeout));
+  opts.executor_shutdown_grace = Duration("executor_shutdown_grace_period", absl::GetFlag(FLAGS_executor_shutdown_grace_period));
+  opts.registration_backoff = Duration("registration_backoff", absl::GetFlag(FLAGS_registration_backoff));
+  int port = absl::GetFlag(FLAGS_port);
+  if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
+
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  auto server = corral::AgentServer::Start(opts, opts.ip + ":" + std::to_string(port));
+  if (!server.ok()) Die(std::string(server.status().message()));
+  (*server)->agent().SetOnRefused([](const std::string& why) {
+    std::cerr << "corral-agent: the master refused this agent: " << why << std::endl;
+    std::_Exit(1);
+  });
+  int sig = 0;
+  sigwait(&stop, &sig);
+  CORRAL_LOG(INFO) << "Received signal " << sig << "; stopping";
+  (*server)->Shutdown();
+  return 0;
+}

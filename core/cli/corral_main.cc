@@ -1,0 +1,395 @@
+// corral: the command-line tool.
+//   corral local                 a master and agents in this process
+//   corral run [flags] -- CMD    run one task and stream its output
+//   corral agents|frameworks|tasks
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "corral/common/duration.h"
+#include "corral/common/logging.h"
+#include "corral/common/resources.h"
+#include "corral/local/local_cluster.h"
+#include "corral/scheduler.h"
+#include "corral/v1/internal.grpc.pb.h"
+
+ABSL_FLAG(std::string, master, "127.0.0.1:5050", "Master to talk to, as host:port.");
+ABSL_FLAG(int, agents, 2, "corral local: number of agents.");
+ABSL_FLAG(int, port, 5050, "corral local: master port.");
+ABSL_FLAG(std::string, agent_resources, "cpus:4;mem:4096;disk:10240;ports:[31000-32000]",
+          "corral local: resources of each agent.");
+ABSL_FLAG(std::string, work_dir, "", "corral local: work directory (default: a new temporary one).");
+ABSL_FLAG(double, cpus, 0.1, "corral run: cpus for the task.");
+ABSL_FLAG(double, mem, 32, "corral run: memory (MB) for the task.");
+ABSL_FLAG(double, disk, 0, "corral run: disk (MB) for the task.");
+ABSL_FLAG(std::string, role, "*", "corral run: role to run the task in.");
+ABSL_FLAG(std::string, name, "", "corral run: task name (default: the command).");
+ABSL_FLAG(bool, shell, false, "corral run: run the command through /bin/sh -c.");
+ABSL_FLAG(std::string, offer_wait, "60secs", "corral run: how long to wait for a large enough offer.");
+ABSL_FLAG(std::string, log_level, "warning", "debug, info, warning or error.");
+
+namespace {
+
+using namespace corral;
+
+[[noreturn]] void Die(const std::string& msg, int code = 2) {
+  std::cerr << "corral: " << msg << std::endl;
+  std::exit(code);
+}
+
+absl::StatusOr<v1::internal::ClusterState> FetchState(const std::string& master) {
+  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::internal::ClusterState state;
+  grpc::Status s = stub->GetState(&ctx, v1::internal::GetClusterState(), &state);
+  if (!s.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot reach the master at ", master, ": ", s.error_message(),
+                                               " (is corral-master running there? set --master)"));
+  }
+  return state;
+}
+
+std::string Short(const std::string& id) { return id.size() > 12 ? "…" + id.substr(id.size() - 11) : id; }
+
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (widths.size() <= i) widths.push_back(0);
+      widths[i] = std::max(widths[i], r[i].size());
+    }
+  }
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      std::cout << std::left << std::setw(static_cast<int>(widths[i]) + 2) << r[i];
+    }
+    std::cout << "\n";
+  }
+}
+
+std::string Fmt(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+int Agents(const std::string& master) {
+  auto state = FetchState(master);
+  if (!state.ok()) Die(std::string(state.status().message()));
+  std::vector<std::vector<std::string>> rows = {{"ID", "ADDRESS", "CPUS", "MEM", "STATE"}};
+  for (const auto& a : state->agents()) {
+    auto total = Resources::FromProto(a.total());
+    auto used = Resources::FromProto(a.allocated());
+    rows.push_back({a.agent_info().id().value(), absl::StrCat(a.agent_info().hostname(), ":", a.agent_info().port()),
+                    Fmt(FromMilli(used->Scalar("cpus"))) + "/" + Fmt(FromMilli(total->Scalar("cpus"))),
+                    Fmt(FromMilli(used->Scalar("mem"))) + "/" + Fmt(FromMilli(total->Scalar("mem"))),
+                    a.active() ? "active" : "unreachable"});
+  }
+  PrintTable(rows);
+  return 0;
+}
+
+int Frameworks(const std::string& master) {
+  auto state = FetchState(master);
+  if (!state.ok()) Die(std::string(state.status().message()));
+  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "ROLES", "TASKS", "CONNECTED"}};
+  for (const auto& f : state->frameworks()) {
+    int tasks = 0;
+    for (const auto& t : state->tasks()) if (t.framework_id().value() == f.framework_info().id().value()) ++tasks;
+    std::vector<std::string> roles(f.framework_info().roles().begin(), f.framework_info().roles().end());
+    if (roles.empty()) roles.push_back(f.framework_info().role());
+    rows.push_back({f.framework_info().id().value(), f.framework_info().name(), absl::StrJoin(roles, ","),
+                    std::to_string(tasks), f.connected() ? "yes" : "no"});
+  }
+  PrintTable(rows);
+  return 0;
+}
+
+int Tasks(const std::string& master) {
+  auto state = FetchState(master);
+  if (!state.ok()) Die(std::string(state.status().message()));
+  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "FRAMEWORK", "AGENT", "STATE"}};
+  auto add = [&](const v1::Task& t) {
+    rows.push_back({t.task_id().value(), t.name(), Short(t.framework_id().value()), Short(t.agent_id().value()),
+                    v1::TaskState_Name(t.state())});
+  };
+  for (const auto& t : state->tasks()) add(t);
+  for (const auto& t : state->completed_tasks()) add(t);
+  PrintTable(rows);
+  return 0;
+}
+
+int Local() {
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  LocalClusterOptions opts;
+  opts.agents = absl::GetFlag(FLAGS_agents);
+  if (opts.agents < 1) Die("--agents must be at least 1");
+  opts.master_port = absl::GetFlag(FLAGS_port);
+  opts.agent_resources = absl::GetFlag(FLAGS_agent_resources);
+  auto check = Resources::Parse(opts.agent_resources);
+  if (!check.ok()) Die("--agent_resources: " + std::string(check.status().message()));
+  opts.work_dir = absl::GetFlag(FLAGS_work_dir);
+  opts.keep_work_dir = !opts.work_dir.empty();
+  auto cluster = LocalCluster::Start(opts);
+  if (!cluster.ok()) Die(std::string(cluster.status().message()), 1);
+  if (auto s = (*cluster)->WaitForAgents(10); !s.ok()) Die(std::string(s.message()), 1);
+  std::cout << "Corral master at " << (*cluster)->master_address() << " with " << opts.agents
+            << " agents (work dir " << (*cluster)->work_dir() << ").\n"
+            << (*cluster)->agent(0).cgroups_status() << ".\n"
+            << "Try: corral run --master=" << (*cluster)->master_address() << " -- echo hello\n"
+            << "Ctrl-C stops the cluster." << std::endl;
+  int sig = 0;
+  sigwait(&stop, &sig);
+  std::cout << "Stopping." << std::endl;
+  (*cluster)->Shutdown();
+  return 0;
+}
+
+// The scheduler behind `corral run`: one task, then done.
+class RunScheduler : public Scheduler {
+ public:
+  RunScheduler(v1::TaskInfo task, Resources need, std::string role)
+      : task_(std::move(task)), need_(std::move(need)), role_(std::move(role)) {}
+
+  void offers(SchedulerDriver* driver, const std::vector<v1::Offer>& offers) override {
+    std::vector<v1::OfferID> decline;
+    for (const v1::Offer& o : offers) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto have = Resources::FromProto(o.resources());
+      if (launched_ || !have.ok() || !have->AllocatableTo(role_).Flattened().Contains(need_)) {
+        decline.push_back(o.id());
+        continue;
+      }
+      launched_ = true;
+      v1::TaskInfo t = task_;
+      *t.mutable_agent_id() = o.agent_id();
+      // Take the resources from what the offer holds (reserved first).
+      Resources take;
+      Resources left = need_;
+      for (const ResourceItem& item : have->AllocatableTo(role_).items()) {
+        if (item.kind != ResourceKind::kScalar || left.Scalar(item.name) <= 0) continue;
+        ResourceItem part = item;
+        part.scalar = std::min(item.scalar, left.Scalar(item.name));
+        ResourceItem minus{item.name, ResourceKind::kScalar};
+        minus.scalar = part.scalar;
+        Resources m;
+        m.Add(minus);
+        left -= m;
+        take.Add(part);
+      }
+      take.ToProto(t.mutable_resources(), o.allocation_info().role());
+      agent_ = o.agent_id().value();
+      v1::Filters f;
+      f.set_refuse_seconds(3600);
+      absl::Status s = driver->launch(o.id(), {t}, f);
+      if (!s.ok()) Finish(absl::StrCat("the master refused the task: ", s.message()));
+      (void)driver->suppress();
+    }
+    v1::Filters f;
+    f.set_refuse_seconds(3600);
+    if (!decline.empty()) (void)driver->decline(decline, f);
+  }
+
+  void update(SchedulerDriver*, const v1::TaskStatus& st) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    last_ = st;
+    switch (st.state()) {
+      case v1::TASK_RUNNING: running_ = true; break;
+      case v1::TASK_FINISHED: case v1::TASK_FAILED: case v1::TASK_KILLED: case v1::TASK_ERROR:
+      case v1::TASK_LOST: case v1::TASK_DROPPED: case v1::TASK_GONE: case v1::TASK_UNKNOWN:
+        done_ = true;
+        break;
+      default: break;
+    }
+    cv_.notify_all();
+  }
+
+  void error(SchedulerDriver*, const std::string& message) override { Finish(message); }
+
+  void Finish(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fatal_ = why;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  v1::TaskInfo task_;
+  Resources need_;
+  std::string role_;
+  bool launched_ = false;
+  bool running_ = false;
+  bool done_ = false;
+  std::string agent_;
+  std::string fatal_;
+  v1::TaskStatus last_;
+};
+
+int ExitCodeOf(const v1::TaskStatus& st) {
+  if (st.state() == v1::TASK_FINISHED) return 0;
+  const std::string& m = st.message();
+  int code;
+  if (absl::StartsWith(m, "Command exited with status ") &&
+      absl::SimpleAtoi(m.substr(std::string("Command exited with status ").size()), &code)) {
+    return code;
+  }
+  if (st.state() == v1::TASK_KILLED || absl::StartsWith(m, "Command terminated with signal")) return 137;
+  return 1;
+}
+
+int Run(const std::string& master, const std::vector<std::string>& cmd) {
+  if (cmd.empty()) Die("corral run needs a command after --, e.g. corral run -- echo hello");
+  auto state = FetchState(master);
+  if (!state.ok()) Die(std::string(state.status().message()));
+  auto offer_wait = ParseDurationSeconds(absl::GetFlag(FLAGS_offer_wait));
+  if (!offer_wait.ok()) Die("--offer_wait: " + std::string(offer_wait.status().message()));
+  double cpus = absl::GetFlag(FLAGS_cpus), mem = absl::GetFlag(FLAGS_mem), disk = absl::GetFlag(FLAGS_disk);
+  if (!(cpus > 0) || !(mem > 0) || disk < 0) Die("--cpus and --mem must be positive, --disk not negative");
+  auto need = Resources::Parse(absl::StrCat("cpus:", cpus, ";mem:", mem, disk > 0 ? absl::StrCat(";disk:", disk) : ""));
+  if (!need.ok()) Die(std::string(need.status().message()));
+
+  v1::TaskInfo task;
+  task.mutable_task_id()->set_value(absl::StrCat("run-", getpid(), "-", std::chrono::steady_clock::now().time_since_epoch().count() % 1000000));
+  task.set_name(absl::GetFlag(FLAGS_name).empty() ? absl::StrJoin(cmd, " ") : absl::GetFlag(FLAGS_name));
+  if (absl::GetFlag(FLAGS_shell)) {
+    task.mutable_command()->set_shell(true);
+    task.mutable_command()->set_value(absl::StrJoin(cmd, " "));
+  } else {
+    task.mutable_command()->set_shell(false);
+    task.mutable_command()->set_value(cmd[0]);
+    for (const auto& a : cmd) task.mutable_command()->add_arguments(a);
+  }
+  std::string role = absl::GetFlag(FLAGS_role);
+  RunScheduler sched(task, *need, role);
+  v1::FrameworkInfo fw;
+  fw.set_name("corral-run");
+  if (role != "*") {
+    fw.add_roles(role);
+    fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::MULTI_ROLE);
+  }
+  SchedulerDriver driver(&sched, fw, master);
+  if (auto s = driver.start(); !s.ok()) Die(std::string(s.message()));
+
+  auto sandbox = v1::internal::SandboxService::NewStub(grpc::CreateChannel("unused:1", grpc::InsecureChannelCredentials()));
+  std::string agent_addr;
+  int64_t offsets[2] = {0, 0};
+  auto pump = [&](bool final) {
+    std::string agent_id;
+    {
+      std::lock_guard<std::mutex> lock(sched.mu_);
+      agent_id = sched.agent_;
+    }
+    if (agent_id.empty()) return;
+    if (agent_addr.empty()) {
+      auto st = FetchState(master);
+      if (!st.ok()) return;
+      for (const auto& a : st->agents()) {
+        if (a.agent_info().id().value() == agent_id) {
+          agent_addr = absl::StrCat(a.agent_info().hostname(), ":", a.agent_info().port());
+        }
+      }
+      if (agent_addr.empty()) return;
+      sandbox = v1::internal::SandboxService::NewStub(grpc::CreateChannel(agent_addr, grpc::InsecureChannelCredentials()));
+    }
+    const char* files[2] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; ++i) {
+      while (true) {
+        v1::internal::ReadFileRequest req;
+        req.mutable_framework_id()->set_value(driver.framework_id().value());
+        req.mutable_task_id()->set_value(task.task_id().value());
+        req.set_path(files[i]);
+        req.set_offset(offsets[i]);
+        req.set_length(1 << 20);
+        v1::internal::ReadFileResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        if (!sandbox->ReadFile(&ctx, req, &resp).ok() || resp.data().empty()) break;
+        offsets[i] += static_cast<int64_t>(resp.data().size());
+        (i == 0 ? std::cout : std::cerr) << resp.data() << std::flush;
+        if (!final) break;
+      }
+    }
+  };
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(*offer_wait);
+  while (true) {
+    std::unique_lock<std::mutex> lock(sched.mu_);
+    if (sched.done_) break;
+    if (!sched.launched_ && std::chrono::steady_clock::now() > deadline) {
+      lock.unlock();
+      (void)driver.stop(false);
+      Die(absl::StrCat("no offer with ", need->ToString(), " in role '", role, "' arrived within ",
+                       absl::GetFlag(FLAGS_offer_wait)), 1);
+    }
+    sched.cv_.wait_for(lock, std::chrono::milliseconds(100));
+    bool running = sched.running_;
+    lock.unlock();
+    if (running) pump(false);
+  }
+  pump(true);
+  v1::TaskStatus last;
+  std::string fatal;
+  {
+    std::lock_guard<std::mutex> lock(sched.mu_);
+    last = sched.last_;
+    fatal = sched.fatal_;
+  }
+  (void)driver.stop(false);
+  if (!fatal.empty()) Die(fatal, 1);
+  if (last.state() != v1::TASK_FINISHED) {
+    std::cerr << "corral: task " << v1::TaskState_Name(last.state())
+              << (last.message().empty() ? "" : ": " + last.message()) << std::endl;
+  }
+  return ExitCodeOf(last);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "corral_main.cc"); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(
+      "Corral command line.\n"
+      "  corral local [--agents=N --port=P]       run a master and N agents in this process\n"
+      "  corral run [--cpus --mem --role] -- CMD  run CMD as a task, stream its output, exit with its code\n"
+      "  corral agents | frameworks | tasks       show the cluster\n");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  corral::LogLevel level;
+  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) Die("--log_level must be debug, info, warning or error");
+  corral::SetLogLevel(level);
+  if (rest.size() < 2) Die("missing command; one of local, run, agents, frameworks, tasks (see --help)");
+  std::string cmd = rest[1];
+  std::string master = absl::GetFlag(FLAGS_master);
+  if (cmd == "local") return Local();
+  if (cmd == "agents") return Agents(master);
+  if (cmd == "frameworks") return Frameworks(master);
+  if (cmd == "tasks") return Tasks(master);
+  if (cmd == "run") return Run(master, std::vector<std::string>(rest.begin() + 2, rest.end()));
+  Die("unknown command '" + cmd + "'; one of local, run, agents, frameworks, tasks");
+}

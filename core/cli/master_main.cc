@@ -1,0 +1,112 @@
+// corral-master: the master daemon.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/str_split.h"
+#include "corral/common/duration.h"
+#include "corral/common/logging.h"
+#include "corral/master/master_server.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+ABSL_FLAG(std::string, ip, "127.0.0.1", "Address to listen on (0.0.0.0 for all interfaces).");
+ABSL_FLAG(int, port, 5050, "Port to listen on (gRPC: scheduler API, agents, operators).");
+ABSL_FLAG(std::string, hostname, "localhost", "Hostname the master advertises.");
+ABSL_FLAG(std::string, work_dir, "/var/lib/corral/master", "Directory for the master's durable state.");
+ABSL_FLAG(std::string, agent_ping_timeout, "15secs", "Time to wait for an agent to answer one ping.");
+ABSL_FLAG(int, max_agent_ping_timeouts, 5, "Missed pings after which an agent is unreachable.");
+ABSL_FLAG(std::string, offer_timeout, "0secs", "Rescind offers not used within this time (0 = never).");
+ABSL_FLAG(std::string, allocation_interval, "1secs", "Period of full allocation cycles.");
+ABSL_FLAG(std::string, heartbeat_interval, "15secs", "Period of HEARTBEAT events to schedulers.");
+ABSL_FLAG(std::string, weights, "", "Role weights, e.g. 'dev=2,ops=1'.");
+ABSL_FLAG(std::string, quotas, "",
+          "Quotas as JSON: {\"dev\": {\"guarantee\": \"cpus:2;mem:1024\", \"limit\": \"cpus:8\"}}.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::cerr << "corral-master: " << msg << std::endl;
+  std::exit(1);
+}
+
+double Duration(const std::string& flag, const std::string& value, bool allow_zero) {
+  auto d = corral::ParseDurationSeconds(value);
+  if (!d.ok()) Die("--" + flag + ": " + std::string(d.status().message()));
+  if (!allow_zero && *d <= 0) Die("--" + flag + " must be greater than zero");
+  return *d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "master_main.cc"); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage("The Corral master. Usage: corral-master [flags]");
+  absl::ParseCommandLine(argc, argv);
+
+  corral::LogLevel level;
+  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    Die("--log_level must be one of debug, info, warning, error");
+  }
+  corral::SetLogLevel(level);
+
+  corral::MasterOptions opts;
+  opts.hostname = absl::GetFlag(FLAGS_hostname);
+  opts.address = absl::GetFlag(FLAGS_ip);
+  opts.agent_ping_timeout = Duration("agent_ping_timeout", absl::GetFlag(FLAGS_agent_ping_timeout), false);
+  opts.max_agent_ping_timeouts = absl::GetFlag(FLAGS_max_agent_ping_timeouts);
+  if (opts.max_agent_ping_timeouts < 1) Die("--max_agent_ping_timeouts must be at least 1");
+  opts.offer_timeout = Duration("offer_timeout", absl::GetFlag(FLAGS_offer_timeout), true);
+  opts.allocation_interval = Duration("allocation_interval", absl::GetFlag(FLAGS_allocation_interval), false);
+  opts.heartbeat_interval = Duration("heartbeat_interval", absl::GetFlag(FLAGS_heartbeat_interval), false);
+  for (absl::string_view kv : absl::StrSplit(absl::GetFlag(FLAGS_weights), ',', absl::SkipWhitespace())) {
+    std::vector<std::string> parts = absl::StrSplit(kv, '=');
+    double w = 0;
+    if (parts.size() != 2 || parts[0].empty() || !absl::SimpleAtod(parts[1], &w) || !(w > 0)) {
+      Die("--weights: '" + std::string(kv) + "' is not role=positive_number");
+    }
+    opts.weights[parts[0]] = w;
+  }
+  if (!absl::GetFlag(FLAGS_quotas).empty()) {
+    google::protobuf::Struct quotas;
+    auto st = google::protobuf::util::JsonStringToMessage(absl::GetFlag(FLAGS_quotas), &quotas);
+    if (!st.ok()) Die("--quotas is not valid JSON: " + std::string(st.message()));
+    for (const auto& [role, spec] : quotas.fields()) {
+      corral::RoleQuota q;
+      for (const char* key : {"guarantee", "limit"}) {
+        auto it = spec.struct_value().fields().find(key);
+        if (it == spec.struct_value().fields().end()) continue;
+        auto parsed = corral::Quantities::Parse(it->second.string_value());
+        if (!parsed.ok()) Die("--quotas: role '" + role + "' " + key + ": " + std::string(parsed.status().message()));
+        (std::string(key) == "guarantee" ? q.guarantee : q.limit) = *parsed;
+      }
+      opts.quotas[role] = q;
+    }
+  }
+  int port = absl::GetFlag(FLAGS_port);
+  if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
+
+  // Block the stop signals before any thread starts; wait for them below.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  auto server = corral::MasterServer::Start(opts, absl::GetFlag(FLAGS_ip) + ":" + std::to_string(port));
+  if (!server.ok()) Die(std::string(server.status().message()));
+  int sig = 0;
+  sigwait(&stop, &sig);
+  CORRAL_LOG(INFO) << "Received signal " << sig << "; stopping";
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,221 @@
+#include "corral/common/process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace corral {
+
+absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
+  if (spec.program.empty() || spec.argv.empty()) return absl::InvalidArgumentError("nothing to run");
+  // Everything the child needs is prepared before fork: after fork only
+  // async-signal-safe calls are allowed.
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : spec.env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = spec.argv;
+  std::vector<char*> argv;
+  for (std::string& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  // Resolve the program through PATH from the task's environment.
+  std::string program = spec.program;
+  if (program.find('/') == std::string::npos) {
+    auto path_it = spec.env.find("PATH");
+    std::string path = path_it != spec.env.end() ? path_it->second : "/usr/local/bin:/usr/bin:/bin";
+    for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
+      std::string candidate = absl::StrCat(dir, "/", program);
+      if (::access(candidate.c_str(), X_OK) == 0) { program = candidate; break; }
+    }
+  }
+
+  uid_t uid = 0;
+  gid_t gid = 0;
+  bool switch_user = false;
+  std::vector<gid_t> groups;
+  if (!spec.user.empty() && ::geteuid() == 0) {
+    struct passwd pw, *result = nullptr;
+    char buf[4096];
+    if (getpwnam_r(spec.user.c_str(), &pw, buf, sizeof(buf), &result) != 0 || result == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("user '", spec.user, "' does not exist on this agent"));
+    }
+    uid = pw.pw_uid;
+    gid = pw.pw_gid;
+    switch_user = uid != 0;
+    if (switch_user) {
+      int n = 64;
+      groups.resize(n);
+      if (getgrouplist(spec.user.c_str(), gid, groups.data(), &n) < 0) groups.resize(0);
+      else groups.resize(n);
+      if (::chown(spec.sandbox.c_str(), uid, gid) != 0) {
+        return absl::InternalError(absl::StrCat("cannot give sandbox to user '", spec.user, "': ", std::strerror(errno)));
+      }
+    }
+  }
+
+  std::string out_path = spec.sandbox + "/stdout";
+  std::string err_path = spec.sandbox + "/stderr";
+  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (out_fd < 0 || err_fd < 0) {
+    if (out_fd >= 0) ::close(out_fd);
+    if (err_fd >= 0) ::close(err_fd);
+    return absl::InternalError(absl::StrCat("cannot open stdout/stderr in sandbox ", spec.sandbox, ": ", std::strerror(errno)));
+  }
+  if (switch_user) {
+    if (::fchown(out_fd, uid, gid) != 0 || ::fchown(err_fd, uid, gid) != 0) { /* best effort */ }
+  }
+  std::vector<int> cg_fds;
+  for (const std::string& p : spec.cgroup_procs) {
+    int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      for (int f : cg_fds) ::close(f);
+      ::close(out_fd);
+      ::close(err_fd);
+      return absl::InternalError(absl::StrCat("cannot open ", p, ": ", std::strerror(errno)));
+    }
+    cg_fds.push_back(fd);
+  }
+  int errpipe[2];
+  if (::pipe2(errpipe, O_CLOEXEC) != 0) {
+    for (int f : cg_fds) ::close(f);
+    ::close(out_fd);
+    ::close(err_fd);
+    return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    for (int f : cg_fds) ::close(f);
+    ::close(out_fd);
+    ::close(err_fd);
+    ::close(errpipe[0]);
+    ::close(errpipe[1]);
+    return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(e)));
+  }
+  if (pid == 0) {
+    auto fail = [&](int e) {
+      ::write(errpipe[1], &e, sizeof(e));
+      ::_exit(127);
+    };
+    for (int fd : cg_fds) {
+      if (::write(fd, "0", 1) != 1) fail(errno);
+    }
+    ::setsid();  // new session and process group: kill(-pid) reaches all of it
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) {
+      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    }
+    if (::chdir(spec.sandbox.c_str()) != 0) fail(errno);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    if (switch_user) {
+      if (::setgroups(groups.size(), groups.data()) != 0) fail(errno);
+      if (::setgid(gid) != 0) fail(errno);
+      if (::setuid(uid) != 0) fail(errno);
+    }
+    ::execve(program.c_str(), argv.data(), envp.data());
+    fail(errno);
+  }
+  for (int f : cg_fds) ::close(f);
+  ::close(out_fd);
+  ::close(err_fd);
+  ::close(errpipe[1]);
+  ::fcntl(errpipe[0], F_SETFL, O_NONBLOCK);
+  *exec_error_fd = errpipe[0];
+  return pid;
+}
+
+ProcessReaper& ProcessReaper::Get() {
+  static ProcessReaper* reaper = new ProcessReaper();  // lives for the process
+  return *reaper;
+}
+
+ProcessReaper::ProcessReaper() {
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  thread_ = std::thread([this] { Run(); });
+  thread_.detach();
+}
+
+void ProcessReaper::Watch(pid_t pid, int exec_error_fd, std::function<void(const ExitInfo&)> on_exit) {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    // No pidfd support: wait on a thread of its own.
+    std::thread([pid, exec_error_fd, on_exit = std::move(on_exit)] {
+      ExitInfo info;
+      while (::waitpid(pid, &info.wait_status, 0) < 0 && errno == EINTR) {}
+      if (exec_error_fd >= 0) {
+        ::read(exec_error_fd, &info.exec_errno, sizeof(info.exec_errno));
+        ::close(exec_error_fd);
+      }
+      on_exit(info);
+    }).detach();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watched_[pidfd] = Watched{pid, pidfd, exec_error_fd, std::move(on_exit)};
+  }
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.fd = pidfd;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+}
+
+void ProcessReaper::Run() {
+  pthread_setname_np(pthread_self(), "corral-reaper");
+  struct epoll_event events[64];
+  while (true) {
+    int n = ::epoll_wait(epoll_fd_, events, 64, -1);
+    for (int i = 0; i < n; ++i) {
+      int pidfd = events[i].data.fd;
+      Watched w;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = watched_.find(pidfd);
+        if (it == watched_.end()) continue;
+        w = std::move(it->second);
+        watched_.erase(it);
+      }
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pidfd, nullptr);
+      ExitInfo info;
+      while (::waitpid(w.pid, &info.wait_status, 0) < 0 && errno == EINTR) {}
+      if (w.exec_error_fd >= 0) {
+        if (::read(w.exec_error_fd, &info.exec_errno, sizeof(info.exec_errno)) != sizeof(info.exec_errno)) {
+          info.exec_errno = 0;
+        }
+        ::close(w.exec_error_fd);
+      }
+      ::close(pidfd);
+      w.on_exit(info);
+    }
+  }
+}
+
+std::string DescribeExit(int wait_status) {
+  if (WIFEXITED(wait_status)) return absl::StrCat("Command exited with status ", WEXITSTATUS(wait_status));
+  if (WIFSIGNALED(wait_status)) {
+    return absl::StrCat("Command terminated with signal ", strsignal(WTERMSIG(wait_status)));
+  }
+  return "Command terminated";
+}
+
+}  // namespace corral

@@ -1,0 +1,205 @@
+// The master's core logic, independent of any transport.
+//
+// Threading: every piece of state is owned by the master's EventLoop. The
+// public methods may be called from any thread (gRPC handlers, the HTTP
+// server, tests); they post to the loop, and the synchronous ones wait for
+// its answer. Sinks are called on the loop thread and must not block.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "corral/common/event_loop.h"
+#include "corral/common/resources.h"
+#include "corral/master/allocator.h"
+#include "corral/v1/internal.pb.h"
+#include "corral/v1/scheduler.pb.h"
+
+namespace corral {
+
+struct MasterOptions {
+  std::string hostname = "localhost";
+  std::string address = "127.0.0.1";  // advertised in MasterInfo
+  int port = 5050;
+  double agent_ping_timeout = 15.0;      // seconds per ping
+  int max_agent_ping_timeouts = 5;       // missed pings before unreachable
+  double offer_timeout = 0;              // 0 = offers never time out
+  double allocation_interval = 1.0;      // full allocation cycle period
+  double heartbeat_interval = 15.0;      // scheduler HEARTBEAT events
+  std::map<std::string, double> weights;
+  std::map<std::string, RoleQuota> quotas;
+};
+
+// Where a framework's events go: one per subscription (gRPC or HTTP stream).
+class SchedulerSink {
+ public:
+  virtual ~SchedulerSink() = default;
+  // False when the stream is gone; the master then treats the framework as
+  // disconnected.
+  virtual bool Send(const v1::scheduler::Event& event) = 0;
+  virtual void Close() = 0;
+};
+
+// The master's side of one agent's connection.
+class AgentLink {
+ public:
+  virtual ~AgentLink() = default;
+  virtual bool Send(const v1::internal::MasterMessage& message) = 0;
+  virtual void Close() = 0;
+};
+
+class Master {
+ public:
+  explicit Master(MasterOptions options);
+  ~Master();
+
+  Master(const Master&) = delete;
+  Master& operator=(const Master&) = delete;
+
+  // --- scheduler API (any thread) ---
+  // Validates and subscribes. On success SUBSCRIBED has already been queued
+  // to `sink`. On error nothing is sent and the status names the problem.
+  absl::StatusOr<std::string> Subscribe(const v1::scheduler::Call& call,
+                                        std::shared_ptr<SchedulerSink> sink);
+  // Every call but SUBSCRIBE. Bad calls return an error; a bad task inside
+  // a valid ACCEPT becomes a TASK_ERROR update instead.
+  absl::Status HandleCall(const v1::scheduler::Call& call);
+  // The subscription stream of `sink` ended (client went away).
+  void SubscriberGone(const std::string& framework_id, SchedulerSink* sink);
+
+  // --- agents (any thread) ---
+  uint64_t AgentConnected(std::shared_ptr<AgentLink> link);
+  void AgentMessageReceived(uint64_t link_id, const v1::internal::AgentMessage& message);
+  void AgentDisconnected(uint64_t link_id);
+
+  // --- operators (any thread) ---
+  v1::internal::ClusterState GetState();
+  v1::MasterInfo info() const { return info_; }
+
+  void Stop();
+
+ private:
+  struct OfferEntry {
+    std::string id;
+    std::string framework_id;
+    std::string agent_id;
+    std::string role;
+    Resources resources;
+    EventLoop::TimerId timer = 0;
+  };
+  struct TaskEntry {
+    std::string task_id;
+    std::string name;
+    std::string framework_id;
+    std::string agent_id;
+    std::string executor_id;  // empty for command tasks
+    std::string role;
+    Resources resources;
+    v1::TaskState state = v1::TASK_STAGING;
+    v1::TaskStatus latest_status;    // what reconciliation answers
+    std::string terminal_uuid;       // uuid of the terminal update, if any
+    bool resources_released = false;
+  };
+  struct ExecutorEntry {
+    std::string role;
+    Resources resources;
+    std::set<std::string> tasks;
+  };
+  struct FrameworkEntry {
+    std::string id;
+    v1::FrameworkInfo info;
+    std::vector<std::string> roles;
+    std::shared_ptr<SchedulerSink> sink;
+    bool connected = false;
+    bool partition_aware = false;
+    EventLoop::TimerId failover_timer = 0;
+    std::set<std::string> offers;
+    std::set<std::string> tasks;  // active task IDs
+    double registered_time = 0;
+  };
+  struct AgentEntry {
+    std::string id;
+    v1::AgentInfo info;
+    Resources total;
+    std::shared_ptr<AgentLink> link;
+    uint64_t link_id = 0;
+    bool reachable = true;
+    int missed_pings = 0;
+    uint64_t last_ping_acked = 0;
+    double registered_time = 0;
+    std::set<std::pair<std::string, std::string>> tasks;  // (framework, task)
+    std::map<std::pair<std::string, std::string>, ExecutorEntry> executors;  // (framework, executor)
+    std::set<std::string> offers;
+  };
+
+  using TaskKey = std::pair<std::string, std::string>;  // (framework, task)
+
+  // All below run on the loop thread.
+  absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call,
+                                          std::shared_ptr<SchedulerSink> sink);
+  absl::Status DoCall(const v1::scheduler::Call& call);
+  absl::Status Accept(FrameworkEntry& fw, const v1::scheduler::Call::Accept& accept);
+  absl::Status Decline(FrameworkEntry& fw, const v1::scheduler::Call::Decline& decline);
+  absl::Status Kill(FrameworkEntry& fw, const v1::scheduler::Call::Kill& kill);
+  absl::Status Acknowledge(FrameworkEntry& fw, const v1::scheduler::Call::Acknowledge& ack);
+  absl::Status Reconcile(FrameworkEntry& fw, const v1::scheduler::Call::Reconcile& rec);
+  absl::Status Message(FrameworkEntry& fw, const v1::scheduler::Call::Message& msg);
+  absl::Status ShutdownExecutor(FrameworkEntry& fw, const v1::scheduler::Call::Shutdown& sd);
+  void RemoveFramework(const std::string& framework_id, const std::string& why);
+
+  void OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg);
+  void OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent& msg);
+  void OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate& msg);
+  void OnExecutorMessage(AgentEntry& agent, const v1::internal::ExecutorToFramework& msg);
+  void OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExited& msg);
+  void AdmitAgent(AgentEntry& agent);
+  void MarkUnreachable(AgentEntry& agent);
+  void PingAgents();
+
+  void ScheduleAllocation(const std::string& agent_id);  // "" = all agents
+  void RunAllocation();
+  void PeriodicAllocation();
+  void SendHeartbeats();
+  void RescindOffer(const std::string& offer_id, bool recover, double refuse_seconds);
+  void RemoveOffer(const std::string& offer_id);
+
+  void SendToFramework(FrameworkEntry& fw, const v1::scheduler::Event& event);
+  void SendToAgent(AgentEntry& agent, const v1::internal::MasterMessage& msg);
+  void SendMasterUpdate(FrameworkEntry& fw, const TaskEntry* task, const std::string& task_id,
+                        const std::string& agent_id, v1::TaskState state,
+                        v1::TaskStatus::Reason reason, const std::string& message);
+  void ReleaseTaskResources(TaskEntry& task);
+  void RemoveTask(const TaskKey& key);
+  bool IsTerminal(v1::TaskState s) const;
+  AgentEntry* FindAgentByLink(uint64_t link_id);
+  FrameworkEntry* FindFramework(const std::string& id);
+  std::string NextId(const char* prefix);
+
+  MasterOptions options_;
+  v1::MasterInfo info_;
+  Allocator allocator_;
+  std::map<std::string, FrameworkEntry> frameworks_;
+  std::map<std::string, AgentEntry> agents_;
+  std::unordered_map<uint64_t, std::string> link_agents_;         // link -> agent ID
+  std::unordered_map<uint64_t, std::shared_ptr<AgentLink>> pending_links_;
+  std::map<std::string, OfferEntry> offers_;
+  std::map<TaskKey, TaskEntry> tasks_;
+  std::vector<v1::Task> completed_tasks_;  // bounded ring for state endpoints
+  size_t completed_next_ = 0;
+  uint64_t next_link_ = 1;
+  uint64_t next_id_ = 0;
+  uint64_t ping_sequence_ = 0;
+  bool allocation_pending_ = false;
+  bool allocate_all_ = false;
+  std::set<std::string> dirty_agents_;
+  bool stopped_ = false;
+
+  EventLoop loop_;  // last: destroyed (joined) first
+};
+
+}  // namespace corral

@@ -1,0 +1,1111 @@
+#include "corral/master/master.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "corral/common/ids.h"
+#include "corral/common/logging.h"
+#include "corral/master/validation.h"
+
+namespace corral {
+namespace {
+
+using v1::scheduler::Call;
+using v1::scheduler::Event;
+using v1::internal::MasterMessage;
+
+constexpr size_t kMaxCompletedTasks = 1000;
+constexpr double kDefaultRefuseSeconds = 5.0;
+
+std::chrono::nanoseconds Seconds(double s) {
+  return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9));
+}
+
+double SteadyNow() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type t) {
+  for (const auto& c : info.capabilities()) if (c.type() == t) return true;
+  return false;
+}
+
+}  // namespace
+
+Master::Master(MasterOptions options)
+    : options_(std::move(options)), loop_("corral-master") {
+  info_.set_id(NewIdString());
+  info_.set_hostname(options_.hostname);
+  info_.set_port(options_.port);
+  info_.set_ip(0);
+  info_.set_version(CORRAL_VERSION);
+  info_.set_pid(absl::StrCat("master@", options_.address, ":", options_.port));
+  info_.mutable_address()->set_hostname(options_.hostname);
+  info_.mutable_address()->set_ip(options_.address);
+  info_.mutable_address()->set_port(options_.port);
+  for (const auto& [role, w] : options_.weights) allocator_.SetWeight(role, w);
+  for (const auto& [role, q] : options_.quotas) allocator_.SetQuota(role, q);
+  loop_.Post([this] {
+    PeriodicAllocation();
+    PingAgents();
+    SendHeartbeats();
+  });
+}
+
+Master::~Master() { Stop(); }
+
+void Master::Stop() {
+  if (loop_.InLoopThread()) return;
+  bool already = false;
+  loop_.Call([&] {
+    already = stopped_;
+    stopped_ = true;
+    for (auto& [id, fw] : frameworks_) if (fw.sink) fw.sink->Close();
+    for (auto& [id, agent] : agents_) if (agent.link) agent.link->Close();
+    for (auto& [id, link] : pending_links_) link->Close();
+    return 0;
+  });
+  (void)already;
+  loop_.Stop();
+}
+
+std::string Master::NextId(const char* prefix) {
+  return absl::StrCat(info_.id(), "-", prefix, next_id_++);
+}
+
+bool Master::IsTerminal(v1::TaskState s) const {
+  switch (s) {
+    case v1::TASK_FINISHED: case v1::TASK_FAILED: case v1::TASK_KILLED: case v1::TASK_ERROR:
+    case v1::TASK_DROPPED: case v1::TASK_GONE: case v1::TASK_GONE_BY_OPERATOR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Master::FrameworkEntry* Master::FindFramework(const std::string& id) {
+  auto it = frameworks_.find(id);
+  return it == frameworks_.end() ? nullptr : &it->second;
+}
+
+Master::AgentEntry* Master::FindAgentByLink(uint64_t link_id) {
+  auto it = link_agents_.find(link_id);
+  if (it == link_agents_.end()) return nullptr;
+  auto a = agents_.find(it->second);
+  return a == agents_.end() ? nullptr : &a->second;
+}
+
+// --- scheduler API ----------------------------------------------------------
+
+absl::StatusOr<std::string> Master::Subscribe(const Call& call, std::shared_ptr<SchedulerSink> sink) {
+  if (auto s = validation::ValidateSubscribe(call); !s.ok()) return s;
+  return loop_.Call([&] { return DoSubscribe(call, sink); });
+}
+
+absl::Status Master::HandleCall(const Call& call) {
+  if (auto s = validation::ValidateCall(call); !s.ok()) return s;
+  if (call.type() == Call::SUBSCRIBE) {
+    return absl::InvalidArgumentError("SUBSCRIBE must be sent on a subscription stream");
+  }
+  return loop_.Call([&] { return DoCall(call); });
+}
+
+void Master::SubscriberGone(const std::string& framework_id, SchedulerSink* sink) {
+  loop_.Post([this, framework_id, sink] {
+    FrameworkEntry* fw = FindFramework(framework_id);
+    if (fw == nullptr || fw->sink.get() != sink) return;  // already replaced
+    CORRAL_LOG(INFO) << "Framework " << framework_id << " disconnected; failover timeout "
+                     << fw->info.failover_timeout() << "s";
+    fw->sink.reset();
+    fw->connected = false;
+    allocator_.SetFrameworkActive(framework_id, false);
+    // Its outstanding offers go back to the pool.
+    for (const std::string& offer_id : std::set<std::string>(fw->offers)) RescindOffer(offer_id, true, 0);
+    fw->failover_timer = loop_.PostAfter(Seconds(fw->info.failover_timeout()), [this, framework_id] {
+      FrameworkEntry* f = FindFramework(framework_id);
+      if (f != nullptr && !f->connected) RemoveFramework(framework_id, "failover timeout elapsed");
+    });
+  });
+}
+
+absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_ptr<SchedulerSink> sink) {
+  if (stopped_) return absl::UnavailableError("master is stopping");
+  v1::FrameworkInfo info = call.subscribe().framework_info();
+  std::string id = info.has_id() ? info.id().value() : NextId("F");
+  info.mutable_id()->set_value(id);
+  if (info.user().empty()) info.set_user("nobody");
+
+  FrameworkEntry* fw = FindFramework(id);
+  if (fw == nullptr) {
+    fw = &frameworks_[id];
+    fw->id = id;
+    fw->registered_time = NowSeconds();
+    CORRAL_LOG(INFO) << "Framework " << id << " (" << info.name() << ") subscribed";
+  } else {
+    CORRAL_LOG(INFO) << "Framework " << id << " (" << info.name() << ") resubscribed";
+    if (fw->sink && fw->sink != sink) {
+      Event err;
+      err.set_type(Event::ERROR);
+      err.mutable_error()->set_message("Framework failed over");
+      fw->sink->Send(err);
+      fw->sink->Close();
+    }
+    if (fw->failover_timer) loop_.Cancel(fw->failover_timer);
+    fw->failover_timer = 0;
+    // Offers made to the old connection are rescinded; new ones follow.
+    for (const std::string& offer_id : std::set<std::string>(fw->offers)) RescindOffer(offer_id, true, 0);
+  }
+  fw->info = info;
+  fw->roles = validation::FrameworkRoles(info);
+  fw->partition_aware = HasCapability(info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
+  fw->sink = std::move(sink);
+  fw->connected = true;
+  std::set<std::string> suppressed(call.subscribe().suppressed_roles().begin(),
+                                   call.subscribe().suppressed_roles().end());
+  allocator_.AddFramework(id, fw->roles, suppressed, true);
+
+  Event ev;
+  ev.set_type(Event::SUBSCRIBED);
+  ev.mutable_subscribed()->mutable_framework_id()->set_value(id);
+  ev.mutable_subscribed()->set_heartbeat_interval_seconds(options_.heartbeat_interval);
+  *ev.mutable_subscribed()->mutable_master_info() = info_;
+  SendToFramework(*fw, ev);
+  ScheduleAllocation("");
+  return id;
+}
+
+absl::Status Master::DoCall(const Call& call) {
+  if (stopped_) return absl::UnavailableError("master is stopping");
+  FrameworkEntry* fw = FindFramework(call.framework_id().value());
+  if (fw == nullptr) {
+    return absl::NotFoundError(absl::StrCat("framework '", call.framework_id().value(), "' is not subscribed"));
+  }
+  if (!fw->connected) {
+    return absl::FailedPreconditionError(absl::StrCat("framework '", fw->id, "' is disconnected; subscribe again first"));
+  }
+  switch (call.type()) {
+    case Call::TEARDOWN:
+      RemoveFramework(fw->id, "framework requested teardown");
+      return absl::OkStatus();
+    case Call::ACCEPT: return Accept(*fw, call.accept());
+    case Call::DECLINE: return Decline(*fw, call.decline());
+    case Call::REVIVE: {
+      std::vector<std::string> roles(call.revive().roles().begin(), call.revive().roles().end());
+      for (const std::string& r : roles) {
+        if (std::find(fw->roles.begin(), fw->roles.end(), r) == fw->roles.end()) {
+          return absl::InvalidArgumentError(absl::StrCat("'revive.roles': framework is not subscribed to role '", r, "'"));
+        }
+      }
+      allocator_.Revive(fw->id, roles);
+      ScheduleAllocation("");
+      return absl::OkStatus();
+    }
+    case Call::SUPPRESS: {
+      std::vector<std::string> roles(call.suppress().roles().begin(), call.suppress().roles().end());
+      for (const std::string& r : roles) {
+        if (std::find(fw->roles.begin(), fw->roles.end(), r) == fw->roles.end()) {
+          return absl::InvalidArgumentError(absl::StrCat("'suppress.roles': framework is not subscribed to role '", r, "'"));
+        }
+      }
+      allocator_.Suppress(fw->id, roles);
+      return absl::OkStatus();
+    }
+    case Call::KILL: return Kill(*fw, call.kill());
+    case Call::SHUTDOWN: return ShutdownExecutor(*fw, call.shutdown());
+    case Call::ACKNOWLEDGE: return Acknowledge(*fw, call.acknowledge());
+    case Call::RECONCILE: return Reconcile(*fw, call.reconcile());
+    case Call::MESSAGE: return Message(*fw, call.message());
+    default:
+      return absl::UnimplementedError(absl::StrCat("call type ", Call::Type_Name(call.type()), " is not supported"));
+  }
+}
+
+absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
+  // Offers first: all must exist, be this framework's, be on one agent.
+  std::string agent_id, role;
+  Resources offered;
+  std::set<std::string> seen;
+  std::string offer_error;
+  for (const auto& oid : accept.offer_ids()) {
+    auto it = offers_.find(oid.value());
+    if (!seen.insert(oid.value()).second) { offer_error = absl::StrCat("offer '", oid.value(), "' appears twice"); break; }
+    if (it == offers_.end()) { offer_error = absl::StrCat("offer '", oid.value(), "' is unknown or no longer valid"); break; }
+    if (it->second.framework_id != fw.id) { offer_error = absl::StrCat("offer '", oid.value(), "' belongs to another framework"); break; }
+    if (!agent_id.empty() && it->second.agent_id != agent_id) { offer_error = "offers are on different agents"; break; }
+    if (!role.empty() && it->second.role != role) { offer_error = "offers are allocated to different roles"; break; }
+    agent_id = it->second.agent_id;
+    role = it->second.role;
+  }
+  if (!offer_error.empty()) {
+    // Valid offers among them stay outstanding? Mesos rescinds them; we
+    // return them to the pool so nothing is leaked.
+    for (const auto& oid : accept.offer_ids()) {
+      auto it = offers_.find(oid.value());
+      if (it != offers_.end() && it->second.framework_id == fw.id) RescindOffer(oid.value(), true, 0);
+    }
+    // Every task in the call is dropped, with the reason.
+    for (const auto& op : accept.operations()) {
+      std::vector<const v1::TaskInfo*> tasks;
+      if (op.type() == v1::Offer::Operation::LAUNCH) for (const auto& t : op.launch().task_infos()) tasks.push_back(&t);
+      if (op.type() == v1::Offer::Operation::LAUNCH_GROUP) for (const auto& t : op.launch_group().task_group().tasks()) tasks.push_back(&t);
+      for (const v1::TaskInfo* t : tasks) {
+        SendMasterUpdate(fw, nullptr, t->task_id().value(), t->agent_id().value(),
+                         fw.partition_aware ? v1::TASK_DROPPED : v1::TASK_LOST,
+                         v1::TaskStatus::REASON_INVALID_OFFERS, offer_error);
+      }
+    }
+    return absl::InvalidArgumentError(absl::StrCat("'accept.offer_ids': ", offer_error));
+  }
+  for (const auto& oid : accept.offer_ids()) {
+    offered += offers_[oid.value()].resources;
+    RemoveOffer(oid.value());
+  }
+  auto agent_it = agents_.find(agent_id);
+  AgentEntry* agent = agent_it == agents_.end() ? nullptr : &agent_it->second;
+
+  Resources remaining = offered;
+  for (const auto& op : accept.operations()) {
+    switch (op.type()) {
+      case v1::Offer::Operation::LAUNCH:
+      case v1::Offer::Operation::LAUNCH_GROUP: {
+        bool group = op.type() == v1::Offer::Operation::LAUNCH_GROUP;
+        std::vector<const v1::TaskInfo*> tasks;
+        if (group) for (const auto& t : op.launch_group().task_group().tasks()) tasks.push_back(&t);
+        else for (const auto& t : op.launch().task_infos()) tasks.push_back(&t);
+
+        // Validate every task; a group is all-or-nothing.
+        std::vector<Resources> task_resources(tasks.size());
+        std::vector<std::string> errors(tasks.size());
+        std::set<std::string> ids_in_call;
+        Resources needed;
+        std::map<std::string, Resources> new_executors;  // executor ID -> resources
+        std::string group_error;
+        const v1::ExecutorInfo* group_executor = group ? &op.launch_group().executor() : nullptr;
+        if (group) {
+          if (tasks.empty()) group_error = "'launch_group.task_group.tasks' is empty";
+          else if (!op.launch_group().has_executor()) group_error = "'launch_group.executor' is required";
+          else if (auto s = validation::ValidateExecutor(*group_executor, fw.id); !s.ok()) group_error = std::string(s.message());
+        }
+        for (size_t i = 0; i < tasks.size(); ++i) {
+          const v1::TaskInfo& t = *tasks[i];
+          absl::Status s = validation::ValidateTask(t, agent_id, &task_resources[i]);
+          if (s.ok() && !ids_in_call.insert(t.task_id().value()).second) {
+            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': 'task_id' is used twice in this call"));
+          }
+          if (s.ok() && tasks_.count({fw.id, t.task_id().value()})) {
+            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': 'task_id' is already used by an active task"));
+          }
+          if (s.ok() && group && t.has_command() == false) {
+            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': tasks in a group need 'command'"));
+          }
+          if (s.ok() && group && t.has_executor() && t.executor().executor_id().value() != group_executor->executor_id().value()) {
+            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': 'executor' differs from the group's executor"));
+          }
+          if (s.ok() && !group && t.has_executor()) s = validation::ValidateExecutor(t.executor(), fw.id);
+          if (s.ok()) {
+            Resources need = task_resources[i];
+            const v1::ExecutorInfo* ex = group ? group_executor : (t.has_executor() ? &t.executor() : nullptr);
+            std::string new_executor;
+            Resources executor_resources;
+            if (ex != nullptr && agent != nullptr) {
+              std::string eid = ex->executor_id().value();
+              bool running = agent->executors.count({fw.id, eid}) > 0;
+              if (!running && !new_executors.count(eid)) {
+                executor_resources = *Resources::FromProto(ex->resources());
+                need += executor_resources;
+                new_executor = eid;
+              }
+            }
+            if (!(remaining - needed).Contains(need)) {
+              s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "' needs ", need.ToString(),
+                                                          " but the offers have only ", (remaining - needed).ToString(), " left"));
+            } else {
+              needed += need;
+              if (!new_executor.empty()) new_executors[new_executor] = executor_resources;
+            }
+          }
+          if (!s.ok()) errors[i] = std::string(s.message());
+        }
+        if (group && group_error.empty()) {
+          for (const std::string& e : errors) if (!e.empty()) { group_error = e; break; }
+        }
+        if (agent == nullptr || !agent->reachable) {
+          std::string why = agent == nullptr ? "agent is gone" : "agent is unreachable";
+          for (const v1::TaskInfo* t : tasks) {
+            SendMasterUpdate(fw, nullptr, t->task_id().value(), agent_id,
+                             fw.partition_aware ? v1::TASK_DROPPED : v1::TASK_LOST,
+                             v1::TaskStatus::REASON_AGENT_REMOVED, why);
+          }
+          break;
+        }
+        if (group && !group_error.empty()) {
+          for (const v1::TaskInfo* t : tasks) {
+            SendMasterUpdate(fw, nullptr, t->task_id().value(), agent_id, v1::TASK_ERROR,
+                             v1::TaskStatus::REASON_TASK_GROUP_INVALID, group_error);
+          }
+          break;
+        }
+        // Launch the valid ones.
+        std::vector<const v1::TaskInfo*> launched;
+        for (size_t i = 0; i < tasks.size(); ++i) {
+          const v1::TaskInfo& t = *tasks[i];
+          if (!errors[i].empty()) {
+            SendMasterUpdate(fw, nullptr, t.task_id().value(), agent_id, v1::TASK_ERROR,
+                             v1::TaskStatus::REASON_TASK_INVALID, errors[i]);
+            continue;
+          }
+          TaskEntry task;
+          task.task_id = t.task_id().value();
+          task.name = t.name();
+          task.framework_id = fw.id;
+          task.agent_id = agent_id;
+          task.role = role;
+          task.resources = task_resources[i];
+          const v1::ExecutorInfo* ex = group ? group_executor : (t.has_executor() ? &t.executor() : nullptr);
+          if (ex != nullptr) task.executor_id = ex->executor_id().value();
+          task.latest_status.mutable_task_id()->set_value(task.task_id);
+          task.latest_status.set_state(v1::TASK_STAGING);
+          task.latest_status.mutable_agent_id()->set_value(agent_id);
+          task.latest_status.set_timestamp(NowSeconds());
+          if (ex != nullptr) {
+            ExecutorEntry& ee = agent->executors[{fw.id, task.executor_id}];
+            if (ee.tasks.empty() && ee.resources.Empty()) {
+              ee.role = role;
+              ee.resources = *Resources::FromProto(ex->resources());
+            }
+            ee.tasks.insert(task.task_id);
+          }
+          remaining -= task.resources;
+          agent->tasks.insert({fw.id, task.task_id});
+          fw.tasks.insert(task.task_id);
+          tasks_[{fw.id, task.task_id}] = std::move(task);
+          launched.push_back(&t);
+        }
+        for (auto& [eid, er] : new_executors) remaining -= er;
+        if (launched.empty()) break;
+        if (group) {
+          MasterMessage m;
+          auto* run = m.mutable_run_task_group();
+          *run->mutable_framework() = fw.info;
+          *run->mutable_executor() = *group_executor;
+          run->mutable_executor()->mutable_framework_id()->set_value(fw.id);
+          for (const v1::TaskInfo* t : launched) *run->mutable_task_group()->add_tasks() = *t;
+          SendToAgent(*agent, m);
+        } else {
+          for (const v1::TaskInfo* t : launched) {
+            MasterMessage m;
+            auto* run = m.mutable_run_task();
+            *run->mutable_framework() = fw.info;
+            *run->mutable_task() = *t;
+            if (t->has_executor()) run->mutable_task()->mutable_executor()->mutable_framework_id()->set_value(fw.id);
+            SendToAgent(*agent, m);
+          }
+        }
+        break;
+      }
+      default: {
+        std::string msg = absl::StrCat("operation ", v1::Offer::Operation::Type_Name(op.type()),
+                                       " is not supported by this master");
+        Event ev;
+        ev.set_type(Event::ERROR);
+        ev.mutable_error()->set_message(msg);
+        SendToFramework(fw, ev);
+        CORRAL_LOG(WARNING) << "Framework " << fw.id << ": " << msg;
+        break;
+      }
+    }
+  }
+  double refuse = accept.has_filters() ? accept.filters().refuse_seconds() : kDefaultRefuseSeconds;
+  if (refuse < 0) refuse = kDefaultRefuseSeconds;
+  if (!remaining.Empty()) {
+    allocator_.Recover(fw.id, role, agent_id, remaining, refuse, SteadyNow());
+    if (refuse <= 0) ScheduleAllocation(agent_id);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Master::Decline(FrameworkEntry& fw, const Call::Decline& decline) {
+  double refuse = decline.has_filters() ? decline.filters().refuse_seconds() : kDefaultRefuseSeconds;
+  if (refuse < 0) refuse = kDefaultRefuseSeconds;
+  std::string error;
+  for (const auto& oid : decline.offer_ids()) {
+    auto it = offers_.find(oid.value());
+    if (it == offers_.end() || it->second.framework_id != fw.id) {
+      error = absl::StrCat("offer '", oid.value(), "' is unknown or no longer valid");
+      continue;
+    }
+    RescindOffer(oid.value(), true, refuse);
+  }
+  if (!error.empty()) return absl::InvalidArgumentError(absl::StrCat("'decline.offer_ids': ", error));
+  return absl::OkStatus();
+}
+
+absl::Status Master::Kill(FrameworkEntry& fw, const Call::Kill& kill) {
+  auto it = tasks_.find({fw.id, kill.task_id().value()});
+  if (it == tasks_.end()) {
+    SendMasterUpdate(fw, nullptr, kill.task_id().value(), kill.agent_id().value(),
+                     fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST,
+                     v1::TaskStatus::REASON_RECONCILIATION, "task is not known to the master");
+    return absl::OkStatus();
+  }
+  TaskEntry& task = it->second;
+  auto agent = agents_.find(task.agent_id);
+  if (agent == agents_.end()) return absl::OkStatus();
+  MasterMessage m;
+  m.mutable_kill_task()->mutable_framework_id()->set_value(fw.id);
+  m.mutable_kill_task()->mutable_task_id()->set_value(task.task_id);
+  if (kill.has_kill_policy()) *m.mutable_kill_task()->mutable_kill_policy() = kill.kill_policy();
+  SendToAgent(agent->second, m);
+  return absl::OkStatus();
+}
+
+absl::Status Master::Acknowledge(FrameworkEntry& fw, const Call::Acknowledge& ack) {
+  auto agent = agents_.find(ack.agent_id().value());
+  if (agent == agents_.end()) {
+    return absl::NotFoundError(absl::StrCat("'acknowledge.agent_id': agent '", ack.agent_id().value(), "' is unknown"));
+  }
+  TaskKey key{fw.id, ack.task_id().value()};
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) {
+    return absl::NotFoundError(absl::StrCat("'acknowledge.task_id': task '", ack.task_id().value(), "' is unknown"));
+  }
+  MasterMessage m;
+  auto* a = m.mutable_acknowledgement();
+  a->mutable_framework_id()->set_value(fw.id);
+  a->mutable_task_id()->set_value(ack.task_id().value());
+  a->set_uuid(ack.uuid());
+  SendToAgent(agent->second, m);
+  if (!it->second.terminal_uuid.empty() && it->second.terminal_uuid == ack.uuid()) RemoveTask(key);
+  return absl::OkStatus();
+}
+
+absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
+  auto send = [&](const TaskEntry& task) {
+    Event ev;
+    ev.set_type(Event::UPDATE);
+    v1::TaskStatus* st = ev.mutable_update()->mutable_status();
+    *st = task.latest_status;
+    st->clear_uuid();
+    st->set_source(v1::TaskStatus::SOURCE_MASTER);
+    st->set_reason(v1::TaskStatus::REASON_RECONCILIATION);
+    st->set_timestamp(NowSeconds());
+    SendToFramework(fw, ev);
+  };
+  if (rec.tasks_size() == 0) {
+    for (const std::string& tid : fw.tasks) send(tasks_[{fw.id, tid}]);
+    return absl::OkStatus();
+  }
+  for (const auto& t : rec.tasks()) {
+    auto it = tasks_.find({fw.id, t.task_id().value()});
+    if (it != tasks_.end()) { send(it->second); continue; }
+    std::string agent_id = t.agent_id().value();
+    auto agent = agents_.find(agent_id);
+    v1::TaskState state;
+    std::string why;
+    if (!agent_id.empty() && agent != agents_.end() && !agent->second.reachable) {
+      state = fw.partition_aware ? v1::TASK_UNREACHABLE : v1::TASK_LOST;
+      why = "agent is unreachable";
+    } else if (!agent_id.empty() && agent == agents_.end()) {
+      state = fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST;
+      why = "agent is unknown";
+    } else {
+      state = fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST;
+      why = "task is unknown";
+    }
+    SendMasterUpdate(fw, nullptr, t.task_id().value(), agent_id, state, v1::TaskStatus::REASON_RECONCILIATION, why);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Master::Message(FrameworkEntry& fw, const Call::Message& msg) {
+  auto agent = agents_.find(msg.agent_id().value());
+  if (agent == agents_.end()) {
+    return absl::NotFoundError(absl::StrCat("'message.agent_id': agent '", msg.agent_id().value(), "' is unknown"));
+  }
+  if (!agent->second.executors.count({fw.id, msg.executor_id().value()})) {
+    return absl::NotFoundError(absl::StrCat("'message.executor_id': executor '", msg.executor_id().value(),
+                                            "' is not running on agent '", msg.agent_id().value(), "'"));
+  }
+  MasterMessage m;
+  auto* fm = m.mutable_framework_message();
+  fm->mutable_framework_id()->set_value(fw.id);
+  *fm->mutable_executor_id() = msg.executor_id();
+  fm->set_data(msg.data());
+  SendToAgent(agent->second, m);
+  return absl::OkStatus();
+}
+
+absl::Status Master::ShutdownExecutor(FrameworkEntry& fw, const Call::Shutdown& sd) {
+  auto agent = agents_.find(sd.agent_id().value());
+  if (agent == agents_.end()) {
+    return absl::NotFoundError(absl::StrCat("'shutdown.agent_id': agent '", sd.agent_id().value(), "' is unknown"));
+  }
+  MasterMessage m;
+  m.mutable_shutdown_executor()->mutable_framework_id()->set_value(fw.id);
+  *m.mutable_shutdown_executor()->mutable_executor_id() = sd.executor_id();
+  SendToAgent(agent->second, m);
+  return absl::OkStatus();
+}
+
+void Master::RemoveFramework(const std::string& framework_id, const std::string& why) {
+  FrameworkEntry* fw = FindFramework(framework_id);
+  if (fw == nullptr) return;
+  CORRAL_LOG(INFO) << "Removing framework " << framework_id << ": " << why;
+  for (const std::string& offer_id : std::set<std::string>(fw->offers)) RescindOffer(offer_id, true, 0);
+  std::set<std::string> agent_ids;
+  for (const std::string& tid : std::set<std::string>(fw->tasks)) {
+    TaskKey key{framework_id, tid};
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) continue;
+    agent_ids.insert(it->second.agent_id);
+    ReleaseTaskResources(it->second);
+    it->second.latest_status.set_state(v1::TASK_KILLED);
+    it->second.latest_status.set_reason(v1::TaskStatus::REASON_FRAMEWORK_REMOVED);
+    it->second.state = v1::TASK_KILLED;
+    RemoveTask(key);
+  }
+  for (auto& [aid, agent] : agents_) {
+    bool has = agent_ids.count(aid) > 0;
+    for (auto it = agent.executors.begin(); it != agent.executors.end();) {
+      if (it->first.first == framework_id) {
+        has = true;
+        allocator_.Recover(framework_id, it->second.role, aid, it->second.resources, 0, SteadyNow());
+        it = agent.executors.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (has) {
+      MasterMessage m;
+      m.mutable_shutdown_framework()->mutable_framework_id()->set_value(framework_id);
+      SendToAgent(agent, m);
+    }
+  }
+  if (fw->failover_timer) loop_.Cancel(fw->failover_timer);
+  if (fw->sink) fw->sink->Close();
+  allocator_.RemoveFramework(framework_id);
+  frameworks_.erase(framework_id);
+  ScheduleAllocation("");
+}
+
+// --- agents -------------------------------------------------------------------
+
+uint64_t Master::AgentConnected(std::shared_ptr<AgentLink> link) {
+  return loop_.Call([&] {
+    uint64_t id = next_link_++;
+    pending_links_[id] = std::move(link);
+    return id;
+  });
+}
+
+void Master::AgentDisconnected(uint64_t link_id) {
+  loop_.Post([this, link_id] {
+    pending_links_.erase(link_id);
+    AgentEntry* agent = FindAgentByLink(link_id);
+    link_agents_.erase(link_id);
+    if (agent == nullptr || agent->link_id != link_id) return;
+    CORRAL_LOG(INFO) << "Agent " << agent->id << " disconnected; waiting for it to reregister";
+    agent->link.reset();
+    agent->link_id = 0;
+    // Its offers are rescinded now: nothing can launch there until it is back.
+    for (const std::string& offer_id : std::set<std::string>(agent->offers)) RescindOffer(offer_id, true, 0);
+    allocator_.SetAgentActive(agent->id, false);
+  });
+}
+
+void Master::AgentMessageReceived(uint64_t link_id, const v1::internal::AgentMessage& message) {
+  loop_.Post([this, link_id, message] {
+    if (stopped_) return;
+    using M = v1::internal::AgentMessage;
+    switch (message.message_case()) {
+      case M::kRegisterAgent: OnRegister(link_id, message.register_agent()); return;
+      case M::kReregisterAgent: OnReregister(link_id, message.reregister_agent()); return;
+      default: break;
+    }
+    AgentEntry* agent = FindAgentByLink(link_id);
+    if (agent == nullptr) {
+      CORRAL_LOG(WARNING) << "Ignoring a message from an agent that has not registered";
+      return;
+    }
+    switch (message.message_case()) {
+      case M::kStatusUpdate: OnStatusUpdate(*agent, message.status_update()); break;
+      case M::kExecutorMessage: OnExecutorMessage(*agent, message.executor_message()); break;
+      case M::kExecutorExited: OnExecutorExited(*agent, message.executor_exited()); break;
+      case M::kPong:
+        agent->last_ping_acked = std::max(agent->last_ping_acked, message.pong().sequence());
+        agent->missed_pings = 0;
+        break;
+      default: break;
+    }
+  });
+}
+
+void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg) {
+  auto link_it = pending_links_.find(link_id);
+  if (link_it == pending_links_.end()) return;
+  std::shared_ptr<AgentLink> link = link_it->second;
+  auto total = Resources::FromProto(msg.agent_info().resources());
+  if (!total.ok() || msg.agent_info().hostname().empty()) {
+    MasterMessage m;
+    m.mutable_refused()->set_message(!total.ok() ? absl::StrCat("invalid agent resources: ", total.status().message())
+                                                 : "agent_info.hostname is required");
+    link->Send(m);
+    link->Close();
+    pending_links_.erase(link_it);
+    return;
+  }
+  pending_links_.erase(link_it);
+  std::string id = NextId("S");
+  AgentEntry& agent = agents_[id];
+  agent.id = id;
+  agent.info = msg.agent_info();
+  agent.info.mutable_id()->set_value(id);
+  agent.total = *total;
+  agent.link = link;
+  agent.link_id = link_id;
+  agent.registered_time = NowSeconds();
+  agent.last_ping_acked = ping_sequence_;
+  link_agents_[link_id] = id;
+  CORRAL_LOG(INFO) << "Agent " << id << " at " << agent.info.hostname() << ":" << agent.info.port()
+                   << " registered with " << total->ToString();
+  MasterMessage m;
+  m.mutable_registered()->mutable_agent_id()->set_value(id);
+  *m.mutable_registered()->mutable_master_info() = info_;
+  SendToAgent(agent, m);
+  AdmitAgent(agent);
+}
+
+void Master::AdmitAgent(AgentEntry& agent) {
+  allocator_.AddAgent(agent.id, agent.total);
+  allocator_.SetAgentActive(agent.id, true);
+  ScheduleAllocation(agent.id);
+}
+
+void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent& msg) {
+  auto link_it = pending_links_.find(link_id);
+  if (link_it == pending_links_.end()) return;
+  std::shared_ptr<AgentLink> link = link_it->second;
+  pending_links_.erase(link_it);
+  std::string id = msg.agent_info().id().value();
+  auto total = Resources::FromProto(msg.agent_info().resources());
+  if (id.empty() || !total.ok()) {
+    MasterMessage m;
+    m.mutable_refused()->set_message(id.empty() ? "reregistration without an agent ID" : std::string(total.status().message()));
+    link->Send(m);
+    link->Close();
+    return;
+  }
+  auto it = agents_.find(id);
+  bool known = it != agents_.end();
+  AgentEntry& agent = agents_[id];
+  if (agent.link && agent.link_id != link_id) {
+    link_agents_.erase(agent.link_id);
+    agent.link->Close();
+  }
+  bool was_unreachable = known && !agent.reachable;
+  agent.id = id;
+  agent.info = msg.agent_info();
+  agent.link = link;
+  agent.link_id = link_id;
+  agent.missed_pings = 0;
+  agent.last_ping_acked = ping_sequence_;
+  link_agents_[link_id] = id;
+  MasterMessage m;
+  m.mutable_registered()->mutable_agent_id()->set_value(id);
+  *m.mutable_registered()->mutable_master_info() = info_;
+  SendToAgent(agent, m);
+  CORRAL_LOG(INFO) << "Agent " << id << " reregistered with " << msg.tasks_size() << " tasks";
+
+  if (!known || was_unreachable) {
+    agent.total = *total;
+    agent.reachable = true;
+    if (agent.registered_time == 0) agent.registered_time = NowSeconds();
+    allocator_.AddAgent(id, agent.total);
+    // Adopt the tasks the agent reports.
+    for (const v1::ExecutorInfo& ex : msg.executors()) {
+      std::string fid = ex.framework_id().value();
+      ExecutorEntry& ee = agent.executors[{fid, ex.executor_id().value()}];
+      auto r = Resources::FromProto(ex.resources());
+      ee.resources = r.ok() ? *r : Resources();
+    }
+    for (const v1::Task& t : msg.tasks()) {
+      std::string fid = t.framework_id().value();
+      TaskKey key{fid, t.task_id().value()};
+      auto r = Resources::FromProto(t.resources());
+      TaskEntry& task = tasks_[key];
+      bool existed = !task.task_id.empty();
+      task.task_id = t.task_id().value();
+      task.name = t.name();
+      task.framework_id = fid;
+      task.agent_id = id;
+      task.executor_id = t.executor_id().value();
+      task.resources = r.ok() ? *r : Resources();
+      task.state = t.state();
+      task.resources_released = false;
+      FrameworkEntry* fw = FindFramework(fid);
+      task.role = fw && !fw->roles.empty() ? fw->roles[0] : "*";
+      if (!t.resources().empty() && t.resources(0).has_allocation_info()) task.role = t.resources(0).allocation_info().role();
+      if (t.statuses_size() > 0) task.latest_status = t.statuses(t.statuses_size() - 1);
+      task.latest_status.mutable_task_id()->set_value(task.task_id);
+      task.latest_status.set_state(t.state());
+      task.latest_status.mutable_agent_id()->set_value(id);
+      agent.tasks.insert(key);
+      auto exk = std::make_pair(fid, task.executor_id);
+      if (!task.executor_id.empty()) {
+        agent.executors[exk].tasks.insert(task.task_id);
+        agent.executors[exk].role = task.role;
+      }
+      if (!IsTerminal(task.state)) allocator_.AddUsed(fid, task.role, id, task.resources);
+      if (fw != nullptr) {
+        fw->tasks.insert(task.task_id);
+        if (was_unreachable && existed && fw->partition_aware && fw->connected) {
+          SendMasterUpdate(*fw, &task, task.task_id, id, task.state, v1::TaskStatus::REASON_AGENT_REREGISTERED,
+                           "agent reregistered");
+        }
+      }
+    }
+    for (auto& [k, ee] : agent.executors) {
+      if (!ee.resources.Empty()) allocator_.AddUsed(k.first, ee.role.empty() ? "*" : ee.role, id, ee.resources);
+    }
+  }
+  allocator_.SetAgentActive(id, true);
+  ScheduleAllocation(id);
+}
+
+void Master::OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate& msg) {
+  const v1::TaskStatus& status = msg.status();
+  std::string fid = msg.framework_id().value();
+  TaskKey key{fid, status.task_id().value()};
+  auto it = tasks_.find(key);
+  FrameworkEntry* fw = FindFramework(fid);
+  if (it != tasks_.end()) {
+    TaskEntry& task = it->second;
+    v1::TaskState latest = msg.has_latest_state() ? msg.latest_state() : status.state();
+    task.state = latest;
+    task.latest_status = status;
+    task.latest_status.set_state(latest);
+    if (IsTerminal(latest)) ReleaseTaskResources(task);
+    if (IsTerminal(status.state())) task.terminal_uuid = status.uuid();
+  }
+  if (fw == nullptr) {
+    // Framework is gone: acknowledge on its behalf so the agent can move on.
+    MasterMessage m;
+    auto* a = m.mutable_acknowledgement();
+    a->mutable_framework_id()->set_value(fid);
+    *a->mutable_task_id() = status.task_id();
+    a->set_uuid(status.uuid());
+    SendToAgent(agent, m);
+    if (it != tasks_.end() && IsTerminal(status.state())) RemoveTask(key);
+    return;
+  }
+  Event ev;
+  ev.set_type(Event::UPDATE);
+  *ev.mutable_update()->mutable_status() = status;
+  ev.mutable_update()->mutable_status()->mutable_agent_id()->set_value(agent.id);
+  SendToFramework(*fw, ev);
+}
+
+void Master::OnExecutorMessage(AgentEntry& agent, const v1::internal::ExecutorToFramework& msg) {
+  FrameworkEntry* fw = FindFramework(msg.framework_id().value());
+  if (fw == nullptr) return;
+  Event ev;
+  ev.set_type(Event::MESSAGE);
+  ev.mutable_message()->mutable_agent_id()->set_value(agent.id);
+  *ev.mutable_message()->mutable_executor_id() = msg.executor_id();
+  ev.mutable_message()->set_data(msg.data());
+  SendToFramework(*fw, ev);
+}
+
+void Master::OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExited& msg) {
+  std::string fid = msg.framework_id().value();
+  auto it = agent.executors.find({fid, msg.executor_id().value()});
+  if (it != agent.executors.end()) {
+    allocator_.Recover(fid, it->second.role.empty() ? "*" : it->second.role, agent.id, it->second.resources, 0, SteadyNow());
+    agent.executors.erase(it);
+    ScheduleAllocation(agent.id);
+  }
+  FrameworkEntry* fw = FindFramework(fid);
+  if (fw == nullptr) return;
+  Event ev;
+  ev.set_type(Event::FAILURE);
+  ev.mutable_failure()->mutable_agent_id()->set_value(agent.id);
+  *ev.mutable_failure()->mutable_executor_id() = msg.executor_id();
+  ev.mutable_failure()->set_status(msg.status());
+  SendToFramework(*fw, ev);
+}
+
+void Master::PingAgents() {
+  if (stopped_) return;
+  ++ping_sequence_;
+  for (auto& [id, agent] : agents_) {
+    if (!agent.reachable) continue;
+    if (agent.last_ping_acked + 1 < ping_sequence_) {
+      // The previous ping went unanswered.
+      if (++agent.missed_pings >= options_.max_agent_ping_timeouts) {
+        MarkUnreachable(agent);
+        continue;
+      }
+    }
+    if (agent.link) {
+      MasterMessage m;
+      m.mutable_ping()->set_sequence(ping_sequence_);
+      agent.link->Send(m);
+    }
+  }
+  loop_.PostAfter(Seconds(options_.agent_ping_timeout), [this] { PingAgents(); });
+}
+
+void Master::MarkUnreachable(AgentEntry& agent) {
+  CORRAL_LOG(WARNING) << "Agent " << agent.id << " missed " << agent.missed_pings
+                      << " pings; marking it unreachable";
+  agent.reachable = false;
+  for (const std::string& offer_id : std::set<std::string>(agent.offers)) RescindOffer(offer_id, false, 0);
+  allocator_.RemoveAgent(agent.id);
+  double now = NowSeconds();
+  for (const TaskKey& key : agent.tasks) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) continue;
+    TaskEntry& task = it->second;
+    if (IsTerminal(task.state)) continue;
+    FrameworkEntry* fw = FindFramework(key.first);
+    v1::TaskState st = (fw && fw->partition_aware) ? v1::TASK_UNREACHABLE : v1::TASK_LOST;
+    task.state = st;
+    task.latest_status.set_state(st);
+    task.latest_status.set_reason(v1::TaskStatus::REASON_AGENT_REMOVED);
+    task.latest_status.set_source(v1::TaskStatus::SOURCE_MASTER);
+    task.latest_status.mutable_unreachable_time()->set_nanoseconds(static_cast<int64_t>(now * 1e9));
+    task.resources_released = true;  // the agent left the allocator
+    if (fw != nullptr) {
+      SendMasterUpdate(*fw, &task, task.task_id, agent.id, st, v1::TaskStatus::REASON_AGENT_REMOVED,
+                       "agent is unreachable: it stopped answering pings");
+    }
+  }
+  if (agent.link) {
+    link_agents_.erase(agent.link_id);
+    agent.link->Close();
+    agent.link.reset();
+    agent.link_id = 0;
+  }
+}
+
+// --- offers and allocation ------------------------------------------------------
+
+void Master::ScheduleAllocation(const std::string& agent_id) {
+  if (agent_id.empty()) allocate_all_ = true;
+  else dirty_agents_.insert(agent_id);
+  if (allocation_pending_) return;
+  allocation_pending_ = true;
+  loop_.Post([this] { RunAllocation(); });
+}
+
+void Master::PeriodicAllocation() {
+  if (stopped_) return;
+  allocate_all_ = true;
+  RunAllocation();
+  loop_.PostAfter(Seconds(options_.allocation_interval), [this] { PeriodicAllocation(); });
+}
+
+void Master::RunAllocation() {
+  allocation_pending_ = false;
+  if (stopped_) return;
+  double now = SteadyNow();
+  std::vector<Allocation> allocations;
+  if (allocate_all_) {
+    allocations = allocator_.Allocate(now);
+  } else if (!dirty_agents_.empty()) {
+    allocations = allocator_.Allocate(now, std::vector<std::string>(dirty_agents_.begin(), dirty_agents_.end()));
+  }
+  allocate_all_ = false;
+  dirty_agents_.clear();
+  if (allocations.empty()) return;
+
+  std::map<std::string, Event> events;  // one OFFERS event per framework
+  for (Allocation& a : allocations) {
+    FrameworkEntry* fw = FindFramework(a.framework_id);
+    auto agent_it = agents_.find(a.agent_id);
+    if (fw == nullptr || !fw->connected || agent_it == agents_.end()) {
+      allocator_.Recover(a.framework_id, a.role, a.agent_id, a.resources, 0, now);
+      continue;
+    }
+    AgentEntry& agent = agent_it->second;
+    OfferEntry offer;
+    offer.id = NextId("O");
+    offer.framework_id = a.framework_id;
+    offer.agent_id = a.agent_id;
+    offer.role = a.role;
+    offer.resources = std::move(a.resources);
+    Event& ev = events[a.framework_id];
+    ev.set_type(Event::OFFERS);
+    v1::Offer* o = ev.mutable_offers()->add_offers();
+    o->mutable_id()->set_value(offer.id);
+    o->mutable_framework_id()->set_value(a.framework_id);
+    o->mutable_agent_id()->set_value(a.agent_id);
+    o->set_hostname(agent.info.hostname());
+    *o->mutable_attributes() = agent.info.attributes();
+    o->mutable_allocation_info()->set_role(a.role);
+    offer.resources.ToProto(o->mutable_resources(), a.role);
+    for (const auto& [k, ee] : agent.executors) {
+      if (k.first == a.framework_id) o->add_executor_ids()->set_value(k.second);
+    }
+    if (options_.offer_timeout > 0) {
+      std::string oid = offer.id;
+      offer.timer = loop_.PostAfter(Seconds(options_.offer_timeout), [this, oid] {
+        if (offers_.count(oid)) RescindOffer(oid, true, 0);
+      });
+    }
+    fw->offers.insert(offer.id);
+    agent.offers.insert(offer.id);
+    offers_[offer.id] = std::move(offer);
+  }
+  for (auto& [fid, ev] : events) SendToFramework(frameworks_[fid], ev);
+}
+
+void Master::RemoveOffer(const std::string& offer_id) {
+  auto it = offers_.find(offer_id);
+  if (it == offers_.end()) return;
+  if (it->second.timer) loop_.Cancel(it->second.timer);
+  if (FrameworkEntry* fw = FindFramework(it->second.framework_id)) fw->offers.erase(offer_id);
+  auto agent = agents_.find(it->second.agent_id);
+  if (agent != agents_.end()) agent->second.offers.erase(offer_id);
+  offers_.erase(it);
+}
+
+void Master::RescindOffer(const std::string& offer_id, bool recover, double refuse_seconds) {
+  auto it = offers_.find(offer_id);
+  if (it == offers_.end()) return;
+  OfferEntry offer = it->second;
+  RemoveOffer(offer_id);
+  if (recover) {
+    allocator_.Recover(offer.framework_id, offer.role, offer.agent_id, offer.resources, refuse_seconds, SteadyNow());
+    if (refuse_seconds <= 0) ScheduleAllocation(offer.agent_id);
+  }
+  FrameworkEntry* fw = FindFramework(offer.framework_id);
+  // A declined offer needs no RESCIND; any other removal does.
+  if (fw != nullptr && fw->connected && refuse_seconds == 0) {
+    Event ev;
+    ev.set_type(Event::RESCIND);
+    ev.mutable_rescind()->mutable_offer_id()->set_value(offer_id);
+    SendToFramework(*fw, ev);
+  }
+}
+
+void Master::SendHeartbeats() {
+  if (stopped_) return;
+  Event ev;
+  ev.set_type(Event::HEARTBEAT);
+  for (auto& [id, fw] : frameworks_) if (fw.connected) SendToFramework(fw, ev);
+  loop_.PostAfter(Seconds(options_.heartbeat_interval), [this] { SendHeartbeats(); });
+}
+
+// --- tasks ------------------------------------------------------------------------
+
+void Master::ReleaseTaskResources(TaskEntry& task) {
+  if (task.resources_released) return;
+  task.resources_released = true;
+  allocator_.Recover(task.framework_id, task.role, task.agent_id, task.resources, 0, SteadyNow());
+  auto agent = agents_.find(task.agent_id);
+  if (agent != agents_.end() && !task.executor_id.empty()) {
+    auto ex = agent->second.executors.find({task.framework_id, task.executor_id});
+    if (ex != agent->second.executors.end()) ex->second.tasks.erase(task.task_id);
+  }
+  ScheduleAllocation(task.agent_id);
+}
+
+void Master::RemoveTask(const TaskKey& key) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  TaskEntry& task = it->second;
+  ReleaseTaskResources(task);
+  v1::Task done;
+  done.set_name(task.name);
+  done.mutable_task_id()->set_value(task.task_id);
+  done.mutable_framework_id()->set_value(task.framework_id);
+  done.mutable_agent_id()->set_value(task.agent_id);
+  if (!task.executor_id.empty()) done.mutable_executor_id()->set_value(task.executor_id);
+  done.set_state(task.state);
+  task.resources.ToProto(done.mutable_resources(), task.role);
+  *done.add_statuses() = task.latest_status;
+  if (completed_tasks_.size() < kMaxCompletedTasks) {
+    completed_tasks_.push_back(std::move(done));
+  } else {
+    completed_tasks_[completed_next_] = std::move(done);
+    completed_next_ = (completed_next_ + 1) % kMaxCompletedTasks;
+  }
+  if (FrameworkEntry* fw = FindFramework(key.first)) fw->tasks.erase(key.second);
+  auto agent = agents_.find(task.agent_id);
+  if (agent != agents_.end()) agent->second.tasks.erase(key);
+  tasks_.erase(it);
+}
+
+void Master::SendMasterUpdate(FrameworkEntry& fw, const TaskEntry* task, const std::string& task_id,
+                              const std::string& agent_id, v1::TaskState state,
+                              v1::TaskStatus::Reason reason, const std::string& message) {
+  Event ev;
+  ev.set_type(Event::UPDATE);
+  v1::TaskStatus* st = ev.mutable_update()->mutable_status();
+  if (task != nullptr) *st = task->latest_status;
+  st->clear_uuid();  // master-generated updates need no acknowledgement
+  st->mutable_task_id()->set_value(task_id);
+  st->set_state(state);
+  st->set_source(v1::TaskStatus::SOURCE_MASTER);
+  st->set_reason(reason);
+  st->set_message(message);
+  if (!agent_id.empty()) st->mutable_agent_id()->set_value(agent_id);
+  st->set_timestamp(NowSeconds());
+  SendToFramework(fw, ev);
+}
+
+void Master::SendToFramework(FrameworkEntry& fw, const Event& event) {
+  if (!fw.connected || !fw.sink) return;
+  fw.sink->Send(event);
+}
+
+void Master::SendToAgent(AgentEntry& agent, const MasterMessage& msg) {
+  if (agent.link) agent.link->Send(msg);
+}
+
+// --- state ----------------------------------------------------------------------------
+
+v1::internal::ClusterState Master::GetState() {
+  return loop_.Call([&] {
+    v1::internal::ClusterState state;
+    *state.mutable_master_info() = info_;
+    for (const auto& [id, agent] : agents_) {
+      auto* a = state.add_agents();
+      *a->mutable_agent_info() = agent.info;
+      agent.total.ToProto(a->mutable_total());
+      allocator_.AgentAllocated(id).ToProto(a->mutable_allocated());
+      a->set_active(agent.reachable && agent.link != nullptr);
+      a->set_registered_time(agent.registered_time);
+    }
+    for (const auto& [id, fw] : frameworks_) {
+      auto* f = state.add_frameworks();
+      *f->mutable_framework_info() = fw.info;
+      f->set_active(true);
+      f->set_connected(fw.connected);
+      Resources used, offered;
+      for (const std::string& tid : fw.tasks) {
+        const TaskEntry& t = tasks_.at({id, tid});
+        if (!t.resources_released) used += t.resources;
+      }
+      for (const std::string& oid : fw.offers) offered += offers_.at(oid).resources;
+      used.ToProto(f->mutable_allocated());
+      offered.ToProto(f->mutable_offered());
+    }
+    for (const auto& [key, task] : tasks_) {
+      v1::Task* t = state.add_tasks();
+      t->set_name(task.name);
+      t->mutable_task_id()->set_value(task.task_id);
+      t->mutable_framework_id()->set_value(task.framework_id);
+      t->mutable_agent_id()->set_value(task.agent_id);
+      if (!task.executor_id.empty()) t->mutable_executor_id()->set_value(task.executor_id);
+      t->set_state(task.state);
+      task.resources.ToProto(t->mutable_resources(), task.role);
+      *t->add_statuses() = task.latest_status;
+    }
+    for (const v1::Task& t : completed_tasks_) *state.add_completed_tasks() = t;
+    return state;
+  });
+}
+
+}  // namespace corral

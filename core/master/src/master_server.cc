@@ -1,0 +1,242 @@
+#include "corral/master/master_server.h"
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "corral/common/logging.h"
+#include "corral/common/server_stream.h"
+#include "corral/v1/internal.grpc.pb.h"
+
+namespace corral {
+namespace {
+
+using v1::internal::AgentMessage;
+using v1::internal::MasterMessage;
+using v1::scheduler::Call;
+using v1::scheduler::Event;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  switch (s.code()) {
+    case absl::StatusCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case absl::StatusCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case absl::StatusCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case absl::StatusCode::kUnimplemented: code = grpc::StatusCode::UNIMPLEMENTED; break;
+    case absl::StatusCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
+    case absl::StatusCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
+    default: break;
+  }
+  return grpc::Status(code, std::string(s.message()));
+}
+
+class StreamSink : public SchedulerSink {
+ public:
+  explicit StreamSink(std::shared_ptr<ServerEventStream<Event>> stream) : stream_(std::move(stream)) {}
+  bool Send(const Event& event) override { return stream_->Send(event); }
+  void Close() override { stream_->Close(); }
+
+ private:
+  std::shared_ptr<ServerEventStream<Event>> stream_;
+};
+
+// One agent's bidirectional stream. Reads go to the master's loop; writes
+// are queued and go out one at a time.
+class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>, public AgentLink {
+ public:
+  explicit AgentStream(Master* master) : master_(master) {}
+
+  void Start(std::shared_ptr<AgentStream> self) {
+    self_ = self;
+    link_id_ = master_->AgentConnected(self);
+    StartRead(&in_);
+  }
+
+  bool Send(const MasterMessage& msg) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_ || closing_) return false;
+    queue_.push_back(msg);
+    if (!writing_) NextLocked();
+    return true;
+  }
+
+  void Close() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_ || closing_) return;
+    closing_ = true;
+    if (!writing_) FinishLocked(grpc::Status::OK);
+  }
+
+ private:
+  void NextLocked() {
+    if (queue_.empty()) {
+      if (closing_) FinishLocked(grpc::Status::OK);
+      return;
+    }
+    writing_ = true;
+    out_ = std::move(queue_.front());
+    queue_.pop_front();
+    StartWrite(&out_);
+  }
+  void FinishLocked(grpc::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      master_->AgentDisconnected(link_id_);
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+      if (!writing_) FinishLocked(grpc::Status::OK);
+      return;
+    }
+    master_->AgentMessageReceived(link_id_, in_);
+    StartRead(&in_);
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      queue_.clear();
+      FinishLocked(grpc::Status::CANCELLED);
+      return;
+    }
+    NextLocked();
+  }
+  void OnDone() override {
+    master_->AgentDisconnected(link_id_);
+    std::shared_ptr<AgentStream> self;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+      self = std::move(self_);
+    }
+  }
+
+  Master* master_;
+  uint64_t link_id_ = 0;
+  std::mutex mu_;
+  std::deque<MasterMessage> queue_;
+  AgentMessage in_;
+  MasterMessage out_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  std::shared_ptr<AgentStream> self_;
+};
+
+}  // namespace
+
+struct MasterServer::Services {
+  struct Scheduler : v1::internal::SchedulerService::CallbackService {
+    Master* master = nullptr;
+    grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext*, const v1::scheduler::Call* call) override {
+      auto stream = std::make_shared<ServerEventStream<Event>>();
+      stream->Keep(stream);
+      auto sink = std::make_shared<StreamSink>(stream);
+      auto id = master->Subscribe(*call, sink);
+      if (!id.ok()) {
+        stream->Close(ToGrpc(id.status()));
+        return stream.get();
+      }
+      std::string fid = *id;
+      Master* m = master;
+      SchedulerSink* raw = sink.get();
+      stream->SetOnDone([m, fid, raw] { m->SubscriberGone(fid, raw); });
+      return stream.get();
+    }
+    grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::scheduler::Call* call,
+                                   v1::internal::CallResponse*) override {
+      auto* reactor = ctx->DefaultReactor();
+      reactor->Finish(ToGrpc(master->HandleCall(*call)));
+      return reactor;
+    }
+  };
+  struct Agents : v1::internal::AgentService::CallbackService {
+    Master* master = nullptr;
+    grpc::ServerBidiReactor<AgentMessage, MasterMessage>* Connect(grpc::CallbackServerContext*) override {
+      auto stream = std::make_shared<AgentStream>(master);
+      stream->Start(stream);
+      return stream.get();
+    }
+  };
+  struct Operator : v1::internal::OperatorService::CallbackService {
+    Master* master = nullptr;
+    grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* ctx, const v1::internal::GetClusterState*,
+                                       v1::internal::ClusterState* out) override {
+      *out = master->GetState();
+      auto* reactor = ctx->DefaultReactor();
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+  };
+  Scheduler scheduler;
+  Agents agents;
+  Operator op;
+};
+
+absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions options,
+                                                                  const std::string& listen) {
+  std::unique_ptr<MasterServer> s(new MasterServer());
+  s->services_ = std::make_unique<Services>();
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", listen, "' is not host:port"));
+  }
+  s->host_ = listen.substr(0, colon);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(256 << 20);
+  builder.RegisterService(&s->services_->scheduler);
+  builder.RegisterService(&s->services_->agents);
+  builder.RegisterService(&s->services_->op);
+  // The Master must exist before any RPC arrives; its port is only known
+  // after the server binds, so create it first and fix up its info below.
+  s->server_ = nullptr;
+  options.port = 0;
+  s->master_ = nullptr;
+  std::unique_ptr<grpc::Server> server;
+  // Bind first to learn the port, with the services pointing at a Master
+  // created right after: no client knows the port before Start returns.
+  server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
+  }
+  options.port = port;
+  if (options.address.empty() || options.address == "0.0.0.0") options.address = "127.0.0.1";
+  s->port_ = port;
+  s->master_ = std::make_unique<Master>(options);
+  s->services_->scheduler.master = s->master_.get();
+  s->services_->agents.master = s->master_.get();
+  s->services_->op.master = s->master_.get();
+  s->server_ = std::move(server);
+  CORRAL_LOG(INFO) << "Master " << s->master_->info().id() << " listening on " << s->host_ << ":" << port;
+  return s;
+}
+
+std::string MasterServer::address() const {
+  std::string host = host_ == "0.0.0.0" || host_.empty() ? "127.0.0.1" : host_;
+  return absl::StrCat(host, ":", port_);
+}
+
+void MasterServer::Shutdown() {
+  if (master_) master_->Stop();
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_.reset();
+  }
+}
+
+MasterServer::~MasterServer() {
+  Shutdown();
+  master_.reset();
+}
+
+}  // namespace corral

@@ -1,0 +1,377 @@
+#include <pwd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "corral/common/event_loop.h"
+#include "corral/scheduler.h"
+#include "corral/v1/internal.grpc.pb.h"
+#include "grpc_status.h"
+
+namespace corral {
+
+using v1::scheduler::Call;
+using v1::scheduler::Event;
+
+struct SchedulerDriver::Impl {
+  SchedulerDriver* driver;
+  Scheduler* scheduler;
+  v1::FrameworkInfo framework;
+  std::string master;
+  SchedulerDriverOptions options;
+  std::unique_ptr<v1::internal::SchedulerService::Stub> stub;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  DriverStatus status = DriverStatus::kNotStarted;
+  absl::Status abort_error;
+  std::string framework_id;
+  bool subscribed = false;
+  bool stopping = false;
+  std::shared_ptr<grpc::ClientContext> stream_ctx;
+  std::thread connection;
+  std::unique_ptr<EventLoop> callbacks;
+
+  bool Running() {
+    std::lock_guard<std::mutex> lock(mu);
+    return status == DriverStatus::kRunning;
+  }
+
+  // Runs `fn` on the callback thread, unless the driver stopped meanwhile.
+  void Callback(std::function<void()> fn) {
+    callbacks->Post([this, fn = std::move(fn)] {
+      if (Running()) fn();
+    });
+  }
+
+  void Abort(const std::string& why) {
+    std::shared_ptr<grpc::ClientContext> ctx;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (status != DriverStatus::kRunning) return;
+      status = DriverStatus::kAborted;
+      abort_error = absl::AbortedError(why);
+      stopping = true;
+      ctx = stream_ctx;
+    }
+    if (ctx) ctx->TryCancel();
+    cv.notify_all();
+  }
+
+  void Dispatch(const Event& ev) {
+    switch (ev.type()) {
+      case Event::SUBSCRIBED: {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          framework_id = ev.subscribed().framework_id().value();
+          framework.mutable_id()->set_value(framework_id);
+          subscribed = true;
+        }
+        Callback([this, ev] { scheduler->subscribed(driver, ev.subscribed().framework_id(), ev.subscribed().master_info()); });
+        break;
+      }
+      case Event::OFFERS:
+        Callback([this, ev] {
+          std::vector<v1::Offer> offers(ev.offers().offers().begin(), ev.offers().offers().end());
+          scheduler->offers(driver, offers);
+        });
+        break;
+      case Event::RESCIND:
+        Callback([this, ev] { scheduler->rescinded(driver, ev.rescind().offer_id()); });
+        break;
+      case Event::UPDATE:
+        Callback([this, ev] {
+          const v1::TaskStatus& st = ev.update().status();
+          scheduler->update(driver, st);
+          if (options.implicit_acknowledgements && st.has_uuid() && Running()) {
+            (void)driver->acknowledge(st.agent_id(), st.task_id(), st.uuid());
+          }
+        });
+        break;
+      case Event::MESSAGE:
+        Callback([this, ev] {
+          scheduler->message(driver, ev.message().agent_id(), ev.message().executor_id(), ev.message().data());
+        });
+        break;
+      case Event::FAILURE:
+        Callback([this, ev] {
+          scheduler->failure(driver, ev.failure().agent_id(), ev.failure().executor_id(), ev.failure().status());
+        });
+        break;
+      case Event::ERROR:
+        Callback([this, ev] { scheduler->error(driver, ev.error().message()); });
+        callbacks->Post([this, msg = ev.error().message()] { Abort(msg); });
+        break;
+      default:
+        break;  // HEARTBEAT and events this SDK does not surface
+    }
+  }
+
+  void Run() {
+    double backoff = options.reconnect_backoff_min;
+    while (true) {
+      std::shared_ptr<grpc::ClientContext> ctx = std::make_shared<grpc::ClientContext>();
+      Call sub;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stopping) return;
+        stream_ctx = ctx;
+        sub.set_type(Call::SUBSCRIBE);
+        *sub.mutable_subscribe()->mutable_framework_info() = framework;
+        if (!framework_id.empty()) sub.mutable_framework_id()->set_value(framework_id);
+      }
+      auto reader = stub->Subscribe(ctx.get(), sub);
+      Event ev;
+      while (reader->Read(&ev)) {
+        backoff = options.reconnect_backoff_min;
+        Dispatch(ev);
+      }
+      grpc::Status st = reader->Finish();
+      bool was_subscribed;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stopping) return;
+        was_subscribed = subscribed;
+        subscribed = false;
+      }
+      if (sdk::Permanent(st)) {
+        std::string why = absl::StrCat("the master refused the subscription: ", st.error_message());
+        Callback([this, why] { scheduler->error(driver, why); });
+        callbacks->Post([this, why] { Abort(why); });
+        return;
+      }
+      if (was_subscribed) Callback([this] { scheduler->disconnected(driver); });
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::duration<double>(backoff), [this] { return stopping; });
+      if (stopping) return;
+      backoff = std::min(backoff * 2, options.reconnect_backoff_max);
+    }
+  }
+
+  absl::Status Send(Call call) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (status != DriverStatus::kRunning) return absl::FailedPreconditionError("the driver is not running");
+      if (framework_id.empty()) return absl::FailedPreconditionError("the framework is not subscribed yet");
+      call.mutable_framework_id()->set_value(framework_id);
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
+    v1::internal::CallResponse resp;
+    return sdk::FromGrpc(stub->Call(&ctx, call, &resp));
+  }
+};
+
+SchedulerDriver::SchedulerDriver(Scheduler* scheduler, const v1::FrameworkInfo& framework, const std::string& master,
+                                 const SchedulerDriverOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->driver = this;
+  impl_->scheduler = scheduler;
+  impl_->framework = framework;
+  impl_->master = master;
+  impl_->options = options;
+  if (impl_->framework.user().empty()) {
+    struct passwd* pw = getpwuid(geteuid());
+    impl_->framework.set_user(pw ? pw->pw_name : "root");
+  }
+  if (framework.has_id()) impl_->framework_id = framework.id().value();
+}
+
+SchedulerDriver::~SchedulerDriver() {
+  (void)stop(true);
+  if (impl_->callbacks) impl_->callbacks->Stop();
+}
+
+absl::Status SchedulerDriver::start() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->status != DriverStatus::kNotStarted) return absl::FailedPreconditionError("the driver was already started");
+  if (impl_->scheduler == nullptr) return absl::InvalidArgumentError("scheduler is null");
+  if (impl_->master.empty()) return absl::InvalidArgumentError("master address is empty");
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  impl_->stub = v1::internal::SchedulerService::NewStub(
+      grpc::CreateCustomChannel(impl_->master, grpc::InsecureChannelCredentials(), args));
+  impl_->callbacks = std::make_unique<EventLoop>("corral-sched-cb");
+  impl_->status = DriverStatus::kRunning;
+  impl_->connection = std::thread([this] { impl_->Run(); });
+  return absl::OkStatus();
+}
+
+absl::Status SchedulerDriver::stop(bool failover) {
+  bool teardown = false;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (impl_->status == DriverStatus::kNotStarted) return absl::FailedPreconditionError("the driver is not running");
+    teardown = !failover && impl_->status == DriverStatus::kRunning && !impl_->framework_id.empty();
+  }
+  absl::Status result;
+  if (teardown) {
+    Call c;
+    c.set_type(Call::TEARDOWN);
+    result = impl_->Send(c);
+  }
+  std::shared_ptr<grpc::ClientContext> ctx;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stopping = true;
+    if (impl_->status == DriverStatus::kRunning) impl_->status = DriverStatus::kStopped;
+    ctx = impl_->stream_ctx;
+  }
+  if (ctx) ctx->TryCancel();
+  impl_->cv.notify_all();
+  if (impl_->connection.joinable() && impl_->connection.get_id() != std::this_thread::get_id()) {
+    impl_->connection.join();
+  }
+  return result;
+}
+
+absl::Status SchedulerDriver::abort() {
+  impl_->Abort("aborted by the framework");
+  if (impl_->connection.joinable() && impl_->connection.get_id() != std::this_thread::get_id()) {
+    impl_->connection.join();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SchedulerDriver::join() {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  if (impl_->status == DriverStatus::kNotStarted) return absl::FailedPreconditionError("the driver is not running");
+  impl_->cv.wait(lock, [this] { return impl_->status != DriverStatus::kRunning; });
+  return impl_->abort_error;
+}
+
+absl::Status SchedulerDriver::run() {
+  if (auto s = start(); !s.ok()) return s;
+  return join();
+}
+
+DriverStatus SchedulerDriver::status() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->status;
+}
+
+v1::FrameworkID SchedulerDriver::framework_id() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  v1::FrameworkID id;
+  if (!impl_->framework_id.empty()) id.set_value(impl_->framework_id);
+  return id;
+}
+
+absl::Status SchedulerDriver::accept(const std::vector<v1::OfferID>& offer_ids,
+                                     const std::vector<v1::Offer::Operation>& operations,
+                                     const v1::Filters& filters) {
+  Call c;
+  c.set_type(Call::ACCEPT);
+  for (const auto& id : offer_ids) *c.mutable_accept()->add_offer_ids() = id;
+  for (const auto& op : operations) *c.mutable_accept()->add_operations() = op;
+  *c.mutable_accept()->mutable_filters() = filters;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::launch(const v1::OfferID& offer_id, const std::vector<v1::TaskInfo>& tasks,
+                                     const v1::Filters& filters) {
+  v1::Offer::Operation op;
+  op.set_type(v1::Offer::Operation::LAUNCH);
+  for (const auto& t : tasks) *op.mutable_launch()->add_task_infos() = t;
+  return accept({offer_id}, {op}, filters);
+}
+
+absl::Status SchedulerDriver::launchGroup(const v1::OfferID& offer_id, const v1::ExecutorInfo& executor,
+                                          const v1::TaskGroupInfo& group, const v1::Filters& filters) {
+  v1::Offer::Operation op;
+  op.set_type(v1::Offer::Operation::LAUNCH_GROUP);
+  *op.mutable_launch_group()->mutable_executor() = executor;
+  *op.mutable_launch_group()->mutable_task_group() = group;
+  return accept({offer_id}, {op}, filters);
+}
+
+absl::Status SchedulerDriver::decline(const std::vector<v1::OfferID>& offer_ids, const v1::Filters& filters) {
+  Call c;
+  c.set_type(Call::DECLINE);
+  for (const auto& id : offer_ids) *c.mutable_decline()->add_offer_ids() = id;
+  *c.mutable_decline()->mutable_filters() = filters;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::kill(const v1::TaskID& task_id, const v1::AgentID& agent_id) {
+  Call c;
+  c.set_type(Call::KILL);
+  *c.mutable_kill()->mutable_task_id() = task_id;
+  if (agent_id.has_value()) *c.mutable_kill()->mutable_agent_id() = agent_id;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::killWithPolicy(const v1::TaskID& task_id, const v1::AgentID& agent_id,
+                                             const v1::KillPolicy& policy) {
+  Call c;
+  c.set_type(Call::KILL);
+  *c.mutable_kill()->mutable_task_id() = task_id;
+  if (agent_id.has_value()) *c.mutable_kill()->mutable_agent_id() = agent_id;
+  *c.mutable_kill()->mutable_kill_policy() = policy;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::acknowledge(const v1::AgentID& agent_id, const v1::TaskID& task_id,
+                                          const std::string& uuid) {
+  Call c;
+  c.set_type(Call::ACKNOWLEDGE);
+  *c.mutable_acknowledge()->mutable_agent_id() = agent_id;
+  *c.mutable_acknowledge()->mutable_task_id() = task_id;
+  c.mutable_acknowledge()->set_uuid(uuid);
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::reconcile(const std::vector<Call::Reconcile::Task>& tasks) {
+  Call c;
+  c.set_type(Call::RECONCILE);
+  c.mutable_reconcile();
+  for (const auto& t : tasks) *c.mutable_reconcile()->add_tasks() = t;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::revive(const std::vector<std::string>& roles) {
+  Call c;
+  c.set_type(Call::REVIVE);
+  c.mutable_revive();
+  for (const auto& r : roles) c.mutable_revive()->add_roles(r);
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::suppress(const std::vector<std::string>& roles) {
+  Call c;
+  c.set_type(Call::SUPPRESS);
+  c.mutable_suppress();
+  for (const auto& r : roles) c.mutable_suppress()->add_roles(r);
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::message(const v1::AgentID& agent_id, const v1::ExecutorID& executor_id,
+                                      const std::string& data) {
+  Call c;
+  c.set_type(Call::MESSAGE);
+  *c.mutable_message()->mutable_agent_id() = agent_id;
+  *c.mutable_message()->mutable_executor_id() = executor_id;
+  c.mutable_message()->set_data(data);
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::shutdown(const v1::ExecutorID& executor_id, const v1::AgentID& agent_id) {
+  Call c;
+  c.set_type(Call::SHUTDOWN);
+  *c.mutable_shutdown()->mutable_executor_id() = executor_id;
+  *c.mutable_shutdown()->mutable_agent_id() = agent_id;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::call(const Call& c) { return impl_->Send(c); }
+
+}  // namespace corral
