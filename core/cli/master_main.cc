@@ -1,6 +1,7 @@
 // corral-master: the master daemon.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -79,7 +80,11 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_quotas).empty()) {
     google::protobuf::Struct quotas;
     auto st = google::protobuf::util::JsonStringToMessage(absl::GetFlag(FLAGS_quotas), &quotas);
-    if (!st.ok()) Die("--quotas is not valid JSON: " + std::string(st.message()));
+    if (!st.ok()) {
+      std::string why(st.message());
+      why.erase(std::remove(why.begin(), why.end(), '\n'), why.end());
+      Die("--quotas is not valid JSON: " + why);
+    }
     for (const auto& [role, spec] : quotas.fields()) {
       corral::RoleQuota q;
       for (const char* key : {"guarantee", "limit"}) {

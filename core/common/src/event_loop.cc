@@ -10,13 +10,14 @@ EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
 
 EventLoop::~EventLoop() { Stop(); }
 
-void EventLoop::Post(std::function<void()> fn) {
+bool EventLoop::Post(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
+    if (stopping_) return false;
     queue_.push_back(std::move(fn));
   }
   cv_.notify_one();
+  return true;
 }
 
 EventLoop::TimerId EventLoop::PostAfter(std::chrono::nanoseconds delay, std::function<void()> fn) {
@@ -44,10 +45,10 @@ void EventLoop::Cancel(TimerId id) {
 void EventLoop::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
   cv_.notify_all();
+  std::lock_guard<std::mutex> join_lock(join_mu_);
   if (thread_.joinable() && !InLoopThread()) thread_.join();
 }
 
@@ -56,8 +57,16 @@ void EventLoop::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
     if (stopping_) {
-      queue_.clear();
+      // Work queued before Stop() runs (a Call() may be waiting on it);
+      // timers are dropped.
       timers_.clear();
+      while (!queue_.empty()) {
+        auto fn = std::move(queue_.front());
+        queue_.pop_front();
+        lock.unlock();
+        fn();
+        lock.lock();
+      }
       return;
     }
     if (!queue_.empty()) {

@@ -115,7 +115,10 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     for (int fd : cg_fds) {
       if (::write(fd, "0", 1) != 1) fail(errno);
     }
-    ::setsid();  // new session and process group: kill(-pid) reaches all of it
+    // Its own process group, so kill(-pid) reaches everything it starts.
+    // The parent sets it too: whichever runs first, the group exists as
+    // soon as fork() returns.
+    ::setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -135,6 +138,7 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     ::execve(program.c_str(), argv.data(), envp.data());
     fail(errno);
   }
+  ::setpgid(pid, pid);  // may fail once the child has exec'd; then it did it itself
   for (int f : cg_fds) ::close(f);
   ::close(out_fd);
   ::close(err_fd);

@@ -48,7 +48,7 @@ struct SchedulerDriverOptions {
   // Acknowledge each status update after update() returns.
   bool implicit_acknowledgements = true;
   double reconnect_backoff_min = 0.1;  // seconds
-  double reconnect_backoff_max = 5.0;
+  double reconnect_backoff_max = 2.0;
   double call_timeout = 30.0;          // per call to the master
 };
 

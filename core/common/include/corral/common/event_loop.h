@@ -23,18 +23,24 @@ class EventLoop {
   explicit EventLoop(std::string name);
   ~EventLoop();  // stops and joins
 
-  // Any thread. Work posted after Stop() is dropped.
-  void Post(std::function<void()> fn);
+  // Any thread. Returns false (and drops fn) once Stop() has begun; work
+  // queued before Stop() still runs.
+  bool Post(std::function<void()> fn);
   TimerId PostAfter(std::chrono::nanoseconds delay, std::function<void()> fn);
   void Cancel(TimerId id);  // loop thread only
 
-  // Any thread except the loop's own: runs fn on the loop and waits.
+  // Any thread except the loop's own: runs fn on the loop and waits. After
+  // Stop() the loop thread is gone and the caller is the only one left, so
+  // fn runs on the caller's thread.
   template <typename Fn>
   auto Call(Fn fn) -> decltype(fn()) {
     using R = decltype(fn());
     std::packaged_task<R()> task(std::move(fn));
     auto fut = task.get_future();
-    Post([&task] { task(); });
+    if (!Post([&task] { task(); })) {
+      Stop();  // make sure the loop thread has finished before running here
+      task();
+    }
     return fut.get();
   }
 
@@ -46,6 +52,7 @@ class EventLoop {
 
   std::string name_;
   std::mutex mu_;
+  std::mutex join_mu_;  // serialises joins from concurrent Stop() calls
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
   std::multimap<Clock::time_point, std::pair<TimerId, std::function<void()>>> timers_;

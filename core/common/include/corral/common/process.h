@@ -1,8 +1,7 @@
 // Starting child processes and learning how they ended.
 //
 // A process is forked and exec'd directly (no helper process): the child
-// joins the given cgroups, becomes the leader of its own session and process
-// group, enters its sandbox, redirects stdout/stderr to files there,
+// joins the given cgroups, becomes the leader of its own process group, enters its sandbox, redirects stdout/stderr to files there,
 // switches user if asked, then execs. Exits are observed through pidfds on
 // one reaper thread, so several agents (and tests) in one process never reap
 // each other's children.

@@ -1,0 +1,451 @@
+// End-to-end tests: a LocalCluster (master and agents in this process, on
+// loopback) driven through the C++ SDK; tasks and executors are real
+// processes.
+#include <atomic>
+#include <thread>
+#include <map>
+#include <memory>
+
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include "corral/local/local_cluster.h"
+#include "corral/v1/internal.grpc.pb.h"
+#include "test_util.h"
+
+namespace corral {
+namespace {
+
+using testing::RecordingScheduler;
+using testing::ShellTask;
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void StartCluster(LocalClusterOptions opts = LocalClusterOptions()) {
+    auto c = LocalCluster::Start(opts);
+    ASSERT_TRUE(c.ok()) << c.status();
+    cluster_ = std::move(*c);
+    ASSERT_TRUE(cluster_->WaitForAgents(20).ok());
+  }
+  std::unique_ptr<SchedulerDriver> Driver(RecordingScheduler* s, const v1::FrameworkInfo& fw) {
+    auto d = std::make_unique<SchedulerDriver>(s, fw, cluster_->master_address());
+    EXPECT_TRUE(d->start().ok());
+    EXPECT_TRUE(s->WaitSubscribed());
+    return d;
+  }
+  // Launches `task` (agent_id filled in) on the next offer.
+  v1::Offer LaunchOne(RecordingScheduler& s, SchedulerDriver& d, v1::TaskInfo task) {
+    v1::Offer offer;
+    EXPECT_TRUE(s.TakeOffer(&offer));
+    *task.mutable_agent_id() = offer.agent_id();
+    EXPECT_TRUE(d.launch(offer.id(), {task}).ok());
+    return offer;
+  }
+  // Waits until `task`'s stdout (on any agent) contains `text`.
+  bool WaitForOutput(const std::string& framework_id, const std::string& task, const std::string& text,
+                     double seconds = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      for (size_t i = 0; i < cluster_->agent_count(); ++i) {
+        auto out = cluster_->agent(i).ReadSandboxFile(framework_id, task, "stdout", 0, 4096);
+        if (out.ok() && out->first.find(text) != std::string::npos) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the file, bounded by the deadline
+    }
+    return false;
+  }
+  std::unique_ptr<LocalCluster> cluster_;
+};
+
+TEST_F(ClusterTest, TwoHundredTasksAcrossTwoAgentsAllFinish) {
+  StartCluster();
+  RecordingScheduler s;
+  constexpr int kTasks = 200;
+  std::atomic<int> launched{0};
+  std::map<std::string, int> per_agent;
+  std::mutex agent_mu;
+  s.on_offers = [&](SchedulerDriver* d, const std::vector<v1::Offer>& offers) {
+    for (const auto& o : offers) {
+      auto have = Resources::FromProto(o.resources());
+      Milli cpus = have->Scalar("cpus"), mem = have->Scalar("mem");
+      std::vector<v1::TaskInfo> tasks;
+      while (launched < kTasks && cpus >= 100 && mem >= 16000) {
+        int n = launched++;
+        tasks.push_back(ShellTask("t" + std::to_string(n), o.agent_id(), "true"));
+        cpus -= 100;
+        mem -= 16000;
+      }
+      {
+        std::lock_guard<std::mutex> lock(agent_mu);
+        per_agent[o.agent_id().value()] += static_cast<int>(tasks.size());
+      }
+      v1::Filters f;
+      f.set_refuse_seconds(0);
+      if (tasks.empty()) (void)d->decline({o.id()}, f);
+      else EXPECT_TRUE(d->launch(o.id(), tasks, f).ok());
+    }
+  };
+  auto d = Driver(&s, testing::Framework("many"));
+  ASSERT_TRUE(s.WaitFor([&] {
+    int finished = 0;
+    for (const auto& [id, st] : s.latest_) if (st.state() == v1::TASK_FINISHED) ++finished;
+    return finished == kTasks;
+  }, 120)) << "finished " << s.Locked([&] { return s.latest_.size(); }) << " tasks";
+  std::lock_guard<std::mutex> lock(agent_mu);
+  EXPECT_EQ(per_agent.size(), 2u) << "both agents ran tasks";
+  s.Locked([&] {
+    for (const auto& u : s.updates_) EXPECT_NE(u.state(), v1::TASK_FAILED) << u.message();
+    return 0;
+  });
+}
+
+TEST_F(ClusterTest, KillHonoursTheKillPolicy) {
+  StartCluster();
+  RecordingScheduler s;
+  auto fw = testing::Framework("kill");
+  fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::TASK_KILLING_STATE);
+  auto d = Driver(&s, fw);
+  // A task that ignores SIGTERM: only SIGKILL after the grace period ends it.
+  v1::TaskInfo t = ShellTask("stubborn", {}, "trap '' TERM; echo armed; while true; do sleep 1; done");
+  t.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(300'000'000);
+  LaunchOne(s, *d, t);
+  v1::TaskStatus running = s.WaitForState("stubborn", v1::TASK_RUNNING);
+  ASSERT_TRUE(running.has_state());
+  ASSERT_TRUE(WaitForOutput(d->framework_id().value(), "stubborn", "armed"));
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(d->kill(running.task_id(), running.agent_id()).ok());
+  EXPECT_TRUE(s.WaitForState("stubborn", v1::TASK_KILLING).has_state());
+  v1::TaskStatus killed = s.WaitForTerminal("stubborn");
+  EXPECT_EQ(killed.state(), v1::TASK_KILLED) << killed.message();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_EQ(cluster_->agent(0).running_tasks() + cluster_->agent(1).running_tasks(), 0u);
+}
+
+TEST_F(ClusterTest, ExitCodesBecomeStates) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("exits"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  v1::TaskInfo ok = ShellTask("ok", offer.agent_id(), "exit 0");
+  v1::TaskInfo bad = ShellTask("bad", offer.agent_id(), "exit 7");
+  v1::TaskInfo missing = ShellTask("missing", offer.agent_id(), "");
+  missing.mutable_command()->set_shell(false);
+  missing.mutable_command()->set_value("/no/such/program");
+  ASSERT_TRUE(d->launch(offer.id(), {ok, bad, missing}).ok());
+  EXPECT_EQ(s.WaitForTerminal("ok").state(), v1::TASK_FINISHED);
+  v1::TaskStatus b = s.WaitForTerminal("bad");
+  EXPECT_EQ(b.state(), v1::TASK_FAILED);
+  EXPECT_EQ(b.message(), "Command exited with status 7");
+  v1::TaskStatus m = s.WaitForTerminal("missing");
+  EXPECT_EQ(m.state(), v1::TASK_FAILED);
+  EXPECT_EQ(m.reason(), v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(m.message().find("No such file or directory"), std::string::npos) << m.message();
+}
+
+TEST_F(ClusterTest, TasksSeeTheirSandboxAndEnvironment) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("env"));
+  v1::TaskInfo t = ShellTask("env", {}, "test \"$PWD\" = \"$MESOS_SANDBOX\" && test -n \"$MESOS_FRAMEWORK_ID\" && "
+                                        "test \"$MESOS_TASK_ID\" = env && test \"$GREETING\" = hi && echo done");
+  auto* var = t.mutable_command()->mutable_environment()->add_variables();
+  var->set_name("GREETING");
+  var->set_value("hi");
+  LaunchOne(s, *d, t);
+  v1::TaskStatus st = s.WaitForTerminal("env");
+  EXPECT_EQ(st.state(), v1::TASK_FINISHED) << st.message();
+  auto out = cluster_->agent(0).ReadSandboxFile(d->framework_id().value(), "env", "stdout", 0, 100);
+  if (!out.ok()) out = cluster_->agent(1).ReadSandboxFile(d->framework_id().value(), "env", "stdout", 0, 100);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->first, "done\n");
+  auto escape = cluster_->agent(0).ReadSandboxFile(d->framework_id().value(), "env", "../../../../x", 0, 10);
+  EXPECT_FALSE(escape.ok());
+}
+
+TEST_F(ClusterTest, ReconcileExplicitAndImplicit) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("reconcile", /*partition_aware=*/true));
+  LaunchOne(s, *d, ShellTask("long", {}, "sleep 60"));
+  v1::TaskStatus running = s.WaitForState("long", v1::TASK_RUNNING);
+  ASSERT_TRUE(running.has_state());
+
+  v1::scheduler::Call::Reconcile::Task known, unknown;
+  known.mutable_task_id()->set_value("long");
+  unknown.mutable_task_id()->set_value("never-launched");
+  ASSERT_TRUE(d->reconcile({known, unknown}).ok());
+  auto reconciled = [&](const std::string& id, v1::TaskState state) {
+    return s.WaitFor([&] {
+      for (const auto& u : s.updates_) {
+        if (u.task_id().value() == id && u.reason() == v1::TaskStatus::REASON_RECONCILIATION && u.state() == state) {
+          return true;
+        }
+      }
+      return false;
+    });
+  };
+  EXPECT_TRUE(reconciled("long", v1::TASK_RUNNING));
+  EXPECT_TRUE(reconciled("never-launched", v1::TASK_UNKNOWN));
+
+  size_t before = s.Locked([&] { return s.updates_.size(); });
+  ASSERT_TRUE(d->reconcile({}).ok());
+  EXPECT_TRUE(s.WaitFor([&] { return s.updates_.size() > before; }));
+  EXPECT_TRUE(s.Locked([&] { return s.updates_.back().task_id().value() == "long"; }));
+}
+
+TEST_F(ClusterTest, ResubscribingWithTheSameIdKeepsTasks) {
+  StartCluster();
+  RecordingScheduler s1;
+  auto fw = testing::Framework("failover");
+  fw.set_failover_timeout(60);
+  auto d1 = Driver(&s1, fw);
+  LaunchOne(s1, *d1, ShellTask("survivor", {}, "sleep 60"));
+  ASSERT_TRUE(s1.WaitForState("survivor", v1::TASK_RUNNING).has_state());
+  ASSERT_TRUE(d1->stop(/*failover=*/true).ok());
+
+  RecordingScheduler s2;
+  fw.mutable_id()->set_value(s1.framework_id_);
+  auto d2 = Driver(&s2, fw);
+  EXPECT_EQ(s2.framework_id_, s1.framework_id_);
+  ASSERT_TRUE(d2->reconcile({}).ok());
+  v1::TaskStatus st = s2.WaitForState("survivor", v1::TASK_RUNNING);
+  ASSERT_TRUE(st.has_state()) << "the task survived the scheduler's failover";
+  EXPECT_EQ(cluster_->agent(0).running_tasks() + cluster_->agent(1).running_tasks(), 1u);
+  // The new scheduler controls it.
+  ASSERT_TRUE(d2->kill(st.task_id(), st.agent_id()).ok());
+  EXPECT_EQ(s2.WaitForTerminal("survivor").state(), v1::TASK_KILLED);
+}
+
+TEST_F(ClusterTest, TeardownKillsTheFrameworksTasks) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("teardown"));
+  LaunchOne(s, *d, ShellTask("doomed", {}, "sleep 60"));
+  ASSERT_TRUE(s.WaitForState("doomed", v1::TASK_RUNNING).has_state());
+  ASSERT_TRUE(d->stop(/*failover=*/false).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (cluster_->agent(0).running_tasks() + cluster_->agent(1).running_tasks() > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the agents, bounded by the deadline
+  }
+  EXPECT_EQ(cluster_->agent(0).running_tasks() + cluster_->agent(1).running_tasks(), 0u);
+  EXPECT_EQ(cluster_->master().GetState().frameworks_size(), 0);
+}
+
+TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  opts.master.agent_ping_timeout = 0.1;
+  opts.master.max_agent_ping_timeouts = 3;
+  StartCluster(opts);
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("partition", /*partition_aware=*/true));
+  LaunchOne(s, *d, ShellTask("cut-off", {}, "sleep 60"));
+  ASSERT_TRUE(s.WaitForState("cut-off", v1::TASK_RUNNING).has_state());
+  cluster_->agent(0).SetPaused(true);
+  v1::TaskStatus st = s.WaitForState("cut-off", v1::TASK_UNREACHABLE, 10);
+  ASSERT_TRUE(st.has_state());
+  EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_AGENT_REMOVED);
+  EXPECT_TRUE(st.has_unreachable_time());
+  EXPECT_FALSE(cluster_->master().GetState().agents(0).active());
+  // When it answers again it reregisters, and the task is back.
+  cluster_->agent(0).SetPaused(false);
+  EXPECT_TRUE(s.WaitFor([&] {
+    for (const auto& u : s.updates_) {
+      if (u.task_id().value() == "cut-off" && u.state() == v1::TASK_RUNNING &&
+          u.reason() == v1::TaskStatus::REASON_AGENT_REREGISTERED) return true;
+    }
+    return false;
+  }, 20));
+}
+
+TEST_F(ClusterTest, MemoryLimitKillsTheTask) {
+  StartCluster();
+  if (cluster_->agent(0).cgroups_status().find("enforced") == std::string::npos) {
+    GTEST_SKIP() << cluster_->agent(0).cgroups_status();
+  }
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("oom"));
+  // `tail` keeps a newline-free stream in memory: 512 MB against a 32 MB limit.
+  LaunchOne(s, *d, ShellTask("hog", {}, "head -c 536870912 /dev/zero | tail", 0.1, 32));
+  v1::TaskStatus st = s.WaitForTerminal("hog", 60);
+  EXPECT_EQ(st.state(), v1::TASK_FAILED) << st.message();
+  EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY) << st.message();
+  ASSERT_EQ(st.limitation().resources_size(), 1);
+  EXPECT_EQ(st.limitation().resources(0).name(), "mem");
+}
+
+TEST_F(ClusterTest, CustomExecutorExchangesFrameworkMessages) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("messages"));
+  v1::TaskInfo t;
+  t.set_name("via-executor");
+  t.mutable_task_id()->set_value("via-executor");
+  testing::AddScalar(t.mutable_resources(), "cpus", 0.1);
+  testing::AddScalar(t.mutable_resources(), "mem", 16);
+  v1::ExecutorInfo* ex = t.mutable_executor();
+  ex->mutable_executor_id()->set_value("test-executor");
+  ex->mutable_command()->set_value(testing::BinDir() + "/corral-test-executor");
+  testing::AddScalar(ex->mutable_resources(), "cpus", 0.1);
+  testing::AddScalar(ex->mutable_resources(), "mem", 32);
+  v1::Offer offer = LaunchOne(s, *d, t);
+  v1::TaskStatus running = s.WaitForState("via-executor", v1::TASK_RUNNING);
+  ASSERT_TRUE(running.has_state());
+  EXPECT_EQ(running.source(), v1::TaskStatus::SOURCE_EXECUTOR);
+  EXPECT_EQ(running.message(), "running in the test executor");
+
+  v1::ExecutorID eid;
+  eid.set_value("test-executor");
+  ASSERT_TRUE(d->message(offer.agent_id(), eid, "ping").ok());
+  EXPECT_TRUE(s.WaitFor([&] { return !s.messages_.empty() && s.messages_[0] == "pong"; }));
+  ASSERT_TRUE(d->message(offer.agent_id(), eid, "finish:via-executor").ok());
+  EXPECT_EQ(s.WaitForTerminal("via-executor").state(), v1::TASK_FINISHED);
+
+  v1::ExecutorID nobody;
+  nobody.set_value("nobody");
+  absl::Status bad = d->message(offer.agent_id(), nobody, "x");
+  EXPECT_EQ(bad.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(bad.message().find("'message.executor_id'"), std::string::npos) << bad;
+}
+
+TEST_F(ClusterTest, TaskGroupRunsUnderTheDefaultExecutor) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("group"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  v1::ExecutorInfo ex;
+  ex.set_type(v1::ExecutorInfo::DEFAULT);
+  ex.mutable_executor_id()->set_value("group-executor");
+  testing::AddScalar(ex.mutable_resources(), "cpus", 0.1);
+  testing::AddScalar(ex.mutable_resources(), "mem", 32);
+  v1::TaskGroupInfo group;
+  *group.add_tasks() = ShellTask("g1", offer.agent_id(), "echo one > out && test \"$MESOS_TASK_ID\" = g1");
+  *group.add_tasks() = ShellTask("g2", offer.agent_id(), "echo two");
+  ASSERT_TRUE(d->launchGroup(offer.id(), ex, group).ok());
+  EXPECT_EQ(s.WaitForTerminal("g1").state(), v1::TASK_FINISHED);
+  EXPECT_EQ(s.WaitForTerminal("g2").state(), v1::TASK_FINISHED);
+  EXPECT_TRUE(s.WaitForState("g1", v1::TASK_RUNNING).has_state());
+}
+
+TEST_F(ClusterTest, FailingTaskInAGroupKillsTheRest) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("group-fail"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  v1::ExecutorInfo ex;
+  ex.set_type(v1::ExecutorInfo::DEFAULT);
+  ex.mutable_executor_id()->set_value("group-executor");
+  v1::TaskGroupInfo group;
+  *group.add_tasks() = ShellTask("fails", offer.agent_id(), "exit 3");
+  *group.add_tasks() = ShellTask("sleeps", offer.agent_id(), "sleep 60");
+  ASSERT_TRUE(d->launchGroup(offer.id(), ex, group).ok());
+  EXPECT_EQ(s.WaitForTerminal("fails").state(), v1::TASK_FAILED);
+  EXPECT_EQ(s.WaitForTerminal("sleeps").state(), v1::TASK_KILLED);
+}
+
+TEST_F(ClusterTest, BadCallsAreRejectedAndTheClusterKeepsWorking) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("bad-calls", /*partition_aware=*/true));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+
+  // An offer that does not exist: the call fails and its task is dropped.
+  v1::OfferID bogus;
+  bogus.set_value("no-such-offer");
+  absl::Status st = d->launch(bogus, {ShellTask("orphan", offer.agent_id(), "true")});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("'no-such-offer' is unknown"), std::string::npos) << st;
+  v1::TaskStatus dropped = s.WaitForTerminal("orphan");
+  EXPECT_EQ(dropped.state(), v1::TASK_DROPPED);
+  EXPECT_EQ(dropped.reason(), v1::TaskStatus::REASON_INVALID_OFFERS);
+
+  // Bad tasks inside a good call become TASK_ERROR; the good one runs.
+  v1::TaskInfo both = ShellTask("both", offer.agent_id(), "true");
+  both.mutable_executor()->mutable_executor_id()->set_value("e");
+  v1::TaskInfo negative = ShellTask("negative", offer.agent_id(), "true", -1);
+  v1::TaskInfo huge = ShellTask("huge", offer.agent_id(), "true", 1000);
+  v1::TaskInfo good = ShellTask("good", offer.agent_id(), "true");
+  v1::TaskInfo dup = ShellTask("good", offer.agent_id(), "true");
+  ASSERT_TRUE(d->launch(offer.id(), {both, negative, huge, good, dup}).ok());
+  v1::TaskStatus e1 = s.WaitForTerminal("both");
+  EXPECT_EQ(e1.state(), v1::TASK_ERROR);
+  EXPECT_EQ(e1.reason(), v1::TaskStatus::REASON_TASK_INVALID);
+  EXPECT_NE(e1.message().find("'command' and 'executor' are both set"), std::string::npos) << e1.message();
+  EXPECT_NE(s.WaitForTerminal("negative").message().find("scalar is negative"), std::string::npos);
+  EXPECT_NE(s.WaitForTerminal("huge").message().find("but the offers have only"), std::string::npos);
+  EXPECT_TRUE(s.WaitFor([&] {
+    for (const auto& u : s.updates_) {
+      if (u.task_id().value() == "good" && u.state() == v1::TASK_ERROR &&
+          u.message().find("used twice") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  EXPECT_TRUE(s.WaitForState("good", v1::TASK_FINISHED).has_state());
+
+  // A call missing its type, and one for an unknown framework.
+  v1::scheduler::Call raw;
+  EXPECT_NE(d->call(raw).message().find("'type' is missing"), std::string::npos);
+  auto stub = v1::internal::SchedulerService::NewStub(
+      grpc::CreateChannel(cluster_->master_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  v1::scheduler::Call stranger;
+  stranger.set_type(v1::scheduler::Call::REVIVE);
+  stranger.mutable_framework_id()->set_value("stranger");
+  v1::internal::CallResponse resp;
+  grpc::Status gs = stub->Call(&ctx, stranger, &resp);
+  EXPECT_EQ(gs.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(gs.error_message().find("'stranger' is not subscribed"), std::string::npos);
+
+  // Still working: another framework launches and finishes a task.
+  RecordingScheduler s2;
+  // The first framework holds the cluster's offers (one per agent, once the
+  // finished task's resources come back); it hands them back.
+  ASSERT_TRUE(s.WaitFor([&] { return s.offers_.size() >= 2; }));
+  std::vector<v1::OfferID> held = s.Locked([&] {
+    std::vector<v1::OfferID> ids;
+    for (const auto& o : s.offers_) ids.push_back(o.id());
+    s.offers_.clear();
+    return ids;
+  });
+  v1::Filters long_filter;
+  long_filter.set_refuse_seconds(3600);
+  if (!held.empty()) ASSERT_TRUE(d->decline(held, long_filter).ok());
+  auto d2 = Driver(&s2, testing::Framework("after"));
+  LaunchOne(s2, *d2, ShellTask("after", {}, "true"));
+  EXPECT_EQ(s2.WaitForTerminal("after").state(), v1::TASK_FINISHED);
+}
+
+TEST_F(ClusterTest, InvalidSubscriptionAbortsTheDriverWithTheReason) {
+  StartCluster();
+  RecordingScheduler s;
+  v1::FrameworkInfo fw;  // no name
+  SchedulerDriver d(&s, fw, cluster_->master_address());
+  absl::Status st = d.run();
+  EXPECT_EQ(d.status(), DriverStatus::kAborted);
+  EXPECT_NE(st.message().find("'subscribe.framework_info.name' is required"), std::string::npos) << st;
+  EXPECT_TRUE(s.WaitFor([&] { return !s.errors_.empty(); }));
+}
+
+TEST_F(ClusterTest, DeclineWithFilterAndRevive) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  StartCluster(opts);
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("decline"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  v1::Filters f;
+  f.set_refuse_seconds(3600);
+  ASSERT_TRUE(d->decline({offer.id()}, f).ok());
+  EXPECT_FALSE(s.TakeOffer(&offer, 2.5)) << "filtered for an hour";
+  ASSERT_TRUE(d->revive().ok());
+  EXPECT_TRUE(s.TakeOffer(&offer, 10)) << "revive clears the filter";
+}
+
+}  // namespace
+}  // namespace corral

@@ -1,0 +1,243 @@
+// End-to-end tests with the real binaries as separate processes on
+// loopback: corral-master, corral-agent and the corral command line.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "corral/common/resources.h"
+#include "test_util.h"
+
+namespace corral {
+namespace {
+
+using testing::BinDir;
+using testing::RecordingScheduler;
+using testing::ShellTask;
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process with stdout and stderr in files.
+class Child {
+ public:
+  Child(std::vector<std::string> argv, const std::string& dir, const std::string& name) {
+    out_ = dir + "/" + name + ".out";
+    err_ = dir + "/" + name + ".err";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int o = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(o, 1);
+      ::dup2(e, 2);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGTERM);
+      if (Wait(10) < 0) {
+        ::kill(pid_, SIGKILL);
+        Wait(10);
+      }
+    }
+  }
+  // Exit status, or -1 if still running after `seconds`.
+  int Wait(double seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling waitpid, bounded by the deadline
+    }
+    return -1;
+  }
+  void Signal(int sig) { ::kill(pid_, sig); }
+  std::string out() const { return ReadAll(out_); }
+  std::string err() const { return ReadAll(err_); }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string out_, err_;
+};
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "corral-proc-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    agent_.reset();
+    master_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  // Starts corral-master and one corral-agent; waits until the agent's
+  // resources are offered to a scheduler.
+  void StartCluster() {
+    port_ = FreePort();
+    master_addr_ = "127.0.0.1:" + std::to_string(port_);
+    master_ = std::make_unique<Child>(
+        std::vector<std::string>{BinDir() + "/corral-master", "--port=" + std::to_string(port_),
+                                 "--agent_ping_timeout=100ms", "--max_agent_ping_timeouts=3",
+                                 "--work_dir=" + dir_ + "/master"},
+        dir_, "master");
+    agent_ = std::make_unique<Child>(
+        std::vector<std::string>{BinDir() + "/corral-agent", "--master=" + master_addr_, "--port=0",
+                                 "--work_dir=" + dir_ + "/agent", "--resources=cpus:2;mem:1024;disk:1024"},
+        dir_, "agent");
+  }
+  std::string dir_;
+  int port_ = 0;
+  std::string master_addr_;
+  std::unique_ptr<Child> master_, agent_;
+};
+
+TEST_F(ProcessTest, TasksRunAndAHungAgentBecomesUnreachable) {
+  StartCluster();
+  RecordingScheduler s;
+  std::atomic<int> launched{0};
+  s.on_offers = [&](SchedulerDriver* d, const std::vector<v1::Offer>& offers) {
+    for (const auto& o : offers) {
+      std::vector<v1::TaskInfo> tasks;
+      auto have = Resources::FromProto(o.resources());
+      Milli cpus = have->Scalar("cpus");
+      while (launched < 20 && cpus >= 100) {
+        tasks.push_back(ShellTask("p" + std::to_string(launched++), o.agent_id(), "true"));
+        cpus -= 100;
+      }
+      if (launched == 20 && tasks.empty() && cpus >= 100 && !s.Locked([&] { return s.latest_.count("long") > 0; })) {
+        tasks.push_back(ShellTask("long", o.agent_id(), "sleep 60"));
+      }
+      v1::Filters f;
+      f.set_refuse_seconds(0);
+      if (tasks.empty()) (void)d->decline({o.id()}, f);
+      else (void)d->launch(o.id(), tasks, f);
+    }
+  };
+  SchedulerDriver d(&s, testing::Framework("procs", /*partition_aware=*/true), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  ASSERT_TRUE(s.WaitFor([&] {
+    int n = 0;
+    for (const auto& [id, st] : s.latest_) if (st.state() == v1::TASK_FINISHED) ++n;
+    return n == 20;
+  }, 60)) << master_->err() << agent_->err();
+  ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
+
+  agent_->Signal(SIGSTOP);  // still connected, but answers nothing
+  v1::TaskStatus st = s.WaitForState("long", v1::TASK_UNREACHABLE, 15);
+  ASSERT_TRUE(st.has_state()) << master_->err();
+  EXPECT_EQ(st.source(), v1::TaskStatus::SOURCE_MASTER);
+  agent_->Signal(SIGCONT);
+  EXPECT_TRUE(s.WaitFor([&] {
+    for (const auto& u : s.updates_) {
+      if (u.task_id().value() == "long" && u.state() == v1::TASK_RUNNING &&
+          u.reason() == v1::TaskStatus::REASON_AGENT_REREGISTERED) return true;
+    }
+    return false;
+  }, 20)) << agent_->err();
+  (void)d.stop();
+}
+
+TEST_F(ProcessTest, CorralRunStreamsOutputAndExitsWithTheTasksCode) {
+  StartCluster();
+  Child hello({BinDir() + "/corral", "run", "--master=" + master_addr_, "--", "echo", "hello", "world"}, dir_, "hello");
+  EXPECT_EQ(hello.Wait(60), 0) << hello.err();
+  EXPECT_EQ(hello.out(), "hello world\n");
+
+  Child fail({BinDir() + "/corral", "run", "--master=" + master_addr_, "--shell", "--",
+              "echo oops >&2; exit 4"}, dir_, "fail");
+  EXPECT_EQ(fail.Wait(60), 4);
+  EXPECT_NE(fail.err().find("oops"), std::string::npos) << fail.err();
+  EXPECT_NE(fail.err().find("Command exited with status 4"), std::string::npos) << fail.err();
+
+  Child tasks({BinDir() + "/corral", "tasks", "--master=" + master_addr_}, dir_, "tasks");
+  EXPECT_EQ(tasks.Wait(30), 0);
+  EXPECT_NE(tasks.out().find("echo hello world"), std::string::npos) << tasks.out();
+  EXPECT_NE(tasks.out().find("TASK_FINISHED"), std::string::npos);
+  Child agents({BinDir() + "/corral", "agents", "--master=" + master_addr_}, dir_, "agents");
+  EXPECT_EQ(agents.Wait(30), 0);
+  EXPECT_NE(agents.out().find("active"), std::string::npos) << agents.out();
+}
+
+TEST_F(ProcessTest, CorralNamesTheMasterItCouldNotReach) {
+  int port = FreePort();
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  Child run({BinDir() + "/corral", "run", "--master=" + addr, "--", "true"}, dir_, "run");
+  EXPECT_EQ(run.Wait(30), 2);
+  EXPECT_NE(run.err().find("cannot reach the master at " + addr), std::string::npos) << run.err();
+}
+
+TEST_F(ProcessTest, BadFlagsExitWithOneClearLine) {
+  struct Case {
+    std::vector<std::string> argv;
+    std::string expect;
+  };
+  std::vector<Case> cases = {
+      {{BinDir() + "/corral-master", "--agent_ping_timeout=soon"}, "--agent_ping_timeout: 'soon' is not a duration"},
+      {{BinDir() + "/corral-master", "--weights=dev=-1"}, "--weights: 'dev=-1'"},
+      {{BinDir() + "/corral-master", "--quotas={bad"}, "--quotas is not valid JSON"},
+      {{BinDir() + "/corral-master", "--port=notaport"}, "notaport"},
+      {{BinDir() + "/corral-agent"}, "--master is required"},
+      {{BinDir() + "/corral-agent", "--master=127.0.0.1:1", "--resources=cpus:lots"}, "--resources: resource 'cpus': 'lots' is not a number"},
+      {{BinDir() + "/corral"}, "missing command"},
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    Child p(c.argv, dir_, "flags" + std::to_string(i++));
+    EXPECT_NE(p.Wait(30), 0) << c.argv.back();
+    std::string err = p.err();
+    EXPECT_NE(err.find(c.expect), std::string::npos) << err;
+    EXPECT_LE(std::count(err.begin(), err.end(), '\n'), 2) << "one clear line, got: " << err;
+  }
+}
+
+TEST_F(ProcessTest, HelpListsFlagsWithDefaults) {
+  Child help({BinDir() + "/corral-master", "--help"}, dir_, "help");
+  help.Wait(30);
+  std::string text = help.out() + help.err();
+  EXPECT_NE(text.find("--agent_ping_timeout"), std::string::npos) << text;
+  EXPECT_NE(text.find("default: \"15secs\""), std::string::npos) << text;
+  EXPECT_NE(text.find("--offer_timeout"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace corral
