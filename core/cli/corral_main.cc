@@ -116,7 +116,7 @@ int Frameworks(const std::string& master) {
     int tasks = 0;
     for (const auto& t : state->tasks()) if (t.framework_id().value() == f.framework_info().id().value()) ++tasks;
     std::vector<std::string> roles(f.framework_info().roles().begin(), f.framework_info().roles().end());
-    if (roles.empty()) roles.push_back(f.framework_info().role());
+    if (roles.empty()) roles.push_back("*");  // the default role of a framework without MULTI_ROLE
     rows.push_back({f.framework_info().id().value(), f.framework_info().name(), absl::StrJoin(roles, ","),
                     std::to_string(tasks), f.connected() ? "yes" : "no"});
   }
@@ -193,7 +193,8 @@ class RunScheduler : public Scheduler {
         if (item.kind != ResourceKind::kScalar || left.Scalar(item.name) <= 0) continue;
         ResourceItem part = item;
         part.scalar = std::min(item.scalar, left.Scalar(item.name));
-        ResourceItem minus{item.name, ResourceKind::kScalar};
+        ResourceItem minus;
+        minus.name = item.name;
         minus.scalar = part.scalar;
         Resources m;
         m.Add(minus);

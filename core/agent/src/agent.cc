@@ -50,7 +50,9 @@ bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability:
 }
 
 Resources DetectResources(const std::string& work_dir) {
-  ResourceItem cpus{"cpus", ResourceKind::kScalar};
+  ResourceItem cpus;
+  cpus.name = "cpus";
+  cpus.kind = ResourceKind::kScalar;
   cpus.scalar = ToMilli(std::max(1u, std::thread::hardware_concurrency()));
   Resources r;
   r.Add(cpus);
@@ -63,18 +65,24 @@ Resources DetectResources(const std::string& work_dir) {
   }
   uint64_t mem_mb = kb / 1024;
   mem_mb -= std::min<uint64_t>(1024, mem_mb / 2);
-  ResourceItem mem{"mem", ResourceKind::kScalar};
+  ResourceItem mem;
+  mem.name = "mem";
+  mem.kind = ResourceKind::kScalar;
   mem.scalar = ToMilli(static_cast<double>(mem_mb));
   r.Add(mem);
   struct statvfs st;
   if (::statvfs(work_dir.c_str(), &st) == 0) {
     uint64_t disk_mb = static_cast<uint64_t>(st.f_bavail) * st.f_frsize / (1024 * 1024);
     disk_mb -= std::min<uint64_t>(5120, disk_mb / 2);
-    ResourceItem disk{"disk", ResourceKind::kScalar};
+    ResourceItem disk;
+  disk.name = "disk";
+  disk.kind = ResourceKind::kScalar;
     disk.scalar = ToMilli(static_cast<double>(disk_mb));
     r.Add(disk);
   }
-  ResourceItem ports{"ports", ResourceKind::kRanges};
+  ResourceItem ports;
+  ports.name = "ports";
+  ports.kind = ResourceKind::kRanges;
   ports.ranges.push_back({31000, 32000});
   r.Add(ports);
   return r;
@@ -118,7 +126,9 @@ class MasterLink : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
     writing_ = true;
     out_ = std::move(queue_.front());
     queue_.pop_front();
-    StartWrite(&out_);
+    grpc::WriteOptions options;
+    if (!queue_.empty()) options.set_buffer_hint();
+    StartWrite(&out_, options);
   }
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -217,6 +227,7 @@ absl::Status Agent::Start() {
   }
   if (options_.cgroups) {
     cgroups_ = Cgroups::Detect(options_.cgroups_root);
+    cgroup_cleaner_ = std::make_unique<EventLoop>("corral-cg-clean");
     cgroups_status_ = cgroups_->enabled()
         ? absl::StrCat("cgroups v", cgroups_->version(), ": cpu, memory and pids limits enforced")
         : absl::StrCat("cgroups unavailable (", cgroups_->why(), "): tasks run without resource limits");
@@ -247,6 +258,7 @@ void Agent::Stop() {
     return 0;
   });
   loop_.Stop();
+  if (cgroup_cleaner_) cgroup_cleaner_->Stop();  // finishes the queued removals
   // Remove what is left of the containers once the processes are gone.
   if (cgroups_ && cgroups_->enabled()) {
     for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Destroy(task.container_id);
@@ -610,7 +622,7 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
   // Anything the task left in its process group goes with it.
   ::kill(-task.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(task.container_id);
-  if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(task.container_id);
+  DestroyCgroupsLater(task.container_id);
   task.pid = -task.pid;  // mark as reaped; keep the number for nothing else
   v1::TaskStatus st;
   if (exit.exec_errno != 0) {
@@ -808,7 +820,7 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   if (ex.shutdown_timer) loop_.Cancel(ex.shutdown_timer);
   ::kill(-ex.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(ex.container_id);
-  if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(ex.container_id);
+  DestroyCgroupsLater(ex.container_id);
   if (ex.sink) ex.sink->Close();
   std::string why = exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
                                     : absl::StrCat("Executor ", DescribeExit(exit.wait_status).substr(8));
@@ -1020,6 +1032,12 @@ absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std
     data.resize(in.gcount());
   }
   return std::make_pair(data, size);
+}
+
+void Agent::DestroyCgroupsLater(const std::string& container_id) {
+  if (!cgroups_ || !cgroups_->enabled() || container_id.empty()) return;
+  Cgroups* cg = cgroups_.get();
+  cgroup_cleaner_->Post([cg, container_id] { cg->Destroy(container_id); });
 }
 
 void Agent::CleanupTask(const Key& key) {

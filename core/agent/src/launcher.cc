@@ -118,6 +118,10 @@ absl::StatusOr<std::vector<std::string>> Cgroups::Create(const std::string& cont
     return procs;
   }
   for (const auto& [ctrl, mount] : v1_mounts_) {
+    // A hierarchy with nothing to enforce costs a mkdir and an rmdir per
+    // task for nothing.
+    if (ctrl == "pids" && limits.pids_max == 0) continue;
+    if (ctrl == "cpu" && limits.cpus <= 0) continue;
     std::string dir = Dir(ctrl, container_id);
     if (auto s = make(dir); !s.ok()) return s;
     if (ctrl == "memory" && limits.mem_bytes) {
@@ -156,6 +160,7 @@ void Cgroups::Destroy(const std::string& container_id) {
   if (version_ == 2) dirs.push_back(Dir("", container_id));
   if (version_ == 1) for (const auto& [ctrl, mount] : v1_mounts_) dirs.push_back(Dir(ctrl, container_id));
   for (const std::string& dir : dirs) {
+    if (!IsDir(dir)) continue;
     for (int attempt = 0; attempt < 50; ++attempt) {
       std::string procs = ReadFile(dir + "/cgroup.procs");
       bool any = false;

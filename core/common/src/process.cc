@@ -4,7 +4,9 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,64 @@
 #include "absl/strings/str_split.h"
 
 namespace corral {
+
+namespace {
+
+struct ChildArgs {
+  const char* program;
+  char* const* argv;
+  char* const* envp;
+  const char* sandbox;
+  int out_fd;
+  int err_fd;
+  int error_fd;
+  const int* cgroup_fds;
+  size_t cgroup_count;
+  bool switch_user;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t group_count;
+};
+
+// Runs in the child, on its own stack but in the parent's memory: raw
+// system calls only (no locks, no allocation, no glibc set*id broadcast).
+int ChildMain(void* p) {
+  const ChildArgs* a = static_cast<const ChildArgs*>(p);
+  auto fail = [a](int e) {
+    ::syscall(SYS_write, a->error_fd, &e, sizeof(e));
+    ::syscall(SYS_exit_group, 127);
+  };
+  for (size_t i = 0; i < a->cgroup_count; ++i) {
+    if (::syscall(SYS_write, a->cgroup_fds[i], "0", 1) != 1) fail(errno);
+  }
+  // Its own process group, so kill(-pid) reaches everything it starts; done
+  // before exec, and the parent resumes only after exec.
+  ::syscall(SYS_setpgid, 0, 0);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  }
+  if (::syscall(SYS_chdir, a->sandbox) != 0) fail(errno);
+  int devnull = static_cast<int>(::syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY));
+  if (devnull >= 0) ::syscall(SYS_dup2, devnull, 0);
+  ::syscall(SYS_dup2, a->out_fd, 1);
+  ::syscall(SYS_dup2, a->err_fd, 2);
+  if (a->switch_user) {
+    if (::syscall(SYS_setgroups, a->group_count, a->groups) != 0) fail(errno);
+    if (::syscall(SYS_setresgid, a->gid, a->gid, a->gid) != 0) fail(errno);
+    if (::syscall(SYS_setresuid, a->uid, a->uid, a->uid) != 0) fail(errno);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
+  ::execve(a->program, a->argv, a->envp);
+  fail(errno);
+  return 127;
+}
+
+}  // namespace
 
 absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
   if (spec.program.empty() || spec.argv.empty()) return absl::InvalidArgumentError("nothing to run");
@@ -97,48 +157,39 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
 
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    int e = errno;
+  // The child shares the parent's memory (CLONE_VM) and the parent waits
+  // until it has exec'd or exited (CLONE_VFORK): no page tables are copied,
+  // which keeps launching fast however large the agent is. The child may
+  // therefore only make raw system calls on data prepared above.
+  ChildArgs child{program.c_str(), argv.data(), envp.data(), spec.sandbox.c_str(), out_fd, err_fd,
+                 errpipe[1], cg_fds.data(), cg_fds.size(), switch_user, uid, gid,
+                 groups.data(), groups.size()};
+  constexpr size_t kStackSize = 64 * 1024;
+  void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
     for (int f : cg_fds) ::close(f);
     ::close(out_fd);
     ::close(err_fd);
     ::close(errpipe[0]);
     ::close(errpipe[1]);
-    return absl::ResourceExhaustedError(absl::StrCat("fork: ", std::strerror(e)));
+    return absl::ResourceExhaustedError("cannot allocate a stack for the child");
   }
-  if (pid == 0) {
-    auto fail = [&](int e) {
-      ::write(errpipe[1], &e, sizeof(e));
-      ::_exit(127);
-    };
-    for (int fd : cg_fds) {
-      if (::write(fd, "0", 1) != 1) fail(errno);
-    }
-    // Its own process group, so kill(-pid) reaches everything it starts.
-    // The parent sets it too: whichever runs first, the group exists as
-    // soon as fork() returns.
-    ::setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) {
-      if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-    }
-    if (::chdir(spec.sandbox.c_str()) != 0) fail(errno);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(out_fd, 1);
-    ::dup2(err_fd, 2);
-    if (switch_user) {
-      if (::setgroups(groups.size(), groups.data()) != 0) fail(errno);
-      if (::setgid(gid) != 0) fail(errno);
-      if (::setuid(uid) != 0) fail(errno);
-    }
-    ::execve(program.c_str(), argv.data(), envp.data());
-    fail(errno);
+  // No signal handler of ours may run in the child while it shares memory.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::clone(ChildMain, static_cast<char*>(stack) + kStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
+  int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::munmap(stack, kStackSize);
+  if (pid < 0) {
+    for (int f : cg_fds) ::close(f);
+    ::close(out_fd);
+    ::close(err_fd);
+    ::close(errpipe[0]);
+    ::close(errpipe[1]);
+    return absl::ResourceExhaustedError(absl::StrCat("clone: ", std::strerror(clone_errno)));
   }
-  ::setpgid(pid, pid);  // may fail once the child has exec'd; then it did it itself
   for (int f : cg_fds) ::close(f);
   ::close(out_fd);
   ::close(err_fd);

@@ -55,6 +55,7 @@ void Allocator::AddAgent(const std::string& agent_id, const Resources& total) {
   AgentEntry a;
   a.id = agent_id;
   a.total = total;
+  a.available = total;
   agents_.push_back(std::move(a));
   cluster_total_ += Quantities::Of(total);
   order_dirty_ = true;
@@ -164,10 +165,12 @@ void Allocator::Account(int fw, const std::string& role, int agent, const Resour
   RoleEntry& re = Role(role);
   if (add) {
     a.allocated += r;
+    a.available -= r;
     f.allocated[role] += q;
     re.allocated += q;
   } else {
     a.allocated -= r;
+    a.available = a.total - a.allocated;
     f.allocated[role] -= q;
     re.allocated -= q;
   }
@@ -227,6 +230,7 @@ void Allocator::Recover(const std::string& framework_id, const std::string& role
   if (ait == agent_index_.end()) return;
   if (fit == framework_index_.end()) {
     agents_[ait->second].allocated -= resources;
+    agents_[ait->second].available = agents_[ait->second].total - agents_[ait->second].allocated;
     Quantities q = Quantities::Of(resources);
     Role(role).allocated -= q;
     return;
@@ -303,7 +307,7 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
   // Candidate resources for (role, agent), capped by the role's limit.
   auto candidate = [&](int agent, const std::string& role, const RoleEntry& re) {
     const AgentEntry& a = agents_[agent];
-    Resources avail = (a.total - a.allocated).AllocatableTo(role);
+    Resources avail = a.available.AllocatableTo(role);
     if (!re.quota.limit.Empty()) {
       Quantities cap = limit_headroom(re);
       Quantities bounded;  // every limited name, zero if consumed
@@ -368,7 +372,7 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
       auto advance = [&] {
         it = next_key ? role_order_.lower_bound(*next_key) : role_order_.end();
       };
-      if ((a.total - a.allocated).Empty()) break;
+      if (a.available.Empty()) break;
       RoleEntry& re = roles_[name];
       bool guaranteed = !re.quota.guarantee.Empty();
       int chosen = -1;
@@ -416,7 +420,7 @@ Resources Allocator::AgentAllocated(const std::string& agent_id) const {
 Resources Allocator::AgentAvailable(const std::string& agent_id) const {
   auto it = agent_index_.find(agent_id);
   if (it == agent_index_.end()) return Resources();
-  return agents_[it->second].total - agents_[it->second].allocated;
+  return agents_[it->second].available;
 }
 
 Quantities Allocator::RoleAllocated(const std::string& role) const {

@@ -80,7 +80,9 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
     writing_ = true;
     out_ = std::move(queue_.front());
     queue_.pop_front();
-    StartWrite(&out_);
+    grpc::WriteOptions options;
+    if (!queue_.empty()) options.set_buffer_hint();
+    StartWrite(&out_, options);
   }
   void FinishLocked(grpc::Status status) {
     if (finished_) return;

@@ -43,6 +43,12 @@ struct ExecutorDriver::Impl {
   std::map<std::string, Call::Update> unacked;     // by uuid
   std::map<std::string, v1::TaskInfo> unacked_tasks;  // launched, no update yet
   std::thread connection;
+  std::mutex join_mu;  // stop() may run on the callback thread and in the destructor at once
+
+  void JoinConnection() {
+    std::lock_guard<std::mutex> lock(join_mu);
+    if (connection.joinable() && connection.get_id() != std::this_thread::get_id()) connection.join();
+  }
   std::unique_ptr<EventLoop> callbacks;
 
   bool Running() {
@@ -200,9 +206,7 @@ absl::Status ExecutorDriver::start() {
 
 absl::Status ExecutorDriver::stop() {
   impl_->Finish(absl::OkStatus());
-  if (impl_->connection.joinable() && impl_->connection.get_id() != std::this_thread::get_id()) {
-    impl_->connection.join();
-  }
+  impl_->JoinConnection();
   return absl::OkStatus();
 }
 

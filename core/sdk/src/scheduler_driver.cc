@@ -36,6 +36,12 @@ struct SchedulerDriver::Impl {
   bool stopping = false;
   std::shared_ptr<grpc::ClientContext> stream_ctx;
   std::thread connection;
+  std::mutex join_mu;  // stop() may run on the callback thread and in the destructor at once
+
+  void JoinConnection() {
+    std::lock_guard<std::mutex> lock(join_mu);
+    if (connection.joinable() && connection.get_id() != std::this_thread::get_id()) connection.join();
+  }
   std::unique_ptr<EventLoop> callbacks;
 
   bool Running() {
@@ -89,9 +95,7 @@ struct SchedulerDriver::Impl {
         Callback([this, ev] {
           const v1::TaskStatus& st = ev.update().status();
           scheduler->update(driver, st);
-          if (options.implicit_acknowledgements && st.has_uuid() && Running()) {
-            (void)driver->acknowledge(st.agent_id(), st.task_id(), st.uuid());
-          }
+          if (options.implicit_acknowledgements && st.has_uuid() && Running()) AcknowledgeAsync(st);
         });
         break;
       case Event::MESSAGE:
@@ -152,6 +156,32 @@ struct SchedulerDriver::Impl {
       if (stopping) return;
       backoff = std::min(backoff * 2, options.reconnect_backoff_max);
     }
+  }
+
+  // Implicit acknowledgements do not hold up the callback thread; a lost
+  // one is harmless: the agent resends the update and it is acked again.
+  void AcknowledgeAsync(const v1::TaskStatus& st) {
+    struct Pending {
+      grpc::ClientContext ctx;
+      Call call;
+      v1::internal::CallResponse resp;
+    };
+    auto* p = new Pending();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (framework_id.empty()) {
+        delete p;
+        return;
+      }
+      p->call.mutable_framework_id()->set_value(framework_id);
+    }
+    p->call.set_type(Call::ACKNOWLEDGE);
+    *p->call.mutable_acknowledge()->mutable_agent_id() = st.agent_id();
+    *p->call.mutable_acknowledge()->mutable_task_id() = st.task_id();
+    p->call.mutable_acknowledge()->set_uuid(st.uuid());
+    p->ctx.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
+    stub->async()->Call(&p->ctx, &p->call, &p->resp, [p](grpc::Status) { delete p; });
   }
 
   absl::Status Send(Call call) {
@@ -228,17 +258,13 @@ absl::Status SchedulerDriver::stop(bool failover) {
   }
   if (ctx) ctx->TryCancel();
   impl_->cv.notify_all();
-  if (impl_->connection.joinable() && impl_->connection.get_id() != std::this_thread::get_id()) {
-    impl_->connection.join();
-  }
+  impl_->JoinConnection();
   return result;
 }
 
 absl::Status SchedulerDriver::abort() {
   impl_->Abort("aborted by the framework");
-  if (impl_->connection.joinable() && impl_->connection.get_id() != std::this_thread::get_id()) {
-    impl_->connection.join();
-  }
+  impl_->JoinConnection();
   return absl::OkStatus();
 }
 

@@ -162,6 +162,7 @@ class Agent {
                                                      const v1::FrameworkInfo& framework);
   Limits LimitsFor(const Resources& r) const;
   void CleanupTask(const Key& key);
+  void DestroyCgroupsLater(const std::string& container_id);
   void RememberSandbox(const Key& key, const std::string& sandbox);
 
   AgentOptions options_;
@@ -184,6 +185,9 @@ class Agent {
   std::map<Key, std::string> sandboxes_;
   std::deque<Key> sandbox_order_;
 
+  // Removes finished containers' cgroups off the agent's loop (rmdir waits
+  // for the kernel to let go of the last process).
+  std::unique_ptr<EventLoop> cgroup_cleaner_;
   EventLoop loop_;  // last: stopped first
 };
 

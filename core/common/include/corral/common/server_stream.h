@@ -62,7 +62,10 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
     writing_ = true;
     current_ = std::move(queue_.front());
     queue_.pop_front();
-    this->StartWrite(&current_);
+    // More queued: let gRPC coalesce this write with the next ones.
+    grpc::WriteOptions options;
+    if (!queue_.empty()) options.set_buffer_hint();
+    this->StartWrite(&current_, options);
   }
   void FinishLocked() {
     if (finished_) return;

@@ -97,6 +97,7 @@ class Allocator {
     std::string id;
     Resources total;
     Resources allocated;
+    Resources available;  // total - allocated, kept in step by Account()
     bool active = true;
     bool removed = false;
   };

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for Corral, builds it, and runs it.
+#   scripts/dev.sh local   install what is missing, build, start a local cluster
+#   scripts/dev.sh test    install what is missing, build, run the whole test suite
+#   scripts/dev.sh build   install what is missing and build
+# Safe to run again: installs only what is missing, builds incrementally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR="${CORRAL_BUILD_DIR:-build}"
+PACKAGES=(build-essential cmake ninja-build pkg-config
+          libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+          libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev python3)
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+}
+
+build() {
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+case "${1:-}" in
+  local)
+    install_packages
+    build
+    shift
+    exec "$BUILD_DIR/bin/corral" local "$@"
+    ;;
+  test)
+    install_packages
+    build
+    cd "$BUILD_DIR"
+    ctest --output-on-failure -j "$(nproc)" --timeout 600
+    ;;
+  build)
+    install_packages
+    build
+    ;;
+  *)
+    echo "usage: scripts/dev.sh local|test|build" >&2
+    exit 2
+    ;;
+esac
