@@ -189,7 +189,8 @@ class RunScheduler : public Scheduler {
       // Take the resources from what the offer holds (reserved first).
       Resources take;
       Resources left = need_;
-      for (const ResourceItem& item : have->AllocatableTo(role_).items()) {
+      const Resources usable = have->AllocatableTo(role_);
+      for (const ResourceItem& item : usable.items()) {
         if (item.kind != ResourceKind::kScalar || left.Scalar(item.name) <= 0) continue;
         ResourceItem part = item;
         part.scalar = std::min(item.scalar, left.Scalar(item.name));

@@ -13,6 +13,11 @@ LogLevel GetLogLevel();
 // "debug", "info", "warning", "error"; false if unknown.
 bool ParseLogLevel(const std::string& text, LogLevel* out);
 
+// Turns the stream expression into void for CORRAL_LOG's conditional.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 class LogMessage {
  public:
   LogMessage(LogLevel level, const char* file, int line);
@@ -30,7 +35,8 @@ class LogMessage {
 #define CORRAL_LOG_INFO ::corral::LogLevel::kInfo
 #define CORRAL_LOG_WARNING ::corral::LogLevel::kWarning
 #define CORRAL_LOG_ERROR ::corral::LogLevel::kError
-#define CORRAL_LOG(level)                                    \
-  if (CORRAL_LOG_##level < ::corral::GetLogLevel()) {        \
-  } else                                                     \
-    ::corral::LogMessage(CORRAL_LOG_##level, __FILE__, __LINE__).stream()
+// An expression, not an if-statement, so it is safe inside an unbraced if.
+#define CORRAL_LOG(level)                                  \
+  (CORRAL_LOG_##level < ::corral::GetLogLevel())           \
+      ? (void)0                                            \
+      : ::corral::LogVoidify() & ::corral::LogMessage(CORRAL_LOG_##level, __FILE__, __LINE__).stream()
