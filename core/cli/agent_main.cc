@@ -10,7 +10,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "corral/agent/agent_server.h"
-#include "corral/common/duration.h"
+#include "daemon_flags.h"
 #include "corral/common/logging.h"
 
 ABSL_FLAG(std::string, master, "", "Master to register with, as host:port (required).");
@@ -33,33 +33,18 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
 
-[[noreturn]] void Die(const std::string& msg) {
-  std::cerr << "corral-agent: " << msg << std::endl;
-  std::exit(1);
-}
+[[noreturn]] void Die(const std::string& msg) { corral::cli::Die("corral-agent", msg); }
 
 double Duration(const std::string& flag, const std::string& value) {
-  auto d = corral::ParseDurationSeconds(value);
-  if (!d.ok()) Die("--" + flag + ": " + std::string(d.status().message()));
-  if (*d <= 0) Die("--" + flag + " must be greater than zero");
-  return *d;
+  return corral::cli::DurationFlag("corral-agent", flag, value, /*allow_zero=*/false);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "agent_main.cc"); };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage("The Corral agent. Usage: corral-agent --master=host:port [flags]");
+  corral::cli::SetUsage("agent_main.cc", "The Corral agent. Usage: corral-agent --master=host:port [flags]");
   absl::ParseCommandLine(argc, argv);
-
-  corral::LogLevel level;
-  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    Die("--log_level must be one of debug, info, warning, error");
-  }
-  corral::SetLogLevel(level);
+  corral::cli::SetLogLevelFlag("corral-agent", absl::GetFlag(FLAGS_log_level));
 
   corral::AgentOptions opts;
   opts.master = absl::GetFlag(FLAGS_master);

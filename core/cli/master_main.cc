@@ -10,7 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_split.h"
-#include "corral/common/duration.h"
+#include "daemon_flags.h"
 #include "corral/common/logging.h"
 #include "corral/master/master_server.h"
 #include "google/protobuf/struct.pb.h"
@@ -32,33 +32,18 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
 
-[[noreturn]] void Die(const std::string& msg) {
-  std::cerr << "corral-master: " << msg << std::endl;
-  std::exit(1);
-}
+[[noreturn]] void Die(const std::string& msg) { corral::cli::Die("corral-master", msg); }
 
 double Duration(const std::string& flag, const std::string& value, bool allow_zero) {
-  auto d = corral::ParseDurationSeconds(value);
-  if (!d.ok()) Die("--" + flag + ": " + std::string(d.status().message()));
-  if (!allow_zero && *d <= 0) Die("--" + flag + " must be greater than zero");
-  return *d;
+  return corral::cli::DurationFlag("corral-master", flag, value, allow_zero);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "master_main.cc"); };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage("The Corral master. Usage: corral-master [flags]");
+  corral::cli::SetUsage("master_main.cc", "The Corral master. Usage: corral-master [flags]");
   absl::ParseCommandLine(argc, argv);
-
-  corral::LogLevel level;
-  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    Die("--log_level must be one of debug, info, warning, error");
-  }
-  corral::SetLogLevel(level);
+  corral::cli::SetLogLevelFlag("corral-master", absl::GetFlag(FLAGS_log_level));
 
   corral::MasterOptions opts;
   opts.hostname = absl::GetFlag(FLAGS_hostname);

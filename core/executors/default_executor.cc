@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 
+#include "corral/common/command.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/ids.h"
 #include "corral/common/process.h"
@@ -86,15 +87,6 @@ class DefaultExecutor : public Executor {
     std::error_code ec;
     std::filesystem::create_directories(sandbox, ec);
     LaunchSpec spec;
-    const v1::CommandInfo& cmd = info.command();
-    if (cmd.shell()) {
-      spec.program = "/bin/sh";
-      spec.argv = {"sh", "-c", cmd.value()};
-    } else {
-      spec.program = cmd.value();
-      spec.argv.assign(cmd.arguments().begin(), cmd.arguments().end());
-      if (spec.argv.empty()) spec.argv.push_back(cmd.value());
-    }
     for (char** e = environ; *e != nullptr; ++e) {
       std::string kv = *e;
       auto eq = kv.find('=');
@@ -102,7 +94,7 @@ class DefaultExecutor : public Executor {
     }
     spec.env["MESOS_TASK_ID"] = info.task_id().value();
     spec.env["MESOS_SANDBOX"] = sandbox;
-    for (const auto& var : cmd.environment().variables()) spec.env[var.name()] = var.value();
+    SetCommand(info.command(), &spec);
     spec.sandbox = sandbox;
     int exec_fd = -1;
     auto pid = Launch(spec, &exec_fd);

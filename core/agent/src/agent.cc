@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "corral/common/command.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
 #include "corral/v1/internal.grpc.pb.h"
@@ -500,17 +501,9 @@ void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewo
     return;
   }
   LaunchSpec spec;
-  if (cmd.shell()) {
-    spec.program = "/bin/sh";
-    spec.argv = {"sh", "-c", cmd.value()};
-  } else {
-    spec.program = cmd.value();
-    spec.argv.assign(cmd.arguments().begin(), cmd.arguments().end());
-    if (spec.argv.empty()) spec.argv.push_back(cmd.value());
-  }
   spec.env = BaseEnvironment(task.framework_id, key.second, task.sandbox, framework);
   spec.env["MESOS_TASK_ID"] = key.second;
-  for (const auto& var : cmd.environment().variables()) spec.env[var.name()] = var.value();
+  SetCommand(cmd, &spec);
   spec.sandbox = task.sandbox;
   spec.user = cmd.has_user() ? cmd.user() : framework.user();
   if (cgroups_ && cgroups_->enabled()) {
@@ -694,16 +687,8 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
     *error = "fetching 'command.uris' is not supported by this agent version";
     return nullptr;
   }
-  if (cmd.shell()) {
-    spec.program = "/bin/sh";
-    spec.argv = {"sh", "-c", cmd.value()};
-  } else {
-    spec.program = cmd.value();
-    spec.argv.assign(cmd.arguments().begin(), cmd.arguments().end());
-    if (spec.argv.empty()) spec.argv.push_back(cmd.value());
-  }
   spec.env = BaseEnvironment(fid, key.second, ex.sandbox, framework);
-  for (const auto& var : cmd.environment().variables()) spec.env[var.name()] = var.value();
+  SetCommand(cmd, &spec);
   spec.sandbox = ex.sandbox;
   spec.user = cmd.has_user() ? cmd.user() : framework.user();
   auto er = Resources::FromProto(info.resources());

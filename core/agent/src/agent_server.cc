@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "corral/common/grpc_status.h"
 #include "corral/common/logging.h"
 #include "corral/common/server_stream.h"
 #include "corral/v1/internal.grpc.pb.h"
@@ -13,18 +14,6 @@ namespace {
 using v1::executor::Call;
 using v1::executor::Event;
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case absl::StatusCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case absl::StatusCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case absl::StatusCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
-    default: break;
-  }
-  return grpc::Status(code, std::string(s.message()));
-}
 
 class StreamSink : public ExecutorSink {
  public:
@@ -46,7 +35,7 @@ struct AgentServer::Service : v1::internal::ExecutorService::CallbackService {
     auto sink = std::make_shared<StreamSink>(stream);
     absl::Status s = agent->ExecutorSubscribe(*call, sink);
     if (!s.ok()) {
-      stream->Close(ToGrpc(s));
+      stream->Close(ToGrpcStatus(s));
       return stream.get();
     }
     Agent* a = agent;
@@ -59,7 +48,7 @@ struct AgentServer::Service : v1::internal::ExecutorService::CallbackService {
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::executor::Call* call,
                                  v1::internal::CallResponse*) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(ToGrpc(agent->ExecutorCall(*call)));
+    reactor->Finish(ToGrpcStatus(agent->ExecutorCall(*call)));
     return reactor;
   }
 };
@@ -75,7 +64,7 @@ struct AgentServer::Files : v1::internal::SandboxService::CallbackService {
       resp->set_data(std::move(r->first));
       resp->set_size(r->second);
     }
-    reactor->Finish(ToGrpc(r.status()));
+    reactor->Finish(ToGrpcStatus(r.status()));
     return reactor;
   }
 };

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "corral/common/grpc_status.h"
 #include "corral/common/logging.h"
 #include "corral/common/server_stream.h"
 #include "corral/v1/internal.grpc.pb.h"
@@ -19,20 +20,6 @@ using v1::internal::MasterMessage;
 using v1::scheduler::Call;
 using v1::scheduler::Event;
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
-  switch (s.code()) {
-    case absl::StatusCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case absl::StatusCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case absl::StatusCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case absl::StatusCode::kUnimplemented: code = grpc::StatusCode::UNIMPLEMENTED; break;
-    case absl::StatusCode::kUnavailable: code = grpc::StatusCode::UNAVAILABLE; break;
-    case absl::StatusCode::kPermissionDenied: code = grpc::StatusCode::PERMISSION_DENIED; break;
-    default: break;
-  }
-  return grpc::Status(code, std::string(s.message()));
-}
 
 class StreamSink : public SchedulerSink {
  public:
@@ -143,7 +130,7 @@ struct MasterServer::Services {
       auto sink = std::make_shared<StreamSink>(stream);
       auto id = master->Subscribe(*call, sink);
       if (!id.ok()) {
-        stream->Close(ToGrpc(id.status()));
+        stream->Close(ToGrpcStatus(id.status()));
         return stream.get();
       }
       std::string fid = *id;
@@ -155,7 +142,7 @@ struct MasterServer::Services {
     grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::scheduler::Call* call,
                                    v1::internal::CallResponse*) override {
       auto* reactor = ctx->DefaultReactor();
-      reactor->Finish(ToGrpc(master->HandleCall(*call)));
+      reactor->Finish(ToGrpcStatus(master->HandleCall(*call)));
       return reactor;
     }
   };

@@ -12,7 +12,7 @@
 #include "corral/common/ids.h"
 #include "corral/executor.h"
 #include "corral/v1/internal.grpc.pb.h"
-#include "grpc_status.h"
+#include "corral/common/grpc_status.h"
 
 namespace corral {
 
@@ -147,7 +147,7 @@ struct ExecutorDriver::Impl {
         std::lock_guard<std::mutex> lock(mu);
         if (stopping) return;
       }
-      if (sdk::Permanent(st)) {
+      if (IsPermanentError(st)) {
         std::string why = absl::StrCat("the agent refused the subscription: ", st.error_message());
         Callback([this, why] { executor->error(driver, why); });
         callbacks->Post([this, why] { Finish(absl::AbortedError(why)); });
@@ -171,7 +171,7 @@ struct ExecutorDriver::Impl {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::internal::CallResponse resp;
-    return sdk::FromGrpc(stub->Call(&ctx, call, &resp));
+    return FromGrpcStatus(stub->Call(&ctx, call, &resp));
   }
 };
 

@@ -12,7 +12,7 @@
 #include "corral/common/event_loop.h"
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
-#include "grpc_status.h"
+#include "corral/common/grpc_status.h"
 
 namespace corral {
 
@@ -144,7 +144,7 @@ struct SchedulerDriver::Impl {
         was_subscribed = subscribed;
         subscribed = false;
       }
-      if (sdk::Permanent(st)) {
+      if (IsPermanentError(st)) {
         std::string why = absl::StrCat("the master refused the subscription: ", st.error_message());
         Callback([this, why] { scheduler->error(driver, why); });
         callbacks->Post([this, why] { Abort(why); });
@@ -195,7 +195,7 @@ struct SchedulerDriver::Impl {
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
     v1::internal::CallResponse resp;
-    return sdk::FromGrpc(stub->Call(&ctx, call, &resp));
+    return FromGrpcStatus(stub->Call(&ctx, call, &resp));
   }
 };
 

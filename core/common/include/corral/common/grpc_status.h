@@ -1,19 +1,27 @@
-// Conversions between gRPC and absl statuses for the SDK.
+// Conversions between absl::Status (used across module boundaries) and
+// grpc::Status (on the wire). The codes are numerically identical.
 #pragma once
+
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 
-namespace corral::sdk {
+namespace corral {
 
-inline absl::Status FromGrpc(const grpc::Status& s) {
+inline grpc::Status ToGrpcStatus(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+inline absl::Status FromGrpcStatus(const grpc::Status& s) {
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
 // Errors that retrying will not fix: the request itself was refused.
-inline bool Permanent(const grpc::Status& s) {
+inline bool IsPermanentError(const grpc::Status& s) {
   switch (s.error_code()) {
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::NOT_FOUND:
@@ -27,4 +35,4 @@ inline bool Permanent(const grpc::Status& s) {
   }
 }
 
-}  // namespace corral::sdk
+}  // namespace corral

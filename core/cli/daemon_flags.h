@@ -1,0 +1,46 @@
+// Helpers shared by the corral-master and corral-agent command lines.
+#pragma once
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "corral/common/duration.h"
+#include "corral/common/logging.h"
+
+namespace corral::cli {
+
+// One clear line on stderr, then exit 1.
+[[noreturn]] inline void Die(const std::string& program, const std::string& msg) {
+  std::cerr << program << ": " << msg << std::endl;
+  std::exit(1);
+}
+
+inline double DurationFlag(const std::string& program, const std::string& flag, const std::string& value,
+                           bool allow_zero) {
+  auto d = ParseDurationSeconds(value);
+  if (!d.ok()) Die(program, "--" + flag + ": " + std::string(d.status().message()));
+  if (!allow_zero && *d <= 0) Die(program, "--" + flag + " must be greater than zero");
+  return *d;
+}
+
+// --help lists the flags defined in `main_file` (not absl's own).
+inline void SetUsage(const char* main_file, const char* usage) {
+  static std::string file = main_file;
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view f) { return absl::EndsWith(f, file); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(usage);
+}
+
+inline void SetLogLevelFlag(const std::string& program, const std::string& value) {
+  LogLevel level;
+  if (!ParseLogLevel(value, &level)) Die(program, "--log_level must be one of debug, info, warning, error");
+  SetLogLevel(level);
+}
+
+}  // namespace corral::cli
