@@ -1,6 +1,9 @@
 // End-to-end tests: a LocalCluster (master and agents in this process, on
 // loopback) driven through the C++ SDK; tasks and executors are real
 // processes.
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <map>
@@ -249,6 +252,12 @@ TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {
   EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_AGENT_REMOVED);
   EXPECT_TRUE(st.has_unreachable_time());
   EXPECT_FALSE(cluster_->master().GetState().agents(0).active());
+  EXPECT_TRUE(s.WaitFor([&] {
+    for (const auto& [agent, executor] : s.failures_) {
+      if (agent == st.agent_id().value() && executor.empty()) return true;  // "agent lost"
+    }
+    return false;
+  }));
   // When it answers again it reregisters, and the task is back.
   cluster_->agent(0).SetPaused(false);
   EXPECT_TRUE(s.WaitFor([&] {
@@ -445,6 +454,45 @@ TEST_F(ClusterTest, DeclineWithFilterAndRevive) {
   EXPECT_FALSE(s.TakeOffer(&offer, 2.5)) << "filtered for an hour";
   ASSERT_TRUE(d->revive().ok());
   EXPECT_TRUE(s.TakeOffer(&offer, 10)) << "revive clears the filter";
+}
+
+TEST_F(ClusterTest, UnusedOffersAreRescindedAfterTheOfferTimeout) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  opts.master.offer_timeout = 0.3;
+  StartCluster(opts);
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("slow"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  ASSERT_TRUE(s.WaitFor([&] {
+    return std::find(s.rescinded_.begin(), s.rescinded_.end(), offer.id().value()) != s.rescinded_.end();
+  }, 10));
+  // The rescinded offer can no longer be used; the resources come back anew.
+  absl::Status st = d->launch(offer.id(), {ShellTask("late", offer.agent_id(), "true")});
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  v1::Offer again;
+  EXPECT_TRUE(s.TakeOffer(&again, 10));
+  EXPECT_NE(again.id().value(), offer.id().value());
+}
+
+TEST_F(ClusterTest, TasksRunAsTheirUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs an agent running as root";
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("users"));
+  v1::TaskInfo t = ShellTask("as-nobody", {}, "id -un");
+  t.mutable_command()->set_user("nobody");
+  LaunchOne(s, *d, t);
+  EXPECT_EQ(s.WaitForTerminal("as-nobody").state(), v1::TASK_FINISHED);
+  EXPECT_TRUE(WaitForOutput(d->framework_id().value(), "as-nobody", "nobody"));
+  v1::TaskInfo ghost = ShellTask("no-such-user", {}, "true");
+  ghost.mutable_command()->set_user("no-such-user-here");
+  LaunchOne(s, *d, ghost);
+  v1::TaskStatus failed = s.WaitForTerminal("no-such-user");
+  EXPECT_EQ(failed.state(), v1::TASK_FAILED);
+  EXPECT_EQ(failed.reason(), v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(failed.message().find("user 'no-such-user-here' does not exist"), std::string::npos) << failed.message();
 }
 
 }  // namespace

@@ -15,7 +15,10 @@
 
 #include <gtest/gtest.h>
 
+#include <grpcpp/grpcpp.h>
+
 #include "corral/common/resources.h"
+#include "corral/v1/internal.grpc.pb.h"
 #include "test_util.h"
 
 namespace corral {
@@ -124,6 +127,24 @@ class ProcessTest : public ::testing::Test {
         std::vector<std::string>{BinDir() + "/corral-agent", "--master=" + master_addr_, "--port=0",
                                  "--work_dir=" + dir_ + "/agent", "--resources=cpus:2;mem:1024;disk:1024"},
         dir_, "agent");
+    ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
+  }
+  // Polls the master's state until it lists an active agent.
+  bool WaitForActiveAgent(double seconds) {
+    auto stub = v1::internal::OperatorService::NewStub(
+        grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+      v1::internal::ClusterState state;
+      if (stub->GetState(&ctx, v1::internal::GetClusterState(), &state).ok() && state.agents_size() > 0 &&
+          state.agents(0).active()) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the master, bounded by the deadline
+    }
+    return false;
   }
   std::string dir_;
   int port_ = 0;

@@ -68,6 +68,11 @@ class RecordingScheduler : public Scheduler {
     messages_.push_back(data);
     cv_.notify_all();
   }
+  void failure(SchedulerDriver*, const v1::AgentID& agent_id, const v1::ExecutorID& executor_id, int) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures_.push_back({agent_id.value(), executor_id.value()});
+    cv_.notify_all();
+  }
   void error(SchedulerDriver*, const std::string& message) override {
     std::lock_guard<std::mutex> lock(mu_);
     errors_.push_back(message);
@@ -142,6 +147,7 @@ class RecordingScheduler : public Scheduler {
   std::map<std::string, v1::TaskStatus> latest_;
   std::vector<std::string> messages_;
   std::vector<std::string> errors_;
+  std::vector<std::pair<std::string, std::string>> failures_;  // (agent, executor)
 };
 
 inline void AddScalar(google::protobuf::RepeatedPtrField<v1::Resource>* out, const std::string& name, double v,

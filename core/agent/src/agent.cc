@@ -187,7 +187,8 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)), loop_("corral
 
 Agent::~Agent() { Stop(); }
 
-absl::Status Agent::Start() {
+absl::Status Agent::Start(int port) {
+  options_.port = port;
   if (options_.master.empty()) return absl::InvalidArgumentError("--master is required (host:port of the master)");
   std::error_code ec;
   fs::create_directories(options_.work_dir, ec);

@@ -79,18 +79,17 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentOptions opt
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.RegisterService(s->service_.get());
   builder.RegisterService(s->files_.get());
-  // Executors cannot know the port before Start returns, so the Agent is
-  // created right after binding, before any executor is launched.
+  // The Agent exists before the port opens, so every call finds it; it
+  // starts (and learns its port) once the server is bound.
+  s->agent_ = std::make_unique<Agent>(options);
+  s->service_->agent = s->agent_.get();
+  s->files_->agent = s->agent_.get();
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
   }
   s->port_ = port;
-  options.port = port;
-  s->agent_ = std::make_unique<Agent>(options);
-  s->service_->agent = s->agent_.get();
-  s->files_->agent = s->agent_.get();
-  if (auto st = s->agent_->Start(); !st.ok()) return st;
+  if (auto st = s->agent_->Start(port); !st.ok()) return st;
   return s;
 }
 

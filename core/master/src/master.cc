@@ -56,17 +56,28 @@ Master::~Master() { Stop(); }
 
 void Master::Stop() {
   if (loop_.InLoopThread()) return;
-  bool already = false;
   loop_.Call([&] {
-    already = stopped_;
     stopped_ = true;
     for (auto& [id, fw] : frameworks_) if (fw.sink) fw.sink->Close();
     for (auto& [id, agent] : agents_) if (agent.link) agent.link->Close();
     for (auto& [id, link] : pending_links_) link->Close();
     return 0;
   });
-  (void)already;
   loop_.Stop();
+}
+
+v1::MasterInfo Master::info() {
+  return loop_.Call([this] { return info_; });
+}
+
+void Master::SetAdvertisedPort(int port) {
+  loop_.Call([&] {
+    options_.port = port;
+    info_.set_port(port);
+    info_.mutable_address()->set_port(port);
+    info_.set_pid(absl::StrCat("master@", options_.address, ":", port));
+    return 0;
+  });
 }
 
 std::string Master::NextId(const char* prefix) {
@@ -886,6 +897,11 @@ void Master::MarkUnreachable(AgentEntry& agent) {
     agent.link.reset();
     agent.link_id = 0;
   }
+  // "Agent lost", as Mesos tells schedulers: FAILURE with no executor.
+  Event lost;
+  lost.set_type(Event::FAILURE);
+  lost.mutable_failure()->mutable_agent_id()->set_value(agent.id);
+  for (auto& [fid, fw] : frameworks_) SendToFramework(fw, lost);
 }
 
 // --- offers and allocation ------------------------------------------------------

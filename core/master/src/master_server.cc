@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "corral/common/grpc_status.h"
 #include "corral/common/logging.h"
@@ -186,26 +187,22 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   builder.RegisterService(&s->services_->scheduler);
   builder.RegisterService(&s->services_->agents);
   builder.RegisterService(&s->services_->op);
-  // The Master must exist before any RPC arrives; its port is only known
-  // after the server binds, so create it first and fix up its info below.
-  s->server_ = nullptr;
-  options.port = 0;
-  s->master_ = nullptr;
-  std::unique_ptr<grpc::Server> server;
-  // Bind first to learn the port, with the services pointing at a Master
-  // created right after: no client knows the port before Start returns.
-  server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
-  }
-  options.port = port;
+  // The Master exists before the port opens, so every call finds it.
   if (options.address.empty() || options.address == "0.0.0.0") options.address = "127.0.0.1";
-  s->port_ = port;
+  int requested = 0;
+  absl::SimpleAtoi(listen.substr(colon + 1), &requested);
+  options.port = requested;
   s->master_ = std::make_unique<Master>(options);
   s->services_->scheduler.master = s->master_.get();
   s->services_->agents.master = s->master_.get();
   s->services_->op.master = s->master_.get();
-  s->server_ = std::move(server);
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
+  }
+  // With port 0 nobody can have reached us yet; advertise the real port.
+  if (requested != port) s->master_->SetAdvertisedPort(port);
+  s->port_ = port;
   CORRAL_LOG(INFO) << "Master " << s->master_->info().id() << " listening on " << s->host_ << ":" << port;
   return s;
 }

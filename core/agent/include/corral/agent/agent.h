@@ -58,8 +58,9 @@ class Agent {
   ~Agent();
 
   // Detects resources and cgroups, then connects to the master in the
-  // background (reconnecting with backoff). Fails on bad options.
-  absl::Status Start();
+  // background (reconnecting with backoff). `port` is where executors reach
+  // this agent. Fails on bad options.
+  absl::Status Start(int port);
   // Disconnects and kills every task and executor.
   void Stop();
 

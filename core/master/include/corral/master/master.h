@@ -79,7 +79,9 @@ class Master {
 
   // --- operators (any thread) ---
   v1::internal::ClusterState GetState();
-  v1::MasterInfo info() const { return info_; }
+  v1::MasterInfo info();
+  // The port clients should use, once known (the server may bind port 0).
+  void SetAdvertisedPort(int port);
 
   void Stop();
 
