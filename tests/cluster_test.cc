@@ -270,7 +270,9 @@ TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {
 }
 
 TEST_F(ClusterTest, MemoryLimitKillsTheTask) {
-  StartCluster();
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  StartCluster(opts);
   if (cluster_->agent(0).cgroups_status().find("enforced") == std::string::npos) {
     GTEST_SKIP() << cluster_->agent(0).cgroups_status();
   }
@@ -283,6 +285,14 @@ TEST_F(ClusterTest, MemoryLimitKillsTheTask) {
   EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY) << st.message();
   ASSERT_EQ(st.limitation().resources_size(), 1);
   EXPECT_EQ(st.limitation().resources(0).name(), "mem");
+  // The next tasks may reuse the hog's cgroup: they must not inherit its
+  // OOM kill, nor its limit.
+  for (int i = 0; i < 3; ++i) {
+    std::string id = "after-hog-" + std::to_string(i);
+    LaunchOne(s, *d, ShellTask(id, {}, "head -c 50000000 /dev/zero | tail", 0.1, 128));
+    v1::TaskStatus ok = s.WaitForTerminal(id, 60);
+    EXPECT_EQ(ok.state(), v1::TASK_FINISHED) << ok.message();
+  }
 }
 
 TEST_F(ClusterTest, CustomExecutorExchangesFrameworkMessages) {

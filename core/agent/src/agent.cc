@@ -228,7 +228,7 @@ absl::Status Agent::Start(int port) {
     }
   }
   if (options_.cgroups) {
-    cgroups_ = Cgroups::Detect(options_.cgroups_root);
+    cgroups_ = Cgroups::Detect(options_.cgroups_root, options_.cgroups_pids_max > 0);
     cgroup_cleaner_ = std::make_unique<EventLoop>("corral-cg-clean");
     cgroups_status_ = cgroups_->enabled()
         ? absl::StrCat("cgroups v", cgroups_->version(), ": cpu, memory and pids limits enforced")
@@ -263,8 +263,8 @@ void Agent::Stop() {
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();  // finishes the queued removals
   // Remove what is left of the containers once the processes are gone.
   if (cgroups_ && cgroups_->enabled()) {
-    for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Destroy(task.container_id);
-    for (auto& [key, ex] : executors_) if (!ex.container_id.empty()) cgroups_->Destroy(ex.container_id);
+    for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Release(task.container_id);
+    for (auto& [key, ex] : executors_) if (!ex.container_id.empty()) cgroups_->Release(ex.container_id);
   }
 }
 
@@ -519,7 +519,7 @@ void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewo
   int exec_fd = -1;
   auto pid = Launch(spec, &exec_fd);
   if (!pid.ok()) {
-    if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(task.container_id);
+    DestroyCgroupsLater(task.container_id);
     fail(std::string(pid.status().message()));
     return;
   }
@@ -659,7 +659,7 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
     Limits more = LimitsFor(task_resources);
     ex.limits.cpus += more.cpus;
     ex.limits.mem_bytes += more.mem_bytes;
-    if (cgroups_ && cgroups_->enabled()) (void)cgroups_->Create(ex.container_id, ex.limits);
+    if (cgroups_ && cgroups_->enabled()) cgroups_->Update(ex.container_id, ex.limits);
     return &ex;
   }
   ExecutorRecord ex;
@@ -705,7 +705,7 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
   int exec_fd = -1;
   auto pid = Launch(spec, &exec_fd);
   if (!pid.ok()) {
-    if (cgroups_ && cgroups_->enabled()) cgroups_->Destroy(ex.container_id);
+    DestroyCgroupsLater(ex.container_id);
     *error = absl::StrCat("cannot launch executor '", key.second, "': ", pid.status().message());
     return nullptr;
   }
@@ -1023,7 +1023,7 @@ absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std
 void Agent::DestroyCgroupsLater(const std::string& container_id) {
   if (!cgroups_ || !cgroups_->enabled() || container_id.empty()) return;
   Cgroups* cg = cgroups_.get();
-  cgroup_cleaner_->Post([cg, container_id] { cg->Destroy(container_id); });
+  cgroup_cleaner_->Post([cg, container_id] { cg->Release(container_id); });
 }
 
 void Agent::CleanupTask(const Key& key) {

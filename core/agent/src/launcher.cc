@@ -52,9 +52,10 @@ uint64_t FieldValue(const std::string& text, const std::string& key) {
 
 }  // namespace
 
-std::unique_ptr<Cgroups> Cgroups::Detect(const std::string& root_name) {
+std::unique_ptr<Cgroups> Cgroups::Detect(const std::string& root_name, bool pids) {
   auto cg = std::unique_ptr<Cgroups>(new Cgroups());
   cg->root_name_ = root_name;
+  cg->pids_ = pids;
   if (::access("/sys/fs/cgroup/cgroup.controllers", R_OK) == 0) {
     std::string root = "/sys/fs/cgroup/" + root_name;
     ::mkdir(root.c_str(), 0755);
@@ -73,6 +74,7 @@ std::unique_ptr<Cgroups> Cgroups::Detect(const std::string& root_name) {
     return cg;
   }
   for (const char* ctrl : {"memory", "cpu", "pids"}) {
+    if (std::string(ctrl) == "pids" && !pids) continue;
     std::string mount = absl::StrCat("/sys/fs/cgroup/", ctrl);
     if (!IsDir(mount)) continue;
     std::string dir = absl::StrCat(mount, "/", root_name);
@@ -88,91 +90,192 @@ std::unique_ptr<Cgroups> Cgroups::Detect(const std::string& root_name) {
   return cg;
 }
 
-std::string Cgroups::Dir(const std::string& hierarchy, const std::string& container_id) const {
-  if (version_ == 2) return absl::StrCat(v2_root_, "/", container_id);
-  return absl::StrCat(v1_mounts_.at(hierarchy), "/", root_name_, "/", container_id);
+Cgroups::~Cgroups() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& name : free_) Remove(name);
+}
+
+std::string Cgroups::Dir(const std::string& hierarchy, const std::string& name) const {
+  if (version_ == 2) return absl::StrCat(v2_root_, "/", name);
+  return absl::StrCat(v1_mounts_.at(hierarchy), "/", root_name_, "/", name);
+}
+
+std::vector<std::string> Cgroups::Hierarchies() const {
+  if (version_ == 2) return {""};
+  std::vector<std::string> out;
+  for (const auto& [ctrl, mount] : v1_mounts_) out.push_back(ctrl);
+  return out;
+}
+
+std::string Cgroups::NameOf(const std::string& container_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = assigned_.find(container_id);
+  return it == assigned_.end() ? std::string() : it->second;
+}
+
+bool Cgroups::WriteLimits(const std::string& name, const Limits& limits) {
+  std::string mem = limits.mem_bytes ? std::to_string(limits.mem_bytes) : "-1";
+  if (version_ == 2) {
+    std::string dir = Dir("", name);
+    if (!WriteFile(dir + "/memory.max", limits.mem_bytes ? mem : "max")) return false;
+    WriteFile(dir + "/memory.swap.max", limits.mem_bytes ? "0" : "max");
+    uint64_t weight = limits.cpus > 0 ? std::max<uint64_t>(1, std::min<uint64_t>(10000, static_cast<uint64_t>(limits.cpus * 100))) : 100;
+    WriteFile(dir + "/cpu.weight", std::to_string(weight));
+    WriteFile(dir + "/cpu.max", limits.cfs_quota && limits.cpus > 0
+                                    ? absl::StrCat(static_cast<uint64_t>(limits.cpus * 100000), " 100000")
+                                    : "max 100000");
+    WriteFile(dir + "/pids.max", limits.pids_max ? std::to_string(limits.pids_max) : "max");
+    return true;
+  }
+  for (const auto& [ctrl, mount] : v1_mounts_) {
+    std::string dir = Dir(ctrl, name);
+    if (ctrl == "memory") {
+      // memsw must stay >= memory: write memory, memsw, then memory again so
+      // the order works whether the limit grows or shrinks.
+      bool ok = WriteFile(dir + "/memory.limit_in_bytes", mem);
+      WriteFile(dir + "/memory.memsw.limit_in_bytes", mem);
+      ok = WriteFile(dir + "/memory.limit_in_bytes", mem) || ok;
+      if (!ok) return false;
+    } else if (ctrl == "cpu") {
+      uint64_t shares = limits.cpus > 0 ? std::max<uint64_t>(2, static_cast<uint64_t>(limits.cpus * 1024)) : 1024;
+      WriteFile(dir + "/cpu.shares", std::to_string(shares));
+      if (limits.cfs_quota && limits.cpus > 0) {
+        WriteFile(dir + "/cpu.cfs_period_us", "100000");
+        WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(static_cast<uint64_t>(limits.cpus * 100000)));
+      } else {
+        WriteFile(dir + "/cpu.cfs_quota_us", "-1");
+      }
+    } else if (ctrl == "pids") {
+      WriteFile(dir + "/pids.max", limits.pids_max ? std::to_string(limits.pids_max) : "max");
+    }
+  }
+  return true;
+}
+
+uint64_t Cgroups::OomCount(const std::string& name) const {
+  if (version_ == 2) return FieldValue(ReadFile(Dir("", name) + "/memory.events"), "oom_kill");
+  std::string dir = Dir("memory", name);
+  uint64_t kills = FieldValue(ReadFile(dir + "/memory.oom_control"), "oom_kill");
+  if (kills > 0) return kills;
+  // Kernels without the oom_kill counter: "under_oom" or a hit limit.
+  return FieldValue(ReadFile(dir + "/memory.oom_control"), "under_oom") +
+         std::strtoull(ReadFile(dir + "/memory.failcnt").c_str(), nullptr, 10);
 }
 
 absl::StatusOr<std::vector<std::string>> Cgroups::Create(const std::string& container_id, const Limits& limits) {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!free_.empty()) {
+      name = free_.back();
+      free_.pop_back();
+    }
+  }
+  if (!name.empty() && !WriteLimits(name, limits)) {
+    // It would not take the new limits (memory still charged above them).
+    Remove(name);
+    name.clear();
+  }
+  if (name.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      name = absl::StrCat("c", next_name_++, "-", container_id);
+    }
+    for (const std::string& h : Hierarchies()) {
+      std::string dir = Dir(h, name);
+      if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        return absl::InternalError(absl::StrCat("cannot create cgroup ", dir, ": ", std::strerror(errno)));
+      }
+    }
+    if (!WriteLimits(name, limits)) {
+      Remove(name);
+      return absl::InternalError(absl::StrCat("cannot set the memory limit of cgroup ", name));
+    }
+  }
   std::vector<std::string> procs;
-  auto make = [&](const std::string& dir) -> absl::Status {
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      return absl::InternalError(absl::StrCat("cannot create cgroup ", dir, ": ", std::strerror(errno)));
-    }
-    procs.push_back(dir + "/cgroup.procs");
-    return absl::OkStatus();
-  };
-  if (version_ == 2) {
-    std::string dir = Dir("", container_id);
-    if (auto s = make(dir); !s.ok()) return s;
-    if (limits.mem_bytes) WriteFile(dir + "/memory.max", std::to_string(limits.mem_bytes));
-    if (limits.mem_bytes) WriteFile(dir + "/memory.swap.max", "0");
-    if (limits.cpus > 0) {
-      uint64_t weight = std::max<uint64_t>(1, std::min<uint64_t>(10000, static_cast<uint64_t>(limits.cpus * 100)));
-      WriteFile(dir + "/cpu.weight", std::to_string(weight));
-      if (limits.cfs_quota) {
-        WriteFile(dir + "/cpu.max", absl::StrCat(static_cast<uint64_t>(limits.cpus * 100000), " 100000"));
-      }
-    }
-    if (limits.pids_max) WriteFile(dir + "/pids.max", std::to_string(limits.pids_max));
-    return procs;
-  }
-  for (const auto& [ctrl, mount] : v1_mounts_) {
-    // A hierarchy with nothing to enforce costs a mkdir and an rmdir per
-    // task for nothing.
-    if (ctrl == "pids" && limits.pids_max == 0) continue;
-    if (ctrl == "cpu" && limits.cpus <= 0) continue;
-    std::string dir = Dir(ctrl, container_id);
-    if (auto s = make(dir); !s.ok()) return s;
-    if (ctrl == "memory" && limits.mem_bytes) {
-      if (!WriteFile(dir + "/memory.limit_in_bytes", std::to_string(limits.mem_bytes))) {
-        return absl::InternalError(absl::StrCat("cannot set memory limit in ", dir));
-      }
-      WriteFile(dir + "/memory.memsw.limit_in_bytes", std::to_string(limits.mem_bytes));
-    }
-    if (ctrl == "cpu" && limits.cpus > 0) {
-      WriteFile(dir + "/cpu.shares", std::to_string(std::max<uint64_t>(2, static_cast<uint64_t>(limits.cpus * 1024))));
-      if (limits.cfs_quota) {
-        WriteFile(dir + "/cpu.cfs_period_us", "100000");
-        WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(static_cast<uint64_t>(limits.cpus * 100000)));
-      }
-    }
-    if (ctrl == "pids" && limits.pids_max) WriteFile(dir + "/pids.max", std::to_string(limits.pids_max));
-  }
+  for (const std::string& h : Hierarchies()) procs.push_back(Dir(h, name) + "/cgroup.procs");
+  uint64_t baseline = OomCount(name);
+  std::lock_guard<std::mutex> lock(mu_);
+  assigned_[container_id] = name;
+  oom_baseline_[container_id] = baseline;
   return procs;
 }
 
-bool Cgroups::OomKilled(const std::string& container_id) const {
-  if (version_ == 2) return FieldValue(ReadFile(Dir("", container_id) + "/memory.events"), "oom_kill") > 0;
-  if (version_ == 1) {
-    std::string dir = Dir("memory", container_id);
-    if (FieldValue(ReadFile(dir + "/memory.oom_control"), "oom_kill") > 0) return true;
-    // Older kernels lack oom_kill: a hit limit with failures is the sign.
-    return std::strtoull(ReadFile(dir + "/memory.failcnt").c_str(), nullptr, 10) > 0 &&
-           std::strtoull(ReadFile(dir + "/memory.max_usage_in_bytes").c_str(), nullptr, 10) >=
-               std::strtoull(ReadFile(dir + "/memory.limit_in_bytes").c_str(), nullptr, 10);
+void Cgroups::Update(const std::string& container_id, const Limits& limits) {
+  std::string name = NameOf(container_id);
+  if (!name.empty()) WriteLimits(name, limits);
+}
+
+bool Cgroups::OomKilled(const std::string& container_id) {
+  std::string name = NameOf(container_id);
+  if (name.empty()) return false;
+  uint64_t baseline;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    baseline = oom_baseline_[container_id];
+  }
+  return OomCount(name) > baseline;
+}
+
+bool Cgroups::Empty(const std::string& name) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    bool any = false;
+    for (const std::string& h : Hierarchies()) {
+      for (absl::string_view line : absl::StrSplit(ReadFile(Dir(h, name) + "/cgroup.procs"), '\n', absl::SkipWhitespace())) {
+        pid_t p = static_cast<pid_t>(std::strtol(std::string(line).c_str(), nullptr, 10));
+        if (p > 0) {
+          ::kill(p, SIGKILL);
+          any = true;
+        }
+      }
+    }
+    if (!any) return true;
+    ::usleep(2000);  // on the cleaner thread: let the kernel finish the kills
   }
   return false;
 }
 
-void Cgroups::Destroy(const std::string& container_id) {
-  std::vector<std::string> dirs;
-  if (version_ == 2) dirs.push_back(Dir("", container_id));
-  if (version_ == 1) for (const auto& [ctrl, mount] : v1_mounts_) dirs.push_back(Dir(ctrl, container_id));
-  for (const std::string& dir : dirs) {
-    if (!IsDir(dir)) continue;
-    for (int attempt = 0; attempt < 50; ++attempt) {
-      std::string procs = ReadFile(dir + "/cgroup.procs");
-      bool any = false;
-      for (absl::string_view line : absl::StrSplit(procs, '\n', absl::SkipWhitespace())) {
-        pid_t p = static_cast<pid_t>(std::strtol(std::string(line).c_str(), nullptr, 10));
-        if (p > 0) { ::kill(p, SIGKILL); any = true; }
-      }
+void Cgroups::Remove(const std::string& name) {
+  for (const std::string& h : Hierarchies()) {
+    std::string dir = Dir(h, name);
+    for (int attempt = 0; attempt < 50 && IsDir(dir); ++attempt) {
       if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) break;
-      if (!any) { ::usleep(1000); }
-      else ::usleep(2000);
+      ::usleep(2000);
     }
   }
+}
+
+void Cgroups::Release(const std::string& container_id) {
+  constexpr size_t kMaxPooled = 256;
+  constexpr uint64_t kMaxLeftoverBytes = 1 << 20;
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = assigned_.find(container_id);
+    if (it == assigned_.end()) return;
+    name = it->second;
+    assigned_.erase(it);
+    oom_baseline_.erase(container_id);
+  }
+  bool reusable = Empty(name);
+  if (reusable) {
+    std::string usage = version_ == 2 ? ReadFile(Dir("", name) + "/memory.current")
+                                      : ReadFile(Dir("memory", name) + "/memory.usage_in_bytes");
+    reusable = std::strtoull(usage.c_str(), nullptr, 10) <= kMaxLeftoverBytes;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (reusable && free_.size() < kMaxPooled) {
+      free_.push_back(name);
+      return;
+    }
+  }
+  Remove(name);
+}
+
+size_t Cgroups::pooled() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return free_.size();
 }
 
 }  // namespace corral

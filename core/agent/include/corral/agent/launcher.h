@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,32 +27,61 @@ struct Limits {
 };
 
 // cgroups v1 or v2, detected once; disabled where they cannot be used.
+//
+// Creating and removing a memory cgroup is costly kernel work, so emptied
+// cgroups are kept in a pool and reused for later containers. A cgroup is
+// only reused when nothing of its last container is left in it (no
+// process, next to no memory still charged), and every limit is written
+// again on reuse.
+//
+// Threading: Create/Update/OomKilled run on the agent's loop, Release on its
+// cleaner thread; the pool is guarded by a mutex.
 class Cgroups {
  public:
   // Probes the machine. `root_name` is the directory created under each
-  // hierarchy. Never fails: when cgroups are unusable, enabled() is false and
-  // why() says why.
-  static std::unique_ptr<Cgroups> Detect(const std::string& root_name);
+  // hierarchy; `pids` says whether to use the pids controller. Never fails:
+  // when cgroups are unusable, enabled() is false and why() says why.
+  static std::unique_ptr<Cgroups> Detect(const std::string& root_name, bool pids);
+  ~Cgroups();  // removes the pooled cgroups
 
   bool enabled() const { return version_ != 0; }
   int version() const { return version_; }
   const std::string& why() const { return why_; }
 
-  // Creates the container's cgroups with `limits`; returns the paths of the
+  // Gives the container cgroups with `limits`; returns the paths of the
   // cgroup.procs files the child must join.
   absl::StatusOr<std::vector<std::string>> Create(const std::string& container_id, const Limits& limits);
+  // New limits for a live container (an executor given another task).
+  void Update(const std::string& container_id, const Limits& limits);
   // True if the kernel OOM-killed something in the container.
-  bool OomKilled(const std::string& container_id) const;
-  // Kills anything left and removes the container's cgroups.
-  void Destroy(const std::string& container_id);
+  bool OomKilled(const std::string& container_id);
+  // Kills anything left in the container and returns its cgroups to the
+  // pool, or removes them when they cannot be reused.
+  void Release(const std::string& container_id);
+
+  size_t pooled();
 
  private:
-  std::string Dir(const std::string& hierarchy, const std::string& container_id) const;
+  std::string Dir(const std::string& hierarchy, const std::string& name) const;
+  std::vector<std::string> Hierarchies() const;
+  bool WriteLimits(const std::string& name, const Limits& limits);
+  uint64_t OomCount(const std::string& name) const;
+  bool Empty(const std::string& name);  // kills what is left; true once empty
+  void Remove(const std::string& name);
+  std::string NameOf(const std::string& container_id);
+
   int version_ = 0;
   std::string why_;
   std::string root_name_;
+  bool pids_ = false;
   std::string v2_root_;                          // v2: the corral directory
   std::map<std::string, std::string> v1_mounts_; // v1: controller -> mount point
+
+  std::mutex mu_;
+  std::vector<std::string> free_;                       // reusable cgroup names
+  std::map<std::string, std::string> assigned_;         // container -> cgroup name
+  std::map<std::string, uint64_t> oom_baseline_;        // container -> oom_kill count at start
+  uint64_t next_name_ = 0;
 };
 
 }  // namespace corral
