@@ -93,6 +93,17 @@ TEST(AllocatorTest, QuotaLimitIsNeverExceeded) {
   EXPECT_TRUE(Totals(a.Allocate(1))["f"].Get("cpus") == 0);
 }
 
+TEST(AllocatorTest, QuotaLimitCoversReservedAndUnreservedAlike) {
+  Allocator a(9);
+  a.AddAgent("a1", R("cpus:4;cpus(capped):4;mem:100"));
+  RoleQuota q;
+  q.limit = *Quantities::Parse("cpus:3");
+  a.SetQuota("capped", q);
+  a.AddFramework("f", {"capped"}, {}, true);
+  auto totals = Totals(a.Allocate(0));
+  EXPECT_EQ(totals["f"].Get("cpus"), 3000);
+}
+
 TEST(AllocatorTest, FiltersHoldUntilTheyExpire) {
   Allocator a(2);
   a.AddAgent("a1", R("cpus:2;mem:100"));

@@ -92,7 +92,7 @@ std::unique_ptr<Cgroups> Cgroups::Detect(const std::string& root_name, bool pids
 
 Cgroups::~Cgroups() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const std::string& name : free_) Remove(name);
+  for (const Slot& slot : free_) Remove(slot.name);
 }
 
 std::string Cgroups::Dir(const std::string& hierarchy, const std::string& name) const {
@@ -107,10 +107,12 @@ std::vector<std::string> Cgroups::Hierarchies() const {
   return out;
 }
 
-std::string Cgroups::NameOf(const std::string& container_id) {
+bool Cgroups::Slotted(const std::string& container_id, Slot* out) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = assigned_.find(container_id);
-  return it == assigned_.end() ? std::string() : it->second;
+  if (it == assigned_.end()) return false;
+  *out = it->second;
+  return true;
 }
 
 bool Cgroups::WriteLimits(const std::string& name, const Limits& limits) {
@@ -163,58 +165,60 @@ uint64_t Cgroups::OomCount(const std::string& name) const {
 }
 
 absl::StatusOr<std::vector<std::string>> Cgroups::Create(const std::string& container_id, const Limits& limits) {
-  std::string name;
+  Slot slot;
+  bool reused = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!free_.empty()) {
-      name = free_.back();
+      slot = std::move(free_.back());
       free_.pop_back();
+      reused = true;
     }
   }
-  if (!name.empty() && !WriteLimits(name, limits)) {
-    // It would not take the new limits (memory still charged above them).
-    Remove(name);
-    name.clear();
+  if (reused && !(slot.limits == limits)) {
+    if (WriteLimits(slot.name, limits)) {
+      slot.limits = limits;
+    } else {
+      // It would not take the new limits (memory still charged above them).
+      Remove(slot.name);
+      reused = false;
+    }
   }
-  if (name.empty()) {
+  if (!reused) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      name = absl::StrCat("c", next_name_++, "-", container_id);
+      slot.name = absl::StrCat("c", next_name_++, "-", container_id);
     }
     for (const std::string& h : Hierarchies()) {
-      std::string dir = Dir(h, name);
+      std::string dir = Dir(h, slot.name);
       if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
         return absl::InternalError(absl::StrCat("cannot create cgroup ", dir, ": ", std::strerror(errno)));
       }
     }
-    if (!WriteLimits(name, limits)) {
-      Remove(name);
-      return absl::InternalError(absl::StrCat("cannot set the memory limit of cgroup ", name));
+    if (!WriteLimits(slot.name, limits)) {
+      Remove(slot.name);
+      return absl::InternalError(absl::StrCat("cannot set the memory limit of cgroup ", slot.name));
     }
+    slot.limits = limits;
+    slot.oom_baseline = 0;
   }
   std::vector<std::string> procs;
-  for (const std::string& h : Hierarchies()) procs.push_back(Dir(h, name) + "/cgroup.procs");
-  uint64_t baseline = OomCount(name);
+  for (const std::string& h : Hierarchies()) procs.push_back(Dir(h, slot.name) + "/cgroup.procs");
   std::lock_guard<std::mutex> lock(mu_);
-  assigned_[container_id] = name;
-  oom_baseline_[container_id] = baseline;
+  assigned_[container_id] = std::move(slot);
   return procs;
 }
 
 void Cgroups::Update(const std::string& container_id, const Limits& limits) {
-  std::string name = NameOf(container_id);
-  if (!name.empty()) WriteLimits(name, limits);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = assigned_.find(container_id);
+  if (it != assigned_.end() && WriteLimits(it->second.name, limits)) it->second.limits = limits;
 }
 
 bool Cgroups::OomKilled(const std::string& container_id) {
-  std::string name = NameOf(container_id);
-  if (name.empty()) return false;
-  uint64_t baseline;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    baseline = oom_baseline_[container_id];
-  }
-  return OomCount(name) > baseline;
+  Slot slot;
+  if (!Slotted(container_id, &slot)) return false;
+  return OomCount(slot.name) > slot.oom_baseline;
 }
 
 bool Cgroups::Empty(const std::string& name) {
@@ -248,29 +252,30 @@ void Cgroups::Remove(const std::string& name) {
 void Cgroups::Release(const std::string& container_id) {
   constexpr size_t kMaxPooled = 256;
   constexpr uint64_t kMaxLeftoverBytes = 1 << 20;
-  std::string name;
+  Slot slot;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = assigned_.find(container_id);
     if (it == assigned_.end()) return;
-    name = it->second;
+    slot = std::move(it->second);
     assigned_.erase(it);
-    oom_baseline_.erase(container_id);
   }
-  bool reusable = Empty(name);
+  bool reusable = Empty(slot.name);
   if (reusable) {
-    std::string usage = version_ == 2 ? ReadFile(Dir("", name) + "/memory.current")
-                                      : ReadFile(Dir("memory", name) + "/memory.usage_in_bytes");
+    std::string usage = version_ == 2 ? ReadFile(Dir("", slot.name) + "/memory.current")
+                                      : ReadFile(Dir("memory", slot.name) + "/memory.usage_in_bytes");
     reusable = std::strtoull(usage.c_str(), nullptr, 10) <= kMaxLeftoverBytes;
   }
-  {
+  if (reusable) {
+    // Kills so far belong to past containers; the next one counts from here.
+    slot.oom_baseline = OomCount(slot.name);
     std::lock_guard<std::mutex> lock(mu_);
-    if (reusable && free_.size() < kMaxPooled) {
-      free_.push_back(name);
+    if (free_.size() < kMaxPooled) {
+      free_.push_back(std::move(slot));
       return;
     }
   }
-  Remove(name);
+  Remove(slot.name);
 }
 
 size_t Cgroups::pooled() {

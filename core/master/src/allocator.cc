@@ -8,11 +8,13 @@ namespace {
 // Cap scalars of `r` by `cap` (names absent from cap are unlimited);
 // `cap` is decremented by what is kept.
 Resources CapScalars(const Resources& r, Quantities* cap) {
+  // Which names are capped is decided up front: a cap used up to zero
+  // disappears from `cap` but still applies to later items of that name.
+  std::set<std::string> capped;
+  for (const auto& [n, v] : cap->entries()) capped.insert(n);
   Resources out;
   for (const ResourceItem& item : r.items()) {
-    bool limited = false;
-    for (const auto& [n, v] : cap->entries()) if (n == item.name) { limited = true; break; }
-    if (!limited) { out.Add(item); continue; }
+    if (!capped.count(item.name)) { out.Add(item); continue; }
     Milli left = cap->Get(item.name);
     if (item.kind == ResourceKind::kScalar) {
       ResourceItem kept = item;
@@ -295,8 +297,6 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
   auto limit_headroom = [&](const RoleEntry& re) {
     Quantities cap = re.quota.limit;
     cap -= re.allocated;
-    // Names in the limit that are fully consumed must stay present at zero:
-    // CapScalars treats absent names as unlimited.
     return cap;
   };
   auto offer = [&](int agent, int fw, const std::string& role, Resources r) {
@@ -309,10 +309,9 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
     const AgentEntry& a = agents_[agent];
     Resources avail = a.available.AllocatableTo(role);
     if (!re.quota.limit.Empty()) {
-      Quantities cap = limit_headroom(re);
-      Quantities bounded;  // every limited name, zero if consumed
-      for (const auto& [n, v] : re.quota.limit.entries()) bounded.Set(n, cap.Get(n));
-      // Quantities drops zero entries; a fully used name removes the item.
+      // Quantities drops zero entries and CapScalars treats absent names as
+      // unlimited, so items whose limit is used up are dropped here first.
+      Quantities bounded = limit_headroom(re);
       Resources kept;
       for (const ResourceItem& item : avail.items()) {
         Milli lim = re.quota.limit.Get(item.name);

@@ -248,8 +248,8 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
     role = it->second.role;
   }
   if (!offer_error.empty()) {
-    // Valid offers among them stay outstanding? Mesos rescinds them; we
-    // return them to the pool so nothing is leaked.
+    // The call's valid offers are rescinded (their resources go back to
+    // the pool), as Mesos does with every offer of an invalid ACCEPT.
     for (const auto& oid : accept.offer_ids()) {
       auto it = offers_.find(oid.value());
       if (it != offers_.end() && it->second.framework_id == fw.id) RescindOffer(oid.value(), true, 0);
@@ -306,7 +306,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
           if (s.ok() && tasks_.count({fw.id, t.task_id().value()})) {
             s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': 'task_id' is already used by an active task"));
           }
-          if (s.ok() && group && t.has_command() == false) {
+          if (s.ok() && group && !t.has_command()) {
             s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': tasks in a group need 'command'"));
           }
           if (s.ok() && group && t.has_executor() && t.executor().executor_id().value() != group_executor->executor_id().value()) {

@@ -24,6 +24,9 @@ struct Limits {
   uint64_t mem_bytes = 0; // 0 = no memory limit
   bool cfs_quota = false; // hard cpu cap in addition to shares
   uint64_t pids_max = 0;  // 0 = no pids limit
+  bool operator==(const Limits& o) const {
+    return cpus == o.cpus && mem_bytes == o.mem_bytes && cfs_quota == o.cfs_quota && pids_max == o.pids_max;
+  }
 };
 
 // cgroups v1 or v2, detected once; disabled where they cannot be used.
@@ -62,13 +65,21 @@ class Cgroups {
   size_t pooled();
 
  private:
+  // A cgroup with what we know of it: the limits last written and its OOM
+  // kill count when its container started (kills after that are its own).
+  struct Slot {
+    std::string name;
+    Limits limits;
+    uint64_t oom_baseline = 0;
+  };
+
   std::string Dir(const std::string& hierarchy, const std::string& name) const;
   std::vector<std::string> Hierarchies() const;
   bool WriteLimits(const std::string& name, const Limits& limits);
+  bool Slotted(const std::string& container_id, Slot* out);
   uint64_t OomCount(const std::string& name) const;
   bool Empty(const std::string& name);  // kills what is left; true once empty
   void Remove(const std::string& name);
-  std::string NameOf(const std::string& container_id);
 
   int version_ = 0;
   std::string why_;
@@ -78,9 +89,8 @@ class Cgroups {
   std::map<std::string, std::string> v1_mounts_; // v1: controller -> mount point
 
   std::mutex mu_;
-  std::vector<std::string> free_;                       // reusable cgroup names
-  std::map<std::string, std::string> assigned_;         // container -> cgroup name
-  std::map<std::string, uint64_t> oom_baseline_;        // container -> oom_kill count at start
+  std::vector<Slot> free_;                  // reusable cgroups
+  std::map<std::string, Slot> assigned_;    // by container ID
   uint64_t next_name_ = 0;
 };
 
