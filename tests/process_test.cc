@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,19 +78,21 @@ class Child {
       }
     }
   }
-  // Exit status, or -1 if still running after `seconds`.
+  // Exit status, or -1 if still running after `seconds`. Waits on a pidfd,
+  // which becomes readable when the process exits.
   int Wait(double seconds) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      pid_t r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling waitpid, bounded by the deadline
-    }
-    return -1;
+    if (exited_) return status_;
+    int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd < 0) return -1;
+    struct pollfd pfd {pidfd, POLLIN, 0};
+    int ready = ::poll(&pfd, 1, static_cast<int>(seconds * 1000));
+    ::close(pidfd);
+    if (ready <= 0) return -1;
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_) return -1;
+    exited_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status_;
   }
   void Signal(int sig) { ::kill(pid_, sig); }
   std::string out() const { return ReadAll(out_); }
@@ -97,6 +101,7 @@ class Child {
  private:
   pid_t pid_ = -1;
   bool exited_ = false;
+  int status_ = -1;
   std::string out_, err_;
 };
 
@@ -110,6 +115,16 @@ class ProcessTest : public ::testing::Test {
   void TearDown() override {
     agent_.reset();
     master_.reset();
+    if (HasFailure()) {
+      // Keep the daemons' logs for whoever reads the failure.
+      std::cerr << "daemon logs kept in " << dir_ << std::endl;
+      for (const char* name : {"master.err", "agent.err"}) {
+        std::string text = ReadAll(dir_ + "/" + name);
+        if (text.size() > 4000) text = text.substr(text.size() - 4000);
+        std::cerr << "--- " << name << " (tail) ---\n" << text << std::endl;
+      }
+      return;
+    }
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -158,12 +159,12 @@ class DefaultExecutor : public Executor {
 }  // namespace corral
 
 int main() {
-  corral::DefaultExecutor executor;
-  corral::ExecutorDriver driver(&executor);
-  absl::Status s = driver.run();
-  if (!s.ok()) {
-    std::fprintf(stderr, "corral-default-executor: %s\n", std::string(s.message()).c_str());
-    return 1;
-  }
-  return 0;
+  // Never destroyed: the reaper thread may still hold them as the process
+  // ends, so the process exits without running destructors.
+  auto* executor = new corral::DefaultExecutor();
+  auto* driver = new corral::ExecutorDriver(executor);
+  absl::Status s = driver->run();
+  if (!s.ok()) std::fprintf(stderr, "corral-default-executor: %s\n", std::string(s.message()).c_str());
+  std::fflush(nullptr);
+  std::_Exit(s.ok() ? 0 : 1);
 }

@@ -183,7 +183,8 @@ v1::internal::AgentService::Stub* StubFor(const std::string& master) {
 }
 }  // namespace
 
-Agent::Agent(AgentOptions options) : options_(std::move(options)), loop_("corral-agent") {}
+Agent::Agent(AgentOptions options)
+    : options_(std::move(options)), loop_(std::make_shared<EventLoop>("corral-agent")) {}
 
 Agent::~Agent() { Stop(); }
 
@@ -237,7 +238,7 @@ absl::Status Agent::Start(int port) {
     cgroups_status_ = "cgroups disabled by flag: tasks run without resource limits";
   }
   CORRAL_LOG(INFO) << "Agent resources " << total_.ToString() << "; " << cgroups_status_;
-  loop_.Post([this] {
+  loop_->Post([this] {
     Connect();
     RetryUpdates();
   });
@@ -245,8 +246,8 @@ absl::Status Agent::Start(int port) {
 }
 
 void Agent::Stop() {
-  if (loop_.InLoopThread()) return;
-  loop_.Call([this] {
+  if (loop_->InLoopThread()) return;
+  loop_->Call([this] {
     if (stopping_) return 0;
     stopping_ = true;
     if (link_) link_->Close();
@@ -259,7 +260,7 @@ void Agent::Stop() {
     }
     return 0;
   });
-  loop_.Stop();
+  loop_->Stop();
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();  // finishes the queued removals
   // Remove what is left of the containers once the processes are gone.
   if (cgroups_ && cgroups_->enabled()) {
@@ -268,10 +269,10 @@ void Agent::Stop() {
   }
 }
 
-std::string Agent::id() { return loop_.Call([this] { return agent_id_; }); }
-bool Agent::registered() { return loop_.Call([this] { return registered_; }); }
+std::string Agent::id() { return loop_->Call([this] { return agent_id_; }); }
+bool Agent::registered() { return loop_->Call([this] { return registered_; }); }
 size_t Agent::running_tasks() {
-  return loop_.Call([this] {
+  return loop_->Call([this] {
     size_t n = 0;
     for (auto& [k, t] : tasks_) if (!t.terminal) ++n;
     return n;
@@ -311,8 +312,16 @@ void Agent::Connect() {
   }
   auto link = std::make_shared<MasterLink>();
   MasterLink* raw = link.get();  // identifies this link when it ends
-  link->Init([this](const MasterMessage& m) { loop_.Post([this, m] { OnMasterMessage(m); }); },
-             [this, raw](const std::string& why) { loop_.Post([this, raw, why] { OnLinkDone(raw, why); }); });
+  // The link's callbacks can outlive this agent (a stream ends after Stop):
+  // they reach it only through its loop, which drops work once stopped.
+  std::weak_ptr<EventLoop> loop = loop_;
+  link->Init(
+      [loop, this](const MasterMessage& m) {
+        if (auto l = loop.lock()) l->Post([this, m] { OnMasterMessage(m); });
+      },
+      [loop, this, raw](const std::string& why) {
+        if (auto l = loop.lock()) l->Post([this, raw, why] { OnLinkDone(raw, why); });
+      });
   link_ = link;
   link->Start(link, StubFor(options_.master), first);
 }
@@ -324,7 +333,7 @@ void Agent::OnLinkDone(MasterLink* link, const std::string& why) {
   registered_ = false;
   if (stopping_) return;
   double jitter = 0.5 + (std::rand() % 1000) / 1000.0;
-  loop_.PostAfter(Seconds(options_.registration_backoff * jitter), [this] { Connect(); });
+  loop_->PostAfter(Seconds(options_.registration_backoff * jitter), [this] { Connect(); });
 }
 
 void Agent::SendToMaster(const AgentMessage& msg) {
@@ -525,13 +534,13 @@ void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewo
   }
   task.pid = *pid;
   RememberSandbox(key, task.sandbox);
-  ProcessReaper::Get().Watch(*pid, exec_fd, [this, key](const ExitInfo& exit) {
-    loop_.Post([this, key, exit] { OnTaskExited(key, exit); });
+  ProcessReaper::Get().Watch(*pid, exec_fd, [loop = std::weak_ptr<EventLoop>(loop_), this, key](const ExitInfo& exit) {
+    if (auto l = loop.lock()) l->Post([this, key, exit] { OnTaskExited(key, exit); });
   });
   task.state = v1::TASK_RUNNING;
   ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
   if (task.info.has_max_completion_time()) {
-    task.deadline_timer = loop_.PostAfter(
+    task.deadline_timer = loop_->PostAfter(
         std::chrono::nanoseconds(task.info.max_completion_time().nanoseconds()), [this, key] {
           auto it = tasks_.find(key);
           if (it == tasks_.end() || it->second.terminal) return;
@@ -559,9 +568,9 @@ void Agent::Kill(TaskRecord& task, const v1::KillPolicy* policy) {
   if (policy != nullptr && policy->has_grace_period()) grace = policy->grace_period().nanoseconds() / 1e9;
   else if (task.info.kill_policy().has_grace_period()) grace = task.info.kill_policy().grace_period().nanoseconds() / 1e9;
   ::kill(-task.pid, SIGTERM);
-  if (task.kill_timer) loop_.Cancel(task.kill_timer);
+  if (task.kill_timer) loop_->Cancel(task.kill_timer);
   pid_t pid = task.pid;
-  task.kill_timer = loop_.PostAfter(Seconds(grace), [this, key, pid] {
+  task.kill_timer = loop_->PostAfter(Seconds(grace), [this, key, pid] {
     auto it = tasks_.find(key);
     if (it != tasks_.end() && !it->second.terminal && it->second.pid == pid) ::kill(-pid, SIGKILL);
   });
@@ -611,8 +620,8 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
   auto it = tasks_.find(key);
   if (it == tasks_.end()) return;
   TaskRecord& task = it->second;
-  if (task.kill_timer) loop_.Cancel(task.kill_timer);
-  if (task.deadline_timer) loop_.Cancel(task.deadline_timer);
+  if (task.kill_timer) loop_->Cancel(task.kill_timer);
+  if (task.deadline_timer) loop_->Cancel(task.deadline_timer);
   // Anything the task left in its process group goes with it.
   ::kill(-task.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(task.container_id);
@@ -710,10 +719,10 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
     return nullptr;
   }
   ex.pid = *pid;
-  ProcessReaper::Get().Watch(*pid, exec_fd, [this, key](const ExitInfo& exit) {
-    loop_.Post([this, key, exit] { OnExecutorExited(key, exit); });
+  ProcessReaper::Get().Watch(*pid, exec_fd, [loop = std::weak_ptr<EventLoop>(loop_), this, key](const ExitInfo& exit) {
+    if (auto l = loop.lock()) l->Post([this, key, exit] { OnExecutorExited(key, exit); });
   });
-  ex.registration_timer = loop_.PostAfter(Seconds(options_.executor_registration_timeout), [this, key] {
+  ex.registration_timer = loop_->PostAfter(Seconds(options_.executor_registration_timeout), [this, key] {
     auto it = executors_.find(key);
     if (it == executors_.end() || it->second.sink) return;
     CORRAL_LOG(WARNING) << "Executor " << key.second << " did not subscribe in time; killing it";
@@ -792,7 +801,7 @@ void Agent::ShutdownExecutor(const Key& key, const std::string& why) {
                                                     : options_.executor_shutdown_grace;
   pid_t pid = ex.pid;
   if (!ex.sink && pid > 0) ::kill(-pid, SIGKILL);
-  ex.shutdown_timer = loop_.PostAfter(Seconds(grace), [this, key, pid] {
+  ex.shutdown_timer = loop_->PostAfter(Seconds(grace), [this, key, pid] {
     auto it = executors_.find(key);
     if (it != executors_.end() && it->second.pid == pid && pid > 0) ::kill(-pid, SIGKILL);
   });
@@ -802,8 +811,8 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   auto it = executors_.find(key);
   if (it == executors_.end()) return;
   ExecutorRecord& ex = it->second;
-  if (ex.registration_timer) loop_.Cancel(ex.registration_timer);
-  if (ex.shutdown_timer) loop_.Cancel(ex.shutdown_timer);
+  if (ex.registration_timer) loop_->Cancel(ex.registration_timer);
+  if (ex.shutdown_timer) loop_->Cancel(ex.shutdown_timer);
   ::kill(-ex.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(ex.container_id);
   DestroyCgroupsLater(ex.container_id);
@@ -833,7 +842,7 @@ absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::share
   if (call.type() != v1::executor::Call::SUBSCRIBE) return absl::InvalidArgumentError("'type' must be SUBSCRIBE");
   if (call.executor_id().value().empty()) return absl::InvalidArgumentError("'executor_id' is required");
   if (call.framework_id().value().empty()) return absl::InvalidArgumentError("'framework_id' is required");
-  return loop_.Call([&]() -> absl::Status {
+  return loop_->Call([&]() -> absl::Status {
     Key key{call.framework_id().value(), call.executor_id().value()};
     auto it = executors_.find(key);
     if (it == executors_.end()) {
@@ -843,7 +852,7 @@ absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::share
     ExecutorRecord& ex = it->second;
     if (ex.sink && ex.sink != sink) ex.sink->Close();
     ex.sink = sink;
-    if (ex.registration_timer) loop_.Cancel(ex.registration_timer);
+    if (ex.registration_timer) loop_->Cancel(ex.registration_timer);
     ex.registration_timer = 0;
     v1::executor::Event ev;
     ev.set_type(v1::executor::Event::SUBSCRIBED);
@@ -864,7 +873,7 @@ absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::share
 }
 
 void Agent::ExecutorGone(const std::string& framework_id, const std::string& executor_id, ExecutorSink* sink) {
-  loop_.Post([this, framework_id, executor_id, sink] {
+  loop_->Post([this, framework_id, executor_id, sink] {
     auto it = executors_.find({framework_id, executor_id});
     if (it != executors_.end() && it->second.sink.get() == sink) it->second.sink.reset();
   });
@@ -888,7 +897,7 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unsupported call type ", C::Type_Name(call.type())));
   }
-  return loop_.Call([&]() -> absl::Status {
+  return loop_->Call([&]() -> absl::Status {
     Key key{call.framework_id().value(), call.executor_id().value()};
     auto it = executors_.find(key);
     if (it == executors_.end()) return absl::NotFoundError(absl::StrCat("executor '", key.second, "' is not known to this agent"));
@@ -992,7 +1001,7 @@ absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std
     if (part == "..") return absl::PermissionDeniedError("'path' must not contain '..'");
   }
   if (offset < 0 || length < 0) return absl::InvalidArgumentError("'offset' and 'length' must not be negative");
-  std::string sandbox = loop_.Call([&] {
+  std::string sandbox = loop_->Call([&] {
     auto it = sandboxes_.find({framework_id, task_id});
     return it == sandboxes_.end() ? std::string() : it->second;
   });
@@ -1044,7 +1053,7 @@ void Agent::RetryUpdates() {
     stream.backoff = std::min(stream.backoff * 2, options_.status_update_retry_max);
     ForwardHead(key, stream);
   }
-  loop_.PostAfter(Seconds(0.5), [this] { RetryUpdates(); });
+  loop_->PostAfter(Seconds(0.5), [this] { RetryUpdates(); });
 }
 
 }  // namespace corral

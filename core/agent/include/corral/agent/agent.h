@@ -189,7 +189,9 @@ class Agent {
   // Removes finished containers' cgroups off the agent's loop (rmdir waits
   // for the kernel to let go of the last process).
   std::unique_ptr<EventLoop> cgroup_cleaner_;
-  EventLoop loop_;  // last: stopped first
+  // Shared so that callbacks from other threads (the reaper, gRPC) can hold
+  // it weakly and find it stopped, rather than dangling, after the agent.
+  std::shared_ptr<EventLoop> loop_;  // last: stopped first
 };
 
 }  // namespace corral
