@@ -44,6 +44,15 @@ class ClusterTest : public ::testing::Test {
     EXPECT_TRUE(d.launch(offer.id(), {task}).ok());
     return offer;
   }
+  // The built-in executor for task groups, with a little of its own.
+  static v1::ExecutorInfo GroupExecutor() {
+    v1::ExecutorInfo ex;
+    ex.set_type(v1::ExecutorInfo::DEFAULT);
+    ex.mutable_executor_id()->set_value("group-executor");
+    testing::AddScalar(ex.mutable_resources(), "cpus", 0.1);
+    testing::AddScalar(ex.mutable_resources(), "mem", 32);
+    return ex;
+  }
   // Waits until `task`'s stdout (on any agent) contains `text`.
   bool WaitForOutput(const std::string& framework_id, const std::string& task, const std::string& text,
                      double seconds = 20) {
@@ -335,11 +344,7 @@ TEST_F(ClusterTest, TaskGroupRunsUnderTheDefaultExecutor) {
   auto d = Driver(&s, testing::Framework("group"));
   v1::Offer offer;
   ASSERT_TRUE(s.TakeOffer(&offer));
-  v1::ExecutorInfo ex;
-  ex.set_type(v1::ExecutorInfo::DEFAULT);
-  ex.mutable_executor_id()->set_value("group-executor");
-  testing::AddScalar(ex.mutable_resources(), "cpus", 0.1);
-  testing::AddScalar(ex.mutable_resources(), "mem", 32);
+  v1::ExecutorInfo ex = GroupExecutor();
   v1::TaskGroupInfo group;
   *group.add_tasks() = ShellTask("g1", offer.agent_id(), "echo one > out && test \"$MESOS_TASK_ID\" = g1");
   *group.add_tasks() = ShellTask("g2", offer.agent_id(), "echo two");
@@ -355,9 +360,7 @@ TEST_F(ClusterTest, FailingTaskInAGroupKillsTheRest) {
   auto d = Driver(&s, testing::Framework("group-fail"));
   v1::Offer offer;
   ASSERT_TRUE(s.TakeOffer(&offer));
-  v1::ExecutorInfo ex;
-  ex.set_type(v1::ExecutorInfo::DEFAULT);
-  ex.mutable_executor_id()->set_value("group-executor");
+  v1::ExecutorInfo ex = GroupExecutor();
   v1::TaskGroupInfo group;
   *group.add_tasks() = ShellTask("fails", offer.agent_id(), "exit 3");
   *group.add_tasks() = ShellTask("sleeps", offer.agent_id(), "sleep 60");

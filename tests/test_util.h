@@ -14,19 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "corral/common/task_state.h"
 #include "corral/scheduler.h"
 
 namespace corral::testing {
 
-inline bool IsTerminal(v1::TaskState s) {
-  switch (s) {
-    case v1::TASK_FINISHED: case v1::TASK_FAILED: case v1::TASK_KILLED: case v1::TASK_ERROR:
-    case v1::TASK_LOST: case v1::TASK_DROPPED: case v1::TASK_GONE:
-      return true;
-    default:
-      return false;
-  }
-}
+using corral::IsTerminalState;
 
 class RecordingScheduler : public Scheduler {
  public:
@@ -121,7 +114,7 @@ class RecordingScheduler : public Scheduler {
     v1::TaskStatus found;
     WaitFor([&] {
       auto it = latest_.find(task);
-      if (it != latest_.end() && IsTerminal(it->second.state())) {
+      if (it != latest_.end() && IsTerminalState(it->second.state())) {
         found = it->second;
         return true;
       }

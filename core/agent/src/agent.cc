@@ -19,6 +19,7 @@
 #include "corral/common/command.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
+#include "corral/common/task_state.h"
 #include "corral/v1/internal.grpc.pb.h"
 
 namespace corral {
@@ -35,15 +36,6 @@ double SteadyNow() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-bool Terminal(v1::TaskState s) {
-  switch (s) {
-    case v1::TASK_FINISHED: case v1::TASK_FAILED: case v1::TASK_KILLED: case v1::TASK_ERROR:
-    case v1::TASK_DROPPED: case v1::TASK_GONE: case v1::TASK_GONE_BY_OPERATOR: case v1::TASK_LOST:
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type t) {
   for (const auto& c : info.capabilities()) if (c.type() == t) return true;
@@ -956,7 +948,7 @@ void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status
   if (t != tasks_.end()) {
     t->second.state = status.state();
     t->second.latest = status;
-    if (Terminal(status.state())) t->second.terminal = true;
+    if (IsTerminalState(status.state())) t->second.terminal = true;
   }
   UpdateStream& stream = updates_[key];
   stream.pending.push_back(std::move(status));
@@ -981,7 +973,7 @@ void Agent::OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& a
   if (it == updates_.end() || it->second.pending.empty()) return;
   UpdateStream& stream = it->second;
   if (stream.pending.front().uuid() != ack.uuid()) return;  // stale or duplicate
-  bool terminal = Terminal(stream.pending.front().state());
+  bool terminal = IsTerminalState(stream.pending.front().state());
   stream.pending.pop_front();
   stream.backoff = 0;
   if (!stream.pending.empty()) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
+#include "corral/common/task_state.h"
 #include "corral/master/validation.h"
 
 namespace corral {
@@ -84,15 +85,6 @@ std::string Master::NextId(const char* prefix) {
   return absl::StrCat(info_.id(), "-", prefix, next_id_++);
 }
 
-bool Master::IsTerminal(v1::TaskState s) const {
-  switch (s) {
-    case v1::TASK_FINISHED: case v1::TASK_FAILED: case v1::TASK_KILLED: case v1::TASK_ERROR:
-    case v1::TASK_DROPPED: case v1::TASK_GONE: case v1::TASK_GONE_BY_OPERATOR:
-      return true;
-    default:
-      return false;
-  }
-}
 
 Master::FrameworkEntry* Master::FindFramework(const std::string& id) {
   auto it = frameworks_.find(id);
@@ -766,7 +758,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
         agent.executors[exk].tasks.insert(task.task_id);
         agent.executors[exk].role = task.role;
       }
-      if (!IsTerminal(task.state)) allocator_.AddUsed(fid, task.role, id, task.resources);
+      if (!IsTerminalState(task.state)) allocator_.AddUsed(fid, task.role, id, task.resources);
       if (fw != nullptr) {
         fw->tasks.insert(task.task_id);
         if (was_unreachable && existed && fw->partition_aware && fw->connected) {
@@ -795,8 +787,8 @@ void Master::OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate&
     task.state = latest;
     task.latest_status = status;
     task.latest_status.set_state(latest);
-    if (IsTerminal(latest)) ReleaseTaskResources(task);
-    if (IsTerminal(status.state())) task.terminal_uuid = status.uuid();
+    if (IsTerminalState(latest)) ReleaseTaskResources(task);
+    if (IsTerminalState(status.state())) task.terminal_uuid = status.uuid();
   }
   if (fw == nullptr) {
     // Framework is gone: acknowledge on its behalf so the agent can move on.
@@ -806,7 +798,7 @@ void Master::OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate&
     *a->mutable_task_id() = status.task_id();
     a->set_uuid(status.uuid());
     SendToAgent(agent, m);
-    if (it != tasks_.end() && IsTerminal(status.state())) RemoveTask(key);
+    if (it != tasks_.end() && IsTerminalState(status.state())) RemoveTask(key);
     return;
   }
   Event ev;
@@ -877,7 +869,7 @@ void Master::MarkUnreachable(AgentEntry& agent) {
     auto it = tasks_.find(key);
     if (it == tasks_.end()) continue;
     TaskEntry& task = it->second;
-    if (IsTerminal(task.state)) continue;
+    if (IsTerminalState(task.state)) continue;
     FrameworkEntry* fw = FindFramework(key.first);
     v1::TaskState st = (fw && fw->partition_aware) ? v1::TASK_UNREACHABLE : v1::TASK_LOST;
     task.state = st;

@@ -177,7 +177,6 @@ class Master {
                         v1::TaskStatus::Reason reason, const std::string& message);
   void ReleaseTaskResources(TaskEntry& task);
   void RemoveTask(const TaskKey& key);
-  bool IsTerminal(v1::TaskState s) const;
   AgentEntry* FindAgentByLink(uint64_t link_id);
   FrameworkEntry* FindFramework(const std::string& id);
   std::string NextId(const char* prefix);
