@@ -278,6 +278,30 @@ TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {
   }, 20));
 }
 
+TEST_F(ClusterTest, LaunchLostWithTheConnectionIsReportedWhenTheAgentComesBack) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  opts.master.agent_ping_timeout = 0.1;
+  opts.master.max_agent_ping_timeouts = 3;
+  StartCluster(opts);
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("lost-launch", /*partition_aware=*/true));
+  cluster_->agent(0).SetDropLaunches(true);
+  LaunchOne(s, *d, ShellTask("never-arrives", {}, "sleep 60"));
+  // The agent goes away and comes back, reporting no such task.
+  cluster_->agent(0).SetPaused(true);
+  ASSERT_TRUE(s.WaitFor([&] { return !s.failures_.empty(); }, 10)) << "agent lost";
+  cluster_->agent(0).SetDropLaunches(false);
+  cluster_->agent(0).SetPaused(false);
+  v1::TaskStatus st = s.WaitForTerminal("never-arrives", 20);
+  EXPECT_EQ(st.state(), v1::TASK_DROPPED);
+  EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_AGENT_REREGISTERED);
+  EXPECT_EQ(cluster_->master().GetState().tasks_size(), 0);
+  // Its resources are free again: another task runs.
+  LaunchOne(s, *d, ShellTask("after", {}, "true"));
+  EXPECT_EQ(s.WaitForTerminal("after").state(), v1::TASK_FINISHED);
+}
+
 TEST_F(ClusterTest, MemoryLimitKillsTheTask) {
   LocalClusterOptions opts;
   opts.agents = 1;

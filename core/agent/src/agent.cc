@@ -84,7 +84,13 @@ Resources DetectResources(const std::string& work_dir) {
 }  // namespace
 
 // The agent's end of its stream to the master (gRPC callback API: no thread
-// of its own). Messages it reads are handed to the agent's loop.
+// of its own). Messages it reads are handed to the agent's loop; the loop
+// writes with Send().
+//
+// Writes start on the agent's thread, not in a gRPC reaction, so a hold
+// keeps gRPC from finishing the call (OnDone) while a write might still
+// start: it is released once the read side has ended and no write is in
+// flight, after which Send() refuses.
 class MasterLink : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
  public:
   void Init(std::function<void(const MasterMessage&)> on_message,
@@ -96,25 +102,24 @@ class MasterLink : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
   void Start(std::shared_ptr<MasterLink> self, v1::internal::AgentService::Stub* stub, const AgentMessage& first) {
     self_ = std::move(self);
     stub->async()->Connect(&ctx_, this);
-    queue_.push_back(first);
+    AddHold();
     writing_ = true;
-    out_ = queue_.front();
-    queue_.pop_front();
+    out_ = first;
     StartWrite(&out_);
     StartRead(&in_);
     StartCall();
   }
   bool Send(const AgentMessage& msg) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (done_) return false;
+    if (closing_) return false;
     queue_.push_back(msg);
-    if (!writing_) Next();
+    if (!writing_) NextLocked();
     return true;
   }
   void Close() { ctx_.TryCancel(); }
 
  private:
-  void Next() {
+  void NextLocked() {
     if (queue_.empty()) return;
     writing_ = true;
     out_ = std::move(queue_.front());
@@ -124,21 +129,46 @@ class MasterLink : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
     StartWrite(&out_, options);
   }
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    if (!ok) { queue_.clear(); return; }
-    Next();
+    bool release = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (!ok) {
+        queue_.clear();
+        closing_ = true;  // the stream is broken: no more writes
+      }
+      if (closing_) {
+        release = !hold_released_;
+        hold_released_ = true;
+      } else {
+        NextLocked();
+      }
+    }
+    if (release) RemoveHold();
   }
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
-    on_message_(in_);
-    StartRead(&in_);
+    if (ok) {
+      on_message_(in_);
+      StartRead(&in_);
+      return;
+    }
+    // The read side is over (the master ended the stream, or it broke).
+    bool release = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+      queue_.clear();
+      if (!writing_ && !hold_released_) {
+        hold_released_ = true;
+        release = true;
+      }
+    }
+    if (release) RemoveHold();
   }
   void OnDone(const grpc::Status& status) override {
     std::shared_ptr<MasterLink> self;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
       self = std::move(self_);
     }
     on_done_(status.ok() ? "the master closed the connection" : status.error_message());
@@ -152,7 +182,8 @@ class MasterLink : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
   AgentMessage out_;
   MasterMessage in_;
   bool writing_ = false;
-  bool done_ = false;
+  bool closing_ = false;        // no more writes will start
+  bool hold_released_ = false;
   std::shared_ptr<MasterLink> self_;
 };
 
@@ -356,8 +387,12 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
         if (link_) link_->Send(pong);
       }
       break;
-    case MasterMessage::kRunTask: RunTask(msg.run_task()); break;
-    case MasterMessage::kRunTaskGroup: RunTaskGroup(msg.run_task_group()); break;
+    case MasterMessage::kRunTask:
+      if (!drop_launches_) RunTask(msg.run_task());
+      break;
+    case MasterMessage::kRunTaskGroup:
+      if (!drop_launches_) RunTaskGroup(msg.run_task_group());
+      break;
     case MasterMessage::kKillTask:
       KillTask(msg.kill_task().framework_id().value(), msg.kill_task().task_id().value(),
                msg.kill_task().has_kill_policy() ? &msg.kill_task().kill_policy() : nullptr);

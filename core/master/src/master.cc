@@ -771,6 +771,24 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
       if (!ee.resources.Empty()) allocator_.AddUsed(k.first, ee.role.empty() ? "*" : ee.role, id, ee.resources);
     }
   }
+  // Tasks the master placed on this agent that the agent does not report
+  // never reached it (a launch lost with the connection): they are over.
+  std::set<TaskKey> reported;
+  for (const v1::Task& t : msg.tasks()) reported.insert({t.framework_id().value(), t.task_id().value()});
+  for (const TaskKey& key : std::set<TaskKey>(agent.tasks)) {
+    if (reported.count(key)) continue;
+    auto t = tasks_.find(key);
+    if (t == tasks_.end() || IsTerminalState(t->second.state)) continue;
+    FrameworkEntry* fw = FindFramework(key.first);
+    v1::TaskState st = (fw && fw->partition_aware) ? v1::TASK_DROPPED : v1::TASK_LOST;
+    t->second.state = st;
+    t->second.latest_status.set_state(st);
+    if (fw != nullptr) {
+      SendMasterUpdate(*fw, &t->second, key.second, id, st, v1::TaskStatus::REASON_AGENT_REREGISTERED,
+                       "the agent reregistered without this task");
+    }
+    RemoveTask(key);
+  }
   allocator_.SetAgentActive(id, true);
   ScheduleAllocation(id);
 }

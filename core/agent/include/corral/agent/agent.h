@@ -85,6 +85,9 @@ class Agent {
   const std::string& cgroups_status() const { return cgroups_status_; }
   // While paused the agent ignores the master's pings (a hung agent).
   void SetPaused(bool paused) { paused_ = paused; }
+  // Fault injection for tests: launches from the master are dropped, as if
+  // lost with a connection.
+  void SetDropLaunches(bool drop) { drop_launches_ = drop; }
   // Called (on the loop) when the master refuses this agent.
   void SetOnRefused(std::function<void(const std::string&)> fn) { on_refused_ = std::move(fn); }
 
@@ -175,6 +178,7 @@ class Agent {
   bool registered_ = false;
   bool stopping_ = false;
   std::atomic<bool> paused_{false};
+  std::atomic<bool> drop_launches_{false};
   std::function<void(const std::string&)> on_refused_;
 
   std::shared_ptr<MasterLink> link_;
