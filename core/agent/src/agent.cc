@@ -461,6 +461,44 @@ std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& fra
   return env;
 }
 
+absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, const std::string& executor_id,
+                                            const std::string& container_id, const v1::CommandInfo& cmd,
+                                            const v1::FrameworkInfo& framework, const Limits& limits,
+                                            const std::map<std::string, std::string>& extra_env,
+                                            std::string* sandbox, std::function<void(const ExitInfo&)> on_exit) {
+  if (cmd.uris_size() > 0) {
+    return absl::UnimplementedError("fetching 'command.uris' is not supported by this agent version");
+  }
+  *sandbox = SandboxFor(framework_id, executor_id, container_id);
+  std::error_code ec;
+  fs::create_directories(*sandbox, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create sandbox ", *sandbox, ": ", ec.message()));
+  LaunchSpec spec;
+  spec.env = BaseEnvironment(framework_id, executor_id, *sandbox, framework);
+  for (const auto& [k, v] : extra_env) spec.env[k] = v;
+  SetCommand(cmd, &spec);
+  spec.sandbox = *sandbox;
+  spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  if (cgroups_ && cgroups_->enabled()) {
+    auto procs = cgroups_->Create(container_id, limits);
+    if (!procs.ok()) return procs.status();
+    spec.cgroup_procs = *procs;
+  }
+  int exec_fd = -1;
+  auto pid = Launch(spec, &exec_fd);
+  if (!pid.ok()) {
+    DestroyCgroupsLater(container_id);
+    return pid.status();
+  }
+  // The reaper may report the exit after this agent is gone: it reaches the
+  // agent only through its loop, which drops work once stopped.
+  ProcessReaper::Get().Watch(*pid, exec_fd,
+                             [loop = std::weak_ptr<EventLoop>(loop_), on_exit = std::move(on_exit)](const ExitInfo& exit) {
+                               if (auto l = loop.lock()) l->Post([on_exit, exit] { on_exit(exit); });
+                             });
+  return pid;
+}
+
 Limits Agent::LimitsFor(const Resources& r) const {
   Limits l;
   l.cpus = FromMilli(r.Scalar("cpus"));
@@ -524,46 +562,18 @@ void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewo
     st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
     ProduceUpdate(task.framework_id, st);
   };
-  if (cmd.uris_size() > 0) {
-    fail("fetching 'command.uris' is not supported by this agent version");
-    return;
-  }
   task.container_id = NewIdString();
+  auto res = Resources::FromProto(task.info.resources());
   // A command task is its own executor, named after the task, as in Mesos.
-  task.sandbox = SandboxFor(task.framework_id, key.second, task.container_id);
-  std::error_code ec;
-  fs::create_directories(task.sandbox, ec);
-  if (ec) {
-    fail(absl::StrCat("cannot create sandbox ", task.sandbox, ": ", ec.message()));
-    return;
-  }
-  LaunchSpec spec;
-  spec.env = BaseEnvironment(task.framework_id, key.second, task.sandbox, framework);
-  spec.env["MESOS_TASK_ID"] = key.second;
-  SetCommand(cmd, &spec);
-  spec.sandbox = task.sandbox;
-  spec.user = cmd.has_user() ? cmd.user() : framework.user();
-  if (cgroups_ && cgroups_->enabled()) {
-    auto res = Resources::FromProto(task.info.resources());
-    auto procs = cgroups_->Create(task.container_id, LimitsFor(res.ok() ? *res : Resources()));
-    if (!procs.ok()) {
-      fail(std::string(procs.status().message()));
-      return;
-    }
-    spec.cgroup_procs = *procs;
-  }
-  int exec_fd = -1;
-  auto pid = Launch(spec, &exec_fd);
+  auto pid = StartContainer(task.framework_id, key.second, task.container_id, cmd, framework,
+                            LimitsFor(res.ok() ? *res : Resources()), {{"MESOS_TASK_ID", key.second}},
+                            &task.sandbox, [this, key](const ExitInfo& exit) { OnTaskExited(key, exit); });
   if (!pid.ok()) {
-    DestroyCgroupsLater(task.container_id);
     fail(std::string(pid.status().message()));
     return;
   }
   task.pid = *pid;
   RememberSandbox(key, task.sandbox);
-  ProcessReaper::Get().Watch(*pid, exec_fd, [loop = std::weak_ptr<EventLoop>(loop_), this, key](const ExitInfo& exit) {
-    if (auto l = loop.lock()) l->Post([this, key, exit] { OnTaskExited(key, exit); });
-  });
   task.state = v1::TASK_RUNNING;
   ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
   if (task.info.has_max_completion_time()) {
@@ -703,16 +713,9 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
   ex.info = info;
   ex.info.mutable_framework_id()->set_value(fid);
   ex.container_id = NewIdString();
-  ex.sandbox = SandboxFor(fid, key.second, ex.container_id);
-  std::error_code ec;
-  fs::create_directories(ex.sandbox, ec);
-  if (ec) {
-    *error = absl::StrCat("cannot create sandbox ", ex.sandbox, ": ", ec.message());
-    return nullptr;
-  }
-  LaunchSpec spec;
   v1::CommandInfo cmd = info.command();
   if (info.type() == v1::ExecutorInfo::DEFAULT || !info.has_command()) {
+    std::error_code ec;
     std::string dir = options_.launcher_dir;
     if (dir.empty()) dir = fs::read_symlink("/proc/self/exe", ec).parent_path().string();
     cmd.set_shell(false);
@@ -720,35 +723,15 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
     cmd.clear_arguments();
     cmd.add_arguments("corral-default-executor");
   }
-  if (cmd.uris_size() > 0) {
-    *error = "fetching 'command.uris' is not supported by this agent version";
-    return nullptr;
-  }
-  spec.env = BaseEnvironment(fid, key.second, ex.sandbox, framework);
-  SetCommand(cmd, &spec);
-  spec.sandbox = ex.sandbox;
-  spec.user = cmd.has_user() ? cmd.user() : framework.user();
   auto er = Resources::FromProto(info.resources());
   ex.limits = LimitsFor((er.ok() ? *er : Resources()) + task_resources);
-  if (cgroups_ && cgroups_->enabled()) {
-    auto procs = cgroups_->Create(ex.container_id, ex.limits);
-    if (!procs.ok()) {
-      *error = std::string(procs.status().message());
-      return nullptr;
-    }
-    spec.cgroup_procs = *procs;
-  }
-  int exec_fd = -1;
-  auto pid = Launch(spec, &exec_fd);
+  auto pid = StartContainer(fid, key.second, ex.container_id, cmd, framework, ex.limits, {}, &ex.sandbox,
+                            [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
   if (!pid.ok()) {
-    DestroyCgroupsLater(ex.container_id);
     *error = absl::StrCat("cannot launch executor '", key.second, "': ", pid.status().message());
     return nullptr;
   }
   ex.pid = *pid;
-  ProcessReaper::Get().Watch(*pid, exec_fd, [loop = std::weak_ptr<EventLoop>(loop_), this, key](const ExitInfo& exit) {
-    if (auto l = loop.lock()) l->Post([this, key, exit] { OnExecutorExited(key, exit); });
-  });
   ex.registration_timer = loop_->PostAfter(Seconds(options_.executor_registration_timeout), [this, key] {
     auto it = executors_.find(key);
     if (it == executors_.end() || it->second.sink) return;

@@ -56,19 +56,8 @@ void EventLoop::Run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    if (stopping_) {
-      // Work queued before Stop() runs (a Call() may be waiting on it);
-      // timers are dropped.
-      timers_.clear();
-      while (!queue_.empty()) {
-        auto fn = std::move(queue_.front());
-        queue_.pop_front();
-        lock.unlock();
-        fn();
-        lock.lock();
-      }
-      return;
-    }
+    // Queued work runs even after Stop() (a Call() may be waiting on it);
+    // timers do not.
     if (!queue_.empty()) {
       auto fn = std::move(queue_.front());
       queue_.pop_front();
@@ -76,6 +65,10 @@ void EventLoop::Run() {
       fn();
       lock.lock();
       continue;
+    }
+    if (stopping_) {
+      timers_.clear();
+      return;
     }
     if (!timers_.empty()) {
       auto first = timers_.begin();

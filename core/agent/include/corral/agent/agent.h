@@ -165,6 +165,14 @@ class Agent {
                                                      const std::string& sandbox,
                                                      const v1::FrameworkInfo& framework);
   Limits LimitsFor(const Resources& r) const;
+  // Starts `cmd` in a container: a sandbox under the work dir (returned in
+  // *sandbox), a cgroup with `limits`, its own process group. `on_exit` runs
+  // on the loop once the process is reaped. On failure nothing is left.
+  absl::StatusOr<pid_t> StartContainer(const std::string& framework_id, const std::string& executor_id,
+                                       const std::string& container_id, const v1::CommandInfo& cmd,
+                                       const v1::FrameworkInfo& framework, const Limits& limits,
+                                       const std::map<std::string, std::string>& extra_env, std::string* sandbox,
+                                       std::function<void(const ExitInfo&)> on_exit);
   void CleanupTask(const Key& key);
   void DestroyCgroupsLater(const std::string& container_id);
   void RememberSandbox(const Key& key, const std::string& sandbox);
