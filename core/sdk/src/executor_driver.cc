@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -213,6 +214,15 @@ absl::Status ExecutorDriver::stop() {
 absl::Status ExecutorDriver::join() {
   std::unique_lock<std::mutex> lock(impl_->mu);
   impl_->cv.wait(lock, [this] { return !impl_->running; });
+  return impl_->error;
+}
+
+std::optional<absl::Status> ExecutorDriver::joinFor(double seconds) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  if (!impl_->cv.wait_for(lock, std::chrono::duration<double>(std::max(0.0, seconds)),
+                          [this] { return !impl_->running; })) {
+    return std::nullopt;
+  }
   return impl_->error;
 }
 

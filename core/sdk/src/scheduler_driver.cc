@@ -1,6 +1,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -272,6 +273,16 @@ absl::Status SchedulerDriver::join() {
   std::unique_lock<std::mutex> lock(impl_->mu);
   if (impl_->status == DriverStatus::kNotStarted) return absl::FailedPreconditionError("the driver is not running");
   impl_->cv.wait(lock, [this] { return impl_->status != DriverStatus::kRunning; });
+  return impl_->abort_error;
+}
+
+std::optional<absl::Status> SchedulerDriver::joinFor(double seconds) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  if (impl_->status == DriverStatus::kNotStarted) return absl::FailedPreconditionError("the driver is not running");
+  if (!impl_->cv.wait_for(lock, std::chrono::duration<double>(std::max(0.0, seconds)),
+                          [this] { return impl_->status != DriverStatus::kRunning; })) {
+    return std::nullopt;
+  }
   return impl_->abort_error;
 }
 

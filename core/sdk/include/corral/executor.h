@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -48,6 +49,8 @@ class ExecutorDriver {
   absl::Status start();
   absl::Status stop();
   absl::Status join();
+  // join() for at most `seconds`: nullopt if the driver is still running.
+  std::optional<absl::Status> joinFor(double seconds);
   absl::Status run();
 
   // Fills uuid, timestamp, source and executor ID; keeps the update until the

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,9 @@ class SchedulerDriver {
   // Blocks until the driver is stopped or aborted. Returns the error that
   // aborted it, if any.
   absl::Status join();
+  // join() for at most `seconds`: nullopt if the driver is still running.
+  // Lets a caller stay responsive (to signals, say) while it waits.
+  std::optional<absl::Status> joinFor(double seconds);
   absl::Status run();  // start() then join()
   DriverStatus status() const;
   // Empty until subscribed.
