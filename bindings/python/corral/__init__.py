@@ -25,6 +25,7 @@ from corral.errors import (
     UnavailableError,
     UnsupportedCallError,
 )
+from corral import aio
 from corral.executor import Executor, ExecutorDriver
 from corral.helpers import (
     TERMINAL_STATES,
@@ -43,6 +44,7 @@ from corral.scheduler import DriverStatus, Scheduler, SchedulerDriver, default_m
 __version__ = "0.1.0"
 
 __all__ = [
+    "aio",
     "CorralError",
     "DriverStatus",
     "Executor",

@@ -6,7 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-BIN_DIR = Path(__file__).resolve().parent / "bin"
+from corral import _native
+
+# Installed beside the native modules (which, in an editable install, are
+# not beside this file).
+BIN_DIR = Path(_native.__file__).resolve().parent / "bin"
 
 
 def binary(name: str) -> str:

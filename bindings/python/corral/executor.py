@@ -12,13 +12,12 @@ thread; driver methods may be called from any thread.
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
 import weakref
 from collections.abc import Callable
 
-from corral import _native
+from corral import _native, _shutdown
 from corral._ids import id_value, non_negative
 from corral.errors import NotRunningError, error_for
 from corral.v1 import corral_pb2 as pb
@@ -58,17 +57,9 @@ class Executor:
         """The agent reported an error."""
 
 
+# Running drivers, kept alive while the program holds no reference.
 _live: set[ExecutorDriver] = set()
 _live_lock = threading.Lock()
-
-
-@atexit.register
-def _close_live_drivers() -> None:
-    with _live_lock:
-        drivers = list(_live)
-        _live.clear()
-    for d in drivers:
-        d._native.close()
 
 
 class _Sink:
@@ -93,6 +84,7 @@ class ExecutorDriver:
         self._error: BaseException | None = None
         self._started = False
         self._native = _native.ExecutorDriver(_Sink(self))
+        _shutdown.track(self)
         E = epb.Event
         self._handlers: dict[int, Callable[[epb.Event], None]] = {
             E.SUBSCRIBED: lambda e: executor.subscribed(
@@ -184,6 +176,10 @@ class ExecutorDriver:
     def _check(result: tuple[int, str]) -> None:
         if result[0] != 0:
             raise error_for(result[0], result[1])
+
+    def _close(self) -> None:
+        self._forget()
+        self._native.close()
 
     def _forget(self) -> None:
         with _live_lock:

@@ -13,7 +13,6 @@ master.
 
 from __future__ import annotations
 
-import atexit
 import enum
 import os
 import threading
@@ -23,7 +22,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Union
 
-from corral import _native
+from corral import _native, _shutdown
 from corral._ids import id_value, non_negative, strings
 from corral.errors import CorralError, NotRunningError, error_for
 from corral.v1 import corral_pb2 as pb
@@ -78,20 +77,10 @@ class Scheduler:
 
 
 # Drivers that are running. The set holds them so that a driver keeps working
-# when the program drops its last reference, and lets the interpreter stop
-# them before it exits.
+# when the program drops its last reference (corral._shutdown closes them at
+# exit).
 _live: set[SchedulerDriver] = set()
 _live_lock = threading.Lock()
-
-
-@atexit.register
-def _close_live_drivers() -> None:
-    with _live_lock:
-        drivers = list(_live)
-        _live.clear()
-    for d in drivers:
-        d._native.stop(True)  # never tears a framework down behind the program's back
-        d._native.close()
 
 
 def default_master() -> str:
@@ -215,6 +204,7 @@ class SchedulerDriver:
         self._native = _native.SchedulerDriver(
             _Sink(self), framework.SerializeToString(), master, bool(implicit_acknowledgements), lo, hi,
             float(call_timeout))
+        _shutdown.track(self)
         self._handlers: dict[int, Callable[[spb.Event], None]] = {
             spb.Event.SUBSCRIBED: self._on_subscribed,
             spb.Event.OFFERS: lambda e: self._scheduler.offers(self, list(e.offers.offers)),
@@ -440,6 +430,11 @@ class SchedulerDriver:
     def _check(result: tuple[int, str]) -> None:
         if result[0] != 0:
             raise error_for(result[0], result[1])
+
+    def _close(self) -> None:
+        """Stops (with failover) and joins the driver's threads; see corral._shutdown."""
+        self._forget()
+        self._native.close()
 
     def _forget(self) -> None:
         with _live_lock:

@@ -14,7 +14,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -39,6 +42,18 @@ bool PythonAlive() {
 #else
   return Py_IsInitialized() && !_Py_IsFinalizing();
 #endif
+}
+
+// Drivers being destroyed on threads of their own (see Destroy), so that
+// the interpreter can wait for them before it finalizes.
+std::mutex g_closing_mu;
+std::condition_variable g_closing_cv;
+int g_closing = 0;
+
+bool WaitForClosing(double seconds) {
+  py::gil_scoped_release nogil;
+  std::unique_lock<std::mutex> lock(g_closing_mu);
+  return g_closing_cv.wait_for(lock, std::chrono::duration<double>(seconds), [] { return g_closing == 0; });
 }
 
 // Non-zero while this thread is inside a sink call: a driver dropped from its
@@ -246,12 +261,18 @@ class DriverHolder {
   static void Destroy(std::unique_ptr<Driver> driver, std::unique_ptr<Adapter> adapter) {
     if (g_in_callback > 0) {
       // Dropped inside one of its callbacks: that thread cannot join itself.
+      {
+        std::lock_guard<std::mutex> lock(g_closing_mu);
+        ++g_closing;
+      }
       std::thread([d = driver.release(), a = adapter.release()] {
         delete d;
         if (PythonAlive()) {
           py::gil_scoped_acquire gil;
           delete a;
         }  // else the interpreter is gone; leaking the sink is all that is safe
+        std::lock_guard<std::mutex> lock(g_closing_mu);
+        if (--g_closing == 0) g_closing_cv.notify_all();
       }).detach();
       return;
     }
@@ -329,6 +350,8 @@ PYBIND11_MODULE(_native, m) {
   using namespace corral;
   using nogil = py::call_guard<py::gil_scoped_release>;
   m.doc() = "Corral's C++ drivers; use the corral package, not this module.";
+  m.def("wait_for_closing", &WaitForClosing, py::arg("seconds"),
+        "Waits for drivers dropped in their own callbacks to finish closing.");
 
   py::class_<NativeSchedulerDriver>(m, "SchedulerDriver")
       .def(py::init<py::object, const std::string&, const std::string&, bool, double, double, double>(),

@@ -12,6 +12,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "corral/common/logging.h"
 #include "corral/local/local_cluster.h"
 #include "corral/v1/internal.grpc.pb.h"
 
@@ -29,8 +30,11 @@ class PyLocalCluster {
  public:
   PyLocalCluster(int agents, const std::string& resources, const std::string& work_dir, bool keep_work_dir,
                  const std::string& launcher_dir, bool cgroups, double offer_timeout, double allocation_interval,
-                 double agent_ping_timeout, int max_agent_ping_timeouts) {
+                 double agent_ping_timeout, int max_agent_ping_timeouts, const std::string& log_level) {
     if (agents < 0) throw py::value_error("agents: must be >= 0");
+    LogLevel level;
+    if (!ParseLogLevel(log_level, &level)) throw py::value_error("log_level: expected debug, info, warning or error");
+    SetLogLevel(level);
     LocalClusterOptions o;
     o.agents = agents;
     if (!resources.empty()) o.agent_resources = resources;
@@ -130,10 +134,10 @@ PYBIND11_MODULE(_testing, m) {
   m.doc() = "Corral's in-process cluster; use corral.testing, not this module.";
   py::class_<PyLocalCluster>(m, "LocalCluster")
       .def(py::init<int, const std::string&, const std::string&, bool, const std::string&, bool, double, double,
-                    double, int>(),
+                    double, int, const std::string&>(),
            py::arg("agents"), py::arg("resources"), py::arg("work_dir"), py::arg("keep_work_dir"),
            py::arg("launcher_dir"), py::arg("cgroups"), py::arg("offer_timeout"), py::arg("allocation_interval"),
-           py::arg("agent_ping_timeout"), py::arg("max_agent_ping_timeouts"))
+           py::arg("agent_ping_timeout"), py::arg("max_agent_ping_timeouts"), py::arg("log_level"))
       .def("master", &PyLocalCluster::master)
       .def("work_dir", &PyLocalCluster::work_dir)
       .def("agent_count", &PyLocalCluster::agent_count)

@@ -34,7 +34,8 @@ class LocalCluster:
 
     ``resources`` is each agent's resources in Mesos syntax. ``cgroups``
     enables resource limits where this machine allows. ``offer_timeout``
-    and ``allocation_interval`` are the master's (seconds).
+    and ``allocation_interval`` are the master's (seconds). ``log_level``
+    (debug, info, warning, error) applies to the cluster's own log lines.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class LocalCluster:
         allocation_interval: float = 1.0,
         agent_ping_timeout: float = 15.0,
         max_agent_ping_timeouts: int = 5,
+        log_level: str = "warning",
         start: bool = True,
     ) -> None:
         if isinstance(agents, bool) or not isinstance(agents, int) or agents < 0:
@@ -58,7 +60,8 @@ class LocalCluster:
         self._args = (agents, resources, work_dir or "", bool(keep_work_dir), str(BIN_DIR), bool(cgroups),
                       non_negative(offer_timeout, "offer_timeout"),
                       non_negative(allocation_interval, "allocation_interval"),
-                      non_negative(agent_ping_timeout, "agent_ping_timeout"), int(max_agent_ping_timeouts))
+                      non_negative(agent_ping_timeout, "agent_ping_timeout"), int(max_agent_ping_timeouts),
+                      log_level)
         self._cluster: _testing.LocalCluster | None = None
         if start:
             self.start()
