@@ -78,11 +78,16 @@ class Subscription:
         else:
             loop.call_soon_threadsafe(self._queue.put_nowait, event)
 
-    def _end(self, error: MasterError | None = None) -> None:
+    def _end(self, error: MasterError | None = None, *, discard: bool = False) -> None:
+        if discard:  # close(): events not yet taken are dropped
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        elif self._ended:
+            return
         if not self._ended:
             self._ended = True
             self._error = error
-            self._queue.put_nowait(_END)
+        self._queue.put_nowait(_END)
 
     def __aiter__(self) -> Subscription:
         self._start()
@@ -111,7 +116,7 @@ class Subscription:
         """Ends the subscription: tears the framework down unless ``failover``."""
         if self._loop is not None and not self._ended:
             await self._run(self._driver.stop, failover)
-        self._end()
+        self._end(discard=True)
 
     @property
     def framework_id(self) -> str | None:

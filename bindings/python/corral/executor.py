@@ -20,6 +20,7 @@ from collections.abc import Callable
 from corral import _native, _shutdown
 from corral._ids import id_value, non_negative
 from corral.errors import NotRunningError, error_for
+from corral.helpers import state_name
 from corral.v1 import corral_pb2 as pb
 from corral.v1 import executor_pb2 as epb
 
@@ -153,9 +154,9 @@ class ExecutorDriver:
     def update(self, task_id: str | pb.TaskID, state: int, *, message: str | None = None,
                data: bytes | None = None, healthy: bool | None = None) -> None:
         """Reports ``state`` (e.g. ``corral.v1.TASK_RUNNING``) for a task."""
-        if state not in pb.TaskState.values():
-            raise ValueError(f"state: not a TaskState: {state!r}")
-        st = pb.TaskStatus(state=state)  # type: ignore[arg-type]
+        state_name(state)  # raises ValueError for a number that is no TaskState
+        st = pb.TaskStatus()
+        st.state = state  # type: ignore[assignment]
         st.task_id.value = id_value(task_id, "task_id")
         if message is not None:
             st.message = message

@@ -8,7 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from corral._ids import id_value, non_negative, strings
 from corral.v1 import corral_pb2 as pb
 
-_CAPABILITIES = pb.FrameworkInfo.Capability.Type
+# Enum look-ups through descriptors, which are typed (the enum wrappers' are not).
+_CAPABILITIES = pb.FrameworkInfo.Capability.DESCRIPTOR.enum_types_by_name["Type"]
+_TASK_STATES = pb.DESCRIPTOR.enum_types_by_name["TaskState"]
 
 
 def framework(
@@ -37,10 +39,10 @@ def framework(
         if "MULTI_ROLE" not in caps:
             caps.append("MULTI_ROLE")
     for c in caps:
-        try:
-            info.capabilities.add(type=_CAPABILITIES.Value(c))
-        except ValueError:
-            raise ValueError(f"capabilities: unknown capability {c!r}") from None
+        value = _CAPABILITIES.values_by_name.get(c)
+        if value is None:
+            raise ValueError(f"capabilities: unknown capability {c!r}")
+        info.capabilities.add().type = value.number
     if user is not None:
         info.user = user
     if failover_timeout is not None:
@@ -280,7 +282,10 @@ def executor(executor_id: str, command_value: str | Sequence[str] | pb.CommandIn
 
 def state_name(state: int) -> str:
     """``"TASK_RUNNING"`` for ``corral.v1.TASK_RUNNING``."""
-    return pb.TaskState.Name(state)  # type: ignore[arg-type]
+    value = _TASK_STATES.values_by_number.get(state)
+    if value is None:
+        raise ValueError(f"state: not a TaskState: {state!r}")
+    return str(value.name)
 
 
 TERMINAL_STATES = frozenset({

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,7 +65,7 @@ class Recorder(corral.Scheduler):
     def error(self, driver: corral.SchedulerDriver, message: str) -> None:
         self._record(lambda: self.errors.append(message))
 
-    def wait(self, predicate: Callable[[], T], timeout: float = TIMEOUT) -> T:
+    def wait(self, predicate: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
@@ -167,7 +167,7 @@ def process_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
     outcome = yield
     rep = outcome.get_result()
     setattr(item, "rep_" + rep.when, rep)

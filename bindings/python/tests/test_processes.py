@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from corral import v1
+from corral.v1 import internal_pb2
 from corral.testing import master_state, wait_for
 from conftest import EXAMPLES, HERE, ProcessCluster, run_python
 
@@ -32,8 +33,11 @@ def test_ctrl_c_stops_the_driver_and_keeps_the_framework(process_cluster: Proces
     assert "KeyboardInterrupt" in err
     assert "Traceback" in err and "Fatal" not in err and "terminate" not in err
     # Stopped with failover: the framework waits for its scheduler, its task runs on.
-    state = wait_for(lambda: (s := master_state(process_cluster.master)) and
-                     any(f.framework_info.id.value == framework_id and not f.connected for f in s.frameworks) and s)
+    def framework_waiting() -> internal_pb2.ClusterState | None:
+        s = master_state(process_cluster.master)
+        waiting = any(f.framework_info.id.value == framework_id and not f.connected for f in s.frameworks)
+        return s if waiting else None
+    state = wait_for(framework_waiting)
     assert [t.state for t in state.tasks if t.task_id.value == "long"] == [v1.TASK_RUNNING]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import corral
 from corral import v1
+from corral.v1 import internal_pb2
 import corral.testing
 from corral.testing import LocalCluster
 from conftest import Recorder, launch_on_first_offer
@@ -221,7 +222,7 @@ def test_an_exception_in_a_with_block_keeps_the_framework(cluster: LocalCluster)
             rec.wait(lambda: rec.framework_id)
             raise KeyError("application error")
     # stop(failover=True): disconnected, not torn down.
-    def disconnected(state: corral.testing.internal_pb2.ClusterState) -> bool:
+    def disconnected(state: internal_pb2.ClusterState) -> bool:
         fw = [f for f in state.frameworks if f.framework_info.id.value == rec.framework_id]
         assert fw, "the framework was torn down"
         return not fw[0].connected

@@ -106,7 +106,7 @@ class LocalCluster:
         """The master's view: agents, frameworks, tasks and completed tasks."""
         return internal_pb2.ClusterState.FromString(self._c.state())
 
-    def wait_for(self, predicate: Callable[[internal_pb2.ClusterState], T], timeout: float = 30.0) -> T:
+    def wait_for(self, predicate: Callable[[internal_pb2.ClusterState], T | None], timeout: float = 30.0) -> T:
         """Polls the master's state until ``predicate`` returns something truthy."""
         return wait_for(lambda: predicate(self.state()), timeout)
 
@@ -128,7 +128,7 @@ def master_state(master: str, timeout: float = 10.0) -> internal_pb2.ClusterStat
     return internal_pb2.ClusterState.FromString(_testing.master_state(master, non_negative(timeout, "timeout")))
 
 
-def wait_for(fn: Callable[[], T], timeout: float = 30.0, interval: float = 0.02) -> T:
+def wait_for(fn: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.02) -> T:
     """Calls ``fn`` until it returns something truthy, which is returned;
     raises TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
