@@ -2,7 +2,9 @@
 # Sets up a fresh Debian 12 machine for Corral, builds it, and runs it.
 #   scripts/dev.sh local   install what is missing, build, start a local cluster
 #   scripts/dev.sh test    install what is missing, build, run the whole test suite
+#                          (C++ with ctest, then the Python SDK with pytest)
 #   scripts/dev.sh build   install what is missing and build
+#   scripts/dev.sh python  also install the Python SDK into build/venv
 # Safe to run again: installs only what is missing, builds incrementally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +12,8 @@ cd "$(dirname "$0")/.."
 BUILD_DIR="${CORRAL_BUILD_DIR:-build}"
 PACKAGES=(build-essential cmake ninja-build pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-          libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev python3)
+          libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
+          python3 python3-dev python3-venv)
 
 install_packages() {
   local missing=()
@@ -32,6 +35,17 @@ build() {
   cmake --build "$BUILD_DIR" -j "$(nproc)"
 }
 
+# The Python SDK (root pyproject.toml), installed with its test tools into a
+# virtual environment; pip fetches scikit-build-core, pybind11, protobuf,
+# pytest and mypy from PyPI. The native build is incremental (build/python).
+python_sdk() {
+  local venv="$BUILD_DIR/venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check ".[test]"
+}
+
 case "${1:-}" in
   local)
     install_packages
@@ -42,15 +56,21 @@ case "${1:-}" in
   test)
     install_packages
     build
-    cd "$BUILD_DIR"
-    ctest --output-on-failure -j "$(nproc)" --timeout 600
+    python_sdk
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
+    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
     ;;
   build)
     install_packages
     build
     ;;
+  python)
+    install_packages
+    python_sdk
+    echo "The corral package is installed in $BUILD_DIR/venv (activate it with: . $BUILD_DIR/venv/bin/activate)"
+    ;;
   *)
-    echo "usage: scripts/dev.sh local|test|build" >&2
+    echo "usage: scripts/dev.sh local|test|build|python" >&2
     exit 2
     ;;
 esac
