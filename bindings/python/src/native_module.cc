@@ -60,6 +60,39 @@ bool WaitForClosing(double seconds) {
 // own callback cannot be joined from that thread.
 thread_local int g_in_callback = 0;
 
+// The Python thread state of a driver's callback thread, made once and kept
+// for the thread's life: making and freeing one around every event (what
+// taking the GIL from a foreign thread does by default) cost more than the
+// rest of delivering an update.
+class CallbackThreadState {
+ public:
+  static CallbackThreadState& Get() {
+    thread_local CallbackThreadState state;
+    return state;
+  }
+  void Acquire() {
+    if (tstate_ == nullptr) {
+      gil_ = PyGILState_Ensure();  // creates the thread state; held until the thread ends
+      tstate_ = PyThreadState_Get();
+    } else {
+      PyEval_RestoreThread(tstate_);
+    }
+  }
+  void Release() { PyEval_SaveThread(); }
+  ~CallbackThreadState() {
+    // The thread is ending (its driver is being destroyed, before the
+    // interpreter finalizes; see corral/_shutdown.py).
+    if (tstate_ != nullptr && PythonAlive()) {
+      PyEval_RestoreThread(tstate_);
+      PyGILState_Release(gil_);
+    }
+  }
+
+ private:
+  PyThreadState* tstate_ = nullptr;
+  PyGILState_STATE gil_{};
+};
+
 // A Python object that receives events. Constructed and destroyed with the
 // GIL held; Deliver() is called without it.
 class Sink {
@@ -70,7 +103,7 @@ class Sink {
     std::string bytes;
     if (event != nullptr) event->SerializeToString(&bytes);  // before taking the GIL
     if (!PythonAlive()) return;
-    py::gil_scoped_acquire gil;
+    CallbackThreadState::Get().Acquire();
     ++g_in_callback;
     try {
       if (event != nullptr) {
@@ -84,6 +117,7 @@ class Sink {
       e.discard_as_unraisable(method);
     }
     --g_in_callback;
+    CallbackThreadState::Get().Release();
   }
 
  private:
