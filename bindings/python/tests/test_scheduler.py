@@ -227,3 +227,14 @@ def test_an_exception_in_a_with_block_keeps_the_framework(cluster: LocalCluster)
         assert fw, "the framework was torn down"
         return not fw[0].connected
     cluster.wait_for(disconnected)
+
+
+def test_the_pytest_fixture_gives_a_running_two_agent_cluster(local_cluster: LocalCluster) -> None:
+    state = local_cluster.state()
+    assert len(state.agents) == 2 and local_cluster.agent_count == 2
+    rec = Recorder()
+    launch_on_first_offer(rec, lambda o: [corral.task("fx", "exit 7", corral.resources(cpus=0.1, mem=8),
+                                                      offer=o, task_id="fx")])
+    with corral.SchedulerDriver(rec, "fixture", local_cluster.master):
+        failed = rec.wait_state("fx", v1.TASK_FAILED)
+        assert "7" in failed.message  # the exit code reaches the scheduler
