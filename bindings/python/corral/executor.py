@@ -12,14 +12,12 @@ thread; driver methods may be called from any thread.
 
 from __future__ import annotations
 
-import threading
-import time
 import weakref
 from collections.abc import Callable
 
-from corral import _native, _shutdown
-from corral._ids import id_value, non_negative
-from corral.errors import NotRunningError, error_for
+from corral import _lifecycle, _native
+from corral._ids import id_value
+from corral.errors import NotRunningError
 from corral.helpers import state_name
 from corral.v1 import corral_pb2 as pb
 from corral.v1 import executor_pb2 as epb
@@ -58,9 +56,6 @@ class Executor:
         """The agent reported an error."""
 
 
-# Running drivers, kept alive while the program holds no reference.
-_live: set[ExecutorDriver] = set()
-_live_lock = threading.Lock()
 
 
 class _Sink:
@@ -85,7 +80,7 @@ class ExecutorDriver:
         self._error: BaseException | None = None
         self._started = False
         self._native = _native.ExecutorDriver(_Sink(self))
-        _shutdown.track(self)
+        _lifecycle.track(self)
         E = epb.Event
         self._handlers: dict[int, Callable[[epb.Event], None]] = {
             E.SUBSCRIBED: lambda e: executor.subscribed(
@@ -105,10 +100,8 @@ class ExecutorDriver:
         return self._executor
 
     def start(self) -> None:
-        with _live_lock:
-            self._check(self._native.start())
-            self._started = True
-            _live.add(self)
+        _lifecycle.start(self, self._native.start)
+        self._started = True
 
     def stop(self) -> None:
         try:
@@ -122,14 +115,9 @@ class ExecutorDriver:
         Executor method raised."""
         if not self._started:
             raise NotRunningError("the driver was never started")
-        deadline = None if timeout is None else time.monotonic() + non_negative(timeout, "timeout")
-        while True:
-            step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
-            result = self._native.join_for(step)
-            if result is not None:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+        result = _lifecycle.join(self._native.join_for, timeout)
+        if result is None:
+            return False
         self._forget()
         if self._error is not None:
             raise self._error
@@ -173,18 +161,14 @@ class ExecutorDriver:
             raise TypeError(f"data: expected bytes, got {type(data).__name__}")
         self._check(self._native.send_framework_message(bytes(data)))
 
-    @staticmethod
-    def _check(result: tuple[int, str]) -> None:
-        if result[0] != 0:
-            raise error_for(result[0], result[1])
+    _check = staticmethod(_lifecycle.check)
 
     def _close(self) -> None:
         self._forget()
         self._native.close()
 
     def _forget(self) -> None:
-        with _live_lock:
-            _live.discard(self)
+        _lifecycle.forget(self)
 
     def _deliver(self, payload: bytes) -> None:
         if self._error is not None:

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import enum
 import os
-import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Union
 
-from corral import _native, _shutdown
+from corral import _lifecycle, _native
 from corral._ids import id_value, non_negative, strings
 from corral.errors import CorralError, NotRunningError, error_for
 from corral.v1 import corral_pb2 as pb
@@ -75,12 +73,6 @@ class Scheduler:
     def disconnected(self, driver: SchedulerDriver) -> None:
         """The connection to the master dropped; the driver is reconnecting."""
 
-
-# Drivers that are running. The set holds them so that a driver keeps working
-# when the program drops its last reference (corral._shutdown closes them at
-# exit).
-_live: set[SchedulerDriver] = set()
-_live_lock = threading.Lock()
 
 
 def default_master() -> str:
@@ -204,7 +196,7 @@ class SchedulerDriver:
         self._native = _native.SchedulerDriver(
             _Sink(self), framework.SerializeToString(), master, bool(implicit_acknowledgements), lo, hi,
             float(call_timeout))
-        _shutdown.track(self)
+        _lifecycle.track(self)
         self._handlers: dict[int, Callable[[spb.Event], None]] = {
             spb.Event.SUBSCRIBED: self._on_subscribed,
             spb.Event.OFFERS: lambda e: self._scheduler.offers(self, list(e.offers.offers)),
@@ -233,9 +225,7 @@ class SchedulerDriver:
 
     def start(self) -> None:
         """Starts subscribing in the background; events arrive on the callback thread."""
-        with _live_lock:
-            self._check(self._native.start())
-            _live.add(self)
+        _lifecycle.start(self, self._native.start)
 
     def stop(self, failover: bool = False) -> None:
         """Stops the driver. ``failover=False`` tears the framework down (its tasks
@@ -261,20 +251,15 @@ class SchedulerDriver:
         :class:`corral.MasterError` if the master ended the subscription.
         Ctrl-C interrupts the wait (the driver keeps running).
         """
-        deadline = None if timeout is None else time.monotonic() + non_negative(timeout, "timeout")
-        while True:
-            step = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
-            result = self._native.join_for(step)  # short waits, so that signals are handled
-            if result is not None:
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+        if self.status == DriverStatus.NOT_STARTED:
+            raise NotRunningError("the driver is not running: it was never started")
+        result = _lifecycle.join(self._native.join_for, timeout)
+        if result is None:
+            return False
         self._forget()
         if self._error is not None:
             raise self._error
         code, message = result
-        if code == 9 and self.status == DriverStatus.NOT_STARTED:
-            raise NotRunningError(message, code)
         if code != 0 and not self._aborted_by_us:
             raise error_for(code, message)
         return True
@@ -426,19 +411,15 @@ class SchedulerDriver:
 
     # --- internals --------------------------------------------------------------
 
-    @staticmethod
-    def _check(result: tuple[int, str]) -> None:
-        if result[0] != 0:
-            raise error_for(result[0], result[1])
+    _check = staticmethod(_lifecycle.check)
 
     def _close(self) -> None:
-        """Stops (with failover) and joins the driver's threads; see corral._shutdown."""
+        """Stops (with failover) and joins the driver's threads; see corral._lifecycle."""
         self._forget()
         self._native.close()
 
     def _forget(self) -> None:
-        with _live_lock:
-            _live.discard(self)
+        _lifecycle.forget(self)
 
     def _deliver(self, payload: bytes) -> None:
         event = spb.Event.FromString(payload)
