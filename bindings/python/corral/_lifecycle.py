@@ -12,18 +12,20 @@
 
 from __future__ import annotations
 
+import abc
 import atexit
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from corral import _native
 from corral._ids import non_negative
 from corral.errors import error_for
 
 Result = tuple[int, str]
+_T = TypeVar("_T")
 
 
 class _Closable(Protocol):
@@ -76,3 +78,38 @@ def _close_all() -> None:
     for d in list(_existing):
         d._close()
     _native.wait_for_closing(10.0)
+
+
+class DriverBase(abc.ABC):
+    """The plumbing both Python drivers share: status checks, closing, and
+    running a user callback so that an exception stops the driver and is
+    kept for join() to raise."""
+
+    _error: BaseException | None = None
+
+    _check = staticmethod(check)
+
+    @abc.abstractmethod
+    def _native_close(self) -> None:
+        """Closes the native driver."""
+
+    @abc.abstractmethod
+    def _halt(self) -> None:
+        """Stops the native driver after a callback raised (without tearing down)."""
+
+    def _close(self) -> None:
+        """Stops the driver (never tearing a framework down) and joins its threads."""
+        self._forget()
+        self._native_close()
+
+    def _forget(self) -> None:
+        forget(self)
+
+    def _guarded(self, fn: Callable[[_T], None], arg: _T) -> None:
+        if self._error is not None:
+            return
+        try:
+            fn(arg)
+        except BaseException as e:  # noqa: BLE001 - raised again from join()
+            self._error = e
+            self._halt()

@@ -70,7 +70,7 @@ class _Sink:
             d._deliver(payload)
 
 
-class ExecutorDriver:
+class ExecutorDriver(_lifecycle.DriverBase):
     """Runs an :class:`Executor` inside a process started by a Corral agent."""
 
     def __init__(self, executor: Executor) -> None:
@@ -161,27 +161,17 @@ class ExecutorDriver:
             raise TypeError(f"data: expected bytes, got {type(data).__name__}")
         self._check(self._native.send_framework_message(bytes(data)))
 
-    _check = staticmethod(_lifecycle.check)
-
-    def _close(self) -> None:
-        self._forget()
+    def _native_close(self) -> None:
         self._native.close()
 
-    def _forget(self) -> None:
-        _lifecycle.forget(self)
+    def _halt(self) -> None:
+        self._native.stop()
 
     def _deliver(self, payload: bytes) -> None:
-        if self._error is not None:
-            return
         event = epb.Event.FromString(payload)
         handler = self._handlers.get(event.type)
-        if handler is None:
-            return
-        try:
-            handler(event)
-        except BaseException as e:  # noqa: BLE001 - re-raised from join()
-            self._error = e
-            self._native.stop()
+        if handler is not None:
+            self._guarded(handler, event)
 
 
 __all__ = ["Executor", "ExecutorDriver"]

@@ -148,7 +148,7 @@ class _Sink:
             d._guarded(d._scheduler.disconnected, d)
 
 
-class SchedulerDriver:
+class SchedulerDriver(_lifecycle.DriverBase):
     """Runs a :class:`Scheduler` against a Corral master.
 
     ``framework`` is a :class:`corral.v1.FrameworkInfo` (see
@@ -411,30 +411,17 @@ class SchedulerDriver:
 
     # --- internals --------------------------------------------------------------
 
-    _check = staticmethod(_lifecycle.check)
-
-    def _close(self) -> None:
-        """Stops (with failover) and joins the driver's threads; see corral._lifecycle."""
-        self._forget()
+    def _native_close(self) -> None:
         self._native.close()
 
-    def _forget(self) -> None:
-        _lifecycle.forget(self)
+    def _halt(self) -> None:
+        self._native.abort()
 
     def _deliver(self, payload: bytes) -> None:
         event = spb.Event.FromString(payload)
         handler = self._handlers.get(event.type)
         if handler is not None:
             self._guarded(handler, event)
-
-    def _guarded(self, fn: Callable[..., None], arg: object) -> None:
-        if self._error is not None:
-            return
-        try:
-            fn(arg)
-        except BaseException as e:  # noqa: BLE001 - re-raised from join()
-            self._error = e
-            self._native.abort()
 
     def _on_subscribed(self, e: spb.Event) -> None:
         self._scheduler.subscribed(self, e.subscribed.framework_id.value, e.subscribed.master_info)
