@@ -39,8 +39,9 @@ class PermissionDeniedError(CorralError):
     code = 7
 
 
-class NotRunningError(CorralError):
-    """The driver is not running, or not subscribed yet, so it cannot make calls."""
+class PreconditionError(CorralError):
+    """The call is not possible in the current state: the driver is not
+    running, not subscribed yet, or already started."""
 
     code = 9
 
@@ -69,7 +70,7 @@ _BY_CODE: dict[int, type[CorralError]] = {
     5: NotFoundError,
     7: PermissionDeniedError,
     16: PermissionDeniedError,  # UNAUTHENTICATED
-    9: NotRunningError,
+    9: PreconditionError,
     10: MasterError,
     12: UnsupportedCallError,
     14: UnavailableError,

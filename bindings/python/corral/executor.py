@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from corral import _lifecycle, _native
 from corral._ids import id_value
-from corral.errors import NotRunningError
+from corral.errors import PreconditionError
 from corral.helpers import state_name
 from corral.v1 import corral_pb2 as pb
 from corral.v1 import executor_pb2 as epb
@@ -114,7 +114,7 @@ class ExecutorDriver(_lifecycle.DriverBase):
         agent). Returns False if ``timeout`` passed first; raises what an
         Executor method raised."""
         if not self._started:
-            raise NotRunningError("the driver was never started")
+            raise PreconditionError("the driver was never started")
         result = _lifecycle.join(self._native.join_for, timeout)
         if result is None:
             return False

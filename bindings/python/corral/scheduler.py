@@ -22,7 +22,7 @@ from typing import Union
 
 from corral import _lifecycle, _native
 from corral._ids import id_value, non_negative, strings
-from corral.errors import CorralError, NotRunningError, error_for
+from corral.errors import CorralError, PreconditionError, error_for
 from corral.v1 import corral_pb2 as pb
 from corral.v1 import scheduler_pb2 as spb
 
@@ -232,7 +232,7 @@ class SchedulerDriver(_lifecycle.DriverBase):
         are killed); ``failover=True`` only disconnects, so that another
         driver with the same framework ID can take over."""
         if self.status == DriverStatus.NOT_STARTED:
-            raise NotRunningError("the driver was never started")
+            raise PreconditionError("the driver was never started")
         try:
             self._check(self._native.stop(bool(failover)))
         finally:
@@ -252,7 +252,7 @@ class SchedulerDriver(_lifecycle.DriverBase):
         Ctrl-C interrupts the wait (the driver keeps running).
         """
         if self.status == DriverStatus.NOT_STARTED:
-            raise NotRunningError("the driver is not running: it was never started")
+            raise PreconditionError("the driver is not running: it was never started")
         result = _lifecycle.join(self._native.join_for, timeout)
         if result is None:
             return False

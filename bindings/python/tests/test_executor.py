@@ -64,6 +64,10 @@ def test_an_executor_driver_outside_an_agent_says_what_is_missing(monkeypatch: p
     monkeypatch.delenv("MESOS_AGENT_ENDPOINT", raising=False)
     monkeypatch.delenv("CORRAL_AGENT_ENDPOINT", raising=False)
     driver = corral.ExecutorDriver(corral.Executor())
+    with pytest.raises(corral.PreconditionError, match="not running"):
+        driver.update("t1", v1.TASK_RUNNING)
+    with pytest.raises(corral.PreconditionError, match="not running"):
+        driver.send_framework_message(b"too early")
     with pytest.raises(corral.InvalidCallError, match="MESOS_AGENT_ENDPOINT"):
         driver.start()
     with pytest.raises(TypeError, match="executor"):

@@ -171,9 +171,9 @@ def test_scheduler_and_driver_outlive_the_program_s_references(cluster: LocalClu
 def test_calls_before_start_and_bad_calls_raise_corral_errors(cluster: LocalCluster) -> None:
     rec = Recorder()
     driver = corral.SchedulerDriver(rec, "errors", cluster.master)
-    with pytest.raises(corral.NotRunningError, match="not running"):
+    with pytest.raises(corral.PreconditionError, match="not running"):
         driver.revive()
-    with pytest.raises(corral.NotRunningError):
+    with pytest.raises(corral.PreconditionError):
         driver.join()
     rec.on_offers = lambda d, offers: d.decline(offers, refuse_seconds=3600)
     with driver:

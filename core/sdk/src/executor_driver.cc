@@ -167,6 +167,10 @@ struct ExecutorDriver::Impl {
   }
 
   absl::Status Send(Call call) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!stub) return absl::FailedPreconditionError("the driver is not running: call start() first");
+    }
     call.mutable_framework_id()->set_value(framework_id);
     call.mutable_executor_id()->set_value(executor_id);
     grpc::ClientContext ctx;
