@@ -113,3 +113,4 @@ class DriverBase(abc.ABC):
         except BaseException as e:  # noqa: BLE001 - raised again from join()
             self._error = e
             self._halt()
+            self._forget()

@@ -283,6 +283,7 @@ class SchedulerDriver(_lifecycle.DriverBase):
                  tb: TracebackType | None) -> None:
         if self.status == DriverStatus.RUNNING:
             self.stop(failover=exc_type is not None)
+        self._forget()  # also after an abort the block did not join
 
     # --- calls ----------------------------------------------------------------
 

@@ -10,7 +10,8 @@
 //    never stalls other Python threads (or the driver's own callback thread).
 //  - Events reach Python on the driver's callback thread, which takes the GIL
 //    for the duration of the sink call. Once the interpreter is finalizing,
-//    events are dropped instead (Python stops live drivers at exit first).
+//    events are dropped instead (corral/_lifecycle.py closes every driver at
+//    exit, before that).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -81,7 +82,7 @@ class CallbackThreadState {
   void Release() { PyEval_SaveThread(); }
   ~CallbackThreadState() {
     // The thread is ending (its driver is being destroyed, before the
-    // interpreter finalizes; see corral/_shutdown.py).
+    // interpreter finalizes; see corral/_lifecycle.py).
     if (tstate_ != nullptr && PythonAlive()) {
       PyEval_RestoreThread(tstate_);
       PyGILState_Release(gil_);
@@ -115,6 +116,10 @@ class Sink {
       // The Python layer catches the user's exceptions itself; this is a
       // failure of the layer, reported the way Python reports such things.
       e.discard_as_unraisable(method);
+    } catch (const std::exception& e) {
+      // Nothing may escape into the driver's thread (it would end the process).
+      PyErr_SetString(PyExc_RuntimeError, e.what());
+      PyErr_WriteUnraisable(nullptr);
     }
     --g_in_callback;
     CallbackThreadState::Get().Release();
