@@ -1,11 +1,15 @@
 // End-to-end tests: a LocalCluster (master and agents in this process, on
 // loopback) driven through the C++ SDK; tasks and executors are real
 // processes.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 
@@ -530,6 +534,107 @@ TEST_F(ClusterTest, TasksRunAsTheirUser) {
   EXPECT_EQ(failed.state(), v1::TASK_FAILED);
   EXPECT_EQ(failed.reason(), v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
   EXPECT_NE(failed.message().find("user 'no-such-user-here' does not exist"), std::string::npos) << failed.message();
+}
+
+TEST_F(ClusterTest, FetchedUrisAreInTheSandboxBeforeTheTaskStarts) {
+  StartCluster();
+  std::string src = cluster_->work_dir() + "/uris";
+  std::filesystem::create_directories(src);
+  std::ofstream(src + "/data.txt") << "fetched data\n";
+  std::ofstream(src + "/show.sh") << "#!/bin/sh\ncat data.txt\n";
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("fetch"));
+  v1::TaskInfo t = ShellTask("fetch", {}, "./show.sh");
+  auto* data = t.mutable_command()->add_uris();
+  data->set_value("file://" + src + "/data.txt");
+  auto* script = t.mutable_command()->add_uris();
+  script->set_value(src + "/show.sh");
+  script->set_executable(true);
+  LaunchOne(s, *d, t);
+  v1::TaskStatus st = s.WaitForTerminal("fetch");
+  EXPECT_EQ(st.state(), v1::TASK_FINISHED) << st.message();
+  EXPECT_TRUE(WaitForOutput(d->framework_id().value(), "fetch", "fetched data"));
+}
+
+TEST_F(ClusterTest, AFailedFetchFailsTheTaskWithTheUriAndReason) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("fetch-fails"));
+  v1::TaskInfo t = ShellTask("no-uri", {}, "true");
+  t.mutable_command()->add_uris()->set_value("/no/such/archive.tar.gz");
+  LaunchOne(s, *d, t);
+  v1::TaskStatus st = s.WaitForTerminal("no-uri");
+  EXPECT_EQ(st.state(), v1::TASK_FAILED);
+  EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(st.message().find("Failed to fetch"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("'/no/such/archive.tar.gz'"), std::string::npos) << st.message();
+
+  // An executor whose URIs cannot be fetched never starts; its task fails the same way.
+  v1::TaskInfo via = ShellTask("via-broken-executor", {}, "");
+  via.clear_command();
+  v1::ExecutorInfo* ex = via.mutable_executor();
+  ex->mutable_executor_id()->set_value("broken-executor");
+  ex->mutable_command()->set_value(testing::BinDir() + "/corral-test-executor");
+  ex->mutable_command()->add_uris()->set_value("file:///no/such/executor-config.json");
+  LaunchOne(s, *d, via);
+  v1::TaskStatus failed = s.WaitForTerminal("via-broken-executor");
+  EXPECT_EQ(failed.state(), v1::TASK_FAILED);
+  EXPECT_EQ(failed.reason(), v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+  EXPECT_NE(failed.message().find("executor-config.json"), std::string::npos) << failed.message();
+}
+
+TEST_F(ClusterTest, ACustomExecutorStartsAfterItsUrisAreFetched) {
+  StartCluster();
+  std::string src = cluster_->work_dir() + "/executor-uris";
+  std::filesystem::create_directories(src);
+  std::ofstream(src + "/settings.conf") << "x=1\n";
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("fetch-executor"));
+  v1::TaskInfo t = ShellTask("via-fetched-executor", {}, "");
+  t.clear_command();
+  v1::ExecutorInfo* ex = t.mutable_executor();
+  ex->mutable_executor_id()->set_value("fetched-executor");
+  ex->mutable_command()->set_value(testing::BinDir() + "/corral-test-executor");
+  ex->mutable_command()->add_uris()->set_value(src + "/settings.conf");
+  testing::AddScalar(ex->mutable_resources(), "cpus", 0.1);
+  testing::AddScalar(ex->mutable_resources(), "mem", 32);
+  LaunchOne(s, *d, t);
+  v1::TaskStatus running = s.WaitForState("via-fetched-executor", v1::TASK_RUNNING);
+  EXPECT_EQ(running.source(), v1::TaskStatus::SOURCE_EXECUTOR) << running.message();
+}
+
+TEST_F(ClusterTest, KillingATaskWhileItsUrisAreFetchedEndsTheFetch) {
+  StartCluster();
+  // A server that takes the connection and never answers: the fetch hangs.
+  int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(server, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(server, 4), 0);
+  ::getsockname(server, reinterpret_cast<sockaddr*>(&addr), &len);
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("fetch-kill"));
+  v1::TaskInfo t = ShellTask("stuck", {}, "true");
+  t.mutable_command()->add_uris()->set_value("http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/slow");
+  t.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(500000000);
+  LaunchOne(s, *d, t);
+  // The agent has started the fetcher once the task's sandbox exists.
+  ASSERT_TRUE(s.WaitFor([&] {
+    for (size_t i = 0; i < cluster_->agent_count(); ++i) {
+      if (cluster_->agent(i).ReadSandboxFile(d->framework_id().value(), "stuck", "stderr", 0, 1).ok()) return true;
+    }
+    return false;
+  }));
+  auto start = std::chrono::steady_clock::now();
+  v1::TaskID id;
+  id.set_value("stuck");
+  ASSERT_TRUE(d->kill(id).ok());
+  v1::TaskStatus st = s.WaitForTerminal("stuck", 20);
+  EXPECT_EQ(st.state(), v1::TASK_KILLED) << st.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ::close(server);
 }
 
 }  // namespace

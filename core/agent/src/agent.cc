@@ -1,6 +1,7 @@
 #include "corral/agent/agent.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 #include <fstream>
 #include <thread>
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -466,9 +469,6 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
                                             const v1::FrameworkInfo& framework, const Limits& limits,
                                             const std::map<std::string, std::string>& extra_env,
                                             std::string* sandbox, std::function<void(const ExitInfo&)> on_exit) {
-  if (cmd.uris_size() > 0) {
-    return absl::UnimplementedError("fetching 'command.uris' is not supported by this agent version");
-  }
   *sandbox = SandboxFor(framework_id, executor_id, container_id);
   std::error_code ec;
   fs::create_directories(*sandbox, ec);
@@ -496,6 +496,64 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
                              [loop = std::weak_ptr<EventLoop>(loop_), on_exit = std::move(on_exit)](const ExitInfo& exit) {
                                if (auto l = loop.lock()) l->Post([on_exit, exit] { on_exit(exit); });
                              });
+  return pid;
+}
+
+std::string Agent::LauncherPath(const std::string& name) const {
+  std::string dir = options_.launcher_dir;
+  if (dir.empty()) {
+    std::error_code ec;
+    dir = fs::read_symlink("/proc/self/exe", ec).parent_path().string();
+  }
+  return dir + "/" + name;
+}
+
+absl::StatusOr<pid_t> Agent::StartFetcher(const std::string& framework_id, const std::string& executor_id,
+                                          const std::string& container_id, const v1::CommandInfo& cmd,
+                                          const v1::FrameworkInfo& framework, std::string* sandbox,
+                                          std::function<void(const absl::Status&)> done) {
+  *sandbox = SandboxFor(framework_id, executor_id, container_id);
+  std::error_code ec;
+  fs::create_directories(*sandbox, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create sandbox ", *sandbox, ": ", ec.message()));
+  // Shared by every task user (sticky, like /tmp); entries appear by rename.
+  std::string cache_dir = options_.work_dir + "/fetch-cache";
+  if (fs::create_directories(cache_dir, ec)) ::chmod(cache_dir.c_str(), 01777);
+  v1::CommandInfo uris;
+  *uris.mutable_uris() = cmd.uris();
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(uris, &json).ok()) {
+    return absl::InvalidArgumentError("'command.uris' cannot be encoded");
+  }
+  LaunchSpec spec;
+  spec.program = LauncherPath("corral-fetcher");
+  spec.argv = {"corral-fetcher", cache_dir};
+  spec.env = BaseEnvironment(framework_id, executor_id, *sandbox, framework);
+  spec.env["CORRAL_FETCHER_INFO"] = json;
+  spec.sandbox = *sandbox;
+  spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  int exec_fd = -1;
+  auto pid = Launch(spec, &exec_fd);
+  if (!pid.ok()) return pid.status();
+  ProcessReaper::Get().Watch(
+      *pid, exec_fd,
+      [loop = std::weak_ptr<EventLoop>(loop_), done = std::move(done), stderr_path = *sandbox + "/stderr"](
+          const ExitInfo& exit) {
+        absl::Status result;
+        if (exit.exec_errno != 0) {
+          result = absl::InternalError(absl::StrCat("cannot run corral-fetcher: ", std::strerror(exit.exec_errno)));
+        } else if (!WIFEXITED(exit.wait_status) || WEXITSTATUS(exit.wait_status) != 0) {
+          // The fetcher's last word on stderr says which URI failed and why.
+          std::string why = DescribeExit(exit.wait_status), line;
+          std::ifstream err(stderr_path);
+          const std::string prefix = "corral-fetcher: ";
+          while (std::getline(err, line)) {
+            if (absl::StartsWith(line, prefix)) why = line.substr(prefix.size());
+          }
+          result = absl::UnavailableError(absl::StrCat("Failed to fetch: ", why));
+        }
+        if (auto l = loop.lock()) l->Post([done, result] { done(result); });
+      });
   return pid;
 }
 
@@ -556,13 +614,57 @@ void Agent::RunTask(const v1::internal::RunTask& msg) {
 
 void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework) {
   Key key{task.framework_id, task.info.task_id().value()};
+  task.container_id = NewIdString();
+  if (task.info.command().uris_size() == 0) {
+    StartCommandTask(task, framework);
+    return;
+  }
+  // Fetch first, in a process of its own; the task starts when it is done.
+  // Until then task.pid is the fetcher's, so a kill stops the fetch.
+  auto pid = StartFetcher(task.framework_id, key.second, task.container_id, task.info.command(), framework,
+                          &task.sandbox, [this, key, framework](const absl::Status& fetched) {
+                            OnTaskFetched(key, framework, fetched);
+                          });
+  if (!pid.ok()) {
+    v1::TaskStatus st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT, std::string(pid.status().message()));
+    st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+    ProduceUpdate(task.framework_id, st);
+    return;
+  }
+  task.pid = *pid;
+  RememberSandbox(key, task.sandbox);
+}
+
+void Agent::OnTaskFetched(const Key& key, const v1::FrameworkInfo& framework, const absl::Status& fetched) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.terminal) return;
+  TaskRecord& task = it->second;
+  if (task.kill_timer) loop_->Cancel(task.kill_timer);
+  task.pid = 0;
+  if (task.killing) {
+    v1::TaskStatus st = MakeStatus(task, task.kill_state, v1::TaskStatus::SOURCE_AGENT,
+                                   task.kill_message.empty() ? "Killed while fetching its URIs" : task.kill_message);
+    if (task.has_kill_reason) st.set_reason(task.kill_reason);
+    ProduceUpdate(key.first, st);
+    return;
+  }
+  if (!fetched.ok()) {
+    v1::TaskStatus st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT, std::string(fetched.message()));
+    st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+    ProduceUpdate(key.first, st);
+    return;
+  }
+  StartCommandTask(task, framework);
+}
+
+void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework) {
+  Key key{task.framework_id, task.info.task_id().value()};
   const v1::CommandInfo& cmd = task.info.command();
   auto fail = [&](const std::string& why) {
     v1::TaskStatus st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT, why);
     st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
     ProduceUpdate(task.framework_id, st);
   };
-  task.container_id = NewIdString();
   auto res = Resources::FromProto(task.info.resources());
   // A command task is its own executor, named after the task, as in Mesos.
   auto pid = StartContainer(task.framework_id, key.second, task.container_id, cmd, framework,
@@ -715,18 +817,24 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
   ex.container_id = NewIdString();
   v1::CommandInfo cmd = info.command();
   if (info.type() == v1::ExecutorInfo::DEFAULT || !info.has_command()) {
-    std::error_code ec;
-    std::string dir = options_.launcher_dir;
-    if (dir.empty()) dir = fs::read_symlink("/proc/self/exe", ec).parent_path().string();
     cmd.set_shell(false);
-    cmd.set_value(dir + "/corral-default-executor");
+    cmd.set_value(LauncherPath("corral-default-executor"));
     cmd.clear_arguments();
     cmd.add_arguments("corral-default-executor");
   }
   auto er = Resources::FromProto(info.resources());
   ex.limits = LimitsFor((er.ok() ? *er : Resources()) + task_resources);
-  auto pid = StartContainer(fid, key.second, ex.container_id, cmd, framework, ex.limits, {}, &ex.sandbox,
-                            [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
+  absl::StatusOr<pid_t> pid;
+  if (cmd.uris_size() > 0) {
+    // The executor starts once its URIs are fetched (OnExecutorFetched).
+    pid = StartFetcher(fid, key.second, ex.container_id, cmd, framework, &ex.sandbox,
+                       [this, key, cmd, framework](const absl::Status& fetched) {
+                         OnExecutorFetched(key, cmd, framework, fetched);
+                       });
+  } else {
+    pid = StartContainer(fid, key.second, ex.container_id, cmd, framework, ex.limits, {}, &ex.sandbox,
+                         [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
+  }
   if (!pid.ok()) {
     *error = absl::StrCat("cannot launch executor '", key.second, "': ", pid.status().message());
     return nullptr;
@@ -815,6 +923,43 @@ void Agent::ShutdownExecutor(const Key& key, const std::string& why) {
     auto it = executors_.find(key);
     if (it != executors_.end() && it->second.pid == pid && pid > 0) ::kill(-pid, SIGKILL);
   });
+}
+
+void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const v1::FrameworkInfo& framework,
+                              const absl::Status& fetched) {
+  auto it = executors_.find(key);
+  if (it == executors_.end()) return;
+  ExecutorRecord& ex = it->second;
+  absl::Status s = fetched;
+  if (s.ok() && ex.shutting_down) s = absl::AbortedError("the executor was shut down while its URIs were fetched");
+  if (s.ok()) {
+    auto pid = StartContainer(key.first, key.second, ex.container_id, cmd, framework, ex.limits, {}, &ex.sandbox,
+                              [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
+    if (pid.ok()) {
+      ex.pid = *pid;
+      CORRAL_LOG(INFO) << "Launched executor " << key.second << " of framework " << key.first << " (pid " << *pid << ")";
+      return;
+    }
+    s = pid.status();
+  }
+  // The executor never ran: its tasks fail with the reason.
+  if (ex.registration_timer) loop_->Cancel(ex.registration_timer);
+  if (ex.shutdown_timer) loop_->Cancel(ex.shutdown_timer);
+  CORRAL_LOG(INFO) << "Executor " << key.second << " was not started: " << s.message();
+  for (const std::string& tid : ex.tasks) {
+    auto t = tasks_.find({key.first, tid});
+    if (t == tasks_.end() || t->second.terminal) continue;
+    v1::TaskStatus st = MakeStatus(t->second, ex.shutting_down ? v1::TASK_KILLED : v1::TASK_FAILED,
+                                   v1::TaskStatus::SOURCE_AGENT, std::string(s.message()));
+    st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+    ProduceUpdate(key.first, st);
+  }
+  AgentMessage m;
+  m.mutable_executor_exited()->mutable_framework_id()->set_value(key.first);
+  m.mutable_executor_exited()->mutable_executor_id()->set_value(key.second);
+  m.mutable_executor_exited()->set_status(W_EXITCODE(1, 0));
+  SendToMaster(m);
+  executors_.erase(it);
 }
 
 void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {

@@ -142,6 +142,18 @@ class Agent {
   void RunTaskGroup(const v1::internal::RunTaskGroup& msg);
   void KillTask(const std::string& framework_id, const std::string& task_id, const v1::KillPolicy* policy);
   void LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
+  void StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
+  void OnTaskFetched(const Key& key, const v1::FrameworkInfo& framework, const absl::Status& fetched);
+  void OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const v1::FrameworkInfo& framework,
+                         const absl::Status& fetched);
+  // Runs corral-fetcher for `cmd`'s URIs in the (new) sandbox, as the task's
+  // user; `done` runs on the loop with the outcome.
+  absl::StatusOr<pid_t> StartFetcher(const std::string& framework_id, const std::string& executor_id,
+                                     const std::string& container_id, const v1::CommandInfo& cmd,
+                                     const v1::FrameworkInfo& framework, std::string* sandbox,
+                                     std::function<void(const absl::Status&)> done);
+  // A helper binary beside the agent's (or in --launcher_dir).
+  std::string LauncherPath(const std::string& name) const;
   ExecutorRecord* EnsureExecutor(const v1::FrameworkInfo& framework, const v1::ExecutorInfo& info,
                                  const Resources& task_resources, std::string* error);
   void DeliverToExecutor(ExecutorRecord& ex);
