@@ -637,5 +637,113 @@ TEST_F(ClusterTest, KillingATaskWhileItsUrisAreFetchedEndsTheFetch) {
   ::close(server);
 }
 
+// A health check that starts at once and repeats quickly.
+v1::HealthCheck FastCheck(v1::HealthCheck::Type type, uint32_t failures = 3) {
+  v1::HealthCheck hc;
+  hc.set_type(type);
+  hc.set_delay_seconds(0);
+  hc.set_interval_seconds(0.1);
+  hc.set_grace_period_seconds(0);
+  hc.set_timeout_seconds(5);
+  hc.set_consecutive_failures(failures);
+  return hc;
+}
+
+int FreeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_F(ClusterTest, CommandHealthCheckReportsHealthyThenKillsAfterConsecutiveFailures) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("health"));
+  // Healthy while the file exists; the task removes it after a while.
+  v1::TaskInfo t = ShellTask("checked", {}, "touch alive; sleep 1; rm alive; sleep 60");
+  *t.mutable_health_check() = FastCheck(v1::HealthCheck::COMMAND);
+  t.mutable_health_check()->mutable_command()->set_value("test -f alive");
+  LaunchOne(s, *d, t);
+  v1::TaskStatus healthy = s.WaitForHealth("checked", true);
+  EXPECT_EQ(healthy.state(), v1::TASK_RUNNING);
+  EXPECT_EQ(healthy.reason(), v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  v1::TaskStatus unhealthy = s.WaitForHealth("checked", false);
+  EXPECT_EQ(unhealthy.state(), v1::TASK_RUNNING);
+  EXPECT_NE(unhealthy.message().find("Health check failed (1 in a row)"), std::string::npos) << unhealthy.message();
+  v1::TaskStatus killed = s.WaitForTerminal("checked");
+  EXPECT_EQ(killed.state(), v1::TASK_KILLED);
+  EXPECT_EQ(killed.reason(), v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+  EXPECT_TRUE(killed.has_healthy() && !killed.healthy());
+  EXPECT_NE(killed.message().find("3 consecutive failed health checks"), std::string::npos) << killed.message();
+}
+
+TEST_F(ClusterTest, HttpAndTcpHealthChecksProbeTheTask) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("http-health"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  int port = FreeLoopbackPort();
+  std::string serve = "exec python3 -m http.server --bind 127.0.0.1 " + std::to_string(port);
+  v1::TaskInfo web = ShellTask("web", offer.agent_id(), serve);
+  *web.mutable_health_check() = FastCheck(v1::HealthCheck::HTTP);
+  web.mutable_health_check()->mutable_http()->set_port(port);
+  web.mutable_health_check()->mutable_http()->set_path("/");
+  web.mutable_health_check()->set_grace_period_seconds(20);  // the server takes a moment to start
+  // Same server, but only 204 counts as healthy: it answers 200. Never killed (0).
+  v1::TaskInfo picky = ShellTask("picky", offer.agent_id(), "sleep 60");
+  *picky.mutable_health_check() = FastCheck(v1::HealthCheck::HTTP, 0);
+  picky.mutable_health_check()->mutable_http()->set_port(port);
+  picky.mutable_health_check()->mutable_http()->add_statuses(204);
+  picky.mutable_health_check()->set_grace_period_seconds(1);
+  v1::TaskInfo tcp = ShellTask("tcp", offer.agent_id(), "sleep 60");
+  *tcp.mutable_health_check() = FastCheck(v1::HealthCheck::TCP);
+  tcp.mutable_health_check()->mutable_tcp()->set_port(port);
+  tcp.mutable_health_check()->set_grace_period_seconds(20);
+  ASSERT_TRUE(d->launch(offer.id(), {web, picky, tcp}).ok());
+
+  EXPECT_EQ(s.WaitForHealth("web", true).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(s.WaitForHealth("tcp", true).state(), v1::TASK_RUNNING);
+  // `picky` fails from the end of its grace period on: first while the
+  // server starts, then with the status it answers.
+  EXPECT_TRUE(s.WaitFor([&] {
+    for (const auto& u : s.updates_) {
+      if (u.task_id().value() == "picky" && u.has_healthy() && !u.healthy() &&
+          u.message().find("HTTP status 200") != std::string::npos) return true;
+    }
+    return false;
+  }, 30)) << [&] {
+    std::string all;
+    for (const auto& u : s.updates_) if (u.task_id().value() == "picky") all += u.message() + "; ";
+    return all;
+  }();
+  for (const char* id : {"web", "picky", "tcp"}) {
+    v1::TaskID tid;
+    tid.set_value(id);
+    ASSERT_TRUE(d->kill(tid).ok());
+    EXPECT_EQ(s.WaitForTerminal(id).state(), v1::TASK_KILLED);
+  }
+}
+
+TEST_F(ClusterTest, AHealthCheckThatTimesOutCountsAsFailed) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("health-timeout"));
+  v1::TaskInfo t = ShellTask("slow-check", {}, "sleep 60");
+  *t.mutable_health_check() = FastCheck(v1::HealthCheck::COMMAND, 1);
+  t.mutable_health_check()->mutable_command()->set_value("sleep 30");
+  t.mutable_health_check()->set_timeout_seconds(0.3);
+  LaunchOne(s, *d, t);
+  v1::TaskStatus killed = s.WaitForTerminal("slow-check");
+  EXPECT_EQ(killed.state(), v1::TASK_KILLED);
+  EXPECT_NE(killed.message().find("timed out after 0.3 s"), std::string::npos) << killed.message();
+}
+
 }  // namespace
 }  // namespace corral

@@ -109,6 +109,22 @@ class RecordingScheduler : public Scheduler {
     return found;
   }
 
+  // Waits for a health update of `task` saying `healthy`; returns it (state
+  // unset on timeout).
+  v1::TaskStatus WaitForHealth(const std::string& task, bool healthy, double seconds = 30) {
+    v1::TaskStatus found;
+    WaitFor([&] {
+      for (const auto& u : updates_) {
+        if (u.task_id().value() == task && u.has_healthy() && u.healthy() == healthy) {
+          found = u;
+          return true;
+        }
+      }
+      return false;
+    }, seconds);
+    return found;
+  }
+
   // Waits for a terminal update of `task`; returns it.
   v1::TaskStatus WaitForTerminal(const std::string& task, double seconds = 30) {
     v1::TaskStatus found;

@@ -143,6 +143,19 @@ TEST(ValidationTest, Tasks) {
   t = Task();
   t.mutable_health_check()->set_interval_seconds(INFINITY);
   EXPECT_ERROR(ValidateTask(t, "a1", &res), "'health_check' durations");
+  t.mutable_health_check()->set_interval_seconds(1);
+  EXPECT_ERROR(ValidateTask(t, "a1", &res), "'health_check.type' must be COMMAND, HTTP or TCP");
+  t.mutable_health_check()->set_type(v1::HealthCheck::HTTP);
+  EXPECT_ERROR(ValidateTask(t, "a1", &res), "'health_check.http.port'");
+  t.mutable_health_check()->mutable_http()->set_port(8080);
+  t.mutable_health_check()->mutable_http()->set_scheme("gopher");
+  EXPECT_ERROR(ValidateTask(t, "a1", &res), "'health_check.http.scheme'");
+  t.mutable_health_check()->set_type(v1::HealthCheck::TCP);
+  EXPECT_ERROR(ValidateTask(t, "a1", &res), "'health_check.tcp.port'");
+  t.mutable_health_check()->set_type(v1::HealthCheck::COMMAND);
+  EXPECT_ERROR(ValidateTask(t, "a1", &res), "'health_check.command'");
+  t.mutable_health_check()->mutable_command()->set_value("true");
+  EXPECT_TRUE(ValidateTask(t, "a1", &res).ok());
 }
 
 TEST(ValidationTest, Executors) {

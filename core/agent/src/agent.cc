@@ -499,6 +499,17 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
   return pid;
 }
 
+// The text after `prefix` on the last line of `path` that starts with it:
+// how corral-fetcher and corral-check say why they failed.
+static std::string LastWordOf(const std::string& path, const std::string& prefix) {
+  std::ifstream in(path);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, prefix)) last = line.substr(prefix.size());
+  }
+  return last;
+}
+
 std::string Agent::LauncherPath(const std::string& name) const {
   std::string dir = options_.launcher_dir;
   if (dir.empty()) {
@@ -544,12 +555,8 @@ absl::StatusOr<pid_t> Agent::StartFetcher(const std::string& framework_id, const
           result = absl::InternalError(absl::StrCat("cannot run corral-fetcher: ", std::strerror(exit.exec_errno)));
         } else if (!WIFEXITED(exit.wait_status) || WEXITSTATUS(exit.wait_status) != 0) {
           // The fetcher's last word on stderr says which URI failed and why.
-          std::string why = DescribeExit(exit.wait_status), line;
-          std::ifstream err(stderr_path);
-          const std::string prefix = "corral-fetcher: ";
-          while (std::getline(err, line)) {
-            if (absl::StartsWith(line, prefix)) why = line.substr(prefix.size());
-          }
+          std::string why = LastWordOf(stderr_path, "corral-fetcher: ");
+          if (why.empty()) why = DescribeExit(exit.wait_status);
           result = absl::UnavailableError(absl::StrCat("Failed to fetch: ", why));
         }
         if (auto l = loop.lock()) l->Post([done, result] { done(result); });
@@ -678,6 +685,10 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
   RememberSandbox(key, task.sandbox);
   task.state = v1::TASK_RUNNING;
   ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
+  if (task.info.has_health_check()) {
+    task.health.running_since = SteadyNow();
+    ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
+  }
   if (task.info.has_max_completion_time()) {
     task.deadline_timer = loop_->PostAfter(
         std::chrono::nanoseconds(task.info.max_completion_time().nanoseconds()), [this, key] {
@@ -761,6 +772,7 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
   TaskRecord& task = it->second;
   if (task.kill_timer) loop_->Cancel(task.kill_timer);
   if (task.deadline_timer) loop_->Cancel(task.deadline_timer);
+  StopHealthChecks(task);
   // Anything the task left in its process group goes with it.
   ::kill(-task.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(task.container_id);
@@ -782,12 +794,143 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
     st = MakeStatus(task, task.kill_state, v1::TaskStatus::SOURCE_EXECUTOR,
                     task.kill_message.empty() ? DescribeExit(exit.wait_status) : task.kill_message);
     if (task.has_kill_reason) st.set_reason(task.kill_reason);
+    if (task.killed_unhealthy) st.set_healthy(false);
   } else if (WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0) {
     st = MakeStatus(task, v1::TASK_FINISHED, v1::TaskStatus::SOURCE_EXECUTOR, DescribeExit(exit.wait_status));
   } else {
     st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_EXECUTOR, DescribeExit(exit.wait_status));
   }
   ProduceUpdate(key.first, st);
+}
+
+// --- health checks ----------------------------------------------------------------
+
+void Agent::ScheduleHealthCheck(const Key& key, double after_seconds) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  it->second.health.next = loop_->PostAfter(Seconds(after_seconds), [this, key] { RunHealthCheck(key); });
+}
+
+void Agent::RunHealthCheck(const Key& key) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.terminal || it->second.killing || it->second.pid <= 0) return;
+  TaskRecord& task = it->second;
+  task.health.next = 0;
+  const v1::HealthCheck& hc = task.info.health_check();
+  const v1::FrameworkInfo& framework = frameworks_[task.framework_id];
+  LaunchSpec spec;
+  spec.env = BaseEnvironment(task.framework_id, key.second, task.sandbox, framework);
+  spec.env["MESOS_TASK_ID"] = key.second;
+  for (const auto& var : task.info.command().environment().variables()) spec.env[var.name()] = var.value();
+  spec.sandbox = task.sandbox;
+  // Each check's output replaces the last one's, so the file stays small and
+  // its last line explains a failure.
+  spec.output_path = task.sandbox + "/health_check.log";
+  std::ofstream(spec.output_path, std::ios::trunc);
+  spec.user = task.info.command().has_user() ? task.info.command().user() : framework.user();
+  switch (hc.type()) {
+    case v1::HealthCheck::COMMAND:
+      SetCommand(hc.command(), &spec);
+      break;
+    case v1::HealthCheck::HTTP: {
+      std::string path = hc.http().path().empty() ? "/" : hc.http().path();
+      if (path[0] != '/') path = "/" + path;
+      spec.program = LauncherPath("corral-check");
+      spec.argv = {"corral-check", "http",
+                   absl::StrCat(hc.http().scheme().empty() ? "http" : hc.http().scheme(), "://", options_.ip, ":",
+                                hc.http().port(), path)};
+      for (uint32_t st : hc.http().statuses()) spec.argv.push_back(std::to_string(st));
+      break;
+    }
+    case v1::HealthCheck::TCP:
+      spec.program = LauncherPath("corral-check");
+      spec.argv = {"corral-check", "tcp", options_.ip, std::to_string(hc.tcp().port())};
+      break;
+    default:
+      return;  // validated by the master
+  }
+  int exec_fd = -1;
+  auto pid = Launch(spec, &exec_fd);
+  if (!pid.ok()) {
+    ExitInfo failed;
+    failed.exec_errno = ENOEXEC;
+    OnHealthCheckDone(key, 0, failed);
+    return;
+  }
+  task.health.check_pid = *pid;
+  task.health.timed_out = false;
+  ProcessReaper::Get().Watch(*pid, exec_fd, [loop = std::weak_ptr<EventLoop>(loop_), this, key, p = *pid](const ExitInfo& exit) {
+    if (auto l = loop.lock()) l->Post([this, key, p, exit] { OnHealthCheckDone(key, p, exit); });
+  });
+  if (hc.timeout_seconds() > 0) {
+    task.health.timeout = loop_->PostAfter(Seconds(hc.timeout_seconds()), [this, key, p = *pid] {
+      auto t = tasks_.find(key);
+      if (t == tasks_.end() || t->second.health.check_pid != p) return;
+      t->second.health.timed_out = true;
+      ::kill(-p, SIGKILL);
+    });
+  }
+}
+
+void Agent::OnHealthCheckDone(const Key& key, pid_t pid, const ExitInfo& exit) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  TaskRecord& task = it->second;
+  TaskRecord::Health& h = task.health;
+  if (h.check_pid != pid) return;
+  h.check_pid = 0;
+  if (h.timeout) loop_->Cancel(h.timeout);
+  h.timeout = 0;
+  if (task.terminal || task.killing || task.pid <= 0) return;
+  const v1::HealthCheck& hc = task.info.health_check();
+  bool ok = !h.timed_out && exit.exec_errno == 0 && WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0;
+  auto report = [&](bool healthy, const std::string& message) {
+    v1::TaskStatus st = MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, message);
+    st.set_healthy(healthy);
+    st.set_reason(v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+    h.reported = true;
+    h.healthy = healthy;
+    ProduceUpdate(key.first, st);
+  };
+  if (ok) {
+    // As in Mesos: an update when the task first turns healthy, and after failures.
+    bool changed = !h.reported || !h.healthy;
+    h.succeeded_once = true;
+    h.consecutive_failures = 0;
+    if (changed) report(true, "");
+  } else if (!h.succeeded_once && SteadyNow() - h.running_since <= hc.grace_period_seconds()) {
+    // Failures while the task is still starting up do not count.
+  } else {
+    std::string why = h.timed_out ? absl::StrCat("the check timed out after ", hc.timeout_seconds(), " s")
+                      : exit.exec_errno ? absl::StrCat("the check could not run: ", std::strerror(exit.exec_errno))
+                                        : LastWordOf(task.sandbox + "/health_check.log", "corral-check: ");
+    if (why.empty()) why = absl::StrCat("the check ", DescribeExit(exit.wait_status).substr(8));
+    ++h.consecutive_failures;
+    report(false, absl::StrCat("Health check failed (", h.consecutive_failures, " in a row): ", why));
+    // consecutive_failures of 0 reports health without ever killing.
+    if (hc.consecutive_failures() > 0 && h.consecutive_failures >= hc.consecutive_failures()) {
+      CORRAL_LOG(INFO) << "Killing task " << key.second << " after " << h.consecutive_failures
+                       << " failed health checks";
+      task.kill_state = v1::TASK_KILLED;
+      task.has_kill_reason = true;
+      task.kill_reason = v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED;
+      task.kill_message = absl::StrCat("Task killed after ", h.consecutive_failures,
+                                       " consecutive failed health checks; the last: ", why);
+      task.killed_unhealthy = true;
+      Kill(task, nullptr);
+      return;
+    }
+  }
+  ScheduleHealthCheck(key, hc.interval_seconds());
+}
+
+void Agent::StopHealthChecks(TaskRecord& task) {
+  TaskRecord::Health& h = task.health;
+  if (h.next) loop_->Cancel(h.next);
+  if (h.timeout) loop_->Cancel(h.timeout);
+  h.next = h.timeout = 0;
+  if (h.check_pid > 0) ::kill(-h.check_pid, SIGKILL);
+  h.check_pid = 0;
 }
 
 // --- executors -------------------------------------------------------------------

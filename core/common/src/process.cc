@@ -126,8 +126,8 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     }
   }
 
-  std::string out_path = spec.sandbox + "/stdout";
-  std::string err_path = spec.sandbox + "/stderr";
+  std::string out_path = spec.output_path.empty() ? spec.sandbox + "/stdout" : spec.output_path;
+  std::string err_path = spec.output_path.empty() ? spec.sandbox + "/stderr" : spec.output_path;
   int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (out_fd < 0 || err_fd < 0) {

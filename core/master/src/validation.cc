@@ -236,6 +236,28 @@ absl::Status ValidateTask(const v1::TaskInfo& task, const std::string& agent_id,
         !Finite(hc.grace_period_seconds())) {
       return Invalid(absl::StrCat(where, ": 'health_check' durations must be finite and non-negative"));
     }
+    switch (hc.type()) {
+      case v1::HealthCheck::COMMAND:
+        if (!hc.has_command() || hc.command().value().empty()) {
+          return Invalid(absl::StrCat(where, ": 'health_check.command' is required for a COMMAND check"));
+        }
+        break;
+      case v1::HealthCheck::HTTP:
+        if (hc.http().port() == 0 || hc.http().port() > 65535) {
+          return Invalid(absl::StrCat(where, ": 'health_check.http.port' must be a port number for an HTTP check"));
+        }
+        if (!hc.http().scheme().empty() && hc.http().scheme() != "http" && hc.http().scheme() != "https") {
+          return Invalid(absl::StrCat(where, ": 'health_check.http.scheme' must be 'http' or 'https'"));
+        }
+        break;
+      case v1::HealthCheck::TCP:
+        if (hc.tcp().port() == 0 || hc.tcp().port() > 65535) {
+          return Invalid(absl::StrCat(where, ": 'health_check.tcp.port' must be a port number for a TCP check"));
+        }
+        break;
+      default:
+        return Invalid(absl::StrCat(where, ": 'health_check.type' must be COMMAND, HTTP or TCP"));
+    }
   }
   if (task.has_max_completion_time()) {
     if (auto s = ValidateDuration("max_completion_time", task.max_completion_time()); !s.ok()) {

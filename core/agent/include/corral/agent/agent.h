@@ -111,6 +111,19 @@ class Agent {
     std::string kill_message;
     EventLoop::TimerId kill_timer = 0;
     EventLoop::TimerId deadline_timer = 0;
+    // TaskInfo.health_check of a command task, run by the agent.
+    struct Health {
+      double running_since = 0;          // SteadyNow(); the grace period counts from here
+      uint32_t consecutive_failures = 0;
+      bool succeeded_once = false;       // ends the grace period
+      bool reported = false;             // a health update has been produced
+      bool healthy = false;              // the last one's value
+      pid_t check_pid = 0;               // the check in flight
+      bool timed_out = false;
+      EventLoop::TimerId next = 0;
+      EventLoop::TimerId timeout = 0;
+    } health;
+    bool killed_unhealthy = false;       // the final status says healthy=false
   };
   struct ExecutorRecord {
     std::string framework_id;
@@ -143,6 +156,12 @@ class Agent {
   void KillTask(const std::string& framework_id, const std::string& task_id, const v1::KillPolicy* policy);
   void LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
   void StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
+  // Health checks (COMMAND, HTTP, TCP) as Mesos defines them; each check is a
+  // process (the check's command, or corral-check), killed at its timeout.
+  void ScheduleHealthCheck(const Key& key, double after_seconds);
+  void RunHealthCheck(const Key& key);
+  void OnHealthCheckDone(const Key& key, pid_t pid, const ExitInfo& exit);
+  void StopHealthChecks(TaskRecord& task);
   void OnTaskFetched(const Key& key, const v1::FrameworkInfo& framework, const absl::Status& fetched);
   void OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const v1::FrameworkInfo& framework,
                          const absl::Status& fetched);

@@ -25,6 +25,7 @@ struct LaunchSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
   std::string sandbox;            // working directory; stdout/stderr go here
+  std::string output_path;        // if set, stdout and stderr go to this file instead
   std::string user;               // switch to this user if non-empty and root
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
 };
