@@ -10,8 +10,10 @@
 #include <thread>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
@@ -57,18 +59,26 @@ class ClusterTest : public ::testing::Test {
     testing::AddScalar(ex.mutable_resources(), "mem", 32);
     return ex;
   }
+  // Polls `pred` (about files, which send no events) until it holds or
+  // `seconds` pass.
+  static bool PollUntil(const std::function<bool()>& pred, double seconds = 20) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, bounded by the deadline
+    }
+    return pred();
+  }
   // Waits until `task`'s stdout (on any agent) contains `text`.
   bool WaitForOutput(const std::string& framework_id, const std::string& task, const std::string& text,
                      double seconds = 20) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
+    return PollUntil([&] {
       for (size_t i = 0; i < cluster_->agent_count(); ++i) {
         auto out = cluster_->agent(i).ReadSandboxFile(framework_id, task, "stdout", 0, 4096);
         if (out.ok() && out->first.find(text) != std::string::npos) return true;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling the file, bounded by the deadline
-    }
-    return false;
+      return false;
+    }, seconds);
   }
   std::unique_ptr<LocalCluster> cluster_;
 };
@@ -621,7 +631,7 @@ TEST_F(ClusterTest, KillingATaskWhileItsUrisAreFetchedEndsTheFetch) {
   t.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(500000000);
   LaunchOne(s, *d, t);
   // The agent has started the fetcher once the task's sandbox exists.
-  ASSERT_TRUE(s.WaitFor([&] {
+  ASSERT_TRUE(PollUntil([&] {
     for (size_t i = 0; i < cluster_->agent_count(); ++i) {
       if (cluster_->agent(i).ReadSandboxFile(d->framework_id().value(), "stuck", "stderr", 0, 1).ok()) return true;
     }
@@ -743,6 +753,43 @@ TEST_F(ClusterTest, AHealthCheckThatTimesOutCountsAsFailed) {
   v1::TaskStatus killed = s.WaitForTerminal("slow-check");
   EXPECT_EQ(killed.state(), v1::TASK_KILLED);
   EXPECT_NE(killed.message().find("timed out after 0.3 s"), std::string::npos) << killed.message();
+}
+
+// Sandboxes of `task` under the cluster's work directory (runs/<container>).
+std::vector<std::filesystem::path> SandboxesOf(const std::string& work_dir, const std::string& task) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(work_dir, ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    const auto& p = it->path();
+    if (p.parent_path().filename() == "runs" && p.parent_path().parent_path().filename() == task) out.push_back(p);
+  }
+  return out;
+}
+
+TEST_F(ClusterTest, FinishedSandboxesAreRemovedAfterTheGcDelayRunningOnesNever) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  opts.agent.gc_delay = 0.3;
+  opts.agent.gc_disk_headroom = 0;
+  opts.agent.disk_watch_interval = 0.05;
+  StartCluster(opts);
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("gc"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  ASSERT_TRUE(d->launch(offer.id(), {ShellTask("done", offer.agent_id(), "echo bye"),
+                                     ShellTask("running", offer.agent_id(), "sleep 60")}).ok());
+  EXPECT_EQ(s.WaitForTerminal("done").state(), v1::TASK_FINISHED);
+  s.WaitForState("running", v1::TASK_RUNNING);
+  const std::string fid = d->framework_id().value();
+  ASSERT_EQ(SandboxesOf(cluster_->work_dir(), "running").size(), 1u);
+  EXPECT_TRUE(PollUntil([&] { return SandboxesOf(cluster_->work_dir(), "done").empty(); }));
+  EXPECT_FALSE(cluster_->agent(0).ReadSandboxFile(fid, "done", "stdout", 0, 10).ok());
+  // Many collection rounds later the running task's sandbox is still there.
+  EXPECT_FALSE(PollUntil([&] { return SandboxesOf(cluster_->work_dir(), "running").empty(); }, 1));
+  EXPECT_TRUE(cluster_->agent(0).ReadSandboxFile(fid, "running", "stdout", 0, 10).ok());
 }
 
 }  // namespace

@@ -29,6 +29,10 @@ ABSL_FLAG(std::string, launcher_dir, "", "Directory holding corral-default-execu
 ABSL_FLAG(std::string, executor_registration_timeout, "1mins", "Time an executor has to subscribe.");
 ABSL_FLAG(std::string, executor_shutdown_grace_period, "5secs", "Time an executor has to exit after SHUTDOWN.");
 ABSL_FLAG(std::string, registration_backoff, "1secs", "Base delay between attempts to reach the master.");
+ABSL_FLAG(std::string, gc_delay, "1weeks", "How long a finished task's sandbox is kept (less as the disk fills).");
+ABSL_FLAG(double, gc_disk_headroom, 0.1,
+          "Disk fraction to keep free: sandboxes are removed sooner as usage nears 1 - this (0 to 1).");
+ABSL_FLAG(std::string, disk_watch_interval, "1mins", "How often disk usage is checked and old sandboxes removed.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -66,6 +70,10 @@ int main(int argc, char** argv) {
       Duration("executor_registration_timeout", absl::GetFlag(FLAGS_executor_registration_timeout));
   opts.executor_shutdown_grace = Duration("executor_shutdown_grace_period", absl::GetFlag(FLAGS_executor_shutdown_grace_period));
   opts.registration_backoff = Duration("registration_backoff", absl::GetFlag(FLAGS_registration_backoff));
+  opts.gc_delay = corral::cli::DurationFlag("corral-agent", "gc_delay", absl::GetFlag(FLAGS_gc_delay), /*allow_zero=*/true);
+  opts.gc_disk_headroom = absl::GetFlag(FLAGS_gc_disk_headroom);
+  if (!(opts.gc_disk_headroom >= 0 && opts.gc_disk_headroom <= 1)) Die("--gc_disk_headroom must be between 0 and 1");
+  opts.disk_watch_interval = Duration("disk_watch_interval", absl::GetFlag(FLAGS_disk_watch_interval));
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
 

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "corral/agent/sandbox_gc.h"
 #include "corral/common/command.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
@@ -264,9 +265,11 @@ absl::Status Agent::Start(int port) {
     cgroups_status_ = "cgroups disabled by flag: tasks run without resource limits";
   }
   CORRAL_LOG(INFO) << "Agent resources " << total_.ToString() << "; " << cgroups_status_;
+  sandbox_remover_ = std::make_unique<EventLoop>("corral-sandbox-gc");
   loop_->Post([this] {
     Connect();
     RetryUpdates();
+    loop_->PostAfter(Seconds(options_.disk_watch_interval), [this] { CollectSandboxes(); });
   });
   return absl::OkStatus();
 }
@@ -288,6 +291,7 @@ void Agent::Stop() {
   });
   loop_->Stop();
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();  // finishes the queued removals
+  if (sandbox_remover_) sandbox_remover_->Stop();
   // Remove what is left of the containers once the processes are gone.
   if (cgroups_ && cgroups_->enabled()) {
     for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Release(task.container_id);
@@ -648,6 +652,7 @@ void Agent::OnTaskFetched(const Key& key, const v1::FrameworkInfo& framework, co
   TaskRecord& task = it->second;
   if (task.kill_timer) loop_->Cancel(task.kill_timer);
   task.pid = 0;
+  if (task.killing || !fetched.ok()) SandboxFinished(task.sandbox, {key});
   if (task.killing) {
     v1::TaskStatus st = MakeStatus(task, task.kill_state, v1::TaskStatus::SOURCE_AGENT,
                                    task.kill_message.empty() ? "Killed while fetching its URIs" : task.kill_message);
@@ -778,6 +783,7 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(task.container_id);
   DestroyCgroupsLater(task.container_id);
   task.pid = -task.pid;  // mark as reaped; keep the number for nothing else
+  SandboxFinished(task.sandbox, {key});
   v1::TaskStatus st;
   if (exit.exec_errno != 0) {
     st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_EXECUTOR,
@@ -1086,6 +1092,7 @@ void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const 
     s = pid.status();
   }
   // The executor never ran: its tasks fail with the reason.
+  SandboxFinished(ex.sandbox, ExecutorTaskKeys(key.first, ex));
   if (ex.registration_timer) loop_->Cancel(ex.registration_timer);
   if (ex.shutdown_timer) loop_->Cancel(ex.shutdown_timer);
   CORRAL_LOG(INFO) << "Executor " << key.second << " was not started: " << s.message();
@@ -1115,6 +1122,7 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(ex.container_id);
   DestroyCgroupsLater(ex.container_id);
   if (ex.sink) ex.sink->Close();
+  SandboxFinished(ex.sandbox, ExecutorTaskKeys(key.first, ex));
   std::string why = exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
                                     : absl::StrCat("Executor ", DescribeExit(exit.wait_status).substr(8));
   CORRAL_LOG(INFO) << "Executor " << key.second << " exited: " << why;
@@ -1325,6 +1333,45 @@ absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std
     data.resize(in.gcount());
   }
   return std::make_pair(data, size);
+}
+
+std::vector<Agent::Key> Agent::ExecutorTaskKeys(const std::string& framework_id, const ExecutorRecord& ex) {
+  std::vector<Key> keys;
+  for (const std::string& tid : ex.tasks) keys.push_back({framework_id, tid});
+  return keys;
+}
+
+void Agent::SandboxFinished(const std::string& sandbox, std::vector<Key> tasks) {
+  if (sandbox.empty()) return;
+  finished_sandboxes_.push_back({SteadyNow(), sandbox, std::move(tasks)});
+}
+
+void Agent::CollectSandboxes() {
+  if (stopping_) return;
+  double usage = 0;
+  struct statvfs st;
+  if (::statvfs(options_.work_dir.c_str(), &st) == 0 && st.f_blocks > 0) {
+    usage = 1.0 - static_cast<double>(st.f_bavail) / static_cast<double>(st.f_blocks);
+  }
+  double max_age = SandboxMaxAge(options_.gc_delay, options_.gc_disk_headroom, usage);
+  double now = SteadyNow();
+  size_t removed = 0;
+  while (!finished_sandboxes_.empty() && now - finished_sandboxes_.front().finished_at >= max_age) {
+    FinishedSandbox& f = finished_sandboxes_.front();
+    for (const Key& k : f.tasks) sandboxes_.erase(k);  // reads of its files now say it is gone
+    sandbox_remover_->Post([path = f.path] {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+      if (ec) CORRAL_LOG(WARNING) << "Cannot remove sandbox " << path << ": " << ec.message();
+    });
+    finished_sandboxes_.pop_front();
+    ++removed;
+  }
+  if (removed > 0) {
+    CORRAL_LOG(INFO) << "Removing " << removed << " finished sandboxes older than " << max_age << " s (disk "
+                     << static_cast<int>(usage * 100) << "% used)";
+  }
+  loop_->PostAfter(Seconds(options_.disk_watch_interval), [this] { CollectSandboxes(); });
 }
 
 void Agent::DestroyCgroupsLater(const std::string& container_id) {

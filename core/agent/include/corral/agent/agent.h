@@ -11,6 +11,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "corral/agent/launcher.h"
@@ -40,6 +41,10 @@ struct AgentOptions {
   double executor_registration_timeout = 60.0;
   double executor_shutdown_grace = 5.0;
   double default_kill_grace = 3.0;
+  // Sandbox garbage collection (see sandbox_gc.h).
+  double gc_delay = 7 * 24 * 3600.0;  // how long a finished sandbox is kept
+  double gc_disk_headroom = 0.1;      // disk fraction kept free by removing sandboxes sooner
+  double disk_watch_interval = 60;    // how often disk usage is checked and sandboxes removed
 };
 
 // Where an executor's events go (its subscription stream).
@@ -206,6 +211,11 @@ class Agent {
                                        std::function<void(const ExitInfo&)> on_exit);
   void CleanupTask(const Key& key);
   void DestroyCgroupsLater(const std::string& container_id);
+  // A container ended: its sandbox (used by `tasks`) becomes garbage, to be
+  // removed by CollectSandboxes() once old enough.
+  void SandboxFinished(const std::string& sandbox, std::vector<Key> tasks);
+  static std::vector<Key> ExecutorTaskKeys(const std::string& framework_id, const ExecutorRecord& ex);
+  void CollectSandboxes();
   void RememberSandbox(const Key& key, const std::string& sandbox);
 
   AgentOptions options_;
@@ -232,6 +242,13 @@ class Agent {
   // Removes finished containers' cgroups off the agent's loop (rmdir waits
   // for the kernel to let go of the last process).
   std::unique_ptr<EventLoop> cgroup_cleaner_;
+  struct FinishedSandbox {
+    double finished_at;  // SteadyNow()
+    std::string path;
+    std::vector<Key> tasks;
+  };
+  std::deque<FinishedSandbox> finished_sandboxes_;  // oldest first
+  std::unique_ptr<EventLoop> sandbox_remover_;       // removes directories off the agent loop
   // Shared so that callbacks from other threads (the reaper, gRPC) can hold
   // it weakly and find it stopped, rather than dangling, after the agent.
   std::shared_ptr<EventLoop> loop_;  // last: stopped first
