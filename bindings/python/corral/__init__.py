@@ -33,11 +33,13 @@ from corral.helpers import (
     command,
     executor,
     framework,
+    health_check,
     is_terminal,
     resources,
     scalars,
     state_name,
     task,
+    uri,
 )
 from corral.scheduler import DriverStatus, Scheduler, SchedulerDriver, default_master
 
@@ -64,9 +66,11 @@ __all__ = [
     "default_master",
     "executor",
     "framework",
+    "health_check",
     "is_terminal",
     "resources",
     "scalars",
     "state_name",
     "task",
+    "uri",
 ]

@@ -183,9 +183,23 @@ class ResourcePool:
         return out
 
 
+def uri(value: str, *, executable: bool = False, extract: bool = True, cache: bool = False,
+        output_file: str | None = None) -> pb.CommandInfo.URI:
+    """A URI the agent fetches into the sandbox before the task starts
+    (http(s)://, file:// or an absolute path; archives are unpacked unless
+    ``extract=False``). See docs/operations.md, "Fetching URIs"."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("uri: must be a non-empty str")
+    u = pb.CommandInfo.URI(value=value, executable=bool(executable), extract=bool(extract), cache=bool(cache))
+    if output_file is not None:
+        u.output_file = output_file
+    return u
+
+
 def command(value: str | Sequence[str], *, env: Mapping[str, str] | None = None, user: str | None = None,
-            uris: Iterable[str] = ()) -> pb.CommandInfo:
-    """A CommandInfo: a shell command line (str) or an argv list run without a shell."""
+            uris: Iterable[str | pb.CommandInfo.URI] = ()) -> pb.CommandInfo:
+    """A CommandInfo: a shell command line (str) or an argv list run without a
+    shell; ``uris`` (strings, or :func:`uri` for options) are fetched first."""
     cmd = pb.CommandInfo()
     if isinstance(value, str):
         if not value:
@@ -205,9 +219,66 @@ def command(value: str | Sequence[str], *, env: Mapping[str, str] | None = None,
         cmd.environment.variables.add(name=k, value=v)
     if user is not None:
         cmd.user = user
-    for u in strings(uris, "uris"):
-        cmd.uris.add(value=u)
+    for u in ([uris] if isinstance(uris, str) else uris):
+        if isinstance(u, pb.CommandInfo.URI):
+            cmd.uris.append(u)
+        elif isinstance(u, str) and u:
+            cmd.uris.add(value=u)
+        else:
+            raise TypeError(f"uris: expected str or corral.uri(...), got {type(u).__name__}")
     return cmd
+
+
+# health_check() has a parameter named `command`.
+_command_info = command
+
+
+def health_check(
+    *,
+    command: str | Sequence[str] | None = None,
+    http_port: int | None = None,
+    path: str = "/",
+    scheme: str = "http",
+    statuses: Iterable[int] = (),
+    tcp_port: int | None = None,
+    delay: float = 15.0,
+    interval: float = 10.0,
+    timeout: float = 20.0,
+    grace_period: float = 10.0,
+    consecutive_failures: int = 3,
+) -> pb.HealthCheck:
+    """A HealthCheck: exactly one of ``command`` (run in the sandbox),
+    ``http_port`` (GET ``path``; healthy on ``statuses``, or 200-399) or
+    ``tcp_port`` (a connection is accepted). Times are in seconds; the task
+    is killed after ``consecutive_failures`` failures in a row (0: never)."""
+    kinds = [k for k, v in (("command", command), ("http_port", http_port), ("tcp_port", tcp_port)) if v is not None]
+    if len(kinds) != 1:
+        raise ValueError("health_check: give exactly one of command=, http_port= or tcp_port=")
+    hc = pb.HealthCheck(delay_seconds=non_negative(delay, "delay"), interval_seconds=non_negative(interval, "interval"),
+                        timeout_seconds=non_negative(timeout, "timeout"),
+                        grace_period_seconds=non_negative(grace_period, "grace_period"))
+    if isinstance(consecutive_failures, bool) or not isinstance(consecutive_failures, int) or consecutive_failures < 0:
+        raise ValueError(f"consecutive_failures: expected a count >= 0, got {consecutive_failures!r}")
+    hc.consecutive_failures = consecutive_failures
+    for name, port in (("http_port", http_port), ("tcp_port", tcp_port)):
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+            raise ValueError(f"{name}: {port!r} is not a port number")
+    if command is not None:
+        hc.type = pb.HealthCheck.COMMAND
+        hc.command.CopyFrom(_command_info(command))
+    elif http_port is not None:
+        if scheme not in ("http", "https"):
+            raise ValueError(f"scheme: expected 'http' or 'https', got {scheme!r}")
+        hc.type = pb.HealthCheck.HTTP
+        hc.http.port = http_port
+        hc.http.path = path
+        hc.http.scheme = scheme
+        hc.http.statuses.extend(int(s) for s in statuses)
+    else:
+        assert tcp_port is not None
+        hc.type = pb.HealthCheck.TCP
+        hc.tcp.port = tcp_port
+    return hc
 
 
 def task(
@@ -222,11 +293,14 @@ def task(
     kill_grace_period: float | None = None,
     data: bytes | None = None,
     labels: Mapping[str, str] | None = None,
+    uris: Iterable[str | pb.CommandInfo.URI] = (),
+    health_check: pb.HealthCheck | None = None,
 ) -> pb.TaskInfo:
     """A TaskInfo that runs a command (a shell line, an argv list or a
     CommandInfo) or runs under a custom executor (an ExecutorInfo). The agent
     comes from ``offer`` or ``agent_id``; ``task_id`` defaults to
-    ``name`` plus a unique suffix."""
+    ``name`` plus a unique suffix. ``uris`` are fetched into the sandbox
+    first; ``health_check`` (see :func:`health_check`) is run by the agent."""
     if not isinstance(name, str) or not name:
         raise ValueError("name: a task needs a non-empty name")
     t = pb.TaskInfo(name=name)
@@ -249,8 +323,15 @@ def task(
         t.command.CopyFrom(command_or_executor)
         for k, v in (env or {}).items():
             t.command.environment.variables.add(name=k, value=v)
+        t.command.uris.extend(command("true", uris=uris).uris)
     else:
-        t.command.CopyFrom(command(command_or_executor, env=env))
+        t.command.CopyFrom(command(command_or_executor, env=env, uris=uris))
+    if isinstance(command_or_executor, pb.ExecutorInfo) and not isinstance(uris, str) and list(uris):
+        raise ValueError("uris: set them on the ExecutorInfo's command instead")
+    if health_check is not None:
+        if not isinstance(health_check, pb.HealthCheck):
+            raise TypeError(f"health_check: expected corral.health_check(...), got {type(health_check).__name__}")
+        t.health_check.CopyFrom(health_check)
     for r in resources:
         if not isinstance(r, pb.Resource):
             raise TypeError(f"resources: expected corral.v1.Resource, got {type(r).__name__}")

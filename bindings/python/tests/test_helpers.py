@@ -86,3 +86,22 @@ def test_terminal_states_and_names() -> None:
     assert corral.is_terminal(v1.TASK_FINISHED) and corral.is_terminal(v1.TASK_LOST)
     assert not corral.is_terminal(v1.TASK_RUNNING) and not corral.is_terminal(v1.TASK_UNREACHABLE)
     assert corral.state_name(v1.TASK_KILLING) == "TASK_KILLING"
+
+
+def test_uris_and_health_checks() -> None:
+    cmd = corral.command("./run", uris=["http://h/app.tgz", corral.uri("/opt/tool", executable=True, cache=True)])
+    assert [u.value for u in cmd.uris] == ["http://h/app.tgz", "/opt/tool"]
+    assert cmd.uris[1].executable and cmd.uris[1].cache and cmd.uris[0].extract
+    http = corral.health_check(http_port=8080, path="/health", statuses=[200, 204], consecutive_failures=0)
+    assert http.type == v1.HealthCheck.HTTP and list(http.http.statuses) == [200, 204]
+    assert http.consecutive_failures == 0 and http.delay_seconds == 15
+    tcp = corral.health_check(tcp_port=9000, interval=1)
+    assert tcp.type == v1.HealthCheck.TCP and tcp.tcp.port == 9000 and tcp.interval_seconds == 1
+    cmd_check = corral.health_check(command=["test", "-f", "ready"])
+    assert cmd_check.type == v1.HealthCheck.COMMAND and list(cmd_check.command.arguments) == ["test", "-f", "ready"]
+    with pytest.raises(ValueError, match="exactly one"):
+        corral.health_check(http_port=80, tcp_port=81)
+    with pytest.raises(ValueError, match="tcp_port"):
+        corral.health_check(tcp_port=70000)
+    with pytest.raises(TypeError, match="uris"):
+        corral.command("x", uris=[42])  # type: ignore[list-item]

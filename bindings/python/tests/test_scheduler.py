@@ -6,6 +6,7 @@ import gc
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -238,3 +239,17 @@ def test_the_pytest_fixture_gives_a_running_two_agent_cluster(local_cluster: Loc
     with corral.SchedulerDriver(rec, "fixture", local_cluster.master):
         failed = rec.wait_state("fx", v1.TASK_FAILED)
         assert "7" in failed.message  # the exit code reaches the scheduler
+
+
+def test_fetched_uris_and_a_health_check_from_python(cluster: LocalCluster, tmp_path: Path) -> None:
+    (tmp_path / "greeting.txt").write_text("hello from a URI\n")
+    rec = Recorder()
+    check = corral.health_check(command="test -s greeting.txt", delay=0, interval=0.1, grace_period=0)
+    launch_on_first_offer(rec, lambda o: [corral.task(
+        "fetching", "cat greeting.txt && sleep 60", corral.resources(cpus=0.1, mem=16), offer=o,
+        task_id="fetching", uris=[corral.uri(str(tmp_path / "greeting.txt"))], health_check=check)])
+    with corral.SchedulerDriver(rec, "uris", cluster.master):
+        healthy = rec.wait(lambda: next((u for u in rec.updates if u.task_id.value == "fetching"
+                                         and u.HasField("healthy")), None))
+        assert healthy.healthy and healthy.state == v1.TASK_RUNNING
+        assert healthy.reason == v1.TaskStatus.REASON_TASK_HEALTH_CHECK_STATUS_UPDATED

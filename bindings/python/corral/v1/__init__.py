@@ -31,6 +31,7 @@ from corral.v1.corral_pb2 import (
     Filters,
     FrameworkID,
     FrameworkInfo,
+    HealthCheck,
     KillPolicy,
     Label,
     Labels,
@@ -50,7 +51,7 @@ __all__ = [
     "TASK_DROPPED", "TASK_ERROR", "TASK_FAILED", "TASK_FINISHED", "TASK_GONE", "TASK_GONE_BY_OPERATOR",
     "TASK_KILLED", "TASK_KILLING", "TASK_LOST", "TASK_RUNNING", "TASK_STAGING", "TASK_STARTING",
     "TASK_UNKNOWN", "TASK_UNREACHABLE", "AgentID", "AgentInfo", "CommandInfo", "DurationInfo", "Environment",
-    "ExecutorID", "ExecutorInfo", "Filters", "FrameworkID", "FrameworkInfo", "KillPolicy", "Label", "Labels",
+    "ExecutorID", "ExecutorInfo", "Filters", "FrameworkID", "FrameworkInfo", "HealthCheck", "KillPolicy", "Label", "Labels",
     "MasterInfo", "Offer", "OfferID", "Resource", "TaskGroupInfo", "TaskID", "TaskInfo", "TaskState",
     "TaskStatus", "Value",
 ]
