@@ -32,6 +32,10 @@ class _Closable(Protocol):
     def _close(self) -> None: ...
 
 
+class _NativeDriver(Protocol):
+    def close(self) -> None: ...
+
+
 _existing: weakref.WeakSet[_Closable] = weakref.WeakSet()
 _running: set[object] = set()
 _lock = threading.Lock()
@@ -86,12 +90,9 @@ class DriverBase(abc.ABC):
     kept for join() to raise."""
 
     _error: BaseException | None = None
+    _native: _NativeDriver
 
     _check = staticmethod(check)
-
-    @abc.abstractmethod
-    def _native_close(self) -> None:
-        """Closes the native driver."""
 
     @abc.abstractmethod
     def _halt(self) -> None:
@@ -100,7 +101,7 @@ class DriverBase(abc.ABC):
     def _close(self) -> None:
         """Stops the driver (never tearing a framework down) and joins its threads."""
         self._forget()
-        self._native_close()
+        self._native.close()
 
     def _forget(self) -> None:
         forget(self)

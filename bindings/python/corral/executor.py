@@ -73,6 +73,8 @@ class _Sink:
 class ExecutorDriver(_lifecycle.DriverBase):
     """Runs an :class:`Executor` inside a process started by a Corral agent."""
 
+    _native: _native.ExecutorDriver
+
     def __init__(self, executor: Executor) -> None:
         if not all(callable(getattr(executor, m, None)) for m in ("launch", "kill")):
             raise TypeError(f"executor: expected a corral.Executor, got {type(executor).__name__}")
@@ -160,9 +162,6 @@ class ExecutorDriver(_lifecycle.DriverBase):
         if not isinstance(data, (bytes, bytearray)):
             raise TypeError(f"data: expected bytes, got {type(data).__name__}")
         self._check(self._native.send_framework_message(bytes(data)))
-
-    def _native_close(self) -> None:
-        self._native.close()
 
     def _halt(self) -> None:
         self._native.stop()

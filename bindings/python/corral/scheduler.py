@@ -161,6 +161,8 @@ class SchedulerDriver(_lifecycle.DriverBase):
     tasks stay for a restarted scheduler to take over.
     """
 
+    _native: _native.SchedulerDriver
+
     def __init__(
         self,
         scheduler: Scheduler,
@@ -411,9 +413,6 @@ class SchedulerDriver(_lifecycle.DriverBase):
         self._check(self._native.call(call.SerializeToString()))
 
     # --- internals --------------------------------------------------------------
-
-    def _native_close(self) -> None:
-        self._native.close()
 
     def _halt(self) -> None:
         self._native.abort()

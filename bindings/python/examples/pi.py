@@ -21,7 +21,7 @@ EXECUTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pi_executor
 
 class PiScheduler(corral.Scheduler):
     def __init__(self, tasks: int, samples: int) -> None:
-        self.todo = list(range(tasks))
+        self.pending = list(range(tasks))
         self.samples = samples
         self.running: set[str] = set()
         self.hits = 0
@@ -36,8 +36,8 @@ class PiScheduler(corral.Scheduler):
             # The first task on an agent also pays for the executor it starts.
             pool.take(cpus=0.1, mem=64)
             tasks = []
-            while self.todo and (res := pool.take(cpus=0.5, mem=32)) is not None:
-                n = self.todo.pop()
+            while self.pending and (res := pool.take(cpus=0.5, mem=32)) is not None:
+                n = self.pending.pop()
                 job = json.dumps({"samples": self.samples, "seed": n}).encode()
                 tasks.append(corral.task(f"pi-{n}", self.executor, res, offer=offer, data=job))
                 self.running.add(tasks[-1].task_id.value)
@@ -56,7 +56,7 @@ class PiScheduler(corral.Scheduler):
             self.total += result["samples"]
         else:
             self.failed.append(f"{status.task_id.value}: {corral.state_name(status.state)} {status.message}")
-        if not self.todo and not self.running:
+        if not self.pending and not self.running:
             driver.stop()
 
     @property
