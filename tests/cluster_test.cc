@@ -792,5 +792,41 @@ TEST_F(ClusterTest, FinishedSandboxesAreRemovedAfterTheGcDelayRunningOnesNever) 
   EXPECT_TRUE(cluster_->agent(0).ReadSandboxFile(fid, "running", "stdout", 0, 10).ok());
 }
 
+TEST_F(ClusterTest, UpdatesAFrameworkDoesNotAcknowledgeDoNotPileUp) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  StartCluster(opts);
+  RecordingScheduler s;
+  SchedulerDriverOptions explicit_acks;
+  explicit_acks.implicit_acknowledgements = false;
+  SchedulerDriver d(&s, testing::Framework("no-acks"), cluster_->master_address(), explicit_acks);
+  ASSERT_TRUE(d.start().ok());
+  ASSERT_TRUE(s.WaitSubscribed());
+  // A check that fails every 20 ms and never kills: a stream of health updates.
+  v1::TaskInfo t = ShellTask("noisy", {}, "sleep 60");
+  *t.mutable_health_check() = FastCheck(v1::HealthCheck::COMMAND, 0);
+  t.mutable_health_check()->set_interval_seconds(0.02);
+  t.mutable_health_check()->mutable_command()->set_value("exit 1");
+  LaunchOne(s, d, t);
+  v1::TaskStatus running = s.WaitForState("noisy", v1::TASK_RUNNING);
+  ASSERT_TRUE(running.has_uuid());
+  // Unacknowledged, the agent holds the update in flight and at most one
+  // more: newer health reports replace the queued one.
+  size_t most = 0;
+  PollUntil([&] {
+    most = std::max(most, cluster_->agent(0).pending_updates());
+    return false;
+  }, 1.0);
+  EXPECT_LE(most, 2u);
+  ASSERT_TRUE(d.acknowledge(running.agent_id(), running.task_id(), running.uuid()).ok());
+  // What comes next is the latest report, many failures on.
+  v1::TaskStatus latest = s.WaitForHealth("noisy", false);
+  ASSERT_TRUE(latest.has_healthy());
+  size_t pos = latest.message().find("Health check failed (");
+  ASSERT_NE(pos, std::string::npos) << latest.message();
+  EXPECT_GE(std::atoi(latest.message().c_str() + pos + 21), 10) << latest.message();
+  (void)d.stop(false);
+}
+
 }  // namespace
 }  // namespace corral

@@ -301,6 +301,14 @@ void Agent::Stop() {
 
 std::string Agent::id() { return loop_->Call([this] { return agent_id_; }); }
 bool Agent::registered() { return loop_->Call([this] { return registered_; }); }
+size_t Agent::pending_updates() {
+  return loop_->Call([this] {
+    size_t n = 0;
+    for (const auto& [key, stream] : updates_) n += stream.pending.size();
+    return n;
+  });
+}
+
 size_t Agent::running_tasks() {
   return loop_->Call([this] {
     size_t n = 0;
@@ -1265,6 +1273,15 @@ void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status
     if (IsTerminalState(status.state())) t->second.terminal = true;
   }
   UpdateStream& stream = updates_[key];
+  // A queued, not yet sent update of the same non-terminal state (a health
+  // report, say) is replaced by the newer one rather than kept: a framework
+  // that does not acknowledge cannot make the queue grow without bound. The
+  // update in flight (the head) is never replaced.
+  if (stream.pending.size() >= 2 && stream.pending.back().state() == status.state() &&
+      !IsTerminalState(status.state())) {
+    stream.pending.back() = std::move(status);
+    return;
+  }
   stream.pending.push_back(std::move(status));
   if (stream.pending.size() == 1) ForwardHead(key, stream);
 }

@@ -87,6 +87,8 @@ class Agent {
   bool registered();
   Resources total() { return total_; }
   size_t running_tasks();
+  // Status updates produced and not yet acknowledged, over all tasks.
+  size_t pending_updates();
   const std::string& cgroups_status() const { return cgroups_status_; }
   // While paused the agent ignores the master's pings (a hung agent).
   void SetPaused(bool paused) { paused_ = paused; }
