@@ -192,6 +192,10 @@ TEST_F(FetcherTest, CachedUrisAreServedFromTheCacheLater) {
   fs::remove(fs::path(options_.sandbox) / "big.bin");
   ASSERT_TRUE(FetchUri(u, options_).ok());  // the source is gone; the cache has it
   EXPECT_EQ(Read(fs::path(options_.sandbox) / "big.bin"), "payload");
+  u.set_output_file("nested/dir/copy.bin");  // a cache entry is one flat file all the same
+  ASSERT_TRUE(FetchUri(u, options_).ok());
+  EXPECT_EQ(Read(fs::path(options_.sandbox) / "nested" / "dir" / "copy.bin"), "payload");
+  u.clear_output_file();
   u.set_cache(false);
   EXPECT_FALSE(FetchUri(u, options_).ok());
 }

@@ -184,7 +184,11 @@ absl::Status FetchUri(const v1::CommandInfo::URI& uri, const FetchOptions& optio
   fs::create_directories(dest.parent_path(), ec);
 
   if (uri.cache() && !options.cache_dir.empty()) {
-    fs::path cached = fs::path(options.cache_dir) / absl::StrCat(CacheKey(uri.value()), "-", *name);
+    // Keyed by the URI alone (its own file name is kept for whoever looks).
+    v1::CommandInfo::URI plain;
+    plain.set_value(uri.value());
+    auto base = OutputName(plain);
+    fs::path cached = fs::path(options.cache_dir) / absl::StrCat(CacheKey(uri.value()), "-", base.ok() ? *base : "uri");
     if (!fs::exists(cached, ec)) {
       // Download beside the entry and rename: a concurrent fetch of the same
       // URI never sees a partial file.
