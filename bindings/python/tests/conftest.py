@@ -124,11 +124,15 @@ class ProcessCluster:
         self._spawn("master", [binary("corral-master"), f"--port={port}", f"--work_dir={work_dir / 'master'}",
                                "--allocation_interval=200ms"])
         for i in range(agents):
-            self._spawn(f"agent-{i}", [binary("corral-agent"), f"--master={self.master}", f"--port={free_port()}",
+            self._spawn(f"agent-{i}", [binary("corral-agent"), f"--master={self.master}", "--port=0",
                                        f"--work_dir={work_dir / f'agent-{i}'}", "--cgroups=false",
                                        "--resources=cpus:4;mem:4096;disk:10240;ports:[31000-32000]",
                                        "--registration_backoff=100ms"])
-        wait_for(self._ready, TIMEOUT)
+        try:
+            wait_for(self._ready, TIMEOUT)
+        except TimeoutError:
+            self.close()
+            raise TimeoutError(f"the cluster did not come up:\n{self.dump_logs()}") from None
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = self.work_dir / f"{name}.log"
