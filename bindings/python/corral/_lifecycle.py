@@ -95,6 +95,13 @@ class DriverBase(abc.ABC):
     _check = staticmethod(check)
 
     @abc.abstractmethod
+    def _deliver(self, payload: bytes) -> None:
+        """Handles one serialized event from the native driver."""
+
+    def _disconnected(self) -> None:
+        """The native driver lost its connection (schedulers only)."""
+
+    @abc.abstractmethod
     def _halt(self) -> None:
         """Stops the native driver after a callback raised (without tearing down)."""
 
@@ -115,3 +122,23 @@ class DriverBase(abc.ABC):
             self._error = e
             self._halt()
             self._forget()
+
+
+class Sink:
+    """What a native driver delivers events to. Holds its driver weakly, so
+    that the native object and the Python one do not keep each other alive."""
+
+    __slots__ = ("_driver",)
+
+    def __init__(self, driver: DriverBase) -> None:
+        self._driver = weakref.ref(driver)
+
+    def _on_event(self, payload: bytes) -> None:
+        d = self._driver()
+        if d is not None:
+            d._deliver(payload)
+
+    def _on_disconnected(self) -> None:
+        d = self._driver()
+        if d is not None:
+            d._disconnected()

@@ -12,7 +12,6 @@ thread; driver methods may be called from any thread.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 
 from corral import _lifecycle, _native
@@ -56,20 +55,6 @@ class Executor:
         """The agent reported an error."""
 
 
-
-
-class _Sink:
-    __slots__ = ("_driver",)
-
-    def __init__(self, driver: ExecutorDriver) -> None:
-        self._driver = weakref.ref(driver)
-
-    def _on_event(self, payload: bytes) -> None:
-        d = self._driver()
-        if d is not None:
-            d._deliver(payload)
-
-
 class ExecutorDriver(_lifecycle.DriverBase):
     """Runs an :class:`Executor` inside a process started by a Corral agent."""
 
@@ -81,7 +66,7 @@ class ExecutorDriver(_lifecycle.DriverBase):
         self._executor = executor
         self._error: BaseException | None = None
         self._started = False
-        self._native = _native.ExecutorDriver(_Sink(self))
+        self._native = _native.ExecutorDriver(_lifecycle.Sink(self))
         _lifecycle.track(self)
         E = epb.Event
         self._handlers: dict[int, Callable[[epb.Event], None]] = {

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import os
-import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Union
@@ -128,26 +127,6 @@ def _tasks(tasks: pb.TaskInfo | Iterable[pb.TaskInfo]) -> list[pb.TaskInfo]:
     return out
 
 
-class _Sink:
-    """What the native driver delivers events to. Holds the driver weakly so
-    that the native object and the Python one do not keep each other alive."""
-
-    __slots__ = ("_driver",)
-
-    def __init__(self, driver: SchedulerDriver) -> None:
-        self._driver = weakref.ref(driver)
-
-    def _on_event(self, payload: bytes) -> None:
-        d = self._driver()
-        if d is not None:
-            d._deliver(payload)
-
-    def _on_disconnected(self) -> None:
-        d = self._driver()
-        if d is not None:
-            d._guarded(d._scheduler.disconnected, d)
-
-
 class SchedulerDriver(_lifecycle.DriverBase):
     """Runs a :class:`Scheduler` against a Corral master.
 
@@ -196,7 +175,7 @@ class SchedulerDriver(_lifecycle.DriverBase):
         self._error: BaseException | None = None
         self._aborted_by_us = False
         self._native = _native.SchedulerDriver(
-            _Sink(self), framework.SerializeToString(), master, bool(implicit_acknowledgements), lo, hi,
+            _lifecycle.Sink(self), framework.SerializeToString(), master, bool(implicit_acknowledgements), lo, hi,
             float(call_timeout))
         _lifecycle.track(self)
         self._handlers: dict[int, Callable[[spb.Event], None]] = {
@@ -416,6 +395,9 @@ class SchedulerDriver(_lifecycle.DriverBase):
 
     def _halt(self) -> None:
         self._native.abort()
+
+    def _disconnected(self) -> None:
+        self._guarded(self._scheduler.disconnected, self)
 
     def _deliver(self, payload: bytes) -> None:
         event = spb.Event.FromString(payload)
