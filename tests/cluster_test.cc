@@ -27,6 +27,7 @@ namespace {
 
 using testing::RecordingScheduler;
 using testing::ShellTask;
+using testing::PollUntil;
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -58,16 +59,6 @@ class ClusterTest : public ::testing::Test {
     testing::AddScalar(ex.mutable_resources(), "cpus", 0.1);
     testing::AddScalar(ex.mutable_resources(), "mem", 32);
     return ex;
-  }
-  // Polls `pred` (about files, which send no events) until it holds or
-  // `seconds` pass.
-  static bool PollUntil(const std::function<bool()>& pred, double seconds = 20) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, bounded by the deadline
-    }
-    return pred();
   }
   // Waits until `task`'s stdout (on any agent) contains `text`.
   bool WaitForOutput(const std::string& framework_id, const std::string& task, const std::string& text,

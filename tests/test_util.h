@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <thread>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -185,6 +186,17 @@ inline v1::FrameworkInfo Framework(const std::string& name, bool partition_aware
   fw.set_name(name);
   if (partition_aware) fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::PARTITION_AWARE);
   return fw;
+}
+
+// Polls `pred` (about files or processes, which send no events) until it
+// holds or `seconds` pass.
+inline bool PollUntil(const std::function<bool()>& pred, double seconds = 20) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, bounded by the deadline
+  }
+  return pred();
 }
 
 // Directory of the running test binary (the build's bin/ directory).

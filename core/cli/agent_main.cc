@@ -33,6 +33,11 @@ ABSL_FLAG(std::string, gc_delay, "1weeks", "How long a finished task's sandbox i
 ABSL_FLAG(double, gc_disk_headroom, 0.1,
           "Disk fraction to keep free: sandboxes are removed sooner as usage nears 1 - this (0 to 1).");
 ABSL_FLAG(std::string, disk_watch_interval, "1mins", "How often disk usage is checked and old sandboxes removed.");
+ABSL_FLAG(std::string, recover, "reconnect",
+          "After a restart: 'reconnect' recovers checkpointed tasks; 'cleanup' kills what the last run left "
+          "and registers as a new agent.");
+ABSL_FLAG(std::string, executor_reregistration_timeout, "10secs",
+          "After a restart, how long recovered executors have to subscribe again before they are killed.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -74,6 +79,12 @@ int main(int argc, char** argv) {
   opts.gc_disk_headroom = absl::GetFlag(FLAGS_gc_disk_headroom);
   if (!(opts.gc_disk_headroom >= 0 && opts.gc_disk_headroom <= 1)) Die("--gc_disk_headroom must be between 0 and 1");
   opts.disk_watch_interval = Duration("disk_watch_interval", absl::GetFlag(FLAGS_disk_watch_interval));
+  opts.recover = absl::GetFlag(FLAGS_recover);
+  if (opts.recover != "reconnect" && opts.recover != "cleanup") {
+    Die("--recover must be 'reconnect' or 'cleanup', got '" + opts.recover + "'");
+  }
+  opts.executor_reregistration_timeout =
+      Duration("executor_reregistration_timeout", absl::GetFlag(FLAGS_executor_reregistration_timeout));
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
 

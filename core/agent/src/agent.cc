@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "corral/agent/checkpoint.h"
 #include "corral/agent/sandbox_gc.h"
 #include "corral/common/command.h"
 #include "corral/common/ids.h"
@@ -69,7 +70,9 @@ Resources DetectResources(const std::string& work_dir) {
   r.Add(mem);
   struct statvfs st;
   if (::statvfs(work_dir.c_str(), &st) == 0) {
-    uint64_t disk_mb = static_cast<uint64_t>(st.f_bavail) * st.f_frsize / (1024 * 1024);
+    // The file system's size, not its free space: what is detected must not
+    // change between runs, or a restarted agent would not recover.
+    uint64_t disk_mb = static_cast<uint64_t>(st.f_blocks) * st.f_frsize / (1024 * 1024);
     disk_mb -= std::min<uint64_t>(5120, disk_mb / 2);
     ResourceItem disk;
   disk.name = "disk";
@@ -266,6 +269,10 @@ absl::Status Agent::Start(int port) {
   }
   CORRAL_LOG(INFO) << "Agent resources " << total_.ToString() << "; " << cgroups_status_;
   sandbox_remover_ = std::make_unique<EventLoop>("corral-sandbox-gc");
+  if (absl::Status s = loop_->Call([this] { return Recover(); }); !s.ok()) {
+    stopping_ = true;
+    return s;
+  }
   loop_->Post([this] {
     Connect();
     RetryUpdates();
@@ -274,8 +281,22 @@ absl::Status Agent::Start(int port) {
   return absl::OkStatus();
 }
 
-void Agent::Stop() {
+void Agent::Abandon() {
   if (loop_->InLoopThread()) return;
+  loop_->Call([this] {
+    stopping_ = true;
+    abandoned_ = true;
+    if (link_) link_->Close();
+    for (auto& [key, ex] : executors_) if (ex.sink) ex.sink->Close();
+    return 0;
+  });
+  loop_->Stop();
+  if (cgroup_cleaner_) cgroup_cleaner_->Stop();
+  if (sandbox_remover_) sandbox_remover_->Stop();
+}
+
+void Agent::Stop() {
+  if (loop_->InLoopThread() || abandoned_) return;
   loop_->Call([this] {
     if (stopping_) return 0;
     stopping_ = true;
@@ -386,6 +407,12 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       agent_id_ = msg.registered().agent_id().value();
       info_.mutable_id()->set_value(agent_id_);
       registered_ = true;
+      if (first) {
+        if (absl::Status s = CheckpointAgent(); !s.ok()) {
+          CORRAL_LOG(ERROR) << "Cannot checkpoint this agent's identity (" << s.message()
+                            << "): after a restart it will come back as a new agent";
+        }
+      }
       CORRAL_LOG(INFO) << "Agent " << (first ? "registered" : "reregistered") << " as " << agent_id_;
       // Resend every unacknowledged update: the master may have missed them.
       for (auto& [key, stream] : updates_) ForwardHead(key, stream);
@@ -427,6 +454,15 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       ShutdownExecutor({msg.shutdown_executor().framework_id().value(), msg.shutdown_executor().executor_id().value()},
                        "the framework asked for it");
       break;
+    case MasterMessage::kFrameworkResubscribed: {
+      std::string fid = msg.framework_resubscribed().framework_id().value();
+      for (auto& [key, stream] : updates_) {
+        if (key.first != fid || stream.pending.empty()) continue;
+        stream.backoff = 0;
+        ForwardHead(key, stream);
+      }
+      break;
+    }
     case MasterMessage::kShutdownFramework: {
       std::string fid = msg.shutdown_framework().framework_id().value();
       for (auto& [key, ex] : executors_) if (key.first == fid) ShutdownExecutor(key, "the framework was removed");
@@ -438,6 +474,8 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
         it = it->first.first == fid ? updates_.erase(it) : std::next(it);
       }
       frameworks_.erase(fid);
+      std::error_code ec;
+      fs::remove_all(FrameworkMetaDir(fid), ec);
       break;
     }
     default:
@@ -491,6 +529,17 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
   SetCommand(cmd, &spec);
   spec.sandbox = *sandbox;
   spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  // A checkpointing framework's container outlives an agent crash, and its
+  // exit status must too: corral-supervise waits for the command and
+  // records how it ended.
+  bool recoverable = framework.checkpoint();
+  if (recoverable) {
+    spec.status_path = absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id), ".exit");
+    std::vector<std::string> argv = {"corral-supervise", spec.program};
+    argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
+    spec.argv = std::move(argv);
+    spec.program = LauncherPath("corral-supervise");
+  }
   if (cgroups_ && cgroups_->enabled()) {
     auto procs = cgroups_->Create(container_id, limits);
     if (!procs.ok()) return procs.status();
@@ -502,12 +551,23 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
     DestroyCgroupsLater(container_id);
     return pid.status();
   }
+  CheckpointContainer(container_id, framework_id, executor_id, *pid, *sandbox, spec.status_path, recoverable);
   // The reaper may report the exit after this agent is gone: it reaches the
   // agent only through its loop, which drops work once stopped.
-  ProcessReaper::Get().Watch(*pid, exec_fd,
-                             [loop = std::weak_ptr<EventLoop>(loop_), on_exit = std::move(on_exit)](const ExitInfo& exit) {
-                               if (auto l = loop.lock()) l->Post([on_exit, exit] { on_exit(exit); });
-                             });
+  ProcessReaper::Get().Watch(
+      *pid, exec_fd,
+      [loop = std::weak_ptr<EventLoop>(loop_), this, on_exit = std::move(on_exit), container_id,
+       status_path = spec.status_path](ExitInfo exit) {
+        // The supervisor's record is the command's own status.
+        ExitInfo recorded;
+        if (!status_path.empty() && exit.exec_errno == 0 && ReadSupervisedExit(status_path, &recorded)) exit = recorded;
+        if (auto l = loop.lock()) {
+          l->Post([this, on_exit, exit, container_id] {
+            on_exit(exit);
+            ForgetContainer(container_id);
+          });
+        }
+      });
   return pid;
 }
 
@@ -602,15 +662,24 @@ v1::TaskStatus Agent::MakeStatus(const TaskRecord& task, v1::TaskState state, v1
 void Agent::RunTask(const v1::internal::RunTask& msg) {
   const v1::FrameworkInfo& fw = msg.framework();
   std::string fid = fw.id().value();
-  frameworks_[fid] = fw;
   Key key{fid, msg.task().task_id().value()};
   if (tasks_.count(key)) {
     CORRAL_LOG(WARNING) << "Ignoring a duplicate launch of task " << key.second;
     return;
   }
+  absl::Status checkpointed = CheckpointFramework(fid, fw);
   TaskRecord& task = tasks_[key];
   task.framework_id = fid;
   task.info = msg.task();
+  if (checkpointed.ok()) checkpointed = CheckpointTask(key);
+  if (!checkpointed.ok()) {
+    // Nothing runs that a restart could not account for.
+    v1::TaskStatus st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT,
+                                   absl::StrCat("Cannot checkpoint the task: ", checkpointed.message()));
+    st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
+    ProduceUpdate(fid, st);
+    return;
+  }
   if (msg.task().has_executor()) {
     task.executor_id = msg.task().executor().executor_id().value();
     std::string error;
@@ -623,6 +692,7 @@ void Agent::RunTask(const v1::internal::RunTask& msg) {
       return;
     }
     ex->tasks.insert(key.second);
+    CheckpointExecutor({fid, task.executor_id});
     RememberSandbox(key, ex->sandbox);
     ex->queued.push_back(msg.task());
     DeliverToExecutor(*ex);
@@ -695,6 +765,7 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
     return;
   }
   task.pid = *pid;
+  task.started_at = NowSeconds();
   RememberSandbox(key, task.sandbox);
   task.state = v1::TASK_RUNNING;
   ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
@@ -787,7 +858,7 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
   if (task.deadline_timer) loop_->Cancel(task.deadline_timer);
   StopHealthChecks(task);
   // Anything the task left in its process group goes with it.
-  ::kill(-task.pid, SIGKILL);
+  if (task.pid > 0) ::kill(-task.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(task.container_id);
   DestroyCgroupsLater(task.container_id);
   task.pid = -task.pid;  // mark as reaped; keep the number for nothing else
@@ -806,9 +877,15 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
     for (const auto& r : task.info.resources()) if (r.name() == "mem") *st.mutable_limitation()->add_resources() = r;
   } else if (task.killing) {
     st = MakeStatus(task, task.kill_state, v1::TaskStatus::SOURCE_EXECUTOR,
-                    task.kill_message.empty() ? DescribeExit(exit.wait_status) : task.kill_message);
+                    !task.kill_message.empty() ? task.kill_message
+                    : exit.known              ? DescribeExit(exit.wait_status)
+                                              : "Command killed");
     if (task.has_kill_reason) st.set_reason(task.kill_reason);
     if (task.killed_unhealthy) st.set_healthy(false);
+  } else if (!exit.known) {
+    st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT,
+                    "The task ended while the agent was down, and its exit status was not recorded");
+    st.set_reason(v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
   } else if (WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0) {
     st = MakeStatus(task, v1::TASK_FINISHED, v1::TaskStatus::SOURCE_EXECUTOR, DescribeExit(exit.wait_status));
   } else {
@@ -1005,13 +1082,15 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
     if (it->second.pid > 0) ::kill(-it->second.pid, SIGKILL);
   });
   CORRAL_LOG(INFO) << "Launched executor " << key.second << " of framework " << fid << " (pid " << *pid << ")";
-  return &(executors_[key] = std::move(ex));
+  ExecutorRecord* record = &(executors_[key] = std::move(ex));
+  CheckpointExecutor(key);
+  return record;
 }
 
 void Agent::RunTaskGroup(const v1::internal::RunTaskGroup& msg) {
   const v1::FrameworkInfo& fw = msg.framework();
   std::string fid = fw.id().value();
-  frameworks_[fid] = fw;
+  absl::Status checkpointed = CheckpointFramework(fid, fw);
   Resources group_resources;
   for (const auto& t : msg.task_group().tasks()) {
     auto r = Resources::FromProto(t.resources());
@@ -1023,9 +1102,12 @@ void Agent::RunTaskGroup(const v1::internal::RunTaskGroup& msg) {
     task.framework_id = fid;
     task.info = t;
     task.executor_id = eid;
+    if (checkpointed.ok()) checkpointed = CheckpointTask({fid, t.task_id().value()});
   }
   std::string error;
-  ExecutorRecord* ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
+  ExecutorRecord* ex = nullptr;
+  if (checkpointed.ok()) ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
+  else error = absl::StrCat("Cannot checkpoint the task group: ", checkpointed.message());
   if (ex == nullptr) {
     for (const auto& t : msg.task_group().tasks()) {
       TaskRecord& task = tasks_[{fid, t.task_id().value()}];
@@ -1039,6 +1121,7 @@ void Agent::RunTaskGroup(const v1::internal::RunTaskGroup& msg) {
     ex->tasks.insert(t.task_id().value());
     RememberSandbox({fid, t.task_id().value()}, ex->sandbox + "/tasks/" + t.task_id().value());
   }
+  CheckpointExecutor({fid, eid});
   ex->queued_groups.push_back(msg.task_group());
   DeliverToExecutor(*ex);
 }
@@ -1118,6 +1201,7 @@ void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const 
   m.mutable_executor_exited()->set_status(W_EXITCODE(1, 0));
   SendToMaster(m);
   executors_.erase(it);
+  ForgetExecutor(key);
 }
 
 void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
@@ -1126,13 +1210,16 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   ExecutorRecord& ex = it->second;
   if (ex.registration_timer) loop_->Cancel(ex.registration_timer);
   if (ex.shutdown_timer) loop_->Cancel(ex.shutdown_timer);
-  ::kill(-ex.pid, SIGKILL);
+  if (ex.pid > 0) ::kill(-ex.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(ex.container_id);
   DestroyCgroupsLater(ex.container_id);
   if (ex.sink) ex.sink->Close();
   SandboxFinished(ex.sandbox, ExecutorTaskKeys(key.first, ex));
   std::string why = exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
-                                    : absl::StrCat("Executor ", DescribeExit(exit.wait_status).substr(8));
+                    : ex.reregistration_timed_out
+                        ? "The executor did not subscribe again within --executor_reregistration_timeout of the agent's restart"
+                    : !exit.known ? "The executor ended while the agent was down"
+                                  : absl::StrCat("Executor ", DescribeExit(exit.wait_status).substr(8));
   CORRAL_LOG(INFO) << "Executor " << key.second << " exited: " << why;
   for (const std::string& tid : ex.tasks) {
     auto t = tasks_.find({key.first, tid});
@@ -1141,6 +1228,7 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
     v1::TaskStatus st = MakeStatus(t->second, state, v1::TaskStatus::SOURCE_AGENT, why);
     st.set_reason(oom ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
                       : exit.exec_errno ? v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED
+                      : ex.reregistration_timed_out ? v1::TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT
                                         : v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
     ProduceUpdate(key.first, st);
   }
@@ -1150,6 +1238,7 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   m.mutable_executor_exited()->set_status(exit.wait_status);
   SendToMaster(m);
   executors_.erase(it);
+  ForgetExecutor(key);
 }
 
 absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink) {
@@ -1168,6 +1257,7 @@ absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::share
     ex.sink = sink;
     if (ex.registration_timer) loop_->Cancel(ex.registration_timer);
     ex.registration_timer = 0;
+    if (ex.recovered) ReconcileExecutorTasks(ex, key, call);
     v1::executor::Event ev;
     ev.set_type(v1::executor::Event::SUBSCRIBED);
     auto* sub = ev.mutable_subscribed();
@@ -1280,9 +1370,13 @@ void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status
   if (stream.pending.size() >= 2 && stream.pending.back().state() == status.state() &&
       !IsTerminalState(status.state())) {
     stream.pending.back() = std::move(status);
+    CheckpointTask(key).IgnoreError();  // logged there
     return;
   }
   stream.pending.push_back(std::move(status));
+  // Durable before it is sent: an update the framework may see is never
+  // forgotten by a restart.
+  CheckpointTask(key).IgnoreError();
   if (stream.pending.size() == 1) ForwardHead(key, stream);
 }
 
@@ -1308,11 +1402,13 @@ void Agent::OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& a
   stream.pending.pop_front();
   stream.backoff = 0;
   if (!stream.pending.empty()) {
+    CheckpointTask(key).IgnoreError();
     ForwardHead(key, stream);
     return;
   }
   updates_.erase(it);
   if (terminal) CleanupTask(key);
+  else CheckpointTask(key).IgnoreError();
 }
 
 absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std::string& framework_id,
@@ -1402,9 +1498,13 @@ void Agent::CleanupTask(const Key& key) {
   if (t == tasks_.end() || !t->second.terminal) return;
   if (!t->second.executor_id.empty()) {
     auto ex = executors_.find({key.first, t->second.executor_id});
-    if (ex != executors_.end()) ex->second.tasks.erase(key.second);
+    if (ex != executors_.end()) {
+      ex->second.tasks.erase(key.second);
+      CheckpointExecutor(ex->first);
+    }
   }
   tasks_.erase(t);
+  ForgetTask(key);
 }
 
 void Agent::RetryUpdates() {
@@ -1416,6 +1516,405 @@ void Agent::RetryUpdates() {
     ForwardHead(key, stream);
   }
   loop_->PostAfter(Seconds(0.5), [this] { RetryUpdates(); });
+}
+
+}  // namespace corral
+
+// --- checkpointing and recovery -------------------------------------------------
+
+namespace corral {
+
+namespace {
+
+// The checkpoint files in `dir` (not temporaries, not exit records).
+std::vector<std::string> CheckpointFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file(ec) || absl::EndsWith(name, ".tmp") || absl::EndsWith(name, ".exit")) continue;
+    out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void RemoveFile(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+}  // namespace
+
+bool Agent::Checkpoints(const std::string& framework_id) const {
+  auto it = frameworks_.find(framework_id);
+  return it != frameworks_.end() && it->second.checkpoint();
+}
+
+std::string Agent::FrameworkMetaDir(const std::string& framework_id) const {
+  return absl::StrCat(meta_dir_, "/frameworks/", CheckpointName(framework_id));
+}
+
+absl::Status Agent::CheckpointAgent() {
+  v1::internal::AgentCheckpoint c;
+  *c.mutable_info() = info_;
+  c.set_boot_id(boot_id_);
+  return WriteCheckpointFile(meta_dir_ + "/agent", c, true);
+}
+
+absl::Status Agent::CheckpointFramework(const std::string& framework_id, const v1::FrameworkInfo& info) {
+  auto it = frameworks_.find(framework_id);
+  bool changed = it == frameworks_.end() || it->second.SerializeAsString() != info.SerializeAsString();
+  frameworks_[framework_id] = info;
+  if (!changed || !info.checkpoint()) return absl::OkStatus();
+  std::string dir = FrameworkMetaDir(framework_id);
+  std::error_code ec;
+  fs::create_directories(dir + "/tasks", ec);
+  fs::create_directories(dir + "/executors", ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  v1::internal::FrameworkCheckpoint c;
+  *c.mutable_info() = info;
+  return WriteCheckpointFile(dir + "/framework", c, true);
+}
+
+absl::Status Agent::CheckpointTask(const Key& key) {
+  if (!Checkpoints(key.first)) return absl::OkStatus();
+  auto t = tasks_.find(key);
+  if (t == tasks_.end()) return absl::OkStatus();
+  const TaskRecord& task = t->second;
+  v1::internal::TaskCheckpoint c;
+  *c.mutable_info() = task.info;
+  c.set_executor_id(task.executor_id);
+  c.set_container_id(task.container_id);
+  c.set_sandbox(task.sandbox);
+  c.set_state(task.state);
+  if (task.latest.has_state()) *c.mutable_latest() = task.latest;
+  c.set_started_at(task.started_at);
+  auto u = updates_.find(key);
+  if (u != updates_.end()) for (const v1::TaskStatus& st : u->second.pending) *c.add_pending() = st;
+  absl::Status s = WriteCheckpointFile(
+      absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)), c, true);
+  if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot checkpoint task " << key.second << ": " << s.message();
+  return s;
+}
+
+void Agent::CheckpointExecutor(const Key& key) {
+  if (!Checkpoints(key.first)) return;
+  auto it = executors_.find(key);
+  if (it == executors_.end()) return;
+  v1::internal::ExecutorCheckpoint c;
+  *c.mutable_info() = it->second.info;
+  c.set_container_id(it->second.container_id);
+  c.set_sandbox(it->second.sandbox);
+  for (const std::string& t : it->second.tasks) c.add_tasks(t);
+  absl::Status s = WriteCheckpointFile(
+      absl::StrCat(FrameworkMetaDir(key.first), "/executors/", CheckpointName(key.second)), c, true);
+  if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot checkpoint executor " << key.second << ": " << s.message();
+}
+
+void Agent::ForgetTask(const Key& key) {
+  if (Checkpoints(key.first)) RemoveFile(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)));
+}
+
+void Agent::ForgetExecutor(const Key& key) {
+  if (Checkpoints(key.first)) {
+    RemoveFile(absl::StrCat(FrameworkMetaDir(key.first), "/executors/", CheckpointName(key.second)));
+  }
+}
+
+void Agent::CheckpointContainer(const std::string& container_id, const std::string& framework_id,
+                                const std::string& executor_id, pid_t pid, const std::string& sandbox,
+                                const std::string& status_path, bool recoverable) {
+  v1::internal::ContainerCheckpoint c;
+  c.set_container_id(container_id);
+  c.set_framework_id(framework_id);
+  c.set_executor_id(executor_id);
+  c.set_pid(pid);
+  c.set_start_time(ProcessStartTime(pid));
+  c.set_sandbox(sandbox);
+  c.set_status_path(status_path);
+  c.set_recoverable(recoverable);
+  // Synced only for containers that outlive a crash: the others are killed
+  // on recovery, and a machine crash ends them anyway.
+  absl::Status s = WriteCheckpointFile(absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id)), c,
+                                       recoverable);
+  if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot record container " << container_id << ": " << s.message();
+}
+
+void Agent::ForgetContainer(const std::string& container_id) {
+  std::string base = absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id));
+  RemoveFile(base);
+  RemoveFile(base + ".exit");
+}
+
+void Agent::KillRecordedContainers(const std::string& boot_id) {
+  for (const std::string& path : CheckpointFiles(meta_dir_ + "/containers")) {
+    v1::internal::ContainerCheckpoint c;
+    if (ReadCheckpointFile(path, &c).ok() && boot_id == boot_id_ && c.pid() > 0 &&
+        ProcessStartTime(c.pid()) == c.start_time()) {
+      ::kill(-c.pid(), SIGKILL);
+    }
+    RemoveFile(path);
+    RemoveFile(path + ".exit");
+  }
+}
+
+absl::Status Agent::Recover() {
+  meta_dir_ = options_.work_dir + "/meta";
+  boot_id_ = BootId();
+  std::error_code ec;
+  fs::create_directories(meta_dir_ + "/containers", ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create ", meta_dir_, ": ", ec.message()));
+  const std::string hint = "; start the agent with --recover=cleanup to discard its checkpointed state "
+                           "(killing what it still runs) and register as a new agent";
+  v1::internal::AgentCheckpoint agent;
+  absl::Status s = ReadCheckpointFile(meta_dir_ + "/agent", &agent);
+  if (options_.recover == "cleanup") {
+    std::string boot = s.ok() ? agent.boot_id() : boot_id_;
+    KillRecordedContainers(boot);
+    fs::remove_all(meta_dir_ + "/frameworks", ec);
+    RemoveFile(meta_dir_ + "/agent");
+    CORRAL_LOG(INFO) << "Discarded the checkpointed state under " << meta_dir_ << " (--recover=cleanup)";
+    return absl::OkStatus();
+  }
+  if (absl::IsNotFound(s)) {
+    // Never registered: nothing to recover, but nothing of an earlier run
+    // may keep running either.
+    KillRecordedContainers(boot_id_);
+    return absl::OkStatus();
+  }
+  if (!s.ok()) return absl::DataLossError(absl::StrCat(s.message(), hint));
+  auto old_total = Resources::FromProto(agent.info().resources());
+  if (!old_total.ok() || !(*old_total == total_)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the agent's resources changed since it last ran (were ", old_total.ok() ? old_total->ToString() : "invalid",
+        ", now ", total_.ToString(), ")", hint));
+  }
+  v1::AgentInfo now_attrs, old_attrs;
+  *now_attrs.mutable_attributes() = info_.attributes();
+  *old_attrs.mutable_attributes() = agent.info().attributes();
+  if (now_attrs.SerializeAsString() != old_attrs.SerializeAsString()) {
+    return absl::FailedPreconditionError(absl::StrCat("the agent's attributes changed since it last ran", hint));
+  }
+  agent_id_ = agent.info().id().value();
+  info_.mutable_id()->set_value(agent_id_);
+  bool same_boot = agent.boot_id() == boot_id_;
+  if (!same_boot) CORRAL_LOG(WARNING) << "The machine rebooted since the agent last ran: its containers are gone";
+  std::string old_boot = agent.boot_id();
+
+  // Frameworks, their executors and tasks. Any unreadable file stops the
+  // agent: it must not run on state it cannot trust.
+  for (const auto& entry : fs::directory_iterator(meta_dir_ + "/frameworks", ec)) {
+    std::string dir = entry.path().string();
+    v1::internal::FrameworkCheckpoint fc;
+    if (absl::Status r = ReadCheckpointFile(dir + "/framework", &fc); !r.ok()) {
+      return absl::DataLossError(absl::StrCat(r.message(), hint));
+    }
+    std::string fid = fc.info().id().value();
+    frameworks_[fid] = fc.info();
+    for (const std::string& path : CheckpointFiles(dir + "/executors")) {
+      v1::internal::ExecutorCheckpoint xc;
+      if (absl::Status r = ReadCheckpointFile(path, &xc); !r.ok()) return absl::DataLossError(absl::StrCat(r.message(), hint));
+      Key key{fid, xc.info().executor_id().value()};
+      ExecutorRecord& ex = executors_[key];
+      ex.framework_id = fid;
+      ex.info = xc.info();
+      ex.container_id = xc.container_id();
+      ex.sandbox = xc.sandbox();
+      ex.tasks.insert(xc.tasks().begin(), xc.tasks().end());
+      ex.recovered = true;
+    }
+    for (const std::string& path : CheckpointFiles(dir + "/tasks")) {
+      v1::internal::TaskCheckpoint tc;
+      if (absl::Status r = ReadCheckpointFile(path, &tc); !r.ok()) return absl::DataLossError(absl::StrCat(r.message(), hint));
+      Key key{fid, tc.info().task_id().value()};
+      TaskRecord& task = tasks_[key];
+      task.framework_id = fid;
+      task.info = tc.info();
+      task.executor_id = tc.executor_id();
+      task.container_id = tc.container_id();
+      task.sandbox = tc.sandbox();
+      task.state = tc.state();
+      task.latest = tc.latest();
+      task.terminal = IsTerminalState(tc.state());
+      task.started_at = tc.started_at();
+      if (tc.pending_size() > 0) {
+        UpdateStream& stream = updates_[key];
+        stream.pending.assign(tc.pending().begin(), tc.pending().end());
+      }
+      if (!task.sandbox.empty()) RememberSandbox(key, task.sandbox);
+      else if (!task.executor_id.empty()) {
+        auto ex = executors_.find({fid, task.executor_id});
+        if (ex != executors_.end()) RememberSandbox(key, ex->second.sandbox);
+      }
+    }
+  }
+
+  // Containers: reattach those of recovered tasks and executors; kill the
+  // rest (non-checkpointing frameworks, and anything no record claims).
+  std::vector<std::string> adopted;
+  for (const std::string& path : CheckpointFiles(meta_dir_ + "/containers")) {
+    v1::internal::ContainerCheckpoint c;
+    if (absl::Status r = ReadCheckpointFile(path, &c); !r.ok()) {
+      return absl::DataLossError(absl::StrCat(r.message(), hint));
+    }
+    bool alive = same_boot && c.pid() > 0 && c.start_time() != 0 && ProcessStartTime(c.pid()) == c.start_time();
+    Key owner{c.framework_id(), c.executor_id()};
+    auto ex = executors_.find(owner);
+    auto task = tasks_.find(owner);
+    bool claimed = c.recoverable() &&
+                   ((ex != executors_.end() && ex->second.container_id == c.container_id()) ||
+                    (task != tasks_.end() && task->second.container_id == c.container_id() &&
+                     task->second.executor_id.empty()));
+    if (!claimed) {
+      if (alive) {
+        CORRAL_LOG(INFO) << "Killing container " << c.container_id() << " (pid " << c.pid()
+                         << ") left by the last run: its framework does not checkpoint";
+        ::kill(-c.pid(), SIGKILL);
+      }
+      RemoveFile(path);
+      RemoveFile(path + ".exit");
+      continue;
+    }
+    if (alive) {
+      if (ex != executors_.end() && ex->second.container_id == c.container_id()) ex->second.pid = c.pid();
+      else task->second.pid = c.pid();
+      adopted.push_back(c.container_id());
+    }
+    std::weak_ptr<EventLoop> loop = loop_;
+    auto on_exit = [loop, this, c](const ExitInfo& exit) {
+      if (auto l = loop.lock()) l->Post([this, c, exit] { OnRecoveredContainerExit(c, exit); });
+    };
+    ExitInfo unknown;
+    unknown.known = false;
+    if (!alive || !ProcessReaper::Get().Adopt(c.pid(), on_exit)) {
+      loop_->Post([this, c, unknown] { OnRecoveredContainerExit(c, unknown); });
+    }
+  }
+  if (cgroups_ && cgroups_->enabled()) cgroups_->Recover(adopted);
+
+  size_t running = 0, lost = 0;
+  for (auto& [key, task] : tasks_) {
+    if (task.terminal) continue;
+    bool has_container = task.executor_id.empty()
+                             ? task.pid > 0
+                             : executors_.count({key.first, task.executor_id}) > 0 &&
+                                   executors_[{key.first, task.executor_id}].pid > 0;
+    bool exit_pending = task.executor_id.empty() &&
+                        fs::exists(absl::StrCat(meta_dir_, "/containers/", CheckpointName(task.container_id)));
+    if (has_container || exit_pending) {
+      ++running;
+      if (task.pid > 0) ResumeRecoveredTask(key);
+      continue;
+    }
+    // Its container never started (the agent stopped while fetching, say)
+    // or its executor is gone without a trace.
+    ++lost;
+    v1::TaskStatus st = MakeStatus(task, v1::TASK_LOST, v1::TaskStatus::SOURCE_AGENT,
+                                   "The agent restarted before the task's container was running");
+    st.set_reason(v1::TaskStatus::REASON_AGENT_RESTARTED);
+    ProduceUpdate(key.first, st);
+  }
+  for (auto& [key, ex] : executors_) {
+    if (ex.pid <= 0) continue;
+    ex.limits = LimitsFor([&] {
+      Resources r;
+      auto er = Resources::FromProto(ex.info.resources());
+      if (er.ok()) r += *er;
+      for (const std::string& tid : ex.tasks) {
+        auto t = tasks_.find({key.first, tid});
+        if (t == tasks_.end()) continue;
+        auto tr = Resources::FromProto(t->second.info.resources());
+        if (tr.ok()) r += *tr;
+      }
+      return r;
+    }());
+    Key k = key;
+    ex.registration_timer = loop_->PostAfter(Seconds(options_.executor_reregistration_timeout), [this, k] {
+      auto it = executors_.find(k);
+      if (it == executors_.end() || it->second.sink) return;
+      CORRAL_LOG(WARNING) << "Recovered executor " << k.second << " did not subscribe again in time; killing it";
+      it->second.reregistration_timed_out = true;
+      if (it->second.pid > 0) ::kill(-it->second.pid, SIGKILL);
+    });
+  }
+  CORRAL_LOG(INFO) << "Recovered agent " << agent_id_ << ": " << frameworks_.size() << " frameworks, "
+                   << executors_.size() << " executors, " << running << " running tasks"
+                   << (lost ? absl::StrCat(", ", lost, " lost") : "");
+  (void)old_boot;
+  return absl::OkStatus();
+}
+
+void Agent::OnRecoveredContainerExit(const v1::internal::ContainerCheckpoint& c, ExitInfo exit) {
+  ExitInfo recorded;
+  if (!c.status_path().empty() && ReadSupervisedExit(c.status_path(), &recorded)) exit = recorded;
+  Key owner{c.framework_id(), c.executor_id()};
+  auto ex = executors_.find(owner);
+  if (ex != executors_.end() && ex->second.container_id == c.container_id()) {
+    OnExecutorExited(owner, exit);
+  } else {
+    auto task = tasks_.find(owner);
+    if (task != tasks_.end() && task->second.container_id == c.container_id()) {
+      SandboxFinished(task->second.sandbox, {owner});
+      OnTaskExited(owner, exit);
+    }
+  }
+  ForgetContainer(c.container_id());
+}
+
+void Agent::ResumeRecoveredTask(const Key& key) {
+  TaskRecord& task = tasks_[key];
+  if (task.info.has_health_check()) {
+    task.health.running_since = SteadyNow();
+    ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
+  }
+  if (task.info.has_max_completion_time() && task.started_at > 0) {
+    double left = task.started_at + task.info.max_completion_time().nanoseconds() / 1e9 - NowSeconds();
+    task.deadline_timer = loop_->PostAfter(Seconds(std::max(0.0, left)), [this, key] {
+      auto it = tasks_.find(key);
+      if (it == tasks_.end() || it->second.terminal) return;
+      it->second.kill_state = v1::TASK_FAILED;
+      it->second.has_kill_reason = true;
+      it->second.kill_reason = v1::TaskStatus::REASON_MAX_COMPLETION_TIME_REACHED;
+      it->second.kill_message = "Task exceeded its max_completion_time";
+      Kill(it->second, nullptr);
+    });
+  }
+}
+
+void Agent::ReconcileExecutorTasks(ExecutorRecord& ex, const Key& key, const v1::executor::Call& subscribe) {
+  ex.recovered = false;
+  std::set<std::string> known;
+  // Updates the executor sent that this agent never recorded (it stopped
+  // before checkpointing them) are taken now; those it has are not.
+  for (const auto& u : subscribe.subscribe().unacknowledged_updates()) {
+    const v1::TaskStatus& st = u.status();
+    known.insert(st.task_id().value());
+    auto t = tasks_.find({key.first, st.task_id().value()});
+    if (t == tasks_.end() || t->second.terminal || t->second.executor_id != key.second) continue;
+    bool have = t->second.latest.uuid() == st.uuid();
+    auto stream = updates_.find(t->first);
+    if (stream != updates_.end()) {
+      for (const auto& p : stream->second.pending) have = have || p.uuid() == st.uuid();
+    }
+    if (have) continue;
+    v1::TaskStatus status = st;
+    status.set_source(v1::TaskStatus::SOURCE_EXECUTOR);
+    status.mutable_agent_id()->set_value(agent_id_);
+    status.mutable_executor_id()->set_value(key.second);
+    ProduceUpdate(key.first, status);
+  }
+  for (const auto& t : subscribe.subscribe().unacknowledged_tasks()) known.insert(t.task_id().value());
+  // A task still staging that the executor does not know was never
+  // delivered to it: the agent stopped first.
+  for (const std::string& tid : std::set<std::string>(ex.tasks)) {
+    auto t = tasks_.find({key.first, tid});
+    if (t == tasks_.end() || t->second.terminal || t->second.state != v1::TASK_STAGING || known.count(tid)) continue;
+    v1::TaskStatus st = MakeStatus(t->second, v1::TASK_LOST, v1::TaskStatus::SOURCE_AGENT,
+                                   "The agent restarted before the task reached its executor");
+    st.set_reason(v1::TaskStatus::REASON_AGENT_RESTARTED);
+    ProduceUpdate(key.first, st);
+  }
 }
 
 }  // namespace corral

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -276,6 +277,33 @@ void Cgroups::Release(const std::string& container_id) {
     }
   }
   Remove(slot.name);
+}
+
+void Cgroups::Recover(const std::vector<std::string>& container_ids) {
+  if (version_ == 0) return;
+  std::string first = Hierarchies().front();
+  std::string root = version_ == 2 ? v2_root_ : absl::StrCat(v1_mounts_.at(first), "/", root_name_);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
+    if (!entry.is_directory(ec)) continue;
+    std::string name = entry.path().filename().string();
+    bool adopted = false;
+    for (const std::string& id : container_ids) {
+      if (name.size() > id.size() && name.compare(name.size() - id.size(), id.size(), id) == 0 &&
+          name[name.size() - id.size() - 1] == '-') {
+        std::lock_guard<std::mutex> lock(mu_);
+        Slot slot;
+        slot.name = name;
+        assigned_[id] = slot;
+        adopted = true;
+        break;
+      }
+    }
+    // A cgroup with processes in it refuses rmdir: only empty ones go.
+    if (!adopted) {
+      for (const std::string& h : Hierarchies()) ::rmdir(Dir(h, name).c_str());
+    }
+  }
 }
 
 size_t Cgroups::pooled() {

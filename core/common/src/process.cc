@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +31,7 @@ struct ChildArgs {
   int out_fd;
   int err_fd;
   int error_fd;
+  int status_fd;  // -1, or the file for corral-supervise (becomes fd 3)
   const int* cgroup_fds;
   size_t cgroup_count;
   bool switch_user;
@@ -62,6 +65,7 @@ int ChildMain(void* p) {
   if (devnull >= 0) ::syscall(SYS_dup2, devnull, 0);
   ::syscall(SYS_dup2, a->out_fd, 1);
   ::syscall(SYS_dup2, a->err_fd, 2);
+  if (a->status_fd >= 0) ::syscall(SYS_dup2, a->status_fd, 3);  // dup2 clears close-on-exec
   if (a->switch_user) {
     if (::syscall(SYS_setgroups, a->group_count, a->groups) != 0) fail(errno);
     if (::syscall(SYS_setresgid, a->gid, a->gid, a->gid) != 0) fail(errno);
@@ -149,12 +153,38 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     }
     cg_fds.push_back(fd);
   }
-  int errpipe[2];
-  if (::pipe2(errpipe, O_CLOEXEC) != 0) {
+  int status_fd = -1;
+  if (!spec.status_path.empty()) {
+    status_fd = ::open(spec.status_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (status_fd < 0 || status_fd == 3) {
+      // fd 3 would be closed by its own dup2 in the child; take another.
+      int moved = status_fd < 0 ? -1 : ::fcntl(status_fd, F_DUPFD_CLOEXEC, 10);
+      if (status_fd >= 0) ::close(status_fd);
+      status_fd = moved;
+    }
+    if (status_fd < 0) {
+      for (int f : cg_fds) ::close(f);
+      ::close(out_fd);
+      ::close(err_fd);
+      return absl::InternalError(absl::StrCat("cannot create ", spec.status_path, ": ", std::strerror(errno)));
+    }
+  }
+  auto close_all = [&] {
     for (int f : cg_fds) ::close(f);
     ::close(out_fd);
     ::close(err_fd);
+    if (status_fd >= 0) ::close(status_fd);
+  };
+  int errpipe[2];
+  if (::pipe2(errpipe, O_CLOEXEC) != 0) {
+    close_all();
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
+  }
+  if (status_fd >= 0 && errpipe[1] == 3) {
+    // The child's dup2 onto fd 3 must not close its error pipe.
+    int moved = ::fcntl(errpipe[1], F_DUPFD_CLOEXEC, 10);
+    ::close(errpipe[1]);
+    errpipe[1] = moved;
   }
 
   // The child shares the parent's memory (CLONE_VM) and the parent waits
@@ -162,14 +192,12 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
   // which keeps launching fast however large the agent is. The child may
   // therefore only make raw system calls on data prepared above.
   ChildArgs child{program.c_str(), argv.data(), envp.data(), spec.sandbox.c_str(), out_fd, err_fd,
-                 errpipe[1], cg_fds.data(), cg_fds.size(), switch_user, uid, gid,
+                 errpipe[1], status_fd, cg_fds.data(), cg_fds.size(), switch_user, uid, gid,
                  groups.data(), groups.size()};
   constexpr size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
-    for (int f : cg_fds) ::close(f);
-    ::close(out_fd);
-    ::close(err_fd);
+    close_all();
     ::close(errpipe[0]);
     ::close(errpipe[1]);
     return absl::ResourceExhaustedError("cannot allocate a stack for the child");
@@ -190,16 +218,12 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   ::munmap(stack, kStackSize);
   if (pid < 0) {
-    for (int f : cg_fds) ::close(f);
-    ::close(out_fd);
-    ::close(err_fd);
+    close_all();
     ::close(errpipe[0]);
     ::close(errpipe[1]);
     return absl::ResourceExhaustedError(absl::StrCat("clone: ", std::strerror(clone_errno)));
   }
-  for (int f : cg_fds) ::close(f);
-  ::close(out_fd);
-  ::close(err_fd);
+  close_all();
   ::close(errpipe[1]);
   ::fcntl(errpipe[0], F_SETFL, O_NONBLOCK);
   *exec_error_fd = errpipe[0];
@@ -234,12 +258,26 @@ void ProcessReaper::Watch(pid_t pid, int exec_error_fd, std::function<void(const
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    watched_[pidfd] = Watched{pid, pidfd, exec_error_fd, std::move(on_exit)};
+    watched_[pidfd] = Watched{pid, pidfd, exec_error_fd, false, std::move(on_exit)};
   }
   struct epoll_event ev {};
   ev.events = EPOLLIN;
   ev.data.fd = pidfd;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+}
+
+bool ProcessReaper::Adopt(pid_t pid, std::function<void(const ExitInfo&)> on_exit) {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    watched_[pidfd] = Watched{pid, pidfd, -1, true, std::move(on_exit)};
+  }
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.fd = pidfd;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+  return true;
 }
 
 void ProcessReaper::Run() {
@@ -259,7 +297,16 @@ void ProcessReaper::Run() {
       }
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, pidfd, nullptr);
       ExitInfo info;
-      while (::waitpid(w.pid, &info.wait_status, 0) < 0 && errno == EINTR) {}
+      if (w.adopted) {
+        // Not our child, unless this process started it in an earlier
+        // agent's life (tests): then reap it, but its status is still the
+        // status file's to tell.
+        ::waitpid(w.pid, &info.wait_status, WNOHANG);
+        info.wait_status = 0;
+        info.known = false;
+      } else {
+        while (::waitpid(w.pid, &info.wait_status, 0) < 0 && errno == EINTR) {}
+      }
       if (w.exec_error_fd >= 0) {
         if (::read(w.exec_error_fd, &info.exec_errno, sizeof(info.exec_errno)) != sizeof(info.exec_errno)) {
           info.exec_errno = 0;
@@ -270,6 +317,59 @@ void ProcessReaper::Run() {
       w.on_exit(info);
     }
   }
+}
+
+uint64_t ProcessStartTime(pid_t pid) {
+  if (pid <= 0) return 0;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  // The command name (field 2) may hold spaces and parentheses: fields are
+  // counted from the last ')'. starttime is field 22.
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return 0;
+  int field = 2;
+  for (; *p && field < 22; ++p) if (*p == ' ') ++field;
+  return std::strtoull(p, nullptr, 10);
+}
+
+std::string BootId() {
+  int fd = ::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof(buf));
+  ::close(fd);
+  std::string id(buf, n > 0 ? n : 0);
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  return id;
+}
+
+bool ReadSupervisedExit(const std::string& status_path, ExitInfo* exit) {
+  int fd = ::open(status_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[128];
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  // One complete line: "wait_status N" or "exec_errno N".
+  if (buf[n - 1] != '\n') return false;
+  int value = 0;
+  if (std::sscanf(buf, "wait_status %d", &value) == 1) {
+    *exit = ExitInfo{value, 0, true};
+    return true;
+  }
+  if (std::sscanf(buf, "exec_errno %d", &value) == 1) {
+    *exit = ExitInfo{0, value, true};
+    return true;
+  }
+  return false;
 }
 
 std::string DescribeExit(int wait_status) {

@@ -34,7 +34,7 @@ bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability:
 }  // namespace
 
 Master::Master(MasterOptions options)
-    : options_(std::move(options)), loop_("corral-master") {
+    : options_(std::move(options)), registry_(NewInMemoryRegistry()), loop_("corral-master") {
   info_.set_id(NewIdString());
   info_.set_hostname(options_.hostname);
   info_.set_port(options_.port);
@@ -54,6 +54,68 @@ Master::Master(MasterOptions options)
 }
 
 Master::~Master() { Stop(); }
+
+absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
+  return loop_.Call([&]() -> absl::Status {
+    auto state = registry->Recover();
+    if (!state.ok()) return state.status();
+    registry_ = std::move(registry);
+    size_t recovered = 0;
+    for (const RegistryState::Agent& a : state->agents) {
+      AgentEntry& agent = agents_[a.info.id().value()];
+      agent.id = a.info.id().value();
+      agent.info = a.info;
+      auto total = Resources::FromProto(a.info.resources());
+      if (total.ok()) agent.total = *total;
+      agent.reachable = false;
+      agent.recovered = a.unreachable_since == 0;
+      if (agent.recovered) ++recovered;
+    }
+    for (const v1::FrameworkInfo& info : state->frameworks) {
+      FrameworkEntry& fw = frameworks_[info.id().value()];
+      fw.id = info.id().value();
+      fw.info = info;
+      fw.roles = validation::FrameworkRoles(info);
+      fw.partition_aware = HasCapability(info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
+      fw.connected = false;
+      fw.registered_time = NowSeconds();
+      allocator_.AddFramework(fw.id, fw.roles, {}, false);
+      // It has its failover timeout, from now, to subscribe again.
+      std::string id = fw.id;
+      fw.failover_timer = loop_.PostAfter(Seconds(info.failover_timeout()), [this, id] {
+        FrameworkEntry* f = FindFramework(id);
+        if (f != nullptr && !f->connected) RemoveFramework(id, "failover timeout elapsed after the master restarted");
+      });
+    }
+    if (!state->agents.empty() || !state->frameworks.empty()) {
+      CORRAL_LOG(INFO) << "Recovered " << state->agents.size() << " agents (" << recovered
+                       << " expected to reregister within " << options_.agent_reregister_timeout << " s) and "
+                       << state->frameworks.size() << " frameworks from the registry";
+    }
+    if (recovered > 0) {
+      loop_.PostAfter(Seconds(options_.agent_reregister_timeout), [this] { ExpireRecoveredAgents(); });
+    }
+    return absl::OkStatus();
+  });
+}
+
+void Master::ExpireRecoveredAgents() {
+  double now = NowSeconds();
+  for (auto& [id, agent] : agents_) {
+    if (!agent.recovered) continue;
+    agent.recovered = false;
+    CORRAL_LOG(WARNING) << "Agent " << id << " did not reregister within --agent_reregister_timeout of the master's "
+                        << "restart; marking it unreachable";
+    if (absl::Status s = registry_->MarkAgentUnreachable(id, now); !s.ok()) {
+      CORRAL_LOG(ERROR) << "Cannot record agent " << id << " as unreachable: " << s.message();
+    }
+    // Frameworks learn it as Mesos tells them: a FAILURE event for the agent.
+    Event ev;
+    ev.set_type(Event::FAILURE);
+    ev.mutable_failure()->mutable_agent_id()->set_value(id);
+    for (auto& [fid, fw] : frameworks_) SendToFramework(fw, ev);
+  }
+}
 
 void Master::Stop() {
   if (loop_.InLoopThread()) return;
@@ -139,6 +201,12 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   if (info.user().empty()) info.set_user("nobody");
 
   FrameworkEntry* fw = FindFramework(id);
+  // A commit point: the framework exists once the registry says so.
+  if (fw == nullptr || fw->info.SerializeAsString() != info.SerializeAsString()) {
+    if (absl::Status s = registry_->AddFramework(info); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("cannot record the framework: ", s.message()));
+    }
+  }
   if (fw == nullptr) {
     fw = &frameworks_[id];
     fw->id = id;
@@ -173,6 +241,15 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   ev.mutable_subscribed()->set_heartbeat_interval_seconds(options_.heartbeat_interval);
   *ev.mutable_subscribed()->mutable_master_info() = info_;
   SendToFramework(*fw, ev);
+  // Agents holding its unacknowledged updates resend them now.
+  MasterMessage resubscribed;
+  resubscribed.mutable_framework_resubscribed()->mutable_framework_id()->set_value(id);
+  for (auto& [aid, agent] : agents_) {
+    if (!agent.link) continue;
+    bool has = false;
+    for (const TaskKey& k : agent.tasks) if (k.first == id) { has = true; break; }
+    if (has) SendToAgent(agent, resubscribed);
+  }
   ScheduleAllocation("");
   return id;
 }
@@ -512,12 +589,21 @@ absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
     auto agent = agents_.find(agent_id);
     v1::TaskState state;
     std::string why;
+    if (!agent_id.empty() && agent != agents_.end() && agent->second.recovered) {
+      // The agent has not reregistered since the master restarted: it may
+      // still report the task. No answer yet, as in Mesos.
+      continue;
+    }
     if (!agent_id.empty() && agent != agents_.end() && !agent->second.reachable) {
       state = fw.partition_aware ? v1::TASK_UNREACHABLE : v1::TASK_LOST;
       why = "agent is unreachable";
     } else if (!agent_id.empty() && agent == agents_.end()) {
       state = fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST;
       why = "agent is unknown";
+    } else if (!agent_id.empty()) {
+      // The agent is registered and does not have it: the task is gone.
+      state = fw.partition_aware ? v1::TASK_GONE : v1::TASK_LOST;
+      why = "task is unknown to its agent";
     } else {
       state = fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST;
       why = "task is unknown";
@@ -595,6 +681,9 @@ void Master::RemoveFramework(const std::string& framework_id, const std::string&
   if (fw->sink) fw->sink->Close();
   allocator_.RemoveFramework(framework_id);
   frameworks_.erase(framework_id);
+  if (absl::Status s = registry_->RemoveFramework(framework_id); !s.ok()) {
+    CORRAL_LOG(ERROR) << "Cannot remove framework " << framework_id << " from the registry: " << s.message();
+  }
   ScheduleAllocation("");
 }
 
@@ -666,10 +755,19 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   }
   pending_links_.erase(link_it);
   std::string id = NextId("S");
+  v1::AgentInfo info = msg.agent_info();
+  info.mutable_id()->set_value(id);
+  // A commit point: the agent is admitted once the registry says so.
+  if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
+    MasterMessage m;
+    m.mutable_refused()->set_message(absl::StrCat("cannot admit the agent: ", s.message()));
+    link->Send(m);
+    link->Close();
+    return;
+  }
   AgentEntry& agent = agents_[id];
   agent.id = id;
-  agent.info = msg.agent_info();
-  agent.info.mutable_id()->set_value(id);
+  agent.info = info;
   agent.total = *total;
   agent.link = link;
   agent.link_id = link_id;
@@ -705,9 +803,18 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     link->Close();
     return;
   }
+  v1::AgentInfo info = msg.agent_info();
+  if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
+    MasterMessage m;
+    m.mutable_refused()->set_message(absl::StrCat("cannot readmit the agent: ", s.message()));
+    link->Send(m);
+    link->Close();
+    return;
+  }
   auto it = agents_.find(id);
   bool known = it != agents_.end();
   AgentEntry& agent = agents_[id];
+  agent.recovered = false;
   if (agent.link && agent.link_id != link_id) {
     link_agents_.erase(agent.link_id);
     agent.link->Close();
@@ -890,6 +997,9 @@ void Master::MarkUnreachable(AgentEntry& agent) {
   for (const std::string& offer_id : std::set<std::string>(agent.offers)) RescindOffer(offer_id, false, 0);
   allocator_.RemoveAgent(agent.id);
   double now = NowSeconds();
+  if (absl::Status s = registry_->MarkAgentUnreachable(agent.id, now); !s.ok()) {
+    CORRAL_LOG(ERROR) << "Cannot record agent " << agent.id << " as unreachable: " << s.message();
+  }
   for (const TaskKey& key : agent.tasks) {
     auto it = tasks_.find(key);
     if (it == tasks_.end()) continue;

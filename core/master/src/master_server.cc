@@ -1,5 +1,7 @@
 #include "corral/master/master_server.h"
 
+#include <filesystem>
+
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -192,7 +194,20 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   int requested = 0;
   absl::SimpleAtoi(listen.substr(colon + 1), &requested);
   options.port = requested;
+  std::unique_ptr<Registry> registry;
+  if (options.work_dir.empty()) {
+    registry = NewInMemoryRegistry();
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(options.work_dir, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options.work_dir, ": ", ec.message()));
+    auto opened = OpenSqliteRegistry(options.work_dir + "/registry.db");
+    if (!opened.ok()) return opened.status();
+    registry = std::move(*opened);
+  }
   s->master_ = std::make_unique<Master>(options);
+  // Before the port opens: nobody sees the master until it has recovered.
+  if (absl::Status st = s->master_->Recover(std::move(registry)); !st.ok()) return st;
   s->services_->scheduler.master = s->master_.get();
   s->services_->agents.master = s->master_.get();
   s->services_->op.master = s->master_.get();

@@ -45,6 +45,12 @@ struct AgentOptions {
   double gc_delay = 7 * 24 * 3600.0;  // how long a finished sandbox is kept
   double gc_disk_headroom = 0.1;      // disk fraction kept free by removing sandboxes sooner
   double disk_watch_interval = 60;    // how often disk usage is checked and sandboxes removed
+  // After a restart: "reconnect" recovers the checkpointed state (tasks of
+  // checkpointing frameworks keep running); "cleanup" kills everything the
+  // last run started and registers as a new agent.
+  std::string recover = "reconnect";
+  // How long a recovered executor has to subscribe again before it is killed.
+  double executor_reregistration_timeout = 10.0;
 };
 
 // Where an executor's events go (its subscription stream).
@@ -62,12 +68,17 @@ class Agent {
   explicit Agent(AgentOptions options);
   ~Agent();
 
-  // Detects resources and cgroups, then connects to the master in the
+  // Detects resources and cgroups, recovers the state checkpointed under
+  // the work dir by an earlier run, then connects to the master in the
   // background (reconnecting with backoff). `port` is where executors reach
-  // this agent. Fails on bad options.
+  // this agent. Fails on bad options, and on checkpoints it cannot trust
+  // (naming the file).
   absl::Status Start(int port);
   // Disconnects and kills every task and executor.
   void Stop();
+  // Stops without killing anything or touching the work dir, as a crash
+  // would: a new Agent on the same work dir recovers what is left.
+  void Abandon();
 
   // --- executor API (any thread) ---
   absl::Status ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink);
@@ -131,6 +142,7 @@ class Agent {
       EventLoop::TimerId timeout = 0;
     } health;
     bool killed_unhealthy = false;       // the final status says healthy=false
+    double started_at = 0;               // wall clock when the container started
   };
   struct ExecutorRecord {
     std::string framework_id;
@@ -146,12 +158,37 @@ class Agent {
     EventLoop::TimerId registration_timer = 0;
     EventLoop::TimerId shutdown_timer = 0;
     Limits limits;
+    bool recovered = false;              // started by an earlier run of the agent
+    bool reregistration_timed_out = false;
   };
   struct UpdateStream {
     std::deque<v1::TaskStatus> pending;  // head is in flight
     double next_retry = 0;
     double backoff = 0;
   };
+
+  // Checkpointing (see checkpoint.h). Frameworks with checkpoint=true get
+  // their tasks, executors and update streams written (synced) under
+  // <work_dir>/meta; every container is recorded there, so that a restarted
+  // agent can reattach the recoverable ones and kill the rest.
+  absl::Status Recover();
+  void KillRecordedContainers(const std::string& boot_id);
+  bool Checkpoints(const std::string& framework_id) const;
+  std::string FrameworkMetaDir(const std::string& framework_id) const;
+  absl::Status CheckpointAgent();
+  // Records `info` as the framework's (and writes it if it checkpoints and changed).
+  absl::Status CheckpointFramework(const std::string& framework_id, const v1::FrameworkInfo& info);
+  absl::Status CheckpointTask(const Key& key);
+  void CheckpointExecutor(const Key& key);
+  void ForgetTask(const Key& key);
+  void ForgetExecutor(const Key& key);
+  void CheckpointContainer(const std::string& container_id, const std::string& framework_id,
+                           const std::string& executor_id, pid_t pid, const std::string& sandbox,
+                           const std::string& status_path, bool recoverable);
+  void ForgetContainer(const std::string& container_id);
+  void OnRecoveredContainerExit(const v1::internal::ContainerCheckpoint& c, ExitInfo exit);
+  void ResumeRecoveredTask(const Key& key);
+  void ReconcileExecutorTasks(ExecutorRecord& ex, const Key& key, const v1::executor::Call& subscribe);
 
   void Connect();
   void OnMasterMessage(const v1::internal::MasterMessage& msg);
@@ -221,6 +258,8 @@ class Agent {
   void RememberSandbox(const Key& key, const std::string& sandbox);
 
   AgentOptions options_;
+  std::string meta_dir_;  // <work_dir>/meta
+  std::string boot_id_;
   std::unique_ptr<Cgroups> cgroups_;
   std::string cgroups_status_;
   Resources total_;
@@ -229,6 +268,7 @@ class Agent {
   bool registered_ = false;
   bool stopping_ = false;
   std::atomic<bool> paused_{false};
+  std::atomic<bool> abandoned_{false};
   std::atomic<bool> drop_launches_{false};
   std::function<void(const std::string&)> on_refused_;
 

@@ -61,6 +61,9 @@ class Cgroups {
   // Kills anything left in the container and returns its cgroups to the
   // pool, or removes them when they cannot be reused.
   void Release(const std::string& container_id);
+  // After an agent restart: takes back the cgroups of the recovered
+  // containers, and removes every other empty cgroup an earlier run left.
+  void Recover(const std::vector<std::string>& container_ids);
 
   size_t pooled();
 

@@ -28,11 +28,18 @@ struct LaunchSpec {
   std::string output_path;        // if set, stdout and stderr go to this file instead
   std::string user;               // switch to this user if non-empty and root
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
+  // If set, this file is created (as the agent's user) and handed to the
+  // child as file descriptor 3: corral-supervise records its command's exit
+  // status there, where an agent restarted meanwhile can read it.
+  std::string status_path;
 };
 
 struct ExitInfo {
   int wait_status = 0;   // as from waitpid
   int exec_errno = 0;    // non-zero when exec itself failed
+  // False when the exit status is unknown: the process was adopted (not our
+  // child) and left no status file.
+  bool known = true;
 };
 
 // Forks and execs `spec`. The child is the leader of a new process group.
@@ -44,6 +51,10 @@ class ProcessReaper {
   static ProcessReaper& Get();
   // `on_exit` runs on the reaper thread once the process has been reaped.
   void Watch(pid_t pid, int exec_error_fd, std::function<void(const ExitInfo&)> on_exit);
+  // Watches a process that is not our child (started by an earlier run of
+  // the agent). Its exit status cannot be waited for: `on_exit` gets
+  // known=false. Returns false if the process is already gone.
+  bool Adopt(pid_t pid, std::function<void(const ExitInfo&)> on_exit);
 
  private:
   ProcessReaper();
@@ -54,11 +65,25 @@ class ProcessReaper {
     pid_t pid;
     int pidfd;
     int exec_error_fd;
+    bool adopted;
     std::function<void(const ExitInfo&)> on_exit;
   };
   std::map<int, Watched> watched_;  // by pidfd
   std::thread thread_;
 };
+
+// The process's start time (clock ticks after boot, /proc/<pid>/stat), so
+// that a recorded pid is not mistaken for a later process given the same
+// number. 0 if there is no such process.
+uint64_t ProcessStartTime(pid_t pid);
+
+// This boot's ID (/proc/sys/kernel/random/boot_id): processes recorded
+// under another boot are gone.
+std::string BootId();
+
+// Reads what corral-supervise recorded in `status_path`; false when nothing
+// complete was recorded (the supervisor was killed, or is still running).
+bool ReadSupervisedExit(const std::string& status_path, ExitInfo* exit);
 
 // "Command exited with status 3", "Command terminated with signal Killed".
 std::string DescribeExit(int wait_status);

@@ -17,6 +17,7 @@
 #include "corral/common/event_loop.h"
 #include "corral/common/resources.h"
 #include "corral/master/allocator.h"
+#include "corral/master/registry.h"
 #include "corral/v1/internal.pb.h"
 #include "corral/v1/scheduler.pb.h"
 
@@ -31,6 +32,12 @@ struct MasterOptions {
   double offer_timeout = 0;              // 0 = offers never time out
   double allocation_interval = 1.0;      // full allocation cycle period
   double heartbeat_interval = 15.0;      // scheduler HEARTBEAT events
+  // Where the registry lives (registry.db); empty keeps nothing across
+  // restarts.
+  std::string work_dir;
+  // After a restart, how long agents of the registry have to reregister
+  // before they are marked unreachable.
+  double agent_reregister_timeout = 600.0;
   std::map<std::string, double> weights;
   std::map<std::string, RoleQuota> quotas;
 };
@@ -60,6 +67,10 @@ class Master {
 
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;
+
+  // Recovers the registry's agents and frameworks; before any call arrives.
+  // Fails, naming the file, on a registry it cannot open or read.
+  absl::Status Recover(std::unique_ptr<Registry> registry);
 
   // --- scheduler API (any thread) ---
   // Validates and subscribes. On success SUBSCRIBED has already been queued
@@ -131,6 +142,9 @@ class Master {
     std::shared_ptr<AgentLink> link;
     uint64_t link_id = 0;
     bool reachable = true;
+    // In the registry, not yet reregistered since the master restarted:
+    // reconciliation waits for it rather than answer.
+    bool recovered = false;
     int missed_pings = 0;
     uint64_t last_ping_acked = 0;
     double registered_time = 0;
@@ -161,6 +175,7 @@ class Master {
   void OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExited& msg);
   void AdmitAgent(AgentEntry& agent);
   void MarkUnreachable(AgentEntry& agent);
+  void ExpireRecoveredAgents();
   void PingAgents();
 
   void ScheduleAllocation(const std::string& agent_id);  // "" = all agents
@@ -182,6 +197,7 @@ class Master {
   std::string NextId(const char* prefix);
 
   MasterOptions options_;
+  std::unique_ptr<Registry> registry_;
   v1::MasterInfo info_;
   Allocator allocator_;
   std::map<std::string, FrameworkEntry> frameworks_;

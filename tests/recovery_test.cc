@@ -1,0 +1,432 @@
+// Crash and restart: kill -9 of the master and of the agent, with tasks
+// running and launching, and daemons started on damaged state. Each test is
+// bounded in count and time and stops what it started.
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "corral/common/resources.h"
+#include "corral/v1/internal.grpc.pb.h"
+#include "daemons.h"
+#include "test_util.h"
+
+namespace corral {
+namespace {
+
+using testing::BinDir;
+using testing::Child;
+using testing::FreePort;
+using testing::ReadAll;
+using testing::RecordingScheduler;
+using testing::ShellTask;
+namespace fs = std::filesystem;
+
+bool ProcessAlive(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+// The states a task went through, one per distinct update (an update
+// resent after a restart carries the same uuid and counts once).
+std::vector<v1::TaskState> Transitions(const std::vector<v1::TaskStatus>& updates, const std::string& task) {
+  std::vector<v1::TaskState> out;
+  std::set<std::string> seen;
+  for (const auto& u : updates) {
+    if (u.task_id().value() != task || u.reason() == v1::TaskStatus::REASON_RECONCILIATION) continue;
+    if (u.has_uuid() && !seen.insert(u.uuid()).second) continue;
+    out.push_back(u.state());
+  }
+  return out;
+}
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "corral-recovery-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    master_port_ = FreePort();
+    agent_port_ = FreePort();
+    while (agent_port_ == master_port_) agent_port_ = FreePort();
+    master_addr_ = "127.0.0.1:" + std::to_string(master_port_);
+  }
+  void TearDown() override {
+    agent_.reset();
+    master_.reset();
+    if (HasFailure()) {
+      std::cerr << "daemon logs kept in " << dir_ << std::endl;
+      for (const char* name : {"master.err", "agent.err"}) {
+        std::string text = ReadAll(dir_ + "/" + name);
+        if (text.size() > 6000) text = text.substr(text.size() - 6000);
+        std::cerr << "--- " << name << " (tail) ---\n" << text << std::endl;
+      }
+      return;
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::vector<std::string> MasterArgs() {
+    return {BinDir() + "/corral-master", "--port=" + std::to_string(master_port_), "--work_dir=" + dir_ + "/master",
+            "--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=5", "--allocation_interval=100ms",
+            "--agent_reregister_timeout=30secs"};
+  }
+  std::vector<std::string> AgentArgs(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {BinDir() + "/corral-agent", "--master=" + master_addr_,
+                                     "--port=" + std::to_string(agent_port_), "--work_dir=" + dir_ + "/agent",
+                                     "--resources=cpus:16;mem:8192;disk:1024", "--registration_backoff=100ms",
+                                     "--cgroups=false"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  void StartMaster() { master_ = std::make_unique<Child>(MasterArgs(), dir_, "master"); }
+  void StartAgent(std::vector<std::string> extra = {}) {
+    agent_ = std::make_unique<Child>(AgentArgs(std::move(extra)), dir_, "agent");
+  }
+  // The master's view, polled until `pred` holds (bounded by the deadline).
+  bool WaitForState(const std::function<bool(const v1::internal::ClusterState&)>& pred, double seconds) {
+    auto stub = v1::internal::OperatorService::NewStub(
+        grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < deadline) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+      v1::internal::ClusterState state;
+      if (stub->GetState(&ctx, v1::internal::GetClusterState(), &state).ok() && pred(state)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the master, bounded by the deadline
+    }
+    return false;
+  }
+  bool WaitForActiveAgent(double seconds) {
+    return WaitForState([](const auto& st) { return st.agents_size() > 0 && st.agents(0).active(); }, seconds);
+  }
+
+  std::string dir_;
+  int master_port_ = 0, agent_port_ = 0;
+  std::string master_addr_;
+  std::unique_ptr<Child> master_, agent_;
+};
+
+v1::FrameworkInfo Checkpointing(const std::string& name) {
+  v1::FrameworkInfo fw = testing::Framework(name);
+  fw.set_checkpoint(true);
+  fw.set_failover_timeout(120);
+  return fw;
+}
+
+TEST_F(RecoveryTest, AgentKilledWithNineKeepsItsHundredTasksAndTheirExitCodes) {
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
+  const int kTasks = 100;
+  std::string go = dir_ + "/go";
+  RecordingScheduler s;
+  std::atomic<int> launched{0};
+  s.on_offers = [&](SchedulerDriver* d, const std::vector<v1::Offer>& offers) {
+    for (const auto& o : offers) {
+      std::vector<v1::TaskInfo> tasks;
+      while (launched < kTasks && tasks.size() < 50) {
+        int i = launched++;
+        // Odd tasks fail with status 3, even ones finish: the exit codes
+        // must survive the agent's restart.
+        tasks.push_back(ShellTask("t" + std::to_string(i), o.agent_id(),
+                                  "while [ ! -e " + go + " ]; do sleep 0.2; done; exit " + std::to_string(i % 2 * 3),
+                                  0.1, 8));
+      }
+      v1::Filters f;
+      f.set_refuse_seconds(0);
+      if (tasks.empty()) (void)d->decline({o.id()}, f);
+      else (void)d->launch(o.id(), tasks, f);
+    }
+  };
+  SchedulerDriver d(&s, Checkpointing("ckpt"), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+
+  // A framework that does not checkpoint: its task is lost with the agent.
+  RecordingScheduler plain;
+  SchedulerDriver pd(&plain, testing::Framework("plain"), master_addr_);
+  ASSERT_TRUE(pd.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(plain.TakeOffer(&offer));
+  std::string pidfile = dir_ + "/plain.pid";
+  ASSERT_TRUE(pd.launch(offer.id(), {ShellTask("plain", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600", 0.1, 8)}).ok());
+
+  auto all_running = [&] {
+    int n = 0;
+    for (const auto& [id, st] : s.latest_) if (st.state() == v1::TASK_RUNNING) ++n;
+    return n == kTasks;
+  };
+  ASSERT_TRUE(s.WaitFor(all_running, 90)) << agent_->err();
+  ASSERT_TRUE(plain.WaitForState("plain", v1::TASK_RUNNING).has_state());
+  ASSERT_TRUE(testing::PollUntil([&] { return !ReadAll(pidfile).empty(); }, 10));
+  pid_t plain_pid = std::stoi(ReadAll(pidfile));
+  ASSERT_TRUE(ProcessAlive(plain_pid));
+
+  agent_->Signal(SIGKILL);
+  ASSERT_GE(agent_->Wait(10), 0);
+  StartAgent();
+  ASSERT_TRUE(WaitForState([&](const auto& st) {
+    int running = 0;
+    for (const auto& t : st.tasks()) if (t.state() == v1::TASK_RUNNING) ++running;
+    return st.agents_size() == 1 && st.agents(0).active() && running == kTasks;
+  }, 30)) << agent_->err();
+  // The other framework's task was killed and reported lost.
+  EXPECT_TRUE(plain.WaitForState("plain", v1::TASK_LOST, 20).has_state());
+  EXPECT_TRUE(testing::PollUntil([&] { return !ProcessAlive(plain_pid); }, 10));
+  EXPECT_TRUE(s.Locked(all_running)) << "a checkpointed task changed state during the restart";
+
+  std::ofstream(go).put('\n');
+  ASSERT_TRUE(s.WaitFor([&] {
+    int n = 0;
+    for (const auto& [id, st] : s.latest_) if (IsTerminalState(st.state())) ++n;
+    return n == kTasks;
+  }, 60)) << agent_->err();
+  auto updates = s.Locked([&] { return s.updates_; });
+  auto latest = s.Locked([&] { return s.latest_; });
+  {
+    for (int i = 0; i < kTasks; ++i) {
+      std::string id = "t" + std::to_string(i);
+      const v1::TaskStatus& last = latest[id];
+      if (i % 2 == 0) {
+        EXPECT_EQ(last.state(), v1::TASK_FINISHED) << id << ": " << last.message();
+      } else {
+        EXPECT_EQ(last.state(), v1::TASK_FAILED) << id;
+        EXPECT_NE(last.message().find("status 3"), std::string::npos) << id << ": " << last.message();
+      }
+      std::vector<v1::TaskState> states = Transitions(updates, id);
+      ASSERT_EQ(states.size(), 2u) << id;
+      EXPECT_EQ(states[0], v1::TASK_RUNNING) << id;
+    }
+  }
+  (void)pd.stop();
+  (void)d.stop();
+}
+
+TEST_F(RecoveryTest, MasterKilledMidLaunchOfFiveHundredTasksLosesNone) {
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
+  const int kTasks = 500;
+  RecordingScheduler s;
+  std::atomic<int> launched{0};
+  std::mutex agent_mu;
+  v1::AgentID agent_id;
+  s.on_offers = [&](SchedulerDriver* d, const std::vector<v1::Offer>& offers) {
+    for (const auto& o : offers) {
+      {
+        std::lock_guard<std::mutex> lock(agent_mu);
+        agent_id = o.agent_id();
+      }
+      std::vector<v1::TaskInfo> tasks;
+      auto have = Resources::FromProto(o.resources());
+      Milli cpus = have.ok() ? have->Scalar("cpus") : 0;
+      while (launched < kTasks && cpus >= 100 && tasks.size() < 25) {
+        tasks.push_back(ShellTask("t" + std::to_string(launched++), o.agent_id(), "exit 0", 0.1, 8));
+        cpus -= 100;
+      }
+      v1::Filters f;
+      f.set_refuse_seconds(0);
+      if (tasks.empty()) (void)d->decline({o.id()}, f);
+      else (void)d->launch(o.id(), tasks, f);
+    }
+  };
+  SchedulerDriver d(&s, Checkpointing("launcher"), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  ASSERT_TRUE(s.WaitFor([&] { return launched >= 150; }, 60));
+
+  master_->Signal(SIGKILL);
+  ASSERT_GE(master_->Wait(10), 0);
+  StartMaster();
+  ASSERT_TRUE(s.WaitFor([&] { return s.subscribed_ >= 2; }, 30)) << master_->err();
+  ASSERT_TRUE(s.WaitFor([&] { return launched >= kTasks; }, 90)) << master_->err();
+
+  // Every launched task ends in a terminal state. Reconciliation finds the
+  // launches the crash lost; it is asked again until all are answered.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::vector<v1::scheduler::Call::Reconcile::Task> open;
+    s.Locked([&] {
+      std::lock_guard<std::mutex> lock(agent_mu);
+      for (int i = 0; i < kTasks; ++i) {
+        std::string id = "t" + std::to_string(i);
+        auto it = s.latest_.find(id);
+        if (it != s.latest_.end() && IsTerminalState(it->second.state())) continue;
+        v1::scheduler::Call::Reconcile::Task t;
+        t.mutable_task_id()->set_value(id);
+        *t.mutable_agent_id() = agent_id;
+        open.push_back(t);
+      }
+      return 0;
+    });
+    if (open.empty()) break;
+    (void)d.reconcile(open);
+    s.WaitFor([&] {
+      for (const auto& t : open) {
+        auto it = s.latest_.find(t.task_id().value());
+        if (it == s.latest_.end() || !IsTerminalState(it->second.state())) return false;
+      }
+      return true;
+    }, 3);
+  }
+  int finished = 0, lost = 0;
+  auto updates = s.Locked([&] { return s.updates_; });
+  auto latest = s.Locked([&] { return s.latest_; });
+  {
+    for (int i = 0; i < kTasks; ++i) {
+      std::string id = "t" + std::to_string(i);
+      ASSERT_TRUE(latest.count(id) && IsTerminalState(latest[id].state())) << id << " never ended";
+      // One terminal state per task, and nothing after it.
+      std::set<v1::TaskState> terminal;
+      bool after_terminal = false;
+      for (const auto& u : updates) {
+        if (u.task_id().value() != id) continue;
+        if (!terminal.empty() && !IsTerminalState(u.state())) after_terminal = true;
+        if (IsTerminalState(u.state())) terminal.insert(u.state());
+      }
+      EXPECT_EQ(terminal.size(), 1u) << id << [&] {
+        std::string all;
+        for (const auto& u : updates) {
+          if (u.task_id().value() == id) {
+            all += absl::StrCat(" ", v1::TaskState_Name(u.state()), "/", v1::TaskStatus::Reason_Name(u.reason()), "/",
+                                v1::TaskStatus::Source_Name(u.source()), "(", u.message(), ")");
+          }
+        }
+        return all;
+      }();
+      EXPECT_FALSE(after_terminal) << id;
+      if (latest[id].state() == v1::TASK_FINISHED) ++finished;
+      if (latest[id].state() == v1::TASK_LOST) ++lost;
+    }
+  }
+  EXPECT_EQ(finished + lost, kTasks);
+  EXPECT_GT(finished, kTasks / 2);
+  std::cerr << finished << " finished, " << lost << " lost by the crash and found by reconciliation\n";
+  (void)d.stop();
+}
+
+TEST_F(RecoveryTest, DamagedCheckpointStopsTheAgentUntilCleanup) {
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << agent_->err();
+  RecordingScheduler s;
+  SchedulerDriver d(&s, Checkpointing("ckpt"), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  std::string pidfile = dir_ + "/task.pid";
+  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
+  ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
+  ASSERT_TRUE(testing::PollUntil([&] { return !ReadAll(pidfile).empty(); }, 10));
+  pid_t pid = std::stoi(ReadAll(pidfile));
+
+  agent_->Signal(SIGKILL);
+  ASSERT_GE(agent_->Wait(10), 0);
+  std::string task_file;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ + "/agent/meta/frameworks")) {
+    if (e.path().parent_path().filename() == "tasks") task_file = e.path().string();
+  }
+  ASSERT_FALSE(task_file.empty());
+  fs::resize_file(task_file, fs::file_size(task_file) - 3);
+
+  StartAgent();
+  EXPECT_EQ(agent_->Wait(30), 1);
+  std::string err = agent_->err();
+  EXPECT_NE(err.find(task_file), std::string::npos) << err;
+  EXPECT_NE(err.find("truncated"), std::string::npos) << err;
+  EXPECT_NE(err.find("--recover=cleanup"), std::string::npos) << err;
+  EXPECT_TRUE(ProcessAlive(pid)) << "nothing is killed while the agent refuses to start";
+
+  // A changed resource set is refused the same way.
+  agent_ = std::make_unique<Child>(
+      std::vector<std::string>{BinDir() + "/corral-agent", "--master=" + master_addr_,
+                               "--port=" + std::to_string(agent_port_), "--work_dir=" + dir_ + "/agent",
+                               "--resources=cpus:8;mem:8192;disk:1024", "--cgroups=false"},
+      dir_, "agent");
+  EXPECT_EQ(agent_->Wait(30), 1);
+  EXPECT_NE(agent_->err().find("resources changed"), std::string::npos) << agent_->err();
+
+  StartAgent({"--recover=cleanup"});
+  EXPECT_TRUE(testing::PollUntil([&] { return !ProcessAlive(pid); }, 10)) << "cleanup kills what the last run left";
+  ASSERT_TRUE(WaitForState([](const auto& st) {
+    int active = 0;
+    for (const auto& a : st.agents()) active += a.active();
+    return st.agents_size() == 2 && active == 1;
+  }, 30)) << agent_->err();
+  (void)d.stop();
+}
+
+TEST_F(RecoveryTest, UnreadableRegistryStopsTheMasterWithOneLine) {
+  fs::create_directories(dir_ + "/master");
+  std::ofstream(dir_ + "/master/registry.db")
+      << "not a database: this file was damaged, and the master must say which file and stop";
+  StartMaster();
+  EXPECT_EQ(master_->Wait(30), 1);
+  std::string err = master_->err();
+  EXPECT_NE(err.find(dir_ + "/master/registry.db"), std::string::npos) << err;
+}
+
+TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30));
+  RecordingScheduler s;
+  v1::FrameworkInfo info = Checkpointing("remembered");
+  info.add_capabilities()->set_type(v1::FrameworkInfo::Capability::PARTITION_AWARE);
+  SchedulerDriver d(&s, info, master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  std::string pidfile = dir_ + "/task.pid";
+  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
+  ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
+  ASSERT_TRUE(testing::PollUntil([&] { return !ReadAll(pidfile).empty(); }, 10));
+  pid_t pid = std::stoi(ReadAll(pidfile));
+  std::string framework_id = s.Locked([&] { return s.framework_id_; });
+  (void)d.stop(/*failover=*/true);
+
+  // The agent goes away for good while the master is down.
+  agent_->Signal(SIGKILL);
+  ASSERT_GE(agent_->Wait(10), 0);
+  master_->Signal(SIGKILL);
+  ASSERT_GE(master_->Wait(10), 0);
+  auto args = MasterArgs();
+  args.back() = "--agent_reregister_timeout=2secs";
+  master_ = std::make_unique<Child>(args, dir_, "master");
+
+  // The registry brought back the agent (inactive until it reregisters) and
+  // the framework, disconnected until it subscribes again.
+  ASSERT_TRUE(WaitForState([&](const auto& st) {
+    return st.agents_size() == 1 && !st.agents(0).active() && st.frameworks_size() == 1 &&
+           st.frameworks(0).framework_info().id().value() == framework_id && !st.frameworks(0).connected();
+  }, 30)) << master_->err();
+  // The framework takes over with its ID. Its task's agent never returns:
+  // once the agent's time is up, reconciliation says the task is unreachable.
+  RecordingScheduler s2;
+  info.mutable_id()->set_value(framework_id);
+  SchedulerDriver d2(&s2, info, master_addr_);
+  ASSERT_TRUE(d2.start().ok());
+  ASSERT_TRUE(s2.WaitSubscribed());
+  v1::scheduler::Call::Reconcile::Task t;
+  t.mutable_task_id()->set_value("long");
+  *t.mutable_agent_id() = offer.agent_id();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  v1::TaskStatus st;
+  while (!st.has_state() && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(d2.reconcile({t}).ok());
+    st = s2.WaitForState("long", v1::TASK_UNREACHABLE, 1);
+  }
+  EXPECT_TRUE(st.has_state()) << master_->err();
+  EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_RECONCILIATION);
+  EXPECT_TRUE(s2.Locked([&] {
+    for (const auto& u : s2.updates_) if (u.state() != v1::TASK_UNREACHABLE) return false;
+    return true;
+  })) << "nothing else is said of the task while its agent may still come back";
+  (void)d2.stop();
+  ::kill(pid, SIGKILL);  // the orphaned task
+}
+
+}  // namespace
+}  // namespace corral
