@@ -25,84 +25,11 @@
 #include "corral/common/resources.h"
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
+#include "sim_agent.h"
 
 namespace corral {
 namespace {
 
-using v1::internal::AgentMessage;
-using v1::internal::MasterMessage;
-
-std::atomic<int> g_registered{0};
-std::atomic<int> g_running{0};
-
-class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
- public:
-  void Start(v1::internal::AgentService::Stub* stub, int index) {
-    stub->async()->Connect(&ctx_, this);
-    AgentMessage reg;
-    auto* info = reg.mutable_register_agent()->mutable_agent_info();
-    info->set_hostname("sim-" + std::to_string(index));
-    info->set_port(5051);
-    Resources::Parse("cpus:8;mem:16384;disk:100000;ports:[31000-32000]")->ToProto(info->mutable_resources());
-    Send(reg);
-    StartRead(&in_);
-    StartCall();
-  }
-  void Send(const AgentMessage& m) {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(m);
-    if (!writing_) Next();
-  }
-
- private:
-  void Next() {
-    if (queue_.empty()) return;
-    writing_ = true;
-    out_ = std::move(queue_.front());
-    queue_.pop_front();
-    StartWrite(&out_);
-  }
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    if (ok) Next();
-  }
-  void OnReadDone(bool ok) override {
-    if (!ok) return;
-    if (in_.has_registered()) {
-      agent_id_ = in_.registered().agent_id().value();
-      ++g_registered;
-    } else if (in_.has_ping()) {
-      AgentMessage pong;
-      pong.mutable_pong()->set_sequence(in_.ping().sequence());
-      Send(pong);
-    } else if (in_.has_run_task()) {
-      AgentMessage up;
-      auto* su = up.mutable_status_update();
-      *su->mutable_framework_id() = in_.run_task().framework().id();
-      v1::TaskStatus* st = su->mutable_status();
-      *st->mutable_task_id() = in_.run_task().task().task_id();
-      st->set_state(v1::TASK_RUNNING);
-      st->set_source(v1::TaskStatus::SOURCE_EXECUTOR);
-      st->mutable_agent_id()->set_value(agent_id_);
-      st->set_uuid(NewUuidBytes());
-      st->set_timestamp(NowSeconds());
-      su->set_latest_state(v1::TASK_RUNNING);
-      Send(up);
-      ++g_running;
-    }
-    StartRead(&in_);
-  }
-  void OnDone(const grpc::Status&) override {}
-
-  grpc::ClientContext ctx_;
-  std::mutex mu_;
-  std::deque<AgentMessage> queue_;
-  AgentMessage out_;
-  MasterMessage in_;
-  bool writing_ = false;
-  std::string agent_id_;
-};
 
 class FillScheduler : public Scheduler {
  public:

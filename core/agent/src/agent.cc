@@ -269,7 +269,10 @@ absl::Status Agent::Start(int port) {
   }
   CORRAL_LOG(INFO) << "Agent resources " << total_.ToString() << "; " << cgroups_status_;
   sandbox_remover_ = std::make_unique<EventLoop>("corral-sandbox-gc");
-  if (absl::Status s = loop_->Call([this] { return Recover(); }); !s.ok()) {
+  double recovery_start = SteadyNow();
+  absl::Status recovered = loop_->Call([this] { return Recover(); });
+  recovery_seconds_ = SteadyNow() - recovery_start;
+  if (absl::Status s = recovered; !s.ok()) {
     stopping_ = true;
     return s;
   }

@@ -43,6 +43,7 @@ absl::StatusOr<size_t> LocalCluster::AddAgent(const std::string& resources) {
   auto agent = AgentServer::Start(opts, absl::StrCat(options_.listen_host, ":0"));
   if (!agent.ok()) return agent.status();
   agents_.push_back(std::move(*agent));
+  agent_resources_.push_back(opts.resources);
   return index;
 }
 
@@ -55,6 +56,22 @@ absl::Status LocalCluster::WaitForAgents(double timeout_seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return absl::DeadlineExceededError("agents did not register in time");
+}
+
+absl::Status LocalCluster::RestartAgent(size_t i) {
+  if (i >= agents_.size() || !agents_[i]) return absl::NotFoundError(absl::StrCat("no agent ", i));
+  AgentOptions opts = options_.agent;
+  opts.master = master_->address();
+  opts.work_dir = absl::StrCat(work_dir_, "/agent-", i);
+  opts.resources = agent_resources_[i];
+  opts.ip = options_.listen_host;
+  int port = agents_[i]->port();
+  agents_[i]->agent().Abandon();
+  agents_[i].reset();
+  auto agent = AgentServer::Start(opts, absl::StrCat(options_.listen_host, ":", port));
+  if (!agent.ok()) return agent.status();
+  agents_[i] = std::move(*agent);
+  return absl::OkStatus();
 }
 
 void LocalCluster::StopAgent(size_t i) {

@@ -1,5 +1,6 @@
 #include "corral/master/master_server.h"
 
+#include <chrono>
 #include <filesystem>
 
 #include <atomic>
@@ -201,8 +202,12 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
     std::error_code ec;
     std::filesystem::create_directories(options.work_dir, ec);
     if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options.work_dir, ": ", ec.message()));
+    auto t0 = std::chrono::steady_clock::now();
     auto opened = OpenSqliteRegistry(options.work_dir + "/registry.db");
     if (!opened.ok()) return opened.status();
+    CORRAL_LOG(INFO) << "Opened registry " << options.work_dir << "/registry.db in "
+                     << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()
+                     << " ms";
     registry = std::move(*opened);
   }
   s->master_ = std::make_unique<Master>(options);

@@ -101,6 +101,8 @@ class Agent {
   // Status updates produced and not yet acknowledged, over all tasks.
   size_t pending_updates();
   const std::string& cgroups_status() const { return cgroups_status_; }
+  // How long Start() spent recovering the last run's state (seconds).
+  double recovery_seconds() const { return recovery_seconds_; }
   // While paused the agent ignores the master's pings (a hung agent).
   void SetPaused(bool paused) { paused_ = paused; }
   // Fault injection for tests: launches from the master are dropped, as if
@@ -262,6 +264,7 @@ class Agent {
   std::string boot_id_;
   std::unique_ptr<Cgroups> cgroups_;
   std::string cgroups_status_;
+  double recovery_seconds_ = 0;
   Resources total_;
   v1::AgentInfo info_;
   std::string agent_id_;

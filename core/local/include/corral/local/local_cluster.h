@@ -42,6 +42,10 @@ class LocalCluster {
   absl::StatusOr<size_t> AddAgent(const std::string& resources = "");
   // Stops agent i (its tasks are killed), as if the machine went away.
   void StopAgent(size_t i);
+  // Crashes agent i (nothing is killed or cleaned up, as with kill -9) and
+  // starts a new one on the same work dir and port, which recovers it.
+  // Returns once the new agent has recovered (not yet reregistered).
+  absl::Status RestartAgent(size_t i);
   void Shutdown();
 
  private:
@@ -51,6 +55,7 @@ class LocalCluster {
   bool own_work_dir_ = false;
   std::unique_ptr<MasterServer> master_;
   std::vector<std::unique_ptr<AgentServer>> agents_;
+  std::vector<std::string> agent_resources_;  // as given to each agent
 };
 
 }  // namespace corral
