@@ -273,7 +273,10 @@ absl::Status Agent::Start(int port) {
   absl::Status recovered = loop_->Call([this] { return Recover(); });
   recovery_seconds_ = SteadyNow() - recovery_start;
   if (absl::Status s = recovered; !s.ok()) {
+    // Refusing to start touches nothing: whatever the last run left keeps
+    // running, for a later start (or --recover=cleanup) to deal with.
     stopping_ = true;
+    abandoned_ = true;
     return s;
   }
   loop_->Post([this] {
@@ -1799,13 +1802,17 @@ absl::Status Agent::Recover() {
   size_t running = 0, lost = 0;
   for (auto& [key, task] : tasks_) {
     if (task.terminal) continue;
+    // Running, or ended with its exit still to be reported (its container's
+    // record is still there): either way its container accounts for it.
+    auto accounted = [&](pid_t pid, const std::string& container_id) {
+      return pid > 0 || (!container_id.empty() &&
+                         fs::exists(absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id))));
+    };
+    auto ex = executors_.find({key.first, task.executor_id});
     bool has_container = task.executor_id.empty()
-                             ? task.pid > 0
-                             : executors_.count({key.first, task.executor_id}) > 0 &&
-                                   executors_[{key.first, task.executor_id}].pid > 0;
-    bool exit_pending = task.executor_id.empty() &&
-                        fs::exists(absl::StrCat(meta_dir_, "/containers/", CheckpointName(task.container_id)));
-    if (has_container || exit_pending) {
+                             ? accounted(task.pid, task.container_id)
+                             : ex != executors_.end() && accounted(ex->second.pid, ex->second.container_id);
+    if (has_container) {
       ++running;
       if (task.pid > 0) ResumeRecoveredTask(key);
       continue;
