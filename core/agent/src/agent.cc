@@ -779,18 +779,19 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
     task.health.running_since = SteadyNow();
     ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
   }
-  if (task.info.has_max_completion_time()) {
-    task.deadline_timer = loop_->PostAfter(
-        std::chrono::nanoseconds(task.info.max_completion_time().nanoseconds()), [this, key] {
-          auto it = tasks_.find(key);
-          if (it == tasks_.end() || it->second.terminal) return;
-          it->second.kill_state = v1::TASK_FAILED;
-          it->second.has_kill_reason = true;
-          it->second.kill_reason = v1::TaskStatus::REASON_MAX_COMPLETION_TIME_REACHED;
-          it->second.kill_message = "Task exceeded its max_completion_time";
-          Kill(it->second, nullptr);
-        });
-  }
+  if (task.info.has_max_completion_time()) ArmDeadline(key, task.info.max_completion_time().nanoseconds() / 1e9);
+}
+
+void Agent::ArmDeadline(const Key& key, double seconds) {
+  tasks_[key].deadline_timer = loop_->PostAfter(Seconds(std::max(0.0, seconds)), [this, key] {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end() || it->second.terminal) return;
+    it->second.kill_state = v1::TASK_FAILED;
+    it->second.has_kill_reason = true;
+    it->second.kill_reason = v1::TaskStatus::REASON_MAX_COMPLETION_TIME_REACHED;
+    it->second.kill_message = "Task exceeded its max_completion_time";
+    Kill(it->second, nullptr);
+  });
 }
 
 void Agent::Kill(TaskRecord& task, const v1::KillPolicy* policy) {
@@ -1879,16 +1880,8 @@ void Agent::ResumeRecoveredTask(const Key& key) {
     ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
   }
   if (task.info.has_max_completion_time() && task.started_at > 0) {
-    double left = task.started_at + task.info.max_completion_time().nanoseconds() / 1e9 - NowSeconds();
-    task.deadline_timer = loop_->PostAfter(Seconds(std::max(0.0, left)), [this, key] {
-      auto it = tasks_.find(key);
-      if (it == tasks_.end() || it->second.terminal) return;
-      it->second.kill_state = v1::TASK_FAILED;
-      it->second.has_kill_reason = true;
-      it->second.kill_reason = v1::TaskStatus::REASON_MAX_COMPLETION_TIME_REACHED;
-      it->second.kill_message = "Task exceeded its max_completion_time";
-      Kill(it->second, nullptr);
-    });
+    // It counts from the task's start, not the agent's.
+    ArmDeadline(key, task.started_at + task.info.max_completion_time().nanoseconds() / 1e9 - NowSeconds());
   }
 }
 

@@ -567,17 +567,18 @@ absl::Status Master::Acknowledge(FrameworkEntry& fw, const Call::Acknowledge& ac
 }
 
 absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
-  auto send = [&](const TaskEntry& task) {
+  auto send_status = [&](const v1::TaskStatus& latest) {
     Event ev;
     ev.set_type(Event::UPDATE);
     v1::TaskStatus* st = ev.mutable_update()->mutable_status();
-    *st = task.latest_status;
+    *st = latest;
     st->clear_uuid();
     st->set_source(v1::TaskStatus::SOURCE_MASTER);
     st->set_reason(v1::TaskStatus::REASON_RECONCILIATION);
     st->set_timestamp(NowSeconds());
     SendToFramework(fw, ev);
   };
+  auto send = [&](const TaskEntry& task) { send_status(task.latest_status); };
   if (rec.tasks_size() == 0) {
     for (const std::string& tid : fw.tasks) send(tasks_[{fw.id, tid}]);
     return absl::OkStatus();
@@ -585,6 +586,19 @@ absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
   for (const auto& t : rec.tasks()) {
     auto it = tasks_.find({fw.id, t.task_id().value()});
     if (it != tasks_.end()) { send(it->second); continue; }
+    // A task that ended recently (its terminal update acknowledged, maybe
+    // while this call was on its way) is answered with how it ended, rather
+    // than as unknown.
+    const v1::Task* completed = nullptr;
+    for (const v1::Task& c : completed_tasks_) {
+      if (c.task_id().value() == t.task_id().value() && c.framework_id().value() == fw.id) completed = &c;
+    }
+    if (completed != nullptr && completed->statuses_size() > 0) {
+      v1::TaskStatus last = completed->statuses(completed->statuses_size() - 1);
+      last.set_state(completed->state());
+      send_status(last);
+      continue;
+    }
     std::string agent_id = t.agent_id().value();
     auto agent = agents_.find(agent_id);
     v1::TaskState state;

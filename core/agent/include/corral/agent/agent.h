@@ -190,6 +190,8 @@ class Agent {
   void ForgetContainer(const std::string& container_id);
   void OnRecoveredContainerExit(const v1::internal::ContainerCheckpoint& c, ExitInfo exit);
   void ResumeRecoveredTask(const Key& key);
+  // Fails the task (REASON_MAX_COMPLETION_TIME_REACHED) in `seconds`.
+  void ArmDeadline(const Key& key, double seconds);
   void ReconcileExecutorTasks(ExecutorRecord& ex, const Key& key, const v1::executor::Call& subscribe);
 
   void Connect();
