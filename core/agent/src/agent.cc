@@ -1707,7 +1707,6 @@ absl::Status Agent::Recover() {
   info_.mutable_id()->set_value(agent_id_);
   bool same_boot = agent.boot_id() == boot_id_;
   if (!same_boot) CORRAL_LOG(WARNING) << "The machine rebooted since the agent last ran: its containers are gone";
-  std::string old_boot = agent.boot_id();
 
   // Frameworks, their executors and tasks. Any unreadable file stops the
   // agent: it must not run on state it cannot trust.
@@ -1852,7 +1851,6 @@ absl::Status Agent::Recover() {
   CORRAL_LOG(INFO) << "Recovered agent " << agent_id_ << ": " << frameworks_.size() << " frameworks, "
                    << executors_.size() << " executors, " << running << " running tasks"
                    << (lost ? absl::StrCat(", ", lost, " lost") : "");
-  (void)old_boot;
   return absl::OkStatus();
 }
 
