@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
+#include "corral/common/ids.h"
 #include "corral/local/local_cluster.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "test_util.h"
@@ -248,6 +249,106 @@ TEST_F(ClusterTest, TeardownKillsTheFrameworksTasks) {
   }
   EXPECT_EQ(cluster_->agent(0).running_tasks() + cluster_->agent(1).running_tasks(), 0u);
   EXPECT_EQ(cluster_->master().GetState().frameworks_size(), 0);
+}
+
+v1::MachineID Machine(const std::string& hostname) {
+  v1::MachineID id;
+  id.set_hostname(hostname);
+  return id;
+}
+
+v1::maintenance::Schedule OneWindow(const std::vector<std::string>& hosts, double start_in_seconds) {
+  v1::maintenance::Schedule schedule;
+  auto* w = schedule.add_windows();
+  for (const auto& h : hosts) *w->add_machine_ids() = Machine(h);
+  w->mutable_unavailability()->mutable_start()->set_nanoseconds(
+      static_cast<int64_t>((NowSeconds() + start_in_seconds) * 1e9));
+  w->mutable_unavailability()->mutable_duration()->set_nanoseconds(3600'000'000'000);
+  return schedule;
+}
+
+TEST_F(ClusterTest, MaintenanceDrainsWithInverseOffersThenTakesTheMachineDownAndUp) {
+  LocalClusterOptions opts;
+  opts.agents = 1;  // "localhost"
+  StartCluster(opts);
+  auto second = cluster_->AddAgent("", "maint-host");
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(cluster_->WaitForAgents(20).ok());
+  Master& master = cluster_->master();
+
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("maint", /*partition_aware=*/true));
+  // A task on the machine that will go down.
+  v1::Offer offer;
+  while (s.TakeOffer(&offer) && offer.hostname() != "maint-host") {}
+  ASSERT_EQ(offer.hostname(), "maint-host");
+  ASSERT_TRUE(d->launch(offer.id(), {ShellTask("doomed", offer.agent_id(), "sleep 600")}).ok());
+  ASSERT_TRUE(s.WaitForState("doomed", v1::TASK_RUNNING).has_state());
+
+  // Bad schedules are refused with the reason.
+  v1::maintenance::Schedule twice = OneWindow({"maint-host"}, 3600);
+  *twice.add_windows() = twice.windows(0);
+  EXPECT_NE(master.UpdateMaintenanceSchedule(twice).message().find("more than one maintenance window"),
+            std::string::npos);
+  v1::maintenance::Schedule nameless = OneWindow({""}, 3600);
+  EXPECT_NE(master.UpdateMaintenanceSchedule(nameless).message().find("hostname' is required"), std::string::npos);
+  EXPECT_EQ(master.StartMaintenance({Machine("maint-host")}).code(), absl::StatusCode::kFailedPrecondition);
+
+  // Scheduled: the framework is asked to move off, and offers there carry
+  // the unavailability.
+  ASSERT_TRUE(master.UpdateMaintenanceSchedule(OneWindow({"MAINT-HOST"}, 3600)).ok());
+  ASSERT_TRUE(s.WaitFor([&] { return !s.inverse_offers_.empty(); }));
+  v1::InverseOffer inverse = s.Locked([&] { return s.inverse_offers_[0]; });
+  EXPECT_EQ(inverse.agent_id().value(), offer.agent_id().value());
+  EXPECT_TRUE(inverse.unavailability().has_start());
+  ASSERT_TRUE(s.WaitFor([&] {
+    for (const auto& o : s.offers_) if (o.hostname() == "maint-host" && o.has_unavailability()) return true;
+    return false;
+  }));
+  EXPECT_EQ(master.GetMaintenanceSchedule().windows_size(), 1);
+  auto status = master.GetMaintenanceStatus();
+  ASSERT_EQ(status.draining_machines_size(), 1);
+  ASSERT_EQ(status.draining_machines(0).statuses_size(), 1);
+  EXPECT_EQ(status.draining_machines(0).statuses(0).status(), v1::InverseOfferStatus::UNKNOWN);
+
+  // The framework declines; the status says so.
+  ASSERT_TRUE(d->declineInverseOffers({inverse.id()}).ok());
+  EXPECT_EQ(d->acceptInverseOffers({inverse.id()}).code(), absl::StatusCode::kNotFound);
+  status = master.GetMaintenanceStatus();
+  EXPECT_EQ(status.draining_machines(0).statuses(0).status(), v1::InverseOfferStatus::DECLINE);
+
+  // Down: the agent is removed, its task is gone, the agent stops.
+  ASSERT_TRUE(master.StartMaintenance({Machine("maint-host")}).ok());
+  v1::TaskStatus gone = s.WaitForState("doomed", v1::TASK_GONE_BY_OPERATOR);
+  ASSERT_TRUE(gone.has_state());
+  EXPECT_EQ(gone.reason(), v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);
+  EXPECT_TRUE(PollUntil([&] {
+    return cluster_->agent(*second).refusal().find("down for maintenance") != std::string::npos;
+  }));
+  EXPECT_TRUE(PollUntil([&] { return cluster_->agent(*second).running_tasks() == 0; }));
+  EXPECT_EQ(master.GetState().agents_size(), 1);
+  status = master.GetMaintenanceStatus();
+  EXPECT_EQ(status.down_machines_size(), 1);
+  EXPECT_EQ(status.draining_machines_size(), 0);
+  // A down machine stays in the schedule until its maintenance stops, and
+  // an agent there is refused.
+  EXPECT_EQ(master.UpdateMaintenanceSchedule(v1::maintenance::Schedule()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto again = cluster_->AddAgent("", "maint-host");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(PollUntil([&] {
+    return cluster_->agent(*again).refusal().find("down for maintenance") != std::string::npos;
+  }));
+
+  // Up: out of the schedule, and agents there are welcome again.
+  ASSERT_TRUE(master.StopMaintenance({Machine("maint-host")}).ok());
+  EXPECT_EQ(master.GetMaintenanceSchedule().windows_size(), 0);
+  EXPECT_EQ(master.GetMaintenanceStatus().down_machines_size(), 0);
+  EXPECT_EQ(master.StopMaintenance({Machine("maint-host")}).code(), absl::StatusCode::kFailedPrecondition);
+  auto back = cluster_->AddAgent("", "maint-host");
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(PollUntil([&] { return cluster_->agent(*back).registered(); }));
+  (void)d->stop();
 }
 
 TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {

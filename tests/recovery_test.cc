@@ -405,6 +405,17 @@ TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
   pid_t pid = std::stoi(ReadAll(pidfile));
   std::string framework_id = s.Locked([&] { return s.framework_id_; });
   (void)d.stop(/*failover=*/true);
+  // A maintenance schedule, which the registry keeps too.
+  auto op = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+  {
+    v1::maintenance::Schedule schedule;
+    auto* w = schedule.add_windows();
+    w->add_machine_ids()->set_hostname("rack1-host7");
+    w->mutable_unavailability()->mutable_start()->set_nanoseconds(4102444800'000'000'000);
+    grpc::ClientContext ctx;
+    v1::internal::CallResponse resp;
+    ASSERT_TRUE(op->UpdateMaintenanceSchedule(&ctx, schedule, &resp).ok());
+  }
 
   // The agent goes away for good while the master is down.
   agent_->Signal(SIGKILL);
@@ -421,6 +432,15 @@ TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
     return st.agents_size() == 1 && !st.agents(0).active() && st.frameworks_size() == 1 &&
            st.frameworks(0).framework_info().id().value() == framework_id && !st.frameworks(0).connected();
   }, 30)) << master_->err();
+  {
+    auto fresh = v1::internal::OperatorService::NewStub(
+        grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::maintenance::Schedule schedule;
+    ASSERT_TRUE(fresh->GetMaintenanceSchedule(&ctx, v1::internal::GetMaintenance(), &schedule).ok());
+    ASSERT_EQ(schedule.windows_size(), 1);
+    EXPECT_EQ(schedule.windows(0).machine_ids(0).hostname(), "rack1-host7");
+  }
   // The framework takes over with its ID. Its task's agent never returns:
   // once the agent's time is up, reconciliation says the task is unreachable.
   RecordingScheduler s2;

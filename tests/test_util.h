@@ -51,6 +51,16 @@ class RecordingScheduler : public Scheduler {
     }
     cv_.notify_all();
   }
+  void inverseOffers(SchedulerDriver*, const std::vector<v1::InverseOffer>& offers) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& o : offers) inverse_offers_.push_back(o);
+    cv_.notify_all();
+  }
+  void rescindedInverseOffer(SchedulerDriver*, const v1::OfferID& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    rescinded_inverse_.push_back(id.value());
+    cv_.notify_all();
+  }
   void update(SchedulerDriver*, const v1::TaskStatus& st) override {
     std::lock_guard<std::mutex> lock(mu_);
     updates_.push_back(st);
@@ -153,6 +163,8 @@ class RecordingScheduler : public Scheduler {
   int disconnected_ = 0;
   std::deque<v1::Offer> offers_;
   std::vector<std::string> rescinded_;
+  std::vector<v1::InverseOffer> inverse_offers_;
+  std::vector<std::string> rescinded_inverse_;
   std::vector<v1::TaskStatus> updates_;
   std::map<std::string, v1::TaskStatus> latest_;
   std::vector<std::string> messages_;

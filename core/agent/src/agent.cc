@@ -327,6 +327,7 @@ void Agent::Stop() {
 }
 
 std::string Agent::id() { return loop_->Call([this] { return agent_id_; }); }
+std::string Agent::refusal() { return loop_->Call([this] { return refusal_; }); }
 bool Agent::registered() { return loop_->Call([this] { return registered_; }); }
 size_t Agent::pending_updates() {
   return loop_->Call([this] {
@@ -424,10 +425,28 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       for (auto& [key, stream] : updates_) ForwardHead(key, stream);
       break;
     }
-    case MasterMessage::kRefused:
+    case MasterMessage::kRefused: {
       CORRAL_LOG(ERROR) << "The master refused this agent: " << msg.refused().message();
+      // The master no longer counts on anything here (a machine taken down
+      // for maintenance, say): what runs is killed, the checkpoints that
+      // would bring it back are discarded, and the agent stops connecting.
+      size_t killed = 0;
+      for (auto& [key, ex] : executors_) {
+        if (ex.pid > 0) ::kill(-ex.pid, SIGKILL), ++killed;
+      }
+      for (auto& [key, task] : tasks_) {
+        if (task.pid > 0 && !task.terminal) ::kill(-task.pid, SIGKILL), ++killed;
+      }
+      if (killed > 0) CORRAL_LOG(WARNING) << "Killed " << killed << " containers";
+      std::error_code ec;
+      fs::remove_all(meta_dir_ + "/frameworks", ec);
+      fs::remove(meta_dir_ + "/agent", ec);
+      refusal_ = msg.refused().message();
+      stopping_ = true;
+      if (link_) link_->Close();
       if (on_refused_) on_refused_(msg.refused().message());
       break;
+    }
     case MasterMessage::kPing:
       if (!paused_) {
         AgentMessage pong;

@@ -33,8 +33,9 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(LocalClusterOp
   return c;
 }
 
-absl::StatusOr<size_t> LocalCluster::AddAgent(const std::string& resources) {
+absl::StatusOr<size_t> LocalCluster::AddAgent(const std::string& resources, const std::string& hostname) {
   AgentOptions opts = options_.agent;
+  if (!hostname.empty()) opts.hostname = hostname;
   size_t index = agents_.size();
   opts.master = master_->address();
   opts.work_dir = absl::StrCat(work_dir_, "/agent-", index);
@@ -44,6 +45,7 @@ absl::StatusOr<size_t> LocalCluster::AddAgent(const std::string& resources) {
   if (!agent.ok()) return agent.status();
   agents_.push_back(std::move(*agent));
   agent_resources_.push_back(opts.resources);
+  agent_hostnames_.push_back(opts.hostname);
   return index;
 }
 
@@ -64,6 +66,7 @@ absl::Status LocalCluster::RestartAgent(size_t i) {
   opts.master = master_->address();
   opts.work_dir = absl::StrCat(work_dir_, "/agent-", i);
   opts.resources = agent_resources_[i];
+  opts.hostname = agent_hostnames_[i];
   opts.ip = options_.listen_host;
   int port = agents_[i]->port();
   agents_[i]->agent().Abandon();

@@ -60,6 +60,7 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
     auto state = registry->Recover();
     if (!state.ok()) return state.status();
     registry_ = std::move(registry);
+    RecoverMaintenance();
     size_t recovered = 0;
     for (const RegistryState::Agent& a : state->agents) {
       AgentEntry& agent = agents_[a.info.id().value()];
@@ -268,6 +269,10 @@ absl::Status Master::DoCall(const Call& call) {
       RemoveFramework(fw->id, "framework requested teardown");
       return absl::OkStatus();
     case Call::ACCEPT: return Accept(*fw, call.accept());
+    case Call::ACCEPT_INVERSE_OFFERS:
+      return AnswerInverseOffers(*fw, call.accept_inverse_offers().inverse_offer_ids(), v1::InverseOfferStatus::ACCEPT);
+    case Call::DECLINE_INVERSE_OFFERS:
+      return AnswerInverseOffers(*fw, call.decline_inverse_offers().inverse_offer_ids(), v1::InverseOfferStatus::DECLINE);
     case Call::DECLINE: return Decline(*fw, call.decline());
     case Call::REVIVE: {
       std::vector<std::string> roles(call.revive().roles().begin(), call.revive().roles().end());
@@ -693,6 +698,10 @@ void Master::RemoveFramework(const std::string& framework_id, const std::string&
   }
   if (fw->failover_timer) loop_.Cancel(fw->failover_timer);
   if (fw->sink) fw->sink->Close();
+  for (auto it = inverse_offers_.begin(); it != inverse_offers_.end();) {
+    it = it->second.framework_id == framework_id ? inverse_offers_.erase(it) : std::next(it);
+  }
+  for (auto& [key, m] : machines_) m.statuses.erase(framework_id);
   allocator_.RemoveFramework(framework_id);
   frameworks_.erase(framework_id);
   if (absl::Status s = registry_->RemoveFramework(framework_id); !s.ok()) {
@@ -768,6 +777,14 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
     return;
   }
   pending_links_.erase(link_it);
+  if (MachineEntry* m = MachineOf(msg.agent_info().hostname()); m != nullptr && m->down) {
+    MasterMessage refused;
+    refused.mutable_refused()->set_message(
+        absl::StrCat("machine '", msg.agent_info().hostname(), "' is down for maintenance"));
+    link->Send(refused);
+    link->Close();
+    return;
+  }
   std::string id = NextId("S");
   v1::AgentInfo info = msg.agent_info();
   info.mutable_id()->set_value(id);
@@ -818,6 +835,13 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     return;
   }
   v1::AgentInfo info = msg.agent_info();
+  if (MachineEntry* down = MachineOf(info.hostname()); down != nullptr && down->down) {
+    MasterMessage m;
+    m.mutable_refused()->set_message(absl::StrCat("machine '", info.hostname(), "' is down for maintenance"));
+    link->Send(m);
+    link->Close();
+    return;
+  }
   if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
     MasterMessage m;
     m.mutable_refused()->set_message(absl::StrCat("cannot readmit the agent: ", s.message()));
@@ -1009,6 +1033,7 @@ void Master::MarkUnreachable(AgentEntry& agent) {
                       << " pings; marking it unreachable";
   agent.reachable = false;
   for (const std::string& offer_id : std::set<std::string>(agent.offers)) RescindOffer(offer_id, false, 0);
+  RescindInverseOffers(agent.id);
   allocator_.RemoveAgent(agent.id);
   double now = NowSeconds();
   if (absl::Status s = registry_->MarkAgentUnreachable(agent.id, now); !s.ok()) {
@@ -1104,6 +1129,7 @@ void Master::RunAllocation() {
     for (const auto& [k, ee] : agent.executors) {
       if (k.first == a.framework_id) o->add_executor_ids()->set_value(k.second);
     }
+    if (const MachineEntry* m = MachineOf(agent.info.hostname())) *o->mutable_unavailability() = m->unavailability;
     if (options_.offer_timeout > 0) {
       std::string oid = offer.id;
       offer.timer = loop_.PostAfter(Seconds(options_.offer_timeout), [this, oid] {
@@ -1115,6 +1141,7 @@ void Master::RunAllocation() {
     offers_[offer.id] = std::move(offer);
   }
   for (auto& [fid, ev] : events) SendToFramework(frameworks_[fid], ev);
+  SendInverseOffers();
 }
 
 void Master::RemoveOffer(const std::string& offer_id) {

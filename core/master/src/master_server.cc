@@ -163,8 +163,35 @@ struct MasterServer::Services {
     grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* ctx, const v1::internal::GetClusterState*,
                                        v1::internal::ClusterState* out) override {
       *out = master->GetState();
+      return Done(ctx, absl::OkStatus());
+    }
+    grpc::ServerUnaryReactor* GetMaintenanceSchedule(grpc::CallbackServerContext* ctx,
+                                                     const v1::internal::GetMaintenance*,
+                                                     v1::maintenance::Schedule* out) override {
+      *out = master->GetMaintenanceSchedule();
+      return Done(ctx, absl::OkStatus());
+    }
+    grpc::ServerUnaryReactor* UpdateMaintenanceSchedule(grpc::CallbackServerContext* ctx,
+                                                        const v1::maintenance::Schedule* schedule,
+                                                        v1::internal::CallResponse*) override {
+      return Done(ctx, master->UpdateMaintenanceSchedule(*schedule));
+    }
+    grpc::ServerUnaryReactor* GetMaintenanceStatus(grpc::CallbackServerContext* ctx, const v1::internal::GetMaintenance*,
+                                                   v1::maintenance::ClusterStatus* out) override {
+      *out = master->GetMaintenanceStatus();
+      return Done(ctx, absl::OkStatus());
+    }
+    grpc::ServerUnaryReactor* StartMaintenance(grpc::CallbackServerContext* ctx, const v1::internal::MachineList* list,
+                                               v1::internal::CallResponse*) override {
+      return Done(ctx, master->StartMaintenance({list->machines().begin(), list->machines().end()}));
+    }
+    grpc::ServerUnaryReactor* StopMaintenance(grpc::CallbackServerContext* ctx, const v1::internal::MachineList* list,
+                                              v1::internal::CallResponse*) override {
+      return Done(ctx, master->StopMaintenance({list->machines().begin(), list->machines().end()}));
+    }
+    static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
       auto* reactor = ctx->DefaultReactor();
-      reactor->Finish(grpc::Status::OK);
+      reactor->Finish(ToGrpcStatus(status));
       return reactor;
     }
   };

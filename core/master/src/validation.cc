@@ -138,6 +138,16 @@ absl::Status ValidateCall(const Call& call) {
       if (call.message().agent_id().value().empty()) return Invalid("'message.agent_id' is required");
       if (call.message().executor_id().value().empty()) return Invalid("'message.executor_id' is required");
       return absl::OkStatus();
+    case Call::ACCEPT_INVERSE_OFFERS:
+      if (!call.has_accept_inverse_offers() || call.accept_inverse_offers().inverse_offer_ids_size() == 0) {
+        return Invalid("'accept_inverse_offers.inverse_offer_ids' must name at least one inverse offer");
+      }
+      return absl::OkStatus();
+    case Call::DECLINE_INVERSE_OFFERS:
+      if (!call.has_decline_inverse_offers() || call.decline_inverse_offers().inverse_offer_ids_size() == 0) {
+        return Invalid("'decline_inverse_offers.inverse_offer_ids' must name at least one inverse offer");
+      }
+      return absl::OkStatus();
     case Call::TEARDOWN:
     case Call::REVIVE:
     case Call::SUPPRESS:

@@ -92,6 +92,18 @@ struct SchedulerDriver::Impl {
       case Event::RESCIND:
         Callback([this, ev] { scheduler->rescinded(driver, ev.rescind().offer_id()); });
         break;
+      case Event::INVERSE_OFFERS:
+        Callback([this, ev] {
+          std::vector<v1::InverseOffer> offers(ev.inverse_offers().inverse_offers().begin(),
+                                               ev.inverse_offers().inverse_offers().end());
+          scheduler->inverseOffers(driver, offers);
+        });
+        break;
+      case Event::RESCIND_INVERSE_OFFER:
+        Callback([this, ev] {
+          scheduler->rescindedInverseOffer(driver, ev.rescind_inverse_offer().inverse_offer_id());
+        });
+        break;
       case Event::UPDATE:
         Callback([this, ev] {
           const v1::TaskStatus& st = ev.update().status();
@@ -336,6 +348,24 @@ absl::Status SchedulerDriver::decline(const std::vector<v1::OfferID>& offer_ids,
   c.set_type(Call::DECLINE);
   for (const auto& id : offer_ids) *c.mutable_decline()->add_offer_ids() = id;
   *c.mutable_decline()->mutable_filters() = filters;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::acceptInverseOffers(const std::vector<v1::OfferID>& inverse_offer_ids,
+                                                  const v1::Filters& filters) {
+  Call c;
+  c.set_type(Call::ACCEPT_INVERSE_OFFERS);
+  for (const auto& id : inverse_offer_ids) *c.mutable_accept_inverse_offers()->add_inverse_offer_ids() = id;
+  *c.mutable_accept_inverse_offers()->mutable_filters() = filters;
+  return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::declineInverseOffers(const std::vector<v1::OfferID>& inverse_offer_ids,
+                                                   const v1::Filters& filters) {
+  Call c;
+  c.set_type(Call::DECLINE_INVERSE_OFFERS);
+  for (const auto& id : inverse_offer_ids) *c.mutable_decline_inverse_offers()->add_inverse_offer_ids() = id;
+  *c.mutable_decline_inverse_offers()->mutable_filters() = filters;
   return impl_->Send(c);
 }
 

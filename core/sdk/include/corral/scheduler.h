@@ -31,6 +31,11 @@ class Scheduler {
                           const v1::MasterInfo& /*master*/) {}
   virtual void offers(SchedulerDriver* /*driver*/, const std::vector<v1::Offer>& /*offers*/) {}
   virtual void rescinded(SchedulerDriver* /*driver*/, const v1::OfferID& /*offer_id*/) {}
+  // Maintenance: the master asks the framework to move off agents whose
+  // machine will be unavailable (answer with acceptInverseOffers or
+  // declineInverseOffers), and withdraws such a request.
+  virtual void inverseOffers(SchedulerDriver* /*driver*/, const std::vector<v1::InverseOffer>& /*inverse_offers*/) {}
+  virtual void rescindedInverseOffer(SchedulerDriver* /*driver*/, const v1::OfferID& /*inverse_offer_id*/) {}
   virtual void update(SchedulerDriver* /*driver*/, const v1::TaskStatus& /*status*/) {}
   virtual void message(SchedulerDriver* /*driver*/, const v1::AgentID& /*agent_id*/,
                        const v1::ExecutorID& /*executor_id*/, const std::string& /*data*/) {}
@@ -89,6 +94,10 @@ class SchedulerDriver {
   absl::Status launchGroup(const v1::OfferID& offer_id, const v1::ExecutorInfo& executor,
                            const v1::TaskGroupInfo& group, const v1::Filters& filters = v1::Filters());
   absl::Status decline(const std::vector<v1::OfferID>& offer_ids, const v1::Filters& filters = v1::Filters());
+  absl::Status acceptInverseOffers(const std::vector<v1::OfferID>& inverse_offer_ids,
+                                   const v1::Filters& filters = v1::Filters());
+  absl::Status declineInverseOffers(const std::vector<v1::OfferID>& inverse_offer_ids,
+                                    const v1::Filters& filters = v1::Filters());
   absl::Status kill(const v1::TaskID& task_id, const v1::AgentID& agent_id = v1::AgentID());
   absl::Status killWithPolicy(const v1::TaskID& task_id, const v1::AgentID& agent_id, const v1::KillPolicy& policy);
   absl::Status acknowledge(const v1::AgentID& agent_id, const v1::TaskID& task_id, const std::string& uuid);

@@ -108,6 +108,8 @@ class Agent {
   // Fault injection for tests: launches from the master are dropped, as if
   // lost with a connection.
   void SetDropLaunches(bool drop) { drop_launches_ = drop; }
+  // Why the master refused this agent ("" if it has not).
+  std::string refusal();
   // Called (on the loop) when the master refuses this agent.
   void SetOnRefused(std::function<void(const std::string&)> fn) { on_refused_ = std::move(fn); }
 
@@ -276,6 +278,7 @@ class Agent {
   std::atomic<bool> abandoned_{false};
   std::atomic<bool> drop_launches_{false};
   std::function<void(const std::string&)> on_refused_;
+  std::string refusal_;
 
   std::shared_ptr<MasterLink> link_;
   std::map<std::string, v1::FrameworkInfo> frameworks_;

@@ -38,8 +38,9 @@ class LocalCluster {
 
   // Waits until every agent has registered (or `timeout_seconds` passes).
   absl::Status WaitForAgents(double timeout_seconds = 10);
-  // Starts another agent; returns its index.
-  absl::StatusOr<size_t> AddAgent(const std::string& resources = "");
+  // Starts another agent (with the template's hostname unless given);
+  // returns its index.
+  absl::StatusOr<size_t> AddAgent(const std::string& resources = "", const std::string& hostname = "");
   // Stops agent i (its tasks are killed), as if the machine went away.
   void StopAgent(size_t i);
   // Crashes agent i (nothing is killed or cleaned up, as with kill -9) and
@@ -56,6 +57,7 @@ class LocalCluster {
   std::unique_ptr<MasterServer> master_;
   std::vector<std::unique_ptr<AgentServer>> agents_;
   std::vector<std::string> agent_resources_;  // as given to each agent
+  std::vector<std::string> agent_hostnames_;
 };
 
 }  // namespace corral

@@ -19,6 +19,7 @@
 #include "corral/master/allocator.h"
 #include "corral/master/registry.h"
 #include "corral/v1/internal.pb.h"
+#include "corral/v1/maintenance.pb.h"
 #include "corral/v1/scheduler.pb.h"
 
 namespace corral {
@@ -90,6 +91,18 @@ class Master {
 
   // --- operators (any thread) ---
   v1::internal::ClusterState GetState();
+
+  // --- maintenance (any thread; see docs/operations.md#maintenance) ---
+  // Machines are matched to agents by hostname. Machines in the schedule
+  // are draining: frameworks with tasks there get inverse offers, and offers
+  // there carry the unavailability. Starting maintenance takes a machine
+  // down: its agents are removed and their tasks reported gone; stopping it
+  // brings the machine back up and out of the schedule.
+  v1::maintenance::Schedule GetMaintenanceSchedule();
+  absl::Status UpdateMaintenanceSchedule(const v1::maintenance::Schedule& schedule);
+  v1::maintenance::ClusterStatus GetMaintenanceStatus();
+  absl::Status StartMaintenance(const std::vector<v1::MachineID>& machines);
+  absl::Status StopMaintenance(const std::vector<v1::MachineID>& machines);
   v1::MasterInfo info();
   // The port clients should use, once known (the server may bind port 0).
   void SetAdvertisedPort(int port);
@@ -155,6 +168,18 @@ class Master {
 
   using TaskKey = std::pair<std::string, std::string>;  // (framework, task)
 
+  // A machine in the maintenance schedule (draining) or down.
+  struct MachineEntry {
+    v1::MachineID id;
+    v1::Unavailability unavailability;
+    bool down = false;
+    std::map<std::string, v1::InverseOfferStatus> statuses;  // by framework
+  };
+  struct InverseOfferEntry {
+    std::string framework_id;
+    std::string agent_id;
+  };
+
   // All below run on the loop thread.
   absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call,
                                           std::shared_ptr<SchedulerSink> sink);
@@ -175,6 +200,15 @@ class Master {
   void OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExited& msg);
   void AdmitAgent(AgentEntry& agent);
   void MarkUnreachable(AgentEntry& agent);
+  // Maintenance (maintenance.cc).
+  MachineEntry* MachineOf(const std::string& hostname);
+  absl::Status PersistMaintenance();
+  void RecoverMaintenance();
+  void SendInverseOffers();
+  void RescindInverseOffers(const std::string& agent_id);
+  absl::Status AnswerInverseOffers(FrameworkEntry& fw, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
+                                   v1::InverseOfferStatus::Status answer);
+  void RemoveAgentForMaintenance(const std::string& agent_id);
   void ExpireRecoveredAgents();
   void PingAgents();
 
@@ -206,6 +240,9 @@ class Master {
   std::unordered_map<uint64_t, std::shared_ptr<AgentLink>> pending_links_;
   std::map<std::string, OfferEntry> offers_;
   std::map<TaskKey, TaskEntry> tasks_;
+  v1::maintenance::Schedule schedule_;
+  std::map<std::string, MachineEntry> machines_;             // by lowercase hostname
+  std::map<std::string, InverseOfferEntry> inverse_offers_;  // by inverse offer ID
   std::vector<v1::Task> completed_tasks_;  // bounded ring for state endpoints
   size_t completed_next_ = 0;
   uint64_t next_link_ = 1;
