@@ -163,6 +163,46 @@ TEST_F(ProcessTest, CorralRunStreamsOutputAndExitsWithTheTasksCode) {
   EXPECT_NE(agents.out().find("active"), std::string::npos) << agents.out();
 }
 
+TEST_F(ProcessTest, CorralMaintenanceTakesAMachineDownAndUp) {
+  StartCluster();
+  auto corral = [&](std::vector<std::string> args, const std::string& name) {
+    args.insert(args.begin(), {BinDir() + "/corral", "maintenance"});
+    args.push_back("--master=" + master_addr_);
+    return std::make_unique<Child>(args, dir_, name);
+  };
+  std::string file = dir_ + "/schedule.json";
+  std::ofstream(file) << R"({"windows": [{"machine_ids": [{"hostname": "localhost"}],
+                             "unavailability": {"start": {"nanoseconds": "4102444800000000000"}}}]})";
+  auto set = corral({"schedule", "--schedule=" + file}, "set");
+  ASSERT_EQ(set->Wait(30), 0) << set->err();
+  auto show = corral({"schedule"}, "show");
+  ASSERT_EQ(show->Wait(30), 0) << show->err();
+  EXPECT_NE(show->out().find("\"hostname\": \"localhost\""), std::string::npos) << show->out();
+  auto status = corral({"status"}, "status");
+  ASSERT_EQ(status->Wait(30), 0);
+  EXPECT_NE(status->out().find("draining_machines"), std::string::npos) << status->out();
+
+  // Down: the agent is refused and exits, saying why.
+  auto start = corral({"start", "localhost"}, "start");
+  ASSERT_EQ(start->Wait(30), 0) << start->err();
+  EXPECT_EQ(agent_->Wait(30), 1);
+  EXPECT_NE(agent_->err().find("down for maintenance"), std::string::npos) << agent_->err();
+  auto again = corral({"start", "localhost"}, "again");
+  EXPECT_EQ(again->Wait(30), 1);
+  EXPECT_NE(again->err().find("already down"), std::string::npos) << again->err();
+
+  auto stop = corral({"stop", "localhost"}, "stop");
+  ASSERT_EQ(stop->Wait(30), 0) << stop->err();
+  auto empty = corral({"status"}, "empty");
+  ASSERT_EQ(empty->Wait(30), 0);
+  EXPECT_EQ(empty->out().find("localhost"), std::string::npos) << empty->out();
+
+  std::ofstream(file) << R"({"windows": [{"machines": []}]})";
+  auto bad = corral({"schedule", "--schedule=" + file}, "bad");
+  EXPECT_EQ(bad->Wait(30), 2);
+  EXPECT_NE(bad->err().find("is not a maintenance schedule"), std::string::npos) << bad->err();
+}
+
 TEST_F(ProcessTest, CorralNamesTheMasterItCouldNotReach) {
   int port = FreePort();
   std::string addr = "127.0.0.1:" + std::to_string(port);

@@ -2,6 +2,7 @@
 //   corral local                 a master and agents in this process
 //   corral run [flags] -- CMD    run one task and stream its output
 //   corral agents|frameworks|tasks
+//   corral maintenance schedule|status|start|stop
 #include <signal.h>
 #include <unistd.h>
 
@@ -30,6 +31,8 @@
 #include "corral/local/local_cluster.h"
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include <fstream>
 
 ABSL_FLAG(std::string, master, "127.0.0.1:5050", "Master to talk to, as host:port.");
 ABSL_FLAG(int, agents, 2, "corral local: number of agents.");
@@ -44,6 +47,9 @@ ABSL_FLAG(std::string, role, "*", "corral run: role to run the task in.");
 ABSL_FLAG(std::string, name, "", "corral run: task name (default: the command).");
 ABSL_FLAG(bool, shell, false, "corral run: run the command through /bin/sh -c.");
 ABSL_FLAG(std::string, offer_wait, "60secs", "corral run: how long to wait for a large enough offer.");
+ABSL_FLAG(std::string, schedule, "",
+          "corral maintenance schedule: a file with the new schedule as JSON (Mesos's maintenance Schedule); "
+          "without it, the current schedule is printed.");
 ABSL_FLAG(std::string, log_level, "warning", "debug, info, warning or error.");
 
 namespace {
@@ -369,6 +375,66 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
   return ExitCodeOf(last);
 }
 
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, opts);
+  return out;
+}
+
+// corral maintenance schedule [--schedule=FILE] | status | start HOST... | stop HOST...
+int Maintenance(const std::string& master, const std::vector<std::string>& args) {
+  if (args.empty()) Die("maintenance: missing subcommand; one of schedule, status, start, stop");
+  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  auto check = [&](const grpc::Status& st) {
+    if (!st.ok()) Die("maintenance " + args[0] + ": " + st.error_message(), 1);
+  };
+  auto deadline = [](grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  };
+  const std::string& sub = args[0];
+  if (sub == "schedule" || sub == "status") {
+    grpc::ClientContext ctx;
+    deadline(&ctx);
+    std::string file = absl::GetFlag(FLAGS_schedule);
+    if (sub == "schedule" && !file.empty()) {
+      std::ifstream in(file);
+      if (!in) Die("--schedule: cannot read " + file);
+      std::stringstream text;
+      text << in.rdbuf();
+      v1::maintenance::Schedule schedule;
+      auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &schedule);
+      if (!parsed.ok()) Die("--schedule: " + file + " is not a maintenance schedule: " + std::string(parsed.message()));
+      v1::internal::CallResponse resp;
+      check(stub->UpdateMaintenanceSchedule(&ctx, schedule, &resp));
+      return 0;
+    }
+    if (sub == "schedule") {
+      v1::maintenance::Schedule schedule;
+      check(stub->GetMaintenanceSchedule(&ctx, v1::internal::GetMaintenance(), &schedule));
+      std::cout << ToJson(schedule);
+    } else {
+      v1::maintenance::ClusterStatus status;
+      check(stub->GetMaintenanceStatus(&ctx, v1::internal::GetMaintenance(), &status));
+      std::cout << ToJson(status);
+    }
+    return 0;
+  }
+  if (sub == "start" || sub == "stop") {
+    if (args.size() < 2) Die("maintenance " + sub + ": name the machines (hostnames)");
+    v1::internal::MachineList list;
+    for (size_t i = 1; i < args.size(); ++i) list.add_machines()->set_hostname(args[i]);
+    grpc::ClientContext ctx;
+    deadline(&ctx);
+    v1::internal::CallResponse resp;
+    check(sub == "start" ? stub->StartMaintenance(&ctx, list, &resp) : stub->StopMaintenance(&ctx, list, &resp));
+    return 0;
+  }
+  Die("maintenance: unknown subcommand '" + sub + "'; one of schedule, status, start, stop");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -380,12 +446,14 @@ int main(int argc, char** argv) {
       "Corral command line.\n"
       "  corral local [--agents=N --port=P]       run a master and N agents in this process\n"
       "  corral run [--cpus --mem --role] -- CMD  run CMD as a task, stream its output, exit with its code\n"
-      "  corral agents | frameworks | tasks       show the cluster\n");
+      "  corral agents | frameworks | tasks       show the cluster\n"
+      "  corral maintenance schedule [--schedule=FILE] | status | start HOST... | stop HOST...\n"
+      "                                           maintenance windows and machines down/up\n");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   corral::LogLevel level;
   if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) Die("--log_level must be debug, info, warning or error");
   corral::SetLogLevel(level);
-  if (rest.size() < 2) Die("missing command; one of local, run, agents, frameworks, tasks (see --help)");
+  if (rest.size() < 2) Die("missing command; one of local, run, agents, frameworks, tasks, maintenance (see --help)");
   std::string cmd = rest[1];
   std::string master = absl::GetFlag(FLAGS_master);
   if (cmd == "local") return Local();
@@ -393,5 +461,6 @@ int main(int argc, char** argv) {
   if (cmd == "frameworks") return Frameworks(master);
   if (cmd == "tasks") return Tasks(master);
   if (cmd == "run") return Run(master, std::vector<std::string>(rest.begin() + 2, rest.end()));
-  Die("unknown command '" + cmd + "'; one of local, run, agents, frameworks, tasks");
+  if (cmd == "maintenance") return Maintenance(master, std::vector<std::string>(rest.begin() + 2, rest.end()));
+  Die("unknown command '" + cmd + "'; one of local, run, agents, frameworks, tasks, maintenance");
 }

@@ -149,9 +149,21 @@ class Subscription:
 
     async def decline(self, offers: OfferLike | Iterable[OfferLike], filters: pb.Filters | None = None, *,
                       refuse_seconds: float | None = None) -> None:
-        if not isinstance(offers, (str, pb.Offer, pb.OfferID)):
+        if not isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
             offers = list(offers)
         await self._run(self._driver.decline, offers, filters, refuse_seconds=refuse_seconds)
+
+    async def accept_inverse_offers(self, offers: OfferLike | Iterable[OfferLike],
+                                    filters: pb.Filters | None = None) -> None:
+        if not isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
+            offers = list(offers)
+        await self._run(self._driver.accept_inverse_offers, offers, filters)
+
+    async def decline_inverse_offers(self, offers: OfferLike | Iterable[OfferLike],
+                                     filters: pb.Filters | None = None) -> None:
+        if not isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
+            offers = list(offers)
+        await self._run(self._driver.decline_inverse_offers, offers, filters)
 
     async def kill(self, task_id: str | pb.TaskID, agent_id: str | pb.AgentID | None = None, *,
                    grace_period: float | None = None) -> None:

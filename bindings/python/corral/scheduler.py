@@ -29,7 +29,7 @@ Event = spb.Event
 Call = spb.Call
 
 #: Anything that names an offer: the Offer, its OfferID, or the ID's string.
-OfferLike = Union[pb.Offer, pb.OfferID, str]
+OfferLike = Union[pb.Offer, pb.InverseOffer, pb.OfferID, str]
 
 
 class DriverStatus(enum.IntEnum):
@@ -56,6 +56,13 @@ class Scheduler:
 
     def rescind(self, driver: SchedulerDriver, offer_id: str) -> None:
         """An offer is no longer valid."""
+
+    def inverse_offers(self, driver: SchedulerDriver, offers: list[pb.InverseOffer]) -> None:
+        """Maintenance: please move off these agents before their machines' unavailability;
+        answer with ``driver.accept_inverse_offers`` or ``driver.decline_inverse_offers``."""
+
+    def rescind_inverse_offer(self, driver: SchedulerDriver, inverse_offer_id: str) -> None:
+        """An inverse offer is withdrawn (its machine left the schedule, say)."""
 
     def update(self, driver: SchedulerDriver, status: pb.TaskStatus) -> None:
         """A task changed state."""
@@ -91,13 +98,13 @@ def _check_master(master: str) -> str:
 
 
 def _offer_id(offer: OfferLike, name: str) -> str:
-    if isinstance(offer, pb.Offer):
+    if isinstance(offer, (pb.Offer, pb.InverseOffer)):
         return offer.id.value
     return id_value(offer, name)
 
 
 def _offer_ids(offers: OfferLike | Iterable[OfferLike], name: str) -> list[str]:
-    if isinstance(offers, (str, pb.Offer, pb.OfferID)):
+    if isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
         return [_offer_id(offers, name)]
     out = [_offer_id(o, name) for o in offers]
     if not out:
@@ -182,6 +189,10 @@ class SchedulerDriver(_lifecycle.DriverBase):
             spb.Event.SUBSCRIBED: self._on_subscribed,
             spb.Event.OFFERS: lambda e: self._scheduler.offers(self, list(e.offers.offers)),
             spb.Event.RESCIND: lambda e: self._scheduler.rescind(self, e.rescind.offer_id.value),
+            spb.Event.INVERSE_OFFERS: lambda e: self._scheduler.inverse_offers(
+                self, list(e.inverse_offers.inverse_offers)),
+            spb.Event.RESCIND_INVERSE_OFFER: lambda e: self._scheduler.rescind_inverse_offer(
+                self, e.rescind_inverse_offer.inverse_offer_id.value),
             spb.Event.UPDATE: lambda e: self._scheduler.update(self, e.update.status),
             spb.Event.MESSAGE: lambda e: self._scheduler.message(
                 self, e.message.agent_id.value, e.message.executor_id.value, e.message.data),
@@ -309,6 +320,26 @@ class SchedulerDriver(_lifecycle.DriverBase):
         f = _filters(filters, refuse_seconds)
         if f is not None:
             c.decline.filters.CopyFrom(f)
+        self.call(c)
+
+    def accept_inverse_offers(self, offers: OfferLike | Iterable[OfferLike], filters: pb.Filters | None = None) -> None:
+        """Agrees to move off the inverse offers' agents."""
+        c = spb.Call(type=spb.Call.ACCEPT_INVERSE_OFFERS)
+        for oid in _offer_ids(offers, "offers"):
+            c.accept_inverse_offers.inverse_offer_ids.add(value=oid)
+        f = _filters(filters, None)
+        if f is not None:
+            c.accept_inverse_offers.filters.CopyFrom(f)
+        self.call(c)
+
+    def decline_inverse_offers(self, offers: OfferLike | Iterable[OfferLike], filters: pb.Filters | None = None) -> None:
+        """Declines to move off the inverse offers' agents (the operator sees the answer)."""
+        c = spb.Call(type=spb.Call.DECLINE_INVERSE_OFFERS)
+        for oid in _offer_ids(offers, "offers"):
+            c.decline_inverse_offers.inverse_offer_ids.add(value=oid)
+        f = _filters(filters, None)
+        if f is not None:
+            c.decline_inverse_offers.filters.CopyFrom(f)
         self.call(c)
 
     def kill(self, task_id: str | pb.TaskID, agent_id: str | pb.AgentID | None = None, *,
