@@ -351,6 +351,80 @@ TEST_F(ClusterTest, MaintenanceDrainsWithInverseOffersThenTakesTheMachineDownAnd
   (void)d->stop();
 }
 
+TEST_F(ClusterTest, DrainAgentKillsItsTasksWithinTheGraceCapAndOffersNothingUntilReactivated) {
+  LocalClusterOptions opts;
+  opts.agents = 2;
+  StartCluster(opts);
+  Master& master = cluster_->master();
+  RecordingScheduler s;
+  v1::FrameworkInfo fw = testing::Framework("drain");
+  fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::TASK_KILLING_STATE);
+  auto d = Driver(&s, fw);
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  std::string drained = offer.agent_id().value();
+  // One task ignores SIGTERM and asks for a minute's grace: the drain's cap
+  // of half a second wins.
+  v1::TaskInfo stubborn = ShellTask("stubborn", offer.agent_id(), "trap '' TERM; sleep 600");
+  stubborn.mutable_kill_policy()->mutable_grace_period()->set_nanoseconds(60'000'000'000);
+  ASSERT_TRUE(d->launch(offer.id(), {stubborn, ShellTask("plain", offer.agent_id(), "sleep 600")}).ok());
+  ASSERT_TRUE(s.WaitForState("stubborn", v1::TASK_RUNNING).has_state());
+  ASSERT_TRUE(s.WaitForState("plain", v1::TASK_RUNNING).has_state());
+
+  EXPECT_EQ(master.DrainAgent("no-such-agent", {}).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(master.ReactivateAgent(drained).code(), absl::StatusCode::kFailedPrecondition);
+  v1::DrainConfig config;
+  config.mutable_max_grace_period()->set_nanoseconds(500'000'000);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(master.DrainAgent(drained, config).ok());
+  EXPECT_TRUE(s.WaitForState("plain", v1::TASK_KILLED, 20).has_state());
+  EXPECT_TRUE(s.WaitForState("stubborn", v1::TASK_KILLED, 20).has_state());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15));
+  EXPECT_TRUE(s.WaitForState("stubborn", v1::TASK_KILLING, 1).has_state());
+  auto drain_state = [&](const std::string& id) {
+    v1::internal::ClusterState state = master.GetState();
+    for (const auto& a : state.agents()) {
+      if (a.agent_info().id().value() == id) return a.has_drain_info() ? a.drain_info().state() : v1::UNKNOWN_DRAIN_STATE;
+    }
+    return v1::UNKNOWN_DRAIN_STATE;
+  };
+  EXPECT_TRUE(PollUntil([&] { return drain_state(drained) == v1::DRAINED; }));
+
+  // Offers go to the other agent only; reactivated, the drained one is back.
+  std::vector<v1::OfferID> held = s.Locked([&] {
+    std::vector<v1::OfferID> ids;
+    for (const auto& o : s.offers_) ids.push_back(o.id());
+    s.offers_.clear();
+    return ids;
+  });
+  v1::Filters now;
+  now.set_refuse_seconds(0);
+  if (!held.empty()) ASSERT_TRUE(d->decline(held, now).ok());
+  ASSERT_TRUE(s.WaitFor([&] { return !s.offers_.empty(); }));
+  EXPECT_TRUE(s.Locked([&] {
+    for (const auto& o : s.offers_) if (o.agent_id().value() == drained) return false;
+    return true;
+  }));
+  ASSERT_TRUE(master.ReactivateAgent(drained).ok());
+  EXPECT_EQ(drain_state(drained), v1::UNKNOWN_DRAIN_STATE);
+  EXPECT_TRUE(s.WaitFor([&] {
+    for (const auto& o : s.offers_) if (o.agent_id().value() == drained) return true;
+    return false;
+  }));
+
+  // mark_gone: an empty agent is drained at once and removed.
+  std::string other = cluster_->agent(0).id() == drained ? cluster_->agent(1).id() : cluster_->agent(0).id();
+  size_t other_index = cluster_->agent(0).id() == drained ? 1 : 0;
+  v1::DrainConfig gone;
+  gone.set_mark_gone(true);
+  ASSERT_TRUE(master.DrainAgent(other, gone).ok());
+  EXPECT_TRUE(PollUntil([&] { return master.GetState().agents_size() == 1; }));
+  EXPECT_TRUE(PollUntil([&] {
+    return cluster_->agent(other_index).refusal().find("marked gone") != std::string::npos;
+  }));
+  (void)d->stop();
+}
+
 TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {
   LocalClusterOptions opts;
   opts.agents = 1;

@@ -197,6 +197,13 @@ TEST_F(ProcessTest, CorralMaintenanceTakesAMachineDownAndUp) {
   ASSERT_EQ(empty->Wait(30), 0);
   EXPECT_EQ(empty->out().find("localhost"), std::string::npos) << empty->out();
 
+  auto unknown = std::make_unique<Child>(
+      std::vector<std::string>{BinDir() + "/corral", "drain", "no-such-agent", "--max_grace_period=1secs",
+                               "--master=" + master_addr_},
+      dir_, "drain");
+  EXPECT_EQ(unknown->Wait(30), 1);
+  EXPECT_NE(unknown->err().find("agent 'no-such-agent' is unknown"), std::string::npos) << unknown->err();
+
   std::ofstream(file) << R"({"windows": [{"machines": []}]})";
   auto bad = corral({"schedule", "--schedule=" + file}, "bad");
   EXPECT_EQ(bad->Wait(30), 2);

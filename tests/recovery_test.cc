@@ -345,7 +345,8 @@ TEST_F(RecoveryTest, DamagedCheckpointStopsTheAgentUntilCleanup) {
   ASSERT_GE(agent_->Wait(10), 0);
   std::string task_file;
   for (const auto& e : fs::recursive_directory_iterator(dir_ + "/agent/meta/frameworks")) {
-    if (e.path().parent_path().filename() == "tasks") task_file = e.path().string();
+    // The task's checkpoint (not a temporary the kill may have left).
+    if (e.path().parent_path().filename() == "tasks" && e.path().extension() != ".tmp") task_file = e.path().string();
   }
   ASSERT_FALSE(task_file.empty());
   fs::resize_file(task_file, fs::file_size(task_file) - 3);

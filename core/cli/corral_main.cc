@@ -3,6 +3,7 @@
 //   corral run [flags] -- CMD    run one task and stream its output
 //   corral agents|frameworks|tasks
 //   corral maintenance schedule|status|start|stop
+//   corral drain AGENT_ID | corral reactivate AGENT_ID
 #include <signal.h>
 #include <unistd.h>
 
@@ -50,6 +51,9 @@ ABSL_FLAG(std::string, offer_wait, "60secs", "corral run: how long to wait for a
 ABSL_FLAG(std::string, schedule, "",
           "corral maintenance schedule: a file with the new schedule as JSON (Mesos's maintenance Schedule); "
           "without it, the current schedule is printed.");
+ABSL_FLAG(std::string, max_grace_period, "",
+          "corral drain: the longest kill grace period the agent's tasks get (default: their own).");
+ABSL_FLAG(bool, mark_gone, false, "corral drain: remove the agent for good once it is drained.");
 ABSL_FLAG(std::string, log_level, "warning", "debug, info, warning or error.");
 
 namespace {
@@ -435,6 +439,33 @@ int Maintenance(const std::string& master, const std::vector<std::string>& args)
   Die("maintenance: unknown subcommand '" + sub + "'; one of schedule, status, start, stop");
 }
 
+// corral drain AGENT_ID [--max_grace_period=D] [--mark_gone] | corral reactivate AGENT_ID
+int Drain(const std::string& master, const std::string& cmd, const std::vector<std::string>& args) {
+  if (args.size() != 1) Die(cmd + ": name one agent ID (see `corral agents`)");
+  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::internal::CallResponse resp;
+  grpc::Status st;
+  if (cmd == "drain") {
+    v1::internal::DrainAgentRequest req;
+    req.mutable_agent_id()->set_value(args[0]);
+    if (!absl::GetFlag(FLAGS_max_grace_period).empty()) {
+      auto grace = ParseDurationSeconds(absl::GetFlag(FLAGS_max_grace_period));
+      if (!grace.ok()) Die("--max_grace_period: " + std::string(grace.status().message()));
+      req.mutable_config()->mutable_max_grace_period()->set_nanoseconds(static_cast<int64_t>(*grace * 1e9));
+    }
+    req.mutable_config()->set_mark_gone(absl::GetFlag(FLAGS_mark_gone));
+    st = stub->DrainAgent(&ctx, req, &resp);
+  } else {
+    v1::AgentID id;
+    id.set_value(args[0]);
+    st = stub->ReactivateAgent(&ctx, id, &resp);
+  }
+  if (!st.ok()) Die(cmd + ": " + st.error_message(), 1);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -448,12 +479,16 @@ int main(int argc, char** argv) {
       "  corral run [--cpus --mem --role] -- CMD  run CMD as a task, stream its output, exit with its code\n"
       "  corral agents | frameworks | tasks       show the cluster\n"
       "  corral maintenance schedule [--schedule=FILE] | status | start HOST... | stop HOST...\n"
-      "                                           maintenance windows and machines down/up\n");
+      "                                           maintenance windows and machines down/up\n"
+      "  corral drain AGENT_ID [--max_grace_period=D --mark_gone] | corral reactivate AGENT_ID\n"
+      "                                           kill an agent's tasks and keep it out of offers, or undo it\n");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   corral::LogLevel level;
   if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) Die("--log_level must be debug, info, warning or error");
   corral::SetLogLevel(level);
-  if (rest.size() < 2) Die("missing command; one of local, run, agents, frameworks, tasks, maintenance (see --help)");
+  if (rest.size() < 2) {
+    Die("missing command; one of local, run, agents, frameworks, tasks, maintenance, drain, reactivate (see --help)");
+  }
   std::string cmd = rest[1];
   std::string master = absl::GetFlag(FLAGS_master);
   if (cmd == "local") return Local();
@@ -462,5 +497,8 @@ int main(int argc, char** argv) {
   if (cmd == "tasks") return Tasks(master);
   if (cmd == "run") return Run(master, std::vector<std::string>(rest.begin() + 2, rest.end()));
   if (cmd == "maintenance") return Maintenance(master, std::vector<std::string>(rest.begin() + 2, rest.end()));
-  Die("unknown command '" + cmd + "'; one of local, run, agents, frameworks, tasks, maintenance");
+  if (cmd == "drain" || cmd == "reactivate") {
+    return Drain(master, cmd, std::vector<std::string>(rest.begin() + 2, rest.end()));
+  }
+  Die("unknown command '" + cmd + "'; one of local, run, agents, frameworks, tasks, maintenance, drain, reactivate");
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <google/protobuf/util/json_util.h>
@@ -460,10 +461,24 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
     case MasterMessage::kRunTaskGroup:
       if (!drop_launches_) RunTaskGroup(msg.run_task_group());
       break;
-    case MasterMessage::kKillTask:
-      KillTask(msg.kill_task().framework_id().value(), msg.kill_task().task_id().value(),
-               msg.kill_task().has_kill_policy() ? &msg.kill_task().kill_policy() : nullptr);
+    case MasterMessage::kKillTask: {
+      const auto& k = msg.kill_task();
+      std::optional<v1::KillPolicy> policy;
+      if (k.has_kill_policy()) policy = k.kill_policy();
+      if (k.has_max_grace_period()) {
+        // Draining: the task's own grace period (or the call's), capped.
+        auto t = tasks_.find({k.framework_id().value(), k.task_id().value()});
+        int64_t grace = static_cast<int64_t>(options_.default_kill_grace * 1e9);
+        if (policy && policy->has_grace_period()) grace = policy->grace_period().nanoseconds();
+        else if (t != tasks_.end() && t->second.info.kill_policy().has_grace_period()) {
+          grace = t->second.info.kill_policy().grace_period().nanoseconds();
+        }
+        if (!policy) policy.emplace();
+        policy->mutable_grace_period()->set_nanoseconds(std::min(grace, k.max_grace_period().nanoseconds()));
+      }
+      KillTask(k.framework_id().value(), k.task_id().value(), policy ? &*policy : nullptr);
       break;
+    }
     case MasterMessage::kAcknowledgement: OnAcknowledgement(msg.acknowledgement()); break;
     case MasterMessage::kFrameworkMessage: {
       auto it = executors_.find({msg.framework_message().framework_id().value(),

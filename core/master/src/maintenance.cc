@@ -59,6 +59,12 @@ absl::Status Master::PersistMaintenance() {
   v1::internal::MaintenanceState state;
   *state.mutable_schedule() = schedule_;
   for (const auto& [key, m] : machines_) if (m.down) *state.add_down_machines() = m.id;
+  for (const auto& [id, agent] : agents_) {
+    if (!agent.drain) continue;
+    auto* d = state.add_drains();
+    d->set_agent_id(id);
+    *d->mutable_info() = *agent.drain;
+  }
   return registry_->PutOperatorState(kMaintenanceState, state.SerializeAsString());
 }
 
@@ -79,6 +85,11 @@ void Master::RecoverMaintenance() {
     }
   }
   for (const auto& id : state.down_machines()) machines_[HostKey(id.hostname())].down = true;
+  // Drains go on once their agents reregister.
+  for (const auto& d : state.drains()) {
+    auto it = agents_.find(d.agent_id());
+    if (it != agents_.end()) it->second.drain = d.info();
+  }
 }
 
 v1::maintenance::Schedule Master::GetMaintenanceSchedule() {
@@ -266,19 +277,21 @@ absl::Status Master::StartMaintenance(const std::vector<v1::MachineID>& machines
       MachineEntry* m = MachineOf(agent.info.hostname());
       if (m != nullptr && m->down) removed.push_back(agent_id);
     }
-    for (const std::string& agent_id : removed) RemoveAgentForMaintenance(agent_id);
+    for (const std::string& agent_id : removed) {
+      RemoveAgentForMaintenance(agent_id, absl::StrCat("machine '", agents_[agent_id].info.hostname(),
+                                                       "' is down for maintenance"));
+    }
     CORRAL_LOG(INFO) << "Maintenance started on " << machines.size() << " machines; " << removed.size()
                      << " agents removed";
     return absl::OkStatus();
   });
 }
 
-void Master::RemoveAgentForMaintenance(const std::string& agent_id) {
+void Master::RemoveAgentForMaintenance(const std::string& agent_id, const std::string& why) {
   auto it = agents_.find(agent_id);
   if (it == agents_.end()) return;
   AgentEntry& agent = it->second;
-  CORRAL_LOG(WARNING) << "Removing agent " << agent_id << ": its machine " << agent.info.hostname()
-                      << " is down for maintenance";
+  CORRAL_LOG(WARNING) << "Removing agent " << agent_id << ": " << why;
   RescindInverseOffers(agent_id);
   for (const std::string& offer_id : std::set<std::string>(agent.offers)) RescindOffer(offer_id, false, 0);
   for (const TaskKey& key : std::set<TaskKey>(agent.tasks)) {
@@ -292,7 +305,7 @@ void Master::RemoveAgentForMaintenance(const std::string& agent_id) {
       t->second.latest_status.set_reason(v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);
       if (fw != nullptr) {
         SendMasterUpdate(*fw, &t->second, key.second, agent_id, st, v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR,
-                         "the agent's machine is down for maintenance");
+                         why);
       }
     }
     t->second.resources_released = true;  // the agent leaves the allocator
@@ -302,8 +315,7 @@ void Master::RemoveAgentForMaintenance(const std::string& agent_id) {
   if (agent.link) {
     // The agent kills what it runs and stops.
     MasterMessage m;
-    m.mutable_refused()->set_message(
-        absl::StrCat("machine '", agent.info.hostname(), "' is down for maintenance"));
+    m.mutable_refused()->set_message(why);
     agent.link->Send(m);
     agent.link->Close();
     link_agents_.erase(agent.link_id);
@@ -347,6 +359,87 @@ absl::Status Master::StopMaintenance(const std::vector<v1::MachineID>& machines)
       return absl::UnavailableError(absl::StrCat("cannot record the machines as up: ", s.message()));
     }
     CORRAL_LOG(INFO) << "Maintenance stopped on " << machines.size() << " machines";
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Master::DrainAgent(const std::string& agent_id, const v1::DrainConfig& config) {
+  if (agent_id.empty()) return absl::InvalidArgumentError("'agent_id' is required");
+  if (config.has_max_grace_period() && config.max_grace_period().nanoseconds() < 0) {
+    return absl::InvalidArgumentError("'config.max_grace_period' must not be negative");
+  }
+  return loop_.Call([&]() -> absl::Status {
+    auto it = agents_.find(agent_id);
+    if (it == agents_.end()) return absl::NotFoundError(absl::StrCat("agent '", agent_id, "' is unknown"));
+    AgentEntry& agent = it->second;
+    std::optional<v1::DrainInfo> before = agent.drain;
+    v1::DrainInfo info;
+    info.set_state(v1::DRAINING);
+    *info.mutable_config() = config;
+    agent.drain = info;
+    if (absl::Status s = PersistMaintenance(); !s.ok()) {
+      agent.drain = before;
+      return absl::UnavailableError(absl::StrCat("cannot record the drain: ", s.message()));
+    }
+    CORRAL_LOG(INFO) << "Draining agent " << agent_id;
+    for (const std::string& offer_id : std::set<std::string>(agent.offers)) RescindOffer(offer_id, true, 0);
+    allocator_.SetAgentActive(agent_id, false);
+    KillForDrain(agent);
+    ContinueDrain(agent);
+    return absl::OkStatus();
+  });
+}
+
+void Master::KillForDrain(AgentEntry& agent) {
+  if (!agent.drain || agent.drain->state() != v1::DRAINING) return;
+  for (const TaskKey& key : agent.tasks) {
+    auto t = tasks_.find(key);
+    if (t == tasks_.end() || IsTerminalState(t->second.state)) continue;
+    MasterMessage m;
+    auto* k = m.mutable_kill_task();
+    k->mutable_framework_id()->set_value(key.first);
+    k->mutable_task_id()->set_value(key.second);
+    if (agent.drain->config().has_max_grace_period()) {
+      *k->mutable_max_grace_period() = agent.drain->config().max_grace_period();
+    }
+    SendToAgent(agent, m);
+  }
+}
+
+void Master::ContinueDrain(AgentEntry& agent) {
+  if (!agent.drain || agent.drain->state() != v1::DRAINING) return;
+  for (const TaskKey& key : agent.tasks) {
+    auto t = tasks_.find(key);
+    if (t != tasks_.end() && !IsTerminalState(t->second.state)) return;
+  }
+  agent.drain->set_state(v1::DRAINED);
+  CORRAL_LOG(INFO) << "Agent " << agent.id << " is drained";
+  if (absl::Status s = PersistMaintenance(); !s.ok()) {
+    CORRAL_LOG(ERROR) << "Cannot record agent " << agent.id << " as drained: " << s.message();
+  }
+  if (agent.drain->config().mark_gone()) {
+    RemoveAgentForMaintenance(agent.id, "the agent was drained and marked gone by the operator");
+  }
+}
+
+absl::Status Master::ReactivateAgent(const std::string& agent_id) {
+  if (agent_id.empty()) return absl::InvalidArgumentError("'agent_id' is required");
+  return loop_.Call([&]() -> absl::Status {
+    auto it = agents_.find(agent_id);
+    if (it == agents_.end()) return absl::NotFoundError(absl::StrCat("agent '", agent_id, "' is unknown"));
+    AgentEntry& agent = it->second;
+    if (!agent.drain) return absl::FailedPreconditionError(absl::StrCat("agent '", agent_id, "' is not draining"));
+    std::optional<v1::DrainInfo> before = agent.drain;
+    agent.drain.reset();
+    if (absl::Status s = PersistMaintenance(); !s.ok()) {
+      agent.drain = before;
+      return absl::UnavailableError(absl::StrCat("cannot record the reactivation: ", s.message()));
+    }
+    CORRAL_LOG(INFO) << "Agent " << agent_id << " reactivated";
+    if (agent.link && agent.reachable) {
+      allocator_.SetAgentActive(agent_id, true);
+      ScheduleAllocation(agent_id);
+    }
     return absl::OkStatus();
   });
 }

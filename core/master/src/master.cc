@@ -60,7 +60,6 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
     auto state = registry->Recover();
     if (!state.ok()) return state.status();
     registry_ = std::move(registry);
-    RecoverMaintenance();
     size_t recovered = 0;
     for (const RegistryState::Agent& a : state->agents) {
       AgentEntry& agent = agents_[a.info.id().value()];
@@ -72,6 +71,7 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
       agent.recovered = a.unreachable_since == 0;
       if (agent.recovered) ++recovered;
     }
+    RecoverMaintenance();
     for (const v1::FrameworkInfo& info : state->frameworks) {
       FrameworkEntry& fw = frameworks_[info.id().value()];
       fw.id = info.id().value();
@@ -941,6 +941,13 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     }
     RemoveTask(key);
   }
+  if (agent.drain) {
+    // Still draining (or drained): no offers; the kills go again.
+    allocator_.SetAgentActive(id, false);
+    KillForDrain(agent);
+    ContinueDrain(agent);
+    return;
+  }
   allocator_.SetAgentActive(id, true);
   ScheduleAllocation(id);
 }
@@ -959,6 +966,14 @@ void Master::OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate&
     task.latest_status.set_state(latest);
     if (IsTerminalState(latest)) ReleaseTaskResources(task);
     if (IsTerminalState(status.state())) task.terminal_uuid = status.uuid();
+    if (IsTerminalState(latest) && agent.drain) {
+      // Later on the loop: a drained agent marked gone is removed, and this
+      // update is not done with it yet.
+      loop_.Post([this, id = agent.id] {
+        auto a = agents_.find(id);
+        if (a != agents_.end()) ContinueDrain(a->second);
+      });
+    }
   }
   if (fw == nullptr) {
     // Framework is gone: acknowledge on its behalf so the agent can move on.
@@ -1261,6 +1276,7 @@ v1::internal::ClusterState Master::GetState() {
       allocator_.AgentAllocated(id).ToProto(a->mutable_allocated());
       a->set_active(agent.reachable && agent.link != nullptr);
       a->set_registered_time(agent.registered_time);
+      if (agent.drain) *a->mutable_drain_info() = *agent.drain;
     }
     for (const auto& [id, fw] : frameworks_) {
       auto* f = state.add_frameworks();

@@ -189,6 +189,14 @@ struct MasterServer::Services {
                                               v1::internal::CallResponse*) override {
       return Done(ctx, master->StopMaintenance({list->machines().begin(), list->machines().end()}));
     }
+    grpc::ServerUnaryReactor* DrainAgent(grpc::CallbackServerContext* ctx, const v1::internal::DrainAgentRequest* req,
+                                         v1::internal::CallResponse*) override {
+      return Done(ctx, master->DrainAgent(req->agent_id().value(), req->config()));
+    }
+    grpc::ServerUnaryReactor* ReactivateAgent(grpc::CallbackServerContext* ctx, const v1::AgentID* id,
+                                              v1::internal::CallResponse*) override {
+      return Done(ctx, master->ReactivateAgent(id->value()));
+    }
     static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
       auto* reactor = ctx->DefaultReactor();
       reactor->Finish(ToGrpcStatus(status));

@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -103,6 +104,11 @@ class Master {
   v1::maintenance::ClusterStatus GetMaintenanceStatus();
   absl::Status StartMaintenance(const std::vector<v1::MachineID>& machines);
   absl::Status StopMaintenance(const std::vector<v1::MachineID>& machines);
+  // Kills every task on the agent (grace at most config.max_grace_period)
+  // and offers nothing there until ReactivateAgent; with mark_gone the
+  // agent is removed once drained.
+  absl::Status DrainAgent(const std::string& agent_id, const v1::DrainConfig& config);
+  absl::Status ReactivateAgent(const std::string& agent_id);
   v1::MasterInfo info();
   // The port clients should use, once known (the server may bind port 0).
   void SetAdvertisedPort(int port);
@@ -164,6 +170,7 @@ class Master {
     std::set<std::pair<std::string, std::string>> tasks;  // (framework, task)
     std::map<std::pair<std::string, std::string>, ExecutorEntry> executors;  // (framework, executor)
     std::set<std::string> offers;
+    std::optional<v1::DrainInfo> drain;  // DRAIN_AGENT, until reactivated
   };
 
   using TaskKey = std::pair<std::string, std::string>;  // (framework, task)
@@ -208,7 +215,11 @@ class Master {
   void RescindInverseOffers(const std::string& agent_id);
   absl::Status AnswerInverseOffers(FrameworkEntry& fw, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
                                    v1::InverseOfferStatus::Status answer);
-  void RemoveAgentForMaintenance(const std::string& agent_id);
+  void RemoveAgentForMaintenance(const std::string& agent_id, const std::string& why);
+  // Asks the agent to kill every task (once per drain, and again when it
+  // reregisters); ContinueDrain marks it drained once nothing is left.
+  void KillForDrain(AgentEntry& agent);
+  void ContinueDrain(AgentEntry& agent);
   void ExpireRecoveredAgents();
   void PingAgents();
 
