@@ -378,6 +378,54 @@ TEST_F(RecoveryTest, DamagedCheckpointStopsTheAgentUntilCleanup) {
   (void)d.stop();
 }
 
+// The agent's work dir on a small tmpfs of its own, filled up while it runs.
+TEST_F(RecoveryTest, AFullWorkDirFailsLaunchesWithTheReasonAndTheAgentCarriesOn) {
+  std::string fsdir = dir_ + "/agent";
+  fs::create_directories(fsdir);
+  std::string mount = "mount -t tmpfs -o size=8m tmpfs " + fsdir + " 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
+  } unmount{fsdir};
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << agent_->err();
+  RecordingScheduler s;
+  SchedulerDriver d(&s, Checkpointing("full"), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("before", offer.agent_id(), "sleep 600")}).ok());
+  ASSERT_TRUE(s.WaitForState("before", v1::TASK_RUNNING).has_state());
+
+  // Fill the file system.
+  std::string filler = fsdir + "/filler";
+  {
+    std::ofstream out(filler, std::ios::binary);
+    std::string block(1 << 16, 'x');
+    for (int i = 0; i < 256 && out.write(block.data(), block.size()); ++i) {}
+  }
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("during", offer.agent_id(), "sleep 600")}).ok());
+  v1::TaskStatus failed = s.WaitForState("during", v1::TASK_FAILED);
+  ASSERT_TRUE(failed.has_state()) << agent_->err();
+  EXPECT_NE(failed.message().find("Cannot checkpoint the task"), std::string::npos) << failed.message();
+  EXPECT_NE(failed.message().find("No space left on device"), std::string::npos) << failed.message();
+  // What ran before still runs, and answers a kill.
+  EXPECT_EQ(s.Locked([&] { return s.latest_["before"].state(); }), v1::TASK_RUNNING);
+
+  // Space again: launches work again.
+  fs::remove(filler);
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("after", offer.agent_id(), "sleep 600")}).ok());
+  EXPECT_TRUE(s.WaitForState("after", v1::TASK_RUNNING).has_state()) << agent_->err();
+  ASSERT_TRUE(d.kill(s.Locked([&] { return s.latest_["before"].task_id(); })).ok());
+  EXPECT_TRUE(s.WaitForState("before", v1::TASK_KILLED).has_state());
+  (void)d.stop();
+  agent_.reset();  // before the unmount
+}
+
 TEST_F(RecoveryTest, UnreadableRegistryStopsTheMasterWithOneLine) {
   fs::create_directories(dir_ + "/master");
   std::ofstream(dir_ + "/master/registry.db")
