@@ -425,6 +425,36 @@ TEST_F(ClusterTest, DrainAgentKillsItsTasksWithinTheGraceCapAndOffersNothingUnti
   (void)d->stop();
 }
 
+TEST_F(ClusterTest, AnAgentUnreachableForLongerThanTheRegistryMaxAgeIsForgotten) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  opts.master.agent_ping_timeout = 0.1;
+  opts.master.max_agent_ping_timeouts = 2;
+  opts.master.registry_max_agent_age = 1.0;
+  StartCluster(opts);
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("aging", /*partition_aware=*/true));
+  v1::Offer offer = LaunchOne(s, *d, ShellTask("left", {}, "sleep 60"));
+  ASSERT_TRUE(s.WaitForState("left", v1::TASK_RUNNING).has_state());
+  cluster_->agent(0).SetPaused(true);
+  ASSERT_TRUE(s.WaitForState("left", v1::TASK_UNREACHABLE, 10).has_state());
+  // A second later the master no longer knows the agent, and says so.
+  EXPECT_TRUE(PollUntil([&] { return cluster_->master().GetState().agents_size() == 0; }, 10));
+  v1::scheduler::Call::Reconcile::Task t;
+  t.mutable_task_id()->set_value("left");
+  *t.mutable_agent_id() = offer.agent_id();
+  ASSERT_TRUE(d->reconcile({t}).ok());
+  EXPECT_TRUE(s.WaitFor([&] {
+    for (const auto& u : s.updates_) {
+      if (u.task_id().value() == "left" && u.state() == v1::TASK_UNKNOWN &&
+          u.reason() == v1::TaskStatus::REASON_RECONCILIATION) return true;
+    }
+    return false;
+  }));
+  cluster_->agent(0).SetPaused(false);
+  (void)d->stop();
+}
+
 TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {
   LocalClusterOptions opts;
   opts.agents = 1;

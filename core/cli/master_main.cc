@@ -22,6 +22,8 @@ ABSL_FLAG(std::string, hostname, "localhost", "Hostname the master advertises.")
 ABSL_FLAG(std::string, work_dir, "/var/lib/corral/master", "Directory for the master's durable state.");
 ABSL_FLAG(std::string, agent_reregister_timeout, "10mins",
           "After a restart, how long agents have to reregister before they are marked unreachable.");
+ABSL_FLAG(std::string, registry_max_agent_age, "2weeks",
+          "How long an unreachable agent is remembered before it is removed from the registry.");
 ABSL_FLAG(std::string, agent_ping_timeout, "15secs", "Time to wait for an agent to answer one ping.");
 ABSL_FLAG(int, max_agent_ping_timeouts, 5, "Missed pings after which an agent is unreachable.");
 ABSL_FLAG(std::string, offer_timeout, "0secs", "Rescind offers not used within this time (0 = never).");
@@ -54,6 +56,8 @@ int main(int argc, char** argv) {
   if (opts.work_dir.empty()) Die("--work_dir must not be empty: the registry lives there");
   opts.agent_reregister_timeout =
       Duration("agent_reregister_timeout", absl::GetFlag(FLAGS_agent_reregister_timeout), false);
+  opts.registry_max_agent_age =
+      Duration("registry_max_agent_age", absl::GetFlag(FLAGS_registry_max_agent_age), false);
   opts.agent_ping_timeout = Duration("agent_ping_timeout", absl::GetFlag(FLAGS_agent_ping_timeout), false);
   opts.max_agent_ping_timeouts = absl::GetFlag(FLAGS_max_agent_ping_timeouts);
   if (opts.max_agent_ping_timeouts < 1) Die("--max_agent_ping_timeouts must be at least 1");

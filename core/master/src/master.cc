@@ -69,6 +69,7 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
       if (total.ok()) agent.total = *total;
       agent.reachable = false;
       agent.recovered = a.unreachable_since == 0;
+      agent.unreachable_since = a.unreachable_since;
       if (agent.recovered) ++recovered;
     }
     RecoverMaintenance();
@@ -107,6 +108,7 @@ void Master::ExpireRecoveredAgents() {
     agent.recovered = false;
     CORRAL_LOG(WARNING) << "Agent " << id << " did not reregister within --agent_reregister_timeout of the master's "
                         << "restart; marking it unreachable";
+    agent.unreachable_since = now;
     if (absl::Status s = registry_->MarkAgentUnreachable(id, now); !s.ok()) {
       CORRAL_LOG(ERROR) << "Cannot record agent " << id << " as unreachable: " << s.message();
     }
@@ -598,7 +600,7 @@ absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
     for (const v1::Task& c : completed_tasks_) {
       if (c.task_id().value() == t.task_id().value() && c.framework_id().value() == fw.id) completed = &c;
     }
-    if (completed != nullptr && completed->statuses_size() > 0) {
+    if (completed != nullptr && completed->statuses_size() > 0 && IsTerminalState(completed->state())) {
       v1::TaskStatus last = completed->statuses(completed->statuses_size() - 1);
       last.set_state(completed->state());
       send_status(last);
@@ -853,6 +855,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   bool known = it != agents_.end();
   AgentEntry& agent = agents_[id];
   agent.recovered = false;
+  agent.unreachable_since = 0;
   if (agent.link && agent.link_id != link_id) {
     link_agents_.erase(agent.link_id);
     agent.link->Close();
@@ -1022,8 +1025,30 @@ void Master::OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExi
   SendToFramework(*fw, ev);
 }
 
+void Master::ForgetOldUnreachableAgents() {
+  double now = NowSeconds();
+  std::vector<std::string> old;
+  for (const auto& [id, agent] : agents_) {
+    if (!agent.reachable && !agent.recovered && agent.unreachable_since > 0 &&
+        now - agent.unreachable_since > options_.registry_max_agent_age) {
+      old.push_back(id);
+    }
+  }
+  for (const std::string& id : old) {
+    CORRAL_LOG(INFO) << "Forgetting agent " << id << ": unreachable for longer than --registry_max_agent_age";
+    if (absl::Status s = registry_->RemoveAgent(id); !s.ok()) {
+      CORRAL_LOG(ERROR) << "Cannot remove agent " << id << " from the registry: " << s.message();
+      continue;
+    }
+    AgentEntry& agent = agents_[id];
+    for (const TaskKey& key : std::set<TaskKey>(agent.tasks)) RemoveTask(key);
+    agents_.erase(id);
+  }
+}
+
 void Master::PingAgents() {
   if (stopped_) return;
+  ForgetOldUnreachableAgents();
   ++ping_sequence_;
   for (auto& [id, agent] : agents_) {
     if (!agent.reachable) continue;
@@ -1051,6 +1076,7 @@ void Master::MarkUnreachable(AgentEntry& agent) {
   RescindInverseOffers(agent.id);
   allocator_.RemoveAgent(agent.id);
   double now = NowSeconds();
+  agent.unreachable_since = now;
   if (absl::Status s = registry_->MarkAgentUnreachable(agent.id, now); !s.ok()) {
     CORRAL_LOG(ERROR) << "Cannot record agent " << agent.id << " as unreachable: " << s.message();
   }

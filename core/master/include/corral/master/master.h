@@ -40,6 +40,9 @@ struct MasterOptions {
   // After a restart, how long agents of the registry have to reregister
   // before they are marked unreachable.
   double agent_reregister_timeout = 600.0;
+  // Unreachable agents are forgotten (removed from the registry) after this
+  // long, as Mesos's --registry_max_agent_age.
+  double registry_max_agent_age = 14 * 24 * 3600.0;
   std::map<std::string, double> weights;
   std::map<std::string, RoleQuota> quotas;
 };
@@ -164,6 +167,7 @@ class Master {
     // In the registry, not yet reregistered since the master restarted:
     // reconciliation waits for it rather than answer.
     bool recovered = false;
+    double unreachable_since = 0;  // wall clock, while unreachable
     int missed_pings = 0;
     uint64_t last_ping_acked = 0;
     double registered_time = 0;
@@ -221,6 +225,8 @@ class Master {
   void KillForDrain(AgentEntry& agent);
   void ContinueDrain(AgentEntry& agent);
   void ExpireRecoveredAgents();
+  // Forgets agents unreachable for longer than registry_max_agent_age.
+  void ForgetOldUnreachableAgents();
   void PingAgents();
 
   void ScheduleAllocation(const std::string& agent_id);  // "" = all agents
