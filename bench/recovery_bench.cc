@@ -52,40 +52,46 @@ double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void BM_RegistryAdmitAgent(benchmark::State& state) {
+// One durable registry write per iteration: `write(registry, n)` for n = 0, 1, ...
+template <typename Write>
+void RegistryWrites(benchmark::State& state, Write write) {
   std::string dir = TempDir("corral-registry-bench");
   auto registry = OpenSqliteRegistry(dir + "/registry.db");
-  v1::AgentInfo info;
-  info.set_hostname("agent.example.com");
-  info.set_port(5051);
-  Resources::Parse("cpus:8;mem:16384;disk:100000;ports:[31000-32000]")->ToProto(info.mutable_resources());
+  if (!registry.ok()) {
+    state.SkipWithError(std::string(registry.status().message()).c_str());
+    return;
+  }
   int64_t n = 0;
   for (auto _ : state) {
-    info.mutable_id()->set_value(absl::StrCat("S", n++));
-    if (!(*registry)->AdmitAgent(info).ok()) state.SkipWithError("write failed");
+    if (!write(**registry, n++).ok()) state.SkipWithError("write failed");
   }
   state.SetItemsProcessed(n);
   registry->reset();
   fs::remove_all(dir);
 }
+
+void BM_RegistryAdmitAgent(benchmark::State& state) {
+  v1::AgentInfo info;
+  info.set_hostname("agent.example.com");
+  info.set_port(5051);
+  Resources::Parse("cpus:8;mem:16384;disk:100000;ports:[31000-32000]")->ToProto(info.mutable_resources());
+  RegistryWrites(state, [&](Registry& r, int64_t n) {
+    info.mutable_id()->set_value(absl::StrCat("S", n));
+    return r.AdmitAgent(info);
+  });
+}
 BENCHMARK(BM_RegistryAdmitAgent)->Unit(benchmark::kMicrosecond);
 
 void BM_RegistryAddFramework(benchmark::State& state) {
-  std::string dir = TempDir("corral-registry-bench");
-  auto registry = OpenSqliteRegistry(dir + "/registry.db");
   v1::FrameworkInfo info;
   info.set_name("framework");
   info.set_user("nobody");
   info.set_failover_timeout(3600);
   info.add_roles("dev");
-  int64_t n = 0;
-  for (auto _ : state) {
-    info.mutable_id()->set_value(absl::StrCat("F", n++));
-    if (!(*registry)->AddFramework(info).ok()) state.SkipWithError("write failed");
-  }
-  state.SetItemsProcessed(n);
-  registry->reset();
-  fs::remove_all(dir);
+  RegistryWrites(state, [&](Registry& r, int64_t n) {
+    info.mutable_id()->set_value(absl::StrCat("F", n));
+    return r.AddFramework(info);
+  });
 }
 BENCHMARK(BM_RegistryAddFramework)->Unit(benchmark::kMicrosecond);
 

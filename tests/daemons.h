@@ -10,10 +10,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "corral/v1/internal.grpc.pb.h"
 
 namespace corral::testing {
 
@@ -91,5 +98,28 @@ class Child {
   int status_ = -1;
   std::string out_, err_;
 };
+
+// Polls the master's state at `address` until `pred` holds (true) or
+// `seconds` pass (false).
+inline bool WaitForClusterState(const std::string& address,
+                                const std::function<bool(const v1::internal::ClusterState&)>& pred, double seconds) {
+  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    v1::internal::ClusterState state;
+    if (stub->GetState(&ctx, v1::internal::GetClusterState(), &state).ok() && pred(state)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the master, bounded by the deadline
+  }
+  return false;
+}
+
+// Until the master lists an active agent.
+inline bool WaitForActiveAgent(const std::string& address, double seconds) {
+  return WaitForClusterState(
+      address, [](const v1::internal::ClusterState& st) { return st.agents_size() > 0 && st.agents(0).active(); },
+      seconds);
+}
 
 }  // namespace corral::testing

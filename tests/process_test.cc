@@ -73,23 +73,7 @@ class ProcessTest : public ::testing::Test {
         dir_, "agent");
     ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
   }
-  // Polls the master's state until it lists an active agent.
-  bool WaitForActiveAgent(double seconds) {
-    auto stub = v1::internal::OperatorService::NewStub(
-        grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-      v1::internal::ClusterState state;
-      if (stub->GetState(&ctx, v1::internal::GetClusterState(), &state).ok() && state.agents_size() > 0 &&
-          state.agents(0).active()) {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the master, bounded by the deadline
-    }
-    return false;
-  }
+  bool WaitForActiveAgent(double seconds) { return testing::WaitForActiveAgent(master_addr_, seconds); }
   std::string dir_;
   int port_ = 0;
   std::string master_addr_;

@@ -93,23 +93,10 @@ class RecoveryTest : public ::testing::Test {
     return n == 1 ? daemon : daemon + "." + std::to_string(n);
   }
   std::map<std::string, int> starts_;
-  // The master's view, polled until `pred` holds (bounded by the deadline).
   bool WaitForState(const std::function<bool(const v1::internal::ClusterState&)>& pred, double seconds) {
-    auto stub = v1::internal::OperatorService::NewStub(
-        grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < deadline) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
-      v1::internal::ClusterState state;
-      if (stub->GetState(&ctx, v1::internal::GetClusterState(), &state).ok() && pred(state)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the master, bounded by the deadline
-    }
-    return false;
+    return testing::WaitForClusterState(master_addr_, pred, seconds);
   }
-  bool WaitForActiveAgent(double seconds) {
-    return WaitForState([](const auto& st) { return st.agents_size() > 0 && st.agents(0).active(); }, seconds);
-  }
+  bool WaitForActiveAgent(double seconds) { return testing::WaitForActiveAgent(master_addr_, seconds); }
 
   std::string dir_;
   int master_port_ = 0, agent_port_ = 0;

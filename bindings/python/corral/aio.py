@@ -36,6 +36,14 @@ T = TypeVar("T")
 _END = object()
 
 
+def _listed(offers: OfferLike | Iterable[OfferLike]) -> OfferLike | list[OfferLike]:
+    # One offer as is; an iterable read now, on the caller's thread, not later
+    # on the driver's.
+    if isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
+        return offers
+    return list(offers)
+
+
 class _QueueingDriver(SchedulerDriver):
     """A driver whose events go to an asyncio queue instead of a Scheduler."""
 
@@ -149,21 +157,15 @@ class Subscription:
 
     async def decline(self, offers: OfferLike | Iterable[OfferLike], filters: pb.Filters | None = None, *,
                       refuse_seconds: float | None = None) -> None:
-        if not isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
-            offers = list(offers)
-        await self._run(self._driver.decline, offers, filters, refuse_seconds=refuse_seconds)
+        await self._run(self._driver.decline, _listed(offers), filters, refuse_seconds=refuse_seconds)
 
     async def accept_inverse_offers(self, offers: OfferLike | Iterable[OfferLike],
                                     filters: pb.Filters | None = None) -> None:
-        if not isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
-            offers = list(offers)
-        await self._run(self._driver.accept_inverse_offers, offers, filters)
+        await self._run(self._driver.accept_inverse_offers, _listed(offers), filters)
 
     async def decline_inverse_offers(self, offers: OfferLike | Iterable[OfferLike],
                                      filters: pb.Filters | None = None) -> None:
-        if not isinstance(offers, (str, pb.Offer, pb.InverseOffer, pb.OfferID)):
-            offers = list(offers)
-        await self._run(self._driver.decline_inverse_offers, offers, filters)
+        await self._run(self._driver.decline_inverse_offers, _listed(offers), filters)
 
     async def kill(self, task_id: str | pb.TaskID, agent_id: str | pb.AgentID | None = None, *,
                    grace_period: float | None = None) -> None:

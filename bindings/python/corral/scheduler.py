@@ -324,22 +324,21 @@ class SchedulerDriver(_lifecycle.DriverBase):
 
     def accept_inverse_offers(self, offers: OfferLike | Iterable[OfferLike], filters: pb.Filters | None = None) -> None:
         """Agrees to move off the inverse offers' agents."""
-        c = spb.Call(type=spb.Call.ACCEPT_INVERSE_OFFERS)
-        for oid in _offer_ids(offers, "offers"):
-            c.accept_inverse_offers.inverse_offer_ids.add(value=oid)
-        f = _filters(filters, None)
-        if f is not None:
-            c.accept_inverse_offers.filters.CopyFrom(f)
-        self.call(c)
+        self._answer_inverse_offers(spb.Call.ACCEPT_INVERSE_OFFERS, offers, filters)
 
     def decline_inverse_offers(self, offers: OfferLike | Iterable[OfferLike], filters: pb.Filters | None = None) -> None:
         """Declines to move off the inverse offers' agents (the operator sees the answer)."""
-        c = spb.Call(type=spb.Call.DECLINE_INVERSE_OFFERS)
+        self._answer_inverse_offers(spb.Call.DECLINE_INVERSE_OFFERS, offers, filters)
+
+    def _answer_inverse_offers(self, call_type: spb.Call.Type, offers: OfferLike | Iterable[OfferLike],
+                               filters: pb.Filters | None) -> None:
+        c = spb.Call(type=call_type)
+        answer = c.accept_inverse_offers if call_type == spb.Call.ACCEPT_INVERSE_OFFERS else c.decline_inverse_offers
         for oid in _offer_ids(offers, "offers"):
-            c.decline_inverse_offers.inverse_offer_ids.add(value=oid)
+            answer.inverse_offer_ids.add(value=oid)
         f = _filters(filters, None)
         if f is not None:
-            c.decline_inverse_offers.filters.CopyFrom(f)
+            answer.filters.CopyFrom(f)
         self.call(c)
 
     def kill(self, task_id: str | pb.TaskID, agent_id: str | pb.AgentID | None = None, *,

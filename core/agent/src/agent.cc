@@ -308,13 +308,8 @@ void Agent::Stop() {
     if (stopping_) return 0;
     stopping_ = true;
     if (link_) link_->Close();
-    for (auto& [key, ex] : executors_) {
-      if (ex.sink) ex.sink->Close();
-      if (ex.pid > 0) ::kill(-ex.pid, SIGKILL);
-    }
-    for (auto& [key, task] : tasks_) {
-      if (task.pid > 0 && !task.terminal) ::kill(-task.pid, SIGKILL);
-    }
+    for (auto& [key, ex] : executors_) if (ex.sink) ex.sink->Close();
+    KillContainers();
     return 0;
   });
   loop_->Stop();
@@ -325,6 +320,17 @@ void Agent::Stop() {
     for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Release(task.container_id);
     for (auto& [key, ex] : executors_) if (!ex.container_id.empty()) cgroups_->Release(ex.container_id);
   }
+}
+
+size_t Agent::KillContainers() {
+  size_t killed = 0;
+  for (auto& [key, ex] : executors_) {
+    if (ex.pid > 0 && ::kill(-ex.pid, SIGKILL) == 0) ++killed;
+  }
+  for (auto& [key, task] : tasks_) {
+    if (task.pid > 0 && !task.terminal && ::kill(-task.pid, SIGKILL) == 0) ++killed;
+  }
+  return killed;
 }
 
 std::string Agent::id() { return loop_->Call([this] { return agent_id_; }); }
@@ -431,13 +437,7 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       // The master no longer counts on anything here (a machine taken down
       // for maintenance, say): what runs is killed, the checkpoints that
       // would bring it back are discarded, and the agent stops connecting.
-      size_t killed = 0;
-      for (auto& [key, ex] : executors_) {
-        if (ex.pid > 0) ::kill(-ex.pid, SIGKILL), ++killed;
-      }
-      for (auto& [key, task] : tasks_) {
-        if (task.pid > 0 && !task.terminal) ::kill(-task.pid, SIGKILL), ++killed;
-      }
+      size_t killed = KillContainers();
       if (killed > 0) CORRAL_LOG(WARNING) << "Killed " << killed << " containers";
       std::error_code ec;
       fs::remove_all(meta_dir_ + "/frameworks", ec);

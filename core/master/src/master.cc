@@ -247,11 +247,14 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   // Agents holding its unacknowledged updates resend them now.
   MasterMessage resubscribed;
   resubscribed.mutable_framework_resubscribed()->mutable_framework_id()->set_value(id);
-  for (auto& [aid, agent] : agents_) {
-    if (!agent.link) continue;
-    bool has = false;
-    for (const TaskKey& k : agent.tasks) if (k.first == id) { has = true; break; }
-    if (has) SendToAgent(agent, resubscribed);
+  std::set<std::string> holding;
+  for (const std::string& tid : fw->tasks) {
+    auto t = tasks_.find({id, tid});
+    if (t != tasks_.end()) holding.insert(t->second.agent_id);
+  }
+  for (const std::string& aid : holding) {
+    auto agent = agents_.find(aid);
+    if (agent != agents_.end()) SendToAgent(agent->second, resubscribed);
   }
   ScheduleAllocation("");
   return id;

@@ -196,6 +196,10 @@ class Agent {
   void ArmDeadline(const Key& key, double seconds);
   void ReconcileExecutorTasks(ExecutorRecord& ex, const Key& key, const v1::executor::Call& subscribe);
 
+  // SIGKILLs the process group of every running task and executor; returns
+  // how many there were.
+  size_t KillContainers();
+
   void Connect();
   void OnMasterMessage(const v1::internal::MasterMessage& msg);
   void OnLinkDone(MasterLink* link, const std::string& why);
