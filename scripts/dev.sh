@@ -13,7 +13,7 @@ BUILD_DIR="${CORRAL_BUILD_DIR:-build}"
 PACKAGES=(build-essential cmake ninja-build pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
           libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
-          libcurl4-openssl-dev libarchive-dev zlib1g-dev
+          libcurl4-openssl-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev
           python3 python3-dev python3-venv)
 
 install_packages() {

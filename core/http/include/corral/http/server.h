@@ -1,0 +1,105 @@
+// An asynchronous HTTP/1.1 server on Boost.Beast, for the Mesos-compatible
+// APIs. A few I/O threads serve every connection; a streamed response (a
+// scheduler's SUBSCRIBE) holds no thread, only a queue of chunks.
+//
+// One port can serve gRPC too: a connection that opens with the HTTP/2
+// preface ("PRI ...") is handed, as its file descriptor, to `on_http2`
+// (gRPC's AddInsecureChannelFromFd), so Mesos clients and Corral's SDKs
+// dial the same host:port.
+//
+// Threading: handlers run on an I/O thread and may block briefly (they wait
+// for the master's loop). ResponseStream::Write and Close may be called from
+// any thread.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace corral::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string path;    // without the query, percent-decoded
+  std::map<std::string, std::string> query;  // decoded parameters
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;
+  bool keep_alive = true;
+
+  // The header's value, or "" when absent; `name` in lowercase.
+  const std::string& header(const std::string& name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  static Response Text(int status, std::string body);
+  static Response Json(std::string body, int status = 200);
+};
+
+// A chunked response that stays open: each Write is one chunk, in order.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Queues a chunk; false once the stream is closed (the client went away,
+  // it fell too far behind, or Close was called).
+  virtual bool Write(std::string chunk) = 0;
+  // Ends the response (the last chunk) and the connection.
+  virtual void Close() = 0;
+  // Called once, on an I/O thread, when the stream ends for any reason.
+  virtual void OnClosed(std::function<void()> callback) = 0;
+};
+
+// How a handler answers: exactly one of Reply or Stream.
+class Responder {
+ public:
+  virtual ~Responder() = default;
+  virtual void Reply(Response response) = 0;
+  // Sends the status and headers now; chunks follow through the stream.
+  virtual std::shared_ptr<ResponseStream> Stream(int status, std::string content_type,
+                                                 std::vector<std::pair<std::string, std::string>> headers) = 0;
+};
+
+using Handler = std::function<void(const Request&, Responder&)>;
+
+struct ServerOptions {
+  size_t max_body_bytes = 16 << 20;    // larger bodies get 413
+  double request_timeout = 30;         // seconds to read one request
+  double idle_timeout = 60;            // seconds a kept-alive connection may idle
+  size_t max_stream_backlog = 64 << 20;  // queued bytes before a slow stream is cut
+  int threads = 2;
+  // Connections that start with the HTTP/2 preface; null refuses them.
+  std::function<void(int fd)> on_http2;
+};
+
+class Server {
+ public:
+  // Binds `host:port` (port 0 picks one) and starts serving.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const std::string& host, int port, Handler handler,
+                                                       ServerOptions options = {});
+  ~Server();
+  int port() const;
+  // Stops accepting, closes every connection and joins the I/O threads.
+  void Stop();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Percent-decoding of a URL component ('+' is a space in queries).
+std::string UrlDecode(absl::string_view text, bool plus_is_space);
+
+}  // namespace corral::http

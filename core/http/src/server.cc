@@ -1,0 +1,425 @@
+#include "corral/http/server.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "corral/common/logging.h"
+
+namespace corral::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+constexpr size_t kMaxHeaderBytes = 64 << 10;
+
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string UrlDecode(absl::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+const std::string& Request::header(const std::string& name) const {
+  static const std::string kEmpty;
+  auto it = headers.find(name);
+  return it == headers.end() ? kEmpty : it->second;
+}
+
+Response Response::Text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  return r;
+}
+
+Response Response::Json(std::string body, int status) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+class Session;
+
+// What a streamed response's owner holds. The session may end first (the
+// client went away); then writes fail instead of reaching a dead socket.
+class StreamHandle : public ResponseStream {
+ public:
+  StreamHandle(std::weak_ptr<Session> session, size_t max_backlog)
+      : session_(std::move(session)), max_backlog_(max_backlog) {}
+  bool Write(std::string chunk) override;
+  void Close() override;
+  void OnClosed(std::function<void()> callback) override;
+
+  // From the session, on its strand.
+  void Ended();
+  void Sent(size_t bytes) { backlog_ -= bytes; }
+
+ private:
+  std::weak_ptr<Session> session_;
+  size_t max_backlog_;
+  std::atomic<size_t> backlog_{0};
+  std::mutex mu_;
+  bool ended_ = false;
+  std::function<void()> on_closed_;
+};
+
+struct Server::Impl {
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  Handler handler;
+  ServerOptions options;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopped{false};
+  int port = 0;
+
+  void Accept();
+  void Sniff(std::shared_ptr<tcp::socket> socket, int tries);
+};
+
+class Session : public std::enable_shared_from_this<Session>, public Responder {
+ public:
+  Session(tcp::socket socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+  // Responder; called by the handler, on this session's strand.
+  void Reply(Response response) override {
+    answered_ = true;
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(response.status),
+                                                                       11);
+    res->set(bhttp::field::server, "corral");
+    res->set(bhttp::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) res->set(name, value);
+    res->body() = std::move(response.body);
+    res->keep_alive(keep_alive_);
+    res->prepare_payload();
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !res->keep_alive()) return self->Shutdown();
+      self->Read();
+    });
+  }
+
+  std::shared_ptr<ResponseStream> Stream(int status, std::string content_type,
+                                         std::vector<std::pair<std::string, std::string>> headers) override {
+    answered_ = true;
+    streaming_ = true;
+    handle_ = std::make_shared<StreamHandle>(weak_from_this(), server_->options.max_stream_backlog);
+    header_ = std::make_unique<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(status), 11);
+    header_->set(bhttp::field::server, "corral");
+    header_->set(bhttp::field::content_type, content_type);
+    header_->set(bhttp::field::cache_control, "no-cache");
+    for (auto& [name, value] : headers) header_->set(name, value);
+    header_->chunked(true);
+    header_->keep_alive(true);
+    serializer_ = std::make_unique<bhttp::response_serializer<bhttp::empty_body>>(*header_);
+    stream_.expires_never();
+    writing_ = true;
+    bhttp::async_write_header(stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->writing_ = false;
+      if (ec) return self->EndStream();
+      self->WriteNext();
+    });
+    WatchForHangup();
+    return handle_;
+  }
+
+  // From StreamHandle, any thread.
+  void Post(std::string chunk) {
+    net::post(stream_.get_executor(), [self = shared_from_this(), chunk = std::move(chunk)]() mutable {
+      if (self->ended_) return;
+      self->chunks_.push_back(std::move(chunk));
+      if (!self->writing_) self->WriteNext();
+    });
+  }
+  void PostClose() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->ended_) return;
+      self->closing_ = true;
+      if (!self->writing_) self->WriteNext();
+    });
+  }
+
+  ~Session() override {
+    if (handle_) handle_->Ended();
+  }
+
+ private:
+  void Read() {
+    if (server_->stopped) return Shutdown();
+    parser_.emplace();
+    parser_->body_limit(server_->options.max_body_bytes);
+    parser_->header_limit(kMaxHeaderBytes);
+    stream_.expires_after(Millis(server_->options.request_timeout));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    keep_alive_ = false;
+    if (ec == bhttp::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      return Shutdown();
+    }
+    if (ec == bhttp::error::body_limit) {
+      return Reply(Response::Text(413, absl::StrCat("Request body is larger than the limit of ",
+                                                    server_->options.max_body_bytes, " bytes\n")));
+    }
+    if (ec == bhttp::error::header_limit) {
+      return Reply(Response::Text(431, "Request headers are too large\n"));
+    }
+    if (ec) return Reply(Response::Text(400, absl::StrCat("Malformed HTTP request: ", ec.message(), "\n")));
+
+    auto& msg = parser_->get();
+    keep_alive_ = msg.keep_alive();
+    Request req;
+    req.method = std::string(msg.method_string());
+    req.keep_alive = keep_alive_;
+    absl::string_view target(msg.target().data(), msg.target().size());
+    size_t q = target.find('?');
+    req.path = UrlDecode(target.substr(0, q), false);
+    if (q != absl::string_view::npos) {
+      for (absl::string_view kv : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
+        size_t eq = kv.find('=');
+        req.query[UrlDecode(kv.substr(0, eq), true)] =
+            eq == absl::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1), true);
+      }
+    }
+    for (const auto& field : msg) {
+      req.headers[absl::AsciiStrToLower(absl::string_view(field.name_string().data(), field.name_string().size()))] =
+          std::string(field.value());
+    }
+    req.body = std::move(msg.body());
+    answered_ = false;
+    server_->handler(req, *this);
+    if (!answered_) Reply(Response::Text(500, "The handler gave no answer\n"));
+  }
+
+  void WatchForHangup() {
+    // A subscriber sends nothing more; a read completing means it hung up.
+    stream_.async_read_some(net::buffer(hangup_buf_), [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->EndStream();
+      self->WatchForHangup();
+    });
+  }
+
+  void WriteNext() {
+    if (ended_) return;
+    if (chunks_.empty()) {
+      if (!closing_) return;
+      writing_ = true;
+      net::async_write(stream_, bhttp::make_chunk_last(),
+                       [self = shared_from_this()](beast::error_code, size_t) { self->EndStream(); });
+      return;
+    }
+    writing_ = true;
+    net::async_write(stream_, bhttp::make_chunk(net::buffer(chunks_.front())),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->writing_ = false;
+                       self->handle_->Sent(self->chunks_.front().size());
+                       self->chunks_.pop_front();
+                       if (ec) return self->EndStream();
+                       self->WriteNext();
+                     });
+  }
+
+  void EndStream() {
+    if (ended_) return;
+    ended_ = true;
+    chunks_.clear();
+    if (handle_) handle_->Ended();
+    Shutdown();
+  }
+
+  void Shutdown() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  Server::Impl* server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool keep_alive_ = false;
+  bool answered_ = false;
+  // Streaming state, on the strand.
+  bool streaming_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool ended_ = false;
+  std::deque<std::string> chunks_;
+  std::shared_ptr<StreamHandle> handle_;
+  std::unique_ptr<bhttp::response<bhttp::empty_body>> header_;
+  std::unique_ptr<bhttp::response_serializer<bhttp::empty_body>> serializer_;
+  char hangup_buf_[512];
+};
+
+bool StreamHandle::Write(std::string chunk) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return false;
+  }
+  if (backlog_ + chunk.size() > max_backlog_) {
+    CORRAL_LOG(WARNING) << "HTTP stream fell more than " << max_backlog_ << " bytes behind; closing it";
+    Close();
+    return false;
+  }
+  auto session = session_.lock();
+  if (!session) return false;
+  backlog_ += chunk.size();
+  session->Post(std::move(chunk));
+  return true;
+}
+
+void StreamHandle::Close() {
+  if (auto session = session_.lock()) session->PostClose();
+}
+
+void StreamHandle::OnClosed(std::function<void()> callback) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (ended_) {
+    lock.unlock();
+    callback();
+    return;
+  }
+  on_closed_ = std::move(callback);
+}
+
+void StreamHandle::Ended() {
+  std::function<void()> callback;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+    callback = std::move(on_closed_);
+  }
+  if (callback) callback();
+}
+
+void Server::Impl::Accept() {
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (stopped) return;
+    if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (options.on_http2) {
+        Sniff(std::make_shared<tcp::socket>(std::move(socket)), 0);
+      } else {
+        std::make_shared<Session>(std::move(socket), this)->Start();
+      }
+    }
+    Accept();
+  });
+}
+
+// Tells HTTP/2 (gRPC) from HTTP/1 by the first bytes, without consuming them.
+void Server::Impl::Sniff(std::shared_ptr<tcp::socket> socket, int tries) {
+  socket->async_wait(tcp::socket::wait_read, [this, socket, tries](beast::error_code ec) {
+    if (ec || stopped) return;
+    char head[3];
+    ssize_t n = ::recv(socket->native_handle(), head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;  // closed: drop it
+    if (n < static_cast<ssize_t>(sizeof head) && tries < 20) return Sniff(socket, tries + 1);
+    if (n == static_cast<ssize_t>(sizeof head) && absl::string_view(head, 3) == "PRI") {
+      beast::error_code release_ec;
+      int fd = socket->release(release_ec);
+      if (!release_ec) options.on_http2(fd);
+      return;
+    }
+    std::make_shared<Session>(std::move(*socket), this)->Start();
+  });
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& host, int port, Handler handler,
+                                                      ServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->handler = std::move(handler);
+  impl->options = std::move(options);
+  beast::error_code ec;
+  auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IP address: ", ec.message()));
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", ec.message()));
+  }
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->Accept();
+  Impl* raw = impl.get();
+  for (int i = 0; i < std::max(1, raw->options.threads); ++i) {
+    raw->threads.emplace_back([raw] { raw->ioc.run(); });
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+int Server::port() const { return impl_->port; }
+
+void Server::Stop() {
+  if (!impl_ || impl_->stopped.exchange(true)) return;
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+}
+
+Server::~Server() {
+  Stop();
+  impl_.reset();  // destroys pending handlers and with them the sessions
+}
+
+}  // namespace corral::http
