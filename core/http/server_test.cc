@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -102,12 +103,13 @@ TEST(HttpServer, SlowClientsAreCutOff) {
 }
 
 TEST(HttpServer, StreamsChunksAndNoticesHangups) {
-  std::shared_ptr<ResponseStream> stream;
+  std::promise<std::shared_ptr<ResponseStream>> started;
   std::atomic<bool> closed{false};
   auto server = Server::Start("127.0.0.1", 0, [&](const Request&, Responder& r) {
-    stream = r.Stream(200, "application/recordio", {{"Mesos-Stream-Id", "s1"}});
+    auto stream = r.Stream(200, "application/recordio", {{"Mesos-Stream-Id", "s1"}});
     stream->OnClosed([&] { closed = true; });
     stream->Write("first");
+    started.set_value(stream);
   });
   ASSERT_TRUE(server.ok());
   Client c((*server)->port());
@@ -118,6 +120,7 @@ TEST(HttpServer, StreamsChunksAndNoticesHangups) {
   bhttp::read_header(c.socket, buf, parser);
   EXPECT_EQ(parser.get()["Mesos-Stream-Id"], "s1");
   EXPECT_TRUE(parser.chunked());
+  auto stream = started.get_future().get();
   stream->Write("second");
   std::string body;
   while (body.size() < 11) {

@@ -262,9 +262,15 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     net::async_write(stream_, bhttp::make_chunk(net::buffer(chunks_.front())),
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->writing_ = false;
-                       self->handle_->Sent(self->chunks_.front().size());
-                       self->chunks_.pop_front();
-                       if (ec) return self->EndStream();
+                       if (!self->chunks_.empty()) {
+                         self->handle_->Sent(self->chunks_.front().size());
+                         self->chunks_.pop_front();
+                       }
+                       if (ec || self->ended_) {
+                         self->EndStream();
+                         self->chunks_.clear();
+                         return;
+                       }
                        self->WriteNext();
                      });
   }
@@ -272,7 +278,8 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   void EndStream() {
     if (ended_) return;
     ended_ = true;
-    chunks_.clear();
+    // A write in flight still reads the front chunk; its handler clears.
+    if (!writing_) chunks_.clear();
     if (handle_) handle_->Ended();
     Shutdown();
   }

@@ -6,6 +6,7 @@
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
 #include "corral/common/task_state.h"
+#include "absl/strings/ascii.h"
 #include "corral/master/validation.h"
 
 namespace corral {
@@ -46,6 +47,21 @@ Master::Master(MasterOptions options)
   info_.mutable_address()->set_port(options_.port);
   for (const auto& [role, w] : options_.weights) allocator_.SetWeight(role, w);
   for (const auto& [role, q] : options_.quotas) allocator_.SetQuota(role, q);
+  start_time_ = NowSeconds();
+  if (options_.flags.empty()) {
+    auto& f = options_.flags;
+    f["hostname"] = options_.hostname;
+    f["ip"] = options_.address;
+    f["port"] = absl::StrCat(options_.port);
+    f["work_dir"] = options_.work_dir;
+    f["agent_ping_timeout"] = absl::StrCat(options_.agent_ping_timeout, "secs");
+    f["max_agent_ping_timeouts"] = absl::StrCat(options_.max_agent_ping_timeouts);
+    f["offer_timeout"] = absl::StrCat(options_.offer_timeout, "secs");
+    f["allocation_interval"] = absl::StrCat(options_.allocation_interval, "secs");
+    f["heartbeat_interval"] = absl::StrCat(options_.heartbeat_interval, "secs");
+    f["agent_reregister_timeout"] = absl::StrCat(options_.agent_reregister_timeout, "secs");
+    f["registry_max_agent_age"] = absl::StrCat(options_.registry_max_agent_age, "secs");
+  }
   loop_.Post([this] {
     PeriodicAllocation();
     PingAgents();
@@ -1135,6 +1151,12 @@ void Master::RunAllocation() {
   allocation_pending_ = false;
   if (stopped_) return;
   double now = SteadyNow();
+  ++allocation_runs_;
+  struct Timed {
+    double start;
+    double* out;
+    ~Timed() { *out = (SteadyNow() - start) * 1000; }
+  } timed{now, &last_allocation_ms_};
   std::vector<Allocation> allocations;
   if (allocate_all_) {
     allocations = allocator_.Allocate(now);
@@ -1244,6 +1266,7 @@ void Master::RemoveTask(const TaskKey& key) {
   if (it == tasks_.end()) return;
   TaskEntry& task = it->second;
   ReleaseTaskResources(task);
+  if (IsTerminalState(task.state)) ++terminal_tasks_[task.state];
   v1::Task done;
   done.set_name(task.name);
   done.mutable_task_id()->set_value(task.task_id);
@@ -1305,6 +1328,17 @@ v1::internal::ClusterState Master::GetState() {
       allocator_.AgentAllocated(id).ToProto(a->mutable_allocated());
       a->set_active(agent.reachable && agent.link != nullptr);
       a->set_registered_time(agent.registered_time);
+      a->set_reachable(agent.reachable);
+      a->set_recovered(agent.recovered);
+      Resources offered;
+      for (const std::string& oid : agent.offers) offered += offers_.at(oid).resources;
+      offered.ToProto(a->mutable_offered());
+      for (const auto& [key, ex] : agent.executors) {
+        auto* e = a->add_executors();
+        e->mutable_executor_id()->set_value(key.second);
+        e->mutable_framework_id()->set_value(key.first);
+        ex.resources.ToProto(e->mutable_resources(), ex.role);
+      }
       if (agent.drain) *a->mutable_drain_info() = *agent.drain;
     }
     for (const auto& [id, fw] : frameworks_) {
@@ -1320,6 +1354,18 @@ v1::internal::ClusterState Master::GetState() {
       for (const std::string& oid : fw.offers) offered += offers_.at(oid).resources;
       used.ToProto(f->mutable_allocated());
       offered.ToProto(f->mutable_offered());
+      f->set_registered_time(fw.registered_time);
+      for (const std::string& oid : fw.offers) {
+        const OfferEntry& o = offers_.at(oid);
+        v1::Offer* offer = f->add_offers();
+        offer->mutable_id()->set_value(oid);
+        offer->mutable_framework_id()->set_value(id);
+        offer->mutable_agent_id()->set_value(o.agent_id);
+        auto agent = agents_.find(o.agent_id);
+        if (agent != agents_.end()) offer->set_hostname(agent->second.info.hostname());
+        o.resources.ToProto(offer->mutable_resources(), o.role);
+        offer->mutable_allocation_info()->set_role(o.role);
+      }
     }
     for (const auto& [key, task] : tasks_) {
       v1::Task* t = state.add_tasks();
@@ -1331,9 +1377,88 @@ v1::internal::ClusterState Master::GetState() {
       t->set_state(task.state);
       task.resources.ToProto(t->mutable_resources(), task.role);
       *t->add_statuses() = task.latest_status;
+      auto agent = agents_.find(task.agent_id);
+      if (agent == agents_.end() || !agent->second.reachable) t->set_status_update_state(v1::TASK_UNREACHABLE);
     }
     for (const v1::Task& t : completed_tasks_) *state.add_completed_tasks() = t;
     return state;
+  });
+}
+
+std::map<std::string, double> Master::Metrics() {
+  return loop_.Call([&] {
+    std::map<std::string, double> m;
+    m["master/uptime_secs"] = NowSeconds() - start_time_;
+    m["master/elected"] = 1;
+    double active = 0, connected = 0, unreachable = 0, draining = 0;
+    Quantities total, used, offered;
+    for (const auto& [id, agent] : agents_) {
+      if (!agent.reachable) ++unreachable;
+      if (agent.link != nullptr) ++connected;
+      if (agent.reachable && agent.link != nullptr && !agent.drain) ++active;
+      if (agent.drain) ++draining;
+      if (!agent.reachable) continue;
+      total += Quantities::Of(agent.total);
+      used += Quantities::Of(allocator_.AgentAllocated(id));
+    }
+    for (const auto& [id, offer] : offers_) offered += Quantities::Of(offer.resources);
+    m["master/slaves_active"] = active;
+    m["master/slaves_inactive"] = draining;
+    m["master/slaves_connected"] = connected;
+    m["master/slaves_disconnected"] = static_cast<double>(agents_.size()) - connected;
+    m["master/slaves_unreachable"] = unreachable;
+    double fw_connected = 0;
+    for (const auto& [id, fw] : frameworks_) fw_connected += fw.connected ? 1 : 0;
+    m["master/frameworks_active"] = static_cast<double>(frameworks_.size());
+    m["master/frameworks_inactive"] = 0;
+    m["master/frameworks_connected"] = fw_connected;
+    m["master/frameworks_disconnected"] = static_cast<double>(frameworks_.size()) - fw_connected;
+    m["master/outstanding_offers"] = static_cast<double>(offers_.size());
+    for (const char* name : {"cpus", "mem", "disk", "gpus"}) {
+      double t = FromMilli(total.Get(name)), u = FromMilli(used.Get(name)), o = FromMilli(offered.Get(name));
+      m[absl::StrCat("master/", name, "_total")] = t;
+      m[absl::StrCat("master/", name, "_used")] = u;
+      m[absl::StrCat("master/", name, "_percent")] = t > 0 ? u / t : 0;
+      m[absl::StrCat("allocator/mesos/resources/", name, "/total")] = t;
+      m[absl::StrCat("allocator/mesos/resources/", name, "/offered_or_allocated")] = u;
+      m[absl::StrCat("master/", name, "_offered")] = o;
+    }
+    std::map<v1::TaskState, double> current;
+    for (const auto& [key, task] : tasks_) ++current[task.state];
+    for (auto state : {v1::TASK_STAGING, v1::TASK_STARTING, v1::TASK_RUNNING, v1::TASK_KILLING,
+                       v1::TASK_UNREACHABLE}) {
+      m["master/tasks_" + absl::AsciiStrToLower(v1::TaskState_Name(state).substr(5))] = current[state];
+    }
+    for (auto state : {v1::TASK_FINISHED, v1::TASK_FAILED, v1::TASK_KILLED, v1::TASK_LOST, v1::TASK_ERROR,
+                       v1::TASK_DROPPED, v1::TASK_GONE, v1::TASK_GONE_BY_OPERATOR}) {
+      auto it = terminal_tasks_.find(state);
+      m["master/tasks_" + absl::AsciiStrToLower(v1::TaskState_Name(state).substr(5))] =
+          static_cast<double>(it == terminal_tasks_.end() ? 0 : it->second);
+    }
+    m["allocator/mesos/allocation_runs"] = static_cast<double>(allocation_runs_);
+    m["allocator/mesos/allocation_run_ms"] = last_allocation_ms_;
+    m["master/event_queue_dispatches"] = 0;
+    return m;
+  });
+}
+
+absl::Status Master::TeardownFramework(const std::string& framework_id) {
+  return loop_.Call([&]() -> absl::Status {
+    if (FindFramework(framework_id) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("framework '", framework_id, "' is not known"));
+    }
+    RemoveFramework(framework_id, "torn down by an operator");
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Master::MarkAgentGone(const std::string& agent_id) {
+  return loop_.Call([&]() -> absl::Status {
+    if (agents_.find(agent_id) == agents_.end()) {
+      return absl::NotFoundError(absl::StrCat("agent '", agent_id, "' is not known"));
+    }
+    RemoveAgentForMaintenance(agent_id, "marked gone by an operator");
+    return absl::OkStatus();
   });
 }
 

@@ -8,12 +8,15 @@
 #include <mutex>
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "corral/common/grpc_status.h"
 #include "corral/common/logging.h"
 #include "corral/common/server_stream.h"
+#include "corral/http/server.h"
+#include "corral/master/master_http.h"
 #include "corral/v1/internal.grpc.pb.h"
 
 namespace corral {
@@ -218,8 +221,6 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   }
   s->host_ = listen.substr(0, colon);
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
   builder.RegisterService(&s->services_->scheduler);
@@ -228,7 +229,9 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   // The Master exists before the port opens, so every call finds it.
   if (options.address.empty() || options.address == "0.0.0.0") options.address = "127.0.0.1";
   int requested = 0;
-  absl::SimpleAtoi(listen.substr(colon + 1), &requested);
+  if (!absl::SimpleAtoi(listen.substr(colon + 1), &requested) || requested < 0 || requested > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", listen, "' has no valid port"));
+  }
   options.port = requested;
   std::unique_ptr<Registry> registry;
   if (options.work_dir.empty()) {
@@ -251,14 +254,28 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   s->services_->scheduler.master = s->master_.get();
   s->services_->agents.master = s->master_.get();
   s->services_->op.master = s->master_.get();
+  // gRPC listens on no port of its own: the HTTP server accepts every
+  // connection and passes HTTP/2 ones over.
   s->server_ = builder.BuildAndStart();
-  if (!s->server_ || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
+  if (!s->server_) return absl::InternalError("cannot start the gRPC server");
+  s->http_api_ = std::make_unique<MasterHttpApi>(s->master_.get());
+  http::ServerOptions http_options;
+  grpc::Server* grpc_server = s->server_.get();
+  http_options.on_http2 = [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); };
+  MasterHttpApi* api = s->http_api_.get();
+  auto http = http::Server::Start(
+      s->host_, requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); },
+      http_options);
+  if (!http.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ", http.status().message()));
   }
+  s->http_ = std::move(*http);
+  int port = s->http_->port();
   // With port 0 nobody can have reached us yet; advertise the real port.
   if (requested != port) s->master_->SetAdvertisedPort(port);
   s->port_ = port;
-  CORRAL_LOG(INFO) << "Master " << s->master_->info().id() << " listening on " << s->host_ << ":" << port;
+  CORRAL_LOG(INFO) << "Master " << s->master_->info().id() << " listening on " << s->host_ << ":" << port
+                   << " (gRPC and HTTP)";
   return s;
 }
 
@@ -269,6 +286,7 @@ std::string MasterServer::address() const {
 
 void MasterServer::Shutdown() {
   if (master_) master_->Stop();
+  if (http_) http_->Stop();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();
@@ -277,6 +295,8 @@ void MasterServer::Shutdown() {
 
 MasterServer::~MasterServer() {
   Shutdown();
+  http_.reset();
+  http_api_.reset();
   master_.reset();
 }
 

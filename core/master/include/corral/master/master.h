@@ -45,6 +45,9 @@ struct MasterOptions {
   double registry_max_agent_age = 14 * 24 * 3600.0;
   std::map<std::string, double> weights;
   std::map<std::string, RoleQuota> quotas;
+  // The daemon's flags (name -> value), as /flags and GET_FLAGS show them;
+  // empty: derived from the options above.
+  std::map<std::string, std::string> flags;
 };
 
 // Where a framework's events go: one per subscription (gRPC or HTTP stream).
@@ -95,6 +98,18 @@ class Master {
 
   // --- operators (any thread) ---
   v1::internal::ClusterState GetState();
+  // Mesos's metric names (master/..., allocator/mesos/...) and values.
+  std::map<std::string, double> Metrics();
+  // The flags the master runs with; fixed after construction.
+  const std::map<std::string, std::string>& flags() const { return options_.flags; }
+  // Wall-clock seconds when the master started.
+  double start_time() const { return start_time_; }
+  // TEARDOWN by an operator: the framework's tasks are killed and it is
+  // removed for good.
+  absl::Status TeardownFramework(const std::string& framework_id);
+  // MARK_AGENT_GONE: the agent is removed; its tasks are reported
+  // TASK_GONE_BY_OPERATOR, and the agent kills what it runs and stops.
+  absl::Status MarkAgentGone(const std::string& agent_id);
 
   // --- maintenance (any thread; see docs/operations.md#maintenance) ---
   // Machines are matched to agents by hostname. Machines in the schedule
@@ -262,6 +277,11 @@ class Master {
   std::map<std::string, InverseOfferEntry> inverse_offers_;  // by inverse offer ID
   std::vector<v1::Task> completed_tasks_;  // bounded ring for state endpoints
   size_t completed_next_ = 0;
+  // Cumulative counters for Metrics().
+  std::map<v1::TaskState, uint64_t> terminal_tasks_;
+  uint64_t allocation_runs_ = 0;
+  double last_allocation_ms_ = 0;
+  double start_time_ = 0;
   uint64_t next_link_ = 1;
   uint64_t next_id_ = 0;
   uint64_t ping_sequence_ = 0;

@@ -1,5 +1,7 @@
-// The master process's gRPC front: serves the scheduler API, the agent
-// protocol and the operator state over one port, feeding a Master.
+// The master process's front: one port serves gRPC (the scheduler API, the
+// agent protocol, operator calls) and the Mesos-compatible HTTP API, both
+// feeding one Master. HTTP connections are served by corral_http; those
+// that open with the HTTP/2 preface are handed to the gRPC server.
 #pragma once
 
 #include <memory>
@@ -11,6 +13,9 @@
 namespace grpc { class Server; }
 
 namespace corral {
+
+namespace http { class Server; }
+class MasterHttpApi;
 
 class MasterServer {
  public:
@@ -32,6 +37,8 @@ class MasterServer {
   std::unique_ptr<Services> services_;
   std::unique_ptr<Master> master_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MasterHttpApi> http_api_;
+  std::unique_ptr<http::Server> http_;
 };
 
 }  // namespace corral

@@ -1,0 +1,50 @@
+// The master's Mesos-compatible HTTP API, over the same Master as gRPC:
+//   POST /api/v1/scheduler   scheduler calls; SUBSCRIBE streams RecordIO events
+//   POST /api/v1             operator calls (GET_STATE, DRAIN_AGENT, ...)
+//   GET  /master/state ...   the JSON endpoints Mesos tools and dashboards read
+//   GET  /metrics/snapshot   Mesos's metric names; /metrics in Prometheus text
+// See docs/mesos-compatibility.md for what is served and how it differs.
+//
+// Threading: Handle runs on the HTTP server's I/O threads; everything it
+// needs from the master goes through Master's thread-safe methods.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "corral/http/server.h"
+#include "corral/master/master.h"
+#include "corral/v1/internal.pb.h"
+
+namespace corral {
+
+class MasterHttpApi {
+ public:
+  explicit MasterHttpApi(Master* master) : master_(master) {}
+  void Handle(const http::Request& request, http::Responder& responder);
+
+ private:
+  void Scheduler(const http::Request& request, http::Responder& responder);
+  void Operator(const http::Request& request, http::Responder& responder);
+
+  Master* master_;
+  std::mutex mu_;
+  // Mesos-Stream-Id of each framework subscribed over HTTP.
+  std::map<std::string, std::string> streams_;
+};
+
+// The legacy JSON documents, in the shapes Mesos renders them.
+struct StateJsonContext {
+  const std::map<std::string, std::string>* flags = nullptr;
+  double start_time = 0;
+};
+std::string RenderMasterState(const v1::internal::ClusterState& state, const StateJsonContext& context);
+std::string RenderStateSummary(const v1::internal::ClusterState& state);
+std::string RenderFrameworks(const v1::internal::ClusterState& state);
+std::string RenderAgents(const v1::internal::ClusterState& state);
+// `order` is "asc" or "des" (by task ID, then framework).
+std::string RenderTasks(const v1::internal::ClusterState& state, size_t offset, size_t limit, bool descending);
+std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<std::string, std::string>& flags);
+
+}  // namespace corral

@@ -1,0 +1,600 @@
+// /master/state and its relatives, rendered straight into a buffer with
+// RapidJSON's writer: with 100,000 tasks a document is tens of megabytes,
+// and building a DOM (or protobuf Struct) first would double the work.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "corral/master/master_http.h"
+
+namespace corral {
+namespace {
+
+using google::protobuf::RepeatedPtrField;
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void Str(Writer& w, const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+void Key(Writer& w, const char* k) { w.Key(k); }
+
+std::string RangesText(const v1::Value::Ranges& ranges) {
+  std::vector<std::string> parts;
+  for (const auto& r : ranges.range()) parts.push_back(absl::StrCat(r.begin(), "-", r.end()));
+  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+}
+
+// Mesos's model(Resources): cpus, gpus, mem and disk always present, other
+// scalars by name, ranges as "[a-b, c-d]", sets as "{a,b}".
+void ResourcesJson(Writer& w, const RepeatedPtrField<v1::Resource>& resources,
+               bool (*keep)(const v1::Resource&) = nullptr) {
+  std::map<std::string, double> scalars{{"cpus", 0}, {"gpus", 0}, {"mem", 0}, {"disk", 0}};
+  std::map<std::string, std::string> texts;
+  for (const v1::Resource& r : resources) {
+    if (keep != nullptr && !keep(r)) continue;
+    switch (r.type()) {
+      case v1::Value::SCALAR: scalars[r.name()] += r.scalar().value(); break;
+      case v1::Value::RANGES: {
+        std::string& t = texts[r.name()];
+        std::string add = RangesText(r.ranges());
+        t = t.empty() ? add : t.substr(0, t.size() - 1) + ", " + add.substr(1);
+        break;
+      }
+      case v1::Value::SET: texts[r.name()] = absl::StrCat("{", absl::StrJoin(r.set().item(), ","), "}"); break;
+      default: break;
+    }
+  }
+  w.StartObject();
+  for (const auto& [name, value] : scalars) {
+    Str(w, name);
+    w.Double(value);
+  }
+  for (const auto& [name, text] : texts) {
+    Str(w, name);
+    Str(w, text);
+  }
+  w.EndObject();
+}
+
+bool Unreserved(const v1::Resource& r) { return r.reservations_size() == 0 && !r.has_reservation(); }
+
+void Attributes(Writer& w, const RepeatedPtrField<v1::Attribute>& attributes) {
+  w.StartObject();
+  for (const v1::Attribute& a : attributes) {
+    Str(w, a.name());
+    switch (a.type()) {
+      case v1::Value::SCALAR: w.Double(a.scalar().value()); break;
+      case v1::Value::RANGES: Str(w, RangesText(a.ranges())); break;
+      case v1::Value::SET: Str(w, absl::StrCat("{", absl::StrJoin(a.set().item(), ","), "}")); break;
+      default: Str(w, a.text().value()); break;
+    }
+  }
+  w.EndObject();
+}
+
+void Labels(Writer& w, const v1::Labels& labels) {
+  w.StartArray();
+  for (const auto& l : labels.labels()) {
+    w.StartObject();
+    Key(w, "key");
+    Str(w, l.key());
+    if (l.has_value()) {
+      Key(w, "value");
+      Str(w, l.value());
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+std::string RoleOf(const v1::Task& task) {
+  for (const auto& r : task.resources()) {
+    if (r.has_allocation_info()) return r.allocation_info().role();
+  }
+  return "*";
+}
+
+void Task(Writer& w, const v1::Task& t) {
+  w.StartObject();
+  Key(w, "id");
+  Str(w, t.task_id().value());
+  Key(w, "name");
+  Str(w, t.name());
+  Key(w, "framework_id");
+  Str(w, t.framework_id().value());
+  Key(w, "executor_id");
+  Str(w, t.executor_id().value());
+  Key(w, "slave_id");
+  Str(w, t.agent_id().value());
+  Key(w, "state");
+  Str(w, v1::TaskState_Name(t.state()));
+  Key(w, "resources");
+  ResourcesJson(w, t.resources());
+  Key(w, "role");
+  Str(w, RoleOf(t));
+  Key(w, "statuses");
+  w.StartArray();
+  for (const v1::TaskStatus& s : t.statuses()) {
+    w.StartObject();
+    Key(w, "state");
+    Str(w, v1::TaskState_Name(s.state()));
+    Key(w, "timestamp");
+    w.Double(s.timestamp());
+    if (s.has_healthy()) {
+      Key(w, "healthy");
+      w.Bool(s.healthy());
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  if (t.has_labels()) {
+    Key(w, "labels");
+    Labels(w, t.labels());
+  }
+  w.EndObject();
+}
+
+std::string AgentPid(const v1::internal::AgentState& a) {
+  return absl::StrCat("slave(1)@", a.agent_info().hostname(), ":", a.agent_info().port());
+}
+
+bool Active(const v1::internal::AgentState& a) { return a.active() && !a.has_drain_info(); }
+
+void Agent(Writer& w, const v1::internal::AgentState& a, bool summary,
+           const std::map<std::string, std::map<v1::TaskState, int>>* task_counts,
+           const std::map<std::string, std::set<std::string>>* framework_ids) {
+  w.StartObject();
+  Key(w, "id");
+  Str(w, a.agent_info().id().value());
+  Key(w, "pid");
+  Str(w, AgentPid(a));
+  Key(w, "hostname");
+  Str(w, a.agent_info().hostname());
+  Key(w, "port");
+  w.Int(a.agent_info().port());
+  Key(w, "registered_time");
+  w.Double(a.registered_time());
+  Key(w, "resources");
+  ResourcesJson(w, a.total());
+  Key(w, "used_resources");
+  ResourcesJson(w, a.allocated());
+  Key(w, "offered_resources");
+  ResourcesJson(w, a.offered());
+  Key(w, "reserved_resources");
+  w.StartObject();
+  w.EndObject();
+  Key(w, "unreserved_resources");
+  ResourcesJson(w, a.total(), Unreserved);
+  Key(w, "attributes");
+  Attributes(w, a.agent_info().attributes());
+  Key(w, "active");
+  w.Bool(Active(a));
+  Key(w, "deactivated");
+  w.Bool(a.has_drain_info());
+  Key(w, "version");
+  Str(w, CORRAL_VERSION);
+  Key(w, "capabilities");
+  w.StartArray();
+  for (const char* c : {"MULTI_ROLE", "HIERARCHICAL_ROLE", "AGENT_DRAINING"}) w.String(c);
+  w.EndArray();
+  if (a.has_drain_info()) {
+    Key(w, "drain_info");
+    w.StartObject();
+    Key(w, "state");
+    Str(w, v1::DrainState_Name(a.drain_info().state()));
+    w.EndObject();
+  }
+  if (summary) {
+    auto counts = task_counts->find(a.agent_info().id().value());
+    for (int s = v1::TaskState_MIN; s <= v1::TaskState_MAX; ++s) {
+      if (!v1::TaskState_IsValid(s)) continue;
+      Str(w, v1::TaskState_Name(static_cast<v1::TaskState>(s)));
+      int n = 0;
+      if (counts != task_counts->end()) {
+        auto it = counts->second.find(static_cast<v1::TaskState>(s));
+        if (it != counts->second.end()) n = it->second;
+      }
+      w.Int(n);
+    }
+    Key(w, "framework_ids");
+    w.StartArray();
+    auto ids = framework_ids->find(a.agent_info().id().value());
+    if (ids != framework_ids->end()) for (const std::string& id : ids->second) Str(w, id);
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+std::vector<std::string> Capabilities(const v1::FrameworkInfo& info) {
+  std::vector<std::string> out;
+  for (const auto& c : info.capabilities()) out.push_back(v1::FrameworkInfo::Capability::Type_Name(c.type()));
+  return out;
+}
+
+std::vector<std::string> Roles(const v1::FrameworkInfo& info) {
+  if (info.roles_size() > 0) return {info.roles().begin(), info.roles().end()};
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  return {info.role()};  // Mesos still shows the single-role field
+#pragma GCC diagnostic pop
+}
+
+struct TasksByFramework {
+  std::map<std::string, std::vector<const v1::Task*>> active, unreachable, completed;
+  explicit TasksByFramework(const v1::internal::ClusterState& state) {
+    for (const v1::Task& t : state.tasks()) {
+      (t.status_update_state() == v1::TASK_UNREACHABLE ? unreachable : active)[t.framework_id().value()].push_back(&t);
+    }
+    for (const v1::Task& t : state.completed_tasks()) completed[t.framework_id().value()].push_back(&t);
+  }
+};
+
+void TaskList(Writer& w, const std::map<std::string, std::vector<const v1::Task*>>& by_fw, const std::string& fid) {
+  w.StartArray();
+  auto it = by_fw.find(fid);
+  if (it != by_fw.end()) for (const v1::Task* t : it->second) Task(w, *t);
+  w.EndArray();
+}
+
+void Framework(Writer& w, const v1::internal::FrameworkState& f, const TasksByFramework* tasks,
+               const std::map<std::string, std::map<v1::TaskState, int>>* summary_counts,
+               const std::map<std::string, std::set<std::string>>* summary_agents) {
+  const v1::FrameworkInfo& info = f.framework_info();
+  const std::string& fid = info.id().value();
+  w.StartObject();
+  Key(w, "id");
+  Str(w, fid);
+  Key(w, "name");
+  Str(w, info.name());
+  Key(w, "pid");
+  w.String("");
+  Key(w, "used_resources");
+  ResourcesJson(w, f.allocated());
+  Key(w, "offered_resources");
+  ResourcesJson(w, f.offered());
+  Key(w, "capabilities");
+  w.StartArray();
+  for (const std::string& c : Capabilities(info)) Str(w, c);
+  w.EndArray();
+  Key(w, "hostname");
+  Str(w, info.hostname());
+  Key(w, "webui_url");
+  Str(w, info.webui_url());
+  Key(w, "active");
+  w.Bool(f.connected());
+  if (summary_counts != nullptr) {
+    auto counts = summary_counts->find(fid);
+    for (int s = v1::TaskState_MIN; s <= v1::TaskState_MAX; ++s) {
+      if (!v1::TaskState_IsValid(s)) continue;
+      Str(w, v1::TaskState_Name(static_cast<v1::TaskState>(s)));
+      int n = 0;
+      if (counts != summary_counts->end()) {
+        auto it = counts->second.find(static_cast<v1::TaskState>(s));
+        if (it != counts->second.end()) n = it->second;
+      }
+      w.Int(n);
+    }
+    Key(w, "slave_ids");
+    w.StartArray();
+    auto ids = summary_agents->find(fid);
+    if (ids != summary_agents->end()) for (const std::string& id : ids->second) Str(w, id);
+    w.EndArray();
+    w.EndObject();
+    return;
+  }
+  Key(w, "connected");
+  w.Bool(f.connected());
+  Key(w, "recovered");
+  w.Bool(false);
+  Key(w, "user");
+  Str(w, info.user());
+  Key(w, "failover_timeout");
+  w.Double(info.failover_timeout());
+  Key(w, "checkpoint");
+  w.Bool(info.checkpoint());
+  Key(w, "role");
+  Str(w, Roles(info).front());
+  Key(w, "roles");
+  w.StartArray();
+  for (const std::string& r : Roles(info)) Str(w, r);
+  w.EndArray();
+  Key(w, "registered_time");
+  w.Double(f.registered_time());
+  Key(w, "unregistered_time");
+  w.Double(0);
+  Key(w, "principal");
+  Str(w, info.principal());
+  Key(w, "resources");
+  ResourcesJson(w, f.allocated());
+  if (info.has_labels()) {
+    Key(w, "labels");
+    Labels(w, info.labels());
+  }
+  Key(w, "tasks");
+  TaskList(w, tasks->active, fid);
+  Key(w, "unreachable_tasks");
+  TaskList(w, tasks->unreachable, fid);
+  Key(w, "completed_tasks");
+  TaskList(w, tasks->completed, fid);
+  Key(w, "offers");
+  w.StartArray();
+  for (const v1::Offer& o : f.offers()) {
+    w.StartObject();
+    Key(w, "id");
+    Str(w, o.id().value());
+    Key(w, "framework_id");
+    Str(w, fid);
+    Key(w, "slave_id");
+    Str(w, o.agent_id().value());
+    Key(w, "resources");
+    ResourcesJson(w, o.resources());
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "executors");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+}
+
+void Frameworks(Writer& w, const v1::internal::ClusterState& state, const TasksByFramework& tasks) {
+  w.StartArray();
+  for (const auto& f : state.frameworks()) Framework(w, f, &tasks, nullptr, nullptr);
+  w.EndArray();
+}
+
+std::string Done(rapidjson::StringBuffer& buffer) { return std::string(buffer.GetString(), buffer.GetSize()); }
+
+}  // namespace
+
+std::string RenderMasterState(const v1::internal::ClusterState& state, const StateJsonContext& context) {
+  rapidjson::StringBuffer buffer;
+  buffer.Reserve(1024 + 400 * static_cast<size_t>(state.tasks_size()) + 1500 * state.agents_size());
+  Writer w(buffer);
+  const v1::MasterInfo& m = state.master_info();
+  int active = 0, deactivated = 0, unreachable = 0;
+  for (const auto& a : state.agents()) {
+    if (!a.reachable()) ++unreachable;
+    else if (Active(a)) ++active;
+    else ++deactivated;
+  }
+  w.StartObject();
+  Key(w, "version");
+  Str(w, m.version());
+  Key(w, "git_sha");
+  w.String("");
+  Key(w, "build_date");
+  w.String("");
+  Key(w, "build_time");
+  w.Double(0);
+  Key(w, "build_user");
+  w.String("");
+  Key(w, "start_time");
+  w.Double(context.start_time);
+  Key(w, "elected_time");
+  w.Double(context.start_time);
+  Key(w, "id");
+  Str(w, m.id());
+  Key(w, "pid");
+  Str(w, m.pid());
+  Key(w, "hostname");
+  Str(w, m.hostname());
+  Key(w, "capabilities");
+  w.StartArray();
+  w.String("AGENT_DRAINING");
+  w.EndArray();
+  Key(w, "activated_slaves");
+  w.Int(active);
+  Key(w, "deactivated_slaves");
+  w.Int(deactivated);
+  Key(w, "unreachable_slaves");
+  w.Int(unreachable);
+  Key(w, "leader");
+  Str(w, m.pid());
+  Key(w, "leader_info");
+  w.StartObject();
+  Key(w, "id");
+  Str(w, m.id());
+  Key(w, "pid");
+  Str(w, m.pid());
+  Key(w, "port");
+  w.Uint(m.port());
+  Key(w, "hostname");
+  Str(w, m.hostname());
+  Key(w, "version");
+  Str(w, m.version());
+  Key(w, "address");
+  w.StartObject();
+  Key(w, "hostname");
+  Str(w, m.address().hostname());
+  Key(w, "ip");
+  Str(w, m.address().ip());
+  Key(w, "port");
+  w.Int(m.address().port());
+  w.EndObject();
+  w.EndObject();
+  Key(w, "flags");
+  w.StartObject();
+  if (context.flags != nullptr) {
+    for (const auto& [name, value] : *context.flags) {
+      Str(w, name);
+      Str(w, value);
+    }
+  }
+  w.EndObject();
+  Key(w, "slaves");
+  w.StartArray();
+  for (const auto& a : state.agents()) {
+    if (a.reachable() && !a.recovered()) Agent(w, a, false, nullptr, nullptr);
+  }
+  w.EndArray();
+  Key(w, "recovered_slaves");
+  w.StartArray();
+  for (const auto& a : state.agents()) {
+    if (!a.recovered()) continue;
+    w.StartObject();
+    Key(w, "id");
+    Str(w, a.agent_info().id().value());
+    Key(w, "hostname");
+    Str(w, a.agent_info().hostname());
+    Key(w, "port");
+    w.Int(a.agent_info().port());
+    w.EndObject();
+  }
+  w.EndArray();
+  TasksByFramework tasks(state);
+  Key(w, "frameworks");
+  Frameworks(w, state, tasks);
+  Key(w, "completed_frameworks");
+  w.StartArray();
+  w.EndArray();
+  Key(w, "orphan_tasks");
+  w.StartArray();
+  w.EndArray();
+  Key(w, "unregistered_frameworks");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+std::string RenderStateSummary(const v1::internal::ClusterState& state) {
+  std::map<std::string, std::map<v1::TaskState, int>> agent_counts, fw_counts;
+  std::map<std::string, std::set<std::string>> agent_fws, fw_agents;
+  auto count = [&](const v1::Task& t) {
+    ++agent_counts[t.agent_id().value()][t.state()];
+    ++fw_counts[t.framework_id().value()][t.state()];
+  };
+  for (const v1::Task& t : state.tasks()) {
+    count(t);
+    agent_fws[t.agent_id().value()].insert(t.framework_id().value());
+    fw_agents[t.framework_id().value()].insert(t.agent_id().value());
+  }
+  for (const v1::Task& t : state.completed_tasks()) count(t);
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  Key(w, "hostname");
+  Str(w, state.master_info().hostname());
+  Key(w, "slaves");
+  w.StartArray();
+  for (const auto& a : state.agents()) {
+    if (a.reachable() && !a.recovered()) Agent(w, a, true, &agent_counts, &agent_fws);
+  }
+  w.EndArray();
+  Key(w, "frameworks");
+  w.StartArray();
+  for (const auto& f : state.frameworks()) Framework(w, f, nullptr, &fw_counts, &fw_agents);
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+std::string RenderFrameworks(const v1::internal::ClusterState& state) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  TasksByFramework tasks(state);
+  w.StartObject();
+  Key(w, "frameworks");
+  Frameworks(w, state, tasks);
+  Key(w, "completed_frameworks");
+  w.StartArray();
+  w.EndArray();
+  Key(w, "unregistered_frameworks");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+std::string RenderAgents(const v1::internal::ClusterState& state) {
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  Key(w, "slaves");
+  w.StartArray();
+  for (const auto& a : state.agents()) {
+    if (a.reachable() && !a.recovered()) Agent(w, a, false, nullptr, nullptr);
+  }
+  w.EndArray();
+  Key(w, "recovered_slaves");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+std::string RenderTasks(const v1::internal::ClusterState& state, size_t offset, size_t limit, bool descending) {
+  std::vector<const v1::Task*> all;
+  all.reserve(state.tasks_size() + state.completed_tasks_size());
+  for (const v1::Task& t : state.tasks()) all.push_back(&t);
+  for (const v1::Task& t : state.completed_tasks()) all.push_back(&t);
+  // Mesos orders by the time of the task's first status.
+  auto started = [](const v1::Task* t) { return t->statuses_size() > 0 ? t->statuses(0).timestamp() : 0.0; };
+  std::stable_sort(all.begin(), all.end(), [&](const v1::Task* a, const v1::Task* b) {
+    return descending ? started(a) > started(b) : started(a) < started(b);
+  });
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  Key(w, "tasks");
+  w.StartArray();
+  for (size_t i = offset; i < all.size() && i - offset < limit; ++i) Task(w, *all[i]);
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<std::string, std::string>& flags) {
+  struct RoleInfo {
+    double weight = 1;
+    std::vector<std::string> frameworks;
+    google::protobuf::RepeatedPtrField<v1::Resource> allocated;
+  };
+  std::map<std::string, RoleInfo> roles;
+  auto weights = flags.find("weights");
+  if (weights != flags.end()) {
+    for (absl::string_view kv : absl::StrSplit(weights->second, ',', absl::SkipWhitespace())) {
+      std::pair<std::string, std::string> p = absl::StrSplit(kv, '=');
+      double w = 1;
+      if (absl::SimpleAtod(p.second, &w)) roles[p.first].weight = w;
+    }
+  }
+  for (const auto& f : state.frameworks()) {
+    for (const std::string& r : Roles(f.framework_info())) roles[r].frameworks.push_back(f.framework_info().id().value());
+  }
+  for (const v1::Task& t : state.tasks()) {
+    auto& role = roles[RoleOf(t)];
+    for (const auto& r : t.resources()) *role.allocated.Add() = r;
+  }
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  Key(w, "roles");
+  w.StartArray();
+  for (const auto& [name, role] : roles) {
+    w.StartObject();
+    Key(w, "name");
+    Str(w, name);
+    Key(w, "weight");
+    w.Double(role.weight);
+    Key(w, "frameworks");
+    w.StartArray();
+    for (const std::string& id : role.frameworks) Str(w, id);
+    w.EndArray();
+    Key(w, "resources");
+    ResourcesJson(w, role.allocated);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+}  // namespace corral
