@@ -59,7 +59,7 @@ case "${1:-}" in
     build
     python_sdk
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
-    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
+    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests tests/http_api
     ;;
   build)
     install_packages

@@ -44,6 +44,50 @@ int HexValue(char c) {
 
 }  // namespace
 
+std::string UrlDecode(absl::string_view text, bool plus_is_space);
+
+namespace {
+
+Request ToRequest(bhttp::request<bhttp::string_body>& msg) {
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.keep_alive = msg.keep_alive();
+  absl::string_view target(msg.target().data(), msg.target().size());
+  size_t q = target.find('?');
+  req.path = UrlDecode(target.substr(0, q), false);
+  if (q != absl::string_view::npos) {
+    for (absl::string_view kv : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
+      size_t eq = kv.find('=');
+      req.query[UrlDecode(kv.substr(0, eq), true)] =
+          eq == absl::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1), true);
+    }
+  }
+  for (const auto& field : msg) {
+    req.headers[absl::AsciiStrToLower(absl::string_view(field.name_string().data(), field.name_string().size()))] =
+        std::string(field.value());
+  }
+  req.body = std::move(msg.body());
+  return req;
+}
+
+}  // namespace
+
+absl::StatusOr<Request> ParseRequest(absl::string_view bytes, size_t max_body_bytes) {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.body_limit(max_body_bytes);
+  parser.header_limit(kMaxHeaderBytes);
+  parser.eager(true);
+  beast::error_code ec;
+  size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
+  if (!ec && !parser.is_done()) {
+    parser.put_eof(ec);
+  }
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("Malformed HTTP request: ", ec.message()));
+  if (!parser.is_done()) return absl::InvalidArgumentError("Incomplete HTTP request");
+  (void)used;
+  return ToRequest(parser.get());
+}
+
 std::string UrlDecode(absl::string_view text, bool plus_is_space) {
   std::string out;
   out.reserve(text.size());
@@ -218,24 +262,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
 
     auto& msg = parser_->get();
     keep_alive_ = msg.keep_alive();
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.keep_alive = keep_alive_;
-    absl::string_view target(msg.target().data(), msg.target().size());
-    size_t q = target.find('?');
-    req.path = UrlDecode(target.substr(0, q), false);
-    if (q != absl::string_view::npos) {
-      for (absl::string_view kv : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
-        size_t eq = kv.find('=');
-        req.query[UrlDecode(kv.substr(0, eq), true)] =
-            eq == absl::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1), true);
-      }
-    }
-    for (const auto& field : msg) {
-      req.headers[absl::AsciiStrToLower(absl::string_view(field.name_string().data(), field.name_string().size()))] =
-          std::string(field.value());
-    }
-    req.body = std::move(msg.body());
+    Request req = ToRequest(msg);
     answered_ = false;
     server_->handler(req, *this);
     if (!answered_) Reply(Response::Text(500, "The handler gave no answer\n"));

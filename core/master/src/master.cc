@@ -1325,7 +1325,7 @@ v1::internal::ClusterState Master::GetState() {
       auto* a = state.add_agents();
       *a->mutable_agent_info() = agent.info;
       agent.total.ToProto(a->mutable_total());
-      allocator_.AgentAllocated(id).ToProto(a->mutable_allocated());
+
       a->set_active(agent.reachable && agent.link != nullptr);
       a->set_registered_time(agent.registered_time);
       a->set_reachable(agent.reachable);
@@ -1333,6 +1333,8 @@ v1::internal::ClusterState Master::GetState() {
       Resources offered;
       for (const std::string& oid : agent.offers) offered += offers_.at(oid).resources;
       offered.ToProto(a->mutable_offered());
+      // In use by tasks and executors: the allocator counts offers as allocated.
+      (allocator_.AgentAllocated(id) - offered).ToProto(a->mutable_allocated());
       for (const auto& [key, ex] : agent.executors) {
         auto* e = a->add_executors();
         e->mutable_executor_id()->set_value(key.second);
@@ -1399,7 +1401,9 @@ std::map<std::string, double> Master::Metrics() {
       if (agent.drain) ++draining;
       if (!agent.reachable) continue;
       total += Quantities::Of(agent.total);
-      used += Quantities::Of(allocator_.AgentAllocated(id));
+      Resources agent_offered;
+      for (const std::string& oid : agent.offers) agent_offered += offers_.at(oid).resources;
+      used += Quantities::Of(allocator_.AgentAllocated(id) - agent_offered);
     }
     for (const auto& [id, offer] : offers_) offered += Quantities::Of(offer.resources);
     m["master/slaves_active"] = active;

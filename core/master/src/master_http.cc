@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
 #include "corral/http/recordio.h"
@@ -372,7 +373,10 @@ void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
   if (st.code() == absl::StatusCode::kInvalidArgument) {
     return r.Reply(Error(400, absl::StrCat("Failed to validate scheduler::Call: ", st.message())));
   }
-  if (st.code() == absl::StatusCode::kNotFound || st.code() == absl::StatusCode::kFailedPrecondition) {
+  // The master names the framework first when it is the framework that is
+  // unknown or disconnected; Mesos answers those with 403.
+  if ((st.code() == absl::StatusCode::kNotFound || st.code() == absl::StatusCode::kFailedPrecondition) &&
+      absl::StartsWith(st.message(), "framework '")) {
     return r.Reply(Error(403, absl::StrCat("Framework cannot be found or is not subscribed: ", st.message())));
   }
   r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
@@ -412,6 +416,7 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
       return answer(response);
     case v1::master::Call::GET_FLAGS:
       response.set_type(Response::GET_FLAGS);
+      response.mutable_get_flags();
       for (const auto& [name, value] : master_->flags()) {
         auto* f = response.mutable_get_flags()->add_flags();
         f->set_name(name);
@@ -439,6 +444,10 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
       auto state = master_->GetState();
       response.set_type(Response::GET_STATE);
       auto* s = response.mutable_get_state();
+      s->mutable_get_tasks();
+      s->mutable_get_executors();
+      s->mutable_get_frameworks();
+      s->mutable_get_agents();
       FillTasks(state, s->mutable_get_tasks());
       FillExecutors(state, s->mutable_get_executors());
       FillFrameworks(state, s->mutable_get_frameworks());
@@ -447,18 +456,22 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
     }
     case v1::master::Call::GET_AGENTS:
       response.set_type(Response::GET_AGENTS);
+      response.mutable_get_agents();
       FillAgents(master_->GetState(), response.mutable_get_agents());
       return answer(response);
     case v1::master::Call::GET_FRAMEWORKS:
       response.set_type(Response::GET_FRAMEWORKS);
+      response.mutable_get_frameworks();
       FillFrameworks(master_->GetState(), response.mutable_get_frameworks());
       return answer(response);
     case v1::master::Call::GET_EXECUTORS:
       response.set_type(Response::GET_EXECUTORS);
+      response.mutable_get_executors();
       FillExecutors(master_->GetState(), response.mutable_get_executors());
       return answer(response);
     case v1::master::Call::GET_TASKS:
       response.set_type(Response::GET_TASKS);
+      response.mutable_get_tasks();
       FillTasks(master_->GetState(), response.mutable_get_tasks());
       return answer(response);
     case v1::master::Call::GET_ROLES:
@@ -476,6 +489,7 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
       }
       if (call.type() == v1::master::Call::GET_WEIGHTS) {
         response.set_type(Response::GET_WEIGHTS);
+        response.mutable_get_weights();
         for (const auto& [role, w] : weights) {
           auto* info = response.mutable_get_weights()->add_weight_infos();
           info->set_role(role);
@@ -495,6 +509,7 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
         for (const std::string& n : names) *roles[n].add_frameworks() = info.id();
       }
       response.set_type(Response::GET_ROLES);
+      response.mutable_get_roles();
       for (auto& [name, role] : roles) {
         role.set_name(name);
         if (!role.has_weight()) role.set_weight(1);

@@ -99,6 +99,10 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
+// One whole request in `bytes`, parsed as the server parses a connection's
+// (for tests and fuzzing).
+absl::StatusOr<Request> ParseRequest(absl::string_view bytes, size_t max_body_bytes = 16 << 20);
+
 // Percent-decoding of a URL component ('+' is a space in queries).
 std::string UrlDecode(absl::string_view text, bool plus_is_space);
 
