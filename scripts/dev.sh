@@ -2,8 +2,11 @@
 # Sets up a fresh Debian 12 machine for Corral, builds it, and runs it.
 #   scripts/dev.sh local   install what is missing, build, start a local cluster
 #   scripts/dev.sh test    install what is missing, build, run the whole test suite
-#                          (C++ with ctest, then the Python SDK with pytest)
+#                          (C++ with ctest, the fuzzers for a bounded time, then
+#                          the Python SDK and HTTP API tests with pytest)
 #   scripts/dev.sh build   install what is missing and build
+#   scripts/dev.sh fuzz    build the libFuzzer targets with clang and run each
+#                          for FUZZ_SECONDS (default 20); `test` does this too
 #   scripts/dev.sh python  also install the Python SDK into build/venv
 # Safe to run again: installs only what is missing, builds incrementally.
 set -euo pipefail
@@ -14,6 +17,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
           libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
           libcurl4-openssl-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev
+          clang libclang-rt-14-dev
           python3 python3-dev python3-venv)
 
 install_packages() {
@@ -34,6 +38,32 @@ build() {
     cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
   fi
   cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+# libFuzzer targets (fuzz/), in their own clang build with ASan and UBSan.
+# Each runs for a bounded time from its seed corpus; a crash fails the run
+# and leaves the input under $BUILD_DIR-fuzz/crashes.
+fuzz() {
+  local dir="$BUILD_DIR-fuzz" seconds="${FUZZ_SECONDS:-20}"
+  if [ ! -f "$dir/build.ninja" ]; then
+    CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORRAL_FUZZ=ON \
+      -DCORRAL_BUILD_TESTS=OFF -DCORRAL_BUILD_BENCHMARKS=OFF > /dev/null
+  fi
+  cmake --build "$dir" -j "$(nproc)" --target recordio_fuzzer scheduler_call_fuzzer http_request_fuzzer
+  mkdir -p "$dir/crashes"
+  local name failed=0
+  for name in recordio scheduler_call http_request; do
+    local corpus
+    corpus="$(mktemp -d)"
+    if "$dir/bin/${name}_fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=0 \
+        -artifact_prefix="$dir/crashes/${name}-" "$corpus" "fuzz/corpus/$name" > "$dir/${name}.log" 2>&1; then
+      echo "fuzz ${name}: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$dir/${name}.log")"
+    else
+      echo "fuzz ${name}: FAILED"; tail -40 "$dir/${name}.log"; failed=1
+    fi
+    rm -rf "$corpus"
+  done
+  return $failed
 }
 
 # The Python SDK (root pyproject.toml), installed with its test tools into a
@@ -59,7 +89,12 @@ case "${1:-}" in
     build
     python_sdk
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
+    fuzz
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests tests/http_api
+    ;;
+  fuzz)
+    install_packages
+    fuzz
     ;;
   build)
     install_packages
@@ -71,7 +106,7 @@ case "${1:-}" in
     echo "The corral package is installed in $BUILD_DIR/venv (activate it with: . $BUILD_DIR/venv/bin/activate)"
     ;;
   *)
-    echo "usage: scripts/dev.sh local|test|build|python" >&2
+    echo "usage: scripts/dev.sh local|test|build|python|fuzz" >&2
     exit 2
     ;;
 esac

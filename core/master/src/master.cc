@@ -1320,7 +1320,25 @@ void Master::SendToAgent(AgentEntry& agent, const MasterMessage& msg) {
 v1::internal::ClusterState Master::GetState() {
   return loop_.Call([&] {
     v1::internal::ClusterState state;
+    FillState(&state);
+    return state;
+  });
+}
+
+v1::internal::ClusterState* Master::GetState(google::protobuf::Arena* arena) {
+  return loop_.Call([&] {
+    auto* state = google::protobuf::Arena::CreateMessage<v1::internal::ClusterState>(arena);
+    FillState(state);
+    return state;
+  });
+}
+
+void Master::FillState(v1::internal::ClusterState* out) {
+  {
+    v1::internal::ClusterState& state = *out;
     *state.mutable_master_info() = info_;
+    state.mutable_agents()->Reserve(static_cast<int>(agents_.size()));
+    state.mutable_tasks()->Reserve(static_cast<int>(tasks_.size()));
     for (const auto& [id, agent] : agents_) {
       auto* a = state.add_agents();
       *a->mutable_agent_info() = agent.info;
@@ -1383,8 +1401,7 @@ v1::internal::ClusterState Master::GetState() {
       if (agent == agents_.end() || !agent->second.reachable) t->set_status_update_state(v1::TASK_UNREACHABLE);
     }
     for (const v1::Task& t : completed_tasks_) *state.add_completed_tasks() = t;
-    return state;
-  });
+  }
 }
 
 std::map<std::string, double> Master::Metrics() {

@@ -254,6 +254,14 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
     res.headers.emplace_back("Allow", "GET");
     return r.Reply(std::move(res));
   }
+  // Snapshots of a large cluster are big: allocate them on an arena.
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = 64 << 10;
+  arena_options.max_block_size = 8 << 20;
+  google::protobuf::Arena arena(arena_options);
+  auto Snapshot = [this](google::protobuf::Arena& a) -> const v1::internal::ClusterState& {
+    return *master_->GetState(&a);
+  };
   if (path == "/health" || path == "/master/health") return r.Reply(Response::Text(200, ""));
   if (path == "/version") {
     google::protobuf::Struct v;
@@ -280,17 +288,17 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
   }
   if (path == "/master/state" || path == "/state" || path == "/state.json" || path == "/master/state.json") {
     StateJsonContext context{&master_->flags(), master_->start_time()};
-    return r.Reply(Response::Json(RenderMasterState(master_->GetState(), context)));
+    return r.Reply(Response::Json(RenderMasterState(Snapshot(arena), context)));
   }
   if (path == "/master/state-summary" || path == "/state-summary") {
-    return r.Reply(Response::Json(RenderStateSummary(master_->GetState())));
+    return r.Reply(Response::Json(RenderStateSummary(Snapshot(arena))));
   }
   if (path == "/master/frameworks" || path == "/frameworks") {
-    return r.Reply(Response::Json(RenderFrameworks(master_->GetState())));
+    return r.Reply(Response::Json(RenderFrameworks(Snapshot(arena))));
   }
-  if (path == "/master/slaves" || path == "/slaves") return r.Reply(Response::Json(RenderAgents(master_->GetState())));
+  if (path == "/master/slaves" || path == "/slaves") return r.Reply(Response::Json(RenderAgents(Snapshot(arena))));
   if (path == "/master/roles" || path == "/roles") {
-    return r.Reply(Response::Json(RenderRoles(master_->GetState(), master_->flags())));
+    return r.Reply(Response::Json(RenderRoles(Snapshot(arena), master_->flags())));
   }
   if (path == "/master/tasks" || path == "/tasks") {
     size_t limit = 100, offset = 0;
@@ -309,7 +317,7 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
         descending = value == "des";
       }
     }
-    return r.Reply(Response::Json(RenderTasks(master_->GetState(), offset, limit, descending)));
+    return r.Reply(Response::Json(RenderTasks(Snapshot(arena), offset, limit, descending)));
   }
   r.Reply(Error(404, absl::StrCat("No such endpoint: ", path)));
 }

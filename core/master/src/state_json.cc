@@ -31,26 +31,47 @@ std::string RangesText(const v1::Value::Ranges& ranges) {
 }
 
 // Mesos's model(Resources): cpus, gpus, mem and disk always present, other
-// scalars by name, ranges as "[a-b, c-d]", sets as "{a,b}".
+// scalars by name, ranges as "[a-b, c-d]", sets as "{a,b}". Called for every
+// task of /master/state, so it allocates only for unusual resources.
 void ResourcesJson(Writer& w, const RepeatedPtrField<v1::Resource>& resources,
-               bool (*keep)(const v1::Resource&) = nullptr) {
-  std::map<std::string, double> scalars{{"cpus", 0}, {"gpus", 0}, {"mem", 0}, {"disk", 0}};
-  std::map<std::string, std::string> texts;
+                   bool (*keep)(const v1::Resource&) = nullptr) {
+  static const char* const kNames[] = {"cpus", "disk", "gpus", "mem"};  // sorted, as Mesos prints them
+  double common[4] = {0, 0, 0, 0};
+  std::vector<std::pair<std::string, double>> scalars;
+  std::vector<std::pair<std::string, std::string>> texts;
   for (const v1::Resource& r : resources) {
     if (keep != nullptr && !keep(r)) continue;
     switch (r.type()) {
-      case v1::Value::SCALAR: scalars[r.name()] += r.scalar().value(); break;
-      case v1::Value::RANGES: {
-        std::string& t = texts[r.name()];
-        std::string add = RangesText(r.ranges());
-        t = t.empty() ? add : t.substr(0, t.size() - 1) + ", " + add.substr(1);
+      case v1::Value::SCALAR: {
+        int i = 0;
+        while (i < 4 && r.name() != kNames[i]) ++i;
+        if (i < 4) {
+          common[i] += r.scalar().value();
+          break;
+        }
+        auto it = std::find_if(scalars.begin(), scalars.end(), [&](const auto& p) { return p.first == r.name(); });
+        if (it == scalars.end()) scalars.emplace_back(r.name(), r.scalar().value());
+        else it->second += r.scalar().value();
         break;
       }
-      case v1::Value::SET: texts[r.name()] = absl::StrCat("{", absl::StrJoin(r.set().item(), ","), "}"); break;
+      case v1::Value::RANGES: {
+        auto it = std::find_if(texts.begin(), texts.end(), [&](const auto& p) { return p.first == r.name(); });
+        std::string add = RangesText(r.ranges());
+        if (it == texts.end()) texts.emplace_back(r.name(), add);
+        else it->second = it->second.substr(0, it->second.size() - 1) + ", " + add.substr(1);
+        break;
+      }
+      case v1::Value::SET:
+        texts.emplace_back(r.name(), absl::StrCat("{", absl::StrJoin(r.set().item(), ","), "}"));
+        break;
       default: break;
     }
   }
   w.StartObject();
+  for (int i = 0; i < 4; ++i) {
+    w.Key(kNames[i]);
+    w.Double(common[i]);
+  }
   for (const auto& [name, value] : scalars) {
     Str(w, name);
     w.Double(value);

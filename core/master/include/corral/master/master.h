@@ -98,6 +98,8 @@ class Master {
 
   // --- operators (any thread) ---
   v1::internal::ClusterState GetState();
+  // The same, allocated on `arena`: much cheaper for large clusters.
+  v1::internal::ClusterState* GetState(google::protobuf::Arena* arena);
   // Mesos's metric names (master/..., allocator/mesos/...) and values.
   std::map<std::string, double> Metrics();
   // The flags the master runs with; fixed after construction.
@@ -207,6 +209,7 @@ class Master {
   };
 
   // All below run on the loop thread.
+  void FillState(v1::internal::ClusterState* state);
   absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call,
                                           std::shared_ptr<SchedulerSink> sink);
   absl::Status DoCall(const v1::scheduler::Call& call);

@@ -1,0 +1,355 @@
+// The Mesos HTTP API under load: /master/state (and GET_STATE) with 100,000
+// tasks on 10,000 simulated agents, and the scheduler API over HTTP against
+// the same over gRPC: events per second delivered to one subscriber, and
+// calls per second accepted.
+//
+//   build/bin/http_api_bench [--benchmark_filter=...]
+//
+// The master runs in this process (MasterServer: gRPC and HTTP on one
+// port); agents are simulated over the real agent protocol (sim_agent.h).
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <chrono>
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include "corral/http/recordio.h"
+#include "corral/master/master_http.h"
+#include "corral/master/master_server.h"
+#include "corral/v1/internal.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "sim_agent.h"
+
+namespace corral {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using v1::scheduler::Call;
+using v1::scheduler::Event;
+
+constexpr int kAgents = 10000;
+constexpr int kTasksPerAgent = 10;
+constexpr int kTasks = kAgents * kTasksPerAgent;
+
+double Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+bool WaitUntil(const std::function<bool()>& done, double seconds) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (!done()) {
+    if (Since(t0) > seconds) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
+}
+
+// One keep-alive HTTP/1.1 connection.
+struct HttpClient {
+  net::io_context ioc;
+  tcp::socket socket{ioc};
+  beast::flat_buffer buffer;
+  explicit HttpClient(int port) { socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port)); }
+  bhttp::response<bhttp::string_body> Send(bhttp::verb verb, const std::string& target, std::string body = "",
+                                           const std::string& stream_id = "") {
+    bhttp::request<bhttp::string_body> req{verb, target, 11};
+    req.set(bhttp::field::host, "localhost");
+    if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+    if (!stream_id.empty()) req.set("Mesos-Stream-Id", stream_id);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    bhttp::write(socket, req);
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(1ull << 32);
+    bhttp::read(socket, buffer, parser);
+    return parser.release();
+  }
+};
+
+Call SubscribeCall(const std::string& framework_id) {
+  Call c;
+  c.set_type(Call::SUBSCRIBE);
+  auto* info = c.mutable_subscribe()->mutable_framework_info();
+  info->set_user("bench");
+  info->set_name("http-bench");
+  info->set_failover_timeout(3600);
+  info->add_roles("*");
+  info->add_capabilities()->set_type(v1::FrameworkInfo::Capability::MULTI_ROLE);
+  if (!framework_id.empty()) {
+    info->mutable_id()->set_value(framework_id);
+    c.mutable_framework_id()->set_value(framework_id);
+  }
+  return c;
+}
+
+// A master with 10,000 agents running 100,000 tasks of one framework.
+struct Cluster {
+  std::unique_ptr<MasterServer> server;
+  std::string framework_id;
+  std::vector<std::unique_ptr<v1::internal::AgentService::Stub>> stubs;
+  std::vector<std::unique_ptr<SimAgent>> agents;
+
+  static Cluster& Get() {
+    static Cluster* c = new Cluster();
+    return *c;
+  }
+
+  Cluster() {
+    MasterOptions options;
+    options.allocation_interval = 3600;  // no offer churn while measuring
+    options.heartbeat_interval = 3600;
+    server = std::move(*MasterServer::Start(options, "127.0.0.1:0"));
+    // The framework subscribes over gRPC first, so its tasks have an owner.
+    auto stub = v1::internal::SchedulerService::NewStub(
+        grpc::CreateChannel(server->address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    auto reader = stub->Subscribe(&ctx, SubscribeCall(""));
+    Event ev;
+    if (reader->Read(&ev)) {
+      framework_id = ev.subscribed().framework_id().value();
+      ctx.TryCancel();
+    } else {
+      std::fprintf(stderr, "cannot subscribe: %s\n", reader->Finish().error_message().c_str());
+      std::abort();
+    }
+    for (int i = 0; i < 100; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("corral.bench.channel", i);
+      stubs.push_back(v1::internal::AgentService::NewStub(
+          grpc::CreateCustomChannel(server->address(), grpc::InsecureChannelCredentials(), args)));
+    }
+    g_registered = 0;
+    for (int i = 0; i < kAgents; ++i) {
+      agents.push_back(std::make_unique<SimAgent>());
+      agents.back()->Start(stubs[i % stubs.size()].get(), i, "bench-agent-" + std::to_string(i), kTasksPerAgent,
+                           framework_id);
+    }
+    if (!WaitUntil([] { return g_registered == kAgents; }, 600)) {
+      std::fprintf(stderr, "only %d of %d agents registered\n", g_registered.load(), kAgents);
+      std::abort();
+    }
+    auto st = server->master().GetState();
+    std::fprintf(stderr, "framework %s; state: %d frameworks, %d tasks\n", framework_id.c_str(),
+                 st.frameworks_size(), st.tasks_size());
+  }
+};
+
+void Report(benchmark::State& state, std::vector<double> ms, double bytes) {
+  std::sort(ms.begin(), ms.end());
+  state.counters["median_ms"] = ms[ms.size() / 2];
+  state.counters["min_ms"] = ms.front();
+  state.counters["MB"] = bytes / 1e6;
+  state.counters["agents"] = g_registered.load();
+  state.counters["tasks"] = kTasks;
+}
+
+void BM_MasterStateJson(benchmark::State& state) {
+  Cluster& c = Cluster::Get();
+  HttpClient http(c.server->port());
+  std::vector<double> ms;
+  double bytes = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto res = http.Send(bhttp::verb::get, "/master/state");
+    ms.push_back(Since(t0) * 1000);
+    bytes = static_cast<double>(res.body().size());
+    if (res.result_int() != 200) state.SkipWithError("GET /master/state failed");
+  }
+  Report(state, ms, bytes);
+  // Where the time goes: the master's snapshot, then the rendering.
+  auto t0 = std::chrono::steady_clock::now();
+  google::protobuf::Arena arena;
+  const auto& snapshot = *c.server->master().GetState(&arena);
+  state.counters["snapshot_ms"] = Since(t0) * 1000;
+  t0 = std::chrono::steady_clock::now();
+  std::map<std::string, std::string> flags;
+  (void)RenderMasterState(snapshot, StateJsonContext{&flags, 0});
+  state.counters["render_ms"] = Since(t0) * 1000;
+}
+BENCHMARK(BM_MasterStateJson)->Iterations(7)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_OperatorGetState(benchmark::State& state) {
+  Cluster& c = Cluster::Get();
+  HttpClient http(c.server->port());
+  std::vector<double> ms;
+  double bytes = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto res = http.Send(bhttp::verb::post, "/api/v1", "{\"type\":\"GET_STATE\"}");
+    ms.push_back(Since(t0) * 1000);
+    bytes = static_cast<double>(res.body().size());
+    if (res.result_int() != 200) state.SkipWithError("GET_STATE failed");
+  }
+  Report(state, ms, bytes);
+}
+BENCHMARK(BM_OperatorGetState)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Implicit reconciliation makes the master send one UPDATE per task: 100,000
+// events to one subscriber, timed from the call to the last event read.
+void BM_EventsPerSecond_Http(benchmark::State& state) {
+  Cluster& c = Cluster::Get();
+  std::vector<double> rates;
+  for (auto _ : state) {
+    HttpClient sub(c.server->port());
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/api/v1/scheduler", 11};
+    req.set(bhttp::field::host, "localhost");
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = ToJson(SubscribeCall(c.framework_id));
+    req.prepare_payload();
+    bhttp::write(sub.socket, req);
+    bhttp::response_parser<bhttp::buffer_body> parser;
+    parser.body_limit(boost::none);
+    bhttp::read_header(sub.socket, sub.buffer, parser);
+    sub.buffer.consume(0);
+    std::string stream_id(parser.get()["Mesos-Stream-Id"]);
+    http::RecordIOReader records;
+    std::vector<std::string> out;
+    char chunk[1 << 16];
+    int updates = 0;
+    bool reconciling = false;
+    std::chrono::steady_clock::time_point t0;
+    HttpClient caller(c.server->port());
+    while (updates < kTasks) {
+      parser.get().body().data = chunk;
+      parser.get().body().size = sizeof chunk;
+      beast::error_code ec;
+      bhttp::read_some(sub.socket, sub.buffer, parser, ec);
+      if (ec && ec != bhttp::error::need_buffer) break;
+      out.clear();
+      (void)records.Feed(std::string(chunk, sizeof chunk - parser.get().body().size), &out);
+      for (const std::string& r : out) {
+        if (r.find("\"SUBSCRIBED\"") != std::string::npos && !reconciling) {
+          reconciling = true;
+          Call rec;
+          rec.set_type(Call::RECONCILE);
+          rec.mutable_framework_id()->set_value(c.framework_id);
+          rec.mutable_reconcile();
+          t0 = std::chrono::steady_clock::now();
+          caller.Send(bhttp::verb::post, "/api/v1/scheduler", ToJson(rec), stream_id);
+        } else if (r.find("\"UPDATE\"") != std::string::npos) {
+          ++updates;
+        }
+      }
+    }
+    rates.push_back(updates / Since(t0));
+  }
+  std::sort(rates.begin(), rates.end());
+  state.counters["median_events_per_s"] = rates[rates.size() / 2];
+}
+BENCHMARK(BM_EventsPerSecond_Http)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_EventsPerSecond_Grpc(benchmark::State& state) {
+  Cluster& c = Cluster::Get();
+  std::vector<double> rates;
+  for (auto _ : state) {
+    auto stub = v1::internal::SchedulerService::NewStub(
+        grpc::CreateChannel(c.server->address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    auto reader = stub->Subscribe(&ctx, SubscribeCall(c.framework_id));
+    Event ev;
+    int updates = 0;
+    std::chrono::steady_clock::time_point t0;
+    while (updates < kTasks && reader->Read(&ev)) {
+      if (ev.type() == Event::SUBSCRIBED) {
+        Call rec;
+        rec.set_type(Call::RECONCILE);
+        rec.mutable_framework_id()->set_value(c.framework_id);
+        rec.mutable_reconcile();
+        t0 = std::chrono::steady_clock::now();
+        grpc::ClientContext cctx;
+        v1::internal::CallResponse resp;
+        (void)stub->Call(&cctx, rec, &resp);
+      } else if (ev.type() == Event::UPDATE) {
+        ++updates;
+      }
+    }
+    rates.push_back(updates / Since(t0));
+    ctx.TryCancel();
+  }
+  std::sort(rates.begin(), rates.end());
+  state.counters["median_events_per_s"] = rates[rates.size() / 2];
+}
+BENCHMARK(BM_EventsPerSecond_Grpc)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Calls accepted per second: REVIVE, one after another on one connection.
+constexpr int kCalls = 5000;
+
+void BM_CallsPerSecond_Http(benchmark::State& state) {
+  Cluster& c = Cluster::Get();
+  HttpClient sub(c.server->port());
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/api/v1/scheduler", 11};
+  req.set(bhttp::field::host, "localhost");
+  req.set(bhttp::field::content_type, "application/json");
+  req.body() = ToJson(SubscribeCall(c.framework_id));
+  req.prepare_payload();
+  bhttp::write(sub.socket, req);
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  bhttp::read_header(sub.socket, sub.buffer, parser);
+  std::string stream_id(parser.get()["Mesos-Stream-Id"]);
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  revive.mutable_framework_id()->set_value(c.framework_id);
+  std::string body = ToJson(revive);
+  HttpClient caller(c.server->port());
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) {
+      if (caller.Send(bhttp::verb::post, "/api/v1/scheduler", body, stream_id).result_int() != 202) {
+        state.SkipWithError("REVIVE was not accepted");
+        break;
+      }
+    }
+    state.counters["calls_per_s"] = kCalls / Since(t0);
+  }
+}
+BENCHMARK(BM_CallsPerSecond_Http)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_CallsPerSecond_Grpc(benchmark::State& state) {
+  Cluster& c = Cluster::Get();
+  auto stub = v1::internal::SchedulerService::NewStub(
+      grpc::CreateChannel(c.server->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  auto reader = stub->Subscribe(&ctx, SubscribeCall(c.framework_id));
+  Event ev;
+  reader->Read(&ev);
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  revive.mutable_framework_id()->set_value(c.framework_id);
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < kCalls; ++i) {
+      grpc::ClientContext cctx;
+      v1::internal::CallResponse resp;
+      if (!stub->Call(&cctx, revive, &resp).ok()) {
+        state.SkipWithError("REVIVE was not accepted");
+        break;
+      }
+    }
+    state.counters["calls_per_s"] = kCalls / Since(t0);
+  }
+  ctx.TryCancel();
+}
+BENCHMARK(BM_CallsPerSecond_Grpc)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace corral
+
+BENCHMARK_MAIN();
