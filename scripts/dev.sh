@@ -90,7 +90,9 @@ case "${1:-}" in
     python_sdk
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
     fuzz
-    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests tests/http_api
+    # Two sessions: each test directory has its own conftest module.
+    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider tests/http_api
+    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
     ;;
   fuzz)
     install_packages
