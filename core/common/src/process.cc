@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,6 +75,10 @@ int ChildMain(void* p) {
   sigset_t none;
   sigemptyset(&none);
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, _NSIG / 8);
+  // Nothing else the daemon has open (listening sockets, connections) may
+  // outlive exec: a task holding the agent's port would keep a restarted
+  // agent from binding it.
+  ::syscall(SYS_close_range, a->status_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::execve(a->program, a->argv, a->envp);
   fail(errno);
   return 127;

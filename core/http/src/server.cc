@@ -1,5 +1,6 @@
 #include "corral/http/server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -383,6 +384,8 @@ void Server::Impl::Accept() {
     if (!ec) {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
+      // Processes the daemon starts must not inherit its connections.
+      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
       if (options.on_http2) {
         Sniff(std::make_shared<tcp::socket>(std::move(socket)), 0);
       } else {
@@ -423,6 +426,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& host, i
   if (ec) return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IP address: ", ec.message()));
   tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) ::fcntl(impl->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
   if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
