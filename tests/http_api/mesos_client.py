@@ -42,12 +42,13 @@ class RecordIO:
 class Subscription:
     """One SUBSCRIBE connection: its response headers and a queue of decoded events."""
 
-    def __init__(self, master: str, body: bytes, content_type: str, accept: str) -> None:
+    def __init__(self, master: str, body: bytes, content_type: str, accept: str,
+                 path: str = "/api/v1/scheduler", event: type[Message] = scheduler_pb2.Event) -> None:
         host, port = master.rsplit(":", 1)
         self.format = accept
+        self.event_type = event
         self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        self.conn.request("POST", "/api/v1/scheduler", body=body,
-                          headers={"Content-Type": content_type, "Accept": accept})
+        self.conn.request("POST", path, body=body, headers={"Content-Type": content_type, "Accept": accept})
         self.response = self.conn.getresponse()
         self.status = self.response.status
         self.stream_id = self.response.getheader("Mesos-Stream-Id")
@@ -74,7 +75,7 @@ class Subscription:
                     if self.format == JSON:
                         self.events.put(json.loads(record))
                     else:
-                        self.events.put(json_format.MessageToDict(scheduler_pb2.Event.FromString(record),
+                        self.events.put(json_format.MessageToDict(self.event_type.FromString(record),
                                                                   preserving_proto_field_name=True))
         except (OSError, ValueError):
             pass
@@ -134,13 +135,14 @@ def encode(call: dict[str, Any], fmt: str) -> bytes:
 
 
 def operator_call(master: str, call: dict[str, Any], message: type[Message] | None = None,
-                  fmt: str = JSON) -> tuple[int, Any]:
-    """POST /api/v1; the answer decoded from JSON, or from protobuf into `message`."""
+                  fmt: str = JSON, call_type: type[Message] | None = None) -> tuple[int, Any]:
+    """POST /api/v1 (of a master, or of an agent with agent_pb2.Call as
+    `call_type`); the answer decoded from JSON, or from protobuf into `message`."""
     if fmt == JSON:
         body = json.dumps(call).encode()
     else:
         from corral.v1 import master_pb2
-        body = json_format.ParseDict(call, master_pb2.Call()).SerializeToString()
+        body = json_format.ParseDict(call, (call_type or master_pb2.Call)()).SerializeToString()
     status, data, _ = post(master, "/api/v1", body, {"Content-Type": fmt, "Accept": fmt})
     if status != 200 or not data:
         return status, data.decode()

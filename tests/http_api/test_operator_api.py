@@ -8,9 +8,11 @@ import json
 import re
 from typing import Any
 
+import pytest
+
 from corral.testing import LocalCluster, wait_for
 from corral.v1 import master_pb2
-from mesos_client import JSON, PROTOBUF, get, get_json, operator_call
+from mesos_client import JSON, PROTOBUF, Subscription, get, get_json, operator_call
 from test_scheduler_api import Scheduler, task
 
 RESOURCES = {"cpus": 2.0, "gpus": 0.0, "mem": 2048.0, "disk": 4096.0, "ports": "[31000-31099]"}
@@ -149,6 +151,95 @@ def test_operator_calls_change_the_cluster(cluster: LocalCluster) -> None:
     assert operator_call(m, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": s.framework_id}}}) == (200, "")
     assert s.sub.closed.wait(10)  # type: ignore[union-attr]
     assert get_json(m, "/master/frameworks")["frameworks"] == []
+
+
+@pytest.mark.parametrize("fmt", [JSON, PROTOBUF])
+def test_operator_subscribe_streams_what_happens(cluster: LocalCluster, fmt: str) -> None:
+    m = cluster.master
+    body = (json.dumps({"type": "SUBSCRIBE"}).encode() if fmt == JSON
+            else master_pb2.Call(type=master_pb2.Call.SUBSCRIBE).SerializeToString())
+    sub = Subscription(m, body, fmt, fmt, path="/api/v1", event=master_pb2.Event)
+    assert sub.status == 200, sub.__dict__.get("error")
+    try:
+        subscribed = sub.next("SUBSCRIBED")["subscribed"]
+        assert len(subscribed["get_state"]["get_agents"]["agents"]) == 2
+        assert subscribed["heartbeat_interval_seconds"] > 0
+
+        cluster.add_agent()
+        new_agent = sub.next("AGENT_ADDED")["agent_added"]["agent"]
+        assert new_agent["active"] and new_agent["agent_info"]["id"]["value"]
+        assert new_agent["agent_info"]["id"]["value"] not in {
+            a["agent_info"]["id"]["value"] for a in subscribed["get_state"]["get_agents"]["agents"]}
+
+        s, offer = run_one_task(cluster)
+        added = sub.next("FRAMEWORK_ADDED")["framework_added"]["framework"]
+        assert added["framework_info"]["id"] == {"value": s.framework_id}
+        assert added["framework_info"]["name"] == "http-test"
+        task_added = sub.next("TASK_ADDED")["task_added"]["task"]
+        assert task_added["task_id"] == {"value": "web"} and task_added["state"] == "TASK_STAGING"
+        assert task_added["agent_id"] == offer["agent_id"]
+        while True:
+            updated = sub.next("TASK_UPDATED")["task_updated"]
+            assert updated["framework_id"] == {"value": s.framework_id}
+            if updated["state"] == "TASK_RUNNING":
+                break
+        assert updated["status"]["task_id"] == {"value": "web"}
+
+        assert operator_call(m, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": s.framework_id}}}) == (
+            200, "")
+        removed = sub.next("FRAMEWORK_REMOVED")["framework_removed"]
+        assert removed["framework_info"]["id"] == {"value": s.framework_id}
+
+        agent_id = offer["agent_id"]["value"]
+        assert operator_call(m, {"type": "MARK_AGENT_GONE", "mark_agent_gone": {"agent_id": {"value": agent_id}}}) == (
+            200, "")
+        assert sub.next("AGENT_REMOVED")["agent_removed"]["agent_id"] == {"value": agent_id}
+    finally:
+        sub.close()
+
+
+def test_weights_and_quotas(cluster: LocalCluster) -> None:
+    m = cluster.master
+    assert operator_call(m, {"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [
+        {"role": "dev", "weight": 2.5}, {"role": "ops", "weight": 1}]}}) == (200, "")
+    status, answer = operator_call(m, {"type": "GET_WEIGHTS"})
+    assert answer["get_weights"]["weight_infos"] == [{"role": "dev", "weight": 2.5}, {"role": "ops", "weight": 1.0}]
+    status, body = operator_call(m, {"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [
+        {"role": "dev", "weight": -1}]}})
+    assert status == 400 and "dev" in body
+
+    # The cluster has 4 cpus: a guarantee of 1 fits, one of 100 only when forced.
+    quota = {"role": "dev", "guarantees": {"cpus": {"value": 1}}, "limits": {"cpus": {"value": 2}, "mem": {"value": 512}}}
+    assert operator_call(m, {"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [quota]}}) == (200, "")
+    status, answer = operator_call(m, {"type": "GET_QUOTA"})
+    assert answer["type"] == "GET_QUOTA"
+    [config] = answer["get_quota"]["status"]["configs"]
+    assert config == quota
+    [info] = answer["get_quota"]["status"]["infos"]
+    assert info["role"] == "dev" and info["guarantee"][0]["name"] == "cpus"
+
+    big = {"role": "ops", "guarantees": {"cpus": {"value": 100}}}
+    status, body = operator_call(m, {"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [big]}})
+    assert status == 409 and "force" in body
+    assert operator_call(m, {"type": "UPDATE_QUOTA", "update_quota": {"force": True, "quota_configs": [big]}}) == (
+        200, "")
+    inverted = {"role": "qa", "guarantees": {"mem": {"value": 10}}, "limits": {"mem": {"value": 5}}}
+    status, body = operator_call(m, {"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [inverted]}})
+    assert status == 400 and "limit" in body
+
+    # Roles show weights and quotas, in the operator API and in /master/roles.
+    status, answer = operator_call(m, {"type": "GET_ROLES"})
+    roles = {r["name"]: r for r in answer["get_roles"]["roles"]}
+    assert roles["dev"]["weight"] == 2.5 and roles["dev"]["quota"] == quota
+    legacy = {r["name"]: r for r in get_json(m, "/master/roles")["roles"]}
+    assert legacy["dev"]["weight"] == 2.5
+    assert legacy["dev"]["quota"] == {"role": "dev", "guarantee": {"cpus": 1.0}, "limit": {"cpus": 2.0, "mem": 512.0}}
+
+    # An empty config removes a role's quota.
+    assert operator_call(m, {"type": "UPDATE_QUOTA", "update_quota": {"quota_configs": [{"role": "ops"}]}}) == (
+        200, "")
+    status, answer = operator_call(m, {"type": "GET_QUOTA"})
+    assert [c["role"] for c in answer["get_quota"]["status"]["configs"]] == ["dev"]
 
 
 def test_operator_errors(cluster: LocalCluster) -> None:

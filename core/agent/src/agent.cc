@@ -238,6 +238,22 @@ absl::Status Agent::Start(int port) {
     detected = kept + *given;
   }
   total_ = detected;
+  start_time_ = NowSeconds();
+  if (options_.flags.empty()) {
+    auto& f = options_.flags;
+    f["master"] = options_.master;
+    f["ip"] = options_.ip;
+    f["port"] = absl::StrCat(options_.port);
+    f["hostname"] = options_.hostname;
+    f["work_dir"] = options_.work_dir;
+    f["resources"] = options_.resources;
+    f["attributes"] = options_.attributes;
+    f["cgroups"] = options_.cgroups ? "true" : "false";
+    f["executor_registration_timeout"] = absl::StrCat(options_.executor_registration_timeout, "secs");
+    f["executor_shutdown_grace_period"] = absl::StrCat(options_.executor_shutdown_grace, "secs");
+    f["gc_delay"] = absl::StrCat(options_.gc_delay, "secs");
+    f["recover"] = options_.recover;
+  }
   info_.set_hostname(options_.hostname);
   info_.set_port(options_.port);
   total_.ToProto(info_.mutable_resources());
@@ -1241,6 +1257,7 @@ void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const 
   m.mutable_executor_exited()->mutable_executor_id()->set_value(key.second);
   m.mutable_executor_exited()->set_status(W_EXITCODE(1, 0));
   SendToMaster(m);
+  RecordCompletedExecutor(key, ex);
   executors_.erase(it);
   ForgetExecutor(key);
 }
@@ -1278,6 +1295,7 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   m.mutable_executor_exited()->mutable_executor_id()->set_value(key.second);
   m.mutable_executor_exited()->set_status(exit.wait_status);
   SendToMaster(m);
+  RecordCompletedExecutor(key, ex);
   executors_.erase(it);
   ForgetExecutor(key);
 }
@@ -1401,8 +1419,12 @@ void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status
   if (t != tasks_.end()) {
     t->second.state = status.state();
     t->second.latest = status;
-    if (IsTerminalState(status.state())) t->second.terminal = true;
+    if (IsTerminalState(status.state()) && !t->second.terminal) {
+      t->second.terminal = true;
+      CountTerminal(status.state());
+    }
   }
+  ++valid_status_updates_;
   UpdateStream& stream = updates_[key];
   // A queued, not yet sent update of the same non-terminal state (a health
   // report, say) is replaced by the newer one rather than kept: a framework
@@ -1544,6 +1566,7 @@ void Agent::CleanupTask(const Key& key) {
       CheckpointExecutor(ex->first);
     }
   }
+  RecordCompletedTask(t->second);
   tasks_.erase(t);
   ForgetTask(key);
 }

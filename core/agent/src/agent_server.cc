@@ -1,8 +1,12 @@
 #include "corral/agent/agent_server.h"
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/server_posix.h>
+
+#include "absl/strings/numbers.h"
 
 #include "absl/strings/str_cat.h"
+#include "corral/agent/agent_http.h"
 #include "corral/common/grpc_status.h"
 #include "corral/common/logging.h"
 #include "corral/common/server_stream.h"
@@ -71,11 +75,15 @@ struct AgentServer::Files : v1::internal::SandboxService::CallbackService {
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentOptions options, const std::string& listen) {
   std::unique_ptr<AgentServer> s(new AgentServer());
+  auto colon = listen.rfind(':');
+  int requested = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &requested) || requested < 0 ||
+      requested > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", listen, "' is not host:port"));
+  }
   s->service_ = std::make_unique<Service>();
   s->files_ = std::make_unique<Files>();
   grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.RegisterService(s->service_.get());
   builder.RegisterService(s->files_.get());
@@ -84,17 +92,30 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentOptions opt
   s->agent_ = std::make_unique<Agent>(options);
   s->service_->agent = s->agent_.get();
   s->files_->agent = s->agent_.get();
+  // gRPC listens on no port of its own: the HTTP server accepts every
+  // connection and passes HTTP/2 ones over.
   s->server_ = builder.BuildAndStart();
-  if (!s->server_ || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
+  if (!s->server_) return absl::InternalError("cannot start the gRPC server");
+  s->http_api_ = std::make_unique<AgentHttpApi>(s->agent_.get());
+  http::ServerOptions http_options;
+  grpc::Server* grpc_server = s->server_.get();
+  http_options.on_http2 = [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); };
+  AgentHttpApi* api = s->http_api_.get();
+  auto http = http::Server::Start(
+      listen.substr(0, colon), requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); },
+      http_options);
+  if (!http.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, " (", http.status().message(), ")"));
   }
-  s->port_ = port;
-  if (auto st = s->agent_->Start(port); !st.ok()) return st;
+  s->http_ = std::move(*http);
+  s->port_ = s->http_->port();
+  if (auto st = s->agent_->Start(s->port_); !st.ok()) return st;
   return s;
 }
 
 void AgentServer::Shutdown() {
   if (agent_) agent_->Stop();
+  if (http_) http_->Stop();
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_.reset();
@@ -103,6 +124,8 @@ void AgentServer::Shutdown() {
 
 AgentServer::~AgentServer() {
   Shutdown();
+  http_.reset();
+  http_api_.reset();
   agent_.reset();
 }
 

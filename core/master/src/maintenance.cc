@@ -328,6 +328,7 @@ void Master::RemoveAgentForMaintenance(const std::string& agent_id, const std::s
     CORRAL_LOG(ERROR) << "Cannot remove agent " << agent_id << " from the registry: " << s.message();
   }
   agents_.erase(it);
+  PublishAgentRemoved(agent_id);
 }
 
 absl::Status Master::StopMaintenance(const std::vector<v1::MachineID>& machines) {

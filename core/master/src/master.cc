@@ -1,5 +1,6 @@
 #include "corral/master/master.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,7 @@
 #include "corral/common/logging.h"
 #include "corral/common/task_state.h"
 #include "absl/strings/ascii.h"
+#include "corral/master/operator_api.h"
 #include "corral/master/validation.h"
 
 namespace corral {
@@ -45,8 +47,10 @@ Master::Master(MasterOptions options)
   info_.mutable_address()->set_hostname(options_.hostname);
   info_.mutable_address()->set_ip(options_.address);
   info_.mutable_address()->set_port(options_.port);
-  for (const auto& [role, w] : options_.weights) allocator_.SetWeight(role, w);
-  for (const auto& [role, q] : options_.quotas) allocator_.SetQuota(role, q);
+  weights_ = options_.weights;
+  quotas_ = options_.quotas;
+  for (const auto& [role, w] : weights_) allocator_.SetWeight(role, w);
+  for (const auto& [role, q] : quotas_) allocator_.SetQuota(role, q);
   start_time_ = NowSeconds();
   if (options_.flags.empty()) {
     auto& f = options_.flags;
@@ -89,6 +93,7 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
       if (agent.recovered) ++recovered;
     }
     RecoverMaintenance();
+    RecoverRoles();
     for (const v1::FrameworkInfo& info : state->frameworks) {
       FrameworkEntry& fw = frameworks_[info.id().value()];
       fw.id = info.id().value();
@@ -141,6 +146,8 @@ void Master::Stop() {
   loop_.Call([&] {
     stopped_ = true;
     for (auto& [id, fw] : frameworks_) if (fw.sink) fw.sink->Close();
+    for (auto& sink : operator_sinks_) sink->Close();
+    operator_sinks_.clear();
     for (auto& [id, agent] : agents_) if (agent.link) agent.link->Close();
     for (auto& [id, link] : pending_links_) link->Close();
     return 0;
@@ -220,6 +227,7 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   if (info.user().empty()) info.set_user("nobody");
 
   FrameworkEntry* fw = FindFramework(id);
+  const bool is_new = fw == nullptr;
   // A commit point: the framework exists once the registry says so.
   if (fw == nullptr || fw->info.SerializeAsString() != info.SerializeAsString()) {
     if (absl::Status s = registry_->AddFramework(info); !s.ok()) {
@@ -260,6 +268,7 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   ev.mutable_subscribed()->set_heartbeat_interval_seconds(options_.heartbeat_interval);
   *ev.mutable_subscribed()->mutable_master_info() = info_;
   SendToFramework(*fw, ev);
+  PublishFramework(*fw, is_new ? v1::master::Event::FRAMEWORK_ADDED : v1::master::Event::FRAMEWORK_UPDATED);
   // Agents holding its unacknowledged updates resend them now.
   MasterMessage resubscribed;
   resubscribed.mutable_framework_resubscribed()->mutable_framework_id()->set_value(id);
@@ -491,7 +500,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
           remaining -= task.resources;
           agent->tasks.insert({fw.id, task.task_id});
           fw.tasks.insert(task.task_id);
-          tasks_[{fw.id, task.task_id}] = std::move(task);
+          PublishTaskAdded(tasks_[{fw.id, task.task_id}] = std::move(task));
           launched.push_back(&t);
         }
         for (auto& [eid, er] : new_executors) remaining -= er;
@@ -687,6 +696,7 @@ void Master::RemoveFramework(const std::string& framework_id, const std::string&
   FrameworkEntry* fw = FindFramework(framework_id);
   if (fw == nullptr) return;
   CORRAL_LOG(INFO) << "Removing framework " << framework_id << ": " << why;
+  PublishFramework(*fw, v1::master::Event::FRAMEWORK_REMOVED);
   for (const std::string& offer_id : std::set<std::string>(fw->offers)) RescindOffer(offer_id, true, 0);
   std::set<std::string> agent_ids;
   for (const std::string& tid : std::set<std::string>(fw->tasks)) {
@@ -836,6 +846,7 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
 }
 
 void Master::AdmitAgent(AgentEntry& agent) {
+  PublishAgentAdded(agent);
   allocator_.AddAgent(agent.id, agent.total);
   allocator_.SetAgentActive(agent.id, true);
   ScheduleAllocation(agent.id);
@@ -898,6 +909,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     agent.reachable = true;
     if (agent.registered_time == 0) agent.registered_time = NowSeconds();
     allocator_.AddAgent(id, agent.total);
+    PublishAgentAdded(agent);
     // Adopt the tasks the agent reports.
     for (const v1::ExecutorInfo& ex : msg.executors()) {
       std::string fid = ex.framework_id().value();
@@ -986,6 +998,7 @@ void Master::OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate&
     task.state = latest;
     task.latest_status = status;
     task.latest_status.set_state(latest);
+    PublishTaskUpdated(task);
     if (IsTerminalState(latest)) ReleaseTaskResources(task);
     if (IsTerminalState(status.state())) task.terminal_uuid = status.uuid();
     if (IsTerminalState(latest) && agent.drain) {
@@ -1062,6 +1075,7 @@ void Master::ForgetOldUnreachableAgents() {
     AgentEntry& agent = agents_[id];
     for (const TaskKey& key : std::set<TaskKey>(agent.tasks)) RemoveTask(key);
     agents_.erase(id);
+    PublishAgentRemoved(id);
   }
 }
 
@@ -1244,6 +1258,9 @@ void Master::SendHeartbeats() {
   Event ev;
   ev.set_type(Event::HEARTBEAT);
   for (auto& [id, fw] : frameworks_) if (fw.connected) SendToFramework(fw, ev);
+  v1::master::Event heartbeat;
+  heartbeat.set_type(v1::master::Event::HEARTBEAT);
+  Publish(heartbeat);
   loop_.PostAfter(Seconds(options_.heartbeat_interval), [this] { SendHeartbeats(); });
 }
 
@@ -1333,75 +1350,161 @@ v1::internal::ClusterState* Master::GetState(google::protobuf::Arena* arena) {
   });
 }
 
-void Master::FillState(v1::internal::ClusterState* out) {
-  {
-    v1::internal::ClusterState& state = *out;
-    *state.mutable_master_info() = info_;
-    state.mutable_agents()->Reserve(static_cast<int>(agents_.size()));
-    state.mutable_tasks()->Reserve(static_cast<int>(tasks_.size()));
-    for (const auto& [id, agent] : agents_) {
-      auto* a = state.add_agents();
-      *a->mutable_agent_info() = agent.info;
-      agent.total.ToProto(a->mutable_total());
-
-      a->set_active(agent.reachable && agent.link != nullptr);
-      a->set_registered_time(agent.registered_time);
-      a->set_reachable(agent.reachable);
-      a->set_recovered(agent.recovered);
-      Resources offered;
-      for (const std::string& oid : agent.offers) offered += offers_.at(oid).resources;
-      offered.ToProto(a->mutable_offered());
-      // In use by tasks and executors: the allocator counts offers as allocated.
-      (allocator_.AgentAllocated(id) - offered).ToProto(a->mutable_allocated());
-      for (const auto& [key, ex] : agent.executors) {
-        auto* e = a->add_executors();
-        e->mutable_executor_id()->set_value(key.second);
-        e->mutable_framework_id()->set_value(key.first);
-        ex.resources.ToProto(e->mutable_resources(), ex.role);
-      }
-      if (agent.drain) *a->mutable_drain_info() = *agent.drain;
-    }
-    for (const auto& [id, fw] : frameworks_) {
-      auto* f = state.add_frameworks();
-      *f->mutable_framework_info() = fw.info;
-      f->set_active(true);
-      f->set_connected(fw.connected);
-      Resources used, offered;
-      for (const std::string& tid : fw.tasks) {
-        const TaskEntry& t = tasks_.at({id, tid});
-        if (!t.resources_released) used += t.resources;
-      }
-      for (const std::string& oid : fw.offers) offered += offers_.at(oid).resources;
-      used.ToProto(f->mutable_allocated());
-      offered.ToProto(f->mutable_offered());
-      f->set_registered_time(fw.registered_time);
-      for (const std::string& oid : fw.offers) {
-        const OfferEntry& o = offers_.at(oid);
-        v1::Offer* offer = f->add_offers();
-        offer->mutable_id()->set_value(oid);
-        offer->mutable_framework_id()->set_value(id);
-        offer->mutable_agent_id()->set_value(o.agent_id);
-        auto agent = agents_.find(o.agent_id);
-        if (agent != agents_.end()) offer->set_hostname(agent->second.info.hostname());
-        o.resources.ToProto(offer->mutable_resources(), o.role);
-        offer->mutable_allocation_info()->set_role(o.role);
-      }
-    }
-    for (const auto& [key, task] : tasks_) {
-      v1::Task* t = state.add_tasks();
-      t->set_name(task.name);
-      t->mutable_task_id()->set_value(task.task_id);
-      t->mutable_framework_id()->set_value(task.framework_id);
-      t->mutable_agent_id()->set_value(task.agent_id);
-      if (!task.executor_id.empty()) t->mutable_executor_id()->set_value(task.executor_id);
-      t->set_state(task.state);
-      task.resources.ToProto(t->mutable_resources(), task.role);
-      *t->add_statuses() = task.latest_status;
-      auto agent = agents_.find(task.agent_id);
-      if (agent == agents_.end() || !agent->second.reachable) t->set_status_update_state(v1::TASK_UNREACHABLE);
-    }
-    for (const v1::Task& t : completed_tasks_) *state.add_completed_tasks() = t;
+void Master::FillAgentState(const AgentEntry& agent, v1::internal::AgentState* a) {
+  *a->mutable_agent_info() = agent.info;
+  agent.total.ToProto(a->mutable_total());
+  a->set_active(agent.reachable && agent.link != nullptr);
+  a->set_registered_time(agent.registered_time);
+  a->set_reachable(agent.reachable);
+  a->set_recovered(agent.recovered);
+  Resources offered;
+  for (const std::string& oid : agent.offers) offered += offers_.at(oid).resources;
+  offered.ToProto(a->mutable_offered());
+  // In use by tasks and executors: the allocator counts offers as allocated.
+  (allocator_.AgentAllocated(agent.id) - offered).ToProto(a->mutable_allocated());
+  for (const auto& [key, ex] : agent.executors) {
+    auto* e = a->add_executors();
+    e->mutable_executor_id()->set_value(key.second);
+    e->mutable_framework_id()->set_value(key.first);
+    ex.resources.ToProto(e->mutable_resources(), ex.role);
   }
+  if (agent.drain) *a->mutable_drain_info() = *agent.drain;
+}
+
+void Master::FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* f) {
+  const std::string& id = fw.id;
+  *f->mutable_framework_info() = fw.info;
+  f->set_active(true);
+  f->set_connected(fw.connected);
+  Resources used, offered;
+  for (const std::string& tid : fw.tasks) {
+    const TaskEntry& t = tasks_.at({id, tid});
+    if (!t.resources_released) used += t.resources;
+  }
+  for (const std::string& oid : fw.offers) offered += offers_.at(oid).resources;
+  used.ToProto(f->mutable_allocated());
+  offered.ToProto(f->mutable_offered());
+  f->set_registered_time(fw.registered_time);
+  for (const std::string& oid : fw.offers) {
+    const OfferEntry& o = offers_.at(oid);
+    v1::Offer* offer = f->add_offers();
+    offer->mutable_id()->set_value(oid);
+    offer->mutable_framework_id()->set_value(id);
+    offer->mutable_agent_id()->set_value(o.agent_id);
+    auto agent = agents_.find(o.agent_id);
+    if (agent != agents_.end()) offer->set_hostname(agent->second.info.hostname());
+    o.resources.ToProto(offer->mutable_resources(), o.role);
+    offer->mutable_allocation_info()->set_role(o.role);
+  }
+}
+
+void Master::FillTask(const TaskEntry& task, v1::Task* t) {
+  t->set_name(task.name);
+  t->mutable_task_id()->set_value(task.task_id);
+  t->mutable_framework_id()->set_value(task.framework_id);
+  t->mutable_agent_id()->set_value(task.agent_id);
+  if (!task.executor_id.empty()) t->mutable_executor_id()->set_value(task.executor_id);
+  t->set_state(task.state);
+  task.resources.ToProto(t->mutable_resources(), task.role);
+  *t->add_statuses() = task.latest_status;
+  auto agent = agents_.find(task.agent_id);
+  if (agent == agents_.end() || !agent->second.reachable) t->set_status_update_state(v1::TASK_UNREACHABLE);
+}
+
+void Master::FillState(v1::internal::ClusterState* state) {
+  *state->mutable_master_info() = info_;
+  state->mutable_agents()->Reserve(static_cast<int>(agents_.size()));
+  state->mutable_tasks()->Reserve(static_cast<int>(tasks_.size()));
+  for (const auto& [id, agent] : agents_) FillAgentState(agent, state->add_agents());
+  for (const auto& [id, fw] : frameworks_) FillFrameworkState(fw, state->add_frameworks());
+  for (const auto& [key, task] : tasks_) FillTask(task, state->add_tasks());
+  for (const v1::Task& t : completed_tasks_) *state->add_completed_tasks() = t;
+}
+
+// --- operator event stream ------------------------------------------------------
+
+absl::Status Master::SubscribeOperator(std::shared_ptr<OperatorSink> sink) {
+  return loop_.Call([&]() -> absl::Status {
+    if (stopped_) return absl::UnavailableError("master is stopping");
+    v1::internal::ClusterState state;
+    FillState(&state);
+    v1::master::Event ev;
+    ev.set_type(v1::master::Event::SUBSCRIBED);
+    operator_api::FillState(state, ev.mutable_subscribed()->mutable_get_state());
+    ev.mutable_subscribed()->set_heartbeat_interval_seconds(options_.heartbeat_interval);
+    if (!sink->Send(ev)) return absl::UnavailableError("the subscriber went away");
+    operator_sinks_.push_back(std::move(sink));
+    return absl::OkStatus();
+  });
+}
+
+void Master::OperatorGone(OperatorSink* sink) {
+  loop_.Post([this, sink] {
+    operator_sinks_.erase(std::remove_if(operator_sinks_.begin(), operator_sinks_.end(),
+                                         [&](const auto& s) { return s.get() == sink; }),
+                          operator_sinks_.end());
+  });
+}
+
+void Master::Publish(const v1::master::Event& event) {
+  if (operator_sinks_.empty()) return;
+  operator_sinks_.erase(std::remove_if(operator_sinks_.begin(), operator_sinks_.end(),
+                                       [&](const auto& s) { return !s->Send(event); }),
+                        operator_sinks_.end());
+}
+
+void Master::PublishTaskAdded(const TaskEntry& task) {
+  if (operator_sinks_.empty()) return;
+  v1::master::Event ev;
+  ev.set_type(v1::master::Event::TASK_ADDED);
+  FillTask(task, ev.mutable_task_added()->mutable_task());
+  ev.mutable_task_added()->mutable_task()->clear_status_update_state();
+  Publish(ev);
+}
+
+void Master::PublishTaskUpdated(const TaskEntry& task) {
+  if (operator_sinks_.empty()) return;
+  v1::master::Event ev;
+  ev.set_type(v1::master::Event::TASK_UPDATED);
+  auto* u = ev.mutable_task_updated();
+  u->mutable_framework_id()->set_value(task.framework_id);
+  *u->mutable_status() = task.latest_status;
+  u->set_state(task.state);
+  Publish(ev);
+}
+
+void Master::PublishAgentAdded(const AgentEntry& agent) {
+  if (operator_sinks_.empty()) return;
+  v1::internal::AgentState state;
+  FillAgentState(agent, &state);
+  v1::master::Event ev;
+  ev.set_type(v1::master::Event::AGENT_ADDED);
+  *ev.mutable_agent_added()->mutable_agent() = operator_api::AgentOf(state);
+  Publish(ev);
+}
+
+void Master::PublishAgentRemoved(const std::string& agent_id) {
+  if (operator_sinks_.empty()) return;
+  v1::master::Event ev;
+  ev.set_type(v1::master::Event::AGENT_REMOVED);
+  ev.mutable_agent_removed()->mutable_agent_id()->set_value(agent_id);
+  Publish(ev);
+}
+
+void Master::PublishFramework(const FrameworkEntry& fw, v1::master::Event::Type type) {
+  if (operator_sinks_.empty()) return;
+  v1::master::Event ev;
+  ev.set_type(type);
+  if (type == v1::master::Event::FRAMEWORK_REMOVED) {
+    *ev.mutable_framework_removed()->mutable_framework_info() = fw.info;
+  } else {
+    v1::internal::FrameworkState state;
+    FillFrameworkState(fw, &state);
+    auto* out = type == v1::master::Event::FRAMEWORK_ADDED ? ev.mutable_framework_added()->mutable_framework()
+                                                           : ev.mutable_framework_updated()->mutable_framework();
+    *out = operator_api::FrameworkOf(state);
+  }
+  Publish(ev);
 }
 
 std::map<std::string, double> Master::Metrics() {

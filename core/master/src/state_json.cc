@@ -13,153 +13,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "corral/http/mesos_json.h"
 #include "corral/master/master_http.h"
 
 namespace corral {
 namespace {
 
 using google::protobuf::RepeatedPtrField;
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Str(Writer& w, const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-void Key(Writer& w, const char* k) { w.Key(k); }
-
-std::string RangesText(const v1::Value::Ranges& ranges) {
-  std::vector<std::string> parts;
-  for (const auto& r : ranges.range()) parts.push_back(absl::StrCat(r.begin(), "-", r.end()));
-  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
-}
-
-// Mesos's model(Resources): cpus, gpus, mem and disk always present, other
-// scalars by name, ranges as "[a-b, c-d]", sets as "{a,b}". Called for every
-// task of /master/state, so it allocates only for unusual resources.
-void ResourcesJson(Writer& w, const RepeatedPtrField<v1::Resource>& resources,
-                   bool (*keep)(const v1::Resource&) = nullptr) {
-  static const char* const kNames[] = {"cpus", "disk", "gpus", "mem"};  // sorted, as Mesos prints them
-  double common[4] = {0, 0, 0, 0};
-  std::vector<std::pair<std::string, double>> scalars;
-  std::vector<std::pair<std::string, std::string>> texts;
-  for (const v1::Resource& r : resources) {
-    if (keep != nullptr && !keep(r)) continue;
-    switch (r.type()) {
-      case v1::Value::SCALAR: {
-        int i = 0;
-        while (i < 4 && r.name() != kNames[i]) ++i;
-        if (i < 4) {
-          common[i] += r.scalar().value();
-          break;
-        }
-        auto it = std::find_if(scalars.begin(), scalars.end(), [&](const auto& p) { return p.first == r.name(); });
-        if (it == scalars.end()) scalars.emplace_back(r.name(), r.scalar().value());
-        else it->second += r.scalar().value();
-        break;
-      }
-      case v1::Value::RANGES: {
-        auto it = std::find_if(texts.begin(), texts.end(), [&](const auto& p) { return p.first == r.name(); });
-        std::string add = RangesText(r.ranges());
-        if (it == texts.end()) texts.emplace_back(r.name(), add);
-        else it->second = it->second.substr(0, it->second.size() - 1) + ", " + add.substr(1);
-        break;
-      }
-      case v1::Value::SET:
-        texts.emplace_back(r.name(), absl::StrCat("{", absl::StrJoin(r.set().item(), ","), "}"));
-        break;
-      default: break;
-    }
-  }
-  w.StartObject();
-  for (int i = 0; i < 4; ++i) {
-    w.Key(kNames[i]);
-    w.Double(common[i]);
-  }
-  for (const auto& [name, value] : scalars) {
-    Str(w, name);
-    w.Double(value);
-  }
-  for (const auto& [name, text] : texts) {
-    Str(w, name);
-    Str(w, text);
-  }
-  w.EndObject();
-}
-
-bool Unreserved(const v1::Resource& r) { return r.reservations_size() == 0 && !r.has_reservation(); }
-
-void Attributes(Writer& w, const RepeatedPtrField<v1::Attribute>& attributes) {
-  w.StartObject();
-  for (const v1::Attribute& a : attributes) {
-    Str(w, a.name());
-    switch (a.type()) {
-      case v1::Value::SCALAR: w.Double(a.scalar().value()); break;
-      case v1::Value::RANGES: Str(w, RangesText(a.ranges())); break;
-      case v1::Value::SET: Str(w, absl::StrCat("{", absl::StrJoin(a.set().item(), ","), "}")); break;
-      default: Str(w, a.text().value()); break;
-    }
-  }
-  w.EndObject();
-}
-
-void Labels(Writer& w, const v1::Labels& labels) {
-  w.StartArray();
-  for (const auto& l : labels.labels()) {
-    w.StartObject();
-    Key(w, "key");
-    Str(w, l.key());
-    if (l.has_value()) {
-      Key(w, "value");
-      Str(w, l.value());
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
-std::string RoleOf(const v1::Task& task) {
-  for (const auto& r : task.resources()) {
-    if (r.has_allocation_info()) return r.allocation_info().role();
-  }
-  return "*";
-}
-
-void Task(Writer& w, const v1::Task& t) {
-  w.StartObject();
-  Key(w, "id");
-  Str(w, t.task_id().value());
-  Key(w, "name");
-  Str(w, t.name());
-  Key(w, "framework_id");
-  Str(w, t.framework_id().value());
-  Key(w, "executor_id");
-  Str(w, t.executor_id().value());
-  Key(w, "slave_id");
-  Str(w, t.agent_id().value());
-  Key(w, "state");
-  Str(w, v1::TaskState_Name(t.state()));
-  Key(w, "resources");
-  ResourcesJson(w, t.resources());
-  Key(w, "role");
-  Str(w, RoleOf(t));
-  Key(w, "statuses");
-  w.StartArray();
-  for (const v1::TaskStatus& s : t.statuses()) {
-    w.StartObject();
-    Key(w, "state");
-    Str(w, v1::TaskState_Name(s.state()));
-    Key(w, "timestamp");
-    w.Double(s.timestamp());
-    if (s.has_healthy()) {
-      Key(w, "healthy");
-      w.Bool(s.healthy());
-    }
-    w.EndObject();
-  }
-  w.EndArray();
-  if (t.has_labels()) {
-    Key(w, "labels");
-    Labels(w, t.labels());
-  }
-  w.EndObject();
-}
+using namespace mesos_json;  // NOLINT: the shared Mesos JSON shapes
 
 std::string AgentPid(const v1::internal::AgentState& a) {
   return absl::StrCat("slave(1)@", a.agent_info().hostname(), ":", a.agent_info().port());
@@ -370,7 +231,6 @@ void Frameworks(Writer& w, const v1::internal::ClusterState& state, const TasksB
   w.EndArray();
 }
 
-std::string Done(rapidjson::StringBuffer& buffer) { return std::string(buffer.GetString(), buffer.GetSize()); }
 
 }  // namespace
 
@@ -572,21 +432,17 @@ std::string RenderTasks(const v1::internal::ClusterState& state, size_t offset, 
   return Done(buffer);
 }
 
-std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<std::string, std::string>& flags) {
+std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<std::string, double>& weights,
+                        const std::map<std::string, RoleQuota>& quotas) {
   struct RoleInfo {
     double weight = 1;
     std::vector<std::string> frameworks;
     google::protobuf::RepeatedPtrField<v1::Resource> allocated;
+    const RoleQuota* quota = nullptr;
   };
   std::map<std::string, RoleInfo> roles;
-  auto weights = flags.find("weights");
-  if (weights != flags.end()) {
-    for (absl::string_view kv : absl::StrSplit(weights->second, ',', absl::SkipWhitespace())) {
-      std::pair<std::string, std::string> p = absl::StrSplit(kv, '=');
-      double w = 1;
-      if (absl::SimpleAtod(p.second, &w)) roles[p.first].weight = w;
-    }
-  }
+  for (const auto& [role, weight] : weights) roles[role].weight = weight;
+  for (const auto& [role, quota] : quotas) roles[role].quota = &quota;
   for (const auto& f : state.frameworks()) {
     for (const std::string& r : Roles(f.framework_info())) roles[r].frameworks.push_back(f.framework_info().id().value());
   }
@@ -611,6 +467,25 @@ std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<
     w.EndArray();
     Key(w, "resources");
     ResourcesJson(w, role.allocated);
+    if (role.quota != nullptr) {
+      auto quantities = [&](const Quantities& q) {
+        w.StartObject();
+        for (const auto& [rname, value] : q.entries()) {
+          Str(w, rname);
+          w.Double(FromMilli(value));
+        }
+        w.EndObject();
+      };
+      Key(w, "quota");
+      w.StartObject();
+      Key(w, "role");
+      Str(w, name);
+      Key(w, "guarantee");
+      quantities(role.quota->guarantee);
+      Key(w, "limit");
+      quantities(role.quota->limit);
+      w.EndObject();
+    }
     w.EndObject();
   }
   w.EndArray();

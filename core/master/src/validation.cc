@@ -23,17 +23,6 @@ absl::Status ValidateId(const std::string& what, const std::string& value) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateRole(const std::string& role) {
-  if (role == "*") return absl::OkStatus();
-  if (role.empty()) return Invalid("role is empty");
-  if (role[0] == '-' || role == "." || role == "..") return Invalid(absl::StrCat("invalid role '", role, "'"));
-  for (char c : role) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == '\\' || std::iscntrl(static_cast<unsigned char>(c))) {
-      return Invalid(absl::StrCat("invalid role '", role, "'"));
-    }
-  }
-  return absl::OkStatus();
-}
 
 absl::Status ValidateDuration(const std::string& what, const v1::DurationInfo& d) {
   if (!d.has_nanoseconds()) return Invalid(absl::StrCat("'", what, ".nanoseconds' is missing"));
@@ -66,6 +55,18 @@ absl::Status ValidateCommand(const std::string& where, const v1::CommandInfo& cm
 bool Finite(double v) { return std::isfinite(v) && v >= 0; }
 
 }  // namespace
+
+absl::Status ValidateRole(const std::string& role) {
+  if (role == "*") return absl::OkStatus();
+  if (role.empty()) return Invalid("role is empty");
+  if (role[0] == '-' || role == "." || role == "..") return Invalid(absl::StrCat("invalid role '", role, "'"));
+  for (char c : role) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '\\' || std::iscntrl(static_cast<unsigned char>(c))) {
+      return Invalid(absl::StrCat("invalid role '", role, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 std::vector<std::string> FrameworkRoles(const v1::FrameworkInfo& info) {
   bool multi = false;

@@ -45,6 +45,9 @@ struct AgentOptions {
   double gc_delay = 7 * 24 * 3600.0;  // how long a finished sandbox is kept
   double gc_disk_headroom = 0.1;      // disk fraction kept free by removing sandboxes sooner
   double disk_watch_interval = 60;    // how often disk usage is checked and sandboxes removed
+  // The daemon's flags (name -> value), as /flags and GET_FLAGS show them;
+  // derived from the options above when empty.
+  std::map<std::string, std::string> flags;
   // After a restart: "reconnect" recovers the checkpointed state (tasks of
   // checkpointing frameworks keep running); "cleanup" kills everything the
   // last run started and registers as a new agent.
@@ -92,6 +95,19 @@ class Agent {
                                                                    const std::string& task_id,
                                                                    const std::string& path, int64_t offset,
                                                                    int64_t length);
+
+  // --- HTTP endpoints (any thread) ---
+  // Frameworks, executors and tasks as the agent sees them, for /state and
+  // the agent operator API.
+  v1::internal::AgentSnapshot Snapshot();
+  // Mesos's agent metric names: slave/tasks_running, slave/cpus_used, ...
+  std::map<std::string, double> Metrics();
+  // Fixed once Start() has run.
+  const std::map<std::string, std::string>& flags() const { return options_.flags; }
+  // The sandboxes whose files may be served (/files, LIST_FILES,
+  // READ_FILE): live containers' and those kept after their tasks ended,
+  // until garbage collected.
+  std::vector<std::string> SandboxDirectories();
 
   // --- introspection and test hooks (any thread) ---
   std::string id();
@@ -266,6 +282,11 @@ class Agent {
   static std::vector<Key> ExecutorTaskKeys(const std::string& framework_id, const ExecutorRecord& ex);
   void CollectSandboxes();
   void RememberSandbox(const Key& key, const std::string& sandbox);
+  // For the HTTP endpoints (agent_state.cc).
+  void FillTask(const TaskRecord& task, v1::Task* out) const;
+  void RecordCompletedTask(const TaskRecord& task);
+  void RecordCompletedExecutor(const Key& key, const ExecutorRecord& ex);
+  void CountTerminal(v1::TaskState state);
 
   AgentOptions options_;
   std::string meta_dir_;  // <work_dir>/meta
@@ -289,6 +310,12 @@ class Agent {
   std::map<Key, TaskRecord> tasks_;
   std::map<Key, ExecutorRecord> executors_;
   std::map<Key, UpdateStream> updates_;
+  // Finished tasks and executors, newest last, bounded, for /state.
+  std::deque<v1::Task> completed_tasks_;
+  std::deque<v1::internal::AgentSnapshot::Executor> completed_executors_;
+  std::map<int, uint64_t> terminal_counts_;  // by TaskState, for Metrics()
+  uint64_t valid_status_updates_ = 0;
+  double start_time_ = 0;  // wall clock
   // Sandboxes of tasks, kept after the task is gone so output stays readable.
   std::map<Key, std::string> sandboxes_;
   std::deque<Key> sandbox_order_;

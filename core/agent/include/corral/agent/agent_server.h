@@ -1,4 +1,6 @@
-// The agent process's gRPC front: serves the executor API and runs an Agent.
+// The agent process's front: one port serving gRPC (the executor API our
+// SDKs speak, sandbox reads) and HTTP/1.1 (Mesos's executor and operator
+// APIs, /state, /files), and the Agent behind them.
 #pragma once
 
 #include <memory>
@@ -8,8 +10,11 @@
 #include "corral/agent/agent.h"
 
 namespace grpc { class Server; }
+namespace corral::http { class Server; }
 
 namespace corral {
+
+class AgentHttpApi;
 
 class AgentServer {
  public:
@@ -31,6 +36,8 @@ class AgentServer {
   std::unique_ptr<Files> files_;
   std::unique_ptr<Agent> agent_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<AgentHttpApi> http_api_;
+  std::unique_ptr<http::Server> http_;
 };
 
 }  // namespace corral

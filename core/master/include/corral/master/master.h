@@ -21,6 +21,7 @@
 #include "corral/master/registry.h"
 #include "corral/v1/internal.pb.h"
 #include "corral/v1/maintenance.pb.h"
+#include "corral/v1/master.pb.h"
 #include "corral/v1/scheduler.pb.h"
 
 namespace corral {
@@ -57,6 +58,15 @@ class SchedulerSink {
   // False when the stream is gone; the master then treats the framework as
   // disconnected.
   virtual bool Send(const v1::scheduler::Event& event) = 0;
+  virtual void Close() = 0;
+};
+
+// Where the operator event stream goes (operator API SUBSCRIBE).
+class OperatorSink {
+ public:
+  virtual ~OperatorSink() = default;
+  // False when the stream is gone; the master then drops the sink.
+  virtual bool Send(const v1::master::Event& event) = 0;
   virtual void Close() = 0;
 };
 
@@ -104,6 +114,23 @@ class Master {
   std::map<std::string, double> Metrics();
   // The flags the master runs with; fixed after construction.
   const std::map<std::string, std::string>& flags() const { return options_.flags; }
+  // Operator SUBSCRIBE: SUBSCRIBED (the whole state) is queued to `sink`,
+  // then TASK_ADDED, TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED,
+  // FRAMEWORK_ADDED/UPDATED/REMOVED and HEARTBEAT as they happen.
+  absl::Status SubscribeOperator(std::shared_ptr<OperatorSink> sink);
+  void OperatorGone(OperatorSink* sink);
+  // Role weights and quotas: the --weights and --quotas flags, then what
+  // operators set (UPDATE_WEIGHTS, UPDATE_QUOTA). Each change is durable in
+  // the registry before the call returns, and outlives --weights and
+  // --quotas of later runs for the roles it names.
+  std::map<std::string, double> Weights();
+  std::map<std::string, RoleQuota> Quotas();
+  // Role names are checked; weights must be positive and finite.
+  absl::Status UpdateWeights(const std::map<std::string, double>& weights);
+  // Replaces the quota of each role given; an empty quota removes it. Each
+  // guarantee must fit within its limit. Unless `force`, the guarantees of
+  // all roles together must fit in the agents' total resources.
+  absl::Status UpdateQuotas(const std::map<std::string, RoleQuota>& quotas, bool force);
   // Wall-clock seconds when the master started.
   double start_time() const { return start_time_; }
   // TEARDOWN by an operator: the framework's tasks are killed and it is
@@ -210,6 +237,16 @@ class Master {
 
   // All below run on the loop thread.
   void FillState(v1::internal::ClusterState* state);
+  void FillAgentState(const AgentEntry& agent, v1::internal::AgentState* out);
+  void FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* out);
+  void FillTask(const TaskEntry& task, v1::Task* out);
+  // Operator events, to every operator subscriber.
+  void Publish(const v1::master::Event& event);
+  void PublishTaskAdded(const TaskEntry& task);
+  void PublishTaskUpdated(const TaskEntry& task);
+  void PublishAgentAdded(const AgentEntry& agent);
+  void PublishAgentRemoved(const std::string& agent_id);
+  void PublishFramework(const FrameworkEntry& fw, v1::master::Event::Type type);
   absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call,
                                           std::shared_ptr<SchedulerSink> sink);
   absl::Status DoCall(const v1::scheduler::Call& call);
@@ -233,6 +270,8 @@ class Master {
   MachineEntry* MachineOf(const std::string& hostname);
   absl::Status PersistMaintenance();
   void RecoverMaintenance();
+  absl::Status PersistRoles();
+  void RecoverRoles();
   void SendInverseOffers();
   void RescindInverseOffers(const std::string& agent_id);
   absl::Status AnswerInverseOffers(FrameworkEntry& fw, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
@@ -278,6 +317,9 @@ class Master {
   v1::maintenance::Schedule schedule_;
   std::map<std::string, MachineEntry> machines_;             // by lowercase hostname
   std::map<std::string, InverseOfferEntry> inverse_offers_;  // by inverse offer ID
+  std::vector<std::shared_ptr<OperatorSink>> operator_sinks_;
+  std::map<std::string, double> weights_;      // roles without one weigh 1
+  std::map<std::string, RoleQuota> quotas_;
   std::vector<v1::Task> completed_tasks_;  // bounded ring for state endpoints
   size_t completed_next_ = 0;
   // Cumulative counters for Metrics().

@@ -45,6 +45,7 @@ std::string RenderFrameworks(const v1::internal::ClusterState& state);
 std::string RenderAgents(const v1::internal::ClusterState& state);
 // `order` is "asc" or "des" (by task ID, then framework).
 std::string RenderTasks(const v1::internal::ClusterState& state, size_t offset, size_t limit, bool descending);
-std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<std::string, std::string>& flags);
+std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<std::string, double>& weights,
+                        const std::map<std::string, RoleQuota>& quotas);
 
 }  // namespace corral

@@ -19,6 +19,10 @@ absl::Status ValidateCall(const v1::scheduler::Call& call);
 // SUBSCRIBE: framework_info with user and name, valid roles, consistent IDs.
 absl::Status ValidateSubscribe(const v1::scheduler::Call& call);
 
+// A role name: "*", or a non-empty name that is not "." or "..", does not
+// start with '-', and has no whitespace, backslash or control character.
+absl::Status ValidateRole(const std::string& role);
+
 // Roles the framework subscribes with (MULTI_ROLE `roles`, else `role`).
 std::vector<std::string> FrameworkRoles(const v1::FrameworkInfo& info);
 

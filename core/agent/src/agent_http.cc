@@ -1,0 +1,454 @@
+#include "corral/agent/agent_http.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "corral/agent/sandbox_files.h"
+#include "corral/http/api.h"
+#include "corral/http/mesos_json.h"
+#include "corral/v1/agent.pb.h"
+
+namespace corral {
+namespace {
+
+using http::Answer;
+using http::Error;
+using http::Format;
+using http::HttpStatusOf;
+using http::MediaType;
+using http::Request;
+using http::Responder;
+using http::Response;
+using namespace mesos_json;  // NOLINT: the shared Mesos JSON shapes
+using Snapshot = v1::internal::AgentSnapshot;
+
+using HttpExecutorSink = http::RecordIOSink<ExecutorSink, v1::executor::Event>;
+
+// /files/download answers from memory; bigger files are read in pages.
+constexpr uint64_t kMaxDownloadBytes = 64 << 20;
+
+const std::set<std::string>& Counters() {
+  static const std::set<std::string> kCounters = {"slave/tasks_finished", "slave/tasks_failed",
+                                                   "slave/tasks_killed",   "slave/tasks_lost",
+                                                   "slave/tasks_gone",     "slave/valid_status_updates",
+                                                   "slave/executors_terminated"};
+  return kCounters;
+}
+
+std::string Pid(const v1::AgentInfo& info, const std::string& ip) {
+  return absl::StrCat("slave(1)@", ip, ":", info.port());
+}
+
+// --- the agent operator API's views of a snapshot ---------------------------
+
+void FillTasks(const Snapshot& s, v1::agent::Response::GetTasks* out) {
+  for (const auto& t : s.tasks()) {
+    switch (t.phase()) {
+      case Snapshot::PENDING: *out->add_pending_tasks() = t.task(); break;
+      case Snapshot::QUEUED: *out->add_queued_tasks() = t.task(); break;
+      case Snapshot::TERMINATED: *out->add_terminated_tasks() = t.task(); break;
+      default: *out->add_launched_tasks() = t.task(); break;
+    }
+  }
+  for (const v1::Task& t : s.completed_tasks()) *out->add_completed_tasks() = t;
+}
+
+void FillExecutors(const Snapshot& s, v1::agent::Response::GetExecutors* out) {
+  for (const auto& e : s.executors()) *out->add_executors()->mutable_executor_info() = e.info();
+  for (const auto& e : s.completed_executors()) *out->add_completed_executors()->mutable_executor_info() = e.info();
+}
+
+void FillFrameworks(const Snapshot& s, v1::agent::Response::GetFrameworks* out) {
+  for (const auto& f : s.frameworks()) *out->add_frameworks()->mutable_framework_info() = f;
+}
+
+// --- /state ------------------------------------------------------------------
+
+void ExecutorJson(Writer& w, const Snapshot::Executor& e, const std::vector<const v1::Task*>& tasks,
+                  const std::vector<const v1::Task*>& queued, const std::vector<const v1::Task*>& completed) {
+  w.StartObject();
+  Key(w, "id");
+  Str(w, e.info().executor_id().value());
+  Key(w, "name");
+  Str(w, e.info().name());
+  Key(w, "source");
+  Str(w, e.command() ? e.info().executor_id().value() : std::string());
+  Key(w, "container");
+  Str(w, e.container_id());
+  Key(w, "directory");
+  Str(w, e.directory());
+  Key(w, "framework_id");
+  Str(w, e.info().framework_id().value());
+  Key(w, "resources");
+  ResourcesJson(w, e.info().resources());
+  if (e.info().has_labels()) {
+    Key(w, "labels");
+    Labels(w, e.info().labels());
+  }
+  auto list = [&](const char* key, const std::vector<const v1::Task*>& ts) {
+    Key(w, key);
+    w.StartArray();
+    for (const v1::Task* t : ts) Task(w, *t);
+    w.EndArray();
+  };
+  list("tasks", tasks);
+  list("queued_tasks", queued);
+  list("completed_tasks", completed);
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string RenderAgentState(const Snapshot& s, const std::map<std::string, std::string>& flags,
+                             const std::string& version) {
+  using ExecKey = std::pair<std::string, std::string>;  // (framework, executor)
+  std::map<ExecKey, std::vector<const v1::Task*>> live, queued, done;
+  for (const auto& t : s.tasks()) {
+    ExecKey k{t.task().framework_id().value(), t.task().executor_id().value()};
+    (t.phase() == Snapshot::QUEUED || t.phase() == Snapshot::PENDING ? queued : live)[k].push_back(&t.task());
+  }
+  for (const v1::Task& t : s.completed_tasks()) done[{t.framework_id().value(), t.executor_id().value()}].push_back(&t);
+  static const std::vector<const v1::Task*> kNone;
+  auto find = [](const auto& m, const ExecKey& k) -> const std::vector<const v1::Task*>& {
+    auto it = m.find(k);
+    return it == m.end() ? kNone : it->second;
+  };
+
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  Key(w, "version");
+  Str(w, version);
+  Key(w, "start_time");
+  w.Double(s.start_time());
+  Key(w, "id");
+  Str(w, s.agent_info().id().value());
+  Key(w, "pid");
+  auto ip = flags.find("ip");
+  Str(w, Pid(s.agent_info(), ip == flags.end() ? s.agent_info().hostname() : ip->second));
+  Key(w, "hostname");
+  Str(w, s.agent_info().hostname());
+  Key(w, "resources");
+  ResourcesJson(w, s.total());
+  Key(w, "unreserved_resources");
+  ResourcesJson(w, s.total(), Unreserved);
+  Key(w, "reserved_resources");
+  w.StartObject();
+  w.EndObject();
+  Key(w, "attributes");
+  Attributes(w, s.agent_info().attributes());
+  Key(w, "master_hostname");
+  Str(w, s.master().substr(0, s.master().rfind(':')));
+  Key(w, "flags");
+  w.StartObject();
+  for (const auto& [k, v] : flags) {
+    Str(w, k);
+    Str(w, v);
+  }
+  w.EndObject();
+  Key(w, "frameworks");
+  w.StartArray();
+  for (const v1::FrameworkInfo& f : s.frameworks()) {
+    const std::string& fid = f.id().value();
+    w.StartObject();
+    Key(w, "id");
+    Str(w, fid);
+    Key(w, "name");
+    Str(w, f.name());
+    Key(w, "user");
+    Str(w, f.user());
+    Key(w, "hostname");
+    Str(w, f.hostname());
+    Key(w, "failover_timeout");
+    w.Double(f.failover_timeout());
+    Key(w, "checkpoint");
+    w.Bool(f.checkpoint());
+    Key(w, "role");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    // Mesos's agent shows one role: a MULTI_ROLE framework's first.
+    Str(w, f.roles_size() > 0 ? f.roles(0) : f.role().empty() ? "*" : f.role());
+#pragma GCC diagnostic pop
+    Key(w, "executors");
+    w.StartArray();
+    for (const auto& e : s.executors()) {
+      if (e.info().framework_id().value() != fid) continue;
+      ExecKey k{fid, e.info().executor_id().value()};
+      ExecutorJson(w, e, find(live, k), find(queued, k), find(done, k));
+    }
+    w.EndArray();
+    Key(w, "completed_executors");
+    w.StartArray();
+    for (const auto& e : s.completed_executors()) {
+      if (e.info().framework_id().value() != fid) continue;
+      ExecutorJson(w, e, kNone, kNone, find(done, {fid, e.info().executor_id().value()}));
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  Key(w, "completed_frameworks");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+void AgentHttpApi::Handle(const Request& req, Responder& r) {
+  std::string path = req.path;
+  // Mesos serves an agent's endpoints under its process ID as well.
+  if (absl::StartsWith(path, "/slave(1)/")) path = path.substr(9);
+  if (path == "/api/v1/executor") return Executor(req, r);
+  if (path == "/api/v1" || path == "/api/v1/") return Operator(req, r);
+  if (auto bad = http::CheckGet(req)) return r.Reply(std::move(*bad));
+  if (path == "/health") return r.Reply(Response::Text(200, ""));
+  if (path == "/version") return r.Reply(Response::Json(http::VersionJson(CORRAL_VERSION)));
+  if (path == "/flags") return r.Reply(Response::Json(http::FlagsJson(agent_->flags())));
+  if (path == "/metrics/snapshot") return r.Reply(Response::Json(http::MetricsJson(agent_->Metrics())));
+  if (path == "/metrics") {
+    Response res = Response::Text(200, http::Prometheus(agent_->Metrics(), Counters()));
+    res.content_type = "text/plain; version=0.0.4";
+    return r.Reply(std::move(res));
+  }
+  if (path == "/state" || path == "/state.json") {
+    return r.Reply(Response::Json(RenderAgentState(agent_->Snapshot(), agent_->flags(), CORRAL_VERSION)));
+  }
+  for (const char* action : {"browse", "read", "download"}) {
+    if (path == absl::StrCat("/files/", action) || path == absl::StrCat("/files/", action, ".json")) {
+      return Files(action, req, r);
+    }
+  }
+  r.Reply(Error(404, absl::StrCat("No such endpoint: ", path)));
+}
+
+void AgentHttpApi::Files(const std::string& action, const Request& req, Responder& r) {
+  std::string path;
+  std::string offset_text, length_text;
+  for (const auto& [name, value] : req.query) {
+    if (name == "path") path = value;
+    if (name == "offset") offset_text = value;
+    if (name == "length") length_text = value;
+  }
+  if (path.empty()) return r.Reply(Error(400, "Expecting 'path' to be present"));
+  auto real = sandbox_files::Resolve(agent_->SandboxDirectories(), path);
+  if (!real.ok()) return r.Reply(Error(HttpStatusOf(real.status()), std::string(real.status().message())));
+
+  if (action == "browse") {
+    auto entries = sandbox_files::List(*real, path);
+    if (!entries.ok()) return r.Reply(Error(HttpStatusOf(entries.status()), std::string(entries.status().message())));
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartArray();
+    for (const v1::FileInfo& f : *entries) {
+      w.StartObject();
+      Key(w, "path");
+      Str(w, f.path());
+      Key(w, "nlink");
+      w.Int(f.nlink());
+      Key(w, "size");
+      w.Uint64(f.size());
+      Key(w, "mtime");
+      w.Int64(f.mtime().nanoseconds() / 1000000000);
+      Key(w, "mode");
+      Str(w, sandbox_files::ModeString(f.mode()));
+      Key(w, "uid");
+      Str(w, f.uid());
+      Key(w, "gid");
+      Str(w, f.gid());
+      w.EndObject();
+    }
+    w.EndArray();
+    return r.Reply(Response::Json(Done(buffer)));
+  }
+
+  if (action == "read") {
+    // offset=-1 (or none) asks only for the size, as Mesos's UI does to tail a file.
+    int64_t offset = -1, length = 0;
+    if (!offset_text.empty() && !absl::SimpleAtoi(offset_text, &offset)) {
+      return r.Reply(Error(400, absl::StrCat("Failed to parse offset: '", offset_text, "' is not a number")));
+    }
+    if (!length_text.empty() && (!absl::SimpleAtoi(length_text, &length) || length < 0)) {
+      return r.Reply(Error(400, absl::StrCat("Failed to parse length: '", length_text, "' is not a non-negative number")));
+    }
+    if (offset < -1) return r.Reply(Error(400, "Negative offset provided"));
+    if (offset == -1) length = 1;  // read nothing but the size
+    auto got = sandbox_files::Read(*real, offset < 0 ? UINT64_MAX : static_cast<uint64_t>(offset),
+                                   static_cast<uint64_t>(length));
+    if (!got.ok()) return r.Reply(Error(HttpStatusOf(got.status()), std::string(got.status().message())));
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartObject();
+    Key(w, "data");
+    Str(w, offset < 0 ? std::string() : got->first);
+    Key(w, "offset");
+    w.Uint64(offset < 0 ? got->second : static_cast<uint64_t>(offset));
+    w.EndObject();
+    return r.Reply(Response::Json(Done(buffer)));
+  }
+
+  // download
+  std::error_code ec;
+  if (std::filesystem::is_directory(*real, ec)) return r.Reply(Error(400, "Cannot download a directory"));
+  uint64_t size = std::filesystem::file_size(*real, ec);
+  if (ec) return r.Reply(Error(404, absl::StrCat("'", path, "' cannot be read")));
+  if (size > kMaxDownloadBytes) {
+    return r.Reply(Error(413, absl::StrCat("'", path, "' is ", size, " bytes; download reads at most ",
+                                           kMaxDownloadBytes, " (read it in pages with /files/read)")));
+  }
+  std::ifstream in(*real, std::ios::binary);
+  Response res;
+  res.status = 200;
+  res.content_type = "application/octet-stream";
+  res.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::string name = std::filesystem::path(*real).filename().string();
+  res.headers.emplace_back("Content-Disposition", absl::StrCat("attachment; filename=\"", name, "\""));
+  r.Reply(std::move(res));
+}
+
+void AgentHttpApi::Executor(const Request& req, Responder& r) {
+  v1::executor::Call call;
+  Format accepted = Format::kJson;
+  if (auto bad = http::ParseCall(req, &call, &accepted)) return r.Reply(std::move(*bad));
+  if (call.type() == v1::executor::Call::SUBSCRIBE) {
+    auto sink = std::make_shared<HttpExecutorSink>(accepted);
+    if (absl::Status st = agent_->ExecutorSubscribe(call, sink); !st.ok()) {
+      int code = st.code() == absl::StatusCode::kInvalidArgument ? 400 : HttpStatusOf(st);
+      return r.Reply(Error(code, absl::StrCat("Failed to subscribe: ", st.message())));
+    }
+    auto stream = r.Stream(200, MediaType(accepted), {});
+    std::string fid = call.framework_id().value(), eid = call.executor_id().value();
+    ExecutorSink* raw = sink.get();
+    Agent* agent = agent_;
+    stream->OnClosed([agent, fid, eid, raw] { agent->ExecutorGone(fid, eid, raw); });
+    sink->Attach(std::move(stream));
+    return;
+  }
+  absl::Status st = agent_->ExecutorCall(call);
+  if (st.ok()) return r.Reply(Response::Text(202, ""));
+  if (st.code() == absl::StatusCode::kInvalidArgument) {
+    return r.Reply(Error(400, absl::StrCat("Failed to validate executor::Call: ", st.message())));
+  }
+  r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
+}
+
+void AgentHttpApi::Operator(const Request& req, Responder& r) {
+  using v1::agent::Call;
+  using AR = v1::agent::Response;
+  Call call;
+  Format accepted = Format::kJson;
+  if (auto bad = http::ParseCall(req, &call, &accepted)) return r.Reply(std::move(*bad));
+  auto answer = [&](const AR& response) { r.Reply(Answer(response, accepted)); };
+  auto fail = [&](const absl::Status& st) { r.Reply(Error(HttpStatusOf(st), std::string(st.message()))); };
+  AR response;
+  switch (call.type()) {
+    case Call::GET_HEALTH:
+      response.set_type(AR::GET_HEALTH);
+      response.mutable_get_health()->set_healthy(true);
+      return answer(response);
+    case Call::GET_FLAGS:
+      response.set_type(AR::GET_FLAGS);
+      response.mutable_get_flags();
+      for (const auto& [name, value] : agent_->flags()) {
+        auto* f = response.mutable_get_flags()->add_flags();
+        f->set_name(name);
+        f->set_value(value);
+      }
+      return answer(response);
+    case Call::GET_VERSION:
+      response.set_type(AR::GET_VERSION);
+      response.mutable_get_version()->mutable_version_info()->set_version(CORRAL_VERSION);
+      return answer(response);
+    case Call::GET_METRICS:
+      response.set_type(AR::GET_METRICS);
+      response.mutable_get_metrics();
+      for (const auto& [name, value] : agent_->Metrics()) {
+        auto* m = response.mutable_get_metrics()->add_metrics();
+        m->set_name(name);
+        m->set_value(value);
+      }
+      return answer(response);
+    case Call::GET_LOGGING_LEVEL:
+      response.set_type(AR::GET_LOGGING_LEVEL);
+      response.mutable_get_logging_level()->set_level(0);
+      return answer(response);
+    case Call::GET_AGENT:
+      response.set_type(AR::GET_AGENT);
+      *response.mutable_get_agent()->mutable_agent_info() = agent_->Snapshot().agent_info();
+      return answer(response);
+    case Call::GET_STATE: {
+      Snapshot s = agent_->Snapshot();
+      response.set_type(AR::GET_STATE);
+      auto* st = response.mutable_get_state();
+      FillTasks(s, st->mutable_get_tasks());
+      FillExecutors(s, st->mutable_get_executors());
+      FillFrameworks(s, st->mutable_get_frameworks());
+      return answer(response);
+    }
+    case Call::GET_TASKS:
+      response.set_type(AR::GET_TASKS);
+      FillTasks(agent_->Snapshot(), response.mutable_get_tasks());
+      return answer(response);
+    case Call::GET_EXECUTORS:
+      response.set_type(AR::GET_EXECUTORS);
+      FillExecutors(agent_->Snapshot(), response.mutable_get_executors());
+      return answer(response);
+    case Call::GET_FRAMEWORKS:
+      response.set_type(AR::GET_FRAMEWORKS);
+      FillFrameworks(agent_->Snapshot(), response.mutable_get_frameworks());
+      return answer(response);
+    case Call::GET_CONTAINERS: {
+      response.set_type(AR::GET_CONTAINERS);
+      auto* out = response.mutable_get_containers();
+      Snapshot s = agent_->Snapshot();
+      for (const auto& e : s.executors()) {
+        if (e.container_id().empty()) continue;
+        auto* c = out->add_containers();
+        *c->mutable_framework_id() = e.info().framework_id();
+        *c->mutable_executor_id() = e.info().executor_id();
+        c->set_executor_name(e.info().name());
+        c->mutable_container_id()->set_value(e.container_id());
+      }
+      return answer(response);
+    }
+    case Call::LIST_FILES: {
+      if (!call.list_files().has_path()) {
+        return r.Reply(Error(400, "Failed to validate agent::Call: Expecting 'list_files.path' to be present"));
+      }
+      auto real = sandbox_files::Resolve(agent_->SandboxDirectories(), call.list_files().path());
+      if (!real.ok()) return fail(real.status());
+      auto entries = sandbox_files::List(*real, call.list_files().path());
+      if (!entries.ok()) return fail(entries.status());
+      response.set_type(AR::LIST_FILES);
+      response.mutable_list_files();
+      for (auto& f : *entries) *response.mutable_list_files()->add_file_infos() = std::move(f);
+      return answer(response);
+    }
+    case Call::READ_FILE: {
+      if (!call.read_file().has_path() || !call.read_file().has_offset()) {
+        return r.Reply(
+            Error(400, "Failed to validate agent::Call: Expecting 'read_file.path' and 'read_file.offset' to be present"));
+      }
+      auto real = sandbox_files::Resolve(agent_->SandboxDirectories(), call.read_file().path());
+      if (!real.ok()) return fail(real.status());
+      auto got = sandbox_files::Read(*real, call.read_file().offset(), call.read_file().length());
+      if (!got.ok()) return fail(got.status());
+      response.set_type(AR::READ_FILE);
+      response.mutable_read_file()->set_size(got->second);
+      response.mutable_read_file()->set_data(std::move(got->first));
+      return answer(response);
+    }
+    case Call::UNKNOWN:
+      return r.Reply(Error(400, "Failed to validate agent::Call: Expecting 'type' to be present"));
+    default:
+      return r.Reply(Error(501, absl::StrCat(Call::Type_Name(call.type()), " is not served by Corral agents")));
+  }
+}
+
+}  // namespace corral

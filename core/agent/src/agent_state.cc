@@ -1,0 +1,188 @@
+// The agent's view of itself for its HTTP endpoints: snapshots, metrics and
+// the sandboxes whose files may be served. Everything here reads the
+// agent's state on its loop.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "corral/agent/agent.h"
+#include "corral/common/ids.h"
+#include "corral/common/task_state.h"
+
+namespace corral {
+namespace {
+
+constexpr size_t kMaxCompletedTasks = 1000;
+constexpr size_t kMaxCompletedExecutors = 100;
+
+// Mesos names the executor it runs a command task with after the task.
+v1::ExecutorInfo CommandExecutorOf(const std::string& framework_id, const v1::TaskInfo& task) {
+  v1::ExecutorInfo info;
+  info.mutable_executor_id()->set_value(task.task_id().value());
+  info.mutable_framework_id()->set_value(framework_id);
+  info.set_name(absl::StrCat("Command Executor (Task: ", task.task_id().value(), ") (Command: sh -c '",
+                             task.command().value().substr(0, 20), task.command().value().size() > 20 ? "...')" : "')"));
+  *info.mutable_command() = task.command();
+  return info;
+}
+
+}  // namespace
+
+void Agent::FillTask(const TaskRecord& task, v1::Task* t) const {
+  t->set_name(task.info.name());
+  *t->mutable_task_id() = task.info.task_id();
+  t->mutable_framework_id()->set_value(task.framework_id);
+  t->mutable_executor_id()->set_value(task.executor_id.empty() ? task.info.task_id().value() : task.executor_id);
+  t->mutable_agent_id()->set_value(agent_id_);
+  t->set_state(task.state);
+  *t->mutable_resources() = task.info.resources();
+  if (task.latest.has_state()) *t->add_statuses() = task.latest;
+  if (task.info.has_labels()) *t->mutable_labels() = task.info.labels();
+}
+
+void Agent::RecordCompletedTask(const TaskRecord& task) {
+  v1::Task t;
+  FillTask(task, &t);
+  completed_tasks_.push_back(std::move(t));
+  if (completed_tasks_.size() > kMaxCompletedTasks) completed_tasks_.pop_front();
+  // A command task's container is its executor's, as Mesos shows it.
+  if (task.executor_id.empty() && !task.sandbox.empty()) {
+    v1::internal::AgentSnapshot::Executor e;
+    *e.mutable_info() = CommandExecutorOf(task.framework_id, task.info);
+    e.set_container_id(task.container_id);
+    e.set_directory(task.sandbox);
+    e.add_task_ids(task.info.task_id().value());
+    e.set_command(true);
+    completed_executors_.push_back(std::move(e));
+    if (completed_executors_.size() > kMaxCompletedExecutors) completed_executors_.pop_front();
+  }
+}
+
+void Agent::RecordCompletedExecutor(const Key& key, const ExecutorRecord& ex) {
+  v1::internal::AgentSnapshot::Executor e;
+  *e.mutable_info() = ex.info;
+  e.mutable_info()->mutable_framework_id()->set_value(key.first);
+  e.set_container_id(ex.container_id);
+  e.set_directory(ex.sandbox);
+  for (const std::string& tid : ex.tasks) e.add_task_ids(tid);
+  completed_executors_.push_back(std::move(e));
+  if (completed_executors_.size() > kMaxCompletedExecutors) completed_executors_.pop_front();
+}
+
+void Agent::CountTerminal(v1::TaskState state) { ++terminal_counts_[state]; }
+
+v1::internal::AgentSnapshot Agent::Snapshot() {
+  return loop_->Call([this] {
+    v1::internal::AgentSnapshot s;
+    *s.mutable_agent_info() = info_;
+    s.mutable_agent_info()->mutable_id()->set_value(agent_id_);
+    total_.ToProto(s.mutable_total());
+    s.set_master(options_.master);
+    s.set_registered(registered_);
+    s.set_start_time(start_time_);
+    for (const auto& [id, info] : frameworks_) {
+      v1::FrameworkInfo* f = s.add_frameworks();
+      *f = info;
+      f->mutable_id()->set_value(id);
+    }
+    Resources used;
+    for (const auto& [key, ex] : executors_) {
+      auto* e = s.add_executors();
+      *e->mutable_info() = ex.info;
+      e->mutable_info()->mutable_framework_id()->set_value(key.first);
+      e->set_container_id(ex.container_id);
+      e->set_directory(ex.sandbox);
+      e->set_subscribed(ex.sink != nullptr);
+      for (const std::string& tid : ex.tasks) e->add_task_ids(tid);
+      if (auto r = Resources::FromProto(ex.info.resources()); r.ok()) used += *r;
+    }
+    for (const auto& [key, task] : tasks_) {
+      auto* t = s.add_tasks();
+      FillTask(task, t->mutable_task());
+      if (task.terminal) {
+        t->set_phase(v1::internal::AgentSnapshot::TERMINATED);
+      } else if (task.executor_id.empty()) {
+        t->set_phase(task.pid > 0 || task.state != v1::TASK_STAGING ? v1::internal::AgentSnapshot::LAUNCHED
+                                                                     : v1::internal::AgentSnapshot::PENDING);
+      } else {
+        auto ex = executors_.find({key.first, task.executor_id});
+        bool delivered = ex != executors_.end() && ex->second.sink != nullptr &&
+                         std::none_of(ex->second.queued.begin(), ex->second.queued.end(),
+                                      [&](const v1::TaskInfo& q) { return q.task_id().value() == key.second; });
+        t->set_phase(delivered ? v1::internal::AgentSnapshot::LAUNCHED
+                     : ex != executors_.end() && ex->second.pid > 0 ? v1::internal::AgentSnapshot::QUEUED
+                                                                    : v1::internal::AgentSnapshot::PENDING);
+        if (ex != executors_.end()) t->set_directory(ex->second.sandbox);
+      }
+      if (task.executor_id.empty()) {
+        t->set_directory(task.sandbox);
+        // Command tasks run in a container of their own: an executor, to Mesos tools.
+        auto* e = s.add_executors();
+        *e->mutable_info() = CommandExecutorOf(key.first, task.info);
+        e->set_container_id(task.container_id);
+        e->set_directory(task.sandbox);
+        e->add_task_ids(key.second);
+        e->set_command(true);
+        e->set_subscribed(true);
+      }
+      if (!task.terminal) {
+        if (auto r = Resources::FromProto(task.info.resources()); r.ok()) used += *r;
+      }
+    }
+    used.ToProto(s.mutable_used());
+    for (const v1::Task& t : completed_tasks_) *s.add_completed_tasks() = t;
+    for (const auto& e : completed_executors_) *s.add_completed_executors() = e;
+    return s;
+  });
+}
+
+std::map<std::string, double> Agent::Metrics() {
+  v1::internal::AgentSnapshot s = Snapshot();
+  auto counts = loop_->Call([this] {
+    auto c = terminal_counts_;
+    c[-1] = static_cast<double>(valid_status_updates_);
+    return c;
+  });
+  std::map<std::string, double> m;
+  std::map<v1::TaskState, double> by_state;
+  for (const auto& t : s.tasks()) by_state[t.task().state()] += 1;
+  m["slave/registered"] = s.registered() ? 1 : 0;
+  m["slave/uptime_secs"] = NowSeconds() - s.start_time();
+  m["slave/frameworks_active"] = s.frameworks_size();
+  m["slave/executors_running"] = s.executors_size();
+  m["slave/executors_terminated"] = s.completed_executors_size();
+  m["slave/tasks_staging"] = by_state[v1::TASK_STAGING];
+  m["slave/tasks_starting"] = by_state[v1::TASK_STARTING];
+  m["slave/tasks_running"] = by_state[v1::TASK_RUNNING];
+  m["slave/tasks_killing"] = by_state[v1::TASK_KILLING];
+  m["slave/tasks_finished"] = counts[v1::TASK_FINISHED];
+  m["slave/tasks_failed"] = counts[v1::TASK_FAILED];
+  m["slave/tasks_killed"] = counts[v1::TASK_KILLED];
+  m["slave/tasks_lost"] = counts[v1::TASK_LOST];
+  m["slave/tasks_gone"] = counts[v1::TASK_GONE];
+  m["slave/valid_status_updates"] = counts[-1];
+  auto total = Resources::FromProto(s.total());
+  auto used = Resources::FromProto(s.used());
+  for (const char* name : {"cpus", "mem", "disk", "gpus"}) {
+    double t = total.ok() ? FromMilli(total->Scalar(name)) : 0;
+    double u = used.ok() ? FromMilli(used->Scalar(name)) : 0;
+    m[absl::StrCat("slave/", name, "_total")] = t;
+    m[absl::StrCat("slave/", name, "_used")] = u;
+    m[absl::StrCat("slave/", name, "_percent")] = t > 0 ? u / t : 0;
+  }
+  return m;
+}
+
+std::vector<std::string> Agent::SandboxDirectories() {
+  return loop_->Call([this] {
+    std::vector<std::string> dirs;
+    for (const auto& [key, ex] : executors_) if (!ex.sandbox.empty()) dirs.push_back(ex.sandbox);
+    for (const auto& [key, task] : tasks_) if (!task.sandbox.empty()) dirs.push_back(task.sandbox);
+    for (const auto& [key, dir] : sandboxes_) dirs.push_back(dir);
+    for (const auto& e : completed_executors_) if (!e.directory().empty()) dirs.push_back(e.directory());
+    std::sort(dirs.begin(), dirs.end());
+    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+    return dirs;
+  });
+}
+
+}  // namespace corral

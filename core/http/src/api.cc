@@ -1,0 +1,157 @@
+#include "corral/http/api.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace corral::http {
+namespace {
+
+// "application/json; charset=utf-8" -> "application/json"
+std::string Essence(const std::string& value) {
+  std::string v = value.substr(0, value.find(';'));
+  absl::StripAsciiWhitespace(&v);
+  return absl::AsciiStrToLower(v);
+}
+
+}  // namespace
+
+const char* MediaType(Format f) { return f == Format::kJson ? kJson : kProtobuf; }
+
+std::optional<Format> Negotiate(const std::string& accept) {
+  if (accept.empty()) return Format::kJson;
+  std::vector<std::string> types;
+  for (absl::string_view part : absl::StrSplit(accept, ',')) types.push_back(Essence(std::string(part)));
+  auto allows = [&](const char* t) { return std::find(types.begin(), types.end(), t) != types.end(); };
+  if (allows(kJson) || allows("*/*") || allows("application/*")) return Format::kJson;
+  if (allows(kProtobuf)) return Format::kProtobuf;
+  return std::nullopt;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+std::string Serialize(const google::protobuf::Message& m, Format f) {
+  return f == Format::kJson ? ToJson(m) : m.SerializeAsString();
+}
+
+absl::Status Parse(const std::string& body, Format f, google::protobuf::Message* m) {
+  if (f == Format::kProtobuf) {
+    if (!m->ParseFromString(body)) return absl::InvalidArgumentError("the body is not a valid protobuf message");
+    return absl::OkStatus();
+  }
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto st = google::protobuf::util::JsonStringToMessage(body, m, options);
+  if (!st.ok()) {
+    std::string why(st.message());
+    why.erase(std::remove(why.begin(), why.end(), '\n'), why.end());
+    return absl::InvalidArgumentError(why);
+  }
+  return absl::OkStatus();
+}
+
+Response Error(int status, const std::string& message) { return Response::Text(status, message); }
+
+std::optional<Response> CheckPost(const Request& req, Format* format) {
+  if (req.method != "POST") {
+    Response r = Error(405, absl::StrCat("Expecting a 'POST' request, received '", req.method, "'"));
+    r.headers.emplace_back("Allow", "POST");
+    return r;
+  }
+  std::string type = Essence(req.header("content-type"));
+  if (type.empty()) return Error(400, "Expecting 'Content-Type' to be present");
+  if (type == kJson) {
+    *format = Format::kJson;
+  } else if (type == kProtobuf) {
+    *format = Format::kProtobuf;
+  } else {
+    return Error(415, absl::StrCat("Expecting 'Content-Type' of application/json or application/x-protobuf, got '",
+                                   type, "'"));
+  }
+  return std::nullopt;
+}
+
+std::optional<Response> ParseCall(const Request& req, google::protobuf::Message* m, Format* accepted) {
+  Format format = Format::kJson;
+  if (auto bad = CheckPost(req, &format)) return bad;
+  if (absl::Status st = Parse(req.body, format, m); !st.ok()) {
+    return Error(400, absl::StrCat("Failed to parse body into Call protobuf: ", st.message()));
+  }
+  auto negotiated = Negotiate(req.header("accept"));
+  if (!negotiated) return Error(406, "Expecting 'Accept' to allow application/json or application/x-protobuf");
+  *accepted = *negotiated;
+  return std::nullopt;
+}
+
+std::optional<Response> CheckGet(const Request& req) {
+  if (req.method == "GET" || req.method == "HEAD") return std::nullopt;
+  Response res = Error(405, absl::StrCat("Expecting a 'GET' request, received '", req.method, "'"));
+  res.headers.emplace_back("Allow", "GET");
+  return res;
+}
+
+int HttpStatusOf(const absl::Status& st) {
+  switch (st.code()) {
+    case absl::StatusCode::kInvalidArgument: return 400;
+    case absl::StatusCode::kNotFound: return 404;
+    case absl::StatusCode::kFailedPrecondition: return 409;
+    case absl::StatusCode::kPermissionDenied: return 403;
+    case absl::StatusCode::kUnavailable: return 503;
+    case absl::StatusCode::kUnimplemented: return 501;
+    default: return 500;
+  }
+}
+
+Response Answer(const google::protobuf::Message& m, Format f) {
+  Response res;
+  res.content_type = MediaType(f);
+  res.body = Serialize(m, f);
+  return res;
+}
+
+std::string FlagsJson(const std::map<std::string, std::string>& flags) {
+  google::protobuf::Struct s;
+  auto& fields = *s.mutable_fields();
+  for (const auto& [k, v] : flags) fields[k].set_string_value(v);
+  google::protobuf::Struct doc;
+  *(*doc.mutable_fields())["flags"].mutable_struct_value() = s;
+  return ToJson(doc);
+}
+
+std::string VersionJson(const std::string& version) {
+  google::protobuf::Struct v;
+  auto& f = *v.mutable_fields();
+  f["version"].set_string_value(version);
+  f["build_date"].set_string_value("");
+  f["build_time"].set_number_value(0);
+  f["build_user"].set_string_value("");
+  return ToJson(v);
+}
+
+std::string MetricsJson(const std::map<std::string, double>& metrics) {
+  google::protobuf::Struct s;
+  for (const auto& [k, v] : metrics) (*s.mutable_fields())[k].set_number_value(v);
+  return ToJson(s);
+}
+
+std::string Prometheus(const std::map<std::string, double>& metrics, const std::set<std::string>& counters) {
+  std::string out;
+  for (const auto& [name, value] : metrics) {
+    std::string p = absl::StrReplaceAll(name, {{"/", "_"}, {"-", "_"}, {".", "_"}});
+    absl::StrAppend(&out, "# TYPE ", p, counters.count(name) ? " counter\n" : " gauge\n", p, " ", value, "\n");
+  }
+  return out;
+}
+
+}  // namespace corral::http

@@ -1,0 +1,250 @@
+"""The agent's Mesos HTTP API: an executor speaking HTTP, the agent operator
+API, /state and the other JSON endpoints, and sandbox files, confined to
+the sandboxes."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from corral.testing import LocalCluster, wait_for
+from corral.v1 import agent_pb2
+from mesos_client import JSON, PROTOBUF, get, get_json, operator_call, post
+from test_scheduler_api import Scheduler, task
+
+EXECUTOR = Path(__file__).resolve().parent / "http_executor.py"
+
+
+def agent_address(master: str, agent_id: str) -> str:
+    for a in get_json(master, "/master/slaves")["slaves"]:
+        if a["id"] == agent_id:
+            return re.fullmatch(r"slave\(1\)@(.+:\d+)", a["pid"]).group(1)  # type: ignore[union-attr]
+    raise AssertionError(f"agent {agent_id} is not registered")
+
+
+def launch(cluster: LocalCluster, command: str) -> tuple[Scheduler, str]:
+    """Runs one command task; returns the scheduler and its agent's address."""
+    s = Scheduler(cluster.master, JSON)
+    s.subscribe()
+    offer = s.sub.next("OFFERS")["offers"]["offers"][0]  # type: ignore[union-attr]
+    code, body = s.call({"type": "ACCEPT", "accept": {
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task("job", command, offer)]}}],
+        "filters": {"refuse_seconds": 3600}}})
+    assert code == 202, body
+    s.update("job", "TASK_RUNNING")
+    return s, agent_address(cluster.master, offer["agent_id"]["value"])
+
+
+def agent_call(agent: str, call: dict[str, Any], fmt: str = JSON) -> tuple[int, Any]:
+    return operator_call(agent, call, agent_pb2.Response, fmt, call_type=agent_pb2.Call)
+
+
+def sandbox_of(agent: str) -> str:
+    [fw] = get_json(agent, "/state")["frameworks"]
+    [ex] = fw["executors"]
+    return str(ex["directory"])
+
+
+def test_agent_state_and_endpoints(cluster: LocalCluster) -> None:
+    s, agent = launch(cluster, "echo hello-from-the-task; sleep 60")
+    state = get_json(agent, "/state")
+    assert get_json(agent, "/slave(1)/state").keys() == state.keys()
+    assert set(state) >= {"version", "start_time", "id", "pid", "hostname", "resources", "unreserved_resources",
+                          "reserved_resources", "attributes", "master_hostname", "flags", "frameworks",
+                          "completed_frameworks"}
+    assert re.fullmatch(r"slave\(1\)@.+:\d+", state["pid"]) and state["pid"].endswith(agent.rsplit(":", 1)[1])
+    assert state["resources"]["cpus"] == 2 and state["resources"]["mem"] == 2048
+    assert state["resources"]["ports"] == "[31000-31099]"
+    [fw] = state["frameworks"]
+    assert fw["id"] == s.framework_id and fw["name"] == "http-test" and fw["role"] == "*"
+    [ex] = fw["executors"]
+    assert ex["id"] == "job" and ex["source"] == "job" and ex["name"].startswith("Command Executor (Task: job)")
+    assert ex["directory"] and ex["container"]
+    [t] = ex["tasks"]
+    assert {k: t[k] for k in ("id", "name", "framework_id", "executor_id", "state")} == {
+        "id": "job", "name": "job", "framework_id": s.framework_id, "executor_id": "job", "state": "TASK_RUNNING"}
+    assert t["slave_id"] == state["id"]
+    assert t["resources"]["cpus"] == 0.1 and t["resources"]["mem"] == 32
+    assert ex["queued_tasks"] == [] and ex["completed_tasks"] == []
+
+    assert get(agent, "/health")[0] == 200
+    assert get_json(agent, "/version")["version"]
+    assert get_json(agent, "/flags")["flags"]["work_dir"]
+    metrics = get_json(agent, "/metrics/snapshot")
+    assert metrics["slave/tasks_running"] == 1 and metrics["slave/registered"] == 1
+    assert metrics["slave/cpus_total"] == 2 and abs(metrics["slave/cpus_used"] - 0.1) < 1e-9
+    assert "slave_tasks_running 1\n" in get(agent, "/metrics")[1].decode()
+
+    # Killed and acknowledged, the task moves to completed_tasks.
+    code, body = s.call({"type": "KILL", "kill": {"task_id": {"value": "job"}}})
+    assert code == 202, body
+    s.update("job", "TASK_KILLED")
+
+    def completed() -> list[Any] | None:
+        [fw] = get_json(agent, "/state")["frameworks"]
+        done = [t for ex in fw["completed_executors"] for t in ex["completed_tasks"]]
+        return done or None
+
+    [done] = wait_for(completed, 30)
+    assert done["id"] == "job" and done["state"] == "TASK_KILLED"
+    assert get_json(agent, "/metrics/snapshot")["slave/tasks_killed"] == 1
+
+
+def test_sandbox_files_are_served_and_confined(cluster: LocalCluster) -> None:
+    # The task leaves a symlink out of its sandbox; it must not be followed.
+    _, agent = launch(cluster, "ln -s /etc/passwd leak; ln -s /etc etcdir; echo hello-from-the-task; sleep 60")
+    sandbox = sandbox_of(agent)
+
+    def stdout_says_hello() -> bool:
+        status, body, _ = get(agent, f"/files/read?path={sandbox}/stdout&offset=0")
+        return status == 200 and "hello-from-the-task" in json.loads(body)["data"]
+
+    wait_for(stdout_says_hello, 30)
+    listing = {e["path"]: e for e in get_json(agent, f"/files/browse?path={sandbox}")}
+    assert f"{sandbox}/stdout" in listing and f"{sandbox}/stderr" in listing
+    entry = listing[f"{sandbox}/stdout"]
+    assert entry["mode"].startswith("-rw") and entry["size"] > 0 and entry["nlink"] == 1
+    assert isinstance(entry["mtime"], int) and entry["uid"] and entry["gid"]
+
+    size = get_json(agent, f"/files/read?path={sandbox}/stdout&offset=-1")
+    assert size == {"data": "", "offset": entry["size"]}
+    page = get_json(agent, f"/files/read?path={sandbox}/stdout&offset=6&length=4")
+    assert page == {"data": "from", "offset": 6}
+    status, body, headers = get(agent, f"/files/download?path={sandbox}/stdout")
+    assert status == 200 and b"hello-from-the-task" in body
+    assert headers["content-type"] == "application/octet-stream"
+    assert headers["content-disposition"] == 'attachment; filename="stdout"'
+
+    refused = {
+        f"{sandbox}/../../../../../../../../etc/passwd": 403,  # climbs out with ..
+        "/etc/passwd": 403,                                    # elsewhere entirely
+        f"{sandbox}/leak": 403,                                # a symlink out of the sandbox
+        f"{sandbox}/etcdir/passwd": 403,                       # a directory symlink out of it
+        f"{sandbox}/no-such-file": 404,
+        "stdout": 400,                                         # not an absolute path
+    }
+    for path, expected in refused.items():
+        for action in ("read", "browse", "download"):
+            status, body, _ = get(agent, f"/files/{action}?path={path}&offset=0")
+            assert status == expected, (action, path, status, body)
+            assert b"root:" not in body
+    status, body, _ = get(agent, "/files/read?offset=0")
+    assert status == 400 and b"'path'" in body
+    status, body, _ = get(agent, f"/files/read?path={sandbox}/stdout&offset=x")
+    assert status == 400 and b"offset" in body
+
+
+def test_agent_operator_api(cluster: LocalCluster) -> None:
+    s, agent = launch(cluster, "echo hello-from-the-task; sleep 60")
+    sandbox = sandbox_of(agent)
+    for fmt in (JSON, PROTOBUF):
+        status, answer = agent_call(agent, {"type": "GET_STATE"}, fmt)
+        assert status == 200 and answer["type"] == "GET_STATE", answer
+        st = answer["get_state"]
+        [t] = st["get_tasks"]["launched_tasks"]
+        assert t["task_id"] == {"value": "job"} and t["state"] == "TASK_RUNNING"
+        [ex] = st["get_executors"]["executors"]
+        assert ex["executor_info"]["executor_id"] == {"value": "job"}
+        [fw] = st["get_frameworks"]["frameworks"]
+        assert fw["framework_info"]["id"] == {"value": s.framework_id}
+
+    status, answer = agent_call(agent, {"type": "GET_CONTAINERS"})
+    [c] = answer["get_containers"]["containers"]
+    assert c["executor_id"] == {"value": "job"} and c["container_id"]["value"]
+    for call in ("GET_HEALTH", "GET_FLAGS", "GET_VERSION", "GET_METRICS", "GET_LOGGING_LEVEL", "GET_AGENT",
+                 "GET_FRAMEWORKS", "GET_EXECUTORS", "GET_TASKS"):
+        status, answer = agent_call(agent, {"type": call})
+        assert status == 200 and answer["type"] == call, (call, answer)
+    status, answer = agent_call(agent, {"type": "GET_AGENT"})
+    assert answer["get_agent"]["agent_info"]["id"]["value"] == get_json(agent, "/state")["id"]
+
+    status, answer = agent_call(agent, {"type": "LIST_FILES", "list_files": {"path": sandbox}})
+    assert status == 200, answer
+    assert answer["type"] == "LIST_FILES"
+    assert f"{sandbox}/stdout" in {f["path"] for f in answer["list_files"]["file_infos"]}
+
+    def read() -> dict[str, Any] | None:
+        status, answer = agent_call(agent, {"type": "READ_FILE", "read_file": {"path": f"{sandbox}/stdout",
+                                                                               "offset": 0}})
+        assert status == 200, answer
+        data = base64.b64decode(answer["read_file"].get("data", ""))
+        return answer if b"hello-from-the-task" in data else None
+
+    assert int(wait_for(read, 30)["read_file"]["size"]) > 0
+    status, body = agent_call(agent, {"type": "READ_FILE", "read_file": {"path": "/etc/passwd", "offset": 0}})
+    assert status == 403 and "/etc/passwd" in body
+    status, body = agent_call(agent, {"type": "READ_FILE", "read_file": {"path": f"{sandbox}/stdout"}})
+    assert status == 400 and "read_file.offset" in body
+    status, body = agent_call(agent, {"type": "LAUNCH_NESTED_CONTAINER"})
+    assert status == 501 and "LAUNCH_NESTED_CONTAINER" in body
+    status, body = agent_call(agent, {"type": "GET_STATE", "bogus": 1})
+    assert status == 400 and "bogus" in body
+
+
+def test_an_executor_speaking_http_runs_tasks(cluster: LocalCluster) -> None:
+    s = Scheduler(cluster.master, JSON)
+    s.subscribe()
+    offer = s.sub.next("OFFERS")["offers"]["offers"][0]  # type: ignore[union-attr]
+    executor = {"executor_id": {"value": "http-executor"}, "framework_id": {"value": s.framework_id},
+                "name": "a Mesos HTTP executor",
+                # As this test's user: the framework's ("nobody") may not reach this Python.
+                "command": {"shell": True, "value": f"exec {sys.executable} {EXECUTOR}", "user": getpass.getuser()},
+                "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}, "role": "*",
+                               "allocation_info": {"role": "*"}},
+                              {"name": "mem", "type": "SCALAR", "scalar": {"value": 64}, "role": "*",
+                               "allocation_info": {"role": "*"}}]}
+    job = task("job", "", offer)
+    del job["command"]
+    job["executor"] = executor
+    code, body = s.call({"type": "ACCEPT", "accept": {
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [job]}}]}})
+    assert code == 202, body
+
+    running = s.update("job", "TASK_RUNNING")
+    assert running["source"] == "SOURCE_EXECUTOR"
+    assert running["executor_id"] == {"value": "http-executor"}
+    seen = json.loads(base64.b64decode(running["data"]))
+    agent = agent_address(cluster.master, offer["agent_id"]["value"])
+    host, port = seen["MESOS_AGENT_ENDPOINT"].rsplit(":", 1)
+    assert port == agent.rsplit(":", 1)[1] and host == "127.0.0.1"
+    assert seen["MESOS_FRAMEWORK_ID"] == s.framework_id
+    assert seen["MESOS_EXECUTOR_ID"] == "http-executor"
+    assert seen["MESOS_AGENT_ID"] == seen["MESOS_SLAVE_ID"] == offer["agent_id"]["value"]
+    assert seen["MESOS_DIRECTORY"] == seen["MESOS_SANDBOX"] and Path(seen["MESOS_DIRECTORY"]).is_dir()
+    assert seen["MESOS_CHECKPOINT"] in ("0", "1")
+
+    message = s.sub.next("MESSAGE")["message"]  # type: ignore[union-attr]
+    assert base64.b64decode(message["data"]) == b"hello from the executor"
+    assert message["executor_id"] == {"value": "http-executor"}
+    assert s.update("job", "TASK_FINISHED")["source"] == "SOURCE_EXECUTOR"
+
+    # The agent shows the executor's sandbox, where its output is readable.
+    [fw] = get_json(agent, "/state")["frameworks"]
+    [ex] = fw["executors"]
+    assert ex["id"] == "http-executor" and ex["name"] == "a Mesos HTTP executor"
+    status, body, _ = get(agent, f"/files/read?path={ex['directory']}/stdout&offset=0")
+    assert status == 200 and "subscribed to agent" in json.loads(body)["data"]
+
+    # Errors an executor can make, each answered as Mesos does.
+    bad_update = {"type": "UPDATE", "framework_id": {"value": s.framework_id},
+                 "executor_id": {"value": "http-executor"}}
+    status, body, _ = post_executor(agent, json.dumps(bad_update).encode())
+    assert status == 400 and b"update.status" in body
+    status, body, _ = post_executor(agent, b"{not json")
+    assert status == 400 and b"Failed to parse" in body
+    status, body, _ = post_executor(agent, json.dumps({"type": "SUBSCRIBE", "framework_id": {"value": "nope"},
+                                                       "executor_id": {"value": "nope"}}).encode())
+    assert status == 404 and b"nope" in body
+    status, body, _ = post_executor(agent, b"{}", content_type="text/plain")
+    assert status == 415
+
+
+def post_executor(agent: str, body: bytes, content_type: str = JSON) -> tuple[int, bytes, dict[str, str]]:
+    return post(agent, "/api/v1/executor", body, {"Content-Type": content_type, "Accept": JSON})
