@@ -68,6 +68,16 @@ TEST_F(SandboxFilesTest, SymlinksOutOfTheSandboxAreRefused) {
   EXPECT_TRUE(Resolve(sandboxes_, (sandbox_ / "inner").string()).ok());
 }
 
+TEST_F(SandboxFilesTest, SandboxesUnderASymlinkedWorkDirAreServed) {
+  fs::create_directory_symlink(root_ / "slaves", root_ / "work");
+  std::string linked = (root_ / "work/a/frameworks/f/executors/e/runs/c1").string();
+  auto file = Resolve({linked}, linked + "/stdout");
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(*file, fs::canonical(sandbox_ / "stdout").string());
+  fs::create_symlink(root_ / "outside/secret", sandbox_ / "link");
+  EXPECT_EQ(Resolve({linked}, linked + "/link").status().code(), absl::StatusCode::kPermissionDenied);
+}
+
 TEST_F(SandboxFilesTest, MissingFilesAreNotFound) {
   EXPECT_EQ(Resolve(sandboxes_, (sandbox_ / "nope").string()).status().code(), absl::StatusCode::kNotFound);
 }

@@ -222,6 +222,11 @@ Agent::~Agent() { Stop(); }
 absl::Status Agent::Start(int port) {
   options_.port = port;
   if (options_.master.empty()) return absl::InvalidArgumentError("--master is required (host:port of the master)");
+  // Sandbox paths are shown to clients (/state) and checked against what
+  // they ask for (/files): they must be absolute and normal.
+  if (options_.work_dir.empty()) return absl::InvalidArgumentError("--work_dir must not be empty");
+  options_.work_dir = fs::absolute(options_.work_dir).lexically_normal().string();
+  if (options_.work_dir.size() > 1 && options_.work_dir.back() == '/') options_.work_dir.pop_back();
   std::error_code ec;
   fs::create_directories(options_.work_dir, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options_.work_dir, ": ", ec.message()));

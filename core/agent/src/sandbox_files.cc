@@ -64,28 +64,26 @@ absl::StatusOr<std::string> Resolve(const std::vector<std::string>& sandboxes, c
   }
   std::string lexical = fs::path(path).lexically_normal().string();
   if (lexical.size() > 1 && lexical.back() == '/') lexical.pop_back();
-  auto inside = [&](const std::string& p, bool canonical_roots) {
-    for (const std::string& root : sandboxes) {
-      std::string r = root;
-      if (canonical_roots) {
-        std::error_code ec;
-        r = fs::canonical(root, ec).string();
-        if (ec) continue;
-      }
-      if (Within(p, r)) return true;
-    }
-    return false;
-  };
-  if (!inside(lexical, false)) {
+  std::vector<const std::string*> claimed;  // the sandboxes the path names
+  for (const std::string& root : sandboxes) {
+    if (Within(lexical, root)) claimed.push_back(&root);
+  }
+  if (claimed.empty()) {
     return absl::PermissionDeniedError(absl::StrCat("'", path, "' is not inside a sandbox of this agent"));
   }
   std::error_code ec;
   std::string real = fs::canonical(lexical, ec).string();
   if (ec) return absl::NotFoundError(absl::StrCat("'", path, "' does not exist"));
-  // Symlinks inside a sandbox may point anywhere: what they lead to counts.
-  if (!inside(real, true)) {
-    return absl::PermissionDeniedError(absl::StrCat("'", path, "' leads outside its sandbox"));
+  // Symlinks inside a sandbox may point anywhere: where they lead counts. A
+  // canonical path has no symlinks, so a sandbox path it starts with has
+  // none either; a sandbox reached through a symlinked work dir is compared
+  // by its own canonical path.
+  bool inside = std::any_of(sandboxes.begin(), sandboxes.end(), [&](const std::string& r) { return Within(real, r); });
+  for (size_t i = 0; !inside && i < claimed.size(); ++i) {
+    std::string root = fs::canonical(*claimed[i], ec).string();
+    inside = !ec && Within(real, root);
   }
+  if (!inside) return absl::PermissionDeniedError(absl::StrCat("'", path, "' leads outside its sandbox"));
   return real;
 }
 
