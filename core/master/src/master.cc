@@ -846,9 +846,9 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
 }
 
 void Master::AdmitAgent(AgentEntry& agent) {
-  PublishAgentAdded(agent);
   allocator_.AddAgent(agent.id, agent.total);
   allocator_.SetAgentActive(agent.id, true);
+  PublishAgentAdded(agent);
   ScheduleAllocation(agent.id);
 }
 
@@ -909,7 +909,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     agent.reachable = true;
     if (agent.registered_time == 0) agent.registered_time = NowSeconds();
     allocator_.AddAgent(id, agent.total);
-    PublishAgentAdded(agent);
+    std::vector<TaskKey> learned;  // tasks new to this master, for TASK_ADDED
     // Adopt the tasks the agent reports.
     for (const v1::ExecutorInfo& ex : msg.executors()) {
       std::string fid = ex.framework_id().value();
@@ -939,6 +939,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
       task.latest_status.set_state(t.state());
       task.latest_status.mutable_agent_id()->set_value(id);
       agent.tasks.insert(key);
+      if (!existed && !operator_sinks_.empty()) learned.push_back(key);
       auto exk = std::make_pair(fid, task.executor_id);
       if (!task.executor_id.empty()) {
         agent.executors[exk].tasks.insert(task.task_id);
@@ -956,6 +957,8 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     for (auto& [k, ee] : agent.executors) {
       if (!ee.resources.Empty()) allocator_.AddUsed(k.first, ee.role.empty() ? "*" : ee.role, id, ee.resources);
     }
+    PublishAgentAdded(agent);
+    for (const TaskKey& key : learned) PublishTaskAdded(tasks_.at(key));
   }
   // Tasks the master placed on this agent that the agent does not report
   // never reached it (a launch lost with the connection): they are over.
