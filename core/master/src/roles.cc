@@ -87,8 +87,9 @@ absl::Status Master::UpdateQuotas(const std::map<std::string, RoleQuota>& quotas
   for (const auto& [role, q] : quotas) {
     if (role == "*") return absl::InvalidArgumentError("the default role '*' cannot have a quota");
     if (auto st = validation::ValidateRole(role); !st.ok()) return st;
-    for (const auto& [name, guarantee] : q.guarantee.entries()) {
-      Milli limit = q.limit.Get(name);
+    for (const auto& entry : q.guarantee.entries()) {
+      const std::string& name = entry.first;
+      Milli guarantee = entry.second, limit = q.limit.Get(name);
       bool limited = std::any_of(q.limit.entries().begin(), q.limit.entries().end(),
                                  [&](const auto& e) { return e.first == name; });
       if (limited && guarantee > limit) {
