@@ -1498,7 +1498,9 @@ absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std
   std::error_code ec;
   fs::path real = fs::weakly_canonical(fs::path(sandbox) / path, ec);
   fs::path root = fs::weakly_canonical(sandbox, ec);
-  if (ec || real.string().compare(0, root.string().size(), root.string()) != 0) {
+  // Inside the root itself, not merely sharing its prefix (".../runs/c1" vs ".../runs/c10").
+  std::string prefix = root.string() + "/";
+  if (ec || (real != root && real.string().compare(0, prefix.size(), prefix) != 0)) {
     return absl::PermissionDeniedError("'path' leaves the sandbox");
   }
   std::ifstream in(real, std::ios::binary);
