@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
@@ -1353,8 +1355,17 @@ v1::internal::ClusterState* Master::GetState(google::protobuf::Arena* arena) {
   });
 }
 
-void Master::FillAgentState(const AgentEntry& agent, v1::internal::AgentState* a) {
-  *a->mutable_agent_info() = agent.info;
+void Master::FillAgentState(const AgentEntry& agent, v1::internal::AgentState* a, bool whole_info) {
+  if (whole_info) {
+    *a->mutable_agent_info() = agent.info;
+  } else {
+    // What /master/state shows of it: its resources are `total` below.
+    v1::AgentInfo* info = a->mutable_agent_info();
+    *info->mutable_id() = agent.info.id();
+    info->set_hostname(agent.info.hostname());
+    info->set_port(agent.info.port());
+    *info->mutable_attributes() = agent.info.attributes();
+  }
   agent.total.ToProto(a->mutable_total());
   a->set_active(agent.reachable && agent.link != nullptr);
   a->set_registered_time(agent.registered_time);
@@ -1374,15 +1385,24 @@ void Master::FillAgentState(const AgentEntry& agent, v1::internal::AgentState* a
   if (agent.drain) *a->mutable_drain_info() = *agent.drain;
 }
 
-void Master::FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* f) {
+void Master::FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* f,
+                                const Resources* used_by_tasks) {
   const std::string& id = fw.id;
   *f->mutable_framework_info() = fw.info;
   f->set_active(true);
   f->set_connected(fw.connected);
   Resources used, offered;
-  for (const std::string& tid : fw.tasks) {
-    const TaskEntry& t = tasks_.at({id, tid});
-    if (!t.resources_released) used += t.resources;
+  if (used_by_tasks != nullptr) {
+    used = *used_by_tasks;
+  } else {
+    // fw.tasks and this framework's run of tasks_ are both sorted by task
+    // ID: walk them side by side rather than look each task up.
+    auto it = tasks_.lower_bound({id, std::string()});
+    for (const std::string& tid : fw.tasks) {
+      while (it != tasks_.end() && it->first.first == id && it->first.second < tid) ++it;
+      if (it == tasks_.end() || it->first.first != id) break;
+      if (it->first.second == tid && !it->second.resources_released) used += it->second.resources;
+    }
   }
   for (const std::string& oid : fw.offers) offered += offers_.at(oid).resources;
   used.ToProto(f->mutable_allocated());
@@ -1422,6 +1442,87 @@ void Master::FillState(v1::internal::ClusterState* state) {
   for (const auto& [id, fw] : frameworks_) FillFrameworkState(fw, state->add_frameworks());
   for (const auto& [key, task] : tasks_) FillTask(task, state->add_tasks());
   for (const v1::Task& t : completed_tasks_) *state->add_completed_tasks() = t;
+}
+
+Master::TaskRenderKey Master::TaskRenderKey::Of(const v1::Task& task) {
+  TaskRenderKey key;
+  key.state = task.state();
+  if (task.statuses_size() > 0) {
+    const v1::TaskStatus& s = task.statuses(task.statuses_size() - 1);
+    key.status_state = s.state();
+    key.status_timestamp = s.timestamp();
+    key.status_healthy = s.has_healthy() ? s.healthy() : -1;
+  }
+  return key;
+}
+
+Master::TaskRenderKey Master::RenderKeyOf(const TaskEntry& task) {
+  // What TaskRenderKey::Of reads from the v1::Task FillTask makes of `task`.
+  TaskRenderKey key;
+  key.state = task.state;
+  key.status_state = task.latest_status.state();
+  key.status_timestamp = task.latest_status.timestamp();
+  key.status_healthy = task.latest_status.has_healthy() ? task.latest_status.healthy() : -1;
+  return key;
+}
+
+Master::RenderableState Master::GetRenderableState(google::protobuf::Arena* arena) {
+  return loop_.Call([&] {
+    RenderableState out;
+    v1::internal::ClusterState* state = google::protobuf::Arena::CreateMessage<v1::internal::ClusterState>(arena);
+    out.state = state;
+    *state->mutable_master_info() = info_;
+    absl::flat_hash_set<absl::string_view> reachable;
+    reachable.reserve(agents_.size());
+    for (const auto& [id, agent] : agents_) {
+      if (agent.reachable) reachable.insert(id);
+    }
+    // The agents are copied on a helper thread while this one walks the
+    // tasks. The loop is held here until both are done, so nothing changes
+    // under either; both only read, and an arena takes allocations from
+    // several threads.
+    std::thread agents_copier([this, state] {
+      state->mutable_agents()->Reserve(static_cast<int>(agents_.size()));
+      for (const auto& [id, agent] : agents_) FillAgentState(agent, state->add_agents(), false);
+    });
+    for (const v1::Task& t : completed_tasks_) *state->add_completed_tasks() = t;
+    // One walk over the tasks, which are ordered by framework ID as
+    // frameworks_ is, also sums what each framework's tasks use.
+    out.tasks.reserve(tasks_.size());
+    std::vector<Resources> used(frameworks_.size());
+    auto fw = frameworks_.begin();
+    int fw_index = 0;
+    for (const auto& [key, task] : tasks_) {
+      while (fw != frameworks_.end() && fw->first < key.first) ++fw, ++fw_index;
+      TaskView& view = out.tasks.emplace_back();
+      bool listed = fw != frameworks_.end() && fw->first == key.first;
+      view.framework = listed ? fw_index : -1;
+      if (listed && !task.resources_released) used[fw_index] += task.resources;
+      view.unreachable = !reachable.contains(task.agent_id);
+      if (task.rendering != nullptr && task.rendered_from == RenderKeyOf(task)) {
+        view.rendering = task.rendering;
+      } else {
+        view.task = state->tasks_size();
+        FillTask(task, state->add_tasks());
+      }
+    }
+    fw_index = 0;
+    for (const auto& [id, f] : frameworks_) FillFrameworkState(f, state->add_frameworks(), &used[fw_index++]);
+    agents_copier.join();
+    return out;
+  });
+}
+
+void Master::KeepTaskRenderings(std::vector<TaskRendering> renderings) {
+  if (renderings.empty()) return;
+  loop_.Post([this, renderings = std::move(renderings)]() mutable {
+    for (TaskRendering& r : renderings) {
+      auto it = tasks_.find({r.framework_id, r.task_id});
+      if (it == tasks_.end() || !(RenderKeyOf(it->second) == r.key)) continue;
+      it->second.rendering = std::move(r.rendering);
+      it->second.rendered_from = r.key;
+    }
+  });
 }
 
 // --- operator event stream ------------------------------------------------------

@@ -86,7 +86,10 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
   }
   if (path == "/master/state" || path == "/state" || path == "/state.json" || path == "/master/state.json") {
     StateJsonContext context{&master_->flags(), master_->start_time()};
-    return r.Reply(Response::Json(RenderMasterState(Snapshot(arena), context)));
+    std::vector<Master::TaskRendering> fresh;
+    std::string body = RenderMasterState(master_->GetRenderableState(&arena), context, &fresh);
+    master_->KeepTaskRenderings(std::move(fresh));
+    return r.Reply(Response::Json(std::move(body)));
   }
   if (path == "/master/state-summary" || path == "/state-summary") {
     return r.Reply(Response::Json(RenderStateSummary(Snapshot(arena))));

@@ -2,9 +2,11 @@
 // RapidJSON's writer: with 100,000 tasks a document is tens of megabytes,
 // and building a DOM (or protobuf Struct) first would double the work.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -107,24 +109,75 @@ std::vector<std::string> Roles(const v1::FrameworkInfo& info) {
 #pragma GCC diagnostic pop
 }
 
+// A task to write: rendered here from its protobuf, or rendered already.
+struct TaskRef {
+  const v1::Task* task = nullptr;
+  const std::string* json = nullptr;
+};
+
+// Tasks by the index of their framework in state.frameworks().
 struct TasksByFramework {
-  std::map<std::string, std::vector<const v1::Task*>> active, unreachable, completed;
-  explicit TasksByFramework(const v1::internal::ClusterState& state) {
+  std::vector<std::vector<TaskRef>> active, unreachable, completed;
+  rapidjson::StringBuffer* out = nullptr;  // the buffer the task lists are written to
+
+  TasksByFramework(const v1::internal::ClusterState& state, rapidjson::StringBuffer* buffer = nullptr)
+      : active(state.frameworks_size()),
+        unreachable(state.frameworks_size()),
+        completed(state.frameworks_size()),
+        out(buffer) {
     for (const v1::Task& t : state.tasks()) {
-      (t.status_update_state() == v1::TASK_UNREACHABLE ? unreachable : active)[t.framework_id().value()].push_back(&t);
+      int i = IndexOf(state, t.framework_id().value());
+      if (i >= 0) (t.status_update_state() == v1::TASK_UNREACHABLE ? unreachable : active)[i].push_back({&t, nullptr});
     }
-    for (const v1::Task& t : state.completed_tasks()) completed[t.framework_id().value()].push_back(&t);
+    AddCompleted(state);
+  }
+
+  // Every task of `renderable` has a rendering: its own, or one in `fresh`.
+  TasksByFramework(const Master::RenderableState& renderable, const Master::TaskRendering* fresh)
+      : active(renderable.state->frameworks_size()),
+        unreachable(renderable.state->frameworks_size()),
+        completed(renderable.state->frameworks_size()) {
+    size_t next_fresh = 0;
+    for (const Master::TaskView& view : renderable.tasks) {
+      const std::string* json = view.rendering ? view.rendering.get() : fresh[next_fresh++].rendering.get();
+      if (view.framework >= 0) (view.unreachable ? unreachable : active)[view.framework].push_back({nullptr, json});
+    }
+    AddCompleted(*renderable.state);
+  }
+
+ private:
+  std::map<std::string, int> index_;
+  int IndexOf(const v1::internal::ClusterState& state, const std::string& framework_id) {
+    if (index_.empty()) {
+      for (int i = 0; i < state.frameworks_size(); ++i) index_[state.frameworks(i).framework_info().id().value()] = i;
+    }
+    auto it = index_.find(framework_id);
+    return it == index_.end() ? -1 : it->second;
+  }
+  void AddCompleted(const v1::internal::ClusterState& state) {
+    for (const v1::Task& t : state.completed_tasks()) {
+      int i = IndexOf(state, t.framework_id().value());
+      if (i >= 0) completed[i].push_back({&t, nullptr});
+    }
   }
 };
 
-void TaskList(Writer& w, const std::map<std::string, std::vector<const v1::Task*>>& by_fw, const std::string& fid) {
+void TaskList(Writer& w, const TasksByFramework& tasks, const std::vector<TaskRef>& list) {
   w.StartArray();
-  auto it = by_fw.find(fid);
-  if (it != by_fw.end()) for (const v1::Task* t : it->second) Task(w, *t);
+  for (const TaskRef& t : list) {
+    if (t.json == nullptr) {
+      Task(w, *t.task);
+      continue;
+    }
+    // An empty raw value writes the separator and counts the value; the
+    // rendering itself is copied in whole.
+    w.RawValue("", 0, rapidjson::kObjectType);
+    std::memcpy(tasks.out->Push(t.json->size()), t.json->data(), t.json->size());
+  }
   w.EndArray();
 }
 
-void Framework(Writer& w, const v1::internal::FrameworkState& f, const TasksByFramework* tasks,
+void Framework(Writer& w, const v1::internal::FrameworkState& f, int index, const TasksByFramework* tasks,
                const std::map<std::string, std::map<v1::TaskState, int>>* summary_counts,
                const std::map<std::string, std::set<std::string>>* summary_agents) {
   const v1::FrameworkInfo& info = f.framework_info();
@@ -199,11 +252,11 @@ void Framework(Writer& w, const v1::internal::FrameworkState& f, const TasksByFr
     Labels(w, info.labels());
   }
   Key(w, "tasks");
-  TaskList(w, tasks->active, fid);
+  TaskList(w, *tasks, tasks->active[index]);
   Key(w, "unreachable_tasks");
-  TaskList(w, tasks->unreachable, fid);
+  TaskList(w, *tasks, tasks->unreachable[index]);
   Key(w, "completed_tasks");
-  TaskList(w, tasks->completed, fid);
+  TaskList(w, *tasks, tasks->completed[index]);
   Key(w, "offers");
   w.StartArray();
   for (const v1::Offer& o : f.offers()) {
@@ -227,16 +280,34 @@ void Framework(Writer& w, const v1::internal::FrameworkState& f, const TasksByFr
 
 void Frameworks(Writer& w, const v1::internal::ClusterState& state, const TasksByFramework& tasks) {
   w.StartArray();
-  for (const auto& f : state.frameworks()) Framework(w, f, &tasks, nullptr, nullptr);
+  for (int i = 0; i < state.frameworks_size(); ++i) Framework(w, state.frameworks(i), i, &tasks, nullptr, nullptr);
   w.EndArray();
 }
 
-
-}  // namespace
-
-std::string RenderMasterState(const v1::internal::ClusterState& state, const StateJsonContext& context) {
+// The agents and the frameworks (with their tasks) are nearly all of the
+// document: they are rendered side by side, the agents on a helper thread,
+// and put in the skeleton (rendered with empty raw values in their places)
+// as the result is assembled.
+std::string MasterState(const v1::internal::ClusterState& state, const StateJsonContext& context,
+                        TasksByFramework& tasks, size_t size_hint) {
+  rapidjson::StringBuffer agents;
+  std::thread agents_renderer([&state, &agents] {
+    agents.Reserve(1500 * static_cast<size_t>(state.agents_size()));
+    Writer aw(agents);
+    aw.StartArray();
+    for (const auto& a : state.agents()) {
+      if (a.reachable() && !a.recovered()) Agent(aw, a, false, nullptr, nullptr);
+    }
+    aw.EndArray();
+  });
+  rapidjson::StringBuffer frameworks;
+  frameworks.Reserve(size_hint);
+  tasks.out = &frameworks;
+  {
+    Writer fw(frameworks);
+    Frameworks(fw, state, tasks);
+  }
   rapidjson::StringBuffer buffer;
-  buffer.Reserve(1024 + 400 * static_cast<size_t>(state.tasks_size()) + 1500 * state.agents_size());
   Writer w(buffer);
   const v1::MasterInfo& m = state.master_info();
   int active = 0, deactivated = 0, unreachable = 0;
@@ -310,11 +381,8 @@ std::string RenderMasterState(const v1::internal::ClusterState& state, const Sta
   }
   w.EndObject();
   Key(w, "slaves");
-  w.StartArray();
-  for (const auto& a : state.agents()) {
-    if (a.reachable() && !a.recovered()) Agent(w, a, false, nullptr, nullptr);
-  }
-  w.EndArray();
+  w.RawValue("", 0, rapidjson::kArrayType);
+  size_t agents_at = buffer.GetSize();
   Key(w, "recovered_slaves");
   w.StartArray();
   for (const auto& a : state.agents()) {
@@ -329,9 +397,9 @@ std::string RenderMasterState(const v1::internal::ClusterState& state, const Sta
     w.EndObject();
   }
   w.EndArray();
-  TasksByFramework tasks(state);
   Key(w, "frameworks");
-  Frameworks(w, state, tasks);
+  w.RawValue("", 0, rapidjson::kArrayType);
+  size_t frameworks_at = buffer.GetSize();
   Key(w, "completed_frameworks");
   w.StartArray();
   w.EndArray();
@@ -342,7 +410,39 @@ std::string RenderMasterState(const v1::internal::ClusterState& state, const Sta
   w.StartArray();
   w.EndArray();
   w.EndObject();
-  return Done(buffer);
+  agents_renderer.join();
+  std::string out;
+  out.reserve(buffer.GetSize() + agents.GetSize() + frameworks.GetSize());
+  out.append(buffer.GetString(), agents_at);
+  out.append(agents.GetString(), agents.GetSize());
+  out.append(buffer.GetString() + agents_at, frameworks_at - agents_at);
+  out.append(frameworks.GetString(), frameworks.GetSize());
+  out.append(buffer.GetString() + frameworks_at, buffer.GetSize() - frameworks_at);
+  return out;
+}
+
+}  // namespace
+
+std::string RenderMasterState(const v1::internal::ClusterState& state, const StateJsonContext& context) {
+  TasksByFramework tasks(state);
+  return MasterState(state, context, tasks, 1024 + 400 * static_cast<size_t>(state.tasks_size()));
+}
+
+std::string RenderMasterState(const Master::RenderableState& renderable, const StateJsonContext& context,
+                              std::vector<Master::TaskRendering>* fresh) {
+  const v1::internal::ClusterState& state = *renderable.state;
+  size_t first = fresh->size();
+  rapidjson::StringBuffer one;
+  Writer tw(one);
+  for (const v1::Task& t : state.tasks()) {
+    one.Clear();
+    tw.Reset(one);
+    Task(tw, t);
+    fresh->push_back({t.framework_id().value(), t.task_id().value(), Master::TaskRenderKey::Of(t),
+                      std::make_shared<const std::string>(one.GetString(), one.GetSize())});
+  }
+  TasksByFramework tasks(renderable, fresh->data() + first);
+  return MasterState(state, context, tasks, 1024 + 400 * renderable.tasks.size());
 }
 
 std::string RenderStateSummary(const v1::internal::ClusterState& state) {
@@ -371,7 +471,7 @@ std::string RenderStateSummary(const v1::internal::ClusterState& state) {
   w.EndArray();
   Key(w, "frameworks");
   w.StartArray();
-  for (const auto& f : state.frameworks()) Framework(w, f, nullptr, &fw_counts, &fw_agents);
+  for (const auto& f : state.frameworks()) Framework(w, f, -1, nullptr, &fw_counts, &fw_agents);
   w.EndArray();
   w.EndObject();
   return Done(buffer);
@@ -380,7 +480,7 @@ std::string RenderStateSummary(const v1::internal::ClusterState& state) {
 std::string RenderFrameworks(const v1::internal::ClusterState& state) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
-  TasksByFramework tasks(state);
+  TasksByFramework tasks(state, &buffer);
   w.StartObject();
   Key(w, "frameworks");
   Frameworks(w, state, tasks);

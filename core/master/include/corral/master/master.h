@@ -110,6 +110,46 @@ class Master {
   v1::internal::ClusterState GetState();
   // The same, allocated on `arena`: much cheaper for large clusters.
   v1::internal::ClusterState* GetState(google::protobuf::Arena* arena);
+  // /master/state spends nearly all its time on tasks, and most tasks are
+  // unchanged since the last request. So the master keeps, beside each task,
+  // the rendering (JSON) its last reader made of it, and hands it out again
+  // while the task is unchanged: its state and its latest status's state,
+  // timestamp and health. A rendering may depend on nothing else of the
+  // v1::Task FillTask makes but what is fixed for a task's life (IDs, name,
+  // resources, role); status_update_state comes apart, as `unreachable`.
+  struct TaskRenderKey {
+    v1::TaskState state = v1::TASK_STAGING;
+    v1::TaskState status_state = v1::TASK_STAGING;
+    double status_timestamp = 0;
+    int status_healthy = -1;  // -1: no health reported
+    // The key of a task as GetState fills it.
+    static TaskRenderKey Of(const v1::Task& task);
+    bool operator==(const TaskRenderKey& o) const {
+      return state == o.state && status_state == o.status_state && status_timestamp == o.status_timestamp &&
+             status_healthy == o.status_healthy;
+    }
+  };
+  struct TaskView {
+    int framework = -1;        // index into state->frameworks(); -1 if not there
+    bool unreachable = false;  // its agent is unreachable (or gone)
+    // The kept rendering, or else the index of the task in state->tasks().
+    std::shared_ptr<const std::string> rendering;
+    int task = -1;
+  };
+  struct RenderableState {
+    v1::internal::ClusterState* state = nullptr;  // as GetState, but tasks: only those without a rendering
+    std::vector<TaskView> tasks;                  // every active task, in GetState's order
+  };
+  RenderableState GetRenderableState(google::protobuf::Arena* arena);
+  // Renderings of tasks that came without one, to keep; one whose task has
+  // changed or gone since is dropped.
+  struct TaskRendering {
+    std::string framework_id;
+    std::string task_id;
+    TaskRenderKey key;
+    std::shared_ptr<const std::string> rendering;
+  };
+  void KeepTaskRenderings(std::vector<TaskRendering> renderings);
   // Mesos's metric names (master/..., allocator/mesos/...) and values.
   std::map<std::string, double> Metrics();
   // The flags the master runs with; fixed after construction.
@@ -183,6 +223,9 @@ class Master {
     v1::TaskStatus latest_status;    // what reconciliation answers
     std::string terminal_uuid;       // uuid of the terminal update, if any
     bool resources_released = false;
+    // See GetRenderableState; valid while rendered_from matches the task.
+    std::shared_ptr<const std::string> rendering;
+    TaskRenderKey rendered_from;
   };
   struct ExecutorEntry {
     std::string role;
@@ -237,8 +280,12 @@ class Master {
 
   // All below run on the loop thread.
   void FillState(v1::internal::ClusterState* state);
-  void FillAgentState(const AgentEntry& agent, v1::internal::AgentState* out);
-  void FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* out);
+  static TaskRenderKey RenderKeyOf(const TaskEntry& task);
+  // Without whole_info, agent_info holds only what /master/state shows.
+  void FillAgentState(const AgentEntry& agent, v1::internal::AgentState* out, bool whole_info = true);
+  // `used_by_tasks`: what its tasks use, when the caller has summed it.
+  void FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* out,
+                          const Resources* used_by_tasks = nullptr);
   void FillTask(const TaskEntry& task, v1::Task* out);
   // Operator events, to every operator subscriber.
   void Publish(const v1::master::Event& event);

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "corral/http/server.h"
 #include "corral/master/master.h"
@@ -40,6 +41,10 @@ struct StateJsonContext {
   double start_time = 0;
 };
 std::string RenderMasterState(const v1::internal::ClusterState& state, const StateJsonContext& context);
+// The same from a snapshot with kept task renderings; the renderings it
+// makes of the other tasks are appended to `fresh`, for KeepTaskRenderings.
+std::string RenderMasterState(const Master::RenderableState& state, const StateJsonContext& context,
+                              std::vector<Master::TaskRendering>* fresh);
 std::string RenderStateSummary(const v1::internal::ClusterState& state);
 std::string RenderFrameworks(const v1::internal::ClusterState& state);
 std::string RenderAgents(const v1::internal::ClusterState& state);
