@@ -290,7 +290,7 @@ TEST_F(RecoveryTest, MasterKilledMidLaunchOfFiveHundredTasksLosesNone) {
         if (!terminal.empty() && !IsTerminalState(u.state())) after_terminal = true;
         if (IsTerminalState(u.state())) terminal.insert(u.state());
       }
-      EXPECT_EQ(terminal.size(), 1u) << id << [&] {
+      auto history = [&] {
         std::string all;
         for (const auto& u : updates) {
           if (u.task_id().value() == id) {
@@ -299,8 +299,9 @@ TEST_F(RecoveryTest, MasterKilledMidLaunchOfFiveHundredTasksLosesNone) {
           }
         }
         return all;
-      }();
-      EXPECT_FALSE(after_terminal) << id;
+      };
+      EXPECT_EQ(terminal.size(), 1u) << id << history();
+      EXPECT_FALSE(after_terminal) << id << history();
       if (latest[id].state() == v1::TASK_FINISHED) ++finished;
       v1::TaskState end = latest[id].state();
       if (end == v1::TASK_LOST || end == v1::TASK_GONE || end == v1::TASK_DROPPED) ++lost;
