@@ -1,6 +1,6 @@
-// /master/state from kept task renderings must be the document a full
-// snapshot renders, byte for byte, however the tasks change between
-// requests.
+// /master/state (and /master/frameworks) from kept task renderings must be
+// the document a full snapshot renders, byte for byte, however the tasks
+// change between requests.
 #include <memory>
 #include <string>
 #include <vector>
@@ -154,6 +154,29 @@ TEST_F(StateJsonTest, KeptRenderingsGiveTheSameDocumentAsAFullSnapshot) {
   EXPECT_EQ(rendered, 4);
   EXPECT_EQ(Incremental(&rendered), Full());
   EXPECT_EQ(rendered, 0);
+}
+
+TEST_F(StateJsonTest, FrameworksShareTheKeptRenderings) {
+  ReregisterAgent("agent-a", 3);
+  auto incremental = [&](int* rendered) {
+    google::protobuf::Arena arena;
+    Master::RenderableState state = master_->GetRenderableState(&arena);
+    *rendered = state.state->tasks_size();
+    std::vector<Master::TaskRendering> fresh;
+    std::string doc = RenderFrameworks(state, &fresh);
+    master_->KeepTaskRenderings(std::move(fresh));
+    return doc;
+  };
+  int rendered = -1;
+  EXPECT_EQ(incremental(&rendered), RenderFrameworks(master_->GetState()));
+  EXPECT_EQ(rendered, 3);
+  EXPECT_EQ(Incremental(&rendered), Full());
+  EXPECT_EQ(rendered, 0) << "/master/state reuses what /master/frameworks rendered";
+  Update("agent-a", "agent-a-task-1", v1::TASK_FAILED, 4000);
+  std::string after = RenderFrameworks(master_->GetState());
+  EXPECT_NE(after.find("TASK_FAILED"), std::string::npos) << after;
+  EXPECT_EQ(incremental(&rendered), after);
+  EXPECT_EQ(rendered, 1);
 }
 
 TEST_F(StateJsonTest, ARenderingOfAChangedTaskIsNotKept) {

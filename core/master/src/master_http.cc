@@ -95,7 +95,10 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
     return r.Reply(Response::Json(RenderStateSummary(Snapshot(arena))));
   }
   if (path == "/master/frameworks" || path == "/frameworks") {
-    return r.Reply(Response::Json(RenderFrameworks(Snapshot(arena))));
+    std::vector<Master::TaskRendering> fresh;
+    std::string body = RenderFrameworks(master_->GetRenderableState(&arena), &fresh);
+    master_->KeepTaskRenderings(std::move(fresh));
+    return r.Reply(Response::Json(std::move(body)));
   }
   if (path == "/master/slaves" || path == "/slaves") return r.Reply(Response::Json(RenderAgents(Snapshot(arena))));
   if (path == "/master/roles" || path == "/roles") {

@@ -120,11 +120,10 @@ struct TasksByFramework {
   std::vector<std::vector<TaskRef>> active, unreachable, completed;
   rapidjson::StringBuffer* out = nullptr;  // the buffer the task lists are written to
 
-  TasksByFramework(const v1::internal::ClusterState& state, rapidjson::StringBuffer* buffer = nullptr)
+  explicit TasksByFramework(const v1::internal::ClusterState& state)
       : active(state.frameworks_size()),
         unreachable(state.frameworks_size()),
-        completed(state.frameworks_size()),
-        out(buffer) {
+        completed(state.frameworks_size()) {
     for (const v1::Task& t : state.tasks()) {
       int i = IndexOf(state, t.framework_id().value());
       if (i >= 0) (t.status_update_state() == v1::TASK_UNREACHABLE ? unreachable : active)[i].push_back({&t, nullptr});
@@ -428,9 +427,12 @@ std::string RenderMasterState(const v1::internal::ClusterState& state, const Sta
   return MasterState(state, context, tasks, 1024 + 400 * static_cast<size_t>(state.tasks_size()));
 }
 
-std::string RenderMasterState(const Master::RenderableState& renderable, const StateJsonContext& context,
-                              std::vector<Master::TaskRendering>* fresh) {
-  const v1::internal::ClusterState& state = *renderable.state;
+namespace {
+
+// Renders the tasks that came without a rendering onto the end of `fresh`;
+// returns the first of them.
+const Master::TaskRendering* RenderFresh(const v1::internal::ClusterState& state,
+                                         std::vector<Master::TaskRendering>* fresh) {
   size_t first = fresh->size();
   rapidjson::StringBuffer one;
   Writer tw(one);
@@ -441,8 +443,32 @@ std::string RenderMasterState(const Master::RenderableState& renderable, const S
     fresh->push_back({t.framework_id().value(), t.task_id().value(), Master::TaskRenderKey::Of(t),
                       std::make_shared<const std::string>(one.GetString(), one.GetSize())});
   }
-  TasksByFramework tasks(renderable, fresh->data() + first);
-  return MasterState(state, context, tasks, 1024 + 400 * renderable.tasks.size());
+  return fresh->data() + first;
+}
+
+std::string FrameworksDocument(const v1::internal::ClusterState& state, TasksByFramework& tasks) {
+  rapidjson::StringBuffer buffer;
+  tasks.out = &buffer;
+  Writer w(buffer);
+  w.StartObject();
+  Key(w, "frameworks");
+  Frameworks(w, state, tasks);
+  Key(w, "completed_frameworks");
+  w.StartArray();
+  w.EndArray();
+  Key(w, "unregistered_frameworks");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  return Done(buffer);
+}
+
+}  // namespace
+
+std::string RenderMasterState(const Master::RenderableState& renderable, const StateJsonContext& context,
+                              std::vector<Master::TaskRendering>* fresh) {
+  TasksByFramework tasks(renderable, RenderFresh(*renderable.state, fresh));
+  return MasterState(*renderable.state, context, tasks, 1024 + 400 * renderable.tasks.size());
 }
 
 std::string RenderStateSummary(const v1::internal::ClusterState& state) {
@@ -478,20 +504,13 @@ std::string RenderStateSummary(const v1::internal::ClusterState& state) {
 }
 
 std::string RenderFrameworks(const v1::internal::ClusterState& state) {
-  rapidjson::StringBuffer buffer;
-  Writer w(buffer);
-  TasksByFramework tasks(state, &buffer);
-  w.StartObject();
-  Key(w, "frameworks");
-  Frameworks(w, state, tasks);
-  Key(w, "completed_frameworks");
-  w.StartArray();
-  w.EndArray();
-  Key(w, "unregistered_frameworks");
-  w.StartArray();
-  w.EndArray();
-  w.EndObject();
-  return Done(buffer);
+  TasksByFramework tasks(state);
+  return FrameworksDocument(state, tasks);
+}
+
+std::string RenderFrameworks(const Master::RenderableState& renderable, std::vector<Master::TaskRendering>* fresh) {
+  TasksByFramework tasks(renderable, RenderFresh(*renderable.state, fresh));
+  return FrameworksDocument(*renderable.state, tasks);
 }
 
 std::string RenderAgents(const v1::internal::ClusterState& state) {

@@ -41,12 +41,14 @@ struct StateJsonContext {
   double start_time = 0;
 };
 std::string RenderMasterState(const v1::internal::ClusterState& state, const StateJsonContext& context);
-// The same from a snapshot with kept task renderings; the renderings it
-// makes of the other tasks are appended to `fresh`, for KeepTaskRenderings.
+// The same from a snapshot with kept task renderings (as RenderFrameworks
+// below); the renderings they make of the other tasks are appended to
+// `fresh`, for Master::KeepTaskRenderings.
 std::string RenderMasterState(const Master::RenderableState& state, const StateJsonContext& context,
                               std::vector<Master::TaskRendering>* fresh);
 std::string RenderStateSummary(const v1::internal::ClusterState& state);
 std::string RenderFrameworks(const v1::internal::ClusterState& state);
+std::string RenderFrameworks(const Master::RenderableState& state, std::vector<Master::TaskRendering>* fresh);
 std::string RenderAgents(const v1::internal::ClusterState& state);
 // `order` is "asc" or "des" (by task ID, then framework).
 std::string RenderTasks(const v1::internal::ClusterState& state, size_t offset, size_t limit, bool descending);
