@@ -354,12 +354,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       return answer(response);
     case Call::GET_FLAGS:
       response.set_type(AR::GET_FLAGS);
-      response.mutable_get_flags();
-      for (const auto& [name, value] : agent_->flags()) {
-        auto* f = response.mutable_get_flags()->add_flags();
-        f->set_name(name);
-        f->set_value(value);
-      }
+      http::FillFlags(agent_->flags(), response.mutable_get_flags());
       return answer(response);
     case Call::GET_VERSION:
       response.set_type(AR::GET_VERSION);
@@ -367,16 +362,11 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       return answer(response);
     case Call::GET_METRICS:
       response.set_type(AR::GET_METRICS);
-      response.mutable_get_metrics();
-      for (const auto& [name, value] : agent_->Metrics()) {
-        auto* m = response.mutable_get_metrics()->add_metrics();
-        m->set_name(name);
-        m->set_value(value);
-      }
+      http::FillMetrics(agent_->Metrics(), response.mutable_get_metrics());
       return answer(response);
     case Call::GET_LOGGING_LEVEL:
       response.set_type(AR::GET_LOGGING_LEVEL);
-      response.mutable_get_logging_level()->set_level(0);
+      response.mutable_get_logging_level()->set_level(http::LoggingLevel());
       return answer(response);
     case Call::GET_AGENT:
       response.set_type(AR::GET_AGENT);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "corral/common/logging.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -20,6 +21,8 @@ std::string Essence(const std::string& value) {
 }
 
 }  // namespace
+
+uint32_t LoggingLevel() { return GetLogLevel() == LogLevel::kDebug ? 1 : 0; }
 
 const char* MediaType(Format f) { return f == Format::kJson ? kJson : kProtobuf; }
 

@@ -218,12 +218,7 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
       return answer(response);
     case v1::master::Call::GET_FLAGS:
       response.set_type(Response::GET_FLAGS);
-      response.mutable_get_flags();
-      for (const auto& [name, value] : master_->flags()) {
-        auto* f = response.mutable_get_flags()->add_flags();
-        f->set_name(name);
-        f->set_value(value);
-      }
+      http::FillFlags(master_->flags(), response.mutable_get_flags());
       return answer(response);
     case v1::master::Call::GET_VERSION:
       response.set_type(Response::GET_VERSION);
@@ -231,16 +226,11 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
       return answer(response);
     case v1::master::Call::GET_METRICS:
       response.set_type(Response::GET_METRICS);
-      for (const auto& [name, value] : master_->Metrics()) {
-        auto* m = response.mutable_get_metrics()->add_metrics();
-        m->set_name(name);
-        m->set_value(value);
-      }
+      http::FillMetrics(master_->Metrics(), response.mutable_get_metrics());
       return answer(response);
     case v1::master::Call::GET_LOGGING_LEVEL:
       response.set_type(Response::GET_LOGGING_LEVEL);
-      // glog verbosity: Corral logs at 0 unless --log_level=debug.
-      response.mutable_get_logging_level()->set_level(GetLogLevel() == LogLevel::kDebug ? 1 : 0);
+      response.mutable_get_logging_level()->set_level(http::LoggingLevel());
       return answer(response);
     case v1::master::Call::GET_STATE: {
       auto state = master_->GetState();

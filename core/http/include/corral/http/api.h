@@ -56,6 +56,27 @@ std::string FlagsJson(const std::map<std::string, std::string>& flags);
 std::string VersionJson(const std::string& version);
 // {"metric/name": value, ...}
 std::string MetricsJson(const std::map<std::string, double>& metrics);
+// The bodies of GET_FLAGS and GET_METRICS, for the master's and the agent's
+// operator Response types alike.
+template <typename GetFlags>
+void FillFlags(const std::map<std::string, std::string>& flags, GetFlags* out) {
+  for (const auto& [name, value] : flags) {
+    auto* f = out->add_flags();
+    f->set_name(name);
+    f->set_value(value);
+  }
+}
+template <typename GetMetrics>
+void FillMetrics(const std::map<std::string, double>& metrics, GetMetrics* out) {
+  for (const auto& [name, value] : metrics) {
+    auto* m = out->add_metrics();
+    m->set_name(name);
+    m->set_value(value);
+  }
+}
+// GET_LOGGING_LEVEL's level, as glog's verbosity: Corral logs at 0 unless
+// --log_level=debug.
+uint32_t LoggingLevel();
 // The Prometheus text format: "master/tasks_running" becomes
 // master_tasks_running; names in `counters` are typed counter, others gauge.
 std::string Prometheus(const std::map<std::string, double>& metrics, const std::set<std::string>& counters);
