@@ -138,6 +138,51 @@ TEST(ResourcesTest, ProtoRoundTripKeepsRolesAndAllocation) {
   EXPECT_EQ(*back, r);
 }
 
+TEST(ResourcesTest, DynamicReservationsKeepTheirTypeAndPrincipal) {
+  v1::Resource dynamic;
+  dynamic.set_name("cpus");
+  dynamic.set_type(v1::Value::SCALAR);
+  dynamic.mutable_scalar()->set_value(2);
+  auto* res = dynamic.add_reservations();
+  res->set_type(v1::Resource::ReservationInfo::DYNAMIC);
+  res->set_role("dev");
+  res->set_principal("ops");
+  auto r = Resources::FromProto(dynamic);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->items().size(), 1u);
+  EXPECT_TRUE(r->items()[0].dynamic);
+  EXPECT_EQ(Principal(r->items()[0].principal), "ops");
+  EXPECT_EQ(r->DynamicallyReserved(), *r);
+  EXPECT_EQ(r->Flattened(), R("cpus:2"));
+
+  // Not the same resource as a static reservation of the same role, nor as
+  // one made by someone else.
+  EXPECT_FALSE(R("cpus(dev):2").Contains(*r));
+  EXPECT_FALSE(r->Contains(R("cpus(dev):2")));
+  v1::Resource other = dynamic;
+  other.mutable_reservations(0)->set_principal("someone-else");
+  EXPECT_FALSE(r->Contains(*Resources::FromProto(other)));
+
+  // Both forms out; either form back in.
+  google::protobuf::RepeatedPtrField<v1::Resource> proto;
+  r->ToProto(&proto);
+  ASSERT_EQ(proto.size(), 1);
+  EXPECT_EQ(proto[0].reservations(0).type(), v1::Resource::ReservationInfo::DYNAMIC);
+  EXPECT_EQ(proto[0].reservations(0).principal(), "ops");
+  EXPECT_EQ(proto[0].reservation().principal(), "ops");
+  EXPECT_EQ(*Resources::FromProto(proto), *r);
+  v1::Resource pre = proto[0];
+  pre.clear_reservations();
+  EXPECT_EQ(*Resources::FromProto(pre), *r);
+
+  // A reservation needs a role.
+  v1::Resource unroled = dynamic;
+  unroled.mutable_reservations(0)->set_role("*");
+  auto bad = Resources::FromProto(unroled);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("role"), std::string::npos) << bad.status();
+}
+
 TEST(QuantitiesTest, ArithmeticAndFit) {
   auto q = Quantities::Parse("cpus:2;mem:100");
   ASSERT_TRUE(q.ok());

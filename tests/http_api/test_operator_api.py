@@ -242,6 +242,47 @@ def test_weights_and_quotas(cluster: LocalCluster) -> None:
     assert [c["role"] for c in answer["get_quota"]["status"]["configs"]] == ["dev"]
 
 
+def test_reserve_and_unreserve_resources(cluster: LocalCluster) -> None:
+    m = cluster.master
+    agent_id = get_json(m, "/master/slaves")["slaves"][0]["id"]
+
+    def call(kind: str, cpus: float, reservation: dict[str, str] | None = None) -> dict[str, Any]:
+        resource = {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus},
+                    "reservations": [reservation or {"type": "DYNAMIC", "role": "dev", "principal": "ops"}]}
+        return {"type": kind, kind.lower(): {"agent_id": {"value": agent_id}, "resources": [resource]}}
+
+    def agent() -> dict[str, Any]:
+        return {a["id"]: a for a in get_json(m, "/master/state")["slaves"]}[agent_id]
+
+    assert operator_call(m, call("RESERVE_RESOURCES", 1.5)) == (202, "")
+    reserved = agent()
+    assert reserved["reserved_resources"] == {"dev": {"cpus": 1.5, "disk": 0.0, "gpus": 0.0, "mem": 0.0}}
+    assert reserved["unreserved_resources"]["cpus"] == 0.5
+    assert reserved["resources"]["cpus"] == 2.0
+    status, answer = operator_call(m, {"type": "GET_AGENTS"})
+    [mine] = [a for a in answer["get_agents"]["agents"] if a["agent_info"]["id"]["value"] == agent_id]
+    dynamic = [r for r in mine["total_resources"] if r.get("reservations")]
+    assert dynamic[0]["reservations"] == [{"type": "DYNAMIC", "role": "dev", "principal": "ops"}]
+    assert dynamic[0]["scalar"]["value"] == 1.5
+
+    # Refusals: more than is unreserved (409), a reservation that is not
+    # dynamic (400), an unknown agent (404).
+    status, body = operator_call(m, call("RESERVE_RESOURCES", 1))
+    assert status == 409 and "cpus" in body, body
+    status, body = operator_call(m, call("RESERVE_RESOURCES", 0.5, {"type": "STATIC", "role": "dev"}))
+    assert status == 400 and "DYNAMIC" in body, body
+    wrong = call("UNRESERVE_RESOURCES", 0.5)
+    wrong["unreserve_resources"]["agent_id"]["value"] = "nope"
+    status, body = operator_call(m, wrong)
+    assert status == 404 and "nope" in body
+    assert agent()["reserved_resources"] == reserved["reserved_resources"]
+
+    assert operator_call(m, call("UNRESERVE_RESOURCES", 1.5)) == (202, "")
+    back = agent()
+    assert back["reserved_resources"] == {}
+    assert back["unreserved_resources"] == RESOURCES
+
+
 def test_operator_errors(cluster: LocalCluster) -> None:
     m = cluster.master
     status, body = operator_call(m, {"type": "TEARDOWN"})

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -204,7 +207,52 @@ Resources Resources::Flattened() const {
   Resources out;
   for (ResourceItem item : items_) {
     item.role = kUnreservedRole;
+    item.dynamic = false;
+    item.principal = 0;
     out.Add(item);
+  }
+  return out;
+}
+
+namespace {
+
+struct Principals {
+  std::mutex mu;
+  std::unordered_map<std::string, uint32_t> index;
+  std::deque<std::string> names;  // grows only: references stay valid
+};
+
+Principals& ThePrincipals() {
+  static Principals* p = new Principals();
+  return *p;
+}
+
+}  // namespace
+
+uint32_t PrincipalIndex(const std::string& name) {
+  if (name.empty()) return 0;
+  Principals& p = ThePrincipals();
+  std::lock_guard<std::mutex> lock(p.mu);
+  auto [it, added] = p.index.emplace(name, 0);
+  if (added) {
+    p.names.push_back(name);
+    it->second = static_cast<uint32_t>(p.names.size());
+  }
+  return it->second;
+}
+
+const std::string& Principal(uint32_t index) {
+  static const std::string kNone;
+  if (index == 0) return kNone;
+  Principals& p = ThePrincipals();
+  std::lock_guard<std::mutex> lock(p.mu);
+  return index <= p.names.size() ? p.names[index - 1] : kNone;
+}
+
+Resources Resources::DynamicallyReserved() const {
+  Resources out;
+  for (const ResourceItem& item : items_) {
+    if (item.dynamic) out.items_.push_back(item);
   }
   return out;
 }
@@ -217,12 +265,21 @@ absl::StatusOr<Resources> Resources::FromProto(const v1::Resource& r) {
   item.name = r.name();
   // Reservation: post-refinement `reservations` wins; else pre-refinement `role`.
   if (r.reservations_size() > 0) {
-    item.role = r.reservations(r.reservations_size() - 1).role();
+    const v1::Resource::ReservationInfo& last = r.reservations(r.reservations_size() - 1);
+    item.role = last.role();
+    item.dynamic = last.type() == v1::Resource::ReservationInfo::DYNAMIC;
+    item.principal = PrincipalIndex(last.principal());
   } else if (r.has_role()) {
     item.role = r.role();
+    // Pre-refinement: a `reservation` makes a reservation dynamic.
+    item.dynamic = r.has_reservation() && item.role != kUnreservedRole;
+    item.principal = PrincipalIndex(r.reservation().principal());
   }
   if (absl::Status s = ValidRole(item.role); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "': ", s.message()));
+  }
+  if (item.role == kUnreservedRole && (item.dynamic || item.principal != 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "': a reservation needs a role other than '*'"));
   }
   switch (r.type()) {
     case v1::Value::SCALAR: {
@@ -299,8 +356,14 @@ void Resources::ToProto(google::protobuf::RepeatedPtrField<v1::Resource>* out,
     r->set_role(item.role);
     if (item.role != kUnreservedRole) {
       auto* res = r->add_reservations();
-      res->set_type(v1::Resource::ReservationInfo::STATIC);
+      res->set_type(item.dynamic ? v1::Resource::ReservationInfo::DYNAMIC : v1::Resource::ReservationInfo::STATIC);
       res->set_role(item.role);
+      if (item.principal != 0) res->set_principal(Principal(item.principal));
+      if (item.dynamic) {
+        // The pre-refinement form too, for frameworks that read only it.
+        v1::Resource::ReservationInfo* pre = r->mutable_reservation();
+        if (item.principal != 0) pre->set_principal(Principal(item.principal));
+      }
     }
     if (!allocation_role.empty()) r->mutable_allocation_info()->set_role(allocation_role);
     switch (item.kind) {

@@ -63,6 +63,17 @@ void Allocator::AddAgent(const std::string& agent_id, const Resources& total) {
   order_dirty_ = true;
 }
 
+void Allocator::UpdateAgentTotal(const std::string& agent_id, const Resources& total) {
+  auto it = agent_index_.find(agent_id);
+  if (it == agent_index_.end()) return;
+  AgentEntry& a = agents_[it->second];
+  cluster_total_ -= Quantities::Of(a.total);
+  cluster_total_ += Quantities::Of(total);
+  a.total = total;
+  a.available = total - a.allocated;
+  order_dirty_ = true;
+}
+
 void Allocator::RemoveAgent(const std::string& agent_id) {
   auto it = agent_index_.find(agent_id);
   if (it == agent_index_.end()) return;

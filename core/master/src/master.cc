@@ -860,15 +860,21 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   std::shared_ptr<AgentLink> link = link_it->second;
   pending_links_.erase(link_it);
   std::string id = msg.agent_info().id().value();
-  auto total = Resources::FromProto(msg.agent_info().resources());
-  if (id.empty() || !total.ok()) {
+  auto reported_total = Resources::FromProto(msg.agent_info().resources());
+  if (id.empty() || !reported_total.ok()) {
     MasterMessage m;
-    m.mutable_refused()->set_message(id.empty() ? "reregistration without an agent ID" : std::string(total.status().message()));
+    m.mutable_refused()->set_message(id.empty() ? "reregistration without an agent ID"
+                                                : std::string(reported_total.status().message()));
     link->Send(m);
     link->Close();
     return;
   }
-  v1::AgentInfo info = msg.agent_info();
+  v1::AgentInfo info = WithKeptReservations(msg.agent_info());
+  auto total = Resources::FromProto(info.resources());
+  if (!total.ok()) {
+    info = msg.agent_info();
+    total = reported_total;
+  }
   if (MachineEntry* down = MachineOf(info.hostname()); down != nullptr && down->down) {
     MasterMessage m;
     m.mutable_refused()->set_message(absl::StrCat("machine '", info.hostname(), "' is down for maintenance"));
@@ -894,7 +900,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   }
   bool was_unreachable = known && !agent.reachable;
   agent.id = id;
-  agent.info = msg.agent_info();
+  agent.info = info;
   agent.link = link;
   agent.link_id = link_id;
   agent.missed_pings = 0;

@@ -396,6 +396,29 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
     case v1::master::Call::MARK_AGENT_GONE:
       if (!need(call.mark_agent_gone().agent_id().has_value(), "mark_agent_gone.agent_id")) return;
       return done(master_->MarkAgentGone(call.mark_agent_gone().agent_id().value()));
+    case v1::master::Call::RESERVE_RESOURCES:
+    case v1::master::Call::UNRESERVE_RESOURCES: {
+      bool reserve = call.type() == v1::master::Call::RESERVE_RESOURCES;
+      const v1::AgentID& agent_id =
+          reserve ? call.reserve_resources().agent_id() : call.unreserve_resources().agent_id();
+      if (!need(agent_id.has_value(), reserve ? "reserve_resources.agent_id" : "unreserve_resources.agent_id")) return;
+      auto resources = Resources::FromProto(reserve ? call.reserve_resources().resources()
+                                                     : call.unreserve_resources().resources());
+      if (!resources.ok()) return r.Reply(Error(400, absl::StrCat("Invalid resources: ", resources.status().message())));
+      if (reserve && call.reserve_resources().source_size() > 0) {
+        // Mesos's `source` can name an existing reservation to change; here
+        // it may only be the unreserved resources the reservation takes.
+        auto source = Resources::FromProto(call.reserve_resources().source());
+        if (!source.ok() || *source != resources->Flattened()) {
+          return r.Reply(Error(400, "reserve_resources.source must be the unreserved resources that 'resources' "
+                                    "reserve: changing an existing reservation is not supported"));
+        }
+      }
+      absl::Status st = reserve ? master_->ReserveResources(agent_id.value(), *resources)
+                                : master_->UnreserveResources(agent_id.value(), *resources);
+      if (!st.ok()) return r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
+      return r.Reply(http::Response::Text(202, ""));  // as Mesos answers these two
+    }
     case v1::master::Call::TEARDOWN:
       if (!need(call.teardown().framework_id().has_value(), "teardown.framework_id")) return;
       return done(master_->TeardownFramework(call.teardown().framework_id().value()));

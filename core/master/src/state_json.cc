@@ -50,8 +50,16 @@ void Agent(Writer& w, const v1::internal::AgentState& a, bool summary,
   ResourcesJson(w, a.allocated());
   Key(w, "offered_resources");
   ResourcesJson(w, a.offered());
-  Key(w, "reserved_resources");
+  Key(w, "reserved_resources");  // by role
   w.StartObject();
+  std::map<std::string, ResourceList> reserved;
+  for (const v1::Resource& r : a.total()) {
+    if (r.reservations_size() > 0) *reserved[r.reservations(r.reservations_size() - 1).role()].Add() = r;
+  }
+  for (const auto& [role, list] : reserved) {
+    Str(w, role);
+    ResourcesJson(w, list);
+  }
   w.EndObject();
   Key(w, "unreserved_resources");
   ResourcesJson(w, a.total(), Unreserved);

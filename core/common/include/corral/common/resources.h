@@ -30,12 +30,24 @@ struct Range {
   bool operator==(const Range& o) const { return begin == o.begin && end == o.end; }
 };
 
-enum class ResourceKind { kScalar, kRanges, kSet };
+enum class ResourceKind : uint8_t { kScalar, kRanges, kSet };
+
+// Principals of reservations, interned: the index of a name (0 for ""), and
+// the name of an index. Thread-safe; names are never forgotten.
+uint32_t PrincipalIndex(const std::string& name);
+const std::string& Principal(uint32_t index);
 
 // One named resource with one reservation role.
 struct ResourceItem {
   std::string name;
   ResourceKind kind = ResourceKind::kScalar;
+  // A reservation an operator made at run time (RESERVE_RESOURCES), rather
+  // than one in the agent's --resources.
+  bool dynamic = false;
+  // Who made it, as an index into the process's principals (Principal()):
+  // a string here would make every copy in the allocator dearer. 0: none.
+  // (kind, dynamic and principal share the 8 bytes before `role`.)
+  uint32_t principal = 0;
   std::string role = kUnreservedRole;  // "*" = unreserved
   Milli scalar = 0;
   std::vector<Range> ranges;       // sorted, non-overlapping, coalesced
@@ -43,7 +55,7 @@ struct ResourceItem {
 
   bool Empty() const;
   bool SameKey(const ResourceItem& o) const {
-    return kind == o.kind && name == o.name && role == o.role;
+    return kind == o.kind && name == o.name && role == o.role && dynamic == o.dynamic && principal == o.principal;
   }
 };
 
@@ -81,6 +93,8 @@ class Resources {
   Resources Unreserved() const;
   // The resources with every reservation dropped (for quantities).
   Resources Flattened() const;
+  // Only the dynamically reserved ones.
+  Resources DynamicallyReserved() const;
 
   const std::vector<ResourceItem>& items() const { return items_; }
   void Add(const ResourceItem& item);

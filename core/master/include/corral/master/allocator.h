@@ -48,6 +48,8 @@ class Allocator {
   // agents that run tasks): framework ID -> (role, resources).
   void AddAgent(const std::string& agent_id, const Resources& total);
   void RemoveAgent(const std::string& agent_id);
+  // A new total (reservations made or undone); what is allocated stays so.
+  void UpdateAgentTotal(const std::string& agent_id, const Resources& total);
   void SetAgentActive(const std::string& agent_id, bool active);
   bool HasAgent(const std::string& agent_id) const { return agent_index_.count(agent_id) > 0; }
 

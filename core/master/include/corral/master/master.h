@@ -171,6 +171,13 @@ class Master {
   // guarantee must fit within its limit. Unless `force`, the guarantees of
   // all roles together must fit in the agents' total resources.
   absl::Status UpdateQuotas(const std::map<std::string, RoleQuota>& quotas, bool force);
+  // RESERVE_RESOURCES and UNRESERVE_RESOURCES: turn unreserved resources of
+  // an agent into dynamically reserved ones for a role, and back. What they
+  // change must be unallocated (the agent's offers are rescinded first), or
+  // the call fails (FailedPrecondition) and nothing changes. Durable in the
+  // registry before they return; kept when the agent reregisters.
+  absl::Status ReserveResources(const std::string& agent_id, const Resources& resources);
+  absl::Status UnreserveResources(const std::string& agent_id, const Resources& resources);
   // Wall-clock seconds when the master started.
   double start_time() const { return start_time_; }
   // TEARDOWN by an operator: the framework's tasks are killed and it is
@@ -280,6 +287,9 @@ class Master {
 
   // All below run on the loop thread.
   void FillState(v1::internal::ClusterState* state);
+  absl::Status ChangeReservations(const std::string& agent_id, const Resources& from, const Resources& to);
+  // The agent's info with the dynamic reservations the master knows for it.
+  v1::AgentInfo WithKeptReservations(const v1::AgentInfo& reported) const;
   static TaskRenderKey RenderKeyOf(const TaskEntry& task);
   // Without whole_info, agent_info holds only what /master/state shows.
   void FillAgentState(const AgentEntry& agent, v1::internal::AgentState* out, bool whole_info = true);
