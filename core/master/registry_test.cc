@@ -1,5 +1,7 @@
 #include "corral/master/registry.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -71,6 +73,80 @@ TEST_F(RegistryTest, AnUnreadableDirectoryIsRefusedByName) {
   auto r = OpenSqliteRegistry(dir_ + "/missing/registry.db");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("missing/registry.db"), std::string::npos) << r.status();
+}
+
+// A run of the master that admits `agents` agents and is then killed (no
+// close, no checkpoint of the WAL into the database), in a child process.
+void AdmitAndCrash(const std::string& path, int agents) {
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto r = OpenSqliteRegistry(path);
+    if (!r.ok()) ::_exit(2);
+    for (int i = 0; i < agents; ++i) {
+      v1::AgentInfo a;
+      a.mutable_id()->set_value("S" + std::to_string(i));
+      a.set_hostname("h" + std::to_string(i));
+      if (!(*r)->AdmitAgent(a).ok()) ::_exit(3);
+    }
+    ::_exit(0);  // as kill -9 would: nothing closed
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+void Damage(const std::string& path, off_t offset, int bytes) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << path;
+  if (offset < 0) offset += ::lseek(fd, 0, SEEK_END);
+  for (int i = 0; i < bytes; ++i) {
+    unsigned char c = 0;
+    ASSERT_EQ(::pread(fd, &c, 1, offset + i), 1);
+    c ^= 0x5a;
+    ASSERT_EQ(::pwrite(fd, &c, 1, offset + i), 1);
+  }
+  ::close(fd);
+}
+
+TEST_F(RegistryTest, ACrashLosesNoAcknowledgedWrite) {
+  AdmitAndCrash(path_, 20);
+  ASSERT_TRUE(std::filesystem::exists(path_ + "-wal"));
+  auto r = OpenSqliteRegistry(path_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)->Recover()->agents.size(), 20u);
+}
+
+// SQLite ignores a WAL whose header checksum fails: the registry would open
+// empty. The master refuses it instead, naming the file.
+TEST_F(RegistryTest, ADamagedWalHeaderIsRefusedByName) {
+  AdmitAndCrash(path_, 20);
+  Damage(path_ + "-wal", 16, 4);  // the salts
+  auto r = OpenSqliteRegistry(path_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find(path_ + "-wal is damaged"), std::string::npos) << r.status();
+  // Nothing was written over the evidence: refused again, the same way.
+  EXPECT_EQ(OpenSqliteRegistry(path_).status(), r.status());
+}
+
+// Damage in the WAL's last frame drops the latest write.
+TEST_F(RegistryTest, DamageNearTheEndOfTheWalIsRefusedByName) {
+  AdmitAndCrash(path_, 20);
+  Damage(path_ + "-wal", -200, 8);
+  auto r = OpenSqliteRegistry(path_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(path_ + "-wal is damaged"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find("but number 20 was acknowledged"), std::string::npos) << r.status();
+}
+
+// A registry written before the write count existed opens as it did.
+TEST_F(RegistryTest, ARegistryWithoutAWriteCountOpens) {
+  AdmitAndCrash(path_, 3);
+  std::filesystem::remove(path_ + "-seq");
+  auto r = OpenSqliteRegistry(path_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)->Recover()->agents.size(), 3u);
 }
 
 }  // namespace

@@ -1,11 +1,16 @@
 #include "corral/master/registry.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "corral/common/logging.h"
 
 namespace corral {
 
@@ -13,12 +18,80 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
+// The number of the last acknowledged write, beside the database in
+// <registry>-seq: SQLite silently ignores a WAL whose header is damaged and
+// every frame from a damaged one on, so a registry that lost committed
+// writes opens as if it never had them. The database counts its writes
+// (write_seq, in the same transaction as each write); this file says how
+// far the count had come when the last write was acknowledged. A database
+// behind it has lost writes. The file is written after each commit and
+// never synced: a crash of the process loses nothing written, and after a
+// power loss it can only lag (which is no alarm), never lead.
+class WriteCounter {
+ public:
+  explicit WriteCounter(std::string path) : path_(std::move(path)) {}
+  ~WriteCounter() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // The count recorded by the last run: 0 when there is none, nullopt when
+  // the file is damaged (it then proves nothing).
+  std::optional<uint64_t> Read() const {
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    uint64_t words[2] = {0, 0};
+    ssize_t n = ::pread(fd, words, sizeof(words), 0);
+    ::close(fd);
+    if (n != static_cast<ssize_t>(sizeof(words)) || words[1] != ~words[0]) return std::nullopt;
+    return words[0];
+  }
+  void Record(uint64_t seq) {
+    if (fd_ < 0) fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    uint64_t words[2] = {seq, ~seq};
+    // One write: a process killed now leaves the old count or the new one.
+    if (fd_ < 0 || ::pwrite(fd_, words, sizeof(words), 0) != static_cast<ssize_t>(sizeof(words))) {
+      CORRAL_LOG(WARNING) << "Cannot record the registry's write count in " << path_ << ": " << std::strerror(errno);
+    }
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 class SqliteRegistry : public Registry {
  public:
-  SqliteRegistry(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  SqliteRegistry(sqlite3* db, std::string path) : db_(db), path_(std::move(path)), counter_(path_ + "-seq") {}
   ~SqliteRegistry() override {
     for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
     sqlite3_close(db_);
+  }
+
+  // Before anything is written: refuses a database that has lost writes
+  // it acknowledged (see WriteCounter), keeping the evidence untouched.
+  absl::Status CheckForLostWrites() {
+    // The WAL of a crashed run stays on disk, with what SQLite made of it.
+    int persist = 1;
+    sqlite3_file_control(db_, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT value FROM corral_registry WHERE key = 'write_seq'", -1, &stmt, nullptr) ==
+        SQLITE_OK) {
+      if (sqlite3_step(stmt) == SQLITE_ROW) seq_ = static_cast<uint64_t>(sqlite3_column_int64(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    std::optional<uint64_t> acknowledged = counter_.Read();
+    if (!acknowledged) {
+      CORRAL_LOG(WARNING) << counter_.path() << " is damaged: cannot check the registry for lost writes";
+      return absl::OkStatus();
+    }
+    if (seq_ >= *acknowledged) return absl::OkStatus();
+    std::string wal = path_ + "-wal";
+    bool has_wal = ::access(wal.c_str(), F_OK) == 0;
+    return absl::DataLossError(absl::StrCat(
+        "registry ", has_wal ? wal : path_, " is damaged: it holds the registry's writes up to number ", seq_,
+        ", but number ", *acknowledged, " was acknowledged (", counter_.path(),
+        "); restore the work dir from a backup, or remove ", counter_.path(), " if ", path_,
+        " was restored from one on purpose"));
   }
 
   absl::Status Init() {
@@ -46,7 +119,8 @@ class SqliteRegistry : public Registry {
     }
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE) return Error("read");
-    return Exec(absl::StrCat("INSERT INTO corral_registry VALUES ('schema_version', '", kSchemaVersion, "')"));
+    return Exec(absl::StrCat("INSERT INTO corral_registry VALUES ('schema_version', '", kSchemaVersion,
+                             "'), ('write_seq', 0)"));
   }
 
   absl::StatusOr<RegistryState> Recover() override {
@@ -142,11 +216,36 @@ class SqliteRegistry : public Registry {
     statements_[sql] = stmt;
     return stmt;
   }
+  // One write: the statement and the write count, in one transaction.
   absl::Status Step(sqlite3_stmt* stmt, const char* what) {
+    sqlite3_stmt* begin = Prepare("BEGIN IMMEDIATE");
+    sqlite3_stmt* count = Prepare(
+        "INSERT INTO corral_registry (key, value) VALUES ('write_seq', ?1) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    sqlite3_stmt* commit = Prepare("COMMIT");
+    if (begin == nullptr || count == nullptr || commit == nullptr) return Error(what);
+    auto run = [](sqlite3_stmt* s) {
+      int rc = sqlite3_step(s);
+      sqlite3_reset(s);
+      return rc;
+    };
+    if (run(begin) != SQLITE_DONE) {
+      sqlite3_clear_bindings(stmt);
+      return Error(what);
+    }
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
-    return rc == SQLITE_DONE ? absl::OkStatus() : Error(what);
+    sqlite3_bind_int64(count, 1, static_cast<sqlite3_int64>(seq_ + 1));
+    if (rc == SQLITE_DONE) rc = run(count);
+    if (rc == SQLITE_DONE) rc = run(commit);
+    if (rc != SQLITE_DONE) {
+      absl::Status error = Error(what);
+      if (!sqlite3_get_autocommit(db_)) Exec("ROLLBACK").IgnoreError();
+      return error;
+    }
+    counter_.Record(++seq_);
+    return absl::OkStatus();
   }
   absl::Status Write(const char* sql, const std::string& key, const std::optional<std::string>& blob) {
     sqlite3_stmt* stmt = Prepare(sql);
@@ -158,6 +257,8 @@ class SqliteRegistry : public Registry {
 
   sqlite3* db_;
   std::string path_;
+  WriteCounter counter_;
+  uint64_t seq_ = 0;  // writes made so far, as the database counts them
   std::map<std::string, sqlite3_stmt*> statements_;
 };
 
@@ -195,6 +296,7 @@ absl::StatusOr<std::unique_ptr<Registry>> OpenSqliteRegistry(const std::string& 
   }
   sqlite3_busy_timeout(db, 5000);
   auto registry = std::make_unique<SqliteRegistry>(db, path);
+  if (absl::Status s = registry->CheckForLostWrites(); !s.ok()) return s;
   if (absl::Status s = registry->Init(); !s.ok()) return s;
   // A damaged file may open and still fail on its first real read.
   {
