@@ -43,66 +43,7 @@ std::vector<v1::TaskState> Transitions(const std::vector<v1::TaskStatus>& update
   return out;
 }
 
-class RecoveryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "corral-recovery-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    master_port_ = FreePort();
-    agent_port_ = FreePort();
-    while (agent_port_ == master_port_) agent_port_ = FreePort();
-    master_addr_ = "127.0.0.1:" + std::to_string(master_port_);
-  }
-  void TearDown() override {
-    agent_.reset();
-    master_.reset();
-    if (HasFailure()) {
-      std::cerr << "daemon logs kept in " << dir_ << std::endl;
-      for (const auto& [daemon, n] : starts_) {
-        std::string name = n == 1 ? daemon + ".err" : daemon + "." + std::to_string(n) + ".err";
-        std::string text = ReadAll(dir_ + "/" + name);
-        if (text.size() > 6000) text = text.substr(text.size() - 6000);
-        std::cerr << "--- " << name << " (tail) ---\n" << text << std::endl;
-      }
-      return;
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::vector<std::string> MasterArgs() {
-    return {BinDir() + "/corral-master", "--port=" + std::to_string(master_port_), "--work_dir=" + dir_ + "/master",
-            "--agent_ping_timeout=2secs", "--max_agent_ping_timeouts=5", "--allocation_interval=100ms",
-            "--agent_reregister_timeout=30secs"};
-  }
-  std::vector<std::string> AgentArgs(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {BinDir() + "/corral-agent", "--master=" + master_addr_,
-                                     "--port=" + std::to_string(agent_port_), "--work_dir=" + dir_ + "/agent",
-                                     "--resources=cpus:16;mem:8192;disk:1024", "--registration_backoff=100ms",
-                                     "--cgroups=false"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return args;
-  }
-  // A restarted daemon logs to a file of its own (master.2.err, ...).
-  void StartMaster() { master_ = std::make_unique<Child>(MasterArgs(), dir_, LogName("master")); }
-  void StartAgent(std::vector<std::string> extra = {}) {
-    agent_ = std::make_unique<Child>(AgentArgs(std::move(extra)), dir_, LogName("agent"));
-  }
-  std::string LogName(const std::string& daemon) {
-    int n = ++starts_[daemon];
-    return n == 1 ? daemon : daemon + "." + std::to_string(n);
-  }
-  std::map<std::string, int> starts_;
-  bool WaitForState(const std::function<bool(const v1::internal::ClusterState&)>& pred, double seconds) {
-    return testing::WaitForClusterState(master_addr_, pred, seconds);
-  }
-  bool WaitForActiveAgent(double seconds) { return testing::WaitForActiveAgent(master_addr_, seconds); }
-
-  std::string dir_;
-  int master_port_ = 0, agent_port_ = 0;
-  std::string master_addr_;
-  std::unique_ptr<Child> master_, agent_;
-};
+class RecoveryTest : public testing::DaemonTest {};
 
 v1::FrameworkInfo Checkpointing(const std::string& name) {
   v1::FrameworkInfo fw = testing::Framework(name);

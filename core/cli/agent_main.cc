@@ -23,8 +23,11 @@ ABSL_FLAG(std::string, resources, "",
 ABSL_FLAG(std::string, attributes, "", "Attributes, e.g. 'rack:r1;zone:a'.");
 ABSL_FLAG(bool, cgroups, true, "Enforce cpu, memory and pids limits with cgroups where possible.");
 ABSL_FLAG(bool, cgroups_enable_cfs, false, "Also cap cpu time with a CFS quota (hard limit).");
-ABSL_FLAG(std::string, cgroups_root, "corral", "Cgroup directory created under each hierarchy.");
-ABSL_FLAG(int64_t, cgroups_pids_max, 0, "Largest number of processes per task (0 = unlimited).");
+ABSL_FLAG(std::string, cgroups_root, "",
+          "Cgroup directory created under each hierarchy, this agent's alone (default: corral/agent-<hash of "
+          "--work_dir>).");
+ABSL_FLAG(int64_t, cgroups_pids_max, 4096,
+          "Largest number of processes and threads per container (0 = unlimited).");
 ABSL_FLAG(std::string, launcher_dir, "", "Directory holding corral-default-executor (default: beside this binary).");
 ABSL_FLAG(std::string, executor_registration_timeout, "1mins", "Time an executor has to subscribe.");
 ABSL_FLAG(std::string, executor_shutdown_grace_period, "5secs", "Time an executor has to exit after SHUTDOWN.");

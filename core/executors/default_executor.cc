@@ -97,6 +97,9 @@ class DefaultExecutor : public Executor {
     spec.env["MESOS_SANDBOX"] = sandbox;
     SetCommand(info.command(), &spec);
     spec.sandbox = sandbox;
+    // A task outlives neither this executor nor the thread that starts it
+    // (the driver's callback thread, which lives as long as the executor).
+    spec.die_with_launcher = true;
     int exec_fd = -1;
     auto pid = Launch(spec, &exec_fd);
     if (!pid.ok()) {

@@ -3,9 +3,14 @@
 // report the exit status.
 //
 // Usage (by the agent): corral-supervise PROGRAM ARGV0 [ARGS...], with file
-// descriptor 3 open on the status file. The status file gets one line,
-// "wait_status N" (as from waitpid) or "exec_errno N", written and synced
-// once the command has ended. The supervisor then exits as its command did.
+// descriptor 3 open on the status file and file descriptor 4 on the start
+// gate, a pipe from the agent. The command starts once a byte arrives on
+// the gate: the agent sends it after recording the container, so that no
+// command runs that a restarted agent could not find. If the gate ends
+// first (the agent died), the command never runs and the status file says
+// "not_started". Otherwise it gets one line, "wait_status N" (as from
+// waitpid) or "exec_errno N", written and synced once the command has
+// ended. The supervisor then exits as its command did.
 //
 // It shares the command's process group, so the agent's kill(-pgid) reaches
 // both: SIGTERM and friends are caught (not ignored, so the command still
@@ -39,6 +44,24 @@ int main(int argc, char** argv) {
     return 125;
   }
   ::fcntl(3, F_SETFD, FD_CLOEXEC);
+  auto record = [](const char* line, int n) {
+    if (::write(3, line, n) != n || ::fsync(3) != 0) {
+      std::fprintf(stderr, "corral-supervise: cannot record the exit status: %s\n", std::strerror(errno));
+    }
+  };
+  if (::fstat(4, &st) == 0) {
+    ::fcntl(4, F_SETFD, FD_CLOEXEC);
+    char go = 0;
+    ssize_t got;
+    do {
+      got = ::read(4, &go, 1);
+    } while (got < 0 && errno == EINTR);
+    ::close(4);
+    if (got != 1) {
+      record("not_started\n", 12);
+      return 125;
+    }
+  }
   struct sigaction sa {};
   sa.sa_handler = Outlive;
   for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) ::sigaction(sig, &sa, nullptr);
@@ -73,9 +96,7 @@ int main(int argc, char** argv) {
   char line[64];
   int n = exec_errno != 0 ? std::snprintf(line, sizeof(line), "exec_errno %d\n", exec_errno)
                           : std::snprintf(line, sizeof(line), "wait_status %d\n", status);
-  if (::write(3, line, n) != n || ::fsync(3) != 0) {
-    std::fprintf(stderr, "corral-supervise: cannot record the exit status: %s\n", std::strerror(errno));
-  }
+  record(line, n);
   if (exec_errno != 0) return 127;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   int sig = WTERMSIG(status);

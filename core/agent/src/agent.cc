@@ -1,5 +1,6 @@
 #include "corral/agent/agent.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -16,8 +17,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "corral/agent/checkpoint.h"
@@ -26,6 +29,7 @@
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
 #include "corral/common/task_state.h"
+#include "corral/common/work_dir_lock.h"
 #include "corral/v1/internal.grpc.pb.h"
 
 namespace corral {
@@ -87,6 +91,16 @@ Resources DetectResources(const std::string& work_dir) {
   ports.ranges.push_back({31000, 32000});
   r.Add(ports);
   return r;
+}
+
+// "corral/agent-<16 hex digits of FNV-1a of the work dir>": one agent's own.
+std::string DefaultCgroupsRoot(const std::string& work_dir) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : work_dir) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return absl::StrCat("corral/agent-", absl::Hex(h, absl::kZeroPad16));
 }
 
 }  // namespace
@@ -230,6 +244,10 @@ absl::Status Agent::Start(int port) {
   std::error_code ec;
   fs::create_directories(options_.work_dir, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options_.work_dir, ": ", ec.message()));
+  if (options_.cgroups_root.empty()) options_.cgroups_root = DefaultCgroupsRoot(options_.work_dir);
+  auto lock = WorkDirLock::Acquire(options_.work_dir, "corral-agent");
+  if (!lock.ok()) return lock.status();
+  work_dir_lock_ = std::move(*lock);
   Resources detected = DetectResources(options_.work_dir);
   if (!options_.resources.empty()) {
     auto given = Resources::Parse(options_.resources);
@@ -254,6 +272,8 @@ absl::Status Agent::Start(int port) {
     f["resources"] = options_.resources;
     f["attributes"] = options_.attributes;
     f["cgroups"] = options_.cgroups ? "true" : "false";
+    f["cgroups_root"] = options_.cgroups_root;
+    f["cgroups_pids_max"] = absl::StrCat(options_.cgroups_pids_max);
     f["executor_registration_timeout"] = absl::StrCat(options_.executor_registration_timeout, "secs");
     f["executor_shutdown_grace_period"] = absl::StrCat(options_.executor_shutdown_grace, "secs");
     f["gc_delay"] = absl::StrCat(options_.gc_delay, "secs");
@@ -283,9 +303,22 @@ absl::Status Agent::Start(int port) {
   if (options_.cgroups) {
     cgroups_ = Cgroups::Detect(options_.cgroups_root, options_.cgroups_pids_max > 0);
     cgroup_cleaner_ = std::make_unique<EventLoop>("corral-cg-clean");
-    cgroups_status_ = cgroups_->enabled()
-        ? absl::StrCat("cgroups v", cgroups_->version(), ": cpu, memory and pids limits enforced")
-        : absl::StrCat("cgroups unavailable (", cgroups_->why(), "): tasks run without resource limits");
+    if (cgroups_->enabled()) {
+      // Say what is enforced, and nothing more.
+      std::vector<std::string> limits;
+      for (const std::string& c : cgroups_->controllers()) {
+        if (c == "pids") limits.push_back(absl::StrCat("pids (", options_.cgroups_pids_max, " per container)"));
+        else limits.push_back(c);
+      }
+      cgroups_status_ = absl::StrCat("cgroups v", cgroups_->version(), " under ", options_.cgroups_root, ": ",
+                                     absl::StrJoin(limits, ", "), " limits enforced");
+      if (options_.cgroups_pids_max == 0) absl::StrAppend(&cgroups_status_, "; no pids limit (--cgroups_pids_max=0)");
+      else if (!absl::c_linear_search(cgroups_->controllers(), "pids")) {
+        absl::StrAppend(&cgroups_status_, "; no pids limit (this machine has no usable pids controller)");
+      }
+    } else {
+      cgroups_status_ = absl::StrCat("cgroups unavailable (", cgroups_->why(), "): tasks run without resource limits");
+    }
   } else {
     cgroups_status_ = "cgroups disabled by flag: tasks run without resource limits";
   }
@@ -321,6 +354,7 @@ void Agent::Abandon() {
   loop_->Stop();
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();
   if (sandbox_remover_) sandbox_remover_->Stop();
+  work_dir_lock_.reset();  // as a crash would drop it
 }
 
 void Agent::Stop() {
@@ -454,6 +488,14 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       break;
     }
     case MasterMessage::kRefused: {
+      if (msg.refused().retry()) {
+        // The master's own trouble (its registry cannot be written): keep
+        // everything, and register again once the link is gone.
+        CORRAL_LOG(ERROR) << "The master cannot admit this agent now (" << msg.refused().message()
+                          << "); everything keeps running and the agent will try again";
+        if (link_) link_->Close();
+        break;
+      }
       CORRAL_LOG(ERROR) << "The master refused this agent: " << msg.refused().message();
       // The master no longer counts on anything here (a machine taken down
       // for maintenance, say): what runs is killed, the checkpoints that
@@ -601,18 +643,47 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
     spec.argv = std::move(argv);
     spec.program = LauncherPath("corral-supervise");
   }
+  // The supervisor of a recoverable container waits at its start gate until
+  // the container is recorded; anything else dies with this agent. Either
+  // way no process runs that a restarted agent could not account for.
+  int gate[2] = {-1, -1};
+  if (recoverable) {
+    if (::pipe2(gate, O_CLOEXEC) != 0) {
+      return absl::InternalError(absl::StrCat("cannot make a start gate: ", std::strerror(errno)));
+    }
+    spec.start_gate_fd = gate[0];
+  } else {
+    spec.die_with_launcher = true;
+  }
+  auto close_gate = [&] {
+    for (int& fd : gate) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  };
+  std::string cgroup;
   if (cgroups_ && cgroups_->enabled()) {
-    auto procs = cgroups_->Create(container_id, limits);
-    if (!procs.ok()) return procs.status();
-    spec.cgroup_procs = *procs;
+    auto created = cgroups_->Create(container_id, limits);
+    if (!created.ok()) {
+      close_gate();
+      return created.status();
+    }
+    cgroup = created->name;
+    spec.cgroup_procs = created->procs;
   }
   int exec_fd = -1;
   auto pid = Launch(spec, &exec_fd);
   if (!pid.ok()) {
+    close_gate();
     DestroyCgroupsLater(container_id);
     return pid.status();
   }
-  CheckpointContainer(container_id, framework_id, executor_id, *pid, *sandbox, spec.status_path, recoverable);
+  CheckpointContainer(container_id, framework_id, executor_id, *pid, *sandbox, spec.status_path, recoverable, cgroup);
+  if (recoverable) {
+    char go = 1;
+    (void)!::write(gate[1], &go, 1);
+    close_gate();
+  }
   // The reaper may report the exit after this agent is gone: it reaches the
   // agent only through its loop, which drops work once stopped.
   ProcessReaper::Get().Watch(
@@ -676,6 +747,8 @@ absl::StatusOr<pid_t> Agent::StartFetcher(const std::string& framework_id, const
   spec.env["CORRAL_FETCHER_INFO"] = json;
   spec.sandbox = *sandbox;
   spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  // A fetch in progress is not recovered: it ends with the agent.
+  spec.die_with_launcher = true;
   int exec_fd = -1;
   auto pid = Launch(spec, &exec_fd);
   if (!pid.ok()) return pid.status();
@@ -926,7 +999,11 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
   task.pid = -task.pid;  // mark as reaped; keep the number for nothing else
   SandboxFinished(task.sandbox, {key});
   v1::TaskStatus st;
-  if (exit.exec_errno != 0) {
+  if (exit.not_started) {
+    st = MakeStatus(task, v1::TASK_LOST, v1::TaskStatus::SOURCE_AGENT,
+                    "The agent restarted before the task's command was started");
+    st.set_reason(v1::TaskStatus::REASON_AGENT_RESTARTED);
+  } else if (exit.exec_errno != 0) {
     st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_EXECUTOR,
                     absl::StrCat("Failed to execute '", task.info.command().value(), "': ", std::strerror(exit.exec_errno)));
     st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
@@ -981,6 +1058,7 @@ void Agent::RunHealthCheck(const Key& key) {
   spec.output_path = task.sandbox + "/health_check.log";
   std::ofstream(spec.output_path, std::ios::trunc);
   spec.user = task.info.command().has_user() ? task.info.command().user() : framework.user();
+  spec.die_with_launcher = true;  // a recovered agent starts its checks afresh
   switch (hc.type()) {
     case v1::HealthCheck::COMMAND:
       SetCommand(hc.command(), &spec);
@@ -1278,7 +1356,8 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   DestroyCgroupsLater(ex.container_id);
   if (ex.sink) ex.sink->Close();
   SandboxFinished(ex.sandbox, ExecutorTaskKeys(key.first, ex));
-  std::string why = exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
+  std::string why = exit.not_started ? "The agent restarted before the executor was started"
+                    : exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
                     : ex.reregistration_timed_out
                         ? "The executor did not subscribe again within --executor_reregistration_timeout of the agent's restart"
                     : !exit.known ? "The executor ended while the agent was down"
@@ -1287,9 +1366,10 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   for (const std::string& tid : ex.tasks) {
     auto t = tasks_.find({key.first, tid});
     if (t == tasks_.end() || t->second.terminal) continue;
-    v1::TaskState state = ex.shutting_down ? v1::TASK_KILLED : v1::TASK_FAILED;
+    v1::TaskState state = exit.not_started ? v1::TASK_LOST : ex.shutting_down ? v1::TASK_KILLED : v1::TASK_FAILED;
     v1::TaskStatus st = MakeStatus(t->second, state, v1::TaskStatus::SOURCE_AGENT, why);
-    st.set_reason(oom ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
+    st.set_reason(exit.not_started ? v1::TaskStatus::REASON_AGENT_RESTARTED
+                  : oom            ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
                       : exit.exec_errno ? v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED
                       : ex.reregistration_timed_out ? v1::TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT
                                         : v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
@@ -1695,8 +1775,9 @@ void Agent::ForgetExecutor(const Key& key) {
 
 void Agent::CheckpointContainer(const std::string& container_id, const std::string& framework_id,
                                 const std::string& executor_id, pid_t pid, const std::string& sandbox,
-                                const std::string& status_path, bool recoverable) {
+                                const std::string& status_path, bool recoverable, const std::string& cgroup) {
   v1::internal::ContainerCheckpoint c;
+  c.set_cgroup(cgroup);
   c.set_container_id(container_id);
   c.set_framework_id(framework_id);
   c.set_executor_id(executor_id);
@@ -1721,12 +1802,20 @@ void Agent::ForgetContainer(const std::string& container_id) {
 void Agent::KillRecordedContainers(const std::string& boot_id) {
   for (const std::string& path : CheckpointFiles(meta_dir_ + "/containers")) {
     v1::internal::ContainerCheckpoint c;
-    if (ReadCheckpointFile(path, &c).ok() && boot_id == boot_id_ && c.pid() > 0 &&
-        ProcessStartTime(c.pid()) == c.start_time()) {
-      ::kill(-c.pid(), SIGKILL);
-    }
+    if (ReadCheckpointFile(path, &c).ok() && boot_id == boot_id_) KillRecordedProcessGroup(c.pid(), c.start_time());
     RemoveFile(path);
     RemoveFile(path + ".exit");
+  }
+  // And whatever is in this agent's cgroups, recorded or not.
+  SweepCgroups({});
+}
+
+void Agent::SweepCgroups(const std::map<std::string, std::string>& adopted) {
+  if (!cgroups_ || !cgroups_->enabled()) return;
+  size_t killed = cgroups_->Recover(adopted);
+  if (killed > 0) {
+    CORRAL_LOG(WARNING) << "Killed " << killed << " processes left by the last run in cgroups no recovered "
+                        << "container claims";
   }
 }
 
@@ -1822,7 +1911,7 @@ absl::Status Agent::Recover() {
 
   // Containers: reattach those of recovered tasks and executors; kill the
   // rest (non-checkpointing frameworks, and anything no record claims).
-  std::vector<std::string> adopted;
+  std::map<std::string, std::string> adopted;  // container ID -> its cgroup
   for (const std::string& path : CheckpointFiles(meta_dir_ + "/containers")) {
     v1::internal::ContainerCheckpoint c;
     if (absl::Status r = ReadCheckpointFile(path, &c); !r.ok()) {
@@ -1837,10 +1926,9 @@ absl::Status Agent::Recover() {
                     (task != tasks_.end() && task->second.container_id == c.container_id() &&
                      task->second.executor_id.empty()));
     if (!claimed) {
-      if (alive) {
-        CORRAL_LOG(INFO) << "Killing container " << c.container_id() << " (pid " << c.pid()
-                         << ") left by the last run: its framework does not checkpoint";
-        ::kill(-c.pid(), SIGKILL);
+      if (same_boot && KillRecordedProcessGroup(c.pid(), c.start_time())) {
+        CORRAL_LOG(INFO) << "Killed container " << c.container_id() << " (pid " << c.pid()
+                         << ") left by the last run: no checkpointed task or executor claims it";
       }
       RemoveFile(path);
       RemoveFile(path + ".exit");
@@ -1849,7 +1937,7 @@ absl::Status Agent::Recover() {
     if (alive) {
       if (ex != executors_.end() && ex->second.container_id == c.container_id()) ex->second.pid = c.pid();
       else task->second.pid = c.pid();
-      adopted.push_back(c.container_id());
+      adopted[c.container_id()] = c.cgroup();
     }
     std::weak_ptr<EventLoop> loop = loop_;
     auto on_exit = [loop, this, c](const ExitInfo& exit) {
@@ -1861,7 +1949,7 @@ absl::Status Agent::Recover() {
       loop_->Post([this, c, unknown] { OnRecoveredContainerExit(c, unknown); });
     }
   }
-  if (cgroups_ && cgroups_->enabled()) cgroups_->Recover(adopted);
+  SweepCgroups(adopted);
 
   size_t running = 0, lost = 0;
   for (auto& [key, task] : tasks_) {

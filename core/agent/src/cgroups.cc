@@ -123,6 +123,15 @@ std::unique_ptr<Cgroups> Cgroups::Detect(const std::string& root_name, bool pids
 Cgroups::~Cgroups() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const Slot& slot : free_) Remove(slot.name);
+  // The root too, level by level, where nothing is left in it (recovered
+  // containers of an abandoned agent keep it, as do other agents' roots
+  // their shared parent).
+  if (version_ == 0) return;
+  for (const std::string& h : Hierarchies()) {
+    std::string dir = version_ == 2 ? v2_root_ : absl::StrCat(v1_mounts_.at(h), "/", root_name_);
+    std::string top = version_ == 2 ? std::string("/sys/fs/cgroup") : v1_mounts_.at(h);
+    while (dir.size() > top.size() && ::rmdir(dir.c_str()) == 0) dir = dir.substr(0, dir.rfind('/'));
+  }
 }
 
 std::string Cgroups::Dir(const std::string& hierarchy, const std::string& name) const {

@@ -7,11 +7,14 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +27,10 @@ namespace corral {
 
 namespace {
 
+// The soft limit on open files before RaiseFileLimit, for children.
+std::atomic<bool> g_nofile_raised{false};
+struct rlimit g_nofile_original {};
+
 struct ChildArgs {
   const char* program;
   char* const* argv;
@@ -33,6 +40,7 @@ struct ChildArgs {
   int err_fd;
   int error_fd;
   int status_fd;  // -1, or the file for corral-supervise (becomes fd 3)
+  int gate_fd;    // -1, or the start gate for corral-supervise (becomes fd 4)
   const int* cgroup_fds;
   size_t cgroup_count;
   bool switch_user;
@@ -40,6 +48,10 @@ struct ChildArgs {
   gid_t gid;
   const gid_t* groups;
   size_t group_count;
+  bool die_with_launcher;
+  pid_t launcher_pid;
+  bool restore_nofile;
+  struct rlimit nofile;
 };
 
 // Runs in the child, on its own stack but in the parent's memory: raw
@@ -67,10 +79,18 @@ int ChildMain(void* p) {
   ::syscall(SYS_dup2, a->out_fd, 1);
   ::syscall(SYS_dup2, a->err_fd, 2);
   if (a->status_fd >= 0) ::syscall(SYS_dup2, a->status_fd, 3);  // dup2 clears close-on-exec
+  if (a->gate_fd >= 0) ::syscall(SYS_dup2, a->gate_fd, 4);
+  if (a->restore_nofile) ::syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, nullptr);
   if (a->switch_user) {
     if (::syscall(SYS_setgroups, a->group_count, a->groups) != 0) fail(errno);
     if (::syscall(SYS_setresgid, a->gid, a->gid, a->gid) != 0) fail(errno);
     if (::syscall(SYS_setresuid, a->uid, a->uid, a->uid) != 0) fail(errno);
+  }
+  if (a->die_with_launcher) {
+    // After the credentials change, which would clear it. A launcher that
+    // died already (the child was reparented) will not signal: go now.
+    ::syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (::syscall(SYS_getppid) != a->launcher_pid) ::syscall(SYS_exit_group, 127);
   }
   sigset_t none;
   sigemptyset(&none);
@@ -78,7 +98,7 @@ int ChildMain(void* p) {
   // Nothing else the daemon has open (listening sockets, connections) may
   // outlive exec: a task holding the agent's port would keep a restarted
   // agent from binding it.
-  ::syscall(SYS_close_range, a->status_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  ::syscall(SYS_close_range, a->gate_fd >= 0 ? 5 : a->status_fd >= 0 ? 4 : 3, ~0U, CLOSE_RANGE_CLOEXEC);
   ::execve(a->program, a->argv, a->envp);
   fail(errno);
   return 127;
@@ -174,19 +194,28 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
       return absl::InternalError(absl::StrCat("cannot create ", spec.status_path, ": ", std::strerror(errno)));
     }
   }
+  // The start gate becomes fd 4 in the child: a copy above the fds the
+  // child's dup2s write over.
+  int gate_fd = -1;
+  if (status_fd >= 0 && spec.start_gate_fd >= 0) gate_fd = ::fcntl(spec.start_gate_fd, F_DUPFD_CLOEXEC, 10);
   auto close_all = [&] {
     for (int f : cg_fds) ::close(f);
     ::close(out_fd);
     ::close(err_fd);
     if (status_fd >= 0) ::close(status_fd);
+    if (gate_fd >= 0) ::close(gate_fd);
   };
+  if (status_fd >= 0 && spec.start_gate_fd >= 0 && gate_fd < 0) {
+    close_all();
+    return absl::InternalError(absl::StrCat("cannot pass the start gate: ", std::strerror(errno)));
+  }
   int errpipe[2];
   if (::pipe2(errpipe, O_CLOEXEC) != 0) {
     close_all();
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
-  if (status_fd >= 0 && errpipe[1] == 3) {
-    // The child's dup2 onto fd 3 must not close its error pipe.
+  if (status_fd >= 0 && (errpipe[1] == 3 || errpipe[1] == 4)) {
+    // The child's dup2 onto fds 3 and 4 must not close its error pipe.
     int moved = ::fcntl(errpipe[1], F_DUPFD_CLOEXEC, 10);
     ::close(errpipe[1]);
     errpipe[1] = moved;
@@ -197,8 +226,9 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
   // which keeps launching fast however large the agent is. The child may
   // therefore only make raw system calls on data prepared above.
   ChildArgs child{program.c_str(), argv.data(), envp.data(), spec.sandbox.c_str(), out_fd, err_fd,
-                 errpipe[1], status_fd, cg_fds.data(), cg_fds.size(), switch_user, uid, gid,
-                 groups.data(), groups.size()};
+                 errpipe[1], status_fd, gate_fd, cg_fds.data(), cg_fds.size(), switch_user, uid, gid,
+                 groups.data(), groups.size(), spec.die_with_launcher, ::getpid(),
+                 g_nofile_raised.load(), g_nofile_original};
   constexpr size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
@@ -233,6 +263,25 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
   ::fcntl(errpipe[0], F_SETFL, O_NONBLOCK);
   *exec_error_fd = errpipe[0];
   return pid;
+}
+
+uint64_t RaiseFileLimit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur >= limit.rlim_max) return limit.rlim_cur;
+  struct rlimit raised = limit;
+  raised.rlim_cur = limit.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) return limit.rlim_cur;
+  if (!g_nofile_raised.exchange(true)) g_nofile_original = limit;
+  return raised.rlim_cur;
+}
+
+bool KillRecordedProcessGroup(pid_t pid, uint64_t start_time) {
+  if (pid <= 0) return false;
+  uint64_t now = ProcessStartTime(pid);
+  if (now != 0 && now != start_time) return false;  // the number is another process's now
+  if (now == 0 && ::kill(-pid, 0) != 0) return false;  // the leader and its group are gone
+  return ::kill(-pid, SIGKILL) == 0;
 }
 
 ProcessReaper& ProcessReaper::Get() {
@@ -372,6 +421,11 @@ bool ReadSupervisedExit(const std::string& status_path, ExitInfo* exit) {
   }
   if (std::sscanf(buf, "exec_errno %d", &value) == 1) {
     *exit = ExitInfo{0, value, true};
+    return true;
+  }
+  if (std::strcmp(buf, "not_started\n") == 0) {
+    *exit = ExitInfo{};
+    exit->not_started = true;
     return true;
   }
   return false;

@@ -314,10 +314,7 @@ void Master::RemoveAgentForMaintenance(const std::string& agent_id, const std::s
   allocator_.RemoveAgent(agent_id);
   if (agent.link) {
     // The agent kills what it runs and stops.
-    MasterMessage m;
-    m.mutable_refused()->set_message(why);
-    agent.link->Send(m);
-    agent.link->Close();
+    RefuseAgent(*agent.link, why);
     link_agents_.erase(agent.link_id);
   }
   Event lost;

@@ -694,7 +694,9 @@ absl::Status Master::ShutdownExecutor(FrameworkEntry& fw, const Call::Shutdown& 
   return absl::OkStatus();
 }
 
-void Master::RemoveFramework(const std::string& framework_id, const std::string& why) {
+void Master::RemoveFramework(const std::string& id, const std::string& why) {
+  // A copy: callers pass fw->id, which dies with the framework's entry below.
+  const std::string framework_id = id;
   FrameworkEntry* fw = FindFramework(framework_id);
   if (fw == nullptr) return;
   CORRAL_LOG(INFO) << "Removing framework " << framework_id << ": " << why;
@@ -800,34 +802,22 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   if (link_it == pending_links_.end()) return;
   std::shared_ptr<AgentLink> link = link_it->second;
   auto total = Resources::FromProto(msg.agent_info().resources());
-  if (!total.ok() || msg.agent_info().hostname().empty()) {
-    MasterMessage m;
-    m.mutable_refused()->set_message(!total.ok() ? absl::StrCat("invalid agent resources: ", total.status().message())
-                                                 : "agent_info.hostname is required");
-    link->Send(m);
-    link->Close();
-    pending_links_.erase(link_it);
-    return;
-  }
   pending_links_.erase(link_it);
+  if (!total.ok() || msg.agent_info().hostname().empty()) {
+    return RefuseAgent(*link, !total.ok() ? absl::StrCat("invalid agent resources: ", total.status().message())
+                                          : "agent_info.hostname is required");
+  }
   if (MachineEntry* m = MachineOf(msg.agent_info().hostname()); m != nullptr && m->down) {
-    MasterMessage refused;
-    refused.mutable_refused()->set_message(
-        absl::StrCat("machine '", msg.agent_info().hostname(), "' is down for maintenance"));
-    link->Send(refused);
-    link->Close();
-    return;
+    return RefuseAgent(*link, absl::StrCat("machine '", msg.agent_info().hostname(), "' is down for maintenance"));
   }
   std::string id = NextId("S");
   v1::AgentInfo info = msg.agent_info();
   info.mutable_id()->set_value(id);
   // A commit point: the agent is admitted once the registry says so.
   if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
-    MasterMessage m;
-    m.mutable_refused()->set_message(absl::StrCat("cannot admit the agent: ", s.message()));
-    link->Send(m);
-    link->Close();
-    return;
+    CORRAL_LOG(ERROR) << "Cannot admit the agent at " << info.hostname() << ": " << s.message()
+                      << "; it will try again";
+    return RefuseAgent(*link, absl::StrCat("cannot admit the agent now: ", s.message()), /*retry=*/true);
   }
   AgentEntry& agent = agents_[id];
   agent.id = id;
@@ -847,6 +837,14 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   AdmitAgent(agent);
 }
 
+void Master::RefuseAgent(AgentLink& link, const std::string& why, bool retry) {
+  MasterMessage m;
+  m.mutable_refused()->set_message(why);
+  if (retry) m.mutable_refused()->set_retry(true);
+  link.Send(m);
+  link.Close();
+}
+
 void Master::AdmitAgent(AgentEntry& agent) {
   allocator_.AddAgent(agent.id, agent.total);
   allocator_.SetAgentActive(agent.id, true);
@@ -862,12 +860,8 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   std::string id = msg.agent_info().id().value();
   auto reported_total = Resources::FromProto(msg.agent_info().resources());
   if (id.empty() || !reported_total.ok()) {
-    MasterMessage m;
-    m.mutable_refused()->set_message(id.empty() ? "reregistration without an agent ID"
-                                                : std::string(reported_total.status().message()));
-    link->Send(m);
-    link->Close();
-    return;
+    return RefuseAgent(*link, id.empty() ? "reregistration without an agent ID"
+                                         : std::string(reported_total.status().message()));
   }
   v1::AgentInfo info = WithKeptReservations(msg.agent_info());
   auto total = Resources::FromProto(info.resources());
@@ -876,18 +870,12 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     total = reported_total;
   }
   if (MachineEntry* down = MachineOf(info.hostname()); down != nullptr && down->down) {
-    MasterMessage m;
-    m.mutable_refused()->set_message(absl::StrCat("machine '", info.hostname(), "' is down for maintenance"));
-    link->Send(m);
-    link->Close();
-    return;
+    return RefuseAgent(*link, absl::StrCat("machine '", info.hostname(), "' is down for maintenance"));
   }
+  // A failure of the master's own must never cost the agent its work.
   if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
-    MasterMessage m;
-    m.mutable_refused()->set_message(absl::StrCat("cannot readmit the agent: ", s.message()));
-    link->Send(m);
-    link->Close();
-    return;
+    CORRAL_LOG(ERROR) << "Cannot readmit agent " << id << ": " << s.message() << "; it will try again";
+    return RefuseAgent(*link, absl::StrCat("cannot readmit the agent now: ", s.message()), /*retry=*/true);
   }
   auto it = agents_.find(id);
   bool known = it != agents_.end();

@@ -15,6 +15,7 @@
 #include "corral/common/grpc_status.h"
 #include "corral/common/logging.h"
 #include "corral/common/server_stream.h"
+#include "corral/common/work_dir_lock.h"
 #include "corral/http/server.h"
 #include "corral/master/master_http.h"
 #include "corral/v1/internal.grpc.pb.h"
@@ -240,6 +241,9 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
     std::error_code ec;
     std::filesystem::create_directories(options.work_dir, ec);
     if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options.work_dir, ": ", ec.message()));
+    auto lock = WorkDirLock::Acquire(options.work_dir, "corral-master");
+    if (!lock.ok()) return lock.status();
+    s->work_dir_lock_ = std::move(*lock);
     auto t0 = std::chrono::steady_clock::now();
     auto opened = OpenSqliteRegistry(options.work_dir + "/registry.db");
     if (!opened.ok()) return opened.status();

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "corral/agent/launcher.h"
+#include "corral/agent/cgroups.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/resources.h"
 #include "corral/v1/executor.pb.h"
@@ -32,8 +32,11 @@ struct AgentOptions {
   std::string attributes;          // "rack:a;zone:b"
   bool cgroups = true;             // use cgroups where the kernel allows
   bool cgroups_enable_cfs = false; // hard cpu quota as well as shares
-  uint64_t cgroups_pids_max = 0;   // 0 = unlimited
-  std::string cgroups_root = "corral";
+  uint64_t cgroups_pids_max = 4096;  // processes (and threads) per container; 0 = unlimited
+  // Under each cgroup hierarchy; this agent's alone. Empty: derived from
+  // the work dir ("corral/agent-<hash>"), so agents sharing a host never
+  // touch each other's cgroups.
+  std::string cgroups_root;
   std::string launcher_dir;        // where corral-default-executor lives
   double registration_backoff = 1.0;
   double status_update_retry_min = 2.0;
@@ -65,6 +68,7 @@ class ExecutorSink {
 };
 
 class MasterLink;
+class WorkDirLock;
 
 class Agent {
  public:
@@ -193,6 +197,9 @@ class Agent {
   // agent can reattach the recoverable ones and kill the rest.
   absl::Status Recover();
   void KillRecordedContainers(const std::string& boot_id);
+  // Kills whatever runs in this agent's cgroups but those of `adopted`
+  // (container ID -> cgroup name), which are taken back.
+  void SweepCgroups(const std::map<std::string, std::string>& adopted);
   bool Checkpoints(const std::string& framework_id) const;
   std::string FrameworkMetaDir(const std::string& framework_id) const;
   absl::Status CheckpointAgent();
@@ -204,7 +211,7 @@ class Agent {
   void ForgetExecutor(const Key& key);
   void CheckpointContainer(const std::string& container_id, const std::string& framework_id,
                            const std::string& executor_id, pid_t pid, const std::string& sandbox,
-                           const std::string& status_path, bool recoverable);
+                           const std::string& status_path, bool recoverable, const std::string& cgroup);
   void ForgetContainer(const std::string& container_id);
   void OnRecoveredContainerExit(const v1::internal::ContainerCheckpoint& c, ExitInfo exit);
   void ResumeRecoveredTask(const Key& key);
@@ -289,6 +296,7 @@ class Agent {
   void CountTerminal(v1::TaskState state);
 
   AgentOptions options_;
+  std::unique_ptr<WorkDirLock> work_dir_lock_;  // held from Start until destroyed or abandoned
   std::string meta_dir_;  // <work_dir>/meta
   std::string boot_id_;
   std::unique_ptr<Cgroups> cgroups_;

@@ -32,6 +32,14 @@ struct LaunchSpec {
   // child as file descriptor 3: corral-supervise records its command's exit
   // status there, where an agent restarted meanwhile can read it.
   std::string status_path;
+  // With status_path: the read end of a pipe, handed to the child as file
+  // descriptor 4. corral-supervise starts its command only once a byte
+  // arrives there, so the launcher can record the container first; if the
+  // launcher dies before that, the pipe ends and the command never runs.
+  int start_gate_fd = -1;
+  // The child is SIGKILLed when the thread that launched it exits (a
+  // crashed agent): for processes nothing could recover anyway.
+  bool die_with_launcher = false;
 };
 
 struct ExitInfo {
@@ -40,10 +48,25 @@ struct ExitInfo {
   // False when the exit status is unknown: the process was adopted (not our
   // child) and left no status file.
   bool known = true;
+  // corral-supervise never started the command: its launcher went away
+  // before saying it had recorded the container.
+  bool not_started = false;
 };
 
 // Forks and execs `spec`. The child is the leader of a new process group.
 absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd);
+
+// Raises this process's soft limit on open files to its hard limit (a
+// daemon's connections and containers need many); processes it launches
+// get the original soft limit back. Returns the new soft limit.
+uint64_t RaiseFileLimit();
+
+// SIGKILLs the process group led by `pid`, recorded when that process had
+// `start_time` (ProcessStartTime): if the leader still lives, or if it has
+// died and left its group behind (no process has its number since, so the
+// group can only be the one it led). Nothing is done when the number
+// belongs to a later process. Returns whether a group was signalled.
+bool KillRecordedProcessGroup(pid_t pid, uint64_t start_time);
 
 // Watches child processes for exit with pidfds on one thread.
 class ProcessReaper {

@@ -322,6 +322,9 @@ class Master {
   void OnExecutorMessage(AgentEntry& agent, const v1::internal::ExecutorToFramework& msg);
   void OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExited& msg);
   void AdmitAgent(AgentEntry& agent);
+  // Tells the agent why it is not admitted, and closes its link. `retry`:
+  // the master's own passing failure; the agent keeps what it runs.
+  void RefuseAgent(AgentLink& link, const std::string& why, bool retry = false);
   void MarkUnreachable(AgentEntry& agent);
   // Maintenance (maintenance.cc).
   MachineEntry* MachineOf(const std::string& hostname);

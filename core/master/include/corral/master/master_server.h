@@ -16,6 +16,7 @@ namespace corral {
 
 namespace http { class Server; }
 class MasterHttpApi;
+class WorkDirLock;
 
 class MasterServer {
  public:
@@ -32,6 +33,7 @@ class MasterServer {
  private:
   MasterServer() = default;
   struct Services;
+  std::unique_ptr<WorkDirLock> work_dir_lock_;  // first: released last
   std::string host_;
   int port_ = 0;
   std::unique_ptr<Services> services_;

@@ -1,0 +1,253 @@
+// Faults an operator or an attacker causes, with the real daemons as
+// processes on loopback: a second daemon on a work dir, a master whose
+// registry cannot be written, kill -9 during a burst of launches. Each test
+// is bounded in count and time and stops what it started.
+#include <dirent.h>
+#include <signal.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "corral/common/task_state.h"
+#include "daemons.h"
+#include "test_util.h"
+
+namespace corral {
+namespace {
+
+using testing::BinDir;
+using testing::Child;
+using testing::FreePort;
+using testing::PollUntil;
+using testing::ReadAll;
+using testing::RecordingScheduler;
+using testing::ShellTask;
+namespace fs = std::filesystem;
+
+class FaultTest : public testing::DaemonTest {};
+
+v1::FrameworkInfo Checkpointing(const std::string& name) {
+  v1::FrameworkInfo fw = testing::Framework(name);
+  fw.set_checkpoint(true);
+  fw.set_failover_timeout(120);
+  return fw;
+}
+
+// Every process on the machine whose environment names `framework_id`
+// (the agent gives each container MESOS_FRAMEWORK_ID), by MESOS_TASK_ID:
+// whatever a framework's tasks started, recorded anywhere or not.
+std::map<std::string, std::set<pid_t>> ProcessesOf(const std::string& framework_id) {
+  std::map<std::string, std::set<pid_t>> out;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return out;
+  const std::string wanted = "MESOS_FRAMEWORK_ID=" + framework_id;
+  while (dirent* e = ::readdir(proc)) {
+    pid_t pid = static_cast<pid_t>(std::strtol(e->d_name, nullptr, 10));
+    if (pid <= 0) continue;
+    std::string environ = ReadAll(absl::StrCat("/proc/", pid, "/environ"));
+    // A zombie has an empty environment: it runs nothing.
+    std::string task;
+    bool ours = false;
+    for (absl::string_view var : absl::StrSplit(environ, '\0')) {
+      if (var == wanted) ours = true;
+      if (absl::StartsWith(var, "MESOS_TASK_ID=")) task = std::string(var.substr(14));
+    }
+    if (ours) out[task].insert(pid);
+  }
+  ::closedir(proc);
+  return out;
+}
+
+TEST_F(FaultTest, ASecondDaemonOnTheSameWorkDirIsRefused) {
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
+
+  std::vector<std::string> second_master = MasterArgs();
+  second_master[1] = "--port=" + std::to_string(FreePort());
+  Child master2(second_master, dir_, "master-second");
+  EXPECT_EQ(master2.Wait(30), 1);
+  EXPECT_NE(master2.err().find("--work_dir " + dir_ + "/master is in use by another corral-master (pid "),
+            std::string::npos)
+      << master2.err();
+
+  std::vector<std::string> second_agent = AgentArgs();
+  second_agent[2] = "--port=" + std::to_string(FreePort());
+  Child agent2(second_agent, dir_, "agent-second");
+  EXPECT_EQ(agent2.Wait(30), 1);
+  EXPECT_NE(agent2.err().find("--work_dir " + dir_ + "/agent is in use by another corral-agent (pid "),
+            std::string::npos)
+      << agent2.err();
+
+  // The first ones carry on; once the agent is gone, its work dir is free.
+  EXPECT_TRUE(WaitForActiveAgent(5));
+  agent_->Signal(SIGKILL);
+  ASSERT_GE(agent_->Wait(10), 0);
+  StartAgent();
+  EXPECT_TRUE(WaitForActiveAgent(30)) << agent_->err();
+}
+
+// The master's work dir fills up: it cannot record an agent's
+// reregistration. The agent must keep its tasks and try again; once there
+// is space, it comes back with them.
+TEST_F(FaultTest, AMasterThatCannotWriteItsRegistryCostsNoAgentItsTasks) {
+  std::string fsdir = dir_ + "/master";
+  fs::create_directories(fsdir);
+  std::string mount = "mount -t tmpfs -o size=4m tmpfs " + fsdir + " 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { (void)std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
+  } unmount{fsdir};
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
+  RecordingScheduler s;
+  SchedulerDriver d(&s, Checkpointing("full-master"), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  std::string pidfile = dir_ + "/task.pid";
+  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
+  ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
+  ASSERT_TRUE(PollUntil([&] { return !ReadAll(pidfile).empty(); }, 10));
+  pid_t pid = std::stoi(ReadAll(pidfile));
+
+  // Fill the master's file system, then make the agent reregister.
+  std::string filler = fsdir + "/filler";
+  {
+    std::ofstream out(filler, std::ios::binary);
+    std::string block(1 << 16, 'x');
+    for (int i = 0; i < 128 && out.write(block.data(), block.size()); ++i) {}
+  }
+  agent_->Signal(SIGKILL);
+  ASSERT_GE(agent_->Wait(10), 0);
+  StartAgent();
+  ASSERT_TRUE(PollUntil([&] { return master_->err().find("Cannot readmit agent") != std::string::npos; }, 30))
+      << master_->err();
+  ASSERT_TRUE(PollUntil([&] { return agent_->err().find("will try again") != std::string::npos; }, 30))
+      << agent_->err();
+  EXPECT_EQ(agent_->Wait(1), -1) << "the agent must not exit: " << agent_->err();
+  EXPECT_EQ(master_->Wait(0), -1) << "the master must stay up: " << master_->err();
+  EXPECT_EQ(::kill(pid, 0), 0) << "the task must keep running";
+  EXPECT_NE(ReadAll(dir_ + "/agent/meta/agent"), "") << "the agent keeps its checkpoints";
+
+  // Space again: the agent comes back with its task, which still answers.
+  fs::remove(filler);
+  ASSERT_TRUE(WaitForState([](const auto& st) {
+    return st.agents_size() == 1 && st.agents(0).active() && st.tasks_size() == 1 &&
+           st.tasks(0).state() == v1::TASK_RUNNING;
+  }, 30)) << agent_->err();
+  ASSERT_TRUE(d.kill(s.Locked([&] { return s.latest_["long"].task_id(); })).ok());
+  EXPECT_TRUE(s.WaitForState("long", v1::TASK_KILLED).has_state());
+  (void)d.stop();
+  agent_.reset();
+  master_.reset();  // before the unmount
+}
+
+// kill -9 of the agent while two frameworks launch as fast as offers come:
+// a checkpointing one (its tasks outlive the agent) and one that does not
+// checkpoint (its tasks die with it). Afterwards every process a task
+// started is accounted for: a task has processes exactly while it is
+// running, and a torn-down framework leaves none.
+TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
+  const int kTasks = 120;  // per framework
+  struct Launcher {
+    RecordingScheduler s;
+    std::atomic<int> launched{0};
+  };
+  auto launch_all = [&](Launcher& l, const std::string& prefix) {
+    l.s.on_offers = [&l, prefix, kTasks](SchedulerDriver* d, const std::vector<v1::Offer>& offers) {
+      for (const auto& o : offers) {
+        std::vector<v1::TaskInfo> tasks;
+        while (l.launched < kTasks && tasks.size() < 10) {
+          tasks.push_back(ShellTask(prefix + std::to_string(l.launched++), o.agent_id(), "exec sleep 600", 0.05, 8));
+        }
+        v1::Filters f;
+        f.set_refuse_seconds(0);
+        if (tasks.empty()) (void)d->decline({o.id()}, f);
+        else (void)d->launch(o.id(), tasks, f);
+      }
+    };
+  };
+  Launcher ckpt, plain;
+  launch_all(ckpt, "c");
+  launch_all(plain, "p");
+  v1::FrameworkInfo plain_info = testing::Framework("plain");
+  plain_info.set_failover_timeout(120);
+  SchedulerDriver cd(&ckpt.s, Checkpointing("ckpt"), master_addr_);
+  SchedulerDriver pd(&plain.s, plain_info, master_addr_);
+  ASSERT_TRUE(cd.start().ok());
+  ASSERT_TRUE(pd.start().ok());
+  auto running = [](RecordingScheduler& s) {
+    int n = 0;
+    for (const auto& [id, st] : s.latest_) n += st.state() == v1::TASK_RUNNING;
+    return n;
+  };
+  // Mid-burst: some tasks run, more are on their way.
+  ASSERT_TRUE(ckpt.s.WaitFor([&] { return running(ckpt.s) >= 30; }, 60)) << agent_->err();
+  agent_->Signal(SIGKILL);
+  ASSERT_GE(agent_->Wait(10), 0);
+  std::string ckpt_id = ckpt.s.Locked([&] { return ckpt.s.framework_id_; });
+  std::string plain_id = plain.s.Locked([&] { return plain.s.framework_id_; });
+  // What does not checkpoint died with the agent.
+  EXPECT_TRUE(PollUntil([&] { return ProcessesOf(plain_id).empty(); }, 10))
+      << ProcessesOf(plain_id).size() << " tasks of the non-checkpointing framework outlived the agent";
+
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << agent_->err();
+  // Every task ends up running or terminal, and stays so.
+  auto settled = [&](Launcher& l) {
+    return l.s.WaitFor([&] {
+      if (l.launched < kTasks) return false;
+      for (int i = 0; i < kTasks; ++i) {
+        auto it = l.s.latest_.find((&l == &ckpt ? "c" : "p") + std::to_string(i));
+        if (it == l.s.latest_.end()) return false;
+        if (it->second.state() != v1::TASK_RUNNING && !IsTerminalState(it->second.state())) return false;
+      }
+      return true;
+    }, 90);
+  };
+  ASSERT_TRUE(settled(ckpt)) << agent_->err();
+  ASSERT_TRUE(settled(plain)) << agent_->err();
+  // The processes match the tasks' states, one way and the other.
+  auto processes = ProcessesOf(ckpt_id);
+  auto latest = ckpt.s.Locked([&] { return ckpt.s.latest_; });
+  int alive = 0;
+  for (const auto& [task, pids] : processes) {
+    ASSERT_TRUE(latest.count(task)) << "processes of an unknown task '" << task << "'";
+    EXPECT_EQ(latest[task].state(), v1::TASK_RUNNING)
+        << task << " has " << pids.size() << " processes but is " << v1::TaskState_Name(latest[task].state())
+        << ": " << latest[task].message();
+  }
+  for (const auto& [task, st] : latest) {
+    if (st.state() != v1::TASK_RUNNING) continue;
+    ++alive;
+    EXPECT_TRUE(processes.count(task)) << task << " is reported running but has no process";
+  }
+  EXPECT_GE(alive, 30) << "the tasks running before the crash survive it";
+  EXPECT_TRUE(ProcessesOf(plain_id).empty());
+  for (const auto& [task, st] : plain.s.Locked([&] { return plain.s.latest_; })) {
+    EXPECT_NE(st.state(), v1::TASK_RUNNING) << task;
+  }
+
+  // Teardown ends every process of the framework.
+  (void)cd.stop(/*failover=*/false);
+  EXPECT_TRUE(PollUntil([&] { return ProcessesOf(ckpt_id).empty(); }, 30))
+      << ProcessesOf(ckpt_id).size() << " tasks outlived their framework's teardown";
+  (void)pd.stop(/*failover=*/false);
+}
+
+}  // namespace
+}  // namespace corral
