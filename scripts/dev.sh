@@ -42,16 +42,23 @@ build() {
 
 # libFuzzer targets (fuzz/), in their own clang build with ASan and UBSan.
 # Each runs for a bounded time from its seed corpus; a crash fails the run
-# and leaves the input under $BUILD_DIR-fuzz/crashes.
+# and leaves the input under $BUILD_DIR-fuzz/crashes. The same build runs
+# sanitized_master_test, regression tests for memory errors.
 fuzz() {
   local dir="$BUILD_DIR-fuzz" seconds="${FUZZ_SECONDS:-20}"
   if [ ! -f "$dir/build.ninja" ]; then
     CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORRAL_FUZZ=ON \
       -DCORRAL_BUILD_TESTS=OFF -DCORRAL_BUILD_BENCHMARKS=OFF > /dev/null
   fi
-  cmake --build "$dir" -j "$(nproc)" --target recordio_fuzzer scheduler_call_fuzzer http_request_fuzzer
+  cmake --build "$dir" -j "$(nproc)" --target recordio_fuzzer scheduler_call_fuzzer http_request_fuzzer \
+    sanitized_master_test
   mkdir -p "$dir/crashes"
   local name failed=0
+  if "$dir/bin/sanitized_master_test" > "$dir/sanitized_master_test.log" 2>&1; then
+    echo "sanitized_master_test: $(grep -o 'PASSED.*' "$dir/sanitized_master_test.log")"
+  else
+    echo "sanitized_master_test: FAILED"; tail -60 "$dir/sanitized_master_test.log"; failed=1
+  fi
   for name in recordio scheduler_call http_request; do
     local corpus
     corpus="$(mktemp -d)"

@@ -96,6 +96,7 @@ class Child {
     return status_;
   }
   void Signal(int sig) { ::kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   std::string out() const { return ReadAll(out_); }
   std::string err() const { return ReadAll(err_); }
 
@@ -106,12 +107,34 @@ class Child {
   std::string out_, err_;
 };
 
+// Until something accepts connections at `address` ("127.0.0.1:port").
+inline bool WaitForListening(const std::string& address, double seconds) {
+  int port = std::stoi(address.substr(address.rfind(':') + 1));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool open = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (open) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a port, bounded by the deadline
+  }
+  return false;
+}
+
 // Polls the master's state at `address` until `pred` holds (true) or
 // `seconds` pass (false).
 inline bool WaitForClusterState(const std::string& address,
                                 const std::function<bool(const v1::internal::ClusterState&)>& pred, double seconds) {
-  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  // A gRPC channel that first finds the port closed backs off for seconds
+  // (and its backoff is shared with later channels to the address): dial
+  // only once the master listens.
+  if (!WaitForListening(address, seconds)) return false;
+  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   while (std::chrono::steady_clock::now() < deadline) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -2,8 +2,11 @@
 // processes on loopback: a second daemon on a work dir, a master whose
 // registry cannot be written, kill -9 during a burst of launches. Each test
 // is bounded in count and time and stops what it started.
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <filesystem>
@@ -198,6 +201,8 @@ TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
   // Mid-burst: some tasks run, more are on their way.
   ASSERT_TRUE(ckpt.s.WaitFor([&] { return running(ckpt.s) >= 30; }, 60)) << agent_->err();
   agent_->Signal(SIGKILL);
+  int launched_at_kill = ckpt.launched + plain.launched;
+  int running_at_kill = ckpt.s.Locked([&] { return running(ckpt.s); }) + plain.s.Locked([&] { return running(plain.s); });
   ASSERT_GE(agent_->Wait(10), 0);
   std::string ckpt_id = ckpt.s.Locked([&] { return ckpt.s.framework_id_; });
   std::string plain_id = plain.s.Locked([&] { return plain.s.framework_id_; });
@@ -237,6 +242,8 @@ TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
     EXPECT_TRUE(processes.count(task)) << task << " is reported running but has no process";
   }
   EXPECT_GE(alive, 30) << "the tasks running before the crash survive it";
+  std::cerr << "At the kill: " << launched_at_kill << " tasks launched, " << running_at_kill
+            << " reported running; afterwards " << alive << " of the checkpointing framework's run\n";
   EXPECT_TRUE(ProcessesOf(plain_id).empty());
   for (const auto& [task, st] : plain.s.Locked([&] { return plain.s.latest_; })) {
     EXPECT_NE(st.state(), v1::TASK_RUNNING) << task;
@@ -247,6 +254,82 @@ TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
   EXPECT_TRUE(PollUntil([&] { return ProcessesOf(ckpt_id).empty(); }, 30))
       << ProcessesOf(ckpt_id).size() << " tasks outlived their framework's teardown";
   (void)pd.stop(/*failover=*/false);
+}
+
+// A socket to `port` on 127.0.0.1 from `source` (another loopback address:
+// another peer), or -1.
+int ConnectFrom(const std::string& source, int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+size_t OpenFiles(pid_t pid) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// 1,100 connections that send nothing, from one address, against a master
+// with only 512 descriptors: it keeps serving everyone else.
+TEST_F(FaultTest, SilentConnectionsDoNotTakeTheMasterOffline) {
+  std::vector<std::string> args = {"/bin/sh", "-c", "ulimit -n 512 && exec \"$0\" \"$@\""};
+  for (const std::string& a : MasterArgs()) args.push_back(a);
+  master_ = std::make_unique<Child>(args, dir_, LogName("master"));
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << master_->err() << agent_->err();
+  std::vector<int> silent;
+  for (int i = 0; i < 1100; ++i) {
+    int fd = ConnectFrom("127.0.0.2", master_port_);
+    if (fd >= 0) silent.push_back(fd);
+  }
+  struct CloseAll {
+    std::vector<int>& fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } close_all{silent};
+  ASSERT_GT(silent.size(), 1000u) << "the kernel accepted the connections (the backlog)";
+  // The master holds at most a quarter of its connections for that peer and
+  // closes the rest; it stays well inside its descriptors.
+  pid_t master_pid = master_->pid();
+  ASSERT_TRUE(PollUntil([&] { return master_->err().find("Refusing a connection from 127.0.0.2") != std::string::npos; }, 10))
+      << master_->err();
+  EXPECT_LT(OpenFiles(master_pid), 400u);
+  // Everyone else is served: the agent stays, a framework subscribes and
+  // runs a task, HTTP answers.
+  RecordingScheduler s;
+  SchedulerDriver d(&s, testing::Framework("still-served"), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer)) << master_->err();
+  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("t", offer.agent_id(), "true")}).ok());
+  EXPECT_TRUE(s.WaitForState("t", v1::TASK_FINISHED).has_state());
+  int http = ConnectFrom("127.0.0.1", master_port_);
+  ASSERT_GE(http, 0);
+  std::string get = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::write(http, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+  char buf[64] = {0};
+  EXPECT_GT(::read(http, buf, sizeof buf - 1), 0);
+  EXPECT_EQ(std::string(buf).substr(0, 12), "HTTP/1.1 200") << buf;
+  ::close(http);
+  EXPECT_EQ(master_->Wait(0), -1) << master_->err();
+  (void)d.stop();
 }
 
 }  // namespace

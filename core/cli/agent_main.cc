@@ -12,6 +12,7 @@
 #include "corral/agent/agent_server.h"
 #include "daemon_flags.h"
 #include "corral/common/logging.h"
+#include "corral/common/process.h"
 
 ABSL_FLAG(std::string, master, "", "Master to register with, as host:port (required).");
 ABSL_FLAG(std::string, ip, "127.0.0.1", "Address to listen on for executors and sandbox reads.");
@@ -41,6 +42,8 @@ ABSL_FLAG(std::string, recover, "reconnect",
           "and registers as a new agent.");
 ABSL_FLAG(std::string, executor_reregistration_timeout, "10secs",
           "After a restart, how long recovered executors have to subscribe again before they are killed.");
+ABSL_FLAG(int64_t, max_connections_per_peer, 1024,
+          "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -88,8 +91,12 @@ int main(int argc, char** argv) {
   }
   opts.executor_reregistration_timeout =
       Duration("executor_reregistration_timeout", absl::GetFlag(FLAGS_executor_reregistration_timeout));
+  if (absl::GetFlag(FLAGS_max_connections_per_peer) < 1) Die("--max_connections_per_peer must be at least 1");
+  opts.max_connections_per_peer = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections_per_peer));
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
+  uint64_t files = corral::RaiseFileLimit();
+  CORRAL_LOG(INFO) << "Open-file limit " << files;
 
   sigset_t stop;
   sigemptyset(&stop);

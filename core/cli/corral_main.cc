@@ -28,6 +28,7 @@
 #include "absl/strings/str_join.h"
 #include "corral/common/duration.h"
 #include "corral/common/logging.h"
+#include "corral/common/process.h"
 #include "corral/common/resources.h"
 #include "corral/local/local_cluster.h"
 #include "corral/scheduler.h"
@@ -154,6 +155,7 @@ int Local() {
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  RaiseFileLimit();  // a whole cluster's connections and containers in one process
   LocalClusterOptions opts;
   opts.agents = absl::GetFlag(FLAGS_agents);
   if (opts.agents < 1) Die("--agents must be at least 1");

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "daemon_flags.h"
 #include "corral/common/logging.h"
+#include "corral/common/process.h"
 #include "corral/master/master_server.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -32,6 +33,8 @@ ABSL_FLAG(std::string, heartbeat_interval, "15secs", "Period of HEARTBEAT events
 ABSL_FLAG(std::string, weights, "", "Role weights, e.g. 'dev=2,ops=1'.");
 ABSL_FLAG(std::string, quotas, "",
           "Quotas as JSON: {\"dev\": {\"guarantee\": \"cpus:2;mem:1024\", \"limit\": \"cpus:8\"}}.");
+ABSL_FLAG(int64_t, max_connections_per_peer, 1024,
+          "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -92,8 +95,12 @@ int main(int argc, char** argv) {
       opts.quotas[role] = q;
     }
   }
+  if (absl::GetFlag(FLAGS_max_connections_per_peer) < 1) Die("--max_connections_per_peer must be at least 1");
+  opts.max_connections_per_peer = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections_per_peer));
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
+  uint64_t files = corral::RaiseFileLimit();
+  CORRAL_LOG(INFO) << "Open-file limit " << files;
 
   // Block the stop signals before any thread starts; wait for them below.
   sigset_t stop;

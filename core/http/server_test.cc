@@ -2,9 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <functional>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -35,6 +42,16 @@ struct Client {
     return res;
   }
 };
+
+// Polls `pred` for up to 10 s (connection counts, which send no events).
+bool WaitUntil(const std::function<bool()>& pred) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, bounded by the deadline
+  }
+  return true;
+}
 
 bhttp::request<bhttp::string_body> Get(const std::string& target) {
   bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
@@ -153,6 +170,131 @@ TEST(HttpServer, HandsHttp2ConnectionsOver) {
   // HTTP/1 on the same port still works.
   Client c((*server)->port());
   EXPECT_EQ(c.Send(Get("/")).result_int(), 200);
+}
+
+// Reads until the server closes the connection; false if it does not
+// within `seconds`.
+bool ClosedByServer(Client& c, double seconds) {
+  c.socket.non_blocking(false);
+  struct timeval tv {static_cast<time_t>(seconds), static_cast<suseconds_t>((seconds - static_cast<int>(seconds)) * 1e6)};
+  ::setsockopt(c.socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char byte;
+  ssize_t n = ::recv(c.socket.native_handle(), &byte, 1, 0);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+Handler Ok() {
+  return [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); };
+}
+
+// A connection that sends nothing at all, on a port that also serves gRPC
+// (where the first bytes decide what the connection is) and on one that
+// does not.
+TEST(HttpServer, ConnectionsThatSendNothingAreClosed) {
+  for (bool grpc_too : {true, false}) {
+    ServerOptions options;
+    options.request_timeout = 0.3;
+    if (grpc_too) options.on_http2 = [](int fd) { ::close(fd); };
+    auto server = Server::Start("127.0.0.1", 0, Ok(), options);
+    ASSERT_TRUE(server.ok());
+    Client silent((*server)->port());
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(ClosedByServer(silent, 5)) << (grpc_too ? "sniffing" : "plain");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+    EXPECT_TRUE(WaitUntil([&] { return (*server)->connections() == 0; }));
+  }
+}
+
+TEST(HttpServer, AnIdleKeptAliveConnectionIsClosed) {
+  ServerOptions options;
+  options.request_timeout = 5;
+  options.idle_timeout = 0.3;
+  auto server = Server::Start("127.0.0.1", 0, Ok(), options);
+  ASSERT_TRUE(server.ok());
+  Client c((*server)->port());
+  EXPECT_EQ(c.Send(Get("/")).result_int(), 200);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ClosedByServer(c, 5));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(HttpServer, ConnectionsPerPeerAreCapped) {
+  ServerOptions options;
+  options.max_connections_per_peer = 3;
+  options.on_http2 = [](int fd) { ::close(fd); };
+  auto server = Server::Start("127.0.0.1", 0, Ok(), options);
+  ASSERT_TRUE(server.ok());
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<Client>((*server)->port()));
+  ASSERT_TRUE(WaitUntil([&] { return (*server)->connections() == 3; }));
+  Client over((*server)->port());
+  EXPECT_TRUE(ClosedByServer(over, 5)) << "a fourth connection from the same address is closed at once";
+  // The held ones still work, and a freed place is taken again.
+  EXPECT_EQ(held[0]->Send(Get("/")).result_int(), 200);
+  held.pop_back();
+  ASSERT_TRUE(WaitUntil([&] { return (*server)->connections() == 2; }));
+  Client again((*server)->port());
+  EXPECT_EQ(again.Send(Get("/")).result_int(), 200);
+}
+
+// Out of file descriptors, the server neither dies nor spins on accept(),
+// and answers again once descriptors are free. The server runs in a child
+// process whose limit is lowered; the connections come from this one.
+TEST(HttpServer, KeepsServingAfterRunningOutOfDescriptors) {
+  int ports[2];
+  ASSERT_EQ(::pipe(ports), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ServerOptions options;
+    options.max_connections = 1000;  // above the descriptor limit: the kernel says no first
+    options.max_connections_per_peer = 1000;
+    auto server = Server::Start("127.0.0.1", 0, Ok(), options);
+    if (!server.ok()) ::_exit(2);
+    struct rlimit limit {64, 64};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(3);
+    int port = (*server)->port();
+    if (::write(ports[1], &port, sizeof port) != sizeof port) ::_exit(4);
+    ::pause();
+    ::_exit(0);
+  }
+  struct Kill {
+    pid_t pid;
+    ~Kill() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } kill_child{child};
+  int port = 0;
+  ASSERT_EQ(::read(ports[0], &port, sizeof port), static_cast<ssize_t>(sizeof port));
+  std::vector<std::unique_ptr<Client>> flood;
+  for (int i = 0; i < 100; ++i) flood.push_back(std::make_unique<Client>(port));
+  auto cpu = [&] {
+    std::ifstream in("/proc/" + std::to_string(child) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string f;
+    long ticks = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {
+      if (i == 14 || i == 15) ticks += std::stol(f);  // utime + stime
+    }
+    return ticks;
+  };
+  long before = cpu();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // measuring CPU use over a period
+  EXPECT_LT(cpu() - before, 20) << "the server spins while it has no descriptors";
+  flood.clear();
+  // Descriptors free again: a new client is answered (the first attempts
+  // may still meet a server busy closing what it held).
+  bool answered = WaitUntil([&] {
+    try {
+      Client c(port);
+      return c.Send(Get("/")).result_int() == 200;
+    } catch (const std::exception&) {
+      return false;
+    }
+  });
+  EXPECT_TRUE(answered);
 }
 
 }  // namespace

@@ -85,6 +85,10 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentOptions opt
   s->files_ = std::make_unique<Files>();
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(64 << 20);
+  // Connections handed over from the HTTP port: one that never finishes
+  // its HTTP/2 handshake, or holds no call for long, is closed.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 30 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 5 * 60 * 1000);
   builder.RegisterService(s->service_.get());
   builder.RegisterService(s->files_.get());
   // The Agent exists before the port opens, so every call finds it; it
@@ -100,6 +104,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentOptions opt
   http::ServerOptions http_options;
   grpc::Server* grpc_server = s->server_.get();
   http_options.on_http2 = [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); };
+  http_options.max_connections_per_peer = options.max_connections_per_peer;
   AgentHttpApi* api = s->http_api_.get();
   auto http = http::Server::Start(
       listen.substr(0, colon), requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); },

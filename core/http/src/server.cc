@@ -1,10 +1,13 @@
 #include "corral/http/server.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -12,6 +15,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -154,21 +158,52 @@ class StreamHandle : public ResponseStream {
 };
 
 struct Server::Impl {
+  // First: sessions destroyed with the io_context below give their slots back here.
+  std::mutex conn_mu;
+  size_t open = 0;
+  std::map<std::string, size_t> per_peer;
+
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  net::steady_timer accept_pause{ioc};
   Handler handler;
   ServerOptions options;
   std::vector<std::thread> threads;
   std::atomic<bool> stopped{false};
   int port = 0;
+  // A descriptor kept in reserve: when the process runs out, it is given
+  // up to accept and close the waiting connection, so that the backlog
+  // does not keep the acceptor busy with an error it cannot clear.
+  int reserve_fd = -1;
+
+  // One connection's place in the counts, given back when it is dropped.
+  class Slot {
+   public:
+    Slot(Impl* impl, std::string peer) : impl_(impl), peer_(std::move(peer)) {}
+    ~Slot() {
+      std::lock_guard<std::mutex> lock(impl_->conn_mu);
+      --impl_->open;
+      if (--impl_->per_peer[peer_] == 0) impl_->per_peer.erase(peer_);
+    }
+
+   private:
+    Impl* impl_;
+    std::string peer_;
+  };
+  // A slot for a connection from `peer`, or null (with the reason) when
+  // it would go over a limit.
+  std::shared_ptr<Slot> Admit(const std::string& peer, std::string* why);
 
   void Accept();
-  void Sniff(std::shared_ptr<tcp::socket> socket, int tries);
+  void PauseAccepting();
+  void Sniff(std::shared_ptr<tcp::socket> socket, std::shared_ptr<Slot> slot,
+             std::shared_ptr<net::steady_timer> deadline, int tries);
 };
 
 class Session : public std::enable_shared_from_this<Session>, public Responder {
  public:
-  Session(tcp::socket socket, Server::Impl* server) : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, Server::Impl* server, std::shared_ptr<Server::Impl::Slot> slot)
+      : stream_(std::move(socket)), server_(server), slot_(std::move(slot)) {}
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -241,7 +276,9 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     parser_.emplace();
     parser_->body_limit(server_->options.max_body_bytes);
     parser_->header_limit(kMaxHeaderBytes);
-    stream_.expires_after(Millis(server_->options.request_timeout));
+    // The first request must come within the request timeout; later ones
+    // within the idle timeout of the last answer.
+    stream_.expires_after(Millis(requests_ == 0 ? server_->options.request_timeout : server_->options.idle_timeout));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -262,6 +299,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     if (ec) return Reply(Response::Text(400, absl::StrCat("Malformed HTTP request: ", ec.message(), "\n")));
 
     auto& msg = parser_->get();
+    ++requests_;
     keep_alive_ = msg.keep_alive();
     Request req = ToRequest(msg);
     answered_ = false;
@@ -320,6 +358,8 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
 
   beast::tcp_stream stream_;
   Server::Impl* server_;
+  std::shared_ptr<Server::Impl::Slot> slot_;
+  uint64_t requests_ = 0;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = false;
@@ -378,39 +418,100 @@ void StreamHandle::Ended() {
   if (callback) callback();
 }
 
+std::shared_ptr<Server::Impl::Slot> Server::Impl::Admit(const std::string& peer, std::string* why) {
+  std::lock_guard<std::mutex> lock(conn_mu);
+  if (open >= options.max_connections) {
+    *why = absl::StrCat("the server holds ", open, " connections, its limit");
+    return nullptr;
+  }
+  size_t& from_peer = per_peer[peer];
+  if (from_peer >= options.max_connections_per_peer) {
+    *why = absl::StrCat(peer, " has ", from_peer, " connections open, the limit per peer");
+    if (from_peer == 0) per_peer.erase(peer);
+    return nullptr;
+  }
+  ++open;
+  ++from_peer;
+  return std::make_shared<Slot>(this, peer);
+}
+
+void Server::Impl::PauseAccepting() {
+  accept_pause.expires_after(std::chrono::milliseconds(50));
+  accept_pause.async_wait([this](beast::error_code ec) {
+    if (!ec && !stopped) Accept();
+  });
+}
+
 void Server::Impl::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (stopped) return;
-    if (!ec) {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      // Processes the daemon starts must not inherit its connections.
-      ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-      if (options.on_http2) {
-        Sniff(std::make_shared<tcp::socket>(std::move(socket)), 0);
-      } else {
-        std::make_shared<Session>(std::move(socket), this)->Start();
+    if (ec) {
+      if (ec == net::error::no_descriptors || ec.value() == ENFILE) {
+        // Out of descriptors: shed the connection waiting in the backlog
+        // (the reserve pays for it), and give the others a moment to close.
+        CORRAL_LOG(ERROR) << "Out of file descriptors; refusing connections for now";
+        if (reserve_fd >= 0) {
+          ::close(reserve_fd);
+          int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+          if (fd >= 0) ::close(fd);
+          reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+      } else if (ec != net::error::operation_aborted) {
+        CORRAL_LOG(WARNING) << "Cannot accept a connection: " << ec.message();
       }
+      return PauseAccepting();
+    }
+    beast::error_code peer_ec;
+    auto remote = socket.remote_endpoint(peer_ec);
+    std::string peer = peer_ec ? "unknown" : remote.address().to_string();
+    std::string why;
+    auto slot = Admit(peer, &why);
+    if (!slot) {
+      CORRAL_LOG(WARNING) << "Refusing a connection from " << peer << ": " << why;
+      beast::error_code ignored;
+      socket.close(ignored);
+      return Accept();
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    // Processes the daemon starts must not inherit its connections.
+    ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
+    if (options.on_http2) {
+      auto sock = std::make_shared<tcp::socket>(std::move(socket));
+      // A connection that sends nothing at all is closed at the deadline.
+      auto deadline = std::make_shared<net::steady_timer>(sock->get_executor());
+      deadline->expires_after(Millis(options.request_timeout));
+      deadline->async_wait([sock](beast::error_code e) {
+        if (e) return;  // cancelled: it spoke in time
+        beast::error_code ignore;
+        sock->close(ignore);
+      });
+      Sniff(std::move(sock), std::move(slot), std::move(deadline), 0);
+    } else {
+      std::make_shared<Session>(std::move(socket), this, std::move(slot))->Start();
     }
     Accept();
   });
 }
 
 // Tells HTTP/2 (gRPC) from HTTP/1 by the first bytes, without consuming them.
-void Server::Impl::Sniff(std::shared_ptr<tcp::socket> socket, int tries) {
-  socket->async_wait(tcp::socket::wait_read, [this, socket, tries](beast::error_code ec) {
-    if (ec || stopped) return;
+void Server::Impl::Sniff(std::shared_ptr<tcp::socket> socket, std::shared_ptr<Slot> slot,
+                         std::shared_ptr<net::steady_timer> deadline, int tries) {
+  socket->async_wait(tcp::socket::wait_read, [this, socket, slot, deadline, tries](beast::error_code ec) {
+    if (ec || stopped || !socket->is_open()) return;
     char head[3];
     ssize_t n = ::recv(socket->native_handle(), head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;  // closed: drop it
-    if (n < static_cast<ssize_t>(sizeof head) && tries < 20) return Sniff(socket, tries + 1);
+    if (n < static_cast<ssize_t>(sizeof head) && tries < 20) return Sniff(socket, slot, deadline, tries + 1);
+    deadline->cancel();
     if (n == static_cast<ssize_t>(sizeof head) && absl::string_view(head, 3) == "PRI") {
       beast::error_code release_ec;
       int fd = socket->release(release_ec);
       if (!release_ec) options.on_http2(fd);
       return;
     }
-    std::make_shared<Session>(std::move(*socket), this)->Start();
+    // The session's own timeout takes over from here.
+    std::make_shared<Session>(std::move(*socket), this, slot)->Start();
   });
 }
 
@@ -434,6 +535,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& host, i
     return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", ec.message()));
   }
   impl->port = impl->acceptor.local_endpoint().port();
+  if (impl->options.max_connections == 0) {
+    struct rlimit limit {};
+    uint64_t files = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
+    impl->options.max_connections = std::max<uint64_t>(16, files / 4 * 3);
+  }
+  // No one address may take more than a quarter of all connections.
+  impl->options.max_connections_per_peer =
+      std::min(impl->options.max_connections_per_peer, std::max<size_t>(1, impl->options.max_connections / 4));
+  impl->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   impl->Accept();
   Impl* raw = impl.get();
   for (int i = 0; i < std::max(1, raw->options.threads); ++i) {
@@ -444,11 +554,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& host, i
 
 int Server::port() const { return impl_->port; }
 
+size_t Server::connections() const {
+  std::lock_guard<std::mutex> lock(impl_->conn_mu);
+  return impl_->open;
+}
+
 void Server::Stop() {
   if (!impl_ || impl_->stopped.exchange(true)) return;
   net::post(impl_->ioc, [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
+    impl->accept_pause.cancel();
   });
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
@@ -457,7 +573,9 @@ void Server::Stop() {
 
 Server::~Server() {
   Stop();
+  int reserve = impl_ ? impl_->reserve_fd : -1;
   impl_.reset();  // destroys pending handlers and with them the sessions
+  if (reserve >= 0) ::close(reserve);
 }
 
 }  // namespace corral::http

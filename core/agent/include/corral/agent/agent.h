@@ -57,6 +57,8 @@ struct AgentOptions {
   std::string recover = "reconnect";
   // How long a recovered executor has to subscribe again before it is killed.
   double executor_reregistration_timeout = 10.0;
+  // Connections one address may hold open on the agent's port.
+  size_t max_connections_per_peer = 1024;
 };
 
 // Where an executor's events go (its subscription stream).

@@ -74,9 +74,20 @@ using Handler = std::function<void(const Request&, Responder&)>;
 
 struct ServerOptions {
   size_t max_body_bytes = 16 << 20;    // larger bodies get 413
-  double request_timeout = 30;         // seconds to read one request
-  double idle_timeout = 60;            // seconds a kept-alive connection may idle
+  // Seconds a new connection has to send its first bytes and its first
+  // request; a connection that sends nothing is closed after this.
+  double request_timeout = 30;
+  // Seconds a kept-alive connection may idle before (and while) sending its
+  // next request. Streams (subscriptions) have no timeout.
+  double idle_timeout = 30;
   size_t max_stream_backlog = 64 << 20;  // queued bytes before a slow stream is cut
+  // Connections from one address (counted while this server serves them;
+  // those handed to gRPC are gRPC's), and never more than a quarter of
+  // max_connections. More are closed at once.
+  size_t max_connections_per_peer = 1024;
+  // Connections in all; 0: three quarters of the open-file limit, so that
+  // the daemon keeps descriptors for everything else it does.
+  size_t max_connections = 0;
   int threads = 2;
   // Connections that start with the HTTP/2 preface; null refuses them.
   std::function<void(int fd)> on_http2;
@@ -89,6 +100,8 @@ class Server {
                                                        ServerOptions options = {});
   ~Server();
   int port() const;
+  // Connections this server holds now (not those handed to gRPC).
+  size_t connections() const;
   // Stops accepting, closes every connection and joins the I/O threads.
   void Stop();
 
