@@ -2,6 +2,8 @@
 // them and handed to the master's HTTP API (scheduler, operator and state
 // endpoints) on a live in-memory master. Nothing may crash, and every
 // request gets exactly one answer.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,6 +26,10 @@ class Answer : public corral::http::Responder {
  public:
   int answers = 0;
   void Reply(corral::http::Response) override { ++answers; }
+  void SendFile(corral::http::Response, int fd, uint64_t) override {
+    ::close(fd);
+    ++answers;
+  }
   std::shared_ptr<corral::http::ResponseStream> Stream(int, std::string,
                                                        std::vector<std::pair<std::string, std::string>>) override {
     ++answers;

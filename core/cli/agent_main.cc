@@ -37,6 +37,11 @@ ABSL_FLAG(std::string, gc_delay, "1weeks", "How long a finished task's sandbox i
 ABSL_FLAG(double, gc_disk_headroom, 0.1,
           "Disk fraction to keep free: sandboxes are removed sooner as usage nears 1 - this (0 to 1).");
 ABSL_FLAG(std::string, disk_watch_interval, "1mins", "How often disk usage is checked and old sandboxes removed.");
+ABSL_FLAG(std::string, container_disk_watch_interval, "15secs",
+          "How often each running container's sandbox is measured against its disk resource.");
+ABSL_FLAG(bool, enforce_container_disk_quota, true,
+          "Kill a container that uses more disk than its tasks' disk resource (TASK_FAILED, "
+          "REASON_CONTAINER_LIMITATION_DISK).");
 ABSL_FLAG(std::string, recover, "reconnect",
           "After a restart: 'reconnect' recovers checkpointed tasks; 'cleanup' kills what the last run left "
           "and registers as a new agent.");
@@ -85,6 +90,9 @@ int main(int argc, char** argv) {
   opts.gc_disk_headroom = absl::GetFlag(FLAGS_gc_disk_headroom);
   if (!(opts.gc_disk_headroom >= 0 && opts.gc_disk_headroom <= 1)) Die("--gc_disk_headroom must be between 0 and 1");
   opts.disk_watch_interval = Duration("disk_watch_interval", absl::GetFlag(FLAGS_disk_watch_interval));
+  opts.container_disk_watch_interval =
+      Duration("container_disk_watch_interval", absl::GetFlag(FLAGS_container_disk_watch_interval));
+  opts.enforce_container_disk_quota = absl::GetFlag(FLAGS_enforce_container_disk_quota);
   opts.recover = absl::GetFlag(FLAGS_recover);
   if (opts.recover != "reconnect" && opts.recover != "cleanup") {
     Die("--recover must be 'reconnect' or 'cleanup', got '" + opts.recover + "'");

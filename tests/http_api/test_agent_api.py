@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import getpass
+import http.client
 import json
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -248,3 +250,65 @@ def test_an_executor_speaking_http_runs_tasks(cluster: LocalCluster) -> None:
 
 def post_executor(agent: str, body: bytes, content_type: str = JSON) -> tuple[int, bytes, dict[str, str]]:
     return post(agent, "/api/v1/executor", body, {"Content-Type": content_type, "Accept": JSON})
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_files_read_is_valid_json_for_any_bytes(cluster: LocalCluster) -> None:
+    # Latin-1 text, a lone continuation byte, and valid UTF-8 around them.
+    _, agent = launch(cluster, r"printf 'caf\351 \200 na\303\257ve\n'; echo done-writing; sleep 60")
+    sandbox = sandbox_of(agent)
+
+    def written() -> bytes | None:
+        status, body, _ = get(agent, f"/files/read?path={sandbox}/stdout&offset=0")
+        return body if status == 200 and b"done-writing" in body else None
+
+    body = wait_for(written, 30)
+    data = json.loads(body.decode("utf-8"))["data"]  # strict UTF-8, as a Mesos client decodes it
+    # Valid UTF-8 as it was; each other byte as the character of its number.
+    assert data.startswith("caf\u00e9 \u0080 na\u00efve\n"), data
+
+
+def test_files_download_streams_big_files_to_slow_clients(cluster: LocalCluster) -> None:
+    size = 100 << 20  # above what /files/download once held in memory
+    _, agent = launch(cluster, f"head -c {size} /dev/zero > big; echo written; sleep 120")
+    sandbox = sandbox_of(agent)
+
+    def big_written() -> bool:
+        status, body, _ = get(agent, f"/files/read?path={sandbox}/stdout&offset=0")
+        return status == 200 and "written" in json.loads(body)["data"]
+
+    wait_for(big_written, 60)
+    host, port = agent.rsplit(":", 1)
+    # Clients that ask for the file and then read nothing but the headers.
+    before = rss_bytes()
+    slow = []
+    for _ in range(4):
+        sock = socket.create_connection((host, int(port)))
+        sock.sendall(f"GET /files/download?path={sandbox}/big HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(1)
+        assert head.startswith(b"HTTP/1.1 200") and f"Content-Length: {size}".encode() in head, head
+        slow.append(sock)
+    grown = rss_bytes() - before
+    assert grown < 64 << 20, f"the agent grew by {grown >> 20} MiB for four clients that do not read"
+    # One that reads gets all of it.
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    conn.request("GET", f"/files/download?path={sandbox}/big")
+    resp = conn.getresponse()
+    assert resp.status == 200
+    total = 0
+    while chunk := resp.read(1 << 20):
+        assert chunk.count(0) == len(chunk)
+        total += len(chunk)
+    assert total == size
+    conn.close()
+    for sock in slow:
+        sock.close()

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "corral/agent/checkpoint.h"
+#include "corral/agent/disk_quota.h"
 #include "corral/agent/sandbox_gc.h"
 #include "corral/common/command.h"
 #include "corral/common/ids.h"
@@ -277,6 +278,8 @@ absl::Status Agent::Start(int port) {
     f["executor_registration_timeout"] = absl::StrCat(options_.executor_registration_timeout, "secs");
     f["executor_shutdown_grace_period"] = absl::StrCat(options_.executor_shutdown_grace, "secs");
     f["gc_delay"] = absl::StrCat(options_.gc_delay, "secs");
+    f["container_disk_watch_interval"] = absl::StrCat(options_.container_disk_watch_interval, "secs");
+    f["enforce_container_disk_quota"] = options_.enforce_container_disk_quota ? "true" : "false";
     f["recover"] = options_.recover;
   }
   info_.set_hostname(options_.hostname);
@@ -324,6 +327,7 @@ absl::Status Agent::Start(int port) {
   }
   CORRAL_LOG(INFO) << "Agent resources " << total_.ToString() << "; " << cgroups_status_;
   sandbox_remover_ = std::make_unique<EventLoop>("corral-sandbox-gc");
+  if (options_.enforce_container_disk_quota) disk_watcher_ = std::make_unique<EventLoop>("corral-disk-watch");
   double recovery_start = SteadyNow();
   absl::Status recovered = loop_->Call([this] { return Recover(); });
   recovery_seconds_ = SteadyNow() - recovery_start;
@@ -338,6 +342,7 @@ absl::Status Agent::Start(int port) {
     Connect();
     RetryUpdates();
     loop_->PostAfter(Seconds(options_.disk_watch_interval), [this] { CollectSandboxes(); });
+    if (disk_watcher_) loop_->PostAfter(Seconds(options_.container_disk_watch_interval), [this] { WatchDisk(); });
   });
   return absl::OkStatus();
 }
@@ -354,6 +359,7 @@ void Agent::Abandon() {
   loop_->Stop();
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();
   if (sandbox_remover_) sandbox_remover_->Stop();
+  if (disk_watcher_) disk_watcher_->Stop();
   work_dir_lock_.reset();  // as a crash would drop it
 }
 
@@ -370,6 +376,7 @@ void Agent::Stop() {
   loop_->Stop();
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();  // finishes the queued removals
   if (sandbox_remover_) sandbox_remover_->Stop();
+  if (disk_watcher_) disk_watcher_->Stop();
   // Remove what is left of the containers once the processes are gone.
   if (cgroups_ && cgroups_->enabled()) {
     for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Release(task.container_id);
@@ -1005,7 +1012,8 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
     st.set_reason(v1::TaskStatus::REASON_AGENT_RESTARTED);
   } else if (exit.exec_errno != 0) {
     st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_EXECUTOR,
-                    absl::StrCat("Failed to execute '", task.info.command().value(), "': ", std::strerror(exit.exec_errno)));
+                    absl::StrCat("Failed to execute '", Abbreviate(task.info.command().value()), "': ",
+                                 std::strerror(exit.exec_errno)));
     st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
   } else if (oom) {
     auto res = Resources::FromProto(task.info.resources());
@@ -1015,12 +1023,15 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
     st.set_reason(v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY);
     for (const auto& r : task.info.resources()) if (r.name() == "mem") *st.mutable_limitation()->add_resources() = r;
   } else if (task.killing) {
-    st = MakeStatus(task, task.kill_state, v1::TaskStatus::SOURCE_EXECUTOR,
+    st = MakeStatus(task, task.kill_state, task.over_disk ? v1::TaskStatus::SOURCE_AGENT : v1::TaskStatus::SOURCE_EXECUTOR,
                     !task.kill_message.empty() ? task.kill_message
                     : exit.known              ? DescribeExit(exit.wait_status)
                                               : "Command killed");
     if (task.has_kill_reason) st.set_reason(task.kill_reason);
     if (task.killed_unhealthy) st.set_healthy(false);
+    if (task.over_disk) {
+      for (const auto& r : task.info.resources()) if (r.name() == "disk") *st.mutable_limitation()->add_resources() = r;
+    }
   } else if (!exit.known) {
     st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT,
                     "The task ended while the agent was down, and its exit status was not recorded");
@@ -1366,10 +1377,16 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   for (const std::string& tid : ex.tasks) {
     auto t = tasks_.find({key.first, tid});
     if (t == tasks_.end() || t->second.terminal) continue;
-    v1::TaskState state = exit.not_started ? v1::TASK_LOST : ex.shutting_down ? v1::TASK_KILLED : v1::TASK_FAILED;
-    v1::TaskStatus st = MakeStatus(t->second, state, v1::TaskStatus::SOURCE_AGENT, why);
-    st.set_reason(exit.not_started ? v1::TaskStatus::REASON_AGENT_RESTARTED
-                  : oom            ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
+    v1::TaskState state = exit.not_started                         ? v1::TASK_LOST
+                          : ex.shutting_down && ex.over_disk.empty() ? v1::TASK_KILLED
+                                                                     : v1::TASK_FAILED;
+    v1::TaskStatus st = MakeStatus(t->second, state, v1::TaskStatus::SOURCE_AGENT, ex.over_disk.empty() ? why : ex.over_disk);
+    if (!ex.over_disk.empty()) {
+      for (const auto& r : t->second.info.resources()) if (r.name() == "disk") *st.mutable_limitation()->add_resources() = r;
+    }
+    st.set_reason(exit.not_started         ? v1::TaskStatus::REASON_AGENT_RESTARTED
+                  : !ex.over_disk.empty()  ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_DISK
+                  : oom                    ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
                       : exit.exec_errno ? v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED
                       : ex.reregistration_timed_out ? v1::TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT
                                         : v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
@@ -1504,6 +1521,7 @@ void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status
   if (t != tasks_.end()) {
     t->second.state = status.state();
     t->second.latest = status;
+    TrimForKeeping(&t->second.latest);
     if (IsTerminalState(status.state()) && !t->second.terminal) {
       t->second.terminal = true;
       CountTerminal(status.state());
@@ -1589,7 +1607,9 @@ absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std
   int64_t size = in.tellg();
   std::string data;
   if (offset < size) {
-    int64_t n = std::min<int64_t>(length ? length : (1 << 20), size - offset);
+    // One read returns at most kMaxSandboxRead: a client asking for more
+    // reads again from where this one ended.
+    int64_t n = std::min<int64_t>(length > 0 ? std::min(length, kMaxSandboxRead) : kMaxSandboxRead, size - offset);
     data.resize(n);
     in.seekg(offset);
     in.read(data.data(), n);
@@ -1635,6 +1655,66 @@ void Agent::CollectSandboxes() {
                      << static_cast<int>(usage * 100) << "% used)";
   }
   loop_->PostAfter(Seconds(options_.disk_watch_interval), [this] { CollectSandboxes(); });
+}
+
+void Agent::WatchDisk() {
+  if (stopping_) return;
+  auto disk_of = [](const google::protobuf::RepeatedPtrField<v1::Resource>& resources) {
+    double mb = 0;
+    for (const auto& r : resources) if (r.name() == "disk" && r.has_scalar()) mb += r.scalar().value();
+    return static_cast<uint64_t>(mb * 1024 * 1024);
+  };
+  std::vector<DiskUse> uses;
+  for (const auto& [key, task] : tasks_) {
+    if (!task.executor_id.empty() || task.terminal || task.killing || task.pid <= 0 || task.sandbox.empty()) continue;
+    if (uint64_t limit = disk_of(task.info.resources()); limit > 0) uses.push_back({key, false, task.sandbox, limit, 0});
+  }
+  for (const auto& [key, ex] : executors_) {
+    if (ex.pid <= 0 || ex.sandbox.empty() || !ex.over_disk.empty()) continue;
+    uint64_t limit = disk_of(ex.info.resources());
+    for (const std::string& tid : ex.tasks) {
+      auto t = tasks_.find({key.first, tid});
+      if (t != tasks_.end()) limit += disk_of(t->second.info.resources());
+    }
+    if (limit > 0) uses.push_back({key, true, ex.sandbox, limit, 0});
+  }
+  if (uses.empty()) {
+    loop_->PostAfter(Seconds(options_.container_disk_watch_interval), [this] { WatchDisk(); });
+    return;
+  }
+  disk_watcher_->Post([this, loop = std::weak_ptr<EventLoop>(loop_), uses]() mutable {
+    for (DiskUse& u : uses) u.used = DiskUsage(u.sandbox);
+    if (auto l = loop.lock()) l->Post([this, uses] { OnDiskUse(uses); });
+  });
+}
+
+void Agent::OnDiskUse(const std::vector<DiskUse>& uses) {
+  if (stopping_) return;
+  for (const DiskUse& u : uses) {
+    if (u.used <= u.limit) continue;
+    std::string why = DiskLimitMessage(u.used, u.limit);
+    if (u.executor) {
+      auto ex = executors_.find(u.key);
+      if (ex == executors_.end() || ex->second.sandbox != u.sandbox || ex->second.pid <= 0) continue;
+      CORRAL_LOG(INFO) << "Killing executor " << u.key.second << ": " << why;
+      ex->second.over_disk = why;
+      ::kill(-ex->second.pid, SIGKILL);
+      continue;
+    }
+    auto t = tasks_.find(u.key);
+    if (t == tasks_.end() || t->second.terminal || t->second.killing || t->second.sandbox != u.sandbox) continue;
+    CORRAL_LOG(INFO) << "Killing task " << u.key.second << ": " << why;
+    TaskRecord& task = t->second;
+    task.kill_state = v1::TASK_FAILED;
+    task.has_kill_reason = true;
+    task.kill_reason = v1::TaskStatus::REASON_CONTAINER_LIMITATION_DISK;
+    task.kill_message = why;
+    task.over_disk = true;
+    v1::KillPolicy now;  // no grace: it is the disk that is short
+    now.mutable_grace_period()->set_nanoseconds(0);
+    Kill(task, &now);
+  }
+  loop_->PostAfter(Seconds(options_.container_disk_watch_interval), [this] { WatchDisk(); });
 }
 
 void Agent::DestroyCgroupsLater(const std::string& container_id) {

@@ -1,6 +1,8 @@
 #include "corral/agent/agent_http.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -30,9 +32,6 @@ using namespace mesos_json;  // NOLINT: the shared Mesos JSON shapes
 using Snapshot = v1::internal::AgentSnapshot;
 
 using HttpExecutorSink = http::RecordIOSink<ExecutorSink, v1::executor::Event>;
-
-// /files/download answers from memory; bigger files are read in pages.
-constexpr uint64_t kMaxDownloadBytes = 64 << 20;
 
 const std::set<std::string>& Counters() {
   static const std::set<std::string> kCounters = {"slave/tasks_finished", "slave/tasks_failed",
@@ -293,23 +292,21 @@ void AgentHttpApi::Files(const std::string& action, const Request& req, Responde
     return r.Reply(Response::Json(Done(buffer)));
   }
 
-  // download
+  // download: streamed from the file, so its size costs the agent nothing.
   std::error_code ec;
   if (std::filesystem::is_directory(*real, ec)) return r.Reply(Error(400, "Cannot download a directory"));
-  uint64_t size = std::filesystem::file_size(*real, ec);
-  if (ec) return r.Reply(Error(404, absl::StrCat("'", path, "' cannot be read")));
-  if (size > kMaxDownloadBytes) {
-    return r.Reply(Error(413, absl::StrCat("'", path, "' is ", size, " bytes; download reads at most ",
-                                           kMaxDownloadBytes, " (read it in pages with /files/read)")));
+  int fd = ::open(real->c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    if (fd >= 0) ::close(fd);
+    return r.Reply(Error(404, absl::StrCat("'", path, "' cannot be read")));
   }
-  std::ifstream in(*real, std::ios::binary);
-  Response res;
-  res.status = 200;
-  res.content_type = "application/octet-stream";
-  res.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  Response head;
+  head.status = 200;
+  head.content_type = "application/octet-stream";
   std::string name = std::filesystem::path(*real).filename().string();
-  res.headers.emplace_back("Content-Disposition", absl::StrCat("attachment; filename=\"", name, "\""));
-  r.Reply(std::move(res));
+  head.headers.emplace_back("Content-Disposition", absl::StrCat("attachment; filename=\"", name, "\""));
+  r.SendFile(std::move(head), fd, static_cast<uint64_t>(st.st_size));
 }
 
 void AgentHttpApi::Executor(const Request& req, Responder& r) {

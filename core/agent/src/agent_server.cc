@@ -33,8 +33,8 @@ class StreamSink : public ExecutorSink {
 
 struct AgentServer::Service : v1::internal::ExecutorService::CallbackService {
   Agent* agent = nullptr;
-  grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext*, const v1::executor::Call* call) override {
-    auto stream = std::make_shared<ServerEventStream<Event>>();
+  grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext* ctx, const v1::executor::Call* call) override {
+    auto stream = std::make_shared<ServerEventStream<Event>>(ctx);
     stream->Keep(stream);
     auto sink = std::make_shared<StreamSink>(stream);
     absl::Status s = agent->ExecutorSubscribe(*call, sink);

@@ -154,6 +154,7 @@ class StreamHandle : public ResponseStream {
   std::atomic<size_t> backlog_{0};
   std::mutex mu_;
   bool ended_ = false;
+  bool cut_ = false;  // fell too far behind
   std::function<void()> on_closed_;
 };
 
@@ -226,6 +227,25 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     });
   }
 
+  void SendFile(Response head, int fd, uint64_t size) override {
+    answered_ = true;
+    file_fd_ = fd;
+    file_left_ = size;
+    file_offset_ = 0;
+    header_ = std::make_unique<bhttp::response<bhttp::empty_body>>(static_cast<bhttp::status>(head.status), 11);
+    header_->set(bhttp::field::server, "corral");
+    header_->set(bhttp::field::content_type, head.content_type);
+    for (auto& [name, value] : head.headers) header_->set(name, value);
+    header_->content_length(size);
+    header_->keep_alive(keep_alive_);
+    serializer_ = std::make_unique<bhttp::response_serializer<bhttp::empty_body>>(*header_);
+    stream_.expires_after(Millis(server_->options.idle_timeout));
+    bhttp::async_write_header(stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->EndFile(false);
+      self->WriteFileChunk();
+    });
+  }
+
   std::shared_ptr<ResponseStream> Stream(int status, std::string content_type,
                                          std::vector<std::pair<std::string, std::string>> headers) override {
     answered_ = true;
@@ -268,6 +288,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
 
   ~Session() override {
     if (handle_) handle_->Ended();
+    if (file_fd_ >= 0) ::close(file_fd_);
   }
 
  private:
@@ -305,6 +326,31 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     answered_ = false;
     server_->handler(req, *this);
     if (!answered_) Reply(Response::Text(500, "The handler gave no answer\n"));
+  }
+
+  void WriteFileChunk() {
+    if (file_left_ == 0) return EndFile(true);
+    if (!file_chunk_) file_chunk_ = std::make_unique<char[]>(kFileChunk);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(kFileChunk, file_left_));
+    ssize_t n = ::pread(file_fd_, file_chunk_.get(), want, static_cast<off_t>(file_offset_));
+    if (n <= 0) return EndFile(false);  // the file shrank: the response ends short, and the connection with it
+    // A client that takes no chunk for the idle timeout is cut off.
+    stream_.expires_after(Millis(server_->options.idle_timeout));
+    net::async_write(stream_, net::buffer(file_chunk_.get(), static_cast<size_t>(n)),
+                     [self = shared_from_this()](beast::error_code ec, size_t written) {
+                       if (ec) return self->EndFile(false);
+                       self->file_offset_ += written;
+                       self->file_left_ -= written;
+                       self->WriteFileChunk();
+                     });
+  }
+
+  void EndFile(bool complete) {
+    if (file_fd_ >= 0) ::close(file_fd_);
+    file_fd_ = -1;
+    file_chunk_.reset();
+    if (!complete || !keep_alive_) return Shutdown();
+    Read();
   }
 
   void WatchForHangup() {
@@ -374,14 +420,22 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   std::unique_ptr<bhttp::response<bhttp::empty_body>> header_;
   std::unique_ptr<bhttp::response_serializer<bhttp::empty_body>> serializer_;
   char hangup_buf_[512];
+  // A file being sent (SendFile), a chunk at a time.
+  static constexpr size_t kFileChunk = 64 << 10;
+  int file_fd_ = -1;
+  uint64_t file_offset_ = 0;
+  uint64_t file_left_ = 0;
+  std::unique_ptr<char[]> file_chunk_;
 };
 
 bool StreamHandle::Write(std::string chunk) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ended_) return false;
+    if (ended_ || cut_) return false;
+    // Once: later writes fail quietly until the session ends.
+    cut_ = backlog_ + chunk.size() > max_backlog_;
   }
-  if (backlog_ + chunk.size() > max_backlog_) {
+  if (cut_) {
     CORRAL_LOG(WARNING) << "HTTP stream fell more than " << max_backlog_ << " bytes behind; closing it";
     Close();
     return false;

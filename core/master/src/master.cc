@@ -931,6 +931,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
       task.role = fw && !fw->roles.empty() ? fw->roles[0] : "*";
       if (!t.resources().empty() && t.resources(0).has_allocation_info()) task.role = t.resources(0).allocation_info().role();
       if (t.statuses_size() > 0) task.latest_status = t.statuses(t.statuses_size() - 1);
+      TrimForKeeping(&task.latest_status);
       task.latest_status.mutable_task_id()->set_value(task.task_id);
       task.latest_status.set_state(t.state());
       task.latest_status.mutable_agent_id()->set_value(id);
@@ -996,6 +997,7 @@ void Master::OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate&
     v1::TaskState latest = msg.has_latest_state() ? msg.latest_state() : status.state();
     task.state = latest;
     task.latest_status = status;
+    TrimForKeeping(&task.latest_status);
     task.latest_status.set_state(latest);
     PublishTaskUpdated(task);
     if (IsTerminalState(latest)) ReleaseTaskResources(task);
@@ -1043,8 +1045,7 @@ void Master::OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExi
   auto it = agent.executors.find({fid, msg.executor_id().value()});
   if (it != agent.executors.end()) {
     allocator_.Recover(fid, it->second.role.empty() ? "*" : it->second.role, agent.id, it->second.resources, 0, SteadyNow());
-    agent.executors.erase(it);
-    ScheduleAllocation(agent.id);
+    agent.executors.erase(it);  // offered at the next allocation cycle
   }
   FrameworkEntry* fw = FindFramework(fid);
   if (fw == nullptr) return;
@@ -1274,7 +1275,8 @@ void Master::ReleaseTaskResources(TaskEntry& task) {
     auto ex = agent->second.executors.find({task.framework_id, task.executor_id});
     if (ex != agent->second.executors.end()) ex->second.tasks.erase(task.task_id);
   }
-  ScheduleAllocation(task.agent_id);
+  // Offered at the next allocation cycle, with whatever else frees up on
+  // the agent until then: one offer, not one per finished task (Mesos).
 }
 
 void Master::RemoveTask(const TaskKey& key) {

@@ -132,8 +132,8 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
 struct MasterServer::Services {
   struct Scheduler : v1::internal::SchedulerService::CallbackService {
     Master* master = nullptr;
-    grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext*, const v1::scheduler::Call* call) override {
-      auto stream = std::make_shared<ServerEventStream<Event>>();
+    grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext* ctx, const v1::scheduler::Call* call) override {
+      auto stream = std::make_shared<ServerEventStream<Event>>(ctx);
       stream->Keep(stream);
       auto sink = std::make_shared<StreamSink>(stream);
       auto id = master->Subscribe(*call, sink);

@@ -57,6 +57,10 @@ struct AgentOptions {
   std::string recover = "reconnect";
   // How long a recovered executor has to subscribe again before it is killed.
   double executor_reregistration_timeout = 10.0;
+  // The disk resource of containers (see disk_quota.h): how often sandboxes
+  // are measured, and whether a container over its disk is killed.
+  double container_disk_watch_interval = 15.0;
+  bool enforce_container_disk_quota = true;
   // Connections one address may hold open on the agent's port.
   size_t max_connections_per_peer = 1024;
 };
@@ -94,9 +98,10 @@ class Agent {
   absl::Status ExecutorCall(const v1::executor::Call& call);
   void ExecutorGone(const std::string& framework_id, const std::string& executor_id, ExecutorSink* sink);
 
-  // Reads `length` bytes at `offset` of `path` (relative, inside the task's
-  // sandbox). Returns the data and the file's size. Paths that leave the
-  // sandbox are refused.
+  // Reads `length` bytes (0, or more than kMaxSandboxRead: kMaxSandboxRead)
+  // at `offset` of `path` (relative, inside the task's sandbox). Returns
+  // the data and the file's size. Paths that leave the sandbox are refused.
+  static constexpr int64_t kMaxSandboxRead = 1 << 20;
   absl::StatusOr<std::pair<std::string, int64_t>> ReadSandboxFile(const std::string& framework_id,
                                                                    const std::string& task_id,
                                                                    const std::string& path, int64_t offset,
@@ -168,6 +173,7 @@ class Agent {
       EventLoop::TimerId timeout = 0;
     } health;
     bool killed_unhealthy = false;       // the final status says healthy=false
+    bool over_disk = false;              // killed for its disk: the final status names it
     double started_at = 0;               // wall clock when the container started
   };
   struct ExecutorRecord {
@@ -186,6 +192,7 @@ class Agent {
     Limits limits;
     bool recovered = false;              // started by an earlier run of the agent
     bool reregistration_timed_out = false;
+    std::string over_disk;               // killed for its disk: why, for its tasks' final status
   };
   struct UpdateStream {
     std::deque<v1::TaskStatus> pending;  // head is in flight
@@ -290,6 +297,17 @@ class Agent {
   void SandboxFinished(const std::string& sandbox, std::vector<Key> tasks);
   static std::vector<Key> ExecutorTaskKeys(const std::string& framework_id, const ExecutorRecord& ex);
   void CollectSandboxes();
+  // Measures running containers' sandboxes off the loop and kills those
+  // over their disk (enforce_container_disk_quota).
+  void WatchDisk();
+  struct DiskUse {
+    Key key;               // the command task, or the executor
+    bool executor = false;
+    std::string sandbox;
+    uint64_t limit = 0;    // bytes
+    uint64_t used = 0;
+  };
+  void OnDiskUse(const std::vector<DiskUse>& uses);
   void RememberSandbox(const Key& key, const std::string& sandbox);
   // For the HTTP endpoints (agent_state.cc).
   void FillTask(const TaskRecord& task, v1::Task* out) const;
@@ -340,6 +358,7 @@ class Agent {
   };
   std::deque<FinishedSandbox> finished_sandboxes_;  // oldest first
   std::unique_ptr<EventLoop> sandbox_remover_;       // removes directories off the agent loop
+  std::unique_ptr<EventLoop> disk_watcher_;          // measures sandboxes off the agent loop
   // Shared so that callbacks from other threads (the reaper, gRPC) can hold
   // it weakly and find it stopped, rather than dangling, after the agent.
   std::shared_ptr<EventLoop> loop_;  // last: stopped first

@@ -4,7 +4,11 @@
 // thread may Send(); writes go out one at a time in order. The owner learns
 // of the stream's end through the on_done callback (called once, on a gRPC
 // thread). Used for scheduler subscriptions (master) and executor
-// subscriptions (agent); master<->agent streams use ServerBidiStream.
+// subscriptions (agent).
+//
+// A client that stops reading cannot make the queue grow without bound:
+// once more than max_backlog_bytes wait, the call is cancelled and Send
+// fails, as for an HTTP stream.
 #pragma once
 
 #include <deque>
@@ -14,15 +18,37 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "corral/common/logging.h"
+
 namespace corral {
 
 template <typename Out>
 class ServerEventStream : public grpc::ServerWriteReactor<Out> {
  public:
-  // Returns false once the stream has finished (the message is dropped).
+  static constexpr size_t kMaxBacklogBytes = 64 << 20;
+
+  // `ctx` is the call's, so that a stream whose client fell behind can be
+  // cancelled while a write to it is stuck.
+  explicit ServerEventStream(grpc::CallbackServerContext* ctx = nullptr, size_t max_backlog_bytes = kMaxBacklogBytes)
+      : ctx_(ctx), max_backlog_bytes_(max_backlog_bytes) {}
+
+  // Returns false once the stream has finished, or fell too far behind (the
+  // message is dropped).
   bool Send(const Out& msg) {
+    size_t bytes = msg.ByteSizeLong();
     std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return false;
+    if (finished_ || cut_) return false;
+    if (backlog_bytes_ + bytes > max_backlog_bytes_) {
+      CORRAL_LOG(WARNING) << "gRPC stream fell more than " << max_backlog_bytes_ << " bytes behind; closing it";
+      cut_ = true;
+      queue_.clear();
+      backlog_bytes_ = 0;
+      close_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the client fell too far behind");
+      if (ctx_ != nullptr) ctx_->TryCancel();
+      else if (!writing_) FinishLocked();
+      return false;
+    }
+    backlog_bytes_ += bytes;
     queue_.push_back(msg);
     if (!writing_) StartNextLocked();
     return true;
@@ -62,6 +88,7 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
     writing_ = true;
     current_ = std::move(queue_.front());
     queue_.pop_front();
+    current_bytes_ = current_.ByteSizeLong();
     // More queued: let gRPC coalesce this write with the next ones.
     grpc::WriteOptions options;
     if (!queue_.empty()) options.set_buffer_hint();
@@ -75,7 +102,8 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
-    if (!ok) {
+    backlog_bytes_ -= std::min(backlog_bytes_, current_bytes_);
+    if (!ok || cut_) {
       queue_.clear();
       if (!finished_) {
         finished_ = true;
@@ -85,7 +113,14 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
     }
     StartNextLocked();
   }
-  void OnCancel() override { Close(grpc::Status::CANCELLED); }
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    queue_.clear();
+    close_status_ = grpc::Status::CANCELLED;
+    // A write in flight completes (not ok) first, and finishes the call.
+    if (!writing_) FinishLocked();
+  }
   void OnDone() override {
     std::function<void()> done;
     std::shared_ptr<ServerEventStream> self;
@@ -100,9 +135,14 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
     // `self` drops the last owner reference here if nobody else holds one.
   }
 
+  grpc::CallbackServerContext* ctx_;
+  size_t max_backlog_bytes_;
   std::mutex mu_;
   std::deque<Out> queue_;
   Out current_;
+  size_t current_bytes_ = 0;
+  size_t backlog_bytes_ = 0;  // queued and in flight
+  bool cut_ = false;
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;

@@ -15,7 +15,21 @@ namespace corral::mesos_json {
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using ResourceList = google::protobuf::RepeatedPtrField<v1::Resource>;
 
-inline void Str(Writer& w, const std::string& s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+// `text` with every byte that is not part of valid UTF-8 replaced by the
+// character of the same number (U+0080..U+00FF, as a Latin-1 reading of
+// it): JSON must be UTF-8, and what tasks write need not be.
+std::string ValidUtf8(const std::string& text);
+bool IsValidUtf8(const std::string& text);
+
+// A string, always written as valid UTF-8 (see ValidUtf8).
+inline void Str(Writer& w, const std::string& s) {
+  if (IsValidUtf8(s)) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  } else {
+    std::string fixed = ValidUtf8(s);
+    w.String(fixed.data(), static_cast<rapidjson::SizeType>(fixed.size()));
+  }
+}
 inline void Key(Writer& w, const char* k) { w.Key(k); }
 inline std::string Done(rapidjson::StringBuffer& buffer) { return std::string(buffer.GetString(), buffer.GetSize()); }
 

@@ -60,11 +60,17 @@ class ResponseStream {
   virtual void OnClosed(std::function<void()> callback) = 0;
 };
 
-// How a handler answers: exactly one of Reply or Stream.
+// How a handler answers: exactly one of Reply, Stream or SendFile.
 class Responder {
  public:
   virtual ~Responder() = default;
   virtual void Reply(Response response) = 0;
+  // `size` bytes of the open file `fd` (which the responder owns from now
+  // on), with `head`'s status and headers (its body is ignored). The file
+  // goes out a chunk at a time, the next read only once the client took
+  // the last one: a client that does not read holds one chunk, not the
+  // file.
+  virtual void SendFile(Response head, int fd, uint64_t size) = 0;
   // Sends the status and headers now; chunks follow through the stream.
   virtual std::shared_ptr<ResponseStream> Stream(int status, std::string content_type,
                                                  std::vector<std::pair<std::string, std::string>> headers) = 0;
