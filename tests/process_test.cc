@@ -194,6 +194,71 @@ TEST_F(ProcessTest, CorralMaintenanceTakesAMachineDownAndUp) {
   EXPECT_NE(bad->err().find("is not a maintenance schedule"), std::string::npos) << bad->err();
 }
 
+// The operator commands that only /api/v1 had: weights, quota, roles and
+// reservations, through the gRPC OperatorService's one Call.
+TEST_F(ProcessTest, CorralSetsWeightsQuotasAndReservations) {
+  StartCluster();
+  auto corral = [&](std::vector<std::string> args, const std::string& name) {
+    args.insert(args.begin(), BinDir() + "/corral");
+    args.push_back("--master=" + master_addr_);
+    auto child = std::make_unique<Child>(args, dir_, name);
+    child->Wait(30);
+    return child;
+  };
+  auto weights = corral({"weights", "set", "dev=2.5"}, "weights-set");
+  ASSERT_EQ(weights->Wait(0), 0) << weights->err();
+  auto quota = corral({"quota", "set", "dev", "--guarantee=cpus:1;mem:128", "--limit=cpus:2"}, "quota-set");
+  ASSERT_EQ(quota->Wait(0), 0) << quota->err();
+
+  auto shown = corral({"quota"}, "quota");
+  ASSERT_EQ(shown->Wait(0), 0) << shown->err();
+  EXPECT_NE(shown->out().find("cpus:1;mem:128"), std::string::npos) << shown->out();
+  EXPECT_NE(shown->out().find("cpus:2"), std::string::npos) << shown->out();
+  auto roles = corral({"roles"}, "roles");
+  ASSERT_EQ(roles->Wait(0), 0) << roles->err();
+  EXPECT_NE(roles->out().find("dev"), std::string::npos) << roles->out();
+  EXPECT_NE(roles->out().find("2.5"), std::string::npos) << roles->out();
+  auto all = corral({"weights"}, "weights");
+  EXPECT_NE(all->out().find("2.5"), std::string::npos) << all->out();
+
+  // A guarantee the cluster cannot hold is refused, naming why.
+  auto big = corral({"quota", "set", "dev", "--guarantee=cpus:64"}, "quota-big");
+  EXPECT_EQ(big->Wait(0), 1);
+  EXPECT_NE(big->err().find("quota set: "), std::string::npos) << big->err();
+  auto bad = corral({"quota", "set", "dev", "--guarantee=cpus:lots"}, "quota-bad");
+  EXPECT_EQ(bad->Wait(0), 2);
+  EXPECT_NE(bad->err().find("--guarantee"), std::string::npos) << bad->err();
+  auto odd = corral({"weights", "set", "dev"}, "weights-bad");
+  EXPECT_EQ(odd->Wait(0), 2);
+  EXPECT_NE(odd->err().find("is not ROLE=WEIGHT"), std::string::npos) << odd->err();
+
+  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+  auto state = [&] {
+    grpc::ClientContext ctx;
+    v1::internal::ClusterState st;
+    EXPECT_TRUE(stub->GetState(&ctx, v1::internal::GetClusterState(), &st).ok());
+    return st;
+  };
+  std::string agent_id = state().agents(0).agent_info().id().value();
+  auto reserved_for_dev = [&] {
+    auto total = Resources::FromProto(state().agents(0).total());
+    return total.ok() ? FromMilli(total->AllocatableTo("dev").Scalar("cpus") - total->Unreserved().Scalar("cpus"))
+                      : -1.0;
+  };
+  auto reserve = corral({"reserve", agent_id, "cpus:1;mem:64", "--role=dev", "--principal=ops"}, "reserve");
+  ASSERT_EQ(reserve->Wait(0), 0) << reserve->err();
+  EXPECT_EQ(reserved_for_dev(), 1.0);
+  auto unreserve = corral({"unreserve", agent_id, "cpus:1;mem:64", "--role=dev", "--principal=ops"}, "unreserve");
+  ASSERT_EQ(unreserve->Wait(0), 0) << unreserve->err();
+  EXPECT_EQ(reserved_for_dev(), 0.0);
+  auto roleless = corral({"reserve", agent_id, "cpus:1"}, "reserve-roleless");
+  EXPECT_EQ(roleless->Wait(0), 2);
+  EXPECT_NE(roleless->err().find("--role"), std::string::npos) << roleless->err();
+  auto too_much = corral({"reserve", agent_id, "cpus:16", "--role=dev"}, "reserve-too-much");
+  EXPECT_EQ(too_much->Wait(0), 1);
+  EXPECT_NE(too_much->err().find("reserve: "), std::string::npos) << too_much->err();
+}
+
 TEST_F(ProcessTest, CorralNamesTheMasterItCouldNotReach) {
   int port = FreePort();
   std::string addr = "127.0.0.1:" + std::to_string(port);

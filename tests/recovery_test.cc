@@ -390,13 +390,14 @@ TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
   // A maintenance schedule, which the registry keeps too.
   auto op = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
   {
-    v1::maintenance::Schedule schedule;
-    auto* w = schedule.add_windows();
+    v1::master::Call call;
+    call.set_type(v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE);
+    auto* w = call.mutable_update_maintenance_schedule()->mutable_schedule()->add_windows();
     w->add_machine_ids()->set_hostname("rack1-host7");
     w->mutable_unavailability()->mutable_start()->set_nanoseconds(4102444800'000'000'000);
     grpc::ClientContext ctx;
-    v1::internal::CallResponse resp;
-    ASSERT_TRUE(op->UpdateMaintenanceSchedule(&ctx, schedule, &resp).ok());
+    v1::master::Response resp;
+    ASSERT_TRUE(op->Call(&ctx, call, &resp).ok());
   }
 
   // The agent goes away for good while the master is down.
@@ -418,8 +419,11 @@ TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
     auto fresh = v1::internal::OperatorService::NewStub(
         grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
-    v1::maintenance::Schedule schedule;
-    ASSERT_TRUE(fresh->GetMaintenanceSchedule(&ctx, v1::internal::GetMaintenance(), &schedule).ok());
+    v1::master::Call call;
+    call.set_type(v1::master::Call::GET_MAINTENANCE_SCHEDULE);
+    v1::master::Response resp;
+    ASSERT_TRUE(fresh->Call(&ctx, call, &resp).ok());
+    const auto& schedule = resp.get_maintenance_schedule().schedule();
     ASSERT_EQ(schedule.windows_size(), 1);
     EXPECT_EQ(schedule.windows(0).machine_ids(0).hostname(), "rack1-host7");
   }

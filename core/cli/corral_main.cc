@@ -4,6 +4,10 @@
 //   corral agents|frameworks|tasks
 //   corral maintenance schedule|status|start|stop
 //   corral drain AGENT_ID | corral reactivate AGENT_ID
+//   corral reserve|unreserve AGENT_ID RESOURCES --role=R
+//   corral quota [set ROLE] | corral weights [set ROLE=W...] | corral roles
+// The operator commands send Mesos's operator calls over gRPC's
+// OperatorService.Call: the same calls, answers and errors as /api/v1.
 #include <signal.h>
 #include <unistd.h>
 
@@ -33,6 +37,7 @@
 #include "corral/local/local_cluster.h"
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
+#include "corral/v1/master.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include <fstream>
 
@@ -45,7 +50,7 @@ ABSL_FLAG(std::string, work_dir, "", "corral local: work directory (default: a n
 ABSL_FLAG(double, cpus, 0.1, "corral run: cpus for the task.");
 ABSL_FLAG(double, mem, 32, "corral run: memory (MB) for the task.");
 ABSL_FLAG(double, disk, 0, "corral run: disk (MB) for the task.");
-ABSL_FLAG(std::string, role, "*", "corral run: role to run the task in.");
+ABSL_FLAG(std::string, role, "*", "corral run: role to run the task in; corral reserve/unreserve: the role reserved for.");
 ABSL_FLAG(std::string, name, "", "corral run: task name (default: the command).");
 ABSL_FLAG(bool, shell, false, "corral run: run the command through /bin/sh -c.");
 ABSL_FLAG(std::string, offer_wait, "60secs", "corral run: how long to wait for a large enough offer.");
@@ -55,6 +60,10 @@ ABSL_FLAG(std::string, schedule, "",
 ABSL_FLAG(std::string, max_grace_period, "",
           "corral drain: the longest kill grace period the agent's tasks get (default: their own).");
 ABSL_FLAG(bool, mark_gone, false, "corral drain: remove the agent for good once it is drained.");
+ABSL_FLAG(std::string, principal, "", "corral reserve/unreserve: the principal the reservation is made by.");
+ABSL_FLAG(std::string, guarantee, "", "corral quota set: the role's guaranteed quantities, as \"cpus:2;mem:1024\".");
+ABSL_FLAG(std::string, limit, "", "corral quota set: the most the role may be allocated, as \"cpus:8;mem:8192\".");
+ABSL_FLAG(bool, force, false, "corral quota set: set a guarantee even if the cluster cannot hold it now.");
 ABSL_FLAG(std::string, log_level, "warning", "debug, info, warning or error.");
 
 namespace {
@@ -390,52 +399,64 @@ std::string ToJson(const google::protobuf::Message& m) {
   return out;
 }
 
+// One call of the operator API over gRPC (the same calls /api/v1 takes);
+// dies with the master's message on an error, naming `what`.
+v1::master::Response OperatorCall(const std::string& master, const v1::master::Call& call, const std::string& what) {
+  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::master::Response response;
+  grpc::Status st = stub->Call(&ctx, call, &response);
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    Die(what + ": cannot reach the master at " + master + ": " + st.error_message() +
+            " (is corral-master running there? set --master)",
+        1);
+  }
+  if (!st.ok()) Die(what + ": " + st.error_message(), 1);
+  return response;
+}
+
+v1::master::Call CallOf(v1::master::Call::Type type) {
+  v1::master::Call call;
+  call.set_type(type);
+  return call;
+}
+
 // corral maintenance schedule [--schedule=FILE] | status | start HOST... | stop HOST...
 int Maintenance(const std::string& master, const std::vector<std::string>& args) {
   if (args.empty()) Die("maintenance: missing subcommand; one of schedule, status, start, stop");
-  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
-  auto check = [&](const grpc::Status& st) {
-    if (!st.ok()) Die("maintenance " + args[0] + ": " + st.error_message(), 1);
-  };
-  auto deadline = [](grpc::ClientContext* ctx) {
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  };
   const std::string& sub = args[0];
-  if (sub == "schedule" || sub == "status") {
-    grpc::ClientContext ctx;
-    deadline(&ctx);
+  const std::string what = "maintenance " + sub;
+  if (sub == "schedule") {
     std::string file = absl::GetFlag(FLAGS_schedule);
-    if (sub == "schedule" && !file.empty()) {
-      std::ifstream in(file);
-      if (!in) Die("--schedule: cannot read " + file);
-      std::stringstream text;
-      text << in.rdbuf();
-      v1::maintenance::Schedule schedule;
-      auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &schedule);
-      if (!parsed.ok()) Die("--schedule: " + file + " is not a maintenance schedule: " + std::string(parsed.message()));
-      v1::internal::CallResponse resp;
-      check(stub->UpdateMaintenanceSchedule(&ctx, schedule, &resp));
+    if (file.empty()) {
+      auto response = OperatorCall(master, CallOf(v1::master::Call::GET_MAINTENANCE_SCHEDULE), what);
+      std::cout << ToJson(response.get_maintenance_schedule().schedule());
       return 0;
     }
-    if (sub == "schedule") {
-      v1::maintenance::Schedule schedule;
-      check(stub->GetMaintenanceSchedule(&ctx, v1::internal::GetMaintenance(), &schedule));
-      std::cout << ToJson(schedule);
-    } else {
-      v1::maintenance::ClusterStatus status;
-      check(stub->GetMaintenanceStatus(&ctx, v1::internal::GetMaintenance(), &status));
-      std::cout << ToJson(status);
-    }
+    std::ifstream in(file);
+    if (!in) Die("--schedule: cannot read " + file);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto call = CallOf(v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE);
+    auto parsed = google::protobuf::util::JsonStringToMessage(
+        text.str(), call.mutable_update_maintenance_schedule()->mutable_schedule());
+    if (!parsed.ok()) Die("--schedule: " + file + " is not a maintenance schedule: " + std::string(parsed.message()));
+    OperatorCall(master, call, what);
+    return 0;
+  }
+  if (sub == "status") {
+    auto response = OperatorCall(master, CallOf(v1::master::Call::GET_MAINTENANCE_STATUS), what);
+    std::cout << ToJson(response.get_maintenance_status().status());
     return 0;
   }
   if (sub == "start" || sub == "stop") {
-    if (args.size() < 2) Die("maintenance " + sub + ": name the machines (hostnames)");
-    v1::internal::MachineList list;
-    for (size_t i = 1; i < args.size(); ++i) list.add_machines()->set_hostname(args[i]);
-    grpc::ClientContext ctx;
-    deadline(&ctx);
-    v1::internal::CallResponse resp;
-    check(sub == "start" ? stub->StartMaintenance(&ctx, list, &resp) : stub->StopMaintenance(&ctx, list, &resp));
+    if (args.size() < 2) Die(what + ": name the machines (hostnames)");
+    auto call = CallOf(sub == "start" ? v1::master::Call::START_MAINTENANCE : v1::master::Call::STOP_MAINTENANCE);
+    auto* machines = sub == "start" ? call.mutable_start_maintenance()->mutable_machines()
+                                    : call.mutable_stop_maintenance()->mutable_machines();
+    for (size_t i = 1; i < args.size(); ++i) machines->Add()->set_hostname(args[i]);
+    OperatorCall(master, call, what);
     return 0;
   }
   Die("maintenance: unknown subcommand '" + sub + "'; one of schedule, status, start, stop");
@@ -444,31 +465,140 @@ int Maintenance(const std::string& master, const std::vector<std::string>& args)
 // corral drain AGENT_ID [--max_grace_period=D] [--mark_gone] | corral reactivate AGENT_ID
 int Drain(const std::string& master, const std::string& cmd, const std::vector<std::string>& args) {
   if (args.size() != 1) Die(cmd + ": name one agent ID (see `corral agents`)");
-  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  v1::internal::CallResponse resp;
-  grpc::Status st;
+  v1::master::Call call;
   if (cmd == "drain") {
-    v1::internal::DrainAgentRequest req;
-    req.mutable_agent_id()->set_value(args[0]);
+    call = CallOf(v1::master::Call::DRAIN_AGENT);
+    auto* drain = call.mutable_drain_agent();
+    drain->mutable_agent_id()->set_value(args[0]);
     if (!absl::GetFlag(FLAGS_max_grace_period).empty()) {
       auto grace = ParseDurationSeconds(absl::GetFlag(FLAGS_max_grace_period));
       if (!grace.ok()) Die("--max_grace_period: " + std::string(grace.status().message()));
-      req.mutable_config()->mutable_max_grace_period()->set_nanoseconds(static_cast<int64_t>(*grace * 1e9));
+      drain->mutable_max_grace_period()->set_nanoseconds(static_cast<int64_t>(*grace * 1e9));
     }
-    req.mutable_config()->set_mark_gone(absl::GetFlag(FLAGS_mark_gone));
-    st = stub->DrainAgent(&ctx, req, &resp);
+    drain->set_mark_gone(absl::GetFlag(FLAGS_mark_gone));
   } else {
-    v1::AgentID id;
-    id.set_value(args[0]);
-    st = stub->ReactivateAgent(&ctx, id, &resp);
+    call = CallOf(v1::master::Call::REACTIVATE_AGENT);
+    call.mutable_reactivate_agent()->mutable_agent_id()->set_value(args[0]);
   }
-  if (!st.ok()) Die(cmd + ": " + st.error_message(), 1);
+  OperatorCall(master, call, cmd);
+  return 0;
+}
+
+// corral reserve|unreserve AGENT_ID RESOURCES --role=R [--principal=P]:
+// RESOURCES in the agents' text syntax ("cpus:2;mem:512"), reserved
+// dynamically for R (Mesos's RESERVE_RESOURCES and UNRESERVE_RESOURCES).
+int Reserve(const std::string& master, const std::string& cmd, const std::vector<std::string>& args) {
+  if (args.size() != 2) Die(cmd + ": give an agent ID and the resources, e.g. `corral " + cmd + " AGENT 'cpus:2;mem:512' --role=R`");
+  std::string role = absl::GetFlag(FLAGS_role);
+  if (role.empty() || role == "*") Die(cmd + ": name the role the resources are reserved for with --role");
+  auto parsed = Resources::Parse(args[1]);
+  if (!parsed.ok()) Die(cmd + ": " + args[1] + ": " + std::string(parsed.status().message()));
+  Resources reserved;
+  for (ResourceItem item : parsed->items()) {
+    if (!item.role.empty() && item.role != "*") Die(cmd + ": give unreserved resources (no \"(role)\"); --role names the role");
+    item.role = role;
+    item.dynamic = true;
+    reserved.Add(item);
+  }
+  bool reserve = cmd == "reserve";
+  auto call = CallOf(reserve ? v1::master::Call::RESERVE_RESOURCES : v1::master::Call::UNRESERVE_RESOURCES);
+  if (reserve) {
+    call.mutable_reserve_resources()->mutable_agent_id()->set_value(args[0]);
+    reserved.ToProto(call.mutable_reserve_resources()->mutable_resources());
+  } else {
+    call.mutable_unreserve_resources()->mutable_agent_id()->set_value(args[0]);
+    reserved.ToProto(call.mutable_unreserve_resources()->mutable_resources());
+  }
+  auto* resources = reserve ? call.mutable_reserve_resources()->mutable_resources()
+                            : call.mutable_unreserve_resources()->mutable_resources();
+  if (!absl::GetFlag(FLAGS_principal).empty()) {
+    for (auto& r : *resources) {
+      for (auto& res : *r.mutable_reservations()) res.set_principal(absl::GetFlag(FLAGS_principal));
+    }
+  }
+  OperatorCall(master, call, cmd);
+  return 0;
+}
+
+std::string QuantitiesText(const google::protobuf::Map<std::string, v1::Value::Scalar>& q) {
+  std::vector<std::string> parts;
+  std::map<std::string, double> sorted;
+  for (const auto& [name, value] : q) sorted[name] = value.value();
+  for (const auto& [name, value] : sorted) parts.push_back(name + ":" + Fmt(value));
+  return parts.empty() ? "-" : absl::StrJoin(parts, ";");
+}
+
+// corral quota | corral quota set ROLE [--guarantee=Q] [--limit=Q] [--force]
+int Quota(const std::string& master, const std::vector<std::string>& args) {
+  if (args.empty()) {
+    auto response = OperatorCall(master, CallOf(v1::master::Call::GET_QUOTA), "quota");
+    std::vector<std::vector<std::string>> rows = {{"ROLE", "GUARANTEE", "LIMIT"}};
+    for (const auto& c : response.get_quota().status().configs()) {
+      rows.push_back({c.role(), QuantitiesText(c.guarantees()), QuantitiesText(c.limits())});
+    }
+    PrintTable(rows);
+    return 0;
+  }
+  if (args[0] != "set" || args.size() != 2) Die("quota: `corral quota` shows quotas, `corral quota set ROLE --guarantee=Q --limit=Q` sets one");
+  auto call = CallOf(v1::master::Call::UPDATE_QUOTA);
+  call.mutable_update_quota()->set_force(absl::GetFlag(FLAGS_force));
+  auto* config = call.mutable_update_quota()->add_quota_configs();
+  config->set_role(args[1]);
+  auto fill = [&](const std::string& flag, const std::string& text,
+                  google::protobuf::Map<std::string, v1::Value::Scalar>* out) {
+    if (text.empty()) return;
+    auto q = Quantities::Parse(text);
+    if (!q.ok()) Die("--" + flag + ": " + std::string(q.status().message()));
+    for (const auto& [name, value] : q->entries()) (*out)[name].set_value(FromMilli(value));
+  };
+  fill("guarantee", absl::GetFlag(FLAGS_guarantee), config->mutable_guarantees());
+  fill("limit", absl::GetFlag(FLAGS_limit), config->mutable_limits());
+  OperatorCall(master, call, "quota set");
+  return 0;
+}
+
+// corral weights | corral weights set ROLE=WEIGHT...
+int Weights(const std::string& master, const std::vector<std::string>& args) {
+  if (args.empty()) {
+    auto response = OperatorCall(master, CallOf(v1::master::Call::GET_WEIGHTS), "weights");
+    std::vector<std::vector<std::string>> rows = {{"ROLE", "WEIGHT"}};
+    for (const auto& w : response.get_weights().weight_infos()) rows.push_back({w.role(), Fmt(w.weight())});
+    PrintTable(rows);
+    return 0;
+  }
+  if (args[0] != "set" || args.size() < 2) Die("weights: `corral weights` shows weights, `corral weights set ROLE=W...` sets them");
+  auto call = CallOf(v1::master::Call::UPDATE_WEIGHTS);
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto eq = args[i].find('=');
+    double weight = 0;
+    if (eq == std::string::npos || eq == 0 || !absl::SimpleAtod(args[i].substr(eq + 1), &weight)) {
+      Die("weights set: '" + args[i] + "' is not ROLE=WEIGHT");
+    }
+    auto* info = call.mutable_update_weights()->add_weight_infos();
+    info->set_role(args[i].substr(0, eq));
+    info->set_weight(weight);
+  }
+  OperatorCall(master, call, "weights set");
+  return 0;
+}
+
+// corral roles: every role with a weight, a quota or a framework.
+int Roles(const std::string& master) {
+  auto response = OperatorCall(master, CallOf(v1::master::Call::GET_ROLES), "roles");
+  std::vector<std::vector<std::string>> rows = {{"ROLE", "WEIGHT", "FRAMEWORKS", "GUARANTEE", "LIMIT"}};
+  for (const auto& r : response.get_roles().roles()) {
+    rows.push_back({r.name(), Fmt(r.weight()), std::to_string(r.frameworks_size()),
+                    QuantitiesText(r.quota().guarantees()), QuantitiesText(r.quota().limits())});
+  }
+  PrintTable(rows);
   return 0;
 }
 
 }  // namespace
+
+constexpr char kCommands[] =
+    "one of local, run, agents, frameworks, tasks, maintenance, drain, reactivate, reserve, unreserve, quota, "
+    "weights, roles";
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig config;
@@ -483,13 +613,18 @@ int main(int argc, char** argv) {
       "  corral maintenance schedule [--schedule=FILE] | status | start HOST... | stop HOST...\n"
       "                                           maintenance windows and machines down/up\n"
       "  corral drain AGENT_ID [--max_grace_period=D --mark_gone] | corral reactivate AGENT_ID\n"
-      "                                           kill an agent's tasks and keep it out of offers, or undo it\n");
+      "                                           kill an agent's tasks and keep it out of offers, or undo it\n"
+      "  corral reserve|unreserve AGENT_ID 'cpus:2;mem:512' --role=R [--principal=P]\n"
+      "                                           set an agent's resources aside for a role, or give them back\n"
+      "  corral quota [set ROLE --guarantee=Q --limit=Q [--force]]   show or set a role's quota\n"
+      "  corral weights [set ROLE=W...]           show or set roles' weights\n"
+      "  corral roles                             roles with their weights, quotas and frameworks\n");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   corral::LogLevel level;
   if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) Die("--log_level must be debug, info, warning or error");
   corral::SetLogLevel(level);
   if (rest.size() < 2) {
-    Die("missing command; one of local, run, agents, frameworks, tasks, maintenance, drain, reactivate (see --help)");
+    Die(std::string("missing command; ") + kCommands + " (see --help)");
   }
   std::string cmd = rest[1];
   std::string master = absl::GetFlag(FLAGS_master);
@@ -499,8 +634,11 @@ int main(int argc, char** argv) {
   if (cmd == "tasks") return Tasks(master);
   if (cmd == "run") return Run(master, std::vector<std::string>(rest.begin() + 2, rest.end()));
   if (cmd == "maintenance") return Maintenance(master, std::vector<std::string>(rest.begin() + 2, rest.end()));
-  if (cmd == "drain" || cmd == "reactivate") {
-    return Drain(master, cmd, std::vector<std::string>(rest.begin() + 2, rest.end()));
-  }
-  Die("unknown command '" + cmd + "'; one of local, run, agents, frameworks, tasks, maintenance, drain, reactivate");
+  std::vector<std::string> args(rest.begin() + 2, rest.end());
+  if (cmd == "drain" || cmd == "reactivate") return Drain(master, cmd, args);
+  if (cmd == "reserve" || cmd == "unreserve") return Reserve(master, cmd, args);
+  if (cmd == "quota") return Quota(master, args);
+  if (cmd == "weights") return Weights(master, args);
+  if (cmd == "roles") return Roles(master);
+  Die("unknown command '" + cmd + "'; " + kCommands);
 }

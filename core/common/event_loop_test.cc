@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <future>
+#include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -25,15 +26,39 @@ TEST(EventLoopTest, TimersFireInDeadlineOrderAndCanBeCancelled) {
   EventLoop loop("test");
   std::promise<void> done;
   std::vector<int> order;
-  loop.PostAfter(std::chrono::milliseconds(30), [&] {
+  loop.PostAfter(absl::Milliseconds(30), [&] {
     order.push_back(3);
     done.set_value();
   });
-  loop.PostAfter(std::chrono::milliseconds(10), [&] { order.push_back(1); });
-  auto cancelled = loop.PostAfter(std::chrono::milliseconds(20), [&] { order.push_back(2); });
+  loop.PostAfter(absl::Milliseconds(10), [&] { order.push_back(1); });
+  auto cancelled = loop.PostAfter(absl::Milliseconds(20), [&] { order.push_back(2); });
   loop.Post([&] { loop.Cancel(cancelled); });
   ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_EQ(loop.Call([&] { return order; }), (std::vector<int>{1, 3}));
+}
+
+TEST(EventLoopTest, OnAManualClockTimersRunWhenTheTestMovesTime) {
+  ManualClock clock;
+  EventLoop loop("test", &clock);
+  std::vector<std::string> fired;
+  loop.Post([&] {
+    loop.PostAfter(absl::Hours(1), [&] {
+      fired.push_back("hour");
+      // A timer set by a timer counts from the time it runs at.
+      loop.PostAfter(absl::Minutes(5), [&] { fired.push_back("hour+5m"); });
+    });
+    loop.PostAfter(absl::Hours(2), [&] { fired.push_back("two hours"); });
+  });
+  loop.Call([] { return 0; });
+  clock.Advance(absl::Minutes(59));
+  EXPECT_TRUE(loop.Call([&] { return fired; }).empty());
+  clock.Advance(absl::Minutes(10));  // 69 minutes: the hour's timer ran late
+  EXPECT_EQ(loop.Call([&] { return fired; }), (std::vector<std::string>{"hour"}));
+  clock.Advance(absl::Minutes(5));
+  EXPECT_EQ(loop.Call([&] { return fired; }), (std::vector<std::string>{"hour", "hour+5m"}));
+  clock.Advance(absl::Minutes(55));
+  EXPECT_EQ(loop.Call([&] { return fired; }).size(), 3u);
+  EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(1800000000) + absl::Minutes(129));
 }
 
 TEST(EventLoopTest, CallAfterStopRunsOnTheCaller) {

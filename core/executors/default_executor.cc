@@ -138,7 +138,7 @@ class DefaultExecutor : public Executor {
     ::kill(-t.pid, SIGTERM);
     pid_t pid = t.pid;
     std::string id = t.info.task_id().value();
-    timers_.PostAfter(std::chrono::nanoseconds(static_cast<int64_t>(grace * 1e9)), [this, id, pid] {
+    timers_.PostAfter(absl::Seconds(grace), [this, id, pid] {
       std::lock_guard<std::mutex> lock(mu_);
       if (!tasks_[id].terminal) ::kill(-pid, SIGKILL);
     });

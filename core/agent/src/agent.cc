@@ -27,6 +27,7 @@
 #include "corral/agent/disk_quota.h"
 #include "corral/agent/sandbox_gc.h"
 #include "corral/common/command.h"
+#include "corral/common/frameworks.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
 #include "corral/common/task_state.h"
@@ -41,17 +42,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::chrono::nanoseconds Seconds(double s) { return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9)); }
+absl::Duration Seconds(double s) { return absl::Seconds(s); }
 
-double SteadyNow() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-
-bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type t) {
-  for (const auto& c : info.capabilities()) if (c.type() == t) return true;
-  return false;
-}
 
 Resources DetectResources(const std::string& work_dir) {
   ResourceItem cpus;
@@ -230,7 +222,9 @@ v1::internal::AgentService::Stub* StubFor(const std::string& master) {
 }  // namespace
 
 Agent::Agent(AgentOptions options)
-    : options_(std::move(options)), loop_(std::make_shared<EventLoop>("corral-agent")) {}
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : RealClock()),
+      loop_(std::make_shared<EventLoop>("corral-agent", clock_)) {}
 
 Agent::~Agent() { Stop(); }
 
@@ -262,7 +256,7 @@ absl::Status Agent::Start(int port) {
     detected = kept + *given;
   }
   total_ = detected;
-  start_time_ = NowSeconds();
+  start_time_ = clock_->NowSeconds();
   if (options_.flags.empty()) {
     auto& f = options_.flags;
     f["master"] = options_.master;
@@ -328,9 +322,9 @@ absl::Status Agent::Start(int port) {
   CORRAL_LOG(INFO) << "Agent resources " << total_.ToString() << "; " << cgroups_status_;
   sandbox_remover_ = std::make_unique<EventLoop>("corral-sandbox-gc");
   if (options_.enforce_container_disk_quota) disk_watcher_ = std::make_unique<EventLoop>("corral-disk-watch");
-  double recovery_start = SteadyNow();
+  double recovery_start = clock_->SteadySeconds();
   absl::Status recovered = loop_->Call([this] { return Recover(); });
-  recovery_seconds_ = SteadyNow() - recovery_start;
+  recovery_seconds_ = clock_->SteadySeconds() - recovery_start;
   if (absl::Status s = recovered; !s.ok()) {
     // Refusing to start touches nothing: whatever the last run left keeps
     // running, for a later start (or --recover=cleanup) to deal with.
@@ -795,7 +789,7 @@ v1::TaskStatus Agent::MakeStatus(const TaskRecord& task, v1::TaskState state, v1
   if (!message.empty()) st.set_message(message);
   st.mutable_agent_id()->set_value(agent_id_);
   if (!task.executor_id.empty()) st.mutable_executor_id()->set_value(task.executor_id);
-  st.set_timestamp(NowSeconds());
+  st.set_timestamp(clock_->NowSeconds());
   st.set_uuid(NewUuidBytes());
   return st;
 }
@@ -906,12 +900,12 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
     return;
   }
   task.pid = *pid;
-  task.started_at = NowSeconds();
+  task.started_at = clock_->NowSeconds();
   RememberSandbox(key, task.sandbox);
   task.state = v1::TASK_RUNNING;
   ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
   if (task.info.has_health_check()) {
-    task.health.running_since = SteadyNow();
+    task.health.running_since = clock_->SteadySeconds();
     ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
   }
   if (task.info.has_max_completion_time()) ArmDeadline(key, task.info.max_completion_time().nanoseconds() / 1e9);
@@ -1140,7 +1134,7 @@ void Agent::OnHealthCheckDone(const Key& key, pid_t pid, const ExitInfo& exit) {
     h.succeeded_once = true;
     h.consecutive_failures = 0;
     if (changed) report(true, "");
-  } else if (!h.succeeded_once && SteadyNow() - h.running_since <= hc.grace_period_seconds()) {
+  } else if (!h.succeeded_once && clock_->SteadySeconds() - h.running_since <= hc.grace_period_seconds()) {
     // Failures while the task is still starting up do not count.
   } else {
     std::string why = h.timed_out ? absl::StrCat("the check timed out after ", hc.timeout_seconds(), " s")
@@ -1488,7 +1482,7 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
     st.set_source(v1::TaskStatus::SOURCE_EXECUTOR);
     st.mutable_agent_id()->set_value(agent_id_);
     st.mutable_executor_id()->set_value(key.second);
-    if (!st.has_timestamp()) st.set_timestamp(NowSeconds());
+    if (!st.has_timestamp()) st.set_timestamp(clock_->NowSeconds());
     t->second.state = st.state();
     std::string uuid = st.uuid();
     std::string task_id = st.task_id().value();
@@ -1555,7 +1549,7 @@ void Agent::ForwardHead(const Key& key, UpdateStream& stream) {
   su->set_latest_state(stream.pending.back().state());
   SendToMaster(m);
   if (stream.backoff == 0) stream.backoff = options_.status_update_retry_min;
-  stream.next_retry = SteadyNow() + stream.backoff;
+  stream.next_retry = clock_->SteadySeconds() + stream.backoff;
 }
 
 void Agent::OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& ack) {
@@ -1626,7 +1620,7 @@ std::vector<Agent::Key> Agent::ExecutorTaskKeys(const std::string& framework_id,
 
 void Agent::SandboxFinished(const std::string& sandbox, std::vector<Key> tasks) {
   if (sandbox.empty()) return;
-  finished_sandboxes_.push_back({SteadyNow(), sandbox, std::move(tasks)});
+  finished_sandboxes_.push_back({clock_->SteadySeconds(), sandbox, std::move(tasks)});
 }
 
 void Agent::CollectSandboxes() {
@@ -1637,7 +1631,7 @@ void Agent::CollectSandboxes() {
     usage = 1.0 - static_cast<double>(st.f_bavail) / static_cast<double>(st.f_blocks);
   }
   double max_age = SandboxMaxAge(options_.gc_delay, options_.gc_disk_headroom, usage);
-  double now = SteadyNow();
+  double now = clock_->SteadySeconds();
   size_t removed = 0;
   while (!finished_sandboxes_.empty() && now - finished_sandboxes_.front().finished_at >= max_age) {
     FinishedSandbox& f = finished_sandboxes_.front();
@@ -1740,7 +1734,7 @@ void Agent::CleanupTask(const Key& key) {
 
 void Agent::RetryUpdates() {
   if (stopping_) return;
-  double now = SteadyNow();
+  double now = clock_->SteadySeconds();
   for (auto& [key, stream] : updates_) {
     if (stream.pending.empty() || stream.next_retry > now || !registered_) continue;
     stream.backoff = std::min(stream.backoff * 2, options_.status_update_retry_max);
@@ -2106,12 +2100,12 @@ void Agent::OnRecoveredContainerExit(const v1::internal::ContainerCheckpoint& c,
 void Agent::ResumeRecoveredTask(const Key& key) {
   TaskRecord& task = tasks_[key];
   if (task.info.has_health_check()) {
-    task.health.running_since = SteadyNow();
+    task.health.running_since = clock_->SteadySeconds();
     ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
   }
   if (task.info.has_max_completion_time() && task.started_at > 0) {
     // It counts from the task's start, not the agent's.
-    ArmDeadline(key, task.started_at + task.info.max_completion_time().nanoseconds() / 1e9 - NowSeconds());
+    ArmDeadline(key, task.started_at + task.info.max_completion_time().nanoseconds() / 1e9 - clock_->NowSeconds());
   }
 }
 

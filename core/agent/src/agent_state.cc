@@ -146,7 +146,7 @@ std::map<std::string, double> Agent::Metrics() {
   std::map<v1::TaskState, double> by_state;
   for (const auto& t : s.tasks()) by_state[t.task().state()] += 1;
   m["slave/registered"] = s.registered() ? 1 : 0;
-  m["slave/uptime_secs"] = NowSeconds() - s.start_time();
+  m["slave/uptime_secs"] = clock_->NowSeconds() - s.start_time();
   m["slave/frameworks_active"] = s.frameworks_size();
   m["slave/executors_running"] = s.executors_size();
   m["slave/executors_terminated"] = s.completed_executors_size();

@@ -2,13 +2,21 @@
 
 #include <pthread.h>
 
+#include <chrono>
+
+#include "absl/time/clock.h"
+
 namespace corral {
 
-EventLoop::EventLoop(std::string name) : name_(std::move(name)) {
+EventLoop::EventLoop(std::string name, Clock* clock) : name_(std::move(name)), clock_(clock) {
+  if (clock_->manual()) static_cast<ManualClock*>(clock_)->AddLoop(this);
   thread_ = std::thread([this] { Run(); });
 }
 
-EventLoop::~EventLoop() { Stop(); }
+EventLoop::~EventLoop() {
+  Stop();
+  if (clock_->manual()) static_cast<ManualClock*>(clock_)->RemoveLoop(this);
+}
 
 bool EventLoop::Post(std::function<void()> fn) {
   {
@@ -20,13 +28,14 @@ bool EventLoop::Post(std::function<void()> fn) {
   return true;
 }
 
-EventLoop::TimerId EventLoop::PostAfter(std::chrono::nanoseconds delay, std::function<void()> fn) {
+EventLoop::TimerId EventLoop::PostAfter(absl::Duration delay, std::function<void()> fn) {
+  absl::Time deadline = clock_->Steady() + std::max(delay, absl::ZeroDuration());
   TimerId id;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return 0;
     id = next_timer_++;
-    timers_.emplace(Clock::now() + delay, std::make_pair(id, std::move(fn)));
+    timer_ids_[id] = timers_.emplace(deadline, std::make_pair(id, std::move(fn)));
   }
   cv_.notify_one();
   return id;
@@ -34,12 +43,17 @@ EventLoop::TimerId EventLoop::PostAfter(std::chrono::nanoseconds delay, std::fun
 
 void EventLoop::Cancel(TimerId id) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = timers_.begin(); it != timers_.end(); ++it) {
-    if (it->second.first == id) {
-      timers_.erase(it);
-      return;
-    }
-  }
+  auto it = timer_ids_.find(id);
+  if (it == timer_ids_.end()) return;
+  timers_.erase(it->second);
+  timer_ids_.erase(it);
+}
+
+void EventLoop::Wake() {
+  // Under the lock: the loop reads the time and starts waiting under it, so
+  // the move is seen either before it reads or once it waits.
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
 }
 
 void EventLoop::Stop() {
@@ -56,8 +70,20 @@ void EventLoop::Run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    // Queued work runs even after Stop() (a Call() may be waiting on it);
-    // timers do not.
+    // Timers that are due run first (a test that advanced a manual clock
+    // and then calls in sees their effects); then queued work, which runs
+    // even after Stop() (a Call() may be waiting on it). Timers do not.
+    absl::Time now = clock_->Steady();
+    if (!stopping_ && !timers_.empty() && timers_.begin()->first <= now) {
+      auto first = timers_.begin();
+      auto fn = std::move(first->second.second);
+      timer_ids_.erase(first->second.first);
+      timers_.erase(first);
+      lock.unlock();
+      fn();
+      lock.lock();
+      continue;
+    }
     if (!queue_.empty()) {
       auto fn = std::move(queue_.front());
       queue_.pop_front();
@@ -68,21 +94,70 @@ void EventLoop::Run() {
     }
     if (stopping_) {
       timers_.clear();
+      timer_ids_.clear();
       return;
     }
-    if (!timers_.empty()) {
-      auto first = timers_.begin();
-      if (first->first <= Clock::now()) {
-        auto fn = std::move(first->second.second);
-        timers_.erase(first);
-        lock.unlock();
-        fn();
-        lock.lock();
-        continue;
-      }
-      cv_.wait_until(lock, first->first);
+    if (timers_.empty() || clock_->manual()) {
+      cv_.wait(lock);  // for work, a new timer, or the manual clock to move
     } else {
-      cv_.wait(lock);
+      absl::Duration left = timers_.begin()->first - now;
+      cv_.wait_for(lock, absl::ToChronoNanoseconds(left));
+    }
+  }
+}
+
+// --- clocks ------------------------------------------------------------------
+
+namespace {
+
+class SystemClock : public Clock {
+ public:
+  absl::Time Now() override { return absl::Now(); }
+  absl::Time Steady() override {
+    return absl::UnixEpoch() + absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+  }
+};
+
+}  // namespace
+
+Clock* RealClock() {
+  static SystemClock* clock = new SystemClock();  // used until the process ends
+  return clock;
+}
+
+ManualClock::ManualClock(absl::Time start) : now_(start) {}
+
+absl::Time ManualClock::Now() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return now_;
+}
+
+absl::Time ManualClock::Steady() { return Now(); }
+
+void ManualClock::Advance(absl::Duration d) {
+  std::vector<EventLoop*> loops;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    now_ += d;
+    loops = loops_;
+  }
+  for (EventLoop* loop : loops) {
+    loop->Wake();
+    loop->Call([] { return 0; });  // behind every timer that is due now
+  }
+}
+
+void ManualClock::AddLoop(EventLoop* loop) {
+  std::lock_guard<std::mutex> lock(mu_);
+  loops_.push_back(loop);
+}
+
+void ManualClock::RemoveLoop(EventLoop* loop) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = loops_.begin(); it != loops_.end(); ++it) {
+    if (*it == loop) {
+      loops_.erase(it);
+      return;
     }
   }
 }

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
+#include "corral/common/frameworks.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
 #include "corral/common/task_state.h"
@@ -24,17 +25,10 @@ std::string HostKey(const std::string& hostname) {
   return key;
 }
 
-bool PartitionAware(const v1::FrameworkInfo& info) {
-  for (const auto& c : info.capabilities()) {
-    if (c.type() == v1::FrameworkInfo::Capability::PARTITION_AWARE) return true;
-  }
-  return false;
-}
-
-v1::TimeInfo Now() {
-  v1::TimeInfo t;
-  t.set_nanoseconds(static_cast<int64_t>(NowSeconds() * 1e9));
-  return t;
+v1::TimeInfo TimeOf(absl::Time t) {
+  v1::TimeInfo out;
+  out.set_nanoseconds(absl::ToUnixNanos(t));
+  return out;
 }
 
 absl::Status ValidateMachines(const std::vector<v1::MachineID>& machines, const char* field) {
@@ -200,7 +194,7 @@ void Master::SendInverseOffers() {
       v1::InverseOfferStatus& st = m->statuses[fid];
       st.set_status(v1::InverseOfferStatus::UNKNOWN);
       st.mutable_framework_id()->set_value(fid);
-      *st.mutable_timestamp() = Now();
+      *st.mutable_timestamp() = TimeOf(clock_->Now());
       Event ev;
       ev.set_type(Event::INVERSE_OFFERS);
       v1::InverseOffer* io = ev.mutable_inverse_offers()->add_inverse_offers();
@@ -248,7 +242,7 @@ absl::Status Master::AnswerInverseOffers(FrameworkEntry& fw, const google::proto
         v1::InverseOfferStatus& st = m->statuses[fw.id];
         st.set_status(answer);
         st.mutable_framework_id()->set_value(fw.id);
-        *st.mutable_timestamp() = Now();
+        *st.mutable_timestamp() = TimeOf(clock_->Now());
       }
     }
     inverse_offers_.erase(it);
@@ -299,7 +293,7 @@ void Master::RemoveAgentForMaintenance(const std::string& agent_id, const std::s
     if (t == tasks_.end()) continue;
     if (!IsTerminalState(t->second.state)) {
       FrameworkEntry* fw = FindFramework(key.first);
-      v1::TaskState st = fw && PartitionAware(fw->info) ? v1::TASK_GONE_BY_OPERATOR : v1::TASK_LOST;
+      v1::TaskState st = LostState(fw && PartitionAware(fw->info), v1::TASK_GONE_BY_OPERATOR);
       t->second.state = st;
       t->second.latest_status.set_state(st);
       t->second.latest_status.set_reason(v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);

@@ -6,11 +6,12 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "corral/common/frameworks.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
 #include "corral/common/task_state.h"
 #include "absl/strings/ascii.h"
-#include "corral/master/operator_api.h"
+#include "corral/master/operator_views.h"
 #include "corral/master/validation.h"
 
 namespace corral {
@@ -23,23 +24,18 @@ using v1::internal::MasterMessage;
 constexpr size_t kMaxCompletedTasks = 1000;
 constexpr double kDefaultRefuseSeconds = 5.0;
 
-std::chrono::nanoseconds Seconds(double s) {
-  return std::chrono::nanoseconds(static_cast<int64_t>(s * 1e9));
-}
+absl::Duration Seconds(double s) { return absl::Seconds(s); }
 
-double SteadyNow() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-bool HasCapability(const v1::FrameworkInfo& info, v1::FrameworkInfo::Capability::Type t) {
-  for (const auto& c : info.capabilities()) if (c.type() == t) return true;
-  return false;
-}
+// For measuring the master's own work, not for its timers.
+double RealSteadySeconds() { return RealClock()->SteadySeconds(); }
 
 }  // namespace
 
 Master::Master(MasterOptions options)
-    : options_(std::move(options)), registry_(NewInMemoryRegistry()), loop_("corral-master") {
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : RealClock()),
+      registry_(NewInMemoryRegistry()),
+      loop_("corral-master", clock_) {
   info_.set_id(NewIdString());
   info_.set_hostname(options_.hostname);
   info_.set_port(options_.port);
@@ -53,7 +49,7 @@ Master::Master(MasterOptions options)
   quotas_ = options_.quotas;
   for (const auto& [role, w] : weights_) allocator_.SetWeight(role, w);
   for (const auto& [role, q] : quotas_) allocator_.SetQuota(role, q);
-  start_time_ = NowSeconds();
+  start_time_ = clock_->NowSeconds();
   if (options_.flags.empty()) {
     auto& f = options_.flags;
     f["hostname"] = options_.hostname;
@@ -101,9 +97,9 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
       fw.id = info.id().value();
       fw.info = info;
       fw.roles = validation::FrameworkRoles(info);
-      fw.partition_aware = HasCapability(info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
+      fw.partition_aware = PartitionAware(info);
       fw.connected = false;
-      fw.registered_time = NowSeconds();
+      fw.registered_time = clock_->NowSeconds();
       allocator_.AddFramework(fw.id, fw.roles, {}, false);
       // It has its failover timeout, from now, to subscribe again.
       std::string id = fw.id;
@@ -125,7 +121,7 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
 }
 
 void Master::ExpireRecoveredAgents() {
-  double now = NowSeconds();
+  double now = clock_->NowSeconds();
   for (auto& [id, agent] : agents_) {
     if (!agent.recovered) continue;
     agent.recovered = false;
@@ -239,7 +235,7 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   if (fw == nullptr) {
     fw = &frameworks_[id];
     fw->id = id;
-    fw->registered_time = NowSeconds();
+    fw->registered_time = clock_->NowSeconds();
     CORRAL_LOG(INFO) << "Framework " << id << " (" << info.name() << ") subscribed";
   } else {
     CORRAL_LOG(INFO) << "Framework " << id << " (" << info.name() << ") resubscribed";
@@ -257,7 +253,7 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   }
   fw->info = info;
   fw->roles = validation::FrameworkRoles(info);
-  fw->partition_aware = HasCapability(info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
+  fw->partition_aware = PartitionAware(info);
   fw->sink = std::move(sink);
   fw->connected = true;
   std::set<std::string> suppressed(call.subscribe().suppressed_roles().begin(),
@@ -367,7 +363,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
       if (op.type() == v1::Offer::Operation::LAUNCH_GROUP) for (const auto& t : op.launch_group().task_group().tasks()) tasks.push_back(&t);
       for (const v1::TaskInfo* t : tasks) {
         SendMasterUpdate(fw, nullptr, t->task_id().value(), t->agent_id().value(),
-                         fw.partition_aware ? v1::TASK_DROPPED : v1::TASK_LOST,
+                         LostState(fw.partition_aware, v1::TASK_DROPPED),
                          v1::TaskStatus::REASON_INVALID_OFFERS, offer_error);
       }
     }
@@ -457,7 +453,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
           std::string why = agent == nullptr ? "agent is gone" : "agent is unreachable";
           for (const v1::TaskInfo* t : tasks) {
             SendMasterUpdate(fw, nullptr, t->task_id().value(), agent_id,
-                             fw.partition_aware ? v1::TASK_DROPPED : v1::TASK_LOST,
+                             LostState(fw.partition_aware, v1::TASK_DROPPED),
                              v1::TaskStatus::REASON_AGENT_REMOVED, why);
           }
           break;
@@ -490,7 +486,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
           task.latest_status.mutable_task_id()->set_value(task.task_id);
           task.latest_status.set_state(v1::TASK_STAGING);
           task.latest_status.mutable_agent_id()->set_value(agent_id);
-          task.latest_status.set_timestamp(NowSeconds());
+          task.latest_status.set_timestamp(clock_->NowSeconds());
           if (ex != nullptr) {
             ExecutorEntry& ee = agent->executors[{fw.id, task.executor_id}];
             if (ee.tasks.empty() && ee.resources.Empty()) {
@@ -542,7 +538,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
   double refuse = accept.has_filters() ? accept.filters().refuse_seconds() : kDefaultRefuseSeconds;
   if (refuse < 0) refuse = kDefaultRefuseSeconds;
   if (!remaining.Empty()) {
-    allocator_.Recover(fw.id, role, agent_id, remaining, refuse, SteadyNow());
+    allocator_.Recover(fw.id, role, agent_id, remaining, refuse, clock_->SteadySeconds());
     if (refuse <= 0) ScheduleAllocation(agent_id);
   }
   return absl::OkStatus();
@@ -568,7 +564,7 @@ absl::Status Master::Kill(FrameworkEntry& fw, const Call::Kill& kill) {
   auto it = tasks_.find({fw.id, kill.task_id().value()});
   if (it == tasks_.end()) {
     SendMasterUpdate(fw, nullptr, kill.task_id().value(), kill.agent_id().value(),
-                     fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST,
+                     LostState(fw.partition_aware, v1::TASK_UNKNOWN),
                      v1::TaskStatus::REASON_RECONCILIATION, "task is not known to the master");
     return absl::OkStatus();
   }
@@ -612,7 +608,7 @@ absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
     st->clear_uuid();
     st->set_source(v1::TaskStatus::SOURCE_MASTER);
     st->set_reason(v1::TaskStatus::REASON_RECONCILIATION);
-    st->set_timestamp(NowSeconds());
+    st->set_timestamp(clock_->NowSeconds());
     SendToFramework(fw, ev);
   };
   auto send = [&](const TaskEntry& task) { send_status(task.latest_status); };
@@ -646,17 +642,17 @@ absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
       continue;
     }
     if (!agent_id.empty() && agent != agents_.end() && !agent->second.reachable) {
-      state = fw.partition_aware ? v1::TASK_UNREACHABLE : v1::TASK_LOST;
+      state = LostState(fw.partition_aware, v1::TASK_UNREACHABLE);
       why = "agent is unreachable";
     } else if (!agent_id.empty() && agent == agents_.end()) {
-      state = fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST;
+      state = LostState(fw.partition_aware, v1::TASK_UNKNOWN);
       why = "agent is unknown";
     } else if (!agent_id.empty()) {
       // The agent is registered and does not have it: the task is gone.
-      state = fw.partition_aware ? v1::TASK_GONE : v1::TASK_LOST;
+      state = LostState(fw.partition_aware, v1::TASK_GONE);
       why = "task is unknown to its agent";
     } else {
-      state = fw.partition_aware ? v1::TASK_UNKNOWN : v1::TASK_LOST;
+      state = LostState(fw.partition_aware, v1::TASK_UNKNOWN);
       why = "task is unknown";
     }
     SendMasterUpdate(fw, nullptr, t.task_id().value(), agent_id, state, v1::TaskStatus::REASON_RECONCILIATION, why);
@@ -719,7 +715,7 @@ void Master::RemoveFramework(const std::string& id, const std::string& why) {
     for (auto it = agent.executors.begin(); it != agent.executors.end();) {
       if (it->first.first == framework_id) {
         has = true;
-        allocator_.Recover(framework_id, it->second.role, aid, it->second.resources, 0, SteadyNow());
+        allocator_.Recover(framework_id, it->second.role, aid, it->second.resources, 0, clock_->SteadySeconds());
         it = agent.executors.erase(it);
       } else {
         ++it;
@@ -825,7 +821,7 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   agent.total = *total;
   agent.link = link;
   agent.link_id = link_id;
-  agent.registered_time = NowSeconds();
+  agent.registered_time = clock_->NowSeconds();
   agent.last_ping_acked = ping_sequence_;
   link_agents_[link_id] = id;
   CORRAL_LOG(INFO) << "Agent " << id << " at " << agent.info.hostname() << ":" << agent.info.port()
@@ -903,7 +899,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   if (!known || was_unreachable) {
     agent.total = *total;
     agent.reachable = true;
-    if (agent.registered_time == 0) agent.registered_time = NowSeconds();
+    if (agent.registered_time == 0) agent.registered_time = clock_->NowSeconds();
     allocator_.AddAgent(id, agent.total);
     std::vector<TaskKey> learned;  // tasks new to this master, for TASK_ADDED
     // Adopt the tasks the agent reports.
@@ -966,7 +962,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
     auto t = tasks_.find(key);
     if (t == tasks_.end() || IsTerminalState(t->second.state)) continue;
     FrameworkEntry* fw = FindFramework(key.first);
-    v1::TaskState st = (fw && fw->partition_aware) ? v1::TASK_DROPPED : v1::TASK_LOST;
+    v1::TaskState st = LostState(fw && fw->partition_aware, v1::TASK_DROPPED);
     t->second.state = st;
     t->second.latest_status.set_state(st);
     if (fw != nullptr) {
@@ -1044,7 +1040,7 @@ void Master::OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExi
   std::string fid = msg.framework_id().value();
   auto it = agent.executors.find({fid, msg.executor_id().value()});
   if (it != agent.executors.end()) {
-    allocator_.Recover(fid, it->second.role.empty() ? "*" : it->second.role, agent.id, it->second.resources, 0, SteadyNow());
+    allocator_.Recover(fid, it->second.role.empty() ? "*" : it->second.role, agent.id, it->second.resources, 0, clock_->SteadySeconds());
     agent.executors.erase(it);  // offered at the next allocation cycle
   }
   FrameworkEntry* fw = FindFramework(fid);
@@ -1058,7 +1054,7 @@ void Master::OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExi
 }
 
 void Master::ForgetOldUnreachableAgents() {
-  double now = NowSeconds();
+  double now = clock_->NowSeconds();
   std::vector<std::string> old;
   for (const auto& [id, agent] : agents_) {
     if (!agent.reachable && !agent.recovered && agent.unreachable_since > 0 &&
@@ -1108,7 +1104,7 @@ void Master::MarkUnreachable(AgentEntry& agent) {
   for (const std::string& offer_id : std::set<std::string>(agent.offers)) RescindOffer(offer_id, false, 0);
   RescindInverseOffers(agent.id);
   allocator_.RemoveAgent(agent.id);
-  double now = NowSeconds();
+  double now = clock_->NowSeconds();
   agent.unreachable_since = now;
   if (absl::Status s = registry_->MarkAgentUnreachable(agent.id, now); !s.ok()) {
     CORRAL_LOG(ERROR) << "Cannot record agent " << agent.id << " as unreachable: " << s.message();
@@ -1119,7 +1115,7 @@ void Master::MarkUnreachable(AgentEntry& agent) {
     TaskEntry& task = it->second;
     if (IsTerminalState(task.state)) continue;
     FrameworkEntry* fw = FindFramework(key.first);
-    v1::TaskState st = (fw && fw->partition_aware) ? v1::TASK_UNREACHABLE : v1::TASK_LOST;
+    v1::TaskState st = LostState(fw && fw->partition_aware, v1::TASK_UNREACHABLE);
     task.state = st;
     task.latest_status.set_state(st);
     task.latest_status.set_reason(v1::TaskStatus::REASON_AGENT_REMOVED);
@@ -1164,13 +1160,13 @@ void Master::PeriodicAllocation() {
 void Master::RunAllocation() {
   allocation_pending_ = false;
   if (stopped_) return;
-  double now = SteadyNow();
+  double now = clock_->SteadySeconds();
   ++allocation_runs_;
   struct Timed {
     double start;
     double* out;
-    ~Timed() { *out = (SteadyNow() - start) * 1000; }
-  } timed{now, &last_allocation_ms_};
+    ~Timed() { *out = (RealSteadySeconds() - start) * 1000; }
+  } timed{RealSteadySeconds(), &last_allocation_ms_};
   std::vector<Allocation> allocations;
   if (allocate_all_) {
     allocations = allocator_.Allocate(now);
@@ -1240,7 +1236,7 @@ void Master::RescindOffer(const std::string& offer_id, bool recover, double refu
   OfferEntry offer = it->second;
   RemoveOffer(offer_id);
   if (recover) {
-    allocator_.Recover(offer.framework_id, offer.role, offer.agent_id, offer.resources, refuse_seconds, SteadyNow());
+    allocator_.Recover(offer.framework_id, offer.role, offer.agent_id, offer.resources, refuse_seconds, clock_->SteadySeconds());
     if (refuse_seconds <= 0) ScheduleAllocation(offer.agent_id);
   }
   FrameworkEntry* fw = FindFramework(offer.framework_id);
@@ -1269,7 +1265,7 @@ void Master::SendHeartbeats() {
 void Master::ReleaseTaskResources(TaskEntry& task) {
   if (task.resources_released) return;
   task.resources_released = true;
-  allocator_.Recover(task.framework_id, task.role, task.agent_id, task.resources, 0, SteadyNow());
+  allocator_.Recover(task.framework_id, task.role, task.agent_id, task.resources, 0, clock_->SteadySeconds());
   auto agent = agents_.find(task.agent_id);
   if (agent != agents_.end() && !task.executor_id.empty()) {
     auto ex = agent->second.executors.find({task.framework_id, task.executor_id});
@@ -1320,7 +1316,7 @@ void Master::SendMasterUpdate(FrameworkEntry& fw, const TaskEntry* task, const s
   st->set_reason(reason);
   st->set_message(message);
   if (!agent_id.empty()) st->mutable_agent_id()->set_value(agent_id);
-  st->set_timestamp(NowSeconds());
+  st->set_timestamp(clock_->NowSeconds());
   SendToFramework(fw, ev);
 }
 
@@ -1610,7 +1606,7 @@ void Master::PublishFramework(const FrameworkEntry& fw, v1::master::Event::Type 
 std::map<std::string, double> Master::Metrics() {
   return loop_.Call([&] {
     std::map<std::string, double> m;
-    m["master/uptime_secs"] = NowSeconds() - start_time_;
+    m["master/uptime_secs"] = clock_->NowSeconds() - start_time_;
     m["master/elected"] = 1;
     double active = 0, connected = 0, unreachable = 0, draining = 0;
     Quantities total, used, offered;

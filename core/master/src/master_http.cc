@@ -35,16 +35,6 @@ using http::MediaType;
 using HttpSchedulerSink = http::RecordIOSink<SchedulerSink, Event>;
 using HttpOperatorSink = http::RecordIOSink<OperatorSink, v1::master::Event>;
 
-v1::master::QuotaConfig QuotaConfigOf(const std::string& role, const RoleQuota& q) {
-  v1::master::QuotaConfig config;
-  config.set_role(role);
-  for (const auto& [name, value] : q.guarantee.entries()) {
-    (*config.mutable_guarantees())[name].set_value(FromMilli(value));
-  }
-  for (const auto& [name, value] : q.limit.entries()) (*config.mutable_limits())[name].set_value(FromMilli(value));
-  return config;
-}
-
 const std::set<std::string>& Counters() {
   static const std::set<std::string> kCounters = {
       "master/tasks_finished", "master/tasks_failed", "master/tasks_killed", "master/tasks_lost",
@@ -195,250 +185,28 @@ void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
 }
 
 void MasterHttpApi::Operator(const Request& req, Responder& r) {
-  using v1::master::Response;
   v1::master::Call call;
   std::optional<Format> accepted = Format::kJson;
   if (auto bad = http::ParseCall(req, &call, &*accepted)) return r.Reply(std::move(*bad));
-  auto answer = [&](const Response& response) { r.Reply(Answer(response, *accepted)); };
-  auto done = [&](const absl::Status& st) {
-    if (st.ok()) return r.Reply(http::Response::Text(200, ""));
-    r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
-  };
-  auto need = [&](bool present, const char* field) {
-    if (!present) {
-      r.Reply(Error(400, absl::StrCat("Failed to validate master::Call: Expecting '", field, "' to be present")));
+  if (call.type() == v1::master::Call::SUBSCRIBE) {
+    auto sink = std::make_shared<HttpOperatorSink>(*accepted);
+    if (absl::Status st = master_->SubscribeOperator(sink); !st.ok()) {
+      return r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
     }
-    return present;
-  };
-  Response response;
-  switch (call.type()) {
-    case v1::master::Call::GET_HEALTH:
-      response.set_type(Response::GET_HEALTH);
-      response.mutable_get_health()->set_healthy(true);
-      return answer(response);
-    case v1::master::Call::GET_FLAGS:
-      response.set_type(Response::GET_FLAGS);
-      http::FillFlags(master_->flags(), response.mutable_get_flags());
-      return answer(response);
-    case v1::master::Call::GET_VERSION:
-      response.set_type(Response::GET_VERSION);
-      response.mutable_get_version()->mutable_version_info()->set_version(CORRAL_VERSION);
-      return answer(response);
-    case v1::master::Call::GET_METRICS:
-      response.set_type(Response::GET_METRICS);
-      http::FillMetrics(master_->Metrics(), response.mutable_get_metrics());
-      return answer(response);
-    case v1::master::Call::GET_LOGGING_LEVEL:
-      response.set_type(Response::GET_LOGGING_LEVEL);
-      response.mutable_get_logging_level()->set_level(http::LoggingLevel());
-      return answer(response);
-    case v1::master::Call::GET_STATE: {
-      auto state = master_->GetState();
-      response.set_type(Response::GET_STATE);
-      auto* s = response.mutable_get_state();
-      s->mutable_get_tasks();
-      s->mutable_get_executors();
-      s->mutable_get_frameworks();
-      s->mutable_get_agents();
-      operator_api::FillTasks(state, s->mutable_get_tasks());
-      operator_api::FillExecutors(state, s->mutable_get_executors());
-      operator_api::FillFrameworks(state, s->mutable_get_frameworks());
-      operator_api::FillAgents(state, s->mutable_get_agents());
-      return answer(response);
-    }
-    case v1::master::Call::GET_AGENTS:
-      response.set_type(Response::GET_AGENTS);
-      response.mutable_get_agents();
-      operator_api::FillAgents(master_->GetState(), response.mutable_get_agents());
-      return answer(response);
-    case v1::master::Call::GET_FRAMEWORKS:
-      response.set_type(Response::GET_FRAMEWORKS);
-      response.mutable_get_frameworks();
-      operator_api::FillFrameworks(master_->GetState(), response.mutable_get_frameworks());
-      return answer(response);
-    case v1::master::Call::GET_EXECUTORS:
-      response.set_type(Response::GET_EXECUTORS);
-      response.mutable_get_executors();
-      operator_api::FillExecutors(master_->GetState(), response.mutable_get_executors());
-      return answer(response);
-    case v1::master::Call::GET_TASKS:
-      response.set_type(Response::GET_TASKS);
-      response.mutable_get_tasks();
-      operator_api::FillTasks(master_->GetState(), response.mutable_get_tasks());
-      return answer(response);
-    case v1::master::Call::GET_WEIGHTS:
-      response.set_type(Response::GET_WEIGHTS);
-      response.mutable_get_weights();
-      for (const auto& [role, w] : master_->Weights()) {
-        auto* info = response.mutable_get_weights()->add_weight_infos();
-        info->set_role(role);
-        info->set_weight(w);
-      }
-      return answer(response);
-    case v1::master::Call::GET_ROLES: {
-      // The same figures as /master/roles.
-      auto state = master_->GetState();
-      auto quotas = master_->Quotas();
-      std::map<std::string, v1::master::Role> roles;
-      for (const auto& [role, w] : master_->Weights()) roles[role].set_weight(w);
-      for (const auto& [role, q] : quotas) *roles[role].mutable_quota() = QuotaConfigOf(role, q);
-      for (const auto& f : state.frameworks()) {
-        for (const std::string& n : validation::FrameworkRoles(f.framework_info())) {
-          *roles[n].add_frameworks() = f.framework_info().id();
-        }
-      }
-      response.set_type(Response::GET_ROLES);
-      response.mutable_get_roles();
-      for (auto& [name, role] : roles) {
-        role.set_name(name);
-        if (!role.has_weight()) role.set_weight(1);
-        *response.mutable_get_roles()->add_roles() = role;
-      }
-      return answer(response);
-    }
-    case v1::master::Call::UPDATE_WEIGHTS: {
-      if (!need(call.has_update_weights(), "update_weights")) return;
-      std::map<std::string, double> weights;
-      for (const auto& info : call.update_weights().weight_infos()) {
-        if (!need(info.has_role(), "update_weights.weight_infos.role")) return;
-        if (!need(info.has_weight(), "update_weights.weight_infos.weight")) return;
-        if (!weights.emplace(info.role(), info.weight()).second) {
-          return r.Reply(Error(400, absl::StrCat("Failed to validate master::Call: role '", info.role(),
-                                                 "' is given twice")));
-        }
-      }
-      return done(master_->UpdateWeights(weights));
-    }
-    case v1::master::Call::GET_QUOTA: {
-      response.set_type(Response::GET_QUOTA);
-      auto* status = response.mutable_get_quota()->mutable_status();
-      for (const auto& [role, q] : master_->Quotas()) {
-        *status->add_configs() = QuotaConfigOf(role, q);
-        auto* info = status->add_infos();
-        info->set_role(role);
-        for (const auto& [name, value] : q.guarantee.entries()) {
-          v1::Resource* r = info->add_guarantee();
-          r->set_name(name);
-          r->set_type(v1::Value::SCALAR);
-          r->mutable_scalar()->set_value(FromMilli(value));
-        }
-      }
-      return answer(response);
-    }
-    case v1::master::Call::UPDATE_QUOTA: {
-      if (!need(call.has_update_quota(), "update_quota")) return;
-      std::map<std::string, RoleQuota> quotas;
-      for (const auto& config : call.update_quota().quota_configs()) {
-        if (!need(config.has_role(), "update_quota.quota_configs.role")) return;
-        RoleQuota q;
-        for (const auto& [name, value] : config.guarantees()) {
-          if (!(value.value() >= 0) || !std::isfinite(value.value())) {
-            return r.Reply(Error(400, absl::StrCat("Failed to validate master::Call: role '", config.role(),
-                                                   "': the guarantee of '", name, "' must be a non-negative number")));
-          }
-          q.guarantee.Set(name, ToMilli(value.value()));
-        }
-        for (const auto& [name, value] : config.limits()) {
-          if (!(value.value() >= 0) || !std::isfinite(value.value())) {
-            return r.Reply(Error(400, absl::StrCat("Failed to validate master::Call: role '", config.role(),
-                                                   "': the limit of '", name, "' must be a non-negative number")));
-          }
-          q.limit.Set(name, ToMilli(value.value()));
-        }
-        if (!quotas.emplace(config.role(), q).second) {
-          return r.Reply(Error(400, absl::StrCat("Failed to validate master::Call: role '", config.role(),
-                                                 "' is given twice")));
-        }
-      }
-      absl::Status st = master_->UpdateQuotas(quotas, call.update_quota().force());
-      // Mesos answers a quota that does not fit with 409 Conflict.
-      return done(st);
-    }
-    case v1::master::Call::GET_MASTER: {
-      response.set_type(Response::GET_MASTER);
-      auto* m = response.mutable_get_master();
-      *m->mutable_master_info() = master_->info();
-      m->set_start_time(master_->start_time());
-      m->set_elected_time(master_->start_time());
-      return answer(response);
-    }
-    case v1::master::Call::GET_MAINTENANCE_STATUS:
-      response.set_type(Response::GET_MAINTENANCE_STATUS);
-      *response.mutable_get_maintenance_status()->mutable_status() = master_->GetMaintenanceStatus();
-      return answer(response);
-    case v1::master::Call::GET_MAINTENANCE_SCHEDULE:
-      response.set_type(Response::GET_MAINTENANCE_SCHEDULE);
-      *response.mutable_get_maintenance_schedule()->mutable_schedule() = master_->GetMaintenanceSchedule();
-      return answer(response);
-    case v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE:
-      if (!need(call.update_maintenance_schedule().has_schedule(), "update_maintenance_schedule.schedule")) return;
-      return done(master_->UpdateMaintenanceSchedule(call.update_maintenance_schedule().schedule()));
-    case v1::master::Call::START_MAINTENANCE:
-      if (!need(call.has_start_maintenance(), "start_maintenance")) return;
-      return done(master_->StartMaintenance(
-          {call.start_maintenance().machines().begin(), call.start_maintenance().machines().end()}));
-    case v1::master::Call::STOP_MAINTENANCE:
-      if (!need(call.has_stop_maintenance(), "stop_maintenance")) return;
-      return done(master_->StopMaintenance(
-          {call.stop_maintenance().machines().begin(), call.stop_maintenance().machines().end()}));
-    case v1::master::Call::DRAIN_AGENT: {
-      if (!need(call.drain_agent().agent_id().has_value(), "drain_agent.agent_id")) return;
-      v1::DrainConfig config;
-      if (call.drain_agent().has_max_grace_period()) {
-        *config.mutable_max_grace_period() = call.drain_agent().max_grace_period();
-      }
-      config.set_mark_gone(call.drain_agent().mark_gone());
-      return done(master_->DrainAgent(call.drain_agent().agent_id().value(), config));
-    }
-    case v1::master::Call::REACTIVATE_AGENT:
-      if (!need(call.reactivate_agent().agent_id().has_value(), "reactivate_agent.agent_id")) return;
-      return done(master_->ReactivateAgent(call.reactivate_agent().agent_id().value()));
-    case v1::master::Call::MARK_AGENT_GONE:
-      if (!need(call.mark_agent_gone().agent_id().has_value(), "mark_agent_gone.agent_id")) return;
-      return done(master_->MarkAgentGone(call.mark_agent_gone().agent_id().value()));
-    case v1::master::Call::RESERVE_RESOURCES:
-    case v1::master::Call::UNRESERVE_RESOURCES: {
-      bool reserve = call.type() == v1::master::Call::RESERVE_RESOURCES;
-      const v1::AgentID& agent_id =
-          reserve ? call.reserve_resources().agent_id() : call.unreserve_resources().agent_id();
-      if (!need(agent_id.has_value(), reserve ? "reserve_resources.agent_id" : "unreserve_resources.agent_id")) return;
-      auto resources = Resources::FromProto(reserve ? call.reserve_resources().resources()
-                                                     : call.unreserve_resources().resources());
-      if (!resources.ok()) return r.Reply(Error(400, absl::StrCat("Invalid resources: ", resources.status().message())));
-      if (reserve && call.reserve_resources().source_size() > 0) {
-        // Mesos's `source` can name an existing reservation to change; here
-        // it may only be the unreserved resources the reservation takes.
-        auto source = Resources::FromProto(call.reserve_resources().source());
-        if (!source.ok() || *source != resources->Flattened()) {
-          return r.Reply(Error(400, "reserve_resources.source must be the unreserved resources that 'resources' "
-                                    "reserve: changing an existing reservation is not supported"));
-        }
-      }
-      absl::Status st = reserve ? master_->ReserveResources(agent_id.value(), *resources)
-                                : master_->UnreserveResources(agent_id.value(), *resources);
-      if (!st.ok()) return r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
-      return r.Reply(http::Response::Text(202, ""));  // as Mesos answers these two
-    }
-    case v1::master::Call::TEARDOWN:
-      if (!need(call.teardown().framework_id().has_value(), "teardown.framework_id")) return;
-      return done(master_->TeardownFramework(call.teardown().framework_id().value()));
-    case v1::master::Call::SUBSCRIBE: {
-      auto sink = std::make_shared<HttpOperatorSink>(*accepted);
-      if (absl::Status st = master_->SubscribeOperator(sink); !st.ok()) {
-        return r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
-      }
-      auto stream = r.Stream(200, MediaType(*accepted), {});
-      OperatorSink* raw = sink.get();
-      stream->OnClosed([this, raw] { master_->OperatorGone(raw); });
-      sink->Attach(std::move(stream));
-      return;
-    }
-    case v1::master::Call::UNKNOWN:
-      return r.Reply(Error(400, "Failed to validate master::Call: Expecting 'type' to be present"));
-    default:
-      return r.Reply(Error(501, absl::StrCat("Call ", v1::master::Call::Type_Name(call.type()),
-                                             " is not served by Corral yet; see docs/mesos-compatibility.md")));
+    auto stream = r.Stream(200, MediaType(*accepted), {});
+    OperatorSink* raw = sink.get();
+    stream->OnClosed([this, raw] { master_->OperatorGone(raw); });
+    sink->Attach(std::move(stream));
+    return;
   }
+  auto answer = OperatorApi(master_).Call(call);
+  if (!answer.ok()) return r.Reply(Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
+  if (answer->has_value()) return r.Reply(Answer(**answer, *accepted));
+  // Mesos answers the two reservation calls with 202, other calls that only
+  // act with 200, both without a body.
+  bool reservation = call.type() == v1::master::Call::RESERVE_RESOURCES ||
+                     call.type() == v1::master::Call::UNRESERVE_RESOURCES;
+  r.Reply(http::Response::Text(reservation ? 202 : 200, ""));
 }
 
 }  // namespace corral

@@ -18,6 +18,7 @@
 #include "corral/common/work_dir_lock.h"
 #include "corral/http/server.h"
 #include "corral/master/master_http.h"
+#include "corral/master/operator_api.h"
 #include "corral/v1/internal.grpc.pb.h"
 
 namespace corral {
@@ -169,37 +170,13 @@ struct MasterServer::Services {
       *out = master->GetState();
       return Done(ctx, absl::OkStatus());
     }
-    grpc::ServerUnaryReactor* GetMaintenanceSchedule(grpc::CallbackServerContext* ctx,
-                                                     const v1::internal::GetMaintenance*,
-                                                     v1::maintenance::Schedule* out) override {
-      *out = master->GetMaintenanceSchedule();
-      return Done(ctx, absl::OkStatus());
-    }
-    grpc::ServerUnaryReactor* UpdateMaintenanceSchedule(grpc::CallbackServerContext* ctx,
-                                                        const v1::maintenance::Schedule* schedule,
-                                                        v1::internal::CallResponse*) override {
-      return Done(ctx, master->UpdateMaintenanceSchedule(*schedule));
-    }
-    grpc::ServerUnaryReactor* GetMaintenanceStatus(grpc::CallbackServerContext* ctx, const v1::internal::GetMaintenance*,
-                                                   v1::maintenance::ClusterStatus* out) override {
-      *out = master->GetMaintenanceStatus();
-      return Done(ctx, absl::OkStatus());
-    }
-    grpc::ServerUnaryReactor* StartMaintenance(grpc::CallbackServerContext* ctx, const v1::internal::MachineList* list,
-                                               v1::internal::CallResponse*) override {
-      return Done(ctx, master->StartMaintenance({list->machines().begin(), list->machines().end()}));
-    }
-    grpc::ServerUnaryReactor* StopMaintenance(grpc::CallbackServerContext* ctx, const v1::internal::MachineList* list,
-                                              v1::internal::CallResponse*) override {
-      return Done(ctx, master->StopMaintenance({list->machines().begin(), list->machines().end()}));
-    }
-    grpc::ServerUnaryReactor* DrainAgent(grpc::CallbackServerContext* ctx, const v1::internal::DrainAgentRequest* req,
-                                         v1::internal::CallResponse*) override {
-      return Done(ctx, master->DrainAgent(req->agent_id().value(), req->config()));
-    }
-    grpc::ServerUnaryReactor* ReactivateAgent(grpc::CallbackServerContext* ctx, const v1::AgentID* id,
-                                              v1::internal::CallResponse*) override {
-      return Done(ctx, master->ReactivateAgent(id->value()));
+    // The same calls, validation and errors as /api/v1: both hand the call
+    // to OperatorApi. A call that only acts answers an empty Response.
+    grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::master::Call* call,
+                                   v1::master::Response* out) override {
+      auto answer = OperatorApi(master).Call(*call);
+      if (answer.ok() && answer->has_value()) *out = std::move(**answer);
+      return Done(ctx, answer.status());
     }
     static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx, const absl::Status& status) {
       auto* reactor = ctx->DefaultReactor();

@@ -1,84 +1,270 @@
 #include "corral/master/operator_api.h"
 
-#include "absl/strings/str_cat.h"
+#include <cmath>
+#include <map>
 
-namespace corral::operator_api {
+#include "absl/strings/str_cat.h"
+#include "corral/common/resources.h"
+#include "corral/http/api.h"
+#include "corral/master/master.h"
+#include "corral/master/operator_views.h"
+#include "corral/master/validation.h"
+
+namespace corral {
 namespace {
 
-v1::TimeInfo Time(double seconds) {
-  v1::TimeInfo t;
-  t.set_nanoseconds(static_cast<int64_t>(seconds * 1e9));
-  return t;
+using v1::master::Response;
+using Answer = absl::StatusOr<std::optional<Response>>;
+
+absl::Status Invalid(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("Failed to validate master::Call: ", what));
+}
+
+absl::Status Missing(absl::string_view field) {
+  return Invalid(absl::StrCat("Expecting '", field, "' to be present"));
+}
+
+v1::master::QuotaConfig QuotaConfigOf(const std::string& role, const RoleQuota& q) {
+  v1::master::QuotaConfig config;
+  config.set_role(role);
+  for (const auto& [name, value] : q.guarantee.entries()) {
+    (*config.mutable_guarantees())[name].set_value(FromMilli(value));
+  }
+  for (const auto& [name, value] : q.limit.entries()) (*config.mutable_limits())[name].set_value(FromMilli(value));
+  return config;
+}
+
+// A call that only acts: its status, and no Response.
+Answer Acted(const absl::Status& st) {
+  if (!st.ok()) return st;
+  return std::optional<Response>();
+}
+
+absl::StatusOr<std::map<std::string, double>> WeightsOf(const v1::master::Call::UpdateWeights& update) {
+  std::map<std::string, double> weights;
+  for (const auto& info : update.weight_infos()) {
+    if (!info.has_role()) return Missing("update_weights.weight_infos.role");
+    if (!info.has_weight()) return Missing("update_weights.weight_infos.weight");
+    if (!weights.emplace(info.role(), info.weight()).second) {
+      return Invalid(absl::StrCat("role '", info.role(), "' is given twice"));
+    }
+  }
+  return weights;
+}
+
+absl::StatusOr<std::map<std::string, RoleQuota>> QuotasOf(const v1::master::Call::UpdateQuota& update) {
+  std::map<std::string, RoleQuota> quotas;
+  for (const auto& config : update.quota_configs()) {
+    if (!config.has_role()) return Missing("update_quota.quota_configs.role");
+    RoleQuota q;
+    for (const auto& [name, value] : config.guarantees()) {
+      if (!(value.value() >= 0) || !std::isfinite(value.value())) {
+        return Invalid(
+            absl::StrCat("role '", config.role(), "': the guarantee of '", name, "' must be a non-negative number"));
+      }
+      q.guarantee.Set(name, ToMilli(value.value()));
+    }
+    for (const auto& [name, value] : config.limits()) {
+      if (!(value.value() >= 0) || !std::isfinite(value.value())) {
+        return Invalid(
+            absl::StrCat("role '", config.role(), "': the limit of '", name, "' must be a non-negative number"));
+      }
+      q.limit.Set(name, ToMilli(value.value()));
+    }
+    if (!quotas.emplace(config.role(), q).second) {
+      return Invalid(absl::StrCat("role '", config.role(), "' is given twice"));
+    }
+  }
+  return quotas;
 }
 
 }  // namespace
 
-v1::master::Response::GetAgents::Agent AgentOf(const v1::internal::AgentState& a) {
-  v1::master::Response::GetAgents::Agent agent;
-  *agent.mutable_agent_info() = a.agent_info();
-  agent.set_active(a.active() && !a.has_drain_info());
-  agent.set_deactivated(a.has_drain_info());
-  agent.set_version(CORRAL_VERSION);
-  agent.set_pid(absl::StrCat("slave(1)@", a.agent_info().hostname(), ":", a.agent_info().port()));
-  *agent.mutable_registered_time() = Time(a.registered_time());
-  *agent.mutable_total_resources() = a.total();
-  *agent.mutable_allocated_resources() = a.allocated();
-  *agent.mutable_offered_resources() = a.offered();
-  if (a.has_drain_info()) *agent.mutable_drain_info() = a.drain_info();
-  return agent;
-}
-
-v1::master::Response::GetFrameworks::Framework FrameworkOf(const v1::internal::FrameworkState& f) {
-  v1::master::Response::GetFrameworks::Framework fw;
-  *fw.mutable_framework_info() = f.framework_info();
-  fw.set_active(f.active());
-  fw.set_connected(f.connected());
-  fw.set_recovered(false);
-  *fw.mutable_registered_time() = Time(f.registered_time());
-  *fw.mutable_offers() = f.offers();
-  *fw.mutable_allocated_resources() = f.allocated();
-  *fw.mutable_offered_resources() = f.offered();
-  return fw;
-}
-
-void FillAgents(const v1::internal::ClusterState& state, v1::master::Response::GetAgents* out) {
-  for (const auto& a : state.agents()) {
-    if (a.recovered()) {
-      *out->add_recovered_agents() = a.agent_info();
-    } else {
-      *out->add_agents() = AgentOf(a);
+absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call& call) {
+  Response response;
+  switch (call.type()) {
+    case v1::master::Call::GET_HEALTH:
+      response.set_type(Response::GET_HEALTH);
+      response.mutable_get_health()->set_healthy(true);
+      return response;
+    case v1::master::Call::GET_FLAGS:
+      response.set_type(Response::GET_FLAGS);
+      http::FillFlags(master_->flags(), response.mutable_get_flags());
+      return response;
+    case v1::master::Call::GET_VERSION:
+      response.set_type(Response::GET_VERSION);
+      response.mutable_get_version()->mutable_version_info()->set_version(CORRAL_VERSION);
+      return response;
+    case v1::master::Call::GET_METRICS:
+      response.set_type(Response::GET_METRICS);
+      http::FillMetrics(master_->Metrics(), response.mutable_get_metrics());
+      return response;
+    case v1::master::Call::GET_LOGGING_LEVEL:
+      response.set_type(Response::GET_LOGGING_LEVEL);
+      response.mutable_get_logging_level()->set_level(http::LoggingLevel());
+      return response;
+    case v1::master::Call::GET_STATE: {
+      response.set_type(Response::GET_STATE);
+      auto* s = response.mutable_get_state();
+      // Present even when empty, as Mesos answers.
+      s->mutable_get_tasks();
+      s->mutable_get_executors();
+      s->mutable_get_frameworks();
+      s->mutable_get_agents();
+      operator_api::FillState(master_->GetState(), s);
+      return response;
     }
-  }
-}
-
-void FillFrameworks(const v1::internal::ClusterState& state, v1::master::Response::GetFrameworks* out) {
-  for (const auto& f : state.frameworks()) *out->add_frameworks() = FrameworkOf(f);
-}
-
-void FillExecutors(const v1::internal::ClusterState& state, v1::master::Response::GetExecutors* out) {
-  for (const auto& a : state.agents()) {
-    for (const auto& e : a.executors()) {
-      auto* ex = out->add_executors();
-      *ex->mutable_executor_info() = e;
-      *ex->mutable_agent_id() = a.agent_info().id();
+    case v1::master::Call::GET_AGENTS:
+      response.set_type(Response::GET_AGENTS);
+      operator_api::FillAgents(master_->GetState(), response.mutable_get_agents());
+      return response;
+    case v1::master::Call::GET_FRAMEWORKS:
+      response.set_type(Response::GET_FRAMEWORKS);
+      operator_api::FillFrameworks(master_->GetState(), response.mutable_get_frameworks());
+      return response;
+    case v1::master::Call::GET_EXECUTORS:
+      response.set_type(Response::GET_EXECUTORS);
+      operator_api::FillExecutors(master_->GetState(), response.mutable_get_executors());
+      return response;
+    case v1::master::Call::GET_TASKS:
+      response.set_type(Response::GET_TASKS);
+      operator_api::FillTasks(master_->GetState(), response.mutable_get_tasks());
+      return response;
+    case v1::master::Call::GET_WEIGHTS:
+      response.set_type(Response::GET_WEIGHTS);
+      response.mutable_get_weights();
+      for (const auto& [role, w] : master_->Weights()) {
+        auto* info = response.mutable_get_weights()->add_weight_infos();
+        info->set_role(role);
+        info->set_weight(w);
+      }
+      return response;
+    case v1::master::Call::GET_ROLES: {
+      // The same figures as /master/roles.
+      auto state = master_->GetState();
+      std::map<std::string, v1::master::Role> roles;
+      for (const auto& [role, w] : master_->Weights()) roles[role].set_weight(w);
+      for (const auto& [role, q] : master_->Quotas()) *roles[role].mutable_quota() = QuotaConfigOf(role, q);
+      for (const auto& f : state.frameworks()) {
+        for (const std::string& n : validation::FrameworkRoles(f.framework_info())) {
+          *roles[n].add_frameworks() = f.framework_info().id();
+        }
+      }
+      response.set_type(Response::GET_ROLES);
+      response.mutable_get_roles();
+      for (auto& [name, role] : roles) {
+        role.set_name(name);
+        if (!role.has_weight()) role.set_weight(1);
+        *response.mutable_get_roles()->add_roles() = role;
+      }
+      return response;
     }
+    case v1::master::Call::UPDATE_WEIGHTS: {
+      if (!call.has_update_weights()) return Missing("update_weights");
+      auto weights = WeightsOf(call.update_weights());
+      if (!weights.ok()) return weights.status();
+      return Acted(master_->UpdateWeights(*weights));
+    }
+    case v1::master::Call::GET_QUOTA: {
+      response.set_type(Response::GET_QUOTA);
+      auto* status = response.mutable_get_quota()->mutable_status();
+      for (const auto& [role, q] : master_->Quotas()) {
+        *status->add_configs() = QuotaConfigOf(role, q);
+        auto* info = status->add_infos();
+        info->set_role(role);
+        for (const auto& [name, value] : q.guarantee.entries()) {
+          v1::Resource* r = info->add_guarantee();
+          r->set_name(name);
+          r->set_type(v1::Value::SCALAR);
+          r->mutable_scalar()->set_value(FromMilli(value));
+        }
+      }
+      return response;
+    }
+    case v1::master::Call::UPDATE_QUOTA: {
+      if (!call.has_update_quota()) return Missing("update_quota");
+      auto quotas = QuotasOf(call.update_quota());
+      if (!quotas.ok()) return quotas.status();
+      // A quota that does not fit is kFailedPrecondition (Mesos's 409).
+      return Acted(master_->UpdateQuotas(*quotas, call.update_quota().force()));
+    }
+    case v1::master::Call::GET_MASTER: {
+      response.set_type(Response::GET_MASTER);
+      auto* m = response.mutable_get_master();
+      *m->mutable_master_info() = master_->info();
+      m->set_start_time(master_->start_time());
+      m->set_elected_time(master_->start_time());
+      return response;
+    }
+    case v1::master::Call::GET_MAINTENANCE_STATUS:
+      response.set_type(Response::GET_MAINTENANCE_STATUS);
+      *response.mutable_get_maintenance_status()->mutable_status() = master_->GetMaintenanceStatus();
+      return response;
+    case v1::master::Call::GET_MAINTENANCE_SCHEDULE:
+      response.set_type(Response::GET_MAINTENANCE_SCHEDULE);
+      *response.mutable_get_maintenance_schedule()->mutable_schedule() = master_->GetMaintenanceSchedule();
+      return response;
+    case v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE:
+      if (!call.update_maintenance_schedule().has_schedule()) return Missing("update_maintenance_schedule.schedule");
+      return Acted(master_->UpdateMaintenanceSchedule(call.update_maintenance_schedule().schedule()));
+    case v1::master::Call::START_MAINTENANCE:
+      if (!call.has_start_maintenance()) return Missing("start_maintenance");
+      return Acted(master_->StartMaintenance(
+          {call.start_maintenance().machines().begin(), call.start_maintenance().machines().end()}));
+    case v1::master::Call::STOP_MAINTENANCE:
+      if (!call.has_stop_maintenance()) return Missing("stop_maintenance");
+      return Acted(master_->StopMaintenance(
+          {call.stop_maintenance().machines().begin(), call.stop_maintenance().machines().end()}));
+    case v1::master::Call::DRAIN_AGENT: {
+      if (!call.drain_agent().agent_id().has_value()) return Missing("drain_agent.agent_id");
+      v1::DrainConfig config;
+      if (call.drain_agent().has_max_grace_period()) {
+        *config.mutable_max_grace_period() = call.drain_agent().max_grace_period();
+      }
+      config.set_mark_gone(call.drain_agent().mark_gone());
+      return Acted(master_->DrainAgent(call.drain_agent().agent_id().value(), config));
+    }
+    case v1::master::Call::REACTIVATE_AGENT:
+      if (!call.reactivate_agent().agent_id().has_value()) return Missing("reactivate_agent.agent_id");
+      return Acted(master_->ReactivateAgent(call.reactivate_agent().agent_id().value()));
+    case v1::master::Call::MARK_AGENT_GONE:
+      if (!call.mark_agent_gone().agent_id().has_value()) return Missing("mark_agent_gone.agent_id");
+      return Acted(master_->MarkAgentGone(call.mark_agent_gone().agent_id().value()));
+    case v1::master::Call::RESERVE_RESOURCES:
+    case v1::master::Call::UNRESERVE_RESOURCES: {
+      bool reserve = call.type() == v1::master::Call::RESERVE_RESOURCES;
+      const v1::AgentID& agent_id =
+          reserve ? call.reserve_resources().agent_id() : call.unreserve_resources().agent_id();
+      if (!agent_id.has_value()) return Missing(reserve ? "reserve_resources.agent_id" : "unreserve_resources.agent_id");
+      auto resources = Resources::FromProto(reserve ? call.reserve_resources().resources()
+                                                     : call.unreserve_resources().resources());
+      if (!resources.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("Invalid resources: ", resources.status().message()));
+      }
+      if (reserve && call.reserve_resources().source_size() > 0) {
+        // Mesos's `source` can name an existing reservation to change; here
+        // it may only be the unreserved resources the reservation takes.
+        auto source = Resources::FromProto(call.reserve_resources().source());
+        if (!source.ok() || *source != resources->Flattened()) {
+          return absl::InvalidArgumentError(
+              "reserve_resources.source must be the unreserved resources that 'resources' reserve: changing an "
+              "existing reservation is not supported");
+        }
+      }
+      return Acted(reserve ? master_->ReserveResources(agent_id.value(), *resources)
+                           : master_->UnreserveResources(agent_id.value(), *resources));
+    }
+    case v1::master::Call::TEARDOWN:
+      if (!call.teardown().framework_id().has_value()) return Missing("teardown.framework_id");
+      return Acted(master_->TeardownFramework(call.teardown().framework_id().value()));
+    case v1::master::Call::SUBSCRIBE:
+      return absl::FailedPreconditionError("SUBSCRIBE is a stream of events: send it to /api/v1 as its own request");
+    case v1::master::Call::UNKNOWN:
+      return Missing("type");
+    default:
+      return absl::UnimplementedError(absl::StrCat("Call ", v1::master::Call::Type_Name(call.type()),
+                                                   " is not served by Corral yet; see docs/mesos-compatibility.md"));
   }
 }
 
-void FillTasks(const v1::internal::ClusterState& state, v1::master::Response::GetTasks* out) {
-  for (const v1::Task& t : state.tasks()) {
-    v1::Task* copy = t.status_update_state() == v1::TASK_UNREACHABLE ? out->add_unreachable_tasks() : out->add_tasks();
-    *copy = t;
-    copy->clear_status_update_state();
-  }
-  for (const v1::Task& t : state.completed_tasks()) *out->add_completed_tasks() = t;
-}
-
-void FillState(const v1::internal::ClusterState& state, v1::master::Response::GetState* out) {
-  FillTasks(state, out->mutable_get_tasks());
-  FillExecutors(state, out->mutable_get_executors());
-  FillFrameworks(state, out->mutable_get_frameworks());
-  FillAgents(state, out->mutable_get_agents());
-}
-
-}  // namespace corral::operator_api
+}  // namespace corral

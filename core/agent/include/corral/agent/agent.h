@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "corral/agent/cgroups.h"
+#include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/resources.h"
 #include "corral/v1/executor.pb.h"
@@ -23,6 +24,9 @@
 namespace corral {
 
 struct AgentOptions {
+  // The clock every timer and timestamp of the agent follows; null: the
+  // system's. Tests pass a ManualClock.
+  Clock* clock = nullptr;
   std::string master;              // "host:port" of the master
   std::string work_dir = "/tmp/corral-agent";
   std::string hostname = "localhost";
@@ -316,6 +320,7 @@ class Agent {
   void CountTerminal(v1::TaskState state);
 
   AgentOptions options_;
+  Clock* clock_;
   std::unique_ptr<WorkDirLock> work_dir_lock_;  // held from Start until destroyed or abandoned
   std::string meta_dir_;  // <work_dir>/meta
   std::string boot_id_;

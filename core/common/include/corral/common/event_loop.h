@@ -1,8 +1,8 @@
 // A single thread that owns a component's state. Other threads hand it work
-// with Post(); timers run on the same thread. Master and agent each own one.
+// with Post(); timers run on the same thread, on the loop's Clock (the
+// system's, or a ManualClock a test advances). Master and agent each own one.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -12,21 +12,28 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+
+#include "absl/time/time.h"
+#include "corral/common/clock.h"
 
 namespace corral {
 
 class EventLoop {
  public:
-  using Clock = std::chrono::steady_clock;
   using TimerId = uint64_t;
 
-  explicit EventLoop(std::string name);
+  explicit EventLoop(std::string name, Clock* clock = RealClock());
   ~EventLoop();  // stops and joins
+
+  Clock* clock() const { return clock_; }
 
   // Any thread. Returns false (and drops fn) once Stop() has begun; work
   // queued before Stop() still runs.
   bool Post(std::function<void()> fn);
-  TimerId PostAfter(std::chrono::nanoseconds delay, std::function<void()> fn);
+  // Runs fn on the loop once `delay` has passed on the loop's clock (at
+  // once for zero or less). Timers that are due run before queued work.
+  TimerId PostAfter(absl::Duration delay, std::function<void()> fn);
   void Cancel(TimerId id);  // loop thread only
 
   // Any thread except the loop's own: runs fn on the loop and waits. After
@@ -48,14 +55,20 @@ class EventLoop {
   void Stop();
 
  private:
+  friend class ManualClock;
   void Run();
+  void Wake();  // the manual clock moved
+
+  using Timers = std::multimap<absl::Time, std::pair<TimerId, std::function<void()>>>;
 
   std::string name_;
+  Clock* clock_;
   std::mutex mu_;
   std::mutex join_mu_;  // serialises joins from concurrent Stop() calls
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
-  std::multimap<Clock::time_point, std::pair<TimerId, std::function<void()>>> timers_;
+  Timers timers_;                                            // by deadline (the clock's Steady())
+  std::unordered_map<TimerId, Timers::iterator> timer_ids_;  // for Cancel
   TimerId next_timer_ = 1;
   bool stopping_ = false;
   std::thread thread_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/resources.h"
 #include "corral/master/allocator.h"
@@ -27,6 +28,9 @@
 namespace corral {
 
 struct MasterOptions {
+  // The clock every timer and timestamp of the master follows; null: the
+  // system's. Tests pass a ManualClock and move time on by hand.
+  Clock* clock = nullptr;
   std::string hostname = "localhost";
   std::string address = "127.0.0.1";  // advertised in MasterInfo
   int port = 5050;
@@ -368,6 +372,7 @@ class Master {
   std::string NextId(const char* prefix);
 
   MasterOptions options_;
+  Clock* clock_;
   std::unique_ptr<Registry> registry_;
   v1::MasterInfo info_;
   Allocator allocator_;

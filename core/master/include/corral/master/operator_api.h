@@ -1,20 +1,37 @@
-// The operator API's views of the cluster (Mesos's master::Response shapes),
-// built from a ClusterState snapshot: GET_STATE and its parts, and the
-// payloads of operator SUBSCRIBE events.
+// The operator API, Mesos's master::Call and master::Response, in one place
+// that knows no transport: /api/v1 (master_http.cc) and the gRPC
+// OperatorService (master_server.cc) both hand calls to OperatorApi::Call
+// and only translate its answer, so the two offer the same calls with the
+// same validation and the same errors. SUBSCRIBE is a stream, and each
+// transport serves it over Master::SubscribeOperator itself.
 #pragma once
 
+#include <optional>
+
+#include "absl/status/statusor.h"
 #include "corral/v1/internal.pb.h"
 #include "corral/v1/master.pb.h"
 
-namespace corral::operator_api {
+namespace corral {
 
-void FillAgents(const v1::internal::ClusterState& state, v1::master::Response::GetAgents* out);
-void FillFrameworks(const v1::internal::ClusterState& state, v1::master::Response::GetFrameworks* out);
-void FillExecutors(const v1::internal::ClusterState& state, v1::master::Response::GetExecutors* out);
-void FillTasks(const v1::internal::ClusterState& state, v1::master::Response::GetTasks* out);
-void FillState(const v1::internal::ClusterState& state, v1::master::Response::GetState* out);
+class Master;
 
-v1::master::Response::GetAgents::Agent AgentOf(const v1::internal::AgentState& agent);
-v1::master::Response::GetFrameworks::Framework FrameworkOf(const v1::internal::FrameworkState& framework);
+// Threading: Call may be used from any thread but the master's loop (the
+// Master's own methods it calls wait on that loop).
+class OperatorApi {
+ public:
+  explicit OperatorApi(Master* master) : master_(master) {}
 
-}  // namespace corral::operator_api
+  // The answer to `call`: a Response for the calls that return one (GET_*),
+  // nothing for those that only act. Errors: kInvalidArgument for a call
+  // that is malformed (the message begins as Mesos's does, "Failed to
+  // validate master::Call: "), kUnimplemented for a call Corral does not
+  // serve, kFailedPrecondition for SUBSCRIBE, else the Master's own status
+  // (kNotFound for an unknown agent or framework, ...).
+  absl::StatusOr<std::optional<v1::master::Response>> Call(const v1::master::Call& call);
+
+ private:
+  Master* master_;
+};
+
+}  // namespace corral
