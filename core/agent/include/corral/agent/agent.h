@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "corral/agent/cgroups.h"
+#include "corral/agent/status_updates.h"
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/resources.h"
@@ -145,6 +146,9 @@ class Agent {
   void SetOnRefused(std::function<void(const std::string&)> fn) { on_refused_ = std::move(fn); }
 
  private:
+  // The members below are defined by job across core/agent/src (tasks.cc,
+  // containers.cc, executors.cc, master_link.cc, recovery.cc, ...);
+  // agent_impl.h lists which file holds which.
   using Key = std::pair<std::string, std::string>;  // (framework, task or executor)
 
   struct TaskRecord {
@@ -198,11 +202,6 @@ class Agent {
     bool reregistration_timed_out = false;
     std::string over_disk;               // killed for its disk: why, for its tasks' final status
   };
-  struct UpdateStream {
-    std::deque<v1::TaskStatus> pending;  // head is in flight
-    double next_retry = 0;
-    double backoff = 0;
-  };
 
   // Checkpointing (see checkpoint.h). Frameworks with checkpoint=true get
   // their tasks, executors and update streams written (synced) under
@@ -242,6 +241,8 @@ class Agent {
   void SendToMaster(const v1::internal::AgentMessage& msg);
 
   void RunTask(const v1::internal::RunTask& msg);
+  // TASK_FAILED from the agent with REASON_CONTAINER_LAUNCH_FAILED and `why`.
+  void FailLaunch(TaskRecord& task, const std::string& why);
   void RunTaskGroup(const v1::internal::RunTaskGroup& msg);
   void KillTask(const std::string& framework_id, const std::string& task_id, const v1::KillPolicy* policy);
   void LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
@@ -271,9 +272,9 @@ class Agent {
   void OnExecutorExited(const Key& key, const ExitInfo& exit);
   void Kill(TaskRecord& task, const v1::KillPolicy* policy);
 
-  // Status update manager.
+  // Status updates (status_updates.cc).
+  StatusUpdateManager::Hooks UpdateHooks();
   void ProduceUpdate(const std::string& framework_id, v1::TaskStatus status);
-  void ForwardHead(const Key& key, UpdateStream& stream);
   void OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& ack);
   void RetryUpdates();
   v1::TaskStatus MakeStatus(const TaskRecord& task, v1::TaskState state, v1::TaskStatus::Source source,
@@ -342,7 +343,8 @@ class Agent {
   std::map<std::string, v1::FrameworkInfo> frameworks_;
   std::map<Key, TaskRecord> tasks_;
   std::map<Key, ExecutorRecord> executors_;
-  std::map<Key, UpdateStream> updates_;
+  StatusUpdateManager updates_{UpdateHooks(), clock_, options_.status_update_retry_min,
+                               options_.status_update_retry_max};
   // Finished tasks and executors, newest last, bounded, for /state.
   std::deque<v1::Task> completed_tasks_;
   std::deque<v1::internal::AgentSnapshot::Executor> completed_executors_;

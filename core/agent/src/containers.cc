@@ -1,0 +1,147 @@
+// Starting a container, whatever it runs (a command task, an executor, a
+// fetcher, a health check): its sandbox, its environment, its cgroups and
+// limits, and the checkpoint that lets a restarted agent find it again.
+#include "agent_impl.h"
+
+namespace corral {
+
+std::string Agent::SandboxFor(const std::string& framework_id, const std::string& executor_id,
+                              const std::string& container_id) {
+  return absl::StrCat(options_.work_dir, "/slaves/", agent_id_, "/frameworks/", framework_id, "/executors/",
+                      executor_id, "/runs/", container_id);
+}
+
+std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& framework_id,
+                                                          const std::string& executor_id,
+                                                          const std::string& sandbox,
+                                                          const v1::FrameworkInfo& framework) {
+  std::map<std::string, std::string> env;
+  const char* path = std::getenv("PATH");
+  env["PATH"] = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  if (const char* lang = std::getenv("LANG")) env["LANG"] = lang;
+  env["HOME"] = sandbox;
+  std::string endpoint = absl::StrCat(options_.ip, ":", options_.port);
+  env["MESOS_AGENT_ENDPOINT"] = endpoint;
+  env["CORRAL_AGENT_ENDPOINT"] = endpoint;
+  env["MESOS_FRAMEWORK_ID"] = framework_id;
+  env["MESOS_EXECUTOR_ID"] = executor_id;
+  env["MESOS_SLAVE_ID"] = agent_id_;
+  env["MESOS_AGENT_ID"] = agent_id_;
+  env["MESOS_DIRECTORY"] = sandbox;
+  env["MESOS_SANDBOX"] = sandbox;
+  env["MESOS_CHECKPOINT"] = framework.checkpoint() ? "1" : "0";
+  env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = absl::StrCat(options_.executor_shutdown_grace, "secs");
+  return env;
+}
+
+absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, const std::string& executor_id,
+                                            const std::string& container_id, const v1::CommandInfo& cmd,
+                                            const v1::FrameworkInfo& framework, const Limits& limits,
+                                            const std::map<std::string, std::string>& extra_env,
+                                            std::string* sandbox, std::function<void(const ExitInfo&)> on_exit) {
+  *sandbox = SandboxFor(framework_id, executor_id, container_id);
+  std::error_code ec;
+  fs::create_directories(*sandbox, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create sandbox ", *sandbox, ": ", ec.message()));
+  LaunchSpec spec;
+  spec.env = BaseEnvironment(framework_id, executor_id, *sandbox, framework);
+  for (const auto& [k, v] : extra_env) spec.env[k] = v;
+  SetCommand(cmd, &spec);
+  spec.sandbox = *sandbox;
+  spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  // A checkpointing framework's container outlives an agent crash, and its
+  // exit status must too: corral-supervise waits for the command and
+  // records how it ended.
+  bool recoverable = framework.checkpoint();
+  if (recoverable) {
+    spec.status_path = absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id), ".exit");
+    std::vector<std::string> argv = {"corral-supervise", spec.program};
+    argv.insert(argv.end(), spec.argv.begin(), spec.argv.end());
+    spec.argv = std::move(argv);
+    spec.program = LauncherPath("corral-supervise");
+  }
+  // The supervisor of a recoverable container waits at its start gate until
+  // the container is recorded; anything else dies with this agent. Either
+  // way no process runs that a restarted agent could not account for.
+  int gate[2] = {-1, -1};
+  if (recoverable) {
+    if (::pipe2(gate, O_CLOEXEC) != 0) {
+      return absl::InternalError(absl::StrCat("cannot make a start gate: ", std::strerror(errno)));
+    }
+    spec.start_gate_fd = gate[0];
+  } else {
+    spec.die_with_launcher = true;
+  }
+  auto close_gate = [&] {
+    for (int& fd : gate) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  };
+  std::string cgroup;
+  if (cgroups_ && cgroups_->enabled()) {
+    auto created = cgroups_->Create(container_id, limits);
+    if (!created.ok()) {
+      close_gate();
+      return created.status();
+    }
+    cgroup = created->name;
+    spec.cgroup_procs = created->procs;
+  }
+  int exec_fd = -1;
+  auto pid = Launch(spec, &exec_fd);
+  if (!pid.ok()) {
+    close_gate();
+    DestroyCgroupsLater(container_id);
+    return pid.status();
+  }
+  CheckpointContainer(container_id, framework_id, executor_id, *pid, *sandbox, spec.status_path, recoverable, cgroup);
+  if (recoverable) {
+    char go = 1;
+    (void)!::write(gate[1], &go, 1);
+    close_gate();
+  }
+  // The reaper may report the exit after this agent is gone: it reaches the
+  // agent only through its loop, which drops work once stopped.
+  ProcessReaper::Get().Watch(
+      *pid, exec_fd,
+      [loop = std::weak_ptr<EventLoop>(loop_), this, on_exit = std::move(on_exit), container_id,
+       status_path = spec.status_path](ExitInfo exit) {
+        // The supervisor's record is the command's own status.
+        ExitInfo recorded;
+        if (!status_path.empty() && exit.exec_errno == 0 && ReadSupervisedExit(status_path, &recorded)) exit = recorded;
+        if (auto l = loop.lock()) {
+          l->Post([this, on_exit, exit, container_id] {
+            on_exit(exit);
+            ForgetContainer(container_id);
+          });
+        }
+      });
+  return pid;
+}
+
+std::string Agent::LauncherPath(const std::string& name) const {
+  std::string dir = options_.launcher_dir;
+  if (dir.empty()) {
+    std::error_code ec;
+    dir = fs::read_symlink("/proc/self/exe", ec).parent_path().string();
+  }
+  return dir + "/" + name;
+}
+
+Limits Agent::LimitsFor(const Resources& r) const {
+  Limits l;
+  l.cpus = FromMilli(r.Scalar("cpus"));
+  l.mem_bytes = static_cast<uint64_t>(FromMilli(r.Scalar("mem")) * 1024 * 1024);
+  l.cfs_quota = options_.cgroups_enable_cfs;
+  l.pids_max = options_.cgroups_pids_max;
+  return l;
+}
+
+void Agent::DestroyCgroupsLater(const std::string& container_id) {
+  if (!cgroups_ || !cgroups_->enabled() || container_id.empty()) return;
+  Cgroups* cg = cgroups_.get();
+  cgroup_cleaner_->Post([cg, container_id] { cg->Release(container_id); });
+}
+
+}  // namespace corral

@@ -1,0 +1,137 @@
+// Health checks (Mesos's HealthCheck: COMMAND, HTTP, TCP): each check runs
+// as a short container on the task's schedule; a change of health is a
+// status update, and too many failures kill the task.
+#include "agent_impl.h"
+
+namespace corral {
+
+void Agent::ScheduleHealthCheck(const Key& key, double after_seconds) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  it->second.health.next = loop_->PostAfter(Seconds(after_seconds), [this, key] { RunHealthCheck(key); });
+}
+
+void Agent::RunHealthCheck(const Key& key) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.terminal || it->second.killing || it->second.pid <= 0) return;
+  TaskRecord& task = it->second;
+  task.health.next = 0;
+  const v1::HealthCheck& hc = task.info.health_check();
+  const v1::FrameworkInfo& framework = frameworks_[task.framework_id];
+  LaunchSpec spec;
+  spec.env = BaseEnvironment(task.framework_id, key.second, task.sandbox, framework);
+  spec.env["MESOS_TASK_ID"] = key.second;
+  for (const auto& var : task.info.command().environment().variables()) spec.env[var.name()] = var.value();
+  spec.sandbox = task.sandbox;
+  // Each check's output replaces the last one's, so the file stays small and
+  // its last line explains a failure.
+  spec.output_path = task.sandbox + "/health_check.log";
+  std::ofstream(spec.output_path, std::ios::trunc);
+  spec.user = task.info.command().has_user() ? task.info.command().user() : framework.user();
+  spec.die_with_launcher = true;  // a recovered agent starts its checks afresh
+  switch (hc.type()) {
+    case v1::HealthCheck::COMMAND:
+      SetCommand(hc.command(), &spec);
+      break;
+    case v1::HealthCheck::HTTP: {
+      std::string path = hc.http().path().empty() ? "/" : hc.http().path();
+      if (path[0] != '/') path = "/" + path;
+      spec.program = LauncherPath("corral-check");
+      spec.argv = {"corral-check", "http",
+                   absl::StrCat(hc.http().scheme().empty() ? "http" : hc.http().scheme(), "://", options_.ip, ":",
+                                hc.http().port(), path)};
+      for (uint32_t st : hc.http().statuses()) spec.argv.push_back(std::to_string(st));
+      break;
+    }
+    case v1::HealthCheck::TCP:
+      spec.program = LauncherPath("corral-check");
+      spec.argv = {"corral-check", "tcp", options_.ip, std::to_string(hc.tcp().port())};
+      break;
+    default:
+      return;  // validated by the master
+  }
+  int exec_fd = -1;
+  auto pid = Launch(spec, &exec_fd);
+  if (!pid.ok()) {
+    ExitInfo failed;
+    failed.exec_errno = ENOEXEC;
+    OnHealthCheckDone(key, 0, failed);
+    return;
+  }
+  task.health.check_pid = *pid;
+  task.health.timed_out = false;
+  ProcessReaper::Get().Watch(*pid, exec_fd, [loop = std::weak_ptr<EventLoop>(loop_), this, key, p = *pid](const ExitInfo& exit) {
+    if (auto l = loop.lock()) l->Post([this, key, p, exit] { OnHealthCheckDone(key, p, exit); });
+  });
+  if (hc.timeout_seconds() > 0) {
+    task.health.timeout = loop_->PostAfter(Seconds(hc.timeout_seconds()), [this, key, p = *pid] {
+      auto t = tasks_.find(key);
+      if (t == tasks_.end() || t->second.health.check_pid != p) return;
+      t->second.health.timed_out = true;
+      ::kill(-p, SIGKILL);
+    });
+  }
+}
+
+void Agent::OnHealthCheckDone(const Key& key, pid_t pid, const ExitInfo& exit) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  TaskRecord& task = it->second;
+  TaskRecord::Health& h = task.health;
+  if (h.check_pid != pid) return;
+  h.check_pid = 0;
+  if (h.timeout) loop_->Cancel(h.timeout);
+  h.timeout = 0;
+  if (task.terminal || task.killing || task.pid <= 0) return;
+  const v1::HealthCheck& hc = task.info.health_check();
+  bool ok = !h.timed_out && exit.exec_errno == 0 && WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == 0;
+  auto report = [&](bool healthy, const std::string& message) {
+    v1::TaskStatus st = MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, message);
+    st.set_healthy(healthy);
+    st.set_reason(v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED);
+    h.reported = true;
+    h.healthy = healthy;
+    ProduceUpdate(key.first, st);
+  };
+  if (ok) {
+    // As in Mesos: an update when the task first turns healthy, and after failures.
+    bool changed = !h.reported || !h.healthy;
+    h.succeeded_once = true;
+    h.consecutive_failures = 0;
+    if (changed) report(true, "");
+  } else if (!h.succeeded_once && clock_->SteadySeconds() - h.running_since <= hc.grace_period_seconds()) {
+    // Failures while the task is still starting up do not count.
+  } else {
+    std::string why = h.timed_out ? absl::StrCat("the check timed out after ", hc.timeout_seconds(), " s")
+                      : exit.exec_errno ? absl::StrCat("the check could not run: ", std::strerror(exit.exec_errno))
+                                        : LastWordOf(task.sandbox + "/health_check.log", "corral-check: ");
+    if (why.empty()) why = absl::StrCat("the check ", DescribeExit(exit.wait_status).substr(8));
+    ++h.consecutive_failures;
+    report(false, absl::StrCat("Health check failed (", h.consecutive_failures, " in a row): ", why));
+    // consecutive_failures of 0 reports health without ever killing.
+    if (hc.consecutive_failures() > 0 && h.consecutive_failures >= hc.consecutive_failures()) {
+      CORRAL_LOG(INFO) << "Killing task " << key.second << " after " << h.consecutive_failures
+                       << " failed health checks";
+      task.kill_state = v1::TASK_KILLED;
+      task.has_kill_reason = true;
+      task.kill_reason = v1::TaskStatus::REASON_TASK_HEALTH_CHECK_STATUS_UPDATED;
+      task.kill_message = absl::StrCat("Task killed after ", h.consecutive_failures,
+                                       " consecutive failed health checks; the last: ", why);
+      task.killed_unhealthy = true;
+      Kill(task, nullptr);
+      return;
+    }
+  }
+  ScheduleHealthCheck(key, hc.interval_seconds());
+}
+
+void Agent::StopHealthChecks(TaskRecord& task) {
+  TaskRecord::Health& h = task.health;
+  if (h.next) loop_->Cancel(h.next);
+  if (h.timeout) loop_->Cancel(h.timeout);
+  h.next = h.timeout = 0;
+  if (h.check_pid > 0) ::kill(-h.check_pid, SIGKILL);
+  h.check_pid = 0;
+}
+
+}  // namespace corral

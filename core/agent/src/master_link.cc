@@ -1,0 +1,199 @@
+// The agent's side of its link to the master: connecting (and reconnecting
+// with backoff), registering and reregistering, and every message the
+// master sends (runs, kills, acknowledgements, pings, shutdowns).
+#include "agent_impl.h"
+#include "master_link.h"
+
+namespace corral {
+
+namespace {
+// One channel per master address, shared by every agent in the process.
+v1::internal::AgentService::Stub* StubFor(const std::string& master) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<v1::internal::AgentService::Stub>> stubs;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& stub = stubs[master];
+  if (!stub) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    stub = v1::internal::AgentService::NewStub(
+        grpc::CreateCustomChannel(master, grpc::InsecureChannelCredentials(), args));
+  }
+  return stub.get();
+}
+}  // namespace
+
+void Agent::Connect() {
+  if (stopping_) return;
+  AgentMessage first;
+  if (agent_id_.empty()) {
+    auto* reg = first.mutable_register_agent();
+    *reg->mutable_agent_info() = info_;
+    reg->set_version(CORRAL_VERSION);
+  } else {
+    auto* rereg = first.mutable_reregister_agent();
+    *rereg->mutable_agent_info() = info_;
+    rereg->mutable_agent_info()->mutable_id()->set_value(agent_id_);
+    rereg->set_version(CORRAL_VERSION);
+    for (const auto& [fid, fw] : frameworks_) *rereg->add_frameworks() = fw;
+    for (const auto& [key, ex] : executors_) {
+      *rereg->add_executors() = ex.info;
+      rereg->mutable_executors(rereg->executors_size() - 1)->mutable_framework_id()->set_value(key.first);
+    }
+    for (const auto& [key, t] : tasks_) {
+      v1::Task* task = rereg->add_tasks();
+      task->set_name(t.info.name());
+      *task->mutable_task_id() = t.info.task_id();
+      task->mutable_framework_id()->set_value(t.framework_id);
+      task->mutable_agent_id()->set_value(agent_id_);
+      if (!t.executor_id.empty()) task->mutable_executor_id()->set_value(t.executor_id);
+      task->set_state(t.state);
+      *task->mutable_resources() = t.info.resources();
+      *task->add_statuses() = t.latest;
+    }
+  }
+  auto link = std::make_shared<MasterLink>();
+  MasterLink* raw = link.get();  // identifies this link when it ends
+  // The link's callbacks can outlive this agent (a stream ends after Stop):
+  // they reach it only through its loop, which drops work once stopped.
+  std::weak_ptr<EventLoop> loop = loop_;
+  link->Init(
+      [loop, this](const MasterMessage& m) {
+        if (auto l = loop.lock()) l->Post([this, m] { OnMasterMessage(m); });
+      },
+      [loop, this, raw](const std::string& why) {
+        if (auto l = loop.lock()) l->Post([this, raw, why] { OnLinkDone(raw, why); });
+      });
+  link_ = link;
+  link->Start(link, StubFor(options_.master), first);
+}
+
+void Agent::OnLinkDone(MasterLink* link, const std::string& why) {
+  if (link_.get() != link) return;
+  link_.reset();
+  if (registered_) CORRAL_LOG(WARNING) << "Lost the master at " << options_.master << ": " << why;
+  registered_ = false;
+  if (stopping_) return;
+  double jitter = 0.5 + (std::rand() % 1000) / 1000.0;
+  loop_->PostAfter(Seconds(options_.registration_backoff * jitter), [this] { Connect(); });
+}
+
+void Agent::SendToMaster(const AgentMessage& msg) {
+  if (link_ && registered_) link_->Send(msg);
+}
+
+void Agent::OnMasterMessage(const MasterMessage& msg) {
+  if (stopping_) return;
+  switch (msg.message_case()) {
+    case MasterMessage::kRegistered: {
+      bool first = agent_id_.empty();
+      agent_id_ = msg.registered().agent_id().value();
+      info_.mutable_id()->set_value(agent_id_);
+      registered_ = true;
+      if (first) {
+        if (absl::Status s = CheckpointAgent(); !s.ok()) {
+          CORRAL_LOG(ERROR) << "Cannot checkpoint this agent's identity (" << s.message()
+                            << "): after a restart it will come back as a new agent";
+        }
+      }
+      CORRAL_LOG(INFO) << "Agent " << (first ? "registered" : "reregistered") << " as " << agent_id_;
+      // Resend every unacknowledged update: the master may have missed them.
+      updates_.ForwardAll();
+      break;
+    }
+    case MasterMessage::kRefused: {
+      if (msg.refused().retry()) {
+        // The master's own trouble (its registry cannot be written): keep
+        // everything, and register again once the link is gone.
+        CORRAL_LOG(ERROR) << "The master cannot admit this agent now (" << msg.refused().message()
+                          << "); everything keeps running and the agent will try again";
+        if (link_) link_->Close();
+        break;
+      }
+      CORRAL_LOG(ERROR) << "The master refused this agent: " << msg.refused().message();
+      // The master no longer counts on anything here (a machine taken down
+      // for maintenance, say): what runs is killed, the checkpoints that
+      // would bring it back are discarded, and the agent stops connecting.
+      size_t killed = KillContainers();
+      if (killed > 0) CORRAL_LOG(WARNING) << "Killed " << killed << " containers";
+      std::error_code ec;
+      fs::remove_all(meta_dir_ + "/frameworks", ec);
+      fs::remove(meta_dir_ + "/agent", ec);
+      refusal_ = msg.refused().message();
+      stopping_ = true;
+      if (link_) link_->Close();
+      if (on_refused_) on_refused_(msg.refused().message());
+      break;
+    }
+    case MasterMessage::kPing:
+      if (!paused_) {
+        AgentMessage pong;
+        pong.mutable_pong()->set_sequence(msg.ping().sequence());
+        if (link_) link_->Send(pong);
+      }
+      break;
+    case MasterMessage::kRunTask:
+      if (!drop_launches_) RunTask(msg.run_task());
+      break;
+    case MasterMessage::kRunTaskGroup:
+      if (!drop_launches_) RunTaskGroup(msg.run_task_group());
+      break;
+    case MasterMessage::kKillTask: {
+      const auto& k = msg.kill_task();
+      std::optional<v1::KillPolicy> policy;
+      if (k.has_kill_policy()) policy = k.kill_policy();
+      if (k.has_max_grace_period()) {
+        // Draining: the task's own grace period (or the call's), capped.
+        auto t = tasks_.find({k.framework_id().value(), k.task_id().value()});
+        int64_t grace = static_cast<int64_t>(options_.default_kill_grace * 1e9);
+        if (policy && policy->has_grace_period()) grace = policy->grace_period().nanoseconds();
+        else if (t != tasks_.end() && t->second.info.kill_policy().has_grace_period()) {
+          grace = t->second.info.kill_policy().grace_period().nanoseconds();
+        }
+        if (!policy) policy.emplace();
+        policy->mutable_grace_period()->set_nanoseconds(std::min(grace, k.max_grace_period().nanoseconds()));
+      }
+      KillTask(k.framework_id().value(), k.task_id().value(), policy ? &*policy : nullptr);
+      break;
+    }
+    case MasterMessage::kAcknowledgement: OnAcknowledgement(msg.acknowledgement()); break;
+    case MasterMessage::kFrameworkMessage: {
+      auto it = executors_.find({msg.framework_message().framework_id().value(),
+                                 msg.framework_message().executor_id().value()});
+      if (it == executors_.end() || !it->second.sink) break;
+      v1::executor::Event ev;
+      ev.set_type(v1::executor::Event::MESSAGE);
+      ev.mutable_message()->set_data(msg.framework_message().data());
+      it->second.sink->Send(ev);
+      break;
+    }
+    case MasterMessage::kShutdownExecutor:
+      ShutdownExecutor({msg.shutdown_executor().framework_id().value(), msg.shutdown_executor().executor_id().value()},
+                       "the framework asked for it");
+      break;
+    case MasterMessage::kFrameworkResubscribed: {
+      std::string fid = msg.framework_resubscribed().framework_id().value();
+      updates_.ForwardFramework(fid);
+      break;
+    }
+    case MasterMessage::kShutdownFramework: {
+      std::string fid = msg.shutdown_framework().framework_id().value();
+      for (auto& [key, ex] : executors_) if (key.first == fid) ShutdownExecutor(key, "the framework was removed");
+      for (auto& [key, task] : tasks_) {
+        if (key.first == fid && task.executor_id.empty() && !task.terminal) Kill(task, nullptr);
+      }
+      // The framework is gone: its update streams will never be acknowledged.
+      updates_.ForgetFramework(fid);
+      frameworks_.erase(fid);
+      std::error_code ec;
+      fs::remove_all(FrameworkMetaDir(fid), ec);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+}  // namespace corral

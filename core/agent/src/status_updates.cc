@@ -1,0 +1,149 @@
+// Status updates, from whoever produces one (a task's exit, an executor, a
+// health check, the agent itself) to the master and back: the
+// StatusUpdateManager (status_updates.h), and the agent's use of it.
+#include "corral/agent/status_updates.h"
+
+#include "agent_impl.h"
+
+namespace corral {
+
+StatusUpdateManager::StatusUpdateManager(Hooks hooks, Clock* clock, double retry_min, double retry_max)
+    : hooks_(std::move(hooks)), clock_(clock), retry_min_(retry_min), retry_max_(retry_max) {}
+
+void StatusUpdateManager::Produce(const std::string& framework_id, v1::TaskStatus status) {
+  Key key{framework_id, status.task_id().value()};
+  Stream& stream = streams_[key];
+  // The update in flight (the head) is never replaced.
+  if (stream.pending.size() >= 2 && stream.pending.back().state() == status.state() &&
+      !IsTerminalState(status.state())) {
+    stream.pending.back() = std::move(status);
+    hooks_.checkpoint(key);
+    return;
+  }
+  stream.pending.push_back(std::move(status));
+  hooks_.checkpoint(key);
+  if (stream.pending.size() == 1) ForwardHead(key, stream);
+}
+
+void StatusUpdateManager::ForwardHead(const Key& key, Stream& stream) {
+  if (stream.pending.empty()) return;
+  hooks_.forward(key.first, stream.pending.front(), stream.pending.back().state());
+  if (stream.backoff == 0) stream.backoff = retry_min_;
+  stream.next_retry = clock_->SteadySeconds() + stream.backoff;
+}
+
+StatusUpdateManager::Acked StatusUpdateManager::Acknowledge(const Key& key, const std::string& uuid) {
+  auto it = streams_.find(key);
+  if (it == streams_.end() || it->second.pending.empty()) return Acked::kIgnored;
+  Stream& stream = it->second;
+  if (stream.pending.front().uuid() != uuid) return Acked::kIgnored;  // stale or duplicate
+  bool terminal = IsTerminalState(stream.pending.front().state());
+  stream.pending.pop_front();
+  stream.backoff = 0;
+  if (!stream.pending.empty()) {
+    hooks_.checkpoint(key);
+    ForwardHead(key, stream);
+    return Acked::kNext;
+  }
+  streams_.erase(it);
+  if (terminal) return Acked::kFinished;  // the caller forgets the task and its checkpoint
+  hooks_.checkpoint(key);
+  return Acked::kDrained;
+}
+
+void StatusUpdateManager::RetryDue() {
+  double now = clock_->SteadySeconds();
+  for (auto& [key, stream] : streams_) {
+    if (stream.pending.empty() || stream.next_retry > now) continue;
+    stream.backoff = std::min(stream.backoff * 2, retry_max_);
+    ForwardHead(key, stream);
+  }
+}
+
+void StatusUpdateManager::ForwardAll() {
+  for (auto& [key, stream] : streams_) ForwardHead(key, stream);
+}
+
+void StatusUpdateManager::ForwardFramework(const std::string& framework_id) {
+  for (auto& [key, stream] : streams_) {
+    if (key.first != framework_id || stream.pending.empty()) continue;
+    stream.backoff = 0;
+    ForwardHead(key, stream);
+  }
+}
+
+void StatusUpdateManager::Restore(const Key& key, std::vector<v1::TaskStatus> pending) {
+  if (pending.empty()) return;
+  Stream& stream = streams_[key];
+  stream.pending.assign(std::make_move_iterator(pending.begin()), std::make_move_iterator(pending.end()));
+}
+
+void StatusUpdateManager::ForgetFramework(const std::string& framework_id) {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    it = it->first.first == framework_id ? streams_.erase(it) : std::next(it);
+  }
+}
+
+const std::deque<v1::TaskStatus>& StatusUpdateManager::Pending(const Key& key) const {
+  static const std::deque<v1::TaskStatus> kNone;
+  auto it = streams_.find(key);
+  return it == streams_.end() ? kNone : it->second.pending;
+}
+
+bool StatusUpdateManager::Holds(const Key& key, const std::string& uuid) const {
+  for (const v1::TaskStatus& st : Pending(key)) {
+    if (st.uuid() == uuid) return true;
+  }
+  return false;
+}
+
+size_t StatusUpdateManager::size() const {
+  size_t n = 0;
+  for (const auto& [key, stream] : streams_) n += stream.pending.size();
+  return n;
+}
+
+// --- the agent's side ------------------------------------------------------------
+
+StatusUpdateManager::Hooks Agent::UpdateHooks() {
+  StatusUpdateManager::Hooks hooks;
+  hooks.forward = [this](const std::string& framework_id, const v1::TaskStatus& head, v1::TaskState latest) {
+    AgentMessage m;
+    auto* su = m.mutable_status_update();
+    su->mutable_framework_id()->set_value(framework_id);
+    *su->mutable_status() = head;
+    su->set_latest_state(latest);
+    SendToMaster(m);
+  };
+  hooks.checkpoint = [this](const Key& key) { CheckpointTask(key).IgnoreError(); };  // logged there
+  return hooks;
+}
+
+void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status) {
+  Key key{framework_id, status.task_id().value()};
+  auto t = tasks_.find(key);
+  if (t != tasks_.end()) {
+    t->second.state = status.state();
+    t->second.latest = status;
+    TrimForKeeping(&t->second.latest);
+    if (IsTerminalState(status.state()) && !t->second.terminal) {
+      t->second.terminal = true;
+      CountTerminal(status.state());
+    }
+  }
+  ++valid_status_updates_;
+  updates_.Produce(framework_id, std::move(status));
+}
+
+void Agent::OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& ack) {
+  Key key{ack.framework_id().value(), ack.task_id().value()};
+  if (updates_.Acknowledge(key, ack.uuid()) == StatusUpdateManager::Acked::kFinished) CleanupTask(key);
+}
+
+void Agent::RetryUpdates() {
+  if (stopping_) return;
+  if (registered_) updates_.RetryDue();
+  loop_->PostAfter(Seconds(0.5), [this] { RetryUpdates(); });
+}
+
+}  // namespace corral
