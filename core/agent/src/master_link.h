@@ -11,6 +11,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
+#include "corral/common/write_queue.h"
 #include "corral/v1/internal.grpc.pb.h"
 
 namespace corral {
@@ -19,8 +21,8 @@ namespace corral {
 // of its own). Messages it reads are handed to the agent's loop; the loop
 // writes with Send().
 //
-// Writes start on the agent's thread, not in a gRPC reaction, so a hold
-// keeps gRPC from finishing the call (OnDone) while a write might still
+// Writes wait in a WriteQueue. They start on the agent's thread, not in a
+// gRPC reaction, so a hold keeps gRPC from finishing the call (OnDone) while a write might still
 // start: it is released once the read side has ended and no write is in
 // flight, after which Send() refuses.
 class MasterLink : public grpc::ClientBidiReactor<v1::internal::AgentMessage, v1::internal::MasterMessage> {
@@ -31,42 +33,38 @@ class MasterLink : public grpc::ClientBidiReactor<v1::internal::AgentMessage, v1
     on_done_ = std::move(on_done);
   }
 
-  void Start(std::shared_ptr<MasterLink> self, v1::internal::AgentService::Stub* stub, const v1::internal::AgentMessage& first) {
+  void Start(std::shared_ptr<MasterLink> self, v1::internal::AgentService::Stub* stub,
+             const v1::internal::AgentMessage& first) {
     self_ = std::move(self);
     stub->async()->Connect(&ctx_, this);
     AddHold();
-    writing_ = true;
-    out_ = first;
-    StartWrite(&out_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.Push(first);
+      NextLocked();
+    }
     StartRead(&in_);
     StartCall();
   }
   bool Send(const v1::internal::AgentMessage& msg) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closing_) return false;
-    queue_.push_back(msg);
-    if (!writing_) NextLocked();
+    if (queue_.Push(msg) == WriteQueue<v1::internal::AgentMessage>::Pushed::kStart) NextLocked();
     return true;
   }
   void Close() { ctx_.TryCancel(); }
 
  private:
   void NextLocked() {
-    if (queue_.empty()) return;
-    writing_ = true;
-    out_ = std::move(queue_.front());
-    queue_.pop_front();
-    grpc::WriteOptions options;
-    if (!queue_.empty()) options.set_buffer_hint();
-    StartWrite(&out_, options);
+    queue_.Start([this](const v1::internal::AgentMessage* m, grpc::WriteOptions options) { StartWrite(m, options); });
   }
   void OnWriteDone(bool ok) override {
     bool release = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      writing_ = false;
+      queue_.Done();
       if (!ok) {
-        queue_.clear();
+        queue_.Clear();
         closing_ = true;  // the stream is broken: no more writes
       }
       if (closing_) {
@@ -89,8 +87,8 @@ class MasterLink : public grpc::ClientBidiReactor<v1::internal::AgentMessage, v1
     {
       std::lock_guard<std::mutex> lock(mu_);
       closing_ = true;
-      queue_.clear();
-      if (!writing_ && !hold_released_) {
+      queue_.Clear();
+      if (!queue_.writing() && !hold_released_) {
         hold_released_ = true;
         release = true;
       }
@@ -110,12 +108,10 @@ class MasterLink : public grpc::ClientBidiReactor<v1::internal::AgentMessage, v1
   std::function<void(const std::string&)> on_done_;
   grpc::ClientContext ctx_;
   std::mutex mu_;
-  std::deque<v1::internal::AgentMessage> queue_;
-  v1::internal::AgentMessage out_;
+  WriteQueue<v1::internal::AgentMessage> queue_ ABSL_GUARDED_BY(mu_);
   v1::internal::MasterMessage in_;
-  bool writing_ = false;
-  bool closing_ = false;        // no more writes will start
-  bool hold_released_ = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;  // no more writes will start
+  bool hold_released_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<MasterLink> self_;
 };
 

@@ -49,11 +49,20 @@ void EventLoop::Cancel(TimerId id) {
   timer_ids_.erase(it);
 }
 
-void EventLoop::Wake() {
-  // Under the lock: the loop reads the time and starts waiting under it, so
-  // the move is seen either before it reads or once it waits.
-  std::lock_guard<std::mutex> lock(mu_);
-  cv_.notify_all();
+bool EventLoop::RunDueTimers() {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool ran = false;
+  while (!stopping_ && !timers_.empty() && timers_.begin()->first <= clock_->Steady()) {
+    auto first = timers_.begin();
+    auto fn = std::move(first->second.second);
+    timer_ids_.erase(first->second.first);
+    timers_.erase(first);
+    lock.unlock();
+    fn();
+    ran = true;
+    lock.lock();
+  }
+  return ran;
 }
 
 void EventLoop::Stop() {
@@ -70,23 +79,22 @@ void EventLoop::Run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    // Timers that are due run first (a test that advanced a manual clock
-    // and then calls in sees their effects); then queued work, which runs
-    // even after Stop() (a Call() may be waiting on it). Timers do not.
+    // Queued work first, and even after Stop() (a Call() may be waiting on
+    // it); then due timers, which do not run once stopping.
+    if (!queue_.empty()) {
+      auto fn = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+      continue;
+    }
     absl::Time now = clock_->Steady();
     if (!stopping_ && !timers_.empty() && timers_.begin()->first <= now) {
       auto first = timers_.begin();
       auto fn = std::move(first->second.second);
       timer_ids_.erase(first->second.first);
       timers_.erase(first);
-      lock.unlock();
-      fn();
-      lock.lock();
-      continue;
-    }
-    if (!queue_.empty()) {
-      auto fn = std::move(queue_.front());
-      queue_.pop_front();
       lock.unlock();
       fn();
       lock.lock();
@@ -141,9 +149,11 @@ void ManualClock::Advance(absl::Duration d) {
     now_ += d;
     loops = loops_;
   }
+  // Each Call runs behind the work queued before it (some of it posted by
+  // the timers the previous Call ran) and then runs the timers now due;
+  // when one finds none due, the loop has caught up with the clock.
   for (EventLoop* loop : loops) {
-    loop->Wake();
-    loop->Call([] { return 0; });  // behind every timer that is due now
+    while (loop->Call([loop] { return loop->RunDueTimers(); })) {}
   }
 }
 

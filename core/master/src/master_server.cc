@@ -10,12 +10,14 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "corral/common/grpc_status.h"
 #include "corral/common/logging.h"
 #include "corral/common/server_stream.h"
 #include "corral/common/work_dir_lock.h"
+#include "corral/common/write_queue.h"
 #include "corral/http/server.h"
 #include "corral/master/master_http.h"
 #include "corral/master/operator_api.h"
@@ -29,7 +31,6 @@ using v1::internal::MasterMessage;
 using v1::scheduler::Call;
 using v1::scheduler::Event;
 
-
 class StreamSink : public SchedulerSink {
  public:
   explicit StreamSink(std::shared_ptr<ServerEventStream<Event>> stream) : stream_(std::move(stream)) {}
@@ -41,7 +42,7 @@ class StreamSink : public SchedulerSink {
 };
 
 // One agent's bidirectional stream. Reads go to the master's loop; writes
-// are queued and go out one at a time.
+// wait in a WriteQueue and go out one at a time.
 class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>, public AgentLink {
  public:
   explicit AgentStream(Master* master) : master_(master) {}
@@ -55,8 +56,7 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
   bool Send(const MasterMessage& msg) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_ || closing_) return false;
-    queue_.push_back(msg);
-    if (!writing_) NextLocked();
+    if (queue_.Push(msg) == WriteQueue<MasterMessage>::Pushed::kStart) NextLocked();
     return true;
   }
 
@@ -64,21 +64,13 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_ || closing_) return;
     closing_ = true;
-    if (!writing_) FinishLocked(grpc::Status::OK);
+    if (!queue_.writing()) FinishLocked(grpc::Status::OK);
   }
 
  private:
   void NextLocked() {
-    if (queue_.empty()) {
-      if (closing_) FinishLocked(grpc::Status::OK);
-      return;
-    }
-    writing_ = true;
-    out_ = std::move(queue_.front());
-    queue_.pop_front();
-    grpc::WriteOptions options;
-    if (!queue_.empty()) options.set_buffer_hint();
-    StartWrite(&out_, options);
+    bool started = queue_.Start([this](const MasterMessage* m, grpc::WriteOptions options) { StartWrite(m, options); });
+    if (!started && closing_) FinishLocked(grpc::Status::OK);
   }
   void FinishLocked(grpc::Status status) {
     if (finished_) return;
@@ -90,7 +82,7 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
       master_->AgentDisconnected(link_id_);
       std::lock_guard<std::mutex> lock(mu_);
       closing_ = true;
-      if (!writing_) FinishLocked(grpc::Status::OK);
+      if (!queue_.writing()) FinishLocked(grpc::Status::OK);
       return;
     }
     master_->AgentMessageReceived(link_id_, in_);
@@ -98,9 +90,9 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
   }
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
+    queue_.Done();
     if (!ok) {
-      queue_.clear();
+      queue_.Clear();
       FinishLocked(grpc::Status::CANCELLED);
       return;
     }
@@ -119,12 +111,10 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
   Master* master_;
   uint64_t link_id_ = 0;
   std::mutex mu_;
-  std::deque<MasterMessage> queue_;
+  WriteQueue<MasterMessage> queue_ ABSL_GUARDED_BY(mu_);
   AgentMessage in_;
-  MasterMessage out_;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool finished_ = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<AgentStream> self_;
 };
 
@@ -133,7 +123,8 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
 struct MasterServer::Services {
   struct Scheduler : v1::internal::SchedulerService::CallbackService {
     Master* master = nullptr;
-    grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext* ctx, const v1::scheduler::Call* call) override {
+    grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext* ctx,
+                                               const v1::scheduler::Call* call) override {
       auto stream = std::make_shared<ServerEventStream<Event>>(ctx);
       stream->Keep(stream);
       auto sink = std::make_shared<StreamSink>(stream);
@@ -189,8 +180,7 @@ struct MasterServer::Services {
   Operator op;
 };
 
-absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions options,
-                                                                  const std::string& listen) {
+absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions options, const std::string& listen) {
   std::unique_ptr<MasterServer> s(new MasterServer());
   s->services_ = std::make_unique<Services>();
   auto colon = listen.rfind(':');
@@ -221,7 +211,9 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   } else {
     std::error_code ec;
     std::filesystem::create_directories(options.work_dir, ec);
-    if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options.work_dir, ": ", ec.message()));
+    if (ec)
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot create --work_dir ", options.work_dir, ": ", ec.message()));
     auto lock = WorkDirLock::Acquire(options.work_dir, "corral-master");
     if (!lock.ok()) return lock.status();
     s->work_dir_lock_ = std::move(*lock);
@@ -250,8 +242,7 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   http_options.max_connections_per_peer = options.max_connections_per_peer;
   MasterHttpApi* api = s->http_api_.get();
   auto http = http::Server::Start(
-      s->host_, requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); },
-      http_options);
+      s->host_, requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); }, http_options);
   if (!http.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ", http.status().message()));
   }

@@ -13,16 +13,17 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "corral/common/process.h"
 
 namespace corral {
 
 struct Limits {
-  double cpus = 0;        // 0 = no cpu limit
-  uint64_t mem_bytes = 0; // 0 = no memory limit
-  bool cfs_quota = false; // hard cpu cap in addition to shares
-  uint64_t pids_max = 0;  // 0 = no pids limit
+  double cpus = 0;         // 0 = no cpu limit
+  uint64_t mem_bytes = 0;  // 0 = no memory limit
+  bool cfs_quota = false;  // hard cpu cap in addition to shares
+  uint64_t pids_max = 0;   // 0 = no pids limit
   bool operator==(const Limits& o) const {
     return cpus == o.cpus && mem_bytes == o.mem_bytes && cfs_quota == o.cfs_quota && pids_max == o.pids_max;
   }
@@ -98,13 +99,13 @@ class Cgroups {
   std::vector<std::string> controllers_;
   std::string root_name_;
   bool pids_ = false;
-  std::string v2_root_;                          // v2: the corral directory
-  std::map<std::string, std::string> v1_mounts_; // v1: controller -> mount point
+  std::string v2_root_;                           // v2: the corral directory
+  std::map<std::string, std::string> v1_mounts_;  // v1: controller -> mount point
 
   std::mutex mu_;
-  std::vector<Slot> free_;                  // reusable cgroups
-  std::map<std::string, Slot> assigned_;    // by container ID
-  uint64_t next_name_ = 0;
+  std::vector<Slot> free_ ABSL_GUARDED_BY(mu_);                // reusable cgroups
+  std::map<std::string, Slot> assigned_ ABSL_GUARDED_BY(mu_);  // by container ID
+  uint64_t next_name_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace corral

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 
 namespace corral {
@@ -53,8 +54,8 @@ class ManualClock : public Clock {
   void RemoveLoop(EventLoop* loop);
 
   std::mutex mu_;
-  absl::Time now_;
-  std::vector<EventLoop*> loops_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
+  std::vector<EventLoop*> loops_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace corral

@@ -14,6 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "corral/common/clock.h"
 
@@ -31,8 +32,8 @@ class EventLoop {
   // Any thread. Returns false (and drops fn) once Stop() has begun; work
   // queued before Stop() still runs.
   bool Post(std::function<void()> fn);
-  // Runs fn on the loop once `delay` has passed on the loop's clock (at
-  // once for zero or less). Timers that are due run before queued work.
+  // Runs fn on the loop once `delay` has passed on the loop's clock (for
+  // zero or less, once the work queued now has run).
   TimerId PostAfter(absl::Duration delay, std::function<void()> fn);
   void Cancel(TimerId id);  // loop thread only
 
@@ -57,7 +58,9 @@ class EventLoop {
  private:
   friend class ManualClock;
   void Run();
-  void Wake();  // the manual clock moved
+  // Loop thread only: runs the timers that are due on the clock, in order;
+  // true if there were any. For ManualClock::Advance.
+  bool RunDueTimers();
 
   using Timers = std::multimap<absl::Time, std::pair<TimerId, std::function<void()>>>;
 
@@ -66,11 +69,11 @@ class EventLoop {
   std::mutex mu_;
   std::mutex join_mu_;  // serialises joins from concurrent Stop() calls
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  Timers timers_;                                            // by deadline (the clock's Steady())
-  std::unordered_map<TimerId, Timers::iterator> timer_ids_;  // for Cancel
-  TimerId next_timer_ = 1;
-  bool stopping_ = false;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  Timers timers_ ABSL_GUARDED_BY(mu_);                                            // by deadline (the clock's Steady())
+  std::unordered_map<TimerId, Timers::iterator> timer_ids_ ABSL_GUARDED_BY(mu_);  // for Cancel
+  TimerId next_timer_ ABSL_GUARDED_BY(mu_) = 1;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -16,17 +16,18 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 
 namespace corral {
 
 struct LaunchSpec {
-  std::string program;            // searched in the task's PATH if it has no '/'
+  std::string program;  // searched in the task's PATH if it has no '/'
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;
-  std::string sandbox;            // working directory; stdout/stderr go here
-  std::string output_path;        // if set, stdout and stderr go to this file instead
-  std::string user;               // switch to this user if non-empty and root
+  std::string sandbox;                    // working directory; stdout/stderr go here
+  std::string output_path;                // if set, stdout and stderr go to this file instead
+  std::string user;                       // switch to this user if non-empty and root
   std::vector<std::string> cgroup_procs;  // cgroup.procs files to join
   // If set, this file is created (as the agent's user) and handed to the
   // child as file descriptor 3: corral-supervise records its command's exit
@@ -43,8 +44,8 @@ struct LaunchSpec {
 };
 
 struct ExitInfo {
-  int wait_status = 0;   // as from waitpid
-  int exec_errno = 0;    // non-zero when exec itself failed
+  int wait_status = 0;  // as from waitpid
+  int exec_errno = 0;   // non-zero when exec itself failed
   // False when the exit status is unknown: the process was adopted (not our
   // child) and left no status file.
   bool known = true;
@@ -91,7 +92,7 @@ class ProcessReaper {
     bool adopted;
     std::function<void(const ExitInfo&)> on_exit;
   };
-  std::map<int, Watched> watched_;  // by pidfd
+  std::map<int, Watched> watched_ ABSL_GUARDED_BY(mu_);  // by pidfd
   std::thread thread_;
 };
 

@@ -1,8 +1,8 @@
 // Server-side gRPC streams without a thread per stream.
 //
-// A ServerEventStream<T> is a callback-API write reactor with a queue: any
-// thread may Send(); writes go out one at a time in order. The owner learns
-// of the stream's end through the on_done callback (called once, on a gRPC
+// A ServerEventStream<T> is a callback-API write reactor over a WriteQueue:
+// any thread may Send(); writes go out one at a time in order. The owner
+// learns of the stream's end through SetOnDone (called once, on a gRPC
 // thread). Used for scheduler subscriptions (master) and executor
 // subscriptions (agent).
 //
@@ -18,7 +18,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "corral/common/logging.h"
+#include "corral/common/write_queue.h"
 
 namespace corral {
 
@@ -30,28 +32,27 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
   // `ctx` is the call's, so that a stream whose client fell behind can be
   // cancelled while a write to it is stuck.
   explicit ServerEventStream(grpc::CallbackServerContext* ctx = nullptr, size_t max_backlog_bytes = kMaxBacklogBytes)
-      : ctx_(ctx), max_backlog_bytes_(max_backlog_bytes) {}
+      : ctx_(ctx), max_backlog_bytes_(max_backlog_bytes), queue_(max_backlog_bytes) {}
 
   // Returns false once the stream has finished, or fell too far behind (the
   // message is dropped).
   bool Send(const Out& msg) {
-    size_t bytes = msg.ByteSizeLong();
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_ || cut_) return false;
-    if (backlog_bytes_ + bytes > max_backlog_bytes_) {
-      CORRAL_LOG(WARNING) << "gRPC stream fell more than " << max_backlog_bytes_ << " bytes behind; closing it";
-      cut_ = true;
-      queue_.clear();
-      backlog_bytes_ = 0;
-      close_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the client fell too far behind");
-      if (ctx_ != nullptr) ctx_->TryCancel();
-      else if (!writing_) FinishLocked();
-      return false;
+    switch (queue_.Push(msg)) {
+      case WriteQueue<Out>::Pushed::kStart: StartNextLocked(); return true;
+      case WriteQueue<Out>::Pushed::kQueued: return true;
+      case WriteQueue<Out>::Pushed::kFull: break;
     }
-    backlog_bytes_ += bytes;
-    queue_.push_back(msg);
-    if (!writing_) StartNextLocked();
-    return true;
+    CORRAL_LOG(WARNING) << "gRPC stream fell more than " << max_backlog_bytes_ << " bytes behind; closing it";
+    cut_ = true;
+    queue_.Clear();
+    close_status_ = grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "the client fell too far behind");
+    if (ctx_ != nullptr)
+      ctx_->TryCancel();
+    else if (!queue_.writing())
+      FinishLocked();
+    return false;
   }
 
   // Ends the stream after the queued messages are written.
@@ -60,7 +61,7 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
     if (finished_ || closing_) return;
     closing_ = true;
     close_status_ = status;
-    if (!writing_) FinishLocked();
+    if (!queue_.writing()) FinishLocked();
   }
 
   // Called once when gRPC is done with the stream; at once if it already is.
@@ -81,18 +82,8 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
 
  private:
   void StartNextLocked() {
-    if (queue_.empty()) {
-      if (closing_) FinishLocked();
-      return;
-    }
-    writing_ = true;
-    current_ = std::move(queue_.front());
-    queue_.pop_front();
-    current_bytes_ = current_.ByteSizeLong();
-    // More queued: let gRPC coalesce this write with the next ones.
-    grpc::WriteOptions options;
-    if (!queue_.empty()) options.set_buffer_hint();
-    this->StartWrite(&current_, options);
+    bool started = queue_.Start([this](const Out* m, grpc::WriteOptions options) { this->StartWrite(m, options); });
+    if (!started && closing_) FinishLocked();
   }
   void FinishLocked() {
     if (finished_) return;
@@ -101,10 +92,9 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
   }
   void OnWriteDone(bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
-    backlog_bytes_ -= std::min(backlog_bytes_, current_bytes_);
+    queue_.Done();
     if (!ok || cut_) {
-      queue_.clear();
+      queue_.Clear();
       if (!finished_) {
         finished_ = true;
         this->Finish(grpc::Status::CANCELLED);
@@ -116,10 +106,10 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
   void OnCancel() override {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
-    queue_.clear();
+    queue_.Clear();
     close_status_ = grpc::Status::CANCELLED;
     // A write in flight completes (not ok) first, and finishes the call.
-    if (!writing_) FinishLocked();
+    if (!queue_.writing()) FinishLocked();
   }
   void OnDone() override {
     std::function<void()> done;
@@ -138,17 +128,13 @@ class ServerEventStream : public grpc::ServerWriteReactor<Out> {
   grpc::CallbackServerContext* ctx_;
   size_t max_backlog_bytes_;
   std::mutex mu_;
-  std::deque<Out> queue_;
-  Out current_;
-  size_t current_bytes_ = 0;
-  size_t backlog_bytes_ = 0;  // queued and in flight
-  bool cut_ = false;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool finished_ = false;
-  bool done_ = false;
-  grpc::Status close_status_;
-  std::function<void()> on_done_;
+  WriteQueue<Out> queue_ ABSL_GUARDED_BY(mu_);
+  bool cut_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_done_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<ServerEventStream> self_;
 };
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "corral/http/recordio.h"
 #include "corral/http/server.h"
@@ -115,9 +116,9 @@ class RecordIOSink : public SinkBase {
  private:
   Format format_;
   std::mutex mu_;
-  std::shared_ptr<ResponseStream> stream_;
-  std::vector<std::string> pending_;
-  bool closed_ = false;
+  std::shared_ptr<ResponseStream> stream_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace corral::http

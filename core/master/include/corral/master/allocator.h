@@ -44,8 +44,8 @@ class Allocator {
   explicit Allocator(uint64_t seed = 0);
 
   // --- agents ---
-  // `used` are resources already allocated on the agent (for reregistering
-  // agents that run tasks): framework ID -> (role, resources).
+  // Adds an agent with all of `total` free; a reregistering agent's running
+  // tasks are then charged to their frameworks with AddUsed.
   void AddAgent(const std::string& agent_id, const Resources& total);
   void RemoveAgent(const std::string& agent_id);
   // A new total (reservations made or undone); what is allocated stays so.
@@ -69,14 +69,13 @@ class Allocator {
   // --- resources ---
   // Marks resources on an agent as used by a framework outside an offer
   // cycle (tasks found on a reregistering agent).
-  void AddUsed(const std::string& framework_id, const std::string& role,
-               const std::string& agent_id, const Resources& resources);
+  void AddUsed(const std::string& framework_id, const std::string& role, const std::string& agent_id,
+               const Resources& resources);
   // Gives back resources (declined/unused offer, finished task). With
   // refuse_seconds > 0 the framework is not offered these resources on this
   // agent again for that long (an offer filter).
-  void Recover(const std::string& framework_id, const std::string& role,
-               const std::string& agent_id, const Resources& resources,
-               double refuse_seconds, double now);
+  void Recover(const std::string& framework_id, const std::string& role, const std::string& agent_id,
+               const Resources& resources, double refuse_seconds, double now);
 
   // Runs a cycle over every agent, or only over `agents`.
   std::vector<Allocation> Allocate(double now);
@@ -109,7 +108,7 @@ class Allocator {
     std::set<std::string> suppressed;
     bool active = true;
     bool removed = false;
-    std::unordered_map<int, Filter> filters;  // by agent index
+    std::unordered_map<int, Filter> filters;      // by agent index
     std::map<std::string, Quantities> allocated;  // by role
   };
   struct RoleEntry {

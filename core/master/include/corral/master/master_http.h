@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "corral/http/server.h"
 #include "corral/master/master.h"
 #include "corral/v1/internal.pb.h"
@@ -32,7 +33,7 @@ class MasterHttpApi {
   Master* master_;
   std::mutex mu_;
   // Mesos-Stream-Id of each framework subscribed over HTTP.
-  std::map<std::string, std::string> streams_;
+  std::map<std::string, std::string> streams_ ABSL_GUARDED_BY(mu_);
 };
 
 // The legacy JSON documents, in the shapes Mesos renders them.
