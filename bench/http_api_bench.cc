@@ -173,8 +173,8 @@ struct Cluster {
       std::abort();
     }
     auto st = server->master().GetState();
-    std::fprintf(stderr, "framework %s; state: %d frameworks, %d tasks\n", framework_id.c_str(),
-                 st.frameworks_size(), st.tasks_size());
+    std::fprintf(stderr, "framework %s; state: %d frameworks, %d tasks\n", framework_id.c_str(), st.frameworks_size(),
+                 st.tasks_size());
   }
 };
 

@@ -57,8 +57,10 @@ class LaunchScheduler : public Scheduler {
         std::lock_guard<std::mutex> lock(mu_);
         for (const auto& t : tasks) launched_at_[t.task_id().value()] = now;
       }
-      if (tasks.empty()) (void)d->decline({o.id()}, f);
-      else (void)d->launch(o.id(), tasks, f);
+      if (tasks.empty())
+        (void)d->decline({o.id()}, f);
+      else
+        (void)d->launch(o.id(), tasks, f);
     }
   }
 
@@ -133,7 +135,15 @@ void BM_Launch(benchmark::State& state) {
     (void)d.stop();
   }
 }
-BENCHMARK(BM_Launch)->Args({5000, 1})->Args({5000, 0})->Args({1000, 0})->ArgNames({"tasks", "cgroups"})->Iterations(1)->Repetitions(3)->UseManualTime()->Unit(benchmark::kSecond);
+BENCHMARK(BM_Launch)
+    ->Args({5000, 1})
+    ->Args({5000, 0})
+    ->Args({1000, 0})
+    ->ArgNames({"tasks", "cgroups"})
+    ->Iterations(1)
+    ->Repetitions(3)
+    ->UseManualTime()
+    ->Unit(benchmark::kSecond);
 
 }  // namespace
 }  // namespace corral

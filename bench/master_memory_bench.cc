@@ -30,7 +30,6 @@
 namespace corral {
 namespace {
 
-
 class FillScheduler : public Scheduler {
  public:
   FillScheduler(int per_agent, int total) : per_agent_(per_agent), total_(total) {}
@@ -49,8 +48,10 @@ class FillScheduler : public Scheduler {
       }
       v1::Filters f;
       f.set_refuse_seconds(3600);
-      if (tasks.empty()) (void)d->decline({o.id()}, f);
-      else (void)d->launch(o.id(), tasks, f);
+      if (tasks.empty())
+        (void)d->decline({o.id()}, f);
+      else
+        (void)d->launch(o.id(), tasks, f);
     }
   }
   int per_agent_, total_;
@@ -108,11 +109,13 @@ void BM_MasterMemory(benchmark::State& state) {
     }
     // The master is up when its operator endpoint answers.
     auto op = v1::internal::OperatorService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
-    WaitUntil([&] {
-      grpc::ClientContext ctx;
-      v1::internal::ClusterState s;
-      return op->GetState(&ctx, v1::internal::GetClusterState(), &s).ok();
-    }, 30);
+    WaitUntil(
+        [&] {
+          grpc::ClientContext ctx;
+          v1::internal::ClusterState s;
+          return op->GetState(&ctx, v1::internal::GetClusterState(), &s).ok();
+        },
+        30);
     long rss_empty = RssKb(master);
 
     g_registered = 0;
@@ -163,7 +166,11 @@ void BM_MasterMemory(benchmark::State& state) {
     sims.clear();
   }
 }
-BENCHMARK(BM_MasterMemory)->Args({10000, 5})->ArgNames({"agents", "tasks_per_agent"})->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_MasterMemory)
+    ->Args({10000, 5})
+    ->ArgNames({"agents", "tasks_per_agent"})
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
 
 }  // namespace
 }  // namespace corral

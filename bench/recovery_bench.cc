@@ -113,8 +113,10 @@ class LaunchAll : public Scheduler {
       }
       v1::Filters f;
       f.set_refuse_seconds(tasks.empty() ? 3600 : 0);
-      if (tasks.empty()) (void)d->decline({o.id()}, f);
-      else (void)d->launch(o.id(), tasks, f);
+      if (tasks.empty())
+        (void)d->decline({o.id()}, f);
+      else
+        (void)d->launch(o.id(), tasks, f);
     }
   }
   void update(SchedulerDriver*, const v1::TaskStatus& st) override {
@@ -255,10 +257,13 @@ void BM_MasterRecovery(benchmark::State& state) {
     for (auto& s : sims) ids.push_back(s->agent_id());
     ::kill(master, SIGKILL);
     ::waitpid(master, nullptr, 0);
-    WaitUntil([&] {
-      for (auto& s : sims) if (!s->done()) return false;
-      return true;
-    }, 30);
+    WaitUntil(
+        [&] {
+          for (auto& s : sims)
+            if (!s->done()) return false;
+          return true;
+        },
+        30);
     sims.clear();
     stubs.clear();
 
@@ -293,10 +298,13 @@ void BM_MasterRecovery(benchmark::State& state) {
     (void)driver.stop();
     ::kill(master, SIGKILL);
     ::waitpid(master, nullptr, 0);
-    WaitUntil([&] {
-      for (auto& s : sims) if (!s->done()) return false;
-      return true;
-    }, 30);
+    WaitUntil(
+        [&] {
+          for (auto& s : sims)
+            if (!s->done()) return false;
+          return true;
+        },
+        30);
     sims.clear();
   }
   fs::remove_all(dir);

@@ -53,15 +53,21 @@ class CountingScheduler : public Scheduler {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, std::chrono::duration<double>(seconds), pred);
   }
-  bool WaitSubscribed() { return WaitFor([this] { return subscribed_; }); }
+  bool WaitSubscribed() {
+    return WaitFor([this] { return subscribed_; });
+  }
   // The waiting thread is woken only when `target` is reached, so that the
   // measurement is of delivery, not of thread wake-ups.
   void Expect(int64_t target) {
     std::lock_guard<std::mutex> lock(mu_);
     target_ = target;
   }
-  bool WaitUpdates(int64_t target) { return WaitFor([&] { return updates_ >= target; }); }
-  bool WaitOffers(int64_t target) { return WaitFor([&] { return offers_ >= target; }); }
+  bool WaitUpdates(int64_t target) {
+    return WaitFor([&] { return updates_ >= target; });
+  }
+  bool WaitOffers(int64_t target) {
+    return WaitFor([&] { return offers_ >= target; });
+  }
   int64_t updates() {
     std::lock_guard<std::mutex> lock(mu_);
     return updates_;
@@ -114,8 +120,8 @@ void BM_UpdateEvents(benchmark::State& state) {
     (void)d.reconcile(tasks);
     if (!s.WaitUpdates(target)) return state.SkipWithError("updates missing");
   }
-  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(n) * state.iterations(),
-                                                      benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
   (void)d.stop(false);
 }
 BENCHMARK(BM_UpdateEvents)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
@@ -133,8 +139,8 @@ void BM_OfferEvents(benchmark::State& state) {
     s.Expect(target);
     if (!s.WaitOffers(target)) return state.SkipWithError("offers stopped");
   }
-  state.counters["offers_per_s"] = benchmark::Counter(static_cast<double>(n) * state.iterations(),
-                                                      benchmark::Counter::kIsRate);
+  state.counters["offers_per_s"] =
+      benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
   (void)d.stop(false);
 }
 BENCHMARK(BM_OfferEvents)->Arg(2000)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);

@@ -110,7 +110,6 @@ class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
   bool done() const { return done_; }
 
  private:
-
   grpc::ClientContext ctx_;
   std::mutex mu_;
   std::deque<AgentMessage> queue_;

@@ -8,6 +8,8 @@
 #   scripts/dev.sh fuzz    build the libFuzzer targets with clang and run each
 #                          for FUZZ_SECONDS (default 20); `test` does this too
 #   scripts/dev.sh python  also install the Python SDK into build/venv
+#   scripts/dev.sh format  rewrite the C++ sources in the project's style
+#                          (.clang-format); `test` fails on C++ that is not
 # Safe to run again: installs only what is missing, builds incrementally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
           libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
           libcurl4-openssl-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev
-          clang libclang-rt-14-dev
+          clang libclang-rt-14-dev clang-format
           python3 python3-dev python3-venv)
 
 install_packages() {
@@ -73,6 +75,23 @@ fuzz() {
   return $failed
 }
 
+# The C++ sources git knows of (tracked, or new and not ignored).
+cxx_sources() {
+  git ls-files -co --exclude-standard -- '*.cc' '*.h'
+}
+
+# Fails, naming the files, when any C++ source is not in the project's style.
+check_format() {
+  local bad
+  bad=$(cxx_sources | xargs clang-format --dry-run --Werror 2>&1 | grep -o '^[^:]*\.\(cc\|h\)' | sort -u || true)
+  if [ -n "$bad" ]; then
+    echo "C++ not in the project's style (run scripts/dev.sh format):"
+    echo "$bad" | sed 's/^/  /'
+    return 1
+  fi
+  echo "format: $(cxx_sources | wc -l) C++ files in style"
+}
+
 # The Python SDK (root pyproject.toml), installed with its test tools into a
 # virtual environment; pip fetches scikit-build-core, pybind11, protobuf,
 # pytest and mypy from PyPI. The native build is incremental (build/python).
@@ -93,6 +112,7 @@ case "${1:-}" in
     ;;
   test)
     install_packages
+    check_format
     build
     python_sdk
     (cd "$BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 600)
@@ -109,13 +129,17 @@ case "${1:-}" in
     install_packages
     build
     ;;
+  format)
+    install_packages
+    cxx_sources | xargs clang-format -i
+    ;;
   python)
     install_packages
     python_sdk
     echo "The corral package is installed in $BUILD_DIR/venv (activate it with: . $BUILD_DIR/venv/bin/activate)"
     ;;
   *)
-    echo "usage: scripts/dev.sh local|test|build|python|fuzz" >&2
+    echo "usage: scripts/dev.sh local|test|build|python|fuzz|format" >&2
     exit 2
     ;;
 esac

@@ -26,9 +26,9 @@
 namespace corral {
 namespace {
 
+using testing::PollUntil;
 using testing::RecordingScheduler;
 using testing::ShellTask;
-using testing::PollUntil;
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -64,13 +64,15 @@ class ClusterTest : public ::testing::Test {
   // Waits until `task`'s stdout (on any agent) contains `text`.
   bool WaitForOutput(const std::string& framework_id, const std::string& task, const std::string& text,
                      double seconds = 20) {
-    return PollUntil([&] {
-      for (size_t i = 0; i < cluster_->agent_count(); ++i) {
-        auto out = cluster_->agent(i).ReadSandboxFile(framework_id, task, "stdout", 0, 4096);
-        if (out.ok() && out->first.find(text) != std::string::npos) return true;
-      }
-      return false;
-    }, seconds);
+    return PollUntil(
+        [&] {
+          for (size_t i = 0; i < cluster_->agent_count(); ++i) {
+            auto out = cluster_->agent(i).ReadSandboxFile(framework_id, task, "stdout", 0, 4096);
+            if (out.ok() && out->first.find(text) != std::string::npos) return true;
+          }
+          return false;
+        },
+        seconds);
   }
   std::unique_ptr<LocalCluster> cluster_;
 };
@@ -99,16 +101,22 @@ TEST_F(ClusterTest, TwoHundredTasksAcrossTwoAgentsAllFinish) {
       }
       v1::Filters f;
       f.set_refuse_seconds(0);
-      if (tasks.empty()) (void)d->decline({o.id()}, f);
-      else EXPECT_TRUE(d->launch(o.id(), tasks, f).ok());
+      if (tasks.empty())
+        (void)d->decline({o.id()}, f);
+      else
+        EXPECT_TRUE(d->launch(o.id(), tasks, f).ok());
     }
   };
   auto d = Driver(&s, testing::Framework("many"));
-  ASSERT_TRUE(s.WaitFor([&] {
-    int finished = 0;
-    for (const auto& [id, st] : s.latest_) if (st.state() == v1::TASK_FINISHED) ++finished;
-    return finished == kTasks;
-  }, 120)) << "finished " << s.Locked([&] { return s.latest_.size(); }) << " tasks";
+  ASSERT_TRUE(s.WaitFor(
+      [&] {
+        int finished = 0;
+        for (const auto& [id, st] : s.latest_)
+          if (st.state() == v1::TASK_FINISHED) ++finished;
+        return finished == kTasks;
+      },
+      120))
+      << "finished " << s.Locked([&] { return s.latest_.size(); }) << " tasks";
   std::lock_guard<std::mutex> lock(agent_mu);
   EXPECT_EQ(per_agent.size(), 2u) << "both agents ran tasks";
   s.Locked([&] {
@@ -165,8 +173,9 @@ TEST_F(ClusterTest, TasksSeeTheirSandboxAndEnvironment) {
   StartCluster();
   RecordingScheduler s;
   auto d = Driver(&s, testing::Framework("env"));
-  v1::TaskInfo t = ShellTask("env", {}, "test \"$PWD\" = \"$MESOS_SANDBOX\" && test -n \"$MESOS_FRAMEWORK_ID\" && "
-                                        "test \"$MESOS_TASK_ID\" = env && test \"$GREETING\" = hi && echo done");
+  v1::TaskInfo t = ShellTask("env", {},
+                             "test \"$PWD\" = \"$MESOS_SANDBOX\" && test -n \"$MESOS_FRAMEWORK_ID\" && "
+                             "test \"$MESOS_TASK_ID\" = env && test \"$GREETING\" = hi && echo done");
   auto* var = t.mutable_command()->mutable_environment()->add_variables();
   var->set_name("GREETING");
   var->set_value("hi");
@@ -302,7 +311,8 @@ TEST_F(ClusterTest, MaintenanceDrainsWithInverseOffersThenTakesTheMachineDownAnd
   EXPECT_EQ(inverse.agent_id().value(), offer.agent_id().value());
   EXPECT_TRUE(inverse.unavailability().has_start());
   ASSERT_TRUE(s.WaitFor([&] {
-    for (const auto& o : s.offers_) if (o.hostname() == "maint-host" && o.has_unavailability()) return true;
+    for (const auto& o : s.offers_)
+      if (o.hostname() == "maint-host" && o.has_unavailability()) return true;
     return false;
   }));
   EXPECT_EQ(master.GetMaintenanceSchedule().windows_size(), 1);
@@ -322,9 +332,8 @@ TEST_F(ClusterTest, MaintenanceDrainsWithInverseOffersThenTakesTheMachineDownAnd
   v1::TaskStatus gone = s.WaitForState("doomed", v1::TASK_GONE_BY_OPERATOR);
   ASSERT_TRUE(gone.has_state());
   EXPECT_EQ(gone.reason(), v1::TaskStatus::REASON_AGENT_REMOVED_BY_OPERATOR);
-  EXPECT_TRUE(PollUntil([&] {
-    return cluster_->agent(*second).refusal().find("down for maintenance") != std::string::npos;
-  }));
+  EXPECT_TRUE(
+      PollUntil([&] { return cluster_->agent(*second).refusal().find("down for maintenance") != std::string::npos; }));
   EXPECT_TRUE(PollUntil([&] { return cluster_->agent(*second).running_tasks() == 0; }));
   EXPECT_EQ(master.GetState().agents_size(), 1);
   status = master.GetMaintenanceStatus();
@@ -336,9 +345,8 @@ TEST_F(ClusterTest, MaintenanceDrainsWithInverseOffersThenTakesTheMachineDownAnd
             absl::StatusCode::kFailedPrecondition);
   auto again = cluster_->AddAgent("", "maint-host");
   ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(PollUntil([&] {
-    return cluster_->agent(*again).refusal().find("down for maintenance") != std::string::npos;
-  }));
+  EXPECT_TRUE(
+      PollUntil([&] { return cluster_->agent(*again).refusal().find("down for maintenance") != std::string::npos; }));
 
   // Up: out of the schedule, and agents there are welcome again.
   ASSERT_TRUE(master.StopMaintenance({Machine("maint-host")}).ok());
@@ -384,7 +392,8 @@ TEST_F(ClusterTest, DrainAgentKillsItsTasksWithinTheGraceCapAndOffersNothingUnti
   auto drain_state = [&](const std::string& id) {
     v1::internal::ClusterState state = master.GetState();
     for (const auto& a : state.agents()) {
-      if (a.agent_info().id().value() == id) return a.has_drain_info() ? a.drain_info().state() : v1::UNKNOWN_DRAIN_STATE;
+      if (a.agent_info().id().value() == id)
+        return a.has_drain_info() ? a.drain_info().state() : v1::UNKNOWN_DRAIN_STATE;
     }
     return v1::UNKNOWN_DRAIN_STATE;
   };
@@ -402,13 +411,15 @@ TEST_F(ClusterTest, DrainAgentKillsItsTasksWithinTheGraceCapAndOffersNothingUnti
   if (!held.empty()) ASSERT_TRUE(d->decline(held, now).ok());
   ASSERT_TRUE(s.WaitFor([&] { return !s.offers_.empty(); }));
   EXPECT_TRUE(s.Locked([&] {
-    for (const auto& o : s.offers_) if (o.agent_id().value() == drained) return false;
+    for (const auto& o : s.offers_)
+      if (o.agent_id().value() == drained) return false;
     return true;
   }));
   ASSERT_TRUE(master.ReactivateAgent(drained).ok());
   EXPECT_EQ(drain_state(drained), v1::UNKNOWN_DRAIN_STATE);
   EXPECT_TRUE(s.WaitFor([&] {
-    for (const auto& o : s.offers_) if (o.agent_id().value() == drained) return true;
+    for (const auto& o : s.offers_)
+      if (o.agent_id().value() == drained) return true;
     return false;
   }));
 
@@ -419,9 +430,8 @@ TEST_F(ClusterTest, DrainAgentKillsItsTasksWithinTheGraceCapAndOffersNothingUnti
   gone.set_mark_gone(true);
   ASSERT_TRUE(master.DrainAgent(other, gone).ok());
   EXPECT_TRUE(PollUntil([&] { return master.GetState().agents_size() == 1; }));
-  EXPECT_TRUE(PollUntil([&] {
-    return cluster_->agent(other_index).refusal().find("marked gone") != std::string::npos;
-  }));
+  EXPECT_TRUE(
+      PollUntil([&] { return cluster_->agent(other_index).refusal().find("marked gone") != std::string::npos; }));
   (void)d->stop();
 }
 
@@ -447,7 +457,8 @@ TEST_F(ClusterTest, AnAgentUnreachableForLongerThanTheRegistryMaxAgeIsForgotten)
   EXPECT_TRUE(s.WaitFor([&] {
     for (const auto& u : s.updates_) {
       if (u.task_id().value() == "left" && u.state() == v1::TASK_UNKNOWN &&
-          u.reason() == v1::TaskStatus::REASON_RECONCILIATION) return true;
+          u.reason() == v1::TaskStatus::REASON_RECONCILIATION)
+        return true;
     }
     return false;
   }));
@@ -479,13 +490,16 @@ TEST_F(ClusterTest, AgentThatStopsAnsweringBecomesUnreachable) {
   }));
   // When it answers again it reregisters, and the task is back.
   cluster_->agent(0).SetPaused(false);
-  EXPECT_TRUE(s.WaitFor([&] {
-    for (const auto& u : s.updates_) {
-      if (u.task_id().value() == "cut-off" && u.state() == v1::TASK_RUNNING &&
-          u.reason() == v1::TaskStatus::REASON_AGENT_REREGISTERED) return true;
-    }
-    return false;
-  }, 20));
+  EXPECT_TRUE(s.WaitFor(
+      [&] {
+        for (const auto& u : s.updates_) {
+          if (u.task_id().value() == "cut-off" && u.state() == v1::TASK_RUNNING &&
+              u.reason() == v1::TaskStatus::REASON_AGENT_REREGISTERED)
+            return true;
+        }
+        return false;
+      },
+      20));
 }
 
 TEST_F(ClusterTest, LaunchLostWithTheConnectionIsReportedWhenTheAgentComesBack) {
@@ -637,7 +651,8 @@ TEST_F(ClusterTest, BadCallsAreRejectedAndTheClusterKeepsWorking) {
   EXPECT_TRUE(s.WaitFor([&] {
     for (const auto& u : s.updates_) {
       if (u.task_id().value() == "good" && u.state() == v1::TASK_ERROR &&
-          u.message().find("used twice") != std::string::npos) return true;
+          u.message().find("used twice") != std::string::npos)
+        return true;
     }
     return false;
   }));
@@ -712,9 +727,9 @@ TEST_F(ClusterTest, UnusedOffersAreRescindedAfterTheOfferTimeout) {
   auto d = Driver(&s, testing::Framework("slow"));
   v1::Offer offer;
   ASSERT_TRUE(s.TakeOffer(&offer));
-  ASSERT_TRUE(s.WaitFor([&] {
-    return std::find(s.rescinded_.begin(), s.rescinded_.end(), offer.id().value()) != s.rescinded_.end();
-  }, 10));
+  ASSERT_TRUE(s.WaitFor(
+      [&] { return std::find(s.rescinded_.begin(), s.rescinded_.end(), offer.id().value()) != s.rescinded_.end(); },
+      10));
   // The rescinded offer can no longer be used; the resources come back anew.
   absl::Status st = d->launch(offer.id(), {ShellTask("late", offer.agent_id(), "true")});
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
@@ -918,17 +933,22 @@ TEST_F(ClusterTest, HttpAndTcpHealthChecksProbeTheTask) {
   EXPECT_EQ(s.WaitForHealth("tcp", true).state(), v1::TASK_RUNNING);
   // `picky` fails from the end of its grace period on: first while the
   // server starts, then with the status it answers.
-  EXPECT_TRUE(s.WaitFor([&] {
-    for (const auto& u : s.updates_) {
-      if (u.task_id().value() == "picky" && u.has_healthy() && !u.healthy() &&
-          u.message().find("HTTP status 200") != std::string::npos) return true;
-    }
-    return false;
-  }, 30)) << [&] {
-    std::string all;
-    for (const auto& u : s.updates_) if (u.task_id().value() == "picky") all += u.message() + "; ";
-    return all;
-  }();
+  EXPECT_TRUE(s.WaitFor(
+      [&] {
+        for (const auto& u : s.updates_) {
+          if (u.task_id().value() == "picky" && u.has_healthy() && !u.healthy() &&
+              u.message().find("HTTP status 200") != std::string::npos)
+            return true;
+        }
+        return false;
+      },
+      30))
+      << [&] {
+           std::string all;
+           for (const auto& u : s.updates_)
+             if (u.task_id().value() == "picky") all += u.message() + "; ";
+           return all;
+         }();
   for (const char* id : {"web", "picky", "tcp"}) {
     v1::TaskID tid;
     tid.set_value(id);
@@ -976,7 +996,8 @@ TEST_F(ClusterTest, FinishedSandboxesAreRemovedAfterTheGcDelayRunningOnesNever) 
   v1::Offer offer;
   ASSERT_TRUE(s.TakeOffer(&offer));
   ASSERT_TRUE(d->launch(offer.id(), {ShellTask("done", offer.agent_id(), "echo bye"),
-                                     ShellTask("running", offer.agent_id(), "sleep 60")}).ok());
+                                     ShellTask("running", offer.agent_id(), "sleep 60")})
+                  .ok());
   EXPECT_EQ(s.WaitForTerminal("done").state(), v1::TASK_FINISHED);
   s.WaitForState("running", v1::TASK_RUNNING);
   const std::string fid = d->framework_id().value();
@@ -1009,10 +1030,12 @@ TEST_F(ClusterTest, UpdatesAFrameworkDoesNotAcknowledgeDoNotPileUp) {
   // Unacknowledged, the agent holds the update in flight and at most one
   // more: newer health reports replace the queued one.
   size_t most = 0;
-  PollUntil([&] {
-    most = std::max(most, cluster_->agent(0).pending_updates());
-    return false;
-  }, 1.0);
+  PollUntil(
+      [&] {
+        most = std::max(most, cluster_->agent(0).pending_updates());
+        return false;
+      },
+      1.0);
   EXPECT_LE(most, 2u);
   ASSERT_TRUE(d.acknowledge(running.agent_id(), running.task_id(), running.uuid()).ok());
   // What comes next is the latest report, many failures on.

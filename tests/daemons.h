@@ -85,7 +85,9 @@ class Child {
     if (exited_) return status_;
     int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     if (pidfd < 0) return -1;
-    struct pollfd pfd {pidfd, POLLIN, 0};
+    struct pollfd pfd {
+      pidfd, POLLIN, 0
+    };
     int ready = ::poll(&pfd, 1, static_cast<int>(seconds * 1000));
     ::close(pidfd);
     if (ready <= 0) return -1;
@@ -183,14 +185,18 @@ class DaemonTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
   std::vector<std::string> MasterArgs() {
-    return {BinDir() + "/corral-master", "--port=" + std::to_string(master_port_), "--work_dir=" + dir_ + "/master",
-            "--agent_ping_timeout=2secs", "--max_agent_ping_timeouts=5", "--allocation_interval=100ms",
+    return {BinDir() + "/corral-master",        "--port=" + std::to_string(master_port_),
+            "--work_dir=" + dir_ + "/master",   "--agent_ping_timeout=2secs",
+            "--max_agent_ping_timeouts=5",      "--allocation_interval=100ms",
             "--agent_reregister_timeout=30secs"};
   }
   std::vector<std::string> AgentArgs(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {BinDir() + "/corral-agent", "--master=" + master_addr_,
-                                     "--port=" + std::to_string(agent_port_), "--work_dir=" + dir_ + "/agent",
-                                     "--resources=cpus:16;mem:8192;disk:1024", "--registration_backoff=100ms",
+    std::vector<std::string> args = {BinDir() + "/corral-agent",
+                                     "--master=" + master_addr_,
+                                     "--port=" + std::to_string(agent_port_),
+                                     "--work_dir=" + dir_ + "/agent",
+                                     "--resources=cpus:16;mem:8192;disk:1024",
+                                     "--registration_backoff=100ms",
                                      "--cgroups=false"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;

@@ -119,7 +119,8 @@ TEST_F(FaultTest, AMasterThatCannotWriteItsRegistryCostsNoAgentItsTasks) {
   v1::Offer offer;
   ASSERT_TRUE(s.TakeOffer(&offer));
   std::string pidfile = dir_ + "/task.pid";
-  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
+  ASSERT_TRUE(
+      d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
   ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
   ASSERT_TRUE(PollUntil([&] { return !ReadAll(pidfile).empty(); }, 10));
   pid_t pid = std::stoi(ReadAll(pidfile));
@@ -145,10 +146,13 @@ TEST_F(FaultTest, AMasterThatCannotWriteItsRegistryCostsNoAgentItsTasks) {
 
   // Space again: the agent comes back with its task, which still answers.
   fs::remove(filler);
-  ASSERT_TRUE(WaitForState([](const auto& st) {
-    return st.agents_size() == 1 && st.agents(0).active() && st.tasks_size() == 1 &&
-           st.tasks(0).state() == v1::TASK_RUNNING;
-  }, 30)) << agent_->err();
+  ASSERT_TRUE(WaitForState(
+      [](const auto& st) {
+        return st.agents_size() == 1 && st.agents(0).active() && st.tasks_size() == 1 &&
+               st.tasks(0).state() == v1::TASK_RUNNING;
+      },
+      30))
+      << agent_->err();
   ASSERT_TRUE(d.kill(s.Locked([&] { return s.latest_["long"].task_id(); })).ok());
   EXPECT_TRUE(s.WaitForState("long", v1::TASK_KILLED).has_state());
   (void)d.stop();
@@ -179,8 +183,10 @@ TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
         }
         v1::Filters f;
         f.set_refuse_seconds(0);
-        if (tasks.empty()) (void)d->decline({o.id()}, f);
-        else (void)d->launch(o.id(), tasks, f);
+        if (tasks.empty())
+          (void)d->decline({o.id()}, f);
+        else
+          (void)d->launch(o.id(), tasks, f);
       }
     };
   };
@@ -202,7 +208,8 @@ TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
   ASSERT_TRUE(ckpt.s.WaitFor([&] { return running(ckpt.s) >= 30; }, 60)) << agent_->err();
   agent_->Signal(SIGKILL);
   int launched_at_kill = ckpt.launched + plain.launched;
-  int running_at_kill = ckpt.s.Locked([&] { return running(ckpt.s); }) + plain.s.Locked([&] { return running(plain.s); });
+  int running_at_kill =
+      ckpt.s.Locked([&] { return running(ckpt.s); }) + plain.s.Locked([&] { return running(plain.s); });
   ASSERT_GE(agent_->Wait(10), 0);
   std::string ckpt_id = ckpt.s.Locked([&] { return ckpt.s.framework_id_; });
   std::string plain_id = plain.s.Locked([&] { return plain.s.framework_id_; });
@@ -214,15 +221,17 @@ TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
   ASSERT_TRUE(WaitForActiveAgent(30)) << agent_->err();
   // Every task ends up running or terminal, and stays so.
   auto settled = [&](Launcher& l) {
-    return l.s.WaitFor([&] {
-      if (l.launched < kTasks) return false;
-      for (int i = 0; i < kTasks; ++i) {
-        auto it = l.s.latest_.find((&l == &ckpt ? "c" : "p") + std::to_string(i));
-        if (it == l.s.latest_.end()) return false;
-        if (it->second.state() != v1::TASK_RUNNING && !IsTerminalState(it->second.state())) return false;
-      }
-      return true;
-    }, 90);
+    return l.s.WaitFor(
+        [&] {
+          if (l.launched < kTasks) return false;
+          for (int i = 0; i < kTasks; ++i) {
+            auto it = l.s.latest_.find((&l == &ckpt ? "c" : "p") + std::to_string(i));
+            if (it == l.s.latest_.end()) return false;
+            if (it->second.state() != v1::TASK_RUNNING && !IsTerminalState(it->second.state())) return false;
+          }
+          return true;
+        },
+        90);
   };
   ASSERT_TRUE(settled(ckpt)) << agent_->err();
   ASSERT_TRUE(settled(plain)) << agent_->err();
@@ -233,8 +242,8 @@ TEST_F(FaultTest, AgentKilledMidLaunchLeavesNoProcessItCannotAccountFor) {
   for (const auto& [task, pids] : processes) {
     ASSERT_TRUE(latest.count(task)) << "processes of an unknown task '" << task << "'";
     EXPECT_EQ(latest[task].state(), v1::TASK_RUNNING)
-        << task << " has " << pids.size() << " processes but is " << v1::TaskState_Name(latest[task].state())
-        << ": " << latest[task].message();
+        << task << " has " << pids.size() << " processes but is " << v1::TaskState_Name(latest[task].state()) << ": "
+        << latest[task].message();
   }
   for (const auto& [task, st] : latest) {
     if (st.state() != v1::TASK_RUNNING) continue;
@@ -278,8 +287,8 @@ int ConnectFrom(const std::string& source, int port) {
 size_t OpenFiles(pid_t pid) {
   size_t n = 0;
   std::error_code ec;
-  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
     ++n;
   }
   return n;
@@ -308,7 +317,8 @@ TEST_F(FaultTest, SilentConnectionsDoNotTakeTheMasterOffline) {
   // The master holds at most a quarter of its connections for that peer and
   // closes the rest; it stays well inside its descriptors.
   pid_t master_pid = master_->pid();
-  ASSERT_TRUE(PollUntil([&] { return master_->err().find("Refusing a connection from 127.0.0.2") != std::string::npos; }, 10))
+  ASSERT_TRUE(
+      PollUntil([&] { return master_->err().find("Refusing a connection from 127.0.0.2") != std::string::npos; }, 10))
       << master_->err();
   EXPECT_LT(OpenFiles(master_pid), 400u);
   // Everyone else is served: the agent stays, a framework subscribes and

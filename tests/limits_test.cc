@@ -93,8 +93,12 @@ TEST_F(LimitsTest, ATaskCannotStartMoreProcessesThanThePidsLimit) {
       "        n += 1\n"
       "    except OSError:\n"
       "        pass\n"
-      "open('" + done + ".tmp', 'w').write(str(n))\n"
-      "os.rename('" + done + ".tmp', '" + done + "')\n"
+      "open('" +
+      done +
+      ".tmp', 'w').write(str(n))\n"
+      "os.rename('" +
+      done + ".tmp', '" + done +
+      "')\n"
       "time.sleep(600)\n";
   v1::TaskInfo task = ShellTask("bomb", offer.agent_id(), "");
   task.mutable_command()->set_shell(false);
@@ -196,10 +200,9 @@ TEST_F(LimitsTest, FreedResourcesAreOfferedOncePerAllocationCycle) {
         // 20 tasks that end about 20 ms apart, once told to.
         std::vector<v1::TaskInfo> tasks;
         for (int i = 0; i < 20; ++i) {
-          tasks.push_back(ShellTask(absl::StrCat("t", i), o.agent_id(),
-                                    absl::StrCat("while [ ! -e ", go, " ]; do sleep 0.05; done; sleep 0.", 2 * i / 10,
-                                                 2 * i % 10),
-                                    0.1, 16));
+          tasks.push_back(ShellTask(
+              absl::StrCat("t", i), o.agent_id(),
+              absl::StrCat("while [ ! -e ", go, " ]; do sleep 0.05; done; sleep 0.", 2 * i / 10, 2 * i % 10), 0.1, 16));
         }
         (void)d->launch(o.id(), tasks);
       }
@@ -241,9 +244,7 @@ TEST_F(LimitsTest, OneAgentsRecoveryLeavesAnotherAgentsContainersAlone) {
   auto d = Driver(&s);
   std::string agent0 = cluster_->agent(0).id();
   v1::Offer offer;
-  do {
-    ASSERT_TRUE(s.TakeOffer(&offer));
-  } while (offer.agent_id().value() != agent0);
+  do { ASSERT_TRUE(s.TakeOffer(&offer)); } while (offer.agent_id().value() != agent0);
   ASSERT_TRUE(d->launch(offer.id(), {ShellTask("keep", offer.agent_id(), "sleep 600")}).ok());
   ASSERT_TRUE(s.WaitForState("keep", v1::TASK_RUNNING).has_state());
   size_t processes = ProcessesOfTask("keep");

@@ -28,11 +28,11 @@ namespace corral {
 namespace {
 
 using testing::BinDir;
-using testing::RecordingScheduler;
-using testing::ShellTask;
 using testing::Child;
 using testing::FreePort;
 using testing::ReadAll;
+using testing::RecordingScheduler;
+using testing::ShellTask;
 
 class ProcessTest : public ::testing::Test {
  protected:
@@ -62,11 +62,11 @@ class ProcessTest : public ::testing::Test {
   void StartCluster() {
     port_ = FreePort();
     master_addr_ = "127.0.0.1:" + std::to_string(port_);
-    master_ = std::make_unique<Child>(
-        std::vector<std::string>{BinDir() + "/corral-master", "--port=" + std::to_string(port_),
-                                 "--agent_ping_timeout=100ms", "--max_agent_ping_timeouts=3",
-                                 "--work_dir=" + dir_ + "/master"},
-        dir_, "master");
+    master_ =
+        std::make_unique<Child>(std::vector<std::string>{BinDir() + "/corral-master", "--port=" + std::to_string(port_),
+                                                         "--agent_ping_timeout=100ms", "--max_agent_ping_timeouts=3",
+                                                         "--work_dir=" + dir_ + "/master"},
+                                dir_, "master");
     agent_ = std::make_unique<Child>(
         std::vector<std::string>{BinDir() + "/corral-agent", "--master=" + master_addr_, "--port=0",
                                  "--work_dir=" + dir_ + "/agent", "--resources=cpus:2;mem:1024;disk:1024"},
@@ -98,17 +98,23 @@ TEST_F(ProcessTest, TasksRunAndAHungAgentBecomesUnreachable) {
       }
       v1::Filters f;
       f.set_refuse_seconds(0);
-      if (tasks.empty()) (void)d->decline({o.id()}, f);
-      else (void)d->launch(o.id(), tasks, f);
+      if (tasks.empty())
+        (void)d->decline({o.id()}, f);
+      else
+        (void)d->launch(o.id(), tasks, f);
     }
   };
   SchedulerDriver d(&s, testing::Framework("procs", /*partition_aware=*/true), master_addr_);
   ASSERT_TRUE(d.start().ok());
-  ASSERT_TRUE(s.WaitFor([&] {
-    int n = 0;
-    for (const auto& [id, st] : s.latest_) if (st.state() == v1::TASK_FINISHED) ++n;
-    return n == 20;
-  }, 60)) << master_->err() << agent_->err();
+  ASSERT_TRUE(s.WaitFor(
+      [&] {
+        int n = 0;
+        for (const auto& [id, st] : s.latest_)
+          if (st.state() == v1::TASK_FINISHED) ++n;
+        return n == 20;
+      },
+      60))
+      << master_->err() << agent_->err();
   ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
 
   agent_->Signal(SIGSTOP);  // still connected, but answers nothing
@@ -116,13 +122,17 @@ TEST_F(ProcessTest, TasksRunAndAHungAgentBecomesUnreachable) {
   ASSERT_TRUE(st.has_state()) << master_->err();
   EXPECT_EQ(st.source(), v1::TaskStatus::SOURCE_MASTER);
   agent_->Signal(SIGCONT);
-  EXPECT_TRUE(s.WaitFor([&] {
-    for (const auto& u : s.updates_) {
-      if (u.task_id().value() == "long" && u.state() == v1::TASK_RUNNING &&
-          u.reason() == v1::TaskStatus::REASON_AGENT_REREGISTERED) return true;
-    }
-    return false;
-  }, 20)) << agent_->err();
+  EXPECT_TRUE(s.WaitFor(
+      [&] {
+        for (const auto& u : s.updates_) {
+          if (u.task_id().value() == "long" && u.state() == v1::TASK_RUNNING &&
+              u.reason() == v1::TaskStatus::REASON_AGENT_REREGISTERED)
+            return true;
+        }
+        return false;
+      },
+      20))
+      << agent_->err();
   (void)d.stop();
 }
 
@@ -132,8 +142,8 @@ TEST_F(ProcessTest, CorralRunStreamsOutputAndExitsWithTheTasksCode) {
   EXPECT_EQ(hello.Wait(60), 0) << hello.err();
   EXPECT_EQ(hello.out(), "hello world\n");
 
-  Child fail({BinDir() + "/corral", "run", "--master=" + master_addr_, "--shell", "--",
-              "echo oops >&2; exit 4"}, dir_, "fail");
+  Child fail({BinDir() + "/corral", "run", "--master=" + master_addr_, "--shell", "--", "echo oops >&2; exit 4"}, dir_,
+             "fail");
   EXPECT_EQ(fail.Wait(60), 4);
   EXPECT_NE(fail.err().find("oops"), std::string::npos) << fail.err();
   EXPECT_NE(fail.err().find("Command exited with status 4"), std::string::npos) << fail.err();
@@ -181,10 +191,10 @@ TEST_F(ProcessTest, CorralMaintenanceTakesAMachineDownAndUp) {
   ASSERT_EQ(empty->Wait(30), 0);
   EXPECT_EQ(empty->out().find("localhost"), std::string::npos) << empty->out();
 
-  auto unknown = std::make_unique<Child>(
-      std::vector<std::string>{BinDir() + "/corral", "drain", "no-such-agent", "--max_grace_period=1secs",
-                               "--master=" + master_addr_},
-      dir_, "drain");
+  auto unknown =
+      std::make_unique<Child>(std::vector<std::string>{BinDir() + "/corral", "drain", "no-such-agent",
+                                                       "--max_grace_period=1secs", "--master=" + master_addr_},
+                              dir_, "drain");
   EXPECT_EQ(unknown->Wait(30), 1);
   EXPECT_NE(unknown->err().find("agent 'no-such-agent' is unknown"), std::string::npos) << unknown->err();
 
@@ -232,7 +242,8 @@ TEST_F(ProcessTest, CorralSetsWeightsQuotasAndReservations) {
   EXPECT_EQ(odd->Wait(0), 2);
   EXPECT_NE(odd->err().find("is not ROLE=WEIGHT"), std::string::npos) << odd->err();
 
-  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+  auto stub =
+      v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
   auto state = [&] {
     grpc::ClientContext ctx;
     v1::internal::ClusterState st;
@@ -278,7 +289,8 @@ TEST_F(ProcessTest, BadFlagsExitWithOneClearLine) {
       {{BinDir() + "/corral-master", "--quotas={bad"}, "--quotas is not valid JSON"},
       {{BinDir() + "/corral-master", "--port=notaport"}, "notaport"},
       {{BinDir() + "/corral-agent"}, "--master is required"},
-      {{BinDir() + "/corral-agent", "--master=127.0.0.1:1", "--resources=cpus:lots"}, "--resources: resource 'cpus': 'lots' is not a number"},
+      {{BinDir() + "/corral-agent", "--master=127.0.0.1:1", "--resources=cpus:lots"},
+       "--resources: resource 'cpus': 'lots' is not a number"},
       {{BinDir() + "/corral"}, "missing command"},
   };
   int i = 0;

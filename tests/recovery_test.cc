@@ -73,8 +73,10 @@ TEST_F(RecoveryTest, AgentKilledWithNineKeepsItsHundredTasksAndTheirExitCodes) {
       }
       v1::Filters f;
       f.set_refuse_seconds(0);
-      if (tasks.empty()) (void)d->decline({o.id()}, f);
-      else (void)d->launch(o.id(), tasks, f);
+      if (tasks.empty())
+        (void)d->decline({o.id()}, f);
+      else
+        (void)d->launch(o.id(), tasks, f);
     }
   };
   SchedulerDriver d(&s, Checkpointing("ckpt"), master_addr_);
@@ -87,11 +89,14 @@ TEST_F(RecoveryTest, AgentKilledWithNineKeepsItsHundredTasksAndTheirExitCodes) {
   v1::Offer offer;
   ASSERT_TRUE(plain.TakeOffer(&offer));
   std::string pidfile = dir_ + "/plain.pid";
-  ASSERT_TRUE(pd.launch(offer.id(), {ShellTask("plain", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600", 0.1, 8)}).ok());
+  ASSERT_TRUE(
+      pd.launch(offer.id(), {ShellTask("plain", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600", 0.1, 8)})
+          .ok());
 
   auto all_running = [&] {
     int n = 0;
-    for (const auto& [id, st] : s.latest_) if (st.state() == v1::TASK_RUNNING) ++n;
+    for (const auto& [id, st] : s.latest_)
+      if (st.state() == v1::TASK_RUNNING) ++n;
     return n == kTasks;
   };
   ASSERT_TRUE(s.WaitFor(all_running, 90)) << agent_->err();
@@ -103,22 +108,30 @@ TEST_F(RecoveryTest, AgentKilledWithNineKeepsItsHundredTasksAndTheirExitCodes) {
   agent_->Signal(SIGKILL);
   ASSERT_GE(agent_->Wait(10), 0);
   StartAgent();
-  ASSERT_TRUE(WaitForState([&](const auto& st) {
-    int running = 0;
-    for (const auto& t : st.tasks()) if (t.state() == v1::TASK_RUNNING) ++running;
-    return st.agents_size() == 1 && st.agents(0).active() && running == kTasks;
-  }, 30)) << agent_->err();
+  ASSERT_TRUE(WaitForState(
+      [&](const auto& st) {
+        int running = 0;
+        for (const auto& t : st.tasks())
+          if (t.state() == v1::TASK_RUNNING) ++running;
+        return st.agents_size() == 1 && st.agents(0).active() && running == kTasks;
+      },
+      30))
+      << agent_->err();
   // The other framework's task was killed and reported lost.
   EXPECT_TRUE(plain.WaitForState("plain", v1::TASK_LOST, 20).has_state());
   EXPECT_TRUE(testing::PollUntil([&] { return !ProcessAlive(plain_pid); }, 10));
   EXPECT_TRUE(s.Locked(all_running)) << "a checkpointed task changed state during the restart";
 
   std::ofstream(go).put('\n');
-  ASSERT_TRUE(s.WaitFor([&] {
-    int n = 0;
-    for (const auto& [id, st] : s.latest_) if (IsTerminalState(st.state())) ++n;
-    return n == kTasks;
-  }, 60)) << agent_->err();
+  ASSERT_TRUE(s.WaitFor(
+      [&] {
+        int n = 0;
+        for (const auto& [id, st] : s.latest_)
+          if (IsTerminalState(st.state())) ++n;
+        return n == kTasks;
+      },
+      60))
+      << agent_->err();
   auto updates = s.Locked([&] { return s.updates_; });
   auto latest = s.Locked([&] { return s.latest_; });
   {
@@ -165,8 +178,10 @@ TEST_F(RecoveryTest, MasterKilledMidLaunchOfFiveHundredTasksLosesNone) {
       }
       v1::Filters f;
       f.set_refuse_seconds(0);
-      if (tasks.empty()) (void)d->decline({o.id()}, f);
-      else if (!d->launch(o.id(), tasks, f).ok()) ++failed_calls;
+      if (tasks.empty())
+        (void)d->decline({o.id()}, f);
+      else if (!d->launch(o.id(), tasks, f).ok())
+        ++failed_calls;
     }
   };
   // Partition-aware: should the loaded agent miss its pings, its tasks are
@@ -176,11 +191,13 @@ TEST_F(RecoveryTest, MasterKilledMidLaunchOfFiveHundredTasksLosesNone) {
   SchedulerDriver d(&s, info, master_addr_);
   ASSERT_TRUE(d.start().ok());
   // The crash comes mid-stream: 150 tasks done, more running and in flight.
-  ASSERT_TRUE(s.WaitFor([&] {
-    int done = 0;
-    for (const auto& [id, st] : s.latest_) done += IsTerminalState(st.state());
-    return done >= 150;
-  }, 60));
+  ASSERT_TRUE(s.WaitFor(
+      [&] {
+        int done = 0;
+        for (const auto& [id, st] : s.latest_) done += IsTerminalState(st.state());
+        return done >= 150;
+      },
+      60));
 
   master_->Signal(SIGKILL);
   ASSERT_GE(master_->Wait(10), 0);
@@ -208,13 +225,15 @@ TEST_F(RecoveryTest, MasterKilledMidLaunchOfFiveHundredTasksLosesNone) {
     });
     if (open.empty()) break;
     (void)d.reconcile(open);
-    s.WaitFor([&] {
-      for (const auto& t : open) {
-        auto it = s.latest_.find(t.task_id().value());
-        if (it == s.latest_.end() || !IsTerminalState(it->second.state())) return false;
-      }
-      return true;
-    }, 3);
+    s.WaitFor(
+        [&] {
+          for (const auto& t : open) {
+            auto it = s.latest_.find(t.task_id().value());
+            if (it == s.latest_.end() || !IsTerminalState(it->second.state())) return false;
+          }
+          return true;
+        },
+        3);
   }
   int finished = 0, lost = 0;
   auto updates = s.Locked([&] { return s.updates_; });
@@ -254,8 +273,8 @@ TEST_F(RecoveryTest, MasterKilledMidLaunchOfFiveHundredTasksLosesNone) {
   }
   EXPECT_EQ(finished + lost, kTasks);
   EXPECT_GT(finished, kTasks / 2);
-  std::cerr << finished << " finished, " << lost << " lost by the crash and found by reconciliation; "
-            << failed_calls << " launch calls failed\n";
+  std::cerr << finished << " finished, " << lost << " lost by the crash and found by reconciliation; " << failed_calls
+            << " launch calls failed\n";
   (void)d.stop();
 }
 
@@ -269,7 +288,8 @@ TEST_F(RecoveryTest, DamagedCheckpointStopsTheAgentUntilCleanup) {
   v1::Offer offer;
   ASSERT_TRUE(s.TakeOffer(&offer));
   std::string pidfile = dir_ + "/task.pid";
-  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
+  ASSERT_TRUE(
+      d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
   ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
   ASSERT_TRUE(testing::PollUntil([&] { return !ReadAll(pidfile).empty(); }, 10));
   pid_t pid = std::stoi(ReadAll(pidfile));
@@ -303,11 +323,14 @@ TEST_F(RecoveryTest, DamagedCheckpointStopsTheAgentUntilCleanup) {
 
   StartAgent({"--recover=cleanup"});
   EXPECT_TRUE(testing::PollUntil([&] { return !ProcessAlive(pid); }, 10)) << "cleanup kills what the last run left";
-  ASSERT_TRUE(WaitForState([](const auto& st) {
-    int active = 0;
-    for (const auto& a : st.agents()) active += a.active();
-    return st.agents_size() == 2 && active == 1;
-  }, 30)) << agent_->err();
+  ASSERT_TRUE(WaitForState(
+      [](const auto& st) {
+        int active = 0;
+        for (const auto& a : st.agents()) active += a.active();
+        return st.agents_size() == 2 && active == 1;
+      },
+      30))
+      << agent_->err();
   (void)d.stop();
 }
 
@@ -381,14 +404,16 @@ TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
   v1::Offer offer;
   ASSERT_TRUE(s.TakeOffer(&offer));
   std::string pidfile = dir_ + "/task.pid";
-  ASSERT_TRUE(d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
+  ASSERT_TRUE(
+      d.launch(offer.id(), {ShellTask("long", offer.agent_id(), "echo $$ > " + pidfile + "; exec sleep 600")}).ok());
   ASSERT_TRUE(s.WaitForState("long", v1::TASK_RUNNING).has_state());
   ASSERT_TRUE(testing::PollUntil([&] { return !ReadAll(pidfile).empty(); }, 10));
   pid_t pid = std::stoi(ReadAll(pidfile));
   std::string framework_id = s.Locked([&] { return s.framework_id_; });
   (void)d.stop(/*failover=*/true);
   // A maintenance schedule, which the registry keeps too.
-  auto op = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+  auto op =
+      v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
   {
     v1::master::Call call;
     call.set_type(v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE);
@@ -411,13 +436,16 @@ TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
 
   // The registry brought back the agent (inactive until it reregisters) and
   // the framework, disconnected until it subscribes again.
-  ASSERT_TRUE(WaitForState([&](const auto& st) {
-    return st.agents_size() == 1 && !st.agents(0).active() && st.frameworks_size() == 1 &&
-           st.frameworks(0).framework_info().id().value() == framework_id && !st.frameworks(0).connected();
-  }, 30)) << master_->err();
+  ASSERT_TRUE(WaitForState(
+      [&](const auto& st) {
+        return st.agents_size() == 1 && !st.agents(0).active() && st.frameworks_size() == 1 &&
+               st.frameworks(0).framework_info().id().value() == framework_id && !st.frameworks(0).connected();
+      },
+      30))
+      << master_->err();
   {
-    auto fresh = v1::internal::OperatorService::NewStub(
-        grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+    auto fresh =
+        v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
     v1::master::Call call;
     call.set_type(v1::master::Call::GET_MAINTENANCE_SCHEDULE);
@@ -446,7 +474,8 @@ TEST_F(RecoveryTest, RestartedMasterRemembersAgentsAndFrameworks) {
   EXPECT_TRUE(st.has_state()) << master_->err();
   EXPECT_EQ(st.reason(), v1::TaskStatus::REASON_RECONCILIATION);
   EXPECT_TRUE(s2.Locked([&] {
-    for (const auto& u : s2.updates_) if (u.state() != v1::TASK_UNREACHABLE) return false;
+    for (const auto& u : s2.updates_)
+      if (u.state() != v1::TASK_UNREACHABLE) return false;
     return true;
   })) << "nothing else is said of the task while its agent may still come back";
   (void)d2.stop();

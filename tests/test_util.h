@@ -47,7 +47,10 @@ class RecordingScheduler : public Scheduler {
     std::lock_guard<std::mutex> lock(mu_);
     rescinded_.push_back(id.value());
     for (auto it = offers_.begin(); it != offers_.end(); ++it) {
-      if (it->id().value() == id.value()) { offers_.erase(it); break; }
+      if (it->id().value() == id.value()) {
+        offers_.erase(it);
+        break;
+      }
     }
     cv_.notify_all();
   }
@@ -94,7 +97,9 @@ class RecordingScheduler : public Scheduler {
     return cv_.wait_for(lock, std::chrono::duration<double>(seconds), pred);
   }
 
-  bool WaitSubscribed(double seconds = 30) { return WaitFor([&] { return subscribed_ > 0; }, seconds); }
+  bool WaitSubscribed(double seconds = 30) {
+    return WaitFor([&] { return subscribed_ > 0; }, seconds);
+  }
 
   // Next queued offer, or nullopt-like empty offer after the deadline.
   bool TakeOffer(v1::Offer* out, double seconds = 30) {
@@ -108,15 +113,17 @@ class RecordingScheduler : public Scheduler {
   // Waits for an update of `task` in `state`; returns it (state unset on timeout).
   v1::TaskStatus WaitForState(const std::string& task, v1::TaskState state, double seconds = 30) {
     v1::TaskStatus found;
-    WaitFor([&] {
-      for (const auto& u : updates_) {
-        if (u.task_id().value() == task && u.state() == state) {
-          found = u;
-          return true;
-        }
-      }
-      return false;
-    }, seconds);
+    WaitFor(
+        [&] {
+          for (const auto& u : updates_) {
+            if (u.task_id().value() == task && u.state() == state) {
+              found = u;
+              return true;
+            }
+          }
+          return false;
+        },
+        seconds);
     return found;
   }
 
@@ -124,29 +131,33 @@ class RecordingScheduler : public Scheduler {
   // unset on timeout).
   v1::TaskStatus WaitForHealth(const std::string& task, bool healthy, double seconds = 30) {
     v1::TaskStatus found;
-    WaitFor([&] {
-      for (const auto& u : updates_) {
-        if (u.task_id().value() == task && u.has_healthy() && u.healthy() == healthy) {
-          found = u;
-          return true;
-        }
-      }
-      return false;
-    }, seconds);
+    WaitFor(
+        [&] {
+          for (const auto& u : updates_) {
+            if (u.task_id().value() == task && u.has_healthy() && u.healthy() == healthy) {
+              found = u;
+              return true;
+            }
+          }
+          return false;
+        },
+        seconds);
     return found;
   }
 
   // Waits for a terminal update of `task`; returns it.
   v1::TaskStatus WaitForTerminal(const std::string& task, double seconds = 30) {
     v1::TaskStatus found;
-    WaitFor([&] {
-      auto it = latest_.find(task);
-      if (it != latest_.end() && IsTerminalState(it->second.state())) {
-        found = it->second;
-        return true;
-      }
-      return false;
-    }, seconds);
+    WaitFor(
+        [&] {
+          auto it = latest_.find(task);
+          if (it != latest_.end() && IsTerminalState(it->second.state())) {
+            found = it->second;
+            return true;
+          }
+          return false;
+        },
+        seconds);
     return found;
   }
 

@@ -22,17 +22,16 @@ v1::TaskStatus Status(const std::string& task, v1::TaskState state, const std::s
 class StatusUpdatesTest : public ::testing::Test {
  protected:
   StatusUpdatesTest()
-      : updates_(
-            {[this](const std::string& fw, const v1::TaskStatus& head, v1::TaskState latest) {
-               log_.push_back("forward " + fw + " " + head.uuid() + " latest=" + v1::TaskState_Name(latest));
-               sent_at_.push_back(clock_.SteadySeconds() - start_);
-             },
-             [this](const Key& key) {
-               std::string pending;
-               for (const auto& st : updates_.Pending(key)) pending += " " + st.uuid();
-               log_.push_back("checkpoint " + key.second + ":" + pending);
-             }},
-            &clock_, /*retry_min=*/10, /*retry_max=*/40) {}
+      : updates_({[this](const std::string& fw, const v1::TaskStatus& head, v1::TaskState latest) {
+                    log_.push_back("forward " + fw + " " + head.uuid() + " latest=" + v1::TaskState_Name(latest));
+                    sent_at_.push_back(clock_.SteadySeconds() - start_);
+                  },
+                  [this](const Key& key) {
+                    std::string pending;
+                    for (const auto& st : updates_.Pending(key)) pending += " " + st.uuid();
+                    log_.push_back("checkpoint " + key.second + ":" + pending);
+                  }},
+                 &clock_, /*retry_min=*/10, /*retry_max=*/40) {}
 
   std::vector<std::string> Take() { return std::exchange(log_, {}); }
 
@@ -46,8 +45,8 @@ class StatusUpdatesTest : public ::testing::Test {
 TEST_F(StatusUpdatesTest, OneUpdateInFlightPerTaskWrittenDownBeforeItIsSent) {
   updates_.Produce("F", Status("t", v1::TASK_RUNNING, "u1"));
   updates_.Produce("F", Status("t", v1::TASK_FINISHED, "u2"));
-  EXPECT_EQ(Take(), (std::vector<std::string>{"checkpoint t: u1", "forward F u1 latest=TASK_RUNNING",
-                                              "checkpoint t: u1 u2"}));
+  EXPECT_EQ(Take(),
+            (std::vector<std::string>{"checkpoint t: u1", "forward F u1 latest=TASK_RUNNING", "checkpoint t: u1 u2"}));
   EXPECT_EQ(updates_.size(), 2u);
 
   EXPECT_EQ(updates_.Acknowledge({"F", "t"}, "u2"), Acked::kIgnored) << "only the head can be acknowledged";

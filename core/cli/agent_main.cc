@@ -27,8 +27,7 @@ ABSL_FLAG(bool, cgroups_enable_cfs, false, "Also cap cpu time with a CFS quota (
 ABSL_FLAG(std::string, cgroups_root, "",
           "Cgroup directory created under each hierarchy, this agent's alone (default: corral/agent-<hash of "
           "--work_dir>).");
-ABSL_FLAG(int64_t, cgroups_pids_max, 4096,
-          "Largest number of processes and threads per container (0 = unlimited).");
+ABSL_FLAG(int64_t, cgroups_pids_max, 4096, "Largest number of processes and threads per container (0 = unlimited).");
 ABSL_FLAG(std::string, launcher_dir, "", "Directory holding corral-default-executor (default: beside this binary).");
 ABSL_FLAG(std::string, executor_registration_timeout, "1mins", "Time an executor has to subscribe.");
 ABSL_FLAG(std::string, executor_shutdown_grace_period, "5secs", "Time an executor has to exit after SHUTDOWN.");
@@ -47,8 +46,7 @@ ABSL_FLAG(std::string, recover, "reconnect",
           "and registers as a new agent.");
 ABSL_FLAG(std::string, executor_reregistration_timeout, "10secs",
           "After a restart, how long recovered executors have to subscribe again before they are killed.");
-ABSL_FLAG(int64_t, max_connections_per_peer, 1024,
-          "Connections one address may hold open; more are closed at once.");
+ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -69,7 +67,8 @@ int main(int argc, char** argv) {
   corral::AgentOptions opts;
   opts.master = absl::GetFlag(FLAGS_master);
   if (opts.master.empty()) Die("--master is required (host:port of the master)");
-  if (absl::StartsWith(opts.master, "zk://")) Die("--master: zk:// URLs need ZooKeeper support, which this build lacks");
+  if (absl::StartsWith(opts.master, "zk://"))
+    Die("--master: zk:// URLs need ZooKeeper support, which this build lacks");
   if (opts.master.find(':') == std::string::npos) Die("--master must be host:port, got '" + opts.master + "'");
   opts.ip = absl::GetFlag(FLAGS_ip);
   opts.hostname = absl::GetFlag(FLAGS_hostname);
@@ -84,9 +83,11 @@ int main(int argc, char** argv) {
   opts.launcher_dir = absl::GetFlag(FLAGS_launcher_dir);
   opts.executor_registration_timeout =
       Duration("executor_registration_timeout", absl::GetFlag(FLAGS_executor_registration_timeout));
-  opts.executor_shutdown_grace = Duration("executor_shutdown_grace_period", absl::GetFlag(FLAGS_executor_shutdown_grace_period));
+  opts.executor_shutdown_grace =
+      Duration("executor_shutdown_grace_period", absl::GetFlag(FLAGS_executor_shutdown_grace_period));
   opts.registration_backoff = Duration("registration_backoff", absl::GetFlag(FLAGS_registration_backoff));
-  opts.gc_delay = corral::cli::DurationFlag("corral-agent", "gc_delay", absl::GetFlag(FLAGS_gc_delay), /*allow_zero=*/true);
+  opts.gc_delay =
+      corral::cli::DurationFlag("corral-agent", "gc_delay", absl::GetFlag(FLAGS_gc_delay), /*allow_zero=*/true);
   opts.gc_disk_headroom = absl::GetFlag(FLAGS_gc_disk_headroom);
   if (!(opts.gc_disk_headroom >= 0 && opts.gc_disk_headroom <= 1)) Die("--gc_disk_headroom must be between 0 and 1");
   opts.disk_watch_interval = Duration("disk_watch_interval", absl::GetFlag(FLAGS_disk_watch_interval));

@@ -50,7 +50,8 @@ ABSL_FLAG(std::string, work_dir, "", "corral local: work directory (default: a n
 ABSL_FLAG(double, cpus, 0.1, "corral run: cpus for the task.");
 ABSL_FLAG(double, mem, 32, "corral run: memory (MB) for the task.");
 ABSL_FLAG(double, disk, 0, "corral run: disk (MB) for the task.");
-ABSL_FLAG(std::string, role, "*", "corral run: role to run the task in; corral reserve/unreserve: the role reserved for.");
+ABSL_FLAG(std::string, role, "*",
+          "corral run: role to run the task in; corral reserve/unreserve: the role reserved for.");
 ABSL_FLAG(std::string, name, "", "corral run: task name (default: the command).");
 ABSL_FLAG(bool, shell, false, "corral run: run the command through /bin/sh -c.");
 ABSL_FLAG(std::string, offer_wait, "60secs", "corral run: how long to wait for a large enough offer.");
@@ -134,7 +135,8 @@ int Frameworks(const std::string& master) {
   std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "ROLES", "TASKS", "CONNECTED"}};
   for (const auto& f : state->frameworks()) {
     int tasks = 0;
-    for (const auto& t : state->tasks()) if (t.framework_id().value() == f.framework_info().id().value()) ++tasks;
+    for (const auto& t : state->tasks())
+      if (t.framework_id().value() == f.framework_info().id().value()) ++tasks;
     std::vector<std::string> roles(f.framework_info().roles().begin(), f.framework_info().roles().end());
     if (roles.empty()) roles.push_back("*");  // the default role of a framework without MULTI_ROLE
     rows.push_back({f.framework_info().id().value(), f.framework_info().name(), absl::StrJoin(roles, ","),
@@ -177,8 +179,8 @@ int Local() {
   auto cluster = LocalCluster::Start(opts);
   if (!cluster.ok()) Die(std::string(cluster.status().message()), 1);
   if (auto s = (*cluster)->WaitForAgents(10); !s.ok()) Die(std::string(s.message()), 1);
-  std::cout << "Corral master at " << (*cluster)->master_address() << " with " << opts.agents
-            << " agents (work dir " << (*cluster)->work_dir() << ").\n"
+  std::cout << "Corral master at " << (*cluster)->master_address() << " with " << opts.agents << " agents (work dir "
+            << (*cluster)->work_dir() << ").\n"
             << (*cluster)->agent(0).cgroups_status() << ".\n"
             << "Try: corral run --master=" << (*cluster)->master_address() << " -- echo hello\n"
             << "Ctrl-C stops the cluster." << std::endl;
@@ -241,10 +243,14 @@ class RunScheduler : public Scheduler {
     last_ = st;
     switch (st.state()) {
       case v1::TASK_RUNNING: running_ = true; break;
-      case v1::TASK_FINISHED: case v1::TASK_FAILED: case v1::TASK_KILLED: case v1::TASK_ERROR:
-      case v1::TASK_LOST: case v1::TASK_DROPPED: case v1::TASK_GONE: case v1::TASK_UNKNOWN:
-        done_ = true;
-        break;
+      case v1::TASK_FINISHED:
+      case v1::TASK_FAILED:
+      case v1::TASK_KILLED:
+      case v1::TASK_ERROR:
+      case v1::TASK_LOST:
+      case v1::TASK_DROPPED:
+      case v1::TASK_GONE:
+      case v1::TASK_UNKNOWN: done_ = true; break;
       default: break;
     }
     cv_.notify_all();
@@ -296,7 +302,8 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
   if (!need.ok()) Die(std::string(need.status().message()));
 
   v1::TaskInfo task;
-  task.mutable_task_id()->set_value(absl::StrCat("run-", getpid(), "-", std::chrono::steady_clock::now().time_since_epoch().count() % 1000000));
+  task.mutable_task_id()->set_value(
+      absl::StrCat("run-", getpid(), "-", std::chrono::steady_clock::now().time_since_epoch().count() % 1000000));
   task.set_name(absl::GetFlag(FLAGS_name).empty() ? absl::StrJoin(cmd, " ") : absl::GetFlag(FLAGS_name));
   if (absl::GetFlag(FLAGS_shell)) {
     task.mutable_command()->set_shell(true);
@@ -317,7 +324,8 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
   SchedulerDriver driver(&sched, fw, master);
   if (auto s = driver.start(); !s.ok()) Die(std::string(s.message()));
 
-  auto sandbox = v1::internal::SandboxService::NewStub(grpc::CreateChannel("unused:1", grpc::InsecureChannelCredentials()));
+  auto sandbox =
+      v1::internal::SandboxService::NewStub(grpc::CreateChannel("unused:1", grpc::InsecureChannelCredentials()));
   std::string agent_addr;
   int64_t offsets[2] = {0, 0};
   auto pump = [&](bool final) {
@@ -336,7 +344,8 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
         }
       }
       if (agent_addr.empty()) return;
-      sandbox = v1::internal::SandboxService::NewStub(grpc::CreateChannel(agent_addr, grpc::InsecureChannelCredentials()));
+      sandbox =
+          v1::internal::SandboxService::NewStub(grpc::CreateChannel(agent_addr, grpc::InsecureChannelCredentials()));
     }
     const char* files[2] = {"stdout", "stderr"};
     for (int i = 0; i < 2; ++i) {
@@ -366,7 +375,8 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
       lock.unlock();
       (void)driver.stop(false);
       Die(absl::StrCat("no offer with ", need->ToString(), " in role '", role, "' arrived within ",
-                       absl::GetFlag(FLAGS_offer_wait)), 1);
+                       absl::GetFlag(FLAGS_offer_wait)),
+          1);
     }
     sched.cv_.wait_for(lock, std::chrono::milliseconds(100));
     bool running = sched.running_;
@@ -488,14 +498,16 @@ int Drain(const std::string& master, const std::string& cmd, const std::vector<s
 // RESOURCES in the agents' text syntax ("cpus:2;mem:512"), reserved
 // dynamically for R (Mesos's RESERVE_RESOURCES and UNRESERVE_RESOURCES).
 int Reserve(const std::string& master, const std::string& cmd, const std::vector<std::string>& args) {
-  if (args.size() != 2) Die(cmd + ": give an agent ID and the resources, e.g. `corral " + cmd + " AGENT 'cpus:2;mem:512' --role=R`");
+  if (args.size() != 2)
+    Die(cmd + ": give an agent ID and the resources, e.g. `corral " + cmd + " AGENT 'cpus:2;mem:512' --role=R`");
   std::string role = absl::GetFlag(FLAGS_role);
   if (role.empty() || role == "*") Die(cmd + ": name the role the resources are reserved for with --role");
   auto parsed = Resources::Parse(args[1]);
   if (!parsed.ok()) Die(cmd + ": " + args[1] + ": " + std::string(parsed.status().message()));
   Resources reserved;
   for (ResourceItem item : parsed->items()) {
-    if (!item.role.empty() && item.role != "*") Die(cmd + ": give unreserved resources (no \"(role)\"); --role names the role");
+    if (!item.role.empty() && item.role != "*")
+      Die(cmd + ": give unreserved resources (no \"(role)\"); --role names the role");
     item.role = role;
     item.dynamic = true;
     reserved.Add(item);
@@ -539,7 +551,8 @@ int Quota(const std::string& master, const std::vector<std::string>& args) {
     PrintTable(rows);
     return 0;
   }
-  if (args[0] != "set" || args.size() != 2) Die("quota: `corral quota` shows quotas, `corral quota set ROLE --guarantee=Q --limit=Q` sets one");
+  if (args[0] != "set" || args.size() != 2)
+    Die("quota: `corral quota` shows quotas, `corral quota set ROLE --guarantee=Q --limit=Q` sets one");
   auto call = CallOf(v1::master::Call::UPDATE_QUOTA);
   call.mutable_update_quota()->set_force(absl::GetFlag(FLAGS_force));
   auto* config = call.mutable_update_quota()->add_quota_configs();
@@ -566,7 +579,8 @@ int Weights(const std::string& master, const std::vector<std::string>& args) {
     PrintTable(rows);
     return 0;
   }
-  if (args[0] != "set" || args.size() < 2) Die("weights: `corral weights` shows weights, `corral weights set ROLE=W...` sets them");
+  if (args[0] != "set" || args.size() < 2)
+    Die("weights: `corral weights` shows weights, `corral weights set ROLE=W...` sets them");
   auto call = CallOf(v1::master::Call::UPDATE_WEIGHTS);
   for (size_t i = 1; i < args.size(); ++i) {
     auto eq = args[i].find('=');
@@ -621,11 +635,10 @@ int main(int argc, char** argv) {
       "  corral roles                             roles with their weights, quotas and frameworks\n");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   corral::LogLevel level;
-  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) Die("--log_level must be debug, info, warning or error");
+  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level))
+    Die("--log_level must be debug, info, warning or error");
   corral::SetLogLevel(level);
-  if (rest.size() < 2) {
-    Die(std::string("missing command; ") + kCommands + " (see --help)");
-  }
+  if (rest.size() < 2) { Die(std::string("missing command; ") + kCommands + " (see --help)"); }
   std::string cmd = rest[1];
   std::string master = absl::GetFlag(FLAGS_master);
   if (cmd == "local") return Local();

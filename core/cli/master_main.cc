@@ -33,8 +33,7 @@ ABSL_FLAG(std::string, heartbeat_interval, "15secs", "Period of HEARTBEAT events
 ABSL_FLAG(std::string, weights, "", "Role weights, e.g. 'dev=2,ops=1'.");
 ABSL_FLAG(std::string, quotas, "",
           "Quotas as JSON: {\"dev\": {\"guarantee\": \"cpus:2;mem:1024\", \"limit\": \"cpus:8\"}}.");
-ABSL_FLAG(int64_t, max_connections_per_peer, 1024,
-          "Connections one address may hold open; more are closed at once.");
+ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -59,8 +58,7 @@ int main(int argc, char** argv) {
   if (opts.work_dir.empty()) Die("--work_dir must not be empty: the registry lives there");
   opts.agent_reregister_timeout =
       Duration("agent_reregister_timeout", absl::GetFlag(FLAGS_agent_reregister_timeout), false);
-  opts.registry_max_agent_age =
-      Duration("registry_max_agent_age", absl::GetFlag(FLAGS_registry_max_agent_age), false);
+  opts.registry_max_agent_age = Duration("registry_max_agent_age", absl::GetFlag(FLAGS_registry_max_agent_age), false);
   opts.agent_ping_timeout = Duration("agent_ping_timeout", absl::GetFlag(FLAGS_agent_ping_timeout), false);
   opts.max_agent_ping_timeouts = absl::GetFlag(FLAGS_max_agent_ping_timeouts);
   if (opts.max_agent_ping_timeouts < 1) Die("--max_agent_ping_timeouts must be at least 1");

@@ -58,9 +58,8 @@ TEST(Logging, ALineRepeatedInALoopIsLimitedAndTheDropsAreCounted) {
   std::string later = CaptureStderr([&] { flood(1000); });
   EXPECT_EQ(Lines(later, "stream fell behind"), static_cast<size_t>(kLogPerSecond));
   EXPECT_EQ(Lines(later, "[99900 more lines like this were dropped]"), 1u) << later.substr(0, 300);
-  SetLogClockForTesting([] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  });
+  SetLogClockForTesting(
+      [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); });
 }
 
 }  // namespace

@@ -67,8 +67,7 @@ TEST(ServerEventStream, AClientThatNeverReadsIsCutOffAtTheBacklogLimit) {
   EXPECT_LT(sent, 200) << "the queue grew without bound";
   EXPECT_FALSE(stream->Send(big)) << "a stream that was cut off refuses more";
   std::unique_lock<std::mutex> lock(service.mu);
-  EXPECT_TRUE(service.cv.wait_for(lock, std::chrono::seconds(10), [&] { return service.done; }))
-      << "the call must end";
+  EXPECT_TRUE(service.cv.wait_for(lock, std::chrono::seconds(10), [&] { return service.done; })) << "the call must end";
   lock.unlock();
   ctx.TryCancel();
   server->Shutdown();

@@ -17,9 +17,8 @@ TEST(WorkDirLock, ASecondHolderIsRefusedWithTheFirstOnesPid) {
     ASSERT_TRUE(first.ok()) << first.status();
     auto second = WorkDirLock::Acquire(dir, "corral-agent");
     ASSERT_FALSE(second.ok());
-    EXPECT_EQ(second.status().message(),
-              "--work_dir " + dir + " is in use by another corral-agent (pid " + std::to_string(::getpid()) +
-                  "); each daemon needs a work dir of its own");
+    EXPECT_EQ(second.status().message(), "--work_dir " + dir + " is in use by another corral-agent (pid " +
+                                             std::to_string(::getpid()) + "); each daemon needs a work dir of its own");
   }
   // Released with its holder.
   EXPECT_TRUE(WorkDirLock::Acquire(dir, "corral-agent").ok());

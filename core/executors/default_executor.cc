@@ -133,8 +133,10 @@ class DefaultExecutor : public Executor {
     t.killing = true;
     Update(driver, t, v1::TASK_KILLING, "");
     double grace = 3.0;
-    if (policy && policy->has_grace_period()) grace = policy->grace_period().nanoseconds() / 1e9;
-    else if (t.info.kill_policy().has_grace_period()) grace = t.info.kill_policy().grace_period().nanoseconds() / 1e9;
+    if (policy && policy->has_grace_period())
+      grace = policy->grace_period().nanoseconds() / 1e9;
+    else if (t.info.kill_policy().has_grace_period())
+      grace = t.info.kill_policy().grace_period().nanoseconds() / 1e9;
     ::kill(-t.pid, SIGTERM);
     pid_t pid = t.pid;
     std::string id = t.info.task_id().value();
@@ -149,7 +151,8 @@ class DefaultExecutor : public Executor {
   }
 
   void MaybeExit(ExecutorDriver* driver) {
-    for (auto& [id, t] : tasks_) if (!t.terminal || !t.acked) return;
+    for (auto& [id, t] : tasks_)
+      if (!t.terminal || !t.acked) return;
     if (!tasks_.empty()) timers_.Post([driver] { (void)driver->stop(); });
   }
 

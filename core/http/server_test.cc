@@ -62,8 +62,8 @@ bhttp::request<bhttp::string_body> Get(const std::string& target) {
 TEST(HttpServer, AnswersAndKeepsTheConnection) {
   auto server = Server::Start("127.0.0.1", 0, [](const Request& req, Responder& r) {
     std::string q = req.query.count("a ") ? req.query.at("a ") : "-";
-    r.Reply(Response::Json("{\"path\":\"" + req.path + "\",\"q\":\"" + q + "\",\"h\":\"" +
-                           req.header("x-test") + "\"}"));
+    r.Reply(
+        Response::Json("{\"path\":\"" + req.path + "\",\"q\":\"" + q + "\",\"h\":\"" + req.header("x-test") + "\"}"));
   });
   ASSERT_TRUE(server.ok()) << server.status();
   Client c((*server)->port());
@@ -80,8 +80,8 @@ TEST(HttpServer, AnswersAndKeepsTheConnection) {
 TEST(HttpServer, RefusesBodiesOverTheLimit) {
   ServerOptions options;
   options.max_body_bytes = 1024;
-  auto server = Server::Start("127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); },
-                              options);
+  auto server = Server::Start(
+      "127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); }, options);
   ASSERT_TRUE(server.ok());
   Client c((*server)->port());
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/api/v1", 11};
@@ -106,8 +106,8 @@ TEST(HttpServer, MalformedRequestsGet400) {
 TEST(HttpServer, SlowClientsAreCutOff) {
   ServerOptions options;
   options.request_timeout = 0.3;
-  auto server = Server::Start("127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); },
-                              options);
+  auto server = Server::Start(
+      "127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); }, options);
   ASSERT_TRUE(server.ok());
   Client c((*server)->port());
   net::write(c.socket, net::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n")));  // never finishes
@@ -156,8 +156,8 @@ TEST(HttpServer, HandsHttp2ConnectionsOver) {
   std::atomic<int> handed{-1};
   ServerOptions options;
   options.on_http2 = [&](int fd) { handed = fd; };
-  auto server = Server::Start("127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); },
-                              options);
+  auto server = Server::Start(
+      "127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); }, options);
   ASSERT_TRUE(server.ok());
   Client h2((*server)->port());
   net::write(h2.socket, net::buffer(std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")));
@@ -176,7 +176,9 @@ TEST(HttpServer, HandsHttp2ConnectionsOver) {
 // within `seconds`.
 bool ClosedByServer(Client& c, double seconds) {
   c.socket.non_blocking(false);
-  struct timeval tv {static_cast<time_t>(seconds), static_cast<suseconds_t>((seconds - static_cast<int>(seconds)) * 1e6)};
+  struct timeval tv {
+    static_cast<time_t>(seconds), static_cast<suseconds_t>((seconds - static_cast<int>(seconds)) * 1e6)
+  };
   ::setsockopt(c.socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char byte;
   ssize_t n = ::recv(c.socket.native_handle(), &byte, 1, 0);
@@ -251,7 +253,9 @@ TEST(HttpServer, KeepsServingAfterRunningOutOfDescriptors) {
     options.max_connections_per_peer = 1000;
     auto server = Server::Start("127.0.0.1", 0, Ok(), options);
     if (!server.ok()) ::_exit(2);
-    struct rlimit limit {64, 64};
+    struct rlimit limit {
+      64, 64
+    };
     if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(3);
     int port = (*server)->port();
     if (::write(ports[1], &port, sizeof port) != sizeof port) ::_exit(4);
@@ -290,9 +294,7 @@ TEST(HttpServer, KeepsServingAfterRunningOutOfDescriptors) {
     try {
       Client c(port);
       return c.Send(Get("/")).result_int() == 200;
-    } catch (const std::exception&) {
-      return false;
-    }
+    } catch (const std::exception&) { return false; }
   });
   EXPECT_TRUE(answered);
 }

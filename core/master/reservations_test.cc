@@ -99,8 +99,8 @@ class ReservationsTest : public ::testing::Test {
     auto link = std::make_shared<Link>();
     uint64_t link_id = m.AgentConnected(link);
     AgentMessage msg;
-    v1::AgentInfo* info =
-        id.empty() ? msg.mutable_register_agent()->mutable_agent_info() : msg.mutable_reregister_agent()->mutable_agent_info();
+    v1::AgentInfo* info = id.empty() ? msg.mutable_register_agent()->mutable_agent_info()
+                                     : msg.mutable_reregister_agent()->mutable_agent_info();
     info->set_hostname("host-a");
     info->set_port(5051);
     if (!id.empty()) info->mutable_id()->set_value(id);
@@ -143,8 +143,7 @@ TEST_F(ReservationsTest, OperatorsReserveAndUnreserveAndTheReservationsOutliveAR
               absl::StatusCode::kNotFound);
     EXPECT_EQ(m->ReserveResources(agent_id, Reserved("cpus:1", "-bad", "ops")).code(),
               absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(m->UnreserveResources(agent_id, *Resources::Parse("cpus:1")).code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(m->UnreserveResources(agent_id, *Resources::Parse("cpus:1")).code(), absl::StatusCode::kInvalidArgument);
     EXPECT_EQ(Total(*m), total);
 
     // A framework of role dev is offered the reservation, marked as Mesos

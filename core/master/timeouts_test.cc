@@ -125,9 +125,8 @@ TEST_F(TimeoutsTest, AnOfferIsRescindedAtItsTimeoutAndOfferedAgain) {
   std::string offer_id = offers->offers().offers(0).id().value();
   auto rescinded = [&] {
     Flush();
-    return sink->out.Count([&](const Event& e) {
-      return e.type() == Event::RESCIND && e.rescind().offer_id().value() == offer_id;
-    });
+    return sink->out.Count(
+        [&](const Event& e) { return e.type() == Event::RESCIND && e.rescind().offer_id().value() == offer_id; });
   };
 
   clock_.Advance(absl::Seconds(29));
@@ -135,7 +134,8 @@ TEST_F(TimeoutsTest, AnOfferIsRescindedAtItsTimeoutAndOfferedAgain) {
   clock_.Advance(absl::Seconds(1));
   EXPECT_EQ(rescinded(), 1u);
   // The resources went back to the pool and come back in a new offer.
-  auto again = sink->out.WaitFor([&](const Event& e) { return IsOffers(e) && e.offers().offers(0).id().value() != offer_id; });
+  auto again =
+      sink->out.WaitFor([&](const Event& e) { return IsOffers(e) && e.offers().offers(0).id().value() != offer_id; });
   EXPECT_TRUE(again.has_value());
 }
 

@@ -9,11 +9,11 @@ namespace {
 
 using v1::scheduler::Call;
 
-#define EXPECT_ERROR(expr, text)                                               \
-  do {                                                                         \
-    absl::Status _s = (expr);                                                  \
-    EXPECT_FALSE(_s.ok());                                                     \
-    EXPECT_NE(_s.message().find(text), std::string::npos) << _s.message();     \
+#define EXPECT_ERROR(expr, text)                                           \
+  do {                                                                     \
+    absl::Status _s = (expr);                                              \
+    EXPECT_FALSE(_s.ok());                                                 \
+    EXPECT_NE(_s.message().find(text), std::string::npos) << _s.message(); \
   } while (0)
 
 Call Subscribe() {

@@ -53,9 +53,7 @@ int main(int argc, char** argv) {
     ::fcntl(4, F_SETFD, FD_CLOEXEC);
     char go = 0;
     ssize_t got;
-    do {
-      got = ::read(4, &go, 1);
-    } while (got < 0 && errno == EINTR);
+    do { got = ::read(4, &go, 1); } while (got < 0 && errno == EINTR);
     ::close(4);
     if (got != 1) {
       record("not_started\n", 12);
@@ -86,9 +84,7 @@ int main(int argc, char** argv) {
   ::close(pipefd[1]);
   int exec_errno = 0;
   ssize_t got;
-  do {
-    got = ::read(pipefd[0], &exec_errno, sizeof(exec_errno));
-  } while (got < 0 && errno == EINTR);
+  do { got = ::read(pipefd[0], &exec_errno, sizeof(exec_errno)); } while (got < 0 && errno == EINTR);
   if (got != sizeof(exec_errno)) exec_errno = 0;
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}

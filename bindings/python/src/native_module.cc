@@ -169,8 +169,7 @@ class SchedulerAdapter : public Scheduler {
     ev.mutable_message()->set_data(data);
     Send(ev);
   }
-  void failure(SchedulerDriver*, const v1::AgentID& agent_id, const v1::ExecutorID& executor_id,
-               int status) override {
+  void failure(SchedulerDriver*, const v1::AgentID& agent_id, const v1::ExecutorID& executor_id, int status) override {
     v1::scheduler::Event ev;
     ev.set_type(v1::scheduler::Event::FAILURE);
     if (!agent_id.value().empty()) *ev.mutable_failure()->mutable_agent_id() = agent_id;
@@ -326,8 +325,7 @@ class DriverHolder {
 class NativeSchedulerDriver : public DriverHolder<SchedulerDriver, SchedulerAdapter> {
  public:
   NativeSchedulerDriver(py::object sink, const std::string& framework_bytes, const std::string& master,
-                        bool implicit_acknowledgements, double backoff_min, double backoff_max,
-                        double call_timeout) {
+                        bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout) {
     v1::FrameworkInfo framework;
     if (!framework.ParseFromString(framework_bytes)) throw py::value_error("framework: not a serialized FrameworkInfo");
     SchedulerDriverOptions options;
@@ -339,9 +337,15 @@ class NativeSchedulerDriver : public DriverHolder<SchedulerDriver, SchedulerAdap
     driver_ = std::make_unique<SchedulerDriver>(adapter_.get(), framework, master, options);
   }
 
-  Result start() { return Checked([](SchedulerDriver& d) { return d.start(); }); }
-  Result stop(bool failover) { return Checked([&](SchedulerDriver& d) { return d.stop(failover); }); }
-  Result abort() { return Checked([](SchedulerDriver& d) { return d.abort(); }); }
+  Result start() {
+    return Checked([](SchedulerDriver& d) { return d.start(); });
+  }
+  Result stop(bool failover) {
+    return Checked([&](SchedulerDriver& d) { return d.stop(failover); });
+  }
+  Result abort() {
+    return Checked([](SchedulerDriver& d) { return d.abort(); });
+  }
   std::optional<Result> join_for(double seconds) { return JoinFor(seconds); }
   int status() {
     std::shared_lock<std::shared_mutex> lock(mu_);
@@ -367,8 +371,12 @@ class NativeExecutorDriver : public DriverHolder<ExecutorDriver, ExecutorAdapter
     driver_ = std::make_unique<ExecutorDriver>(adapter_.get());
   }
 
-  Result start() { return Checked([](ExecutorDriver& d) { return d.start(); }); }
-  Result stop() { return Checked([](ExecutorDriver& d) { return d.stop(); }); }
+  Result start() {
+    return Checked([](ExecutorDriver& d) { return d.start(); });
+  }
+  Result stop() {
+    return Checked([](ExecutorDriver& d) { return d.stop(); });
+  }
   std::optional<Result> join_for(double seconds) { return JoinFor(seconds); }
   Result send_status_update(const std::string& status_bytes) {
     v1::TaskStatus status;

@@ -115,9 +115,11 @@ py::bytes MasterState(const std::string& address, double timeout) {
   grpc::Status st;
   {
     py::gil_scoped_release nogil;
-    auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    auto stub =
+        v1::internal::OperatorService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
     v1::internal::ClusterState state;
     st = stub->GetState(&ctx, v1::internal::GetClusterState(), &state);
     if (st.ok()) out = state.SerializeAsString();
@@ -133,8 +135,8 @@ PYBIND11_MODULE(_testing, m) {
   using corral::PyLocalCluster;
   m.doc() = "Corral's in-process cluster; use corral.testing, not this module.";
   py::class_<PyLocalCluster>(m, "LocalCluster")
-      .def(py::init<int, const std::string&, const std::string&, bool, const std::string&, bool, double, double,
-                    double, int, const std::string&>(),
+      .def(py::init<int, const std::string&, const std::string&, bool, const std::string&, bool, double, double, double,
+                    int, const std::string&>(),
            py::arg("agents"), py::arg("resources"), py::arg("work_dir"), py::arg("keep_work_dir"),
            py::arg("launcher_dir"), py::arg("cgroups"), py::arg("offer_timeout"), py::arg("allocation_interval"),
            py::arg("agent_ping_timeout"), py::arg("max_agent_ping_timeouts"), py::arg("log_level"))

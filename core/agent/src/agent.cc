@@ -39,7 +39,8 @@ absl::Status Agent::Start(int port) {
   if (options_.work_dir.size() > 1 && options_.work_dir.back() == '/') options_.work_dir.pop_back();
   std::error_code ec;
   fs::create_directories(options_.work_dir, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options_.work_dir, ": ", ec.message()));
+  if (ec)
+    return absl::InvalidArgumentError(absl::StrCat("cannot create --work_dir ", options_.work_dir, ": ", ec.message()));
   if (options_.cgroups_root.empty()) options_.cgroups_root = DefaultCgroupsRoot(options_.work_dir);
   auto lock = WorkDirLock::Acquire(options_.work_dir, "corral-agent");
   if (!lock.ok()) return lock.status();
@@ -51,7 +52,8 @@ absl::Status Agent::Start(int port) {
     Resources kept;
     for (const ResourceItem& item : detected.items()) {
       bool overridden = false;
-      for (const ResourceItem& g : given->items()) if (g.name == item.name) overridden = true;
+      for (const ResourceItem& g : given->items())
+        if (g.name == item.name) overridden = true;
       if (!overridden) kept.Add(item);
     }
     detected = kept + *given;
@@ -105,12 +107,15 @@ absl::Status Agent::Start(int port) {
       // Say what is enforced, and nothing more.
       std::vector<std::string> limits;
       for (const std::string& c : cgroups_->controllers()) {
-        if (c == "pids") limits.push_back(absl::StrCat("pids (", options_.cgroups_pids_max, " per container)"));
-        else limits.push_back(c);
+        if (c == "pids")
+          limits.push_back(absl::StrCat("pids (", options_.cgroups_pids_max, " per container)"));
+        else
+          limits.push_back(c);
       }
       cgroups_status_ = absl::StrCat("cgroups v", cgroups_->version(), " under ", options_.cgroups_root, ": ",
                                      absl::StrJoin(limits, ", "), " limits enforced");
-      if (options_.cgroups_pids_max == 0) absl::StrAppend(&cgroups_status_, "; no pids limit (--cgroups_pids_max=0)");
+      if (options_.cgroups_pids_max == 0)
+        absl::StrAppend(&cgroups_status_, "; no pids limit (--cgroups_pids_max=0)");
       else if (!absl::c_linear_search(cgroups_->controllers(), "pids")) {
         absl::StrAppend(&cgroups_status_, "; no pids limit (this machine has no usable pids controller)");
       }
@@ -148,7 +153,8 @@ void Agent::Abandon() {
     stopping_ = true;
     abandoned_ = true;
     if (link_) link_->Close();
-    for (auto& [key, ex] : executors_) if (ex.sink) ex.sink->Close();
+    for (auto& [key, ex] : executors_)
+      if (ex.sink) ex.sink->Close();
     return 0;
   });
   loop_->Stop();
@@ -164,7 +170,8 @@ void Agent::Stop() {
     if (stopping_) return 0;
     stopping_ = true;
     if (link_) link_->Close();
-    for (auto& [key, ex] : executors_) if (ex.sink) ex.sink->Close();
+    for (auto& [key, ex] : executors_)
+      if (ex.sink) ex.sink->Close();
     KillContainers();
     return 0;
   });
@@ -174,8 +181,10 @@ void Agent::Stop() {
   if (disk_watcher_) disk_watcher_->Stop();
   // Remove what is left of the containers once the processes are gone.
   if (cgroups_ && cgroups_->enabled()) {
-    for (auto& [key, task] : tasks_) if (!task.container_id.empty()) cgroups_->Release(task.container_id);
-    for (auto& [key, ex] : executors_) if (!ex.container_id.empty()) cgroups_->Release(ex.container_id);
+    for (auto& [key, task] : tasks_)
+      if (!task.container_id.empty()) cgroups_->Release(task.container_id);
+    for (auto& [key, ex] : executors_)
+      if (!ex.container_id.empty()) cgroups_->Release(ex.container_id);
   }
 }
 
@@ -190,9 +199,15 @@ size_t Agent::KillContainers() {
   return killed;
 }
 
-std::string Agent::id() { return loop_->Call([this] { return agent_id_; }); }
-std::string Agent::refusal() { return loop_->Call([this] { return refusal_; }); }
-bool Agent::registered() { return loop_->Call([this] { return registered_; }); }
+std::string Agent::id() {
+  return loop_->Call([this] { return agent_id_; });
+}
+std::string Agent::refusal() {
+  return loop_->Call([this] { return refusal_; });
+}
+bool Agent::registered() {
+  return loop_->Call([this] { return registered_; });
+}
 size_t Agent::pending_updates() {
   return loop_->Call([this] { return updates_.size(); });
 }
@@ -200,7 +215,8 @@ size_t Agent::pending_updates() {
 size_t Agent::running_tasks() {
   return loop_->Call([this] {
     size_t n = 0;
-    for (auto& [k, t] : tasks_) if (!t.terminal) ++n;
+    for (auto& [k, t] : tasks_)
+      if (!t.terminal) ++n;
     return n;
   });
 }

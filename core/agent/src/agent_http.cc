@@ -34,10 +34,9 @@ using Snapshot = v1::internal::AgentSnapshot;
 using HttpExecutorSink = http::RecordIOSink<ExecutorSink, v1::executor::Event>;
 
 const std::set<std::string>& Counters() {
-  static const std::set<std::string> kCounters = {"slave/tasks_finished", "slave/tasks_failed",
-                                                   "slave/tasks_killed",   "slave/tasks_lost",
-                                                   "slave/tasks_gone",     "slave/valid_status_updates",
-                                                   "slave/executors_terminated"};
+  static const std::set<std::string> kCounters = {
+      "slave/tasks_finished", "slave/tasks_failed",         "slave/tasks_killed",        "slave/tasks_lost",
+      "slave/tasks_gone",     "slave/valid_status_updates", "slave/executors_terminated"};
   return kCounters;
 }
 
@@ -274,7 +273,8 @@ void AgentHttpApi::Files(const std::string& action, const Request& req, Responde
       return r.Reply(Error(400, absl::StrCat("Failed to parse offset: '", offset_text, "' is not a number")));
     }
     if (!length_text.empty() && (!absl::SimpleAtoi(length_text, &length) || length < 0)) {
-      return r.Reply(Error(400, absl::StrCat("Failed to parse length: '", length_text, "' is not a non-negative number")));
+      return r.Reply(
+          Error(400, absl::StrCat("Failed to parse length: '", length_text, "' is not a non-negative number")));
     }
     if (offset < -1) return r.Reply(Error(400, "Negative offset provided"));
     if (offset == -1) length = 1;  // read nothing but the size
@@ -419,8 +419,8 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
     }
     case Call::READ_FILE: {
       if (!call.read_file().has_path() || !call.read_file().has_offset()) {
-        return r.Reply(
-            Error(400, "Failed to validate agent::Call: Expecting 'read_file.path' and 'read_file.offset' to be present"));
+        return r.Reply(Error(
+            400, "Failed to validate agent::Call: Expecting 'read_file.path' and 'read_file.offset' to be present"));
       }
       auto real = sandbox_files::Resolve(agent_->SandboxDirectories(), call.read_file().path());
       if (!real.ok()) return fail(real.status());
@@ -431,10 +431,8 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       response.mutable_read_file()->set_data(std::move(got->first));
       return answer(response);
     }
-    case Call::UNKNOWN:
-      return r.Reply(Error(400, "Failed to validate agent::Call: Expecting 'type' to be present"));
-    default:
-      return r.Reply(Error(501, absl::StrCat(Call::Type_Name(call.type()), " is not served by Corral agents")));
+    case Call::UNKNOWN: return r.Reply(Error(400, "Failed to validate agent::Call: Expecting 'type' to be present"));
+    default: return r.Reply(Error(501, absl::StrCat(Call::Type_Name(call.type()), " is not served by Corral agents")));
   }
 }
 

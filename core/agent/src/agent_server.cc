@@ -18,7 +18,6 @@ namespace {
 using v1::executor::Call;
 using v1::executor::Event;
 
-
 class StreamSink : public ExecutorSink {
  public:
   explicit StreamSink(std::shared_ptr<ServerEventStream<Event>> s) : stream_(std::move(s)) {}
@@ -33,7 +32,8 @@ class StreamSink : public ExecutorSink {
 
 struct AgentServer::Service : v1::internal::ExecutorService::CallbackService {
   Agent* agent = nullptr;
-  grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext* ctx, const v1::executor::Call* call) override {
+  grpc::ServerWriteReactor<Event>* Subscribe(grpc::CallbackServerContext* ctx,
+                                             const v1::executor::Call* call) override {
     auto stream = std::make_shared<ServerEventStream<Event>>(ctx);
     stream->Keep(stream);
     auto sink = std::make_shared<StreamSink>(stream);
@@ -61,8 +61,8 @@ struct AgentServer::Files : v1::internal::SandboxService::CallbackService {
   Agent* agent = nullptr;
   grpc::ServerUnaryReactor* ReadFile(grpc::CallbackServerContext* ctx, const v1::internal::ReadFileRequest* req,
                                      v1::internal::ReadFileResponse* resp) override {
-    auto r = agent->ReadSandboxFile(req->framework_id().value(), req->task_id().value(), req->path(),
-                                    req->offset(), req->length());
+    auto r = agent->ReadSandboxFile(req->framework_id().value(), req->task_id().value(), req->path(), req->offset(),
+                                    req->length());
     auto* reactor = ctx->DefaultReactor();
     if (r.ok()) {
       resp->set_data(std::move(r->first));

@@ -20,7 +20,8 @@ v1::ExecutorInfo CommandExecutorOf(const std::string& framework_id, const v1::Ta
   info.mutable_executor_id()->set_value(task.task_id().value());
   info.mutable_framework_id()->set_value(framework_id);
   info.set_name(absl::StrCat("Command Executor (Task: ", task.task_id().value(), ") (Command: sh -c '",
-                             task.command().value().substr(0, 20), task.command().value().size() > 20 ? "...')" : "')"));
+                             task.command().value().substr(0, 20),
+                             task.command().value().size() > 20 ? "...')" : "')"));
   *info.mutable_command() = task.command();
   return info;
 }
@@ -102,13 +103,13 @@ v1::internal::AgentSnapshot Agent::Snapshot() {
         t->set_phase(v1::internal::AgentSnapshot::TERMINATED);
       } else if (task.executor_id.empty()) {
         t->set_phase(task.pid > 0 || task.state != v1::TASK_STAGING ? v1::internal::AgentSnapshot::LAUNCHED
-                                                                     : v1::internal::AgentSnapshot::PENDING);
+                                                                    : v1::internal::AgentSnapshot::PENDING);
       } else {
         auto ex = executors_.find({key.first, task.executor_id});
         bool delivered = ex != executors_.end() && ex->second.sink != nullptr &&
                          std::none_of(ex->second.queued.begin(), ex->second.queued.end(),
                                       [&](const v1::TaskInfo& q) { return q.task_id().value() == key.second; });
-        t->set_phase(delivered ? v1::internal::AgentSnapshot::LAUNCHED
+        t->set_phase(delivered                                      ? v1::internal::AgentSnapshot::LAUNCHED
                      : ex != executors_.end() && ex->second.pid > 0 ? v1::internal::AgentSnapshot::QUEUED
                                                                     : v1::internal::AgentSnapshot::PENDING);
         if (ex != executors_.end()) t->set_directory(ex->second.sandbox);
@@ -175,10 +176,13 @@ std::map<std::string, double> Agent::Metrics() {
 std::vector<std::string> Agent::SandboxDirectories() {
   return loop_->Call([this] {
     std::vector<std::string> dirs;
-    for (const auto& [key, ex] : executors_) if (!ex.sandbox.empty()) dirs.push_back(ex.sandbox);
-    for (const auto& [key, task] : tasks_) if (!task.sandbox.empty()) dirs.push_back(task.sandbox);
+    for (const auto& [key, ex] : executors_)
+      if (!ex.sandbox.empty()) dirs.push_back(ex.sandbox);
+    for (const auto& [key, task] : tasks_)
+      if (!task.sandbox.empty()) dirs.push_back(task.sandbox);
     for (const auto& [key, dir] : sandboxes_) dirs.push_back(dir);
-    for (const auto& e : completed_executors_) if (!e.directory().empty()) dirs.push_back(e.directory());
+    for (const auto& e : completed_executors_)
+      if (!e.directory().empty()) dirs.push_back(e.directory());
     std::sort(dirs.begin(), dirs.end());
     dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
     return dirs;

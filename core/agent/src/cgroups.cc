@@ -160,7 +160,9 @@ bool Cgroups::WriteLimits(const std::string& name, const Limits& limits) {
     std::string dir = Dir("", name);
     if (!WriteFile(dir + "/memory.max", limits.mem_bytes ? mem : "max")) return false;
     WriteFile(dir + "/memory.swap.max", limits.mem_bytes ? "0" : "max");
-    uint64_t weight = limits.cpus > 0 ? std::max<uint64_t>(1, std::min<uint64_t>(10000, static_cast<uint64_t>(limits.cpus * 100))) : 100;
+    uint64_t weight = limits.cpus > 0
+                          ? std::max<uint64_t>(1, std::min<uint64_t>(10000, static_cast<uint64_t>(limits.cpus * 100)))
+                          : 100;
     WriteFile(dir + "/cpu.weight", std::to_string(weight));
     WriteFile(dir + "/cpu.max", limits.cfs_quota && limits.cpus > 0
                                     ? absl::StrCat(static_cast<uint64_t>(limits.cpus * 100000), " 100000")
@@ -266,7 +268,8 @@ bool Cgroups::Empty(const std::string& name, size_t* killed) {
   for (int attempt = 0; attempt < 50; ++attempt) {
     bool any = false;
     for (const std::string& h : Hierarchies()) {
-      for (absl::string_view line : absl::StrSplit(ReadFile(Dir(h, name) + "/cgroup.procs"), '\n', absl::SkipWhitespace())) {
+      for (absl::string_view line :
+           absl::StrSplit(ReadFile(Dir(h, name) + "/cgroup.procs"), '\n', absl::SkipWhitespace())) {
         pid_t p = static_cast<pid_t>(std::strtol(std::string(line).c_str(), nullptr, 10));
         if (p > 0) {
           ::kill(p, SIGKILL);
@@ -324,7 +327,8 @@ void Cgroups::Release(const std::string& container_id) {
 size_t Cgroups::Recover(const std::map<std::string, std::string>& containers) {
   if (version_ == 0) return 0;
   std::map<std::string, std::string> by_name;  // cgroup name -> container ID
-  for (const auto& [id, name] : containers) if (!name.empty()) by_name[name] = id;
+  for (const auto& [id, name] : containers)
+    if (!name.empty()) by_name[name] = id;
   std::string first = Hierarchies().front();
   std::string root = version_ == 2 ? v2_root_ : absl::StrCat(v1_mounts_.at(first), "/", root_name_);
   size_t killed = 0;

@@ -132,10 +132,12 @@ std::string CheckpointName(absl::string_view id) {
   std::string out;
   for (size_t i = 0; i < id.size(); ++i) {
     char c = id[i];
-    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-                c == '-' || (c == '.' && i > 0);
-    if (keep) out.push_back(c);
-    else absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
+    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                (c == '.' && i > 0);
+    if (keep)
+      out.push_back(c);
+    else
+      absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
   }
   return out;
 }

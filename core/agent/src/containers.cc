@@ -12,8 +12,7 @@ std::string Agent::SandboxFor(const std::string& framework_id, const std::string
 }
 
 std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& framework_id,
-                                                          const std::string& executor_id,
-                                                          const std::string& sandbox,
+                                                          const std::string& executor_id, const std::string& sandbox,
                                                           const v1::FrameworkInfo& framework) {
   std::map<std::string, std::string> env;
   const char* path = std::getenv("PATH");
@@ -37,8 +36,8 @@ std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& fra
 absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, const std::string& executor_id,
                                             const std::string& container_id, const v1::CommandInfo& cmd,
                                             const v1::FrameworkInfo& framework, const Limits& limits,
-                                            const std::map<std::string, std::string>& extra_env,
-                                            std::string* sandbox, std::function<void(const ExitInfo&)> on_exit) {
+                                            const std::map<std::string, std::string>& extra_env, std::string* sandbox,
+                                            std::function<void(const ExitInfo&)> on_exit) {
   *sandbox = SandboxFor(framework_id, executor_id, container_id);
   std::error_code ec;
   fs::create_directories(*sandbox, ec);

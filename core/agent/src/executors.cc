@@ -40,10 +40,9 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
   absl::StatusOr<pid_t> pid;
   if (cmd.uris_size() > 0) {
     // The executor starts once its URIs are fetched (OnExecutorFetched).
-    pid = StartFetcher(fid, key.second, ex.container_id, cmd, framework, &ex.sandbox,
-                       [this, key, cmd, framework](const absl::Status& fetched) {
-                         OnExecutorFetched(key, cmd, framework, fetched);
-                       });
+    pid = StartFetcher(
+        fid, key.second, ex.container_id, cmd, framework, &ex.sandbox,
+        [this, key, cmd, framework](const absl::Status& fetched) { OnExecutorFetched(key, cmd, framework, fetched); });
   } else {
     pid = StartContainer(fid, key.second, ex.container_id, cmd, framework, ex.limits, {}, &ex.sandbox,
                          [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
@@ -85,12 +84,12 @@ void Agent::RunTaskGroup(const v1::internal::RunTaskGroup& msg) {
   }
   std::string error;
   ExecutorRecord* ex = nullptr;
-  if (checkpointed.ok()) ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
-  else error = absl::StrCat("Cannot checkpoint the task group: ", checkpointed.message());
+  if (checkpointed.ok())
+    ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
+  else
+    error = absl::StrCat("Cannot checkpoint the task group: ", checkpointed.message());
   if (ex == nullptr) {
-    for (const auto& t : msg.task_group().tasks()) {
-      FailLaunch(tasks_[{fid, t.task_id().value()}], error);
-    }
+    for (const auto& t : msg.task_group().tasks()) { FailLaunch(tasks_[{fid, t.task_id().value()}], error); }
     return;
   }
   for (const auto& t : msg.task_group().tasks()) {
@@ -132,7 +131,7 @@ void Agent::ShutdownExecutor(const Key& key, const std::string& why) {
     ex.sink->Send(ev);
   }
   double grace = ex.info.has_shutdown_grace_period() ? ex.info.shutdown_grace_period().nanoseconds() / 1e9
-                                                    : options_.executor_shutdown_grace;
+                                                     : options_.executor_shutdown_grace;
   pid_t pid = ex.pid;
   if (!ex.sink && pid > 0) ::kill(-pid, SIGKILL);
   ex.shutdown_timer = loop_->PostAfter(Seconds(grace), [this, key, pid] {
@@ -153,7 +152,8 @@ void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const 
                               [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
     if (pid.ok()) {
       ex.pid = *pid;
-      CORRAL_LOG(INFO) << "Launched executor " << key.second << " of framework " << key.first << " (pid " << *pid << ")";
+      CORRAL_LOG(INFO) << "Launched executor " << key.second << " of framework " << key.first << " (pid " << *pid
+                       << ")";
       return;
     }
     s = pid.status();
@@ -192,29 +192,32 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   DestroyCgroupsLater(ex.container_id);
   if (ex.sink) ex.sink->Close();
   SandboxFinished(ex.sandbox, ExecutorTaskKeys(key.first, ex));
-  std::string why = exit.not_started ? "The agent restarted before the executor was started"
-                    : exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
-                    : ex.reregistration_timed_out
-                        ? "The executor did not subscribe again within --executor_reregistration_timeout of the agent's restart"
-                    : !exit.known ? "The executor ended while the agent was down"
-                                  : absl::StrCat("Executor ", DescribeExit(exit.wait_status).substr(8));
+  std::string why =
+      exit.not_started  ? "The agent restarted before the executor was started"
+      : exit.exec_errno ? absl::StrCat("Failed to execute the executor: ", std::strerror(exit.exec_errno))
+      : ex.reregistration_timed_out
+          ? "The executor did not subscribe again within --executor_reregistration_timeout of the agent's restart"
+      : !exit.known ? "The executor ended while the agent was down"
+                    : absl::StrCat("Executor ", DescribeExit(exit.wait_status).substr(8));
   CORRAL_LOG(INFO) << "Executor " << key.second << " exited: " << why;
   for (const std::string& tid : ex.tasks) {
     auto t = tasks_.find({key.first, tid});
     if (t == tasks_.end() || t->second.terminal) continue;
-    v1::TaskState state = exit.not_started                         ? v1::TASK_LOST
+    v1::TaskState state = exit.not_started                           ? v1::TASK_LOST
                           : ex.shutting_down && ex.over_disk.empty() ? v1::TASK_KILLED
                                                                      : v1::TASK_FAILED;
-    v1::TaskStatus st = MakeStatus(t->second, state, v1::TaskStatus::SOURCE_AGENT, ex.over_disk.empty() ? why : ex.over_disk);
+    v1::TaskStatus st =
+        MakeStatus(t->second, state, v1::TaskStatus::SOURCE_AGENT, ex.over_disk.empty() ? why : ex.over_disk);
     if (!ex.over_disk.empty()) {
-      for (const auto& r : t->second.info.resources()) if (r.name() == "disk") *st.mutable_limitation()->add_resources() = r;
+      for (const auto& r : t->second.info.resources())
+        if (r.name() == "disk") *st.mutable_limitation()->add_resources() = r;
     }
-    st.set_reason(exit.not_started         ? v1::TaskStatus::REASON_AGENT_RESTARTED
-                  : !ex.over_disk.empty()  ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_DISK
-                  : oom                    ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
-                      : exit.exec_errno ? v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED
-                      : ex.reregistration_timed_out ? v1::TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT
-                                        : v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
+    st.set_reason(exit.not_started              ? v1::TaskStatus::REASON_AGENT_RESTARTED
+                  : !ex.over_disk.empty()       ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_DISK
+                  : oom                         ? v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY
+                  : exit.exec_errno             ? v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED
+                  : ex.reregistration_timed_out ? v1::TaskStatus::REASON_EXECUTOR_REREGISTRATION_TIMEOUT
+                                                : v1::TaskStatus::REASON_EXECUTOR_TERMINATED);
     ProduceUpdate(key.first, st);
   }
   AgentMessage m;
@@ -235,8 +238,8 @@ absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::share
     Key key{call.framework_id().value(), call.executor_id().value()};
     auto it = executors_.find(key);
     if (it == executors_.end()) {
-      return absl::NotFoundError(absl::StrCat("executor '", key.second, "' of framework '", key.first,
-                                              "' is not known to this agent"));
+      return absl::NotFoundError(
+          absl::StrCat("executor '", key.second, "' of framework '", key.first, "' is not known to this agent"));
     }
     ExecutorRecord& ex = it->second;
     if (ex.sink && ex.sink != sink) ex.sink->Close();
@@ -276,12 +279,15 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
   if (call.executor_id().value().empty()) return absl::InvalidArgumentError("'executor_id' is required");
   if (call.framework_id().value().empty()) return absl::InvalidArgumentError("'framework_id' is required");
   if (call.type() == C::UPDATE) {
-    if (!call.has_update() || !call.update().has_status()) return absl::InvalidArgumentError("'update.status' is required");
+    if (!call.has_update() || !call.update().has_status())
+      return absl::InvalidArgumentError("'update.status' is required");
     const v1::TaskStatus& st = call.update().status();
     if (st.task_id().value().empty()) return absl::InvalidArgumentError("'update.status.task_id' is required");
     if (!st.has_state()) return absl::InvalidArgumentError("'update.status.state' is required");
-    if (st.state() == v1::TASK_STAGING) return absl::InvalidArgumentError("'update.status.state' must not be TASK_STAGING");
-    if (st.has_uuid() && st.uuid().size() != 16) return absl::InvalidArgumentError("'update.status.uuid' must be 16 bytes");
+    if (st.state() == v1::TASK_STAGING)
+      return absl::InvalidArgumentError("'update.status.state' must not be TASK_STAGING");
+    if (st.has_uuid() && st.uuid().size() != 16)
+      return absl::InvalidArgumentError("'update.status.uuid' must be 16 bytes");
   } else if (call.type() == C::MESSAGE) {
     if (!call.has_message()) return absl::InvalidArgumentError("'message' is required");
   } else {
@@ -290,7 +296,8 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
   return loop_->Call([&]() -> absl::Status {
     Key key{call.framework_id().value(), call.executor_id().value()};
     auto it = executors_.find(key);
-    if (it == executors_.end()) return absl::NotFoundError(absl::StrCat("executor '", key.second, "' is not known to this agent"));
+    if (it == executors_.end())
+      return absl::NotFoundError(absl::StrCat("executor '", key.second, "' is not known to this agent"));
     ExecutorRecord& ex = it->second;
     if (call.type() == C::MESSAGE) {
       AgentMessage m;
@@ -304,7 +311,8 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
     v1::TaskStatus st = call.update().status();
     auto t = tasks_.find({key.first, st.task_id().value()});
     if (t == tasks_.end() || t->second.executor_id != key.second) {
-      return absl::NotFoundError(absl::StrCat("task '", st.task_id().value(), "' does not belong to executor '", key.second, "'"));
+      return absl::NotFoundError(
+          absl::StrCat("task '", st.task_id().value(), "' does not belong to executor '", key.second, "'"));
     }
     if (t->second.terminal) {
       return absl::FailedPreconditionError(absl::StrCat("task '", st.task_id().value(), "' is already terminal"));

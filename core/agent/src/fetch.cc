@@ -36,8 +36,8 @@ absl::StatusOr<pid_t> Agent::StartFetcher(const std::string& framework_id, const
   if (!pid.ok()) return pid.status();
   ProcessReaper::Get().Watch(
       *pid, exec_fd,
-      [loop = std::weak_ptr<EventLoop>(loop_), done = std::move(done), stderr_path = *sandbox + "/stderr"](
-          const ExitInfo& exit) {
+      [loop = std::weak_ptr<EventLoop>(loop_), done = std::move(done),
+       stderr_path = *sandbox + "/stderr"](const ExitInfo& exit) {
         absl::Status result;
         if (exit.exec_errno != 0) {
           result = absl::InternalError(absl::StrCat("cannot run corral-fetcher: ", std::strerror(exit.exec_errno)));

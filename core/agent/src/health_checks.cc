@@ -30,9 +30,7 @@ void Agent::RunHealthCheck(const Key& key) {
   spec.user = task.info.command().has_user() ? task.info.command().user() : framework.user();
   spec.die_with_launcher = true;  // a recovered agent starts its checks afresh
   switch (hc.type()) {
-    case v1::HealthCheck::COMMAND:
-      SetCommand(hc.command(), &spec);
-      break;
+    case v1::HealthCheck::COMMAND: SetCommand(hc.command(), &spec); break;
     case v1::HealthCheck::HTTP: {
       std::string path = hc.http().path().empty() ? "/" : hc.http().path();
       if (path[0] != '/') path = "/" + path;
@@ -47,8 +45,7 @@ void Agent::RunHealthCheck(const Key& key) {
       spec.program = LauncherPath("corral-check");
       spec.argv = {"corral-check", "tcp", options_.ip, std::to_string(hc.tcp().port())};
       break;
-    default:
-      return;  // validated by the master
+    default: return;  // validated by the master
   }
   int exec_fd = -1;
   auto pid = Launch(spec, &exec_fd);
@@ -60,9 +57,11 @@ void Agent::RunHealthCheck(const Key& key) {
   }
   task.health.check_pid = *pid;
   task.health.timed_out = false;
-  ProcessReaper::Get().Watch(*pid, exec_fd, [loop = std::weak_ptr<EventLoop>(loop_), this, key, p = *pid](const ExitInfo& exit) {
-    if (auto l = loop.lock()) l->Post([this, key, p, exit] { OnHealthCheckDone(key, p, exit); });
-  });
+  ProcessReaper::Get().Watch(*pid, exec_fd,
+                             [loop = std::weak_ptr<EventLoop>(loop_), this, key, p = *pid](const ExitInfo& exit) {
+                               if (auto l = loop.lock())
+                                 l->Post([this, key, p, exit] { OnHealthCheckDone(key, p, exit); });
+                             });
   if (hc.timeout_seconds() > 0) {
     task.health.timeout = loop_->PostAfter(Seconds(hc.timeout_seconds()), [this, key, p = *pid] {
       auto t = tasks_.find(key);
@@ -102,7 +101,7 @@ void Agent::OnHealthCheckDone(const Key& key, pid_t pid, const ExitInfo& exit) {
   } else if (!h.succeeded_once && clock_->SteadySeconds() - h.running_since <= hc.grace_period_seconds()) {
     // Failures while the task is still starting up do not count.
   } else {
-    std::string why = h.timed_out ? absl::StrCat("the check timed out after ", hc.timeout_seconds(), " s")
+    std::string why = h.timed_out       ? absl::StrCat("the check timed out after ", hc.timeout_seconds(), " s")
                       : exit.exec_errno ? absl::StrCat("the check could not run: ", std::strerror(exit.exec_errno))
                                         : LastWordOf(task.sandbox + "/health_check.log", "corral-check: ");
     if (why.empty()) why = absl::StrCat("the check ", DescribeExit(exit.wait_status).substr(8));

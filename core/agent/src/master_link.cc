@@ -148,7 +148,8 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
         // Draining: the task's own grace period (or the call's), capped.
         auto t = tasks_.find({k.framework_id().value(), k.task_id().value()});
         int64_t grace = static_cast<int64_t>(options_.default_kill_grace * 1e9);
-        if (policy && policy->has_grace_period()) grace = policy->grace_period().nanoseconds();
+        if (policy && policy->has_grace_period())
+          grace = policy->grace_period().nanoseconds();
         else if (t != tasks_.end() && t->second.info.kill_policy().has_grace_period()) {
           grace = t->second.info.kill_policy().grace_period().nanoseconds();
         }
@@ -160,8 +161,8 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
     }
     case MasterMessage::kAcknowledgement: OnAcknowledgement(msg.acknowledgement()); break;
     case MasterMessage::kFrameworkMessage: {
-      auto it = executors_.find({msg.framework_message().framework_id().value(),
-                                 msg.framework_message().executor_id().value()});
+      auto it = executors_.find(
+          {msg.framework_message().framework_id().value(), msg.framework_message().executor_id().value()});
       if (it == executors_.end() || !it->second.sink) break;
       v1::executor::Event ev;
       ev.set_type(v1::executor::Event::MESSAGE);
@@ -180,7 +181,8 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
     }
     case MasterMessage::kShutdownFramework: {
       std::string fid = msg.shutdown_framework().framework_id().value();
-      for (auto& [key, ex] : executors_) if (key.first == fid) ShutdownExecutor(key, "the framework was removed");
+      for (auto& [key, ex] : executors_)
+        if (key.first == fid) ShutdownExecutor(key, "the framework was removed");
       for (auto& [key, task] : tasks_) {
         if (key.first == fid && task.executor_id.empty() && !task.terminal) Kill(task, nullptr);
       }
@@ -191,8 +193,7 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       fs::remove_all(FrameworkMetaDir(fid), ec);
       break;
     }
-    default:
-      break;
+    default: break;
   }
 }
 

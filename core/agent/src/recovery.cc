@@ -73,8 +73,8 @@ absl::Status Agent::CheckpointTask(const Key& key) {
   if (task.latest.has_state()) *c.mutable_latest() = task.latest;
   c.set_started_at(task.started_at);
   for (const v1::TaskStatus& st : updates_.Pending(key)) *c.add_pending() = st;
-  absl::Status s = WriteCheckpointFile(
-      absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)), c, true);
+  absl::Status s =
+      WriteCheckpointFile(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)), c, true);
   if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot checkpoint task " << key.second << ": " << s.message();
   return s;
 }
@@ -94,7 +94,8 @@ void Agent::CheckpointExecutor(const Key& key) {
 }
 
 void Agent::ForgetTask(const Key& key) {
-  if (Checkpoints(key.first)) RemoveFile(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)));
+  if (Checkpoints(key.first))
+    RemoveFile(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)));
 }
 
 void Agent::ForgetExecutor(const Key& key) {
@@ -118,8 +119,8 @@ void Agent::CheckpointContainer(const std::string& container_id, const std::stri
   c.set_recoverable(recoverable);
   // Synced only for containers that outlive a crash: the others are killed
   // on recovery, and a machine crash ends them anyway.
-  absl::Status s = WriteCheckpointFile(absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id)), c,
-                                       recoverable);
+  absl::Status s =
+      WriteCheckpointFile(absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id)), c, recoverable);
   if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot record container " << container_id << ": " << s.message();
 }
 
@@ -155,8 +156,9 @@ absl::Status Agent::Recover() {
   std::error_code ec;
   fs::create_directories(meta_dir_ + "/containers", ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create ", meta_dir_, ": ", ec.message()));
-  const std::string hint = "; start the agent with --recover=cleanup to discard its checkpointed state "
-                           "(killing what it still runs) and register as a new agent";
+  const std::string hint =
+      "; start the agent with --recover=cleanup to discard its checkpointed state "
+      "(killing what it still runs) and register as a new agent";
   v1::internal::AgentCheckpoint agent;
   absl::Status s = ReadCheckpointFile(meta_dir_ + "/agent", &agent);
   if (options_.recover == "cleanup") {
@@ -176,9 +178,9 @@ absl::Status Agent::Recover() {
   if (!s.ok()) return absl::DataLossError(absl::StrCat(s.message(), hint));
   auto old_total = Resources::FromProto(agent.info().resources());
   if (!old_total.ok() || !(*old_total == total_)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the agent's resources changed since it last ran (were ", old_total.ok() ? old_total->ToString() : "invalid",
-        ", now ", total_.ToString(), ")", hint));
+    return absl::FailedPreconditionError(absl::StrCat("the agent's resources changed since it last ran (were ",
+                                                      old_total.ok() ? old_total->ToString() : "invalid", ", now ",
+                                                      total_.ToString(), ")", hint));
   }
   v1::AgentInfo now_attrs, old_attrs;
   *now_attrs.mutable_attributes() = info_.attributes();
@@ -203,7 +205,8 @@ absl::Status Agent::Recover() {
     frameworks_[fid] = fc.info();
     for (const std::string& path : CheckpointFiles(dir + "/executors")) {
       v1::internal::ExecutorCheckpoint xc;
-      if (absl::Status r = ReadCheckpointFile(path, &xc); !r.ok()) return absl::DataLossError(absl::StrCat(r.message(), hint));
+      if (absl::Status r = ReadCheckpointFile(path, &xc); !r.ok())
+        return absl::DataLossError(absl::StrCat(r.message(), hint));
       Key key{fid, xc.info().executor_id().value()};
       ExecutorRecord& ex = executors_[key];
       ex.framework_id = fid;
@@ -215,7 +218,8 @@ absl::Status Agent::Recover() {
     }
     for (const std::string& path : CheckpointFiles(dir + "/tasks")) {
       v1::internal::TaskCheckpoint tc;
-      if (absl::Status r = ReadCheckpointFile(path, &tc); !r.ok()) return absl::DataLossError(absl::StrCat(r.message(), hint));
+      if (absl::Status r = ReadCheckpointFile(path, &tc); !r.ok())
+        return absl::DataLossError(absl::StrCat(r.message(), hint));
       Key key{fid, tc.info().task_id().value()};
       TaskRecord& task = tasks_[key];
       task.framework_id = fid;
@@ -228,7 +232,8 @@ absl::Status Agent::Recover() {
       task.terminal = IsTerminalState(tc.state());
       task.started_at = tc.started_at();
       updates_.Restore(key, {tc.pending().begin(), tc.pending().end()});
-      if (!task.sandbox.empty()) RememberSandbox(key, task.sandbox);
+      if (!task.sandbox.empty())
+        RememberSandbox(key, task.sandbox);
       else if (!task.executor_id.empty()) {
         auto ex = executors_.find({fid, task.executor_id});
         if (ex != executors_.end()) RememberSandbox(key, ex->second.sandbox);
@@ -248,10 +253,10 @@ absl::Status Agent::Recover() {
     Key owner{c.framework_id(), c.executor_id()};
     auto ex = executors_.find(owner);
     auto task = tasks_.find(owner);
-    bool claimed = c.recoverable() &&
-                   ((ex != executors_.end() && ex->second.container_id == c.container_id()) ||
-                    (task != tasks_.end() && task->second.container_id == c.container_id() &&
-                     task->second.executor_id.empty()));
+    bool claimed =
+        c.recoverable() &&
+        ((ex != executors_.end() && ex->second.container_id == c.container_id()) ||
+         (task != tasks_.end() && task->second.container_id == c.container_id() && task->second.executor_id.empty()));
     if (!claimed) {
       if (same_boot && KillRecordedProcessGroup(c.pid(), c.start_time())) {
         CORRAL_LOG(INFO) << "Killed container " << c.container_id() << " (pid " << c.pid()
@@ -262,8 +267,10 @@ absl::Status Agent::Recover() {
       continue;
     }
     if (alive) {
-      if (ex != executors_.end() && ex->second.container_id == c.container_id()) ex->second.pid = c.pid();
-      else task->second.pid = c.pid();
+      if (ex != executors_.end() && ex->second.container_id == c.container_id())
+        ex->second.pid = c.pid();
+      else
+        task->second.pid = c.pid();
       adopted[c.container_id()] = c.cgroup();
     }
     std::weak_ptr<EventLoop> loop = loop_;

@@ -32,8 +32,8 @@ Resources DetectResources(const std::string& work_dir) {
     uint64_t disk_mb = static_cast<uint64_t>(st.f_blocks) * st.f_frsize / (1024 * 1024);
     disk_mb -= std::min<uint64_t>(5120, disk_mb / 2);
     ResourceItem disk;
-  disk.name = "disk";
-  disk.kind = ResourceKind::kScalar;
+    disk.name = "disk";
+    disk.kind = ResourceKind::kScalar;
     disk.scalar = ToMilli(static_cast<double>(disk_mb));
     r.Add(disk);
   }

@@ -56,8 +56,8 @@ absl::StatusOr<v1::FileInfo> Stat(const std::string& real, const std::string& sh
 absl::StatusOr<std::string> Resolve(const std::vector<std::string>& sandboxes, const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("Expecting 'path' to be present");
   if (path[0] != '/') {
-    return absl::InvalidArgumentError(absl::StrCat("'path' must be absolute (a sandbox directory from /state), got '",
-                                                   path, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'path' must be absolute (a sandbox directory from /state), got '", path, "'"));
   }
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") return absl::PermissionDeniedError(absl::StrCat("'", path, "' must not contain '..'"));

@@ -15,9 +15,9 @@ void Agent::RememberSandbox(const Key& key, const std::string& sandbox) {
 }
 
 absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std::string& framework_id,
-                                                                        const std::string& task_id,
-                                                                        const std::string& path, int64_t offset,
-                                                                        int64_t length) {
+                                                                       const std::string& task_id,
+                                                                       const std::string& path, int64_t offset,
+                                                                       int64_t length) {
   if (path.empty() || path[0] == '/') return absl::InvalidArgumentError("'path' must be relative to the sandbox");
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") return absl::PermissionDeniedError("'path' must not contain '..'");
@@ -92,13 +92,15 @@ void Agent::WatchDisk() {
   if (stopping_) return;
   auto disk_of = [](const google::protobuf::RepeatedPtrField<v1::Resource>& resources) {
     double mb = 0;
-    for (const auto& r : resources) if (r.name() == "disk" && r.has_scalar()) mb += r.scalar().value();
+    for (const auto& r : resources)
+      if (r.name() == "disk" && r.has_scalar()) mb += r.scalar().value();
     return static_cast<uint64_t>(mb * 1024 * 1024);
   };
   std::vector<DiskUse> uses;
   for (const auto& [key, task] : tasks_) {
     if (!task.executor_id.empty() || task.terminal || task.killing || task.pid <= 0 || task.sandbox.empty()) continue;
-    if (uint64_t limit = disk_of(task.info.resources()); limit > 0) uses.push_back({key, false, task.sandbox, limit, 0});
+    if (uint64_t limit = disk_of(task.info.resources()); limit > 0)
+      uses.push_back({key, false, task.sandbox, limit, 0});
   }
   for (const auto& [key, ex] : executors_) {
     if (ex.pid <= 0 || ex.sandbox.empty() || !ex.over_disk.empty()) continue;

@@ -68,10 +68,9 @@ void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewo
   }
   // Fetch first, in a process of its own; the task starts when it is done.
   // Until then task.pid is the fetcher's, so a kill stops the fetch.
-  auto pid = StartFetcher(task.framework_id, key.second, task.container_id, task.info.command(), framework,
-                          &task.sandbox, [this, key, framework](const absl::Status& fetched) {
-                            OnTaskFetched(key, framework, fetched);
-                          });
+  auto pid =
+      StartFetcher(task.framework_id, key.second, task.container_id, task.info.command(), framework, &task.sandbox,
+                   [this, key, framework](const absl::Status& fetched) { OnTaskFetched(key, framework, fetched); });
   if (!pid.ok()) return FailLaunch(task, std::string(pid.status().message()));
   task.pid = *pid;
   RememberSandbox(key, task.sandbox);
@@ -102,8 +101,8 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
   auto res = Resources::FromProto(task.info.resources());
   // A command task is its own executor, named after the task, as in Mesos.
   auto pid = StartContainer(task.framework_id, key.second, task.container_id, cmd, framework,
-                            LimitsFor(res.ok() ? *res : Resources()), {{"MESOS_TASK_ID", key.second}},
-                            &task.sandbox, [this, key](const ExitInfo& exit) { OnTaskExited(key, exit); });
+                            LimitsFor(res.ok() ? *res : Resources()), {{"MESOS_TASK_ID", key.second}}, &task.sandbox,
+                            [this, key](const ExitInfo& exit) { OnTaskExited(key, exit); });
   if (!pid.ok()) {
     fail(std::string(pid.status().message()));
     return;
@@ -144,8 +143,10 @@ void Agent::Kill(TaskRecord& task, const v1::KillPolicy* policy) {
     }
   }
   double grace = options_.default_kill_grace;
-  if (policy != nullptr && policy->has_grace_period()) grace = policy->grace_period().nanoseconds() / 1e9;
-  else if (task.info.kill_policy().has_grace_period()) grace = task.info.kill_policy().grace_period().nanoseconds() / 1e9;
+  if (policy != nullptr && policy->has_grace_period())
+    grace = policy->grace_period().nanoseconds() / 1e9;
+  else if (task.info.kill_policy().has_grace_period())
+    grace = task.info.kill_policy().grace_period().nanoseconds() / 1e9;
   ::kill(-task.pid, SIGTERM);
   if (task.kill_timer) loop_->Cancel(task.kill_timer);
   pid_t pid = task.pid;
@@ -180,7 +181,8 @@ void Agent::KillTask(const std::string& framework_id, const std::string& task_id
   for (auto q = queued.begin(); q != queued.end(); ++q) {
     if (q->task_id().value() == task_id) {
       queued.erase(q);
-      v1::TaskStatus st = MakeStatus(task, v1::TASK_KILLED, v1::TaskStatus::SOURCE_AGENT, "killed before delivery to the executor");
+      v1::TaskStatus st =
+          MakeStatus(task, v1::TASK_KILLED, v1::TaskStatus::SOURCE_AGENT, "killed before delivery to the executor");
       st.set_reason(v1::TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
       ProduceUpdate(framework_id, st);
       return;
@@ -215,8 +217,8 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
     st.set_reason(v1::TaskStatus::REASON_AGENT_RESTARTED);
   } else if (exit.exec_errno != 0) {
     st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_EXECUTOR,
-                    absl::StrCat("Failed to execute '", Abbreviate(task.info.command().value()), "': ",
-                                 std::strerror(exit.exec_errno)));
+                    absl::StrCat("Failed to execute '", Abbreviate(task.info.command().value()),
+                                 "': ", std::strerror(exit.exec_errno)));
     st.set_reason(v1::TaskStatus::REASON_CONTAINER_LAUNCH_FAILED);
   } else if (oom) {
     auto res = Resources::FromProto(task.info.resources());
@@ -224,16 +226,19 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
                     absl::StrCat("Memory limit exceeded: the task used more than its ",
                                  res.ok() ? FromMilli(res->Scalar("mem")) : 0, " MB of mem"));
     st.set_reason(v1::TaskStatus::REASON_CONTAINER_LIMITATION_MEMORY);
-    for (const auto& r : task.info.resources()) if (r.name() == "mem") *st.mutable_limitation()->add_resources() = r;
+    for (const auto& r : task.info.resources())
+      if (r.name() == "mem") *st.mutable_limitation()->add_resources() = r;
   } else if (task.killing) {
-    st = MakeStatus(task, task.kill_state, task.over_disk ? v1::TaskStatus::SOURCE_AGENT : v1::TaskStatus::SOURCE_EXECUTOR,
+    st = MakeStatus(task, task.kill_state,
+                    task.over_disk ? v1::TaskStatus::SOURCE_AGENT : v1::TaskStatus::SOURCE_EXECUTOR,
                     !task.kill_message.empty() ? task.kill_message
-                    : exit.known              ? DescribeExit(exit.wait_status)
-                                              : "Command killed");
+                    : exit.known               ? DescribeExit(exit.wait_status)
+                                               : "Command killed");
     if (task.has_kill_reason) st.set_reason(task.kill_reason);
     if (task.killed_unhealthy) st.set_healthy(false);
     if (task.over_disk) {
-      for (const auto& r : task.info.resources()) if (r.name() == "disk") *st.mutable_limitation()->add_resources() = r;
+      for (const auto& r : task.info.resources())
+        if (r.name() == "disk") *st.mutable_limitation()->add_resources() = r;
     }
   } else if (!exit.known) {
     st = MakeStatus(task, v1::TASK_FAILED, v1::TaskStatus::SOURCE_AGENT,

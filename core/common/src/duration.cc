@@ -10,8 +10,8 @@ namespace corral {
 
 absl::StatusOr<double> ParseDurationSeconds(const std::string& text) {
   static const std::pair<const char*, double> kUnits[] = {
-      {"ns", 1e-9}, {"us", 1e-6}, {"ms", 1e-3}, {"secs", 1}, {"sec", 1}, {"s", 1},
-      {"mins", 60}, {"min", 60}, {"m", 60}, {"hrs", 3600}, {"hr", 3600}, {"h", 3600},
+      {"ns", 1e-9},    {"us", 1e-6},   {"ms", 1e-3}, {"secs", 1},       {"sec", 1},   {"s", 1},
+      {"mins", 60},    {"min", 60},    {"m", 60},    {"hrs", 3600},     {"hr", 3600}, {"h", 3600},
       {"days", 86400}, {"day", 86400}, {"d", 86400}, {"weeks", 604800}, {"w", 604800}};
   if (text.empty()) return absl::InvalidArgumentError("empty duration");
   char* end = nullptr;
@@ -24,8 +24,8 @@ absl::StatusOr<double> ParseDurationSeconds(const std::string& text) {
   for (const auto& [name, scale] : kUnits) {
     if (unit == name) return value * scale;
   }
-  return absl::InvalidArgumentError(absl::StrCat("'", text, "' has an unknown unit '", unit,
-                                                 "' (use ns, us, ms, secs, mins, hrs, days)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", text, "' has an unknown unit '", unit, "' (use ns, us, ms, secs, mins, hrs, days)"));
 }
 
 }  // namespace corral

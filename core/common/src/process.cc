@@ -127,7 +127,10 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     std::string path = path_it != spec.env.end() ? path_it->second : "/usr/local/bin:/usr/bin:/bin";
     for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
       std::string candidate = absl::StrCat(dir, "/", program);
-      if (::access(candidate.c_str(), X_OK) == 0) { program = candidate; break; }
+      if (::access(candidate.c_str(), X_OK) == 0) {
+        program = candidate;
+        break;
+      }
     }
   }
 
@@ -147,10 +150,13 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     if (switch_user) {
       int n = 64;
       groups.resize(n);
-      if (getgrouplist(spec.user.c_str(), gid, groups.data(), &n) < 0) groups.resize(0);
-      else groups.resize(n);
+      if (getgrouplist(spec.user.c_str(), gid, groups.data(), &n) < 0)
+        groups.resize(0);
+      else
+        groups.resize(n);
       if (::chown(spec.sandbox.c_str(), uid, gid) != 0) {
-        return absl::InternalError(absl::StrCat("cannot give sandbox to user '", spec.user, "': ", std::strerror(errno)));
+        return absl::InternalError(
+            absl::StrCat("cannot give sandbox to user '", spec.user, "': ", std::strerror(errno)));
       }
     }
   }
@@ -162,10 +168,12 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
   if (out_fd < 0 || err_fd < 0) {
     if (out_fd >= 0) ::close(out_fd);
     if (err_fd >= 0) ::close(err_fd);
-    return absl::InternalError(absl::StrCat("cannot open stdout/stderr in sandbox ", spec.sandbox, ": ", std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot open stdout/stderr in sandbox ", spec.sandbox, ": ", std::strerror(errno)));
   }
   if (switch_user) {
-    if (::fchown(out_fd, uid, gid) != 0 || ::fchown(err_fd, uid, gid) != 0) { /* best effort */ }
+    if (::fchown(out_fd, uid, gid) != 0 || ::fchown(err_fd, uid, gid) != 0) { /* best effort */
+    }
   }
   std::vector<int> cg_fds;
   for (const std::string& p : spec.cgroup_procs) {
@@ -225,10 +233,26 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
   // until it has exec'd or exited (CLONE_VFORK): no page tables are copied,
   // which keeps launching fast however large the agent is. The child may
   // therefore only make raw system calls on data prepared above.
-  ChildArgs child{program.c_str(), argv.data(), envp.data(), spec.sandbox.c_str(), out_fd, err_fd,
-                 errpipe[1], status_fd, gate_fd, cg_fds.data(), cg_fds.size(), switch_user, uid, gid,
-                 groups.data(), groups.size(), spec.die_with_launcher, ::getpid(),
-                 g_nofile_raised.load(), g_nofile_original};
+  ChildArgs child{program.c_str(),
+                  argv.data(),
+                  envp.data(),
+                  spec.sandbox.c_str(),
+                  out_fd,
+                  err_fd,
+                  errpipe[1],
+                  status_fd,
+                  gate_fd,
+                  cg_fds.data(),
+                  cg_fds.size(),
+                  switch_user,
+                  uid,
+                  gid,
+                  groups.data(),
+                  groups.size(),
+                  spec.die_with_launcher,
+                  ::getpid(),
+                  g_nofile_raised.load(),
+                  g_nofile_original};
   constexpr size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
@@ -279,7 +303,7 @@ uint64_t RaiseFileLimit() {
 bool KillRecordedProcessGroup(pid_t pid, uint64_t start_time) {
   if (pid <= 0) return false;
   uint64_t now = ProcessStartTime(pid);
-  if (now != 0 && now != start_time) return false;  // the number is another process's now
+  if (now != 0 && now != start_time) return false;     // the number is another process's now
   if (now == 0 && ::kill(-pid, 0) != 0) return false;  // the leader and its group are gone
   return ::kill(-pid, SIGKILL) == 0;
 }
@@ -389,7 +413,8 @@ uint64_t ProcessStartTime(pid_t pid) {
   const char* p = std::strrchr(buf, ')');
   if (p == nullptr) return 0;
   int field = 2;
-  for (; *p && field < 22; ++p) if (*p == ' ') ++field;
+  for (; *p && field < 22; ++p)
+    if (*p == ' ') ++field;
   return std::strtoull(p, nullptr, 10);
 }
 

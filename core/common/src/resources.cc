@@ -20,8 +20,7 @@ namespace {
 constexpr double kMaxScalar = 1e15;
 
 void NormalizeRanges(std::vector<Range>* ranges) {
-  std::sort(ranges->begin(), ranges->end(),
-            [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  std::sort(ranges->begin(), ranges->end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
   std::vector<Range> out;
   for (const Range& r : *ranges) {
     if (!out.empty() && r.begin <= out.back().end + 1) {
@@ -42,7 +41,10 @@ std::vector<Range> SubtractRanges(const std::vector<Range>& a, const std::vector
     bool alive = true;
     while (k < b.size() && b[k].begin <= r.end) {
       if (b[k].begin > r.begin) out.push_back({r.begin, b[k].begin - 1});
-      if (b[k].end >= r.end) { alive = false; break; }
+      if (b[k].end >= r.end) {
+        alive = false;
+        break;
+      }
       r.begin = b[k].end + 1;
       ++k;
     }
@@ -89,7 +91,8 @@ absl::StatusOr<Milli> ScalarToMilli(const std::string& name, double v) {
   if (std::isnan(v)) return absl::InvalidArgumentError(absl::StrCat("resource '", name, "': scalar is NaN"));
   if (std::isinf(v)) return absl::InvalidArgumentError(absl::StrCat("resource '", name, "': scalar is infinite"));
   if (v < 0) return absl::InvalidArgumentError(absl::StrCat("resource '", name, "': scalar is negative (", v, ")"));
-  if (v > kMaxScalar) return absl::InvalidArgumentError(absl::StrCat("resource '", name, "': scalar is too large (", v, ")"));
+  if (v > kMaxScalar)
+    return absl::InvalidArgumentError(absl::StrCat("resource '", name, "': scalar is too large (", v, ")"));
   return ToMilli(v);
 }
 
@@ -119,8 +122,7 @@ void Resources::Add(const ResourceItem& item) {
         break;
       case ResourceKind::kSet: {
         std::vector<std::string> merged;
-        std::set_union(mine.set.begin(), mine.set.end(), item.set.begin(), item.set.end(),
-                       std::back_inserter(merged));
+        std::set_union(mine.set.begin(), mine.set.end(), item.set.begin(), item.set.end(), std::back_inserter(merged));
         mine.set = std::move(merged);
         break;
       }
@@ -161,12 +163,19 @@ bool Resources::Contains(const Resources& other) const {
   for (const ResourceItem& want : other.items_) {
     const ResourceItem* have = nullptr;
     for (const ResourceItem& mine : items_) {
-      if (mine.SameKey(want)) { have = &mine; break; }
+      if (mine.SameKey(want)) {
+        have = &mine;
+        break;
+      }
     }
     if (have == nullptr) return false;
     switch (want.kind) {
-      case ResourceKind::kScalar: if (have->scalar < want.scalar) return false; break;
-      case ResourceKind::kRanges: if (!RangesContain(have->ranges, want.ranges)) return false; break;
+      case ResourceKind::kScalar:
+        if (have->scalar < want.scalar) return false;
+        break;
+      case ResourceKind::kRanges:
+        if (!RangesContain(have->ranges, want.ranges)) return false;
+        break;
       case ResourceKind::kSet:
         if (!std::includes(have->set.begin(), have->set.end(), want.set.begin(), want.set.end())) return false;
         break;
@@ -175,9 +184,7 @@ bool Resources::Contains(const Resources& other) const {
   return true;
 }
 
-bool Resources::operator==(const Resources& other) const {
-  return Contains(other) && other.Contains(*this);
-}
+bool Resources::operator==(const Resources& other) const { return Contains(other) && other.Contains(*this); }
 
 Milli Resources::Scalar(const std::string& name) const {
   Milli total = 0;
@@ -279,12 +286,16 @@ absl::StatusOr<Resources> Resources::FromProto(const v1::Resource& r) {
     return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "': ", s.message()));
   }
   if (item.role == kUnreservedRole && (item.dynamic || item.principal != 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "': a reservation needs a role other than '*'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("resource '", r.name(), "': a reservation needs a role other than '*'"));
   }
   switch (r.type()) {
     case v1::Value::SCALAR: {
-      if (!r.has_scalar()) return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type SCALAR has no 'scalar'"));
-      if (r.has_ranges() || r.has_set()) return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type SCALAR also sets 'ranges' or 'set'"));
+      if (!r.has_scalar())
+        return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type SCALAR has no 'scalar'"));
+      if (r.has_ranges() || r.has_set())
+        return absl::InvalidArgumentError(
+            absl::StrCat("resource '", r.name(), "' of type SCALAR also sets 'ranges' or 'set'"));
       auto m = ScalarToMilli(r.name(), r.scalar().value());
       if (!m.ok()) return m.status();
       item.kind = ResourceKind::kScalar;
@@ -292,12 +303,16 @@ absl::StatusOr<Resources> Resources::FromProto(const v1::Resource& r) {
       break;
     }
     case v1::Value::RANGES: {
-      if (!r.has_ranges()) return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type RANGES has no 'ranges'"));
-      if (r.has_scalar() || r.has_set()) return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type RANGES also sets 'scalar' or 'set'"));
+      if (!r.has_ranges())
+        return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type RANGES has no 'ranges'"));
+      if (r.has_scalar() || r.has_set())
+        return absl::InvalidArgumentError(
+            absl::StrCat("resource '", r.name(), "' of type RANGES also sets 'scalar' or 'set'"));
       item.kind = ResourceKind::kRanges;
       for (const auto& range : r.ranges().range()) {
         if (range.begin() > range.end()) {
-          return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "': range [", range.begin(), "-", range.end(), "] has begin > end"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("resource '", r.name(), "': range [", range.begin(), "-", range.end(), "] has begin > end"));
         }
         item.ranges.push_back({range.begin(), range.end()});
       }
@@ -305,14 +320,17 @@ absl::StatusOr<Resources> Resources::FromProto(const v1::Resource& r) {
       std::sort(sorted.begin(), sorted.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
       for (size_t i = 1; i < sorted.size(); ++i) {
         if (sorted[i].begin <= sorted[i - 1].end) {
-          return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "': ranges [", sorted[i - 1].begin, "-", sorted[i - 1].end, "] and [", sorted[i].begin, "-", sorted[i].end, "] overlap"));
+          return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "': ranges [", sorted[i - 1].begin,
+                                                         "-", sorted[i - 1].end, "] and [", sorted[i].begin, "-",
+                                                         sorted[i].end, "] overlap"));
         }
       }
       NormalizeRanges(&item.ranges);
       break;
     }
     case v1::Value::SET: {
-      if (!r.has_set()) return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type SET has no 'set'"));
+      if (!r.has_set())
+        return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' of type SET has no 'set'"));
       item.kind = ResourceKind::kSet;
       item.set.assign(r.set().item().begin(), r.set().item().end());
       std::sort(item.set.begin(), item.set.end());
@@ -322,15 +340,15 @@ absl::StatusOr<Resources> Resources::FromProto(const v1::Resource& r) {
       break;
     }
     default:
-      return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' has unsupported type ", v1::Value::Type_Name(r.type())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("resource '", r.name(), "' has unsupported type ", v1::Value::Type_Name(r.type())));
   }
   Resources out;
   out.Add(item);
   return out;
 }
 
-absl::StatusOr<Resources> Resources::FromProto(
-    const google::protobuf::RepeatedPtrField<v1::Resource>& resources) {
+absl::StatusOr<Resources> Resources::FromProto(const google::protobuf::RepeatedPtrField<v1::Resource>& resources) {
   Resources out;
   for (const v1::Resource& r : resources) {
     auto one = FromProto(r);
@@ -339,7 +357,8 @@ absl::StatusOr<Resources> Resources::FromProto(
     for (const ResourceItem& item : one->items_) {
       for (const ResourceItem& mine : out.items_) {
         if (mine.name == item.name && mine.kind != item.kind) {
-          return absl::InvalidArgumentError(absl::StrCat("resource '", item.name, "' appears with two different types"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("resource '", item.name, "' appears with two different types"));
         }
       }
     }
@@ -406,7 +425,8 @@ absl::StatusOr<Resources> Resources::Parse(const std::string& text) {
     }
     r.set_name(key);
     if (absl::ConsumePrefix(&value, "[")) {
-      if (!absl::ConsumeSuffix(&value, "]")) return absl::InvalidArgumentError(absl::StrCat("resource '", key, "': ranges must end with ']'"));
+      if (!absl::ConsumeSuffix(&value, "]"))
+        return absl::InvalidArgumentError(absl::StrCat("resource '", key, "': ranges must end with ']'"));
       r.set_type(v1::Value::RANGES);
       r.mutable_ranges();
       for (absl::string_view rng : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
@@ -421,7 +441,8 @@ absl::StatusOr<Resources> Resources::Parse(const std::string& text) {
         pr->set_end(e);
       }
     } else if (absl::ConsumePrefix(&value, "{")) {
-      if (!absl::ConsumeSuffix(&value, "}")) return absl::InvalidArgumentError(absl::StrCat("resource '", key, "': set must end with '}'"));
+      if (!absl::ConsumeSuffix(&value, "}"))
+        return absl::InvalidArgumentError(absl::StrCat("resource '", key, "': set must end with '}'"));
       r.set_type(v1::Value::SET);
       r.mutable_set();
       for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
@@ -459,9 +480,7 @@ std::string Resources::ToString() const {
         parts.push_back(absl::StrCat(key, ":[", absl::StrJoin(rs, ","), "]"));
         break;
       }
-      case ResourceKind::kSet:
-        parts.push_back(absl::StrCat(key, ":{", absl::StrJoin(item.set, ","), "}"));
-        break;
+      case ResourceKind::kSet: parts.push_back(absl::StrCat(key, ":{", absl::StrJoin(item.set, ","), "}")); break;
     }
   }
   return absl::StrJoin(parts, ";");
@@ -504,7 +523,10 @@ void Quantities::Set(const std::string& name, Milli value) {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), name,
                              [](const auto& e, const std::string& n) { return e.first < n; });
   if (it != entries_.end() && it->first == name) {
-    if (value <= 0) entries_.erase(it); else it->second = value;
+    if (value <= 0)
+      entries_.erase(it);
+    else
+      it->second = value;
   } else if (value > 0) {
     entries_.insert(it, {name, value});
   }
@@ -521,7 +543,8 @@ Quantities& Quantities::operator-=(const Quantities& o) {
 }
 
 bool Quantities::FitsIn(const Quantities& o) const {
-  for (const auto& [n, v] : entries_) if (v > o.Get(n)) return false;
+  for (const auto& [n, v] : entries_)
+    if (v > o.Get(n)) return false;
   return true;
 }
 

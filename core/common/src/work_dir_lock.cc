@@ -15,9 +15,7 @@ namespace corral {
 absl::StatusOr<std::unique_ptr<WorkDirLock>> WorkDirLock::Acquire(const std::string& dir, const std::string& daemon) {
   std::string path = dir + "/lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  }
+  if (fd < 0) { return absl::FailedPreconditionError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno))); }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int error = errno;
     char buf[32] = {0};

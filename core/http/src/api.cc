@@ -79,8 +79,8 @@ std::optional<Response> CheckPost(const Request& req, Format* format) {
   } else if (type == kProtobuf) {
     *format = Format::kProtobuf;
   } else {
-    return Error(415, absl::StrCat("Expecting 'Content-Type' of application/json or application/x-protobuf, got '",
-                                   type, "'"));
+    return Error(
+        415, absl::StrCat("Expecting 'Content-Type' of application/json or application/x-protobuf, got '", type, "'"));
   }
   return std::nullopt;
 }

@@ -85,15 +85,19 @@ void ResourcesJson(Writer& w, const ResourceList& resources, bool (*keep)(const 
           break;
         }
         auto it = std::find_if(scalars.begin(), scalars.end(), [&](const auto& p) { return p.first == r.name(); });
-        if (it == scalars.end()) scalars.emplace_back(r.name(), r.scalar().value());
-        else it->second += r.scalar().value();
+        if (it == scalars.end())
+          scalars.emplace_back(r.name(), r.scalar().value());
+        else
+          it->second += r.scalar().value();
         break;
       }
       case v1::Value::RANGES: {
         auto it = std::find_if(texts.begin(), texts.end(), [&](const auto& p) { return p.first == r.name(); });
         std::string add = RangesText(r.ranges());
-        if (it == texts.end()) texts.emplace_back(r.name(), add);
-        else it->second = it->second.substr(0, it->second.size() - 1) + ", " + add.substr(1);
+        if (it == texts.end())
+          texts.emplace_back(r.name(), add);
+        else
+          it->second = it->second.substr(0, it->second.size() - 1) + ", " + add.substr(1);
         break;
       }
       case v1::Value::SET:

@@ -5,9 +5,7 @@
 
 namespace corral::http {
 
-std::string RecordIOFrame(absl::string_view record) {
-  return absl::StrCat(record.size(), "\n", record);
-}
+std::string RecordIOFrame(absl::string_view record) { return absl::StrCat(record.size(), "\n", record); }
 
 absl::Status RecordIOReader::Feed(absl::string_view data, std::vector<std::string>* records) {
   if (!error_.ok()) return error_;
@@ -31,8 +29,8 @@ absl::Status RecordIOReader::Feed(absl::string_view data, std::vector<std::strin
       break;
     }
     if (length > max_record_) {
-      error_ = absl::DataLossError(absl::StrCat("RecordIO: record of ", length, " bytes exceeds the limit of ",
-                                                max_record_));
+      error_ = absl::DataLossError(
+          absl::StrCat("RecordIO: record of ", length, " bytes exceeds the limit of ", max_record_));
       break;
     }
     if (buffer_.size() - newline - 1 < length) break;  // record incomplete

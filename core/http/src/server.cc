@@ -84,9 +84,7 @@ absl::StatusOr<Request> ParseRequest(absl::string_view bytes, size_t max_body_by
   parser.eager(true);
   beast::error_code ec;
   size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
-  if (!ec && !parser.is_done()) {
-    parser.put_eof(ec);
-  }
+  if (!ec && !parser.is_done()) { parser.put_eof(ec); }
   if (ec) return absl::InvalidArgumentError(absl::StrCat("Malformed HTTP request: ", ec.message()));
   if (!parser.is_done()) return absl::InvalidArgumentError("Incomplete HTTP request");
   (void)used;
@@ -213,8 +211,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   // Responder; called by the handler, on this session's strand.
   void Reply(Response response) override {
     answered_ = true;
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(response.status),
-                                                                       11);
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(response.status), 11);
     res->set(bhttp::field::server, "corral");
     res->set(bhttp::field::content_type, response.content_type);
     for (auto& [name, value] : response.headers) res->set(name, value);
@@ -311,12 +308,10 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
       return Shutdown();
     }
     if (ec == bhttp::error::body_limit) {
-      return Reply(Response::Text(413, absl::StrCat("Request body is larger than the limit of ",
-                                                    server_->options.max_body_bytes, " bytes\n")));
+      return Reply(Response::Text(
+          413, absl::StrCat("Request body is larger than the limit of ", server_->options.max_body_bytes, " bytes\n")));
     }
-    if (ec == bhttp::error::header_limit) {
-      return Reply(Response::Text(431, "Request headers are too large\n"));
-    }
+    if (ec == bhttp::error::header_limit) { return Reply(Response::Text(431, "Request headers are too large\n")); }
     if (ec) return Reply(Response::Text(400, absl::StrCat("Malformed HTTP request: ", ec.message(), "\n")));
 
     auto& msg = parser_->get();
@@ -585,9 +580,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& host, i
   if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
   if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", ec.message()));
-  }
+  if (ec) { return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", ec.message())); }
   impl->port = impl->acceptor.local_endpoint().port();
   if (impl->options.max_connections == 0) {
     struct rlimit limit {};

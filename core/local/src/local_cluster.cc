@@ -53,7 +53,8 @@ absl::Status LocalCluster::WaitForAgents(double timeout_seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_seconds);
   while (std::chrono::steady_clock::now() < deadline) {
     bool all = true;
-    for (auto& a : agents_) if (a && !a->agent().registered()) all = false;
+    for (auto& a : agents_)
+      if (a && !a->agent().registered()) all = false;
     if (all && master().GetState().agents_size() >= static_cast<int>(agents_.size())) return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -82,7 +83,8 @@ void LocalCluster::StopAgent(size_t i) {
 }
 
 void LocalCluster::Shutdown() {
-  for (auto& a : agents_) if (a) a->Shutdown();
+  for (auto& a : agents_)
+    if (a) a->Shutdown();
   agents_.clear();
   if (master_) master_->Shutdown();
   master_.reset();

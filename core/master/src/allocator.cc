@@ -14,7 +14,10 @@ Resources CapScalars(const Resources& r, Quantities* cap) {
   for (const auto& [n, v] : cap->entries()) capped.insert(n);
   Resources out;
   for (const ResourceItem& item : r.items()) {
-    if (!capped.count(item.name)) { out.Add(item); continue; }
+    if (!capped.count(item.name)) {
+      out.Add(item);
+      continue;
+    }
     Milli left = cap->Get(item.name);
     if (item.kind == ResourceKind::kScalar) {
       ResourceItem kept = item;
@@ -109,7 +112,10 @@ void Allocator::AddFramework(const std::string& framework_id, const std::vector<
   for (const std::string& r : f.roles) {
     auto& set = Role(r).frameworks;
     for (auto sit = set.begin(); sit != set.end(); ++sit) {
-      if (sit->second == idx) { set.erase(sit); break; }
+      if (sit->second == idx) {
+        set.erase(sit);
+        break;
+      }
     }
   }
   f.id = framework_id;
@@ -132,7 +138,10 @@ void Allocator::RemoveFramework(const std::string& framework_id) {
   for (const std::string& r : f.roles) {
     auto& set = Role(r).frameworks;
     for (auto sit = set.begin(); sit != set.end(); ++sit) {
-      if (sit->second == idx) { set.erase(sit); break; }
+      if (sit->second == idx) {
+        set.erase(sit);
+        break;
+      }
     }
   }
   f.removed = true;
@@ -167,9 +176,7 @@ void Allocator::SetWeight(const std::string& role, double weight) {
   order_dirty_ = true;
 }
 
-void Allocator::SetQuota(const std::string& role, const RoleQuota& quota) {
-  Role(role).quota = quota;
-}
+void Allocator::SetQuota(const std::string& role, const RoleQuota& quota) { Role(role).quota = quota; }
 
 void Allocator::Account(int fw, const std::string& role, int agent, const Resources& r, bool add) {
   Quantities q = Quantities::Of(r);
@@ -222,8 +229,8 @@ void Allocator::RebuildOrder() {
   order_dirty_ = false;
 }
 
-void Allocator::AddUsed(const std::string& framework_id, const std::string& role,
-                        const std::string& agent_id, const Resources& resources) {
+void Allocator::AddUsed(const std::string& framework_id, const std::string& role, const std::string& agent_id,
+                        const Resources& resources) {
   auto fit = framework_index_.find(framework_id);
   auto ait = agent_index_.find(agent_id);
   if (ait == agent_index_.end()) return;
@@ -235,9 +242,8 @@ void Allocator::AddUsed(const std::string& framework_id, const std::string& role
   Account(fit->second, role, ait->second, resources, true);
 }
 
-void Allocator::Recover(const std::string& framework_id, const std::string& role,
-                        const std::string& agent_id, const Resources& resources,
-                        double refuse_seconds, double now) {
+void Allocator::Recover(const std::string& framework_id, const std::string& role, const std::string& agent_id,
+                        const Resources& resources, double refuse_seconds, double now) {
   auto ait = agent_index_.find(agent_id);
   auto fit = framework_index_.find(framework_id);
   if (ait == agent_index_.end()) return;
@@ -281,7 +287,8 @@ Quantities Allocator::UnsatisfiedGuarantees() const {
 std::vector<Allocation> Allocator::Allocate(double now) {
   std::vector<int> all;
   all.reserve(agents_.size());
-  for (size_t i = 0; i < agents_.size(); ++i) if (!agents_[i].removed) all.push_back(static_cast<int>(i));
+  for (size_t i = 0; i < agents_.size(); ++i)
+    if (!agents_[i].removed) all.push_back(static_cast<int>(i));
   return Run(now, std::move(all));
 }
 
@@ -336,7 +343,11 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
 
   // Stage 1: unmet guarantees.
   bool any_guarantee = false;
-  for (const auto& [name, re] : roles_) if (!re.quota.guarantee.Empty()) { any_guarantee = true; break; }
+  for (const auto& [name, re] : roles_)
+    if (!re.quota.guarantee.Empty()) {
+      any_guarantee = true;
+      break;
+    }
   if (any_guarantee) {
     for (int agent : agents) {
       if (!agents_[agent].active) continue;
@@ -379,9 +390,7 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
       auto next_it = std::next(it);
       std::optional<std::pair<double, std::string>> next_key;
       if (next_it != role_order_.end()) next_key = *next_it;
-      auto advance = [&] {
-        it = next_key ? role_order_.lower_bound(*next_key) : role_order_.end();
-      };
+      auto advance = [&] { it = next_key ? role_order_.lower_bound(*next_key) : role_order_.end(); };
       if (a.available.Empty()) break;
       RoleEntry& re = roles_[name];
       bool guaranteed = !re.quota.guarantee.Empty();

@@ -14,8 +14,8 @@ namespace corral {
 
 namespace {
 
-using v1::scheduler::Event;
 using v1::internal::MasterMessage;
+using v1::scheduler::Event;
 
 constexpr char kMaintenanceState[] = "maintenance";
 
@@ -52,7 +52,8 @@ Master::MachineEntry* Master::MachineOf(const std::string& hostname) {
 absl::Status Master::PersistMaintenance() {
   v1::internal::MaintenanceState state;
   *state.mutable_schedule() = schedule_;
-  for (const auto& [key, m] : machines_) if (m.down) *state.add_down_machines() = m.id;
+  for (const auto& [key, m] : machines_)
+    if (m.down) *state.add_down_machines() = m.id;
   for (const auto& [id, agent] : agents_) {
     if (!agent.drain) continue;
     auto* d = state.add_drains();
@@ -103,7 +104,8 @@ absl::Status Master::UpdateMaintenanceSchedule(const v1::maintenance::Schedule& 
       return absl::InvalidArgumentError(absl::StrCat("'windows[", w, "].unavailability.start' is required"));
     }
     if (window.unavailability().has_duration() && window.unavailability().duration().nanoseconds() < 0) {
-      return absl::InvalidArgumentError(absl::StrCat("'windows[", w, "].unavailability.duration' must not be negative"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("'windows[", w, "].unavailability.duration' must not be negative"));
     }
     for (const auto& id : ids) {
       if (!wanted.emplace(HostKey(id.hostname()), std::make_pair(id, window.unavailability())).second) {
@@ -272,8 +274,8 @@ absl::Status Master::StartMaintenance(const std::vector<v1::MachineID>& machines
       if (m != nullptr && m->down) removed.push_back(agent_id);
     }
     for (const std::string& agent_id : removed) {
-      RemoveAgentForMaintenance(agent_id, absl::StrCat("machine '", agents_[agent_id].info.hostname(),
-                                                       "' is down for maintenance"));
+      RemoveAgentForMaintenance(
+          agent_id, absl::StrCat("machine '", agents_[agent_id].info.hostname(), "' is down for maintenance"));
     }
     CORRAL_LOG(INFO) << "Maintenance started on " << machines.size() << " machines; " << removed.size()
                      << " agents removed";
@@ -340,7 +342,8 @@ absl::Status Master::StopMaintenance(const std::vector<v1::MachineID>& machines)
     for (const auto& w : schedule_.windows()) {
       v1::maintenance::Window kept = w;
       kept.clear_machine_ids();
-      for (const auto& id : w.machine_ids()) if (!up.count(HostKey(id.hostname()))) *kept.add_machine_ids() = id;
+      for (const auto& id : w.machine_ids())
+        if (!up.count(HostKey(id.hostname()))) *kept.add_machine_ids() = id;
       if (kept.machine_ids_size() > 0) *schedule.add_windows() = kept;
     }
     schedule_ = schedule;

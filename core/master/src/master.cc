@@ -17,9 +17,9 @@
 namespace corral {
 namespace {
 
+using v1::internal::MasterMessage;
 using v1::scheduler::Call;
 using v1::scheduler::Event;
-using v1::internal::MasterMessage;
 
 constexpr size_t kMaxCompletedTasks = 1000;
 constexpr double kDefaultRefuseSeconds = 5.0;
@@ -143,10 +143,12 @@ void Master::Stop() {
   if (loop_.InLoopThread()) return;
   loop_.Call([&] {
     stopped_ = true;
-    for (auto& [id, fw] : frameworks_) if (fw.sink) fw.sink->Close();
+    for (auto& [id, fw] : frameworks_)
+      if (fw.sink) fw.sink->Close();
     for (auto& sink : operator_sinks_) sink->Close();
     operator_sinks_.clear();
-    for (auto& [id, agent] : agents_) if (agent.link) agent.link->Close();
+    for (auto& [id, agent] : agents_)
+      if (agent.link) agent.link->Close();
     for (auto& [id, link] : pending_links_) link->Close();
     return 0;
   });
@@ -167,10 +169,7 @@ void Master::SetAdvertisedPort(int port) {
   });
 }
 
-std::string Master::NextId(const char* prefix) {
-  return absl::StrCat(info_.id(), "-", prefix, next_id_++);
-}
-
+std::string Master::NextId(const char* prefix) { return absl::StrCat(info_.id(), "-", prefix, next_id_++); }
 
 Master::FrameworkEntry* Master::FindFramework(const std::string& id) {
   auto it = frameworks_.find(id);
@@ -290,23 +289,24 @@ absl::Status Master::DoCall(const Call& call) {
     return absl::NotFoundError(absl::StrCat("framework '", call.framework_id().value(), "' is not subscribed"));
   }
   if (!fw->connected) {
-    return absl::FailedPreconditionError(absl::StrCat("framework '", fw->id, "' is disconnected; subscribe again first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("framework '", fw->id, "' is disconnected; subscribe again first"));
   }
   switch (call.type()) {
-    case Call::TEARDOWN:
-      RemoveFramework(fw->id, "framework requested teardown");
-      return absl::OkStatus();
+    case Call::TEARDOWN: RemoveFramework(fw->id, "framework requested teardown"); return absl::OkStatus();
     case Call::ACCEPT: return Accept(*fw, call.accept());
     case Call::ACCEPT_INVERSE_OFFERS:
       return AnswerInverseOffers(*fw, call.accept_inverse_offers().inverse_offer_ids(), v1::InverseOfferStatus::ACCEPT);
     case Call::DECLINE_INVERSE_OFFERS:
-      return AnswerInverseOffers(*fw, call.decline_inverse_offers().inverse_offer_ids(), v1::InverseOfferStatus::DECLINE);
+      return AnswerInverseOffers(*fw, call.decline_inverse_offers().inverse_offer_ids(),
+                                 v1::InverseOfferStatus::DECLINE);
     case Call::DECLINE: return Decline(*fw, call.decline());
     case Call::REVIVE: {
       std::vector<std::string> roles(call.revive().roles().begin(), call.revive().roles().end());
       for (const std::string& r : roles) {
         if (std::find(fw->roles.begin(), fw->roles.end(), r) == fw->roles.end()) {
-          return absl::InvalidArgumentError(absl::StrCat("'revive.roles': framework is not subscribed to role '", r, "'"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("'revive.roles': framework is not subscribed to role '", r, "'"));
         }
       }
       allocator_.Revive(fw->id, roles);
@@ -317,7 +317,8 @@ absl::Status Master::DoCall(const Call& call) {
       std::vector<std::string> roles(call.suppress().roles().begin(), call.suppress().roles().end());
       for (const std::string& r : roles) {
         if (std::find(fw->roles.begin(), fw->roles.end(), r) == fw->roles.end()) {
-          return absl::InvalidArgumentError(absl::StrCat("'suppress.roles': framework is not subscribed to role '", r, "'"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("'suppress.roles': framework is not subscribed to role '", r, "'"));
         }
       }
       allocator_.Suppress(fw->id, roles);
@@ -341,11 +342,26 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
   std::string offer_error;
   for (const auto& oid : accept.offer_ids()) {
     auto it = offers_.find(oid.value());
-    if (!seen.insert(oid.value()).second) { offer_error = absl::StrCat("offer '", oid.value(), "' appears twice"); break; }
-    if (it == offers_.end()) { offer_error = absl::StrCat("offer '", oid.value(), "' is unknown or no longer valid"); break; }
-    if (it->second.framework_id != fw.id) { offer_error = absl::StrCat("offer '", oid.value(), "' belongs to another framework"); break; }
-    if (!agent_id.empty() && it->second.agent_id != agent_id) { offer_error = "offers are on different agents"; break; }
-    if (!role.empty() && it->second.role != role) { offer_error = "offers are allocated to different roles"; break; }
+    if (!seen.insert(oid.value()).second) {
+      offer_error = absl::StrCat("offer '", oid.value(), "' appears twice");
+      break;
+    }
+    if (it == offers_.end()) {
+      offer_error = absl::StrCat("offer '", oid.value(), "' is unknown or no longer valid");
+      break;
+    }
+    if (it->second.framework_id != fw.id) {
+      offer_error = absl::StrCat("offer '", oid.value(), "' belongs to another framework");
+      break;
+    }
+    if (!agent_id.empty() && it->second.agent_id != agent_id) {
+      offer_error = "offers are on different agents";
+      break;
+    }
+    if (!role.empty() && it->second.role != role) {
+      offer_error = "offers are allocated to different roles";
+      break;
+    }
     agent_id = it->second.agent_id;
     role = it->second.role;
   }
@@ -359,12 +375,14 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
     // Every task in the call is dropped, with the reason.
     for (const auto& op : accept.operations()) {
       std::vector<const v1::TaskInfo*> tasks;
-      if (op.type() == v1::Offer::Operation::LAUNCH) for (const auto& t : op.launch().task_infos()) tasks.push_back(&t);
-      if (op.type() == v1::Offer::Operation::LAUNCH_GROUP) for (const auto& t : op.launch_group().task_group().tasks()) tasks.push_back(&t);
+      if (op.type() == v1::Offer::Operation::LAUNCH)
+        for (const auto& t : op.launch().task_infos()) tasks.push_back(&t);
+      if (op.type() == v1::Offer::Operation::LAUNCH_GROUP)
+        for (const auto& t : op.launch_group().task_group().tasks()) tasks.push_back(&t);
       for (const v1::TaskInfo* t : tasks) {
         SendMasterUpdate(fw, nullptr, t->task_id().value(), t->agent_id().value(),
-                         LostState(fw.partition_aware, v1::TASK_DROPPED),
-                         v1::TaskStatus::REASON_INVALID_OFFERS, offer_error);
+                         LostState(fw.partition_aware, v1::TASK_DROPPED), v1::TaskStatus::REASON_INVALID_OFFERS,
+                         offer_error);
       }
     }
     return absl::InvalidArgumentError(absl::StrCat("'accept.offer_ids': ", offer_error));
@@ -383,8 +401,10 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
       case v1::Offer::Operation::LAUNCH_GROUP: {
         bool group = op.type() == v1::Offer::Operation::LAUNCH_GROUP;
         std::vector<const v1::TaskInfo*> tasks;
-        if (group) for (const auto& t : op.launch_group().task_group().tasks()) tasks.push_back(&t);
-        else for (const auto& t : op.launch().task_infos()) tasks.push_back(&t);
+        if (group)
+          for (const auto& t : op.launch_group().task_group().tasks()) tasks.push_back(&t);
+        else
+          for (const auto& t : op.launch().task_infos()) tasks.push_back(&t);
 
         // Validate every task; a group is all-or-nothing.
         std::vector<Resources> task_resources(tasks.size());
@@ -395,9 +415,12 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
         std::string group_error;
         const v1::ExecutorInfo* group_executor = group ? &op.launch_group().executor() : nullptr;
         if (group) {
-          if (tasks.empty()) group_error = "'launch_group.task_group.tasks' is empty";
-          else if (!op.launch_group().has_executor()) group_error = "'launch_group.executor' is required";
-          else if (auto s = validation::ValidateExecutor(*group_executor, fw.id); !s.ok()) group_error = std::string(s.message());
+          if (tasks.empty())
+            group_error = "'launch_group.task_group.tasks' is empty";
+          else if (!op.launch_group().has_executor())
+            group_error = "'launch_group.executor' is required";
+          else if (auto s = validation::ValidateExecutor(*group_executor, fw.id); !s.ok())
+            group_error = std::string(s.message());
         }
         for (size_t i = 0; i < tasks.size(); ++i) {
           const v1::TaskInfo& t = *tasks[i];
@@ -410,16 +433,21 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
                                                         "default executor"));
           }
           if (s.ok() && !ids_in_call.insert(t.task_id().value()).second) {
-            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': 'task_id' is used twice in this call"));
+            s = absl::InvalidArgumentError(
+                absl::StrCat("task '", t.task_id().value(), "': 'task_id' is used twice in this call"));
           }
           if (s.ok() && tasks_.count({fw.id, t.task_id().value()})) {
-            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': 'task_id' is already used by an active task"));
+            s = absl::InvalidArgumentError(
+                absl::StrCat("task '", t.task_id().value(), "': 'task_id' is already used by an active task"));
           }
           if (s.ok() && group && !t.has_command()) {
-            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': tasks in a group need 'command'"));
+            s = absl::InvalidArgumentError(
+                absl::StrCat("task '", t.task_id().value(), "': tasks in a group need 'command'"));
           }
-          if (s.ok() && group && t.has_executor() && t.executor().executor_id().value() != group_executor->executor_id().value()) {
-            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "': 'executor' differs from the group's executor"));
+          if (s.ok() && group && t.has_executor() &&
+              t.executor().executor_id().value() != group_executor->executor_id().value()) {
+            s = absl::InvalidArgumentError(
+                absl::StrCat("task '", t.task_id().value(), "': 'executor' differs from the group's executor"));
           }
           if (s.ok() && !group && t.has_executor()) s = validation::ValidateExecutor(t.executor(), fw.id);
           if (s.ok()) {
@@ -438,7 +466,8 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
             }
             if (!(remaining - needed).Contains(need)) {
               s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(), "' needs ", need.ToString(),
-                                                          " but the offers have only ", (remaining - needed).ToString(), " left"));
+                                                          " but the offers have only ", (remaining - needed).ToString(),
+                                                          " left"));
             } else {
               needed += need;
               if (!new_executor.empty()) new_executors[new_executor] = executor_resources;
@@ -447,14 +476,18 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
           if (!s.ok()) errors[i] = std::string(s.message());
         }
         if (group && group_error.empty()) {
-          for (const std::string& e : errors) if (!e.empty()) { group_error = e; break; }
+          for (const std::string& e : errors)
+            if (!e.empty()) {
+              group_error = e;
+              break;
+            }
         }
         if (agent == nullptr || !agent->reachable) {
           std::string why = agent == nullptr ? "agent is gone" : "agent is unreachable";
           for (const v1::TaskInfo* t : tasks) {
             SendMasterUpdate(fw, nullptr, t->task_id().value(), agent_id,
-                             LostState(fw.partition_aware, v1::TASK_DROPPED),
-                             v1::TaskStatus::REASON_AGENT_REMOVED, why);
+                             LostState(fw.partition_aware, v1::TASK_DROPPED), v1::TaskStatus::REASON_AGENT_REMOVED,
+                             why);
           }
           break;
         }
@@ -524,8 +557,8 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
         break;
       }
       default: {
-        std::string msg = absl::StrCat("operation ", v1::Offer::Operation::Type_Name(op.type()),
-                                       " is not supported by this master");
+        std::string msg =
+            absl::StrCat("operation ", v1::Offer::Operation::Type_Name(op.type()), " is not supported by this master");
         Event ev;
         ev.set_type(Event::ERROR);
         ev.mutable_error()->set_message(msg);
@@ -564,8 +597,8 @@ absl::Status Master::Kill(FrameworkEntry& fw, const Call::Kill& kill) {
   auto it = tasks_.find({fw.id, kill.task_id().value()});
   if (it == tasks_.end()) {
     SendMasterUpdate(fw, nullptr, kill.task_id().value(), kill.agent_id().value(),
-                     LostState(fw.partition_aware, v1::TASK_UNKNOWN),
-                     v1::TaskStatus::REASON_RECONCILIATION, "task is not known to the master");
+                     LostState(fw.partition_aware, v1::TASK_UNKNOWN), v1::TaskStatus::REASON_RECONCILIATION,
+                     "task is not known to the master");
     return absl::OkStatus();
   }
   TaskEntry& task = it->second;
@@ -618,7 +651,10 @@ absl::Status Master::Reconcile(FrameworkEntry& fw, const Call::Reconcile& rec) {
   }
   for (const auto& t : rec.tasks()) {
     auto it = tasks_.find({fw.id, t.task_id().value()});
-    if (it != tasks_.end()) { send(it->second); continue; }
+    if (it != tasks_.end()) {
+      send(it->second);
+      continue;
+    }
     // A task that ended recently (its terminal update acknowledged, maybe
     // while this call was on its way) is answered with how it ended, rather
     // than as unknown.
@@ -856,8 +892,8 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   std::string id = msg.agent_info().id().value();
   auto reported_total = Resources::FromProto(msg.agent_info().resources());
   if (id.empty() || !reported_total.ok()) {
-    return RefuseAgent(*link, id.empty() ? "reregistration without an agent ID"
-                                         : std::string(reported_total.status().message()));
+    return RefuseAgent(
+        *link, id.empty() ? "reregistration without an agent ID" : std::string(reported_total.status().message()));
   }
   v1::AgentInfo info = WithKeptReservations(msg.agent_info());
   auto total = Resources::FromProto(info.resources());
@@ -925,7 +961,8 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
       task.resources_released = false;
       FrameworkEntry* fw = FindFramework(fid);
       task.role = fw && !fw->roles.empty() ? fw->roles[0] : "*";
-      if (!t.resources().empty() && t.resources(0).has_allocation_info()) task.role = t.resources(0).allocation_info().role();
+      if (!t.resources().empty() && t.resources(0).has_allocation_info())
+        task.role = t.resources(0).allocation_info().role();
       if (t.statuses_size() > 0) task.latest_status = t.statuses(t.statuses_size() - 1);
       TrimForKeeping(&task.latest_status);
       task.latest_status.mutable_task_id()->set_value(task.task_id);
@@ -1040,7 +1077,8 @@ void Master::OnExecutorExited(AgentEntry& agent, const v1::internal::ExecutorExi
   std::string fid = msg.framework_id().value();
   auto it = agent.executors.find({fid, msg.executor_id().value()});
   if (it != agent.executors.end()) {
-    allocator_.Recover(fid, it->second.role.empty() ? "*" : it->second.role, agent.id, it->second.resources, 0, clock_->SteadySeconds());
+    allocator_.Recover(fid, it->second.role.empty() ? "*" : it->second.role, agent.id, it->second.resources, 0,
+                       clock_->SteadySeconds());
     agent.executors.erase(it);  // offered at the next allocation cycle
   }
   FrameworkEntry* fw = FindFramework(fid);
@@ -1098,8 +1136,7 @@ void Master::PingAgents() {
 }
 
 void Master::MarkUnreachable(AgentEntry& agent) {
-  CORRAL_LOG(WARNING) << "Agent " << agent.id << " missed " << agent.missed_pings
-                      << " pings; marking it unreachable";
+  CORRAL_LOG(WARNING) << "Agent " << agent.id << " missed " << agent.missed_pings << " pings; marking it unreachable";
   agent.reachable = false;
   for (const std::string& offer_id : std::set<std::string>(agent.offers)) RescindOffer(offer_id, false, 0);
   RescindInverseOffers(agent.id);
@@ -1143,8 +1180,10 @@ void Master::MarkUnreachable(AgentEntry& agent) {
 // --- offers and allocation ------------------------------------------------------
 
 void Master::ScheduleAllocation(const std::string& agent_id) {
-  if (agent_id.empty()) allocate_all_ = true;
-  else dirty_agents_.insert(agent_id);
+  if (agent_id.empty())
+    allocate_all_ = true;
+  else
+    dirty_agents_.insert(agent_id);
   if (allocation_pending_) return;
   allocation_pending_ = true;
   loop_.Post([this] { RunAllocation(); });
@@ -1236,7 +1275,8 @@ void Master::RescindOffer(const std::string& offer_id, bool recover, double refu
   OfferEntry offer = it->second;
   RemoveOffer(offer_id);
   if (recover) {
-    allocator_.Recover(offer.framework_id, offer.role, offer.agent_id, offer.resources, refuse_seconds, clock_->SteadySeconds());
+    allocator_.Recover(offer.framework_id, offer.role, offer.agent_id, offer.resources, refuse_seconds,
+                       clock_->SteadySeconds());
     if (refuse_seconds <= 0) ScheduleAllocation(offer.agent_id);
   }
   FrameworkEntry* fw = FindFramework(offer.framework_id);
@@ -1253,7 +1293,8 @@ void Master::SendHeartbeats() {
   if (stopped_) return;
   Event ev;
   ev.set_type(Event::HEARTBEAT);
-  for (auto& [id, fw] : frameworks_) if (fw.connected) SendToFramework(fw, ev);
+  for (auto& [id, fw] : frameworks_)
+    if (fw.connected) SendToFramework(fw, ev);
   v1::master::Event heartbeat;
   heartbeat.set_type(v1::master::Event::HEARTBEAT);
   Publish(heartbeat);
@@ -1303,8 +1344,8 @@ void Master::RemoveTask(const TaskKey& key) {
 }
 
 void Master::SendMasterUpdate(FrameworkEntry& fw, const TaskEntry* task, const std::string& task_id,
-                              const std::string& agent_id, v1::TaskState state,
-                              v1::TaskStatus::Reason reason, const std::string& message) {
+                              const std::string& agent_id, v1::TaskState state, v1::TaskStatus::Reason reason,
+                              const std::string& message) {
   Event ev;
   ev.set_type(Event::UPDATE);
   v1::TaskStatus* st = ev.mutable_update()->mutable_status();
@@ -1536,17 +1577,17 @@ absl::Status Master::SubscribeOperator(std::shared_ptr<OperatorSink> sink) {
 
 void Master::OperatorGone(OperatorSink* sink) {
   loop_.Post([this, sink] {
-    operator_sinks_.erase(std::remove_if(operator_sinks_.begin(), operator_sinks_.end(),
-                                         [&](const auto& s) { return s.get() == sink; }),
-                          operator_sinks_.end());
+    operator_sinks_.erase(
+        std::remove_if(operator_sinks_.begin(), operator_sinks_.end(), [&](const auto& s) { return s.get() == sink; }),
+        operator_sinks_.end());
   });
 }
 
 void Master::Publish(const v1::master::Event& event) {
   if (operator_sinks_.empty()) return;
-  operator_sinks_.erase(std::remove_if(operator_sinks_.begin(), operator_sinks_.end(),
-                                       [&](const auto& s) { return !s->Send(event); }),
-                        operator_sinks_.end());
+  operator_sinks_.erase(
+      std::remove_if(operator_sinks_.begin(), operator_sinks_.end(), [&](const auto& s) { return !s->Send(event); }),
+      operator_sinks_.end());
 }
 
 void Master::PublishTaskAdded(const TaskEntry& task) {
@@ -1645,8 +1686,7 @@ std::map<std::string, double> Master::Metrics() {
     }
     std::map<v1::TaskState, double> current;
     for (const auto& [key, task] : tasks_) ++current[task.state];
-    for (auto state : {v1::TASK_STAGING, v1::TASK_STARTING, v1::TASK_RUNNING, v1::TASK_KILLING,
-                       v1::TASK_UNREACHABLE}) {
+    for (auto state : {v1::TASK_STAGING, v1::TASK_STARTING, v1::TASK_RUNNING, v1::TASK_KILLING, v1::TASK_UNREACHABLE}) {
       m["master/tasks_" + absl::AsciiStrToLower(v1::TaskState_Name(state).substr(5))] = current[state];
     }
     for (auto state : {v1::TASK_FINISHED, v1::TASK_FAILED, v1::TASK_KILLED, v1::TASK_LOST, v1::TASK_ERROR,

@@ -36,10 +36,15 @@ using HttpSchedulerSink = http::RecordIOSink<SchedulerSink, Event>;
 using HttpOperatorSink = http::RecordIOSink<OperatorSink, v1::master::Event>;
 
 const std::set<std::string>& Counters() {
-  static const std::set<std::string> kCounters = {
-      "master/tasks_finished", "master/tasks_failed", "master/tasks_killed", "master/tasks_lost",
-      "master/tasks_error", "master/tasks_dropped", "master/tasks_gone", "master/tasks_gone_by_operator",
-      "allocator/mesos/allocation_runs"};
+  static const std::set<std::string> kCounters = {"master/tasks_finished",
+                                                  "master/tasks_failed",
+                                                  "master/tasks_killed",
+                                                  "master/tasks_lost",
+                                                  "master/tasks_error",
+                                                  "master/tasks_dropped",
+                                                  "master/tasks_gone",
+                                                  "master/tasks_gone_by_operator",
+                                                  "allocator/mesos/allocation_runs"};
   return kCounters;
 }
 
@@ -131,8 +136,7 @@ void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
     auto sink = std::make_shared<HttpSchedulerSink>(*accepted);
     auto id = master_->Subscribe(call, sink);
     if (!id.ok()) {
-      return r.Reply(Error(HttpStatusOf(id.status()),
-                           absl::StrCat("Failed to subscribe: ", id.status().message())));
+      return r.Reply(Error(HttpStatusOf(id.status()), absl::StrCat("Failed to subscribe: ", id.status().message())));
     }
     std::string framework_id = *id;
     std::string stream_id = UuidToString(NewUuidBytes());
@@ -204,8 +208,8 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
   if (answer->has_value()) return r.Reply(Answer(**answer, *accepted));
   // Mesos answers the two reservation calls with 202, other calls that only
   // act with 200, both without a body.
-  bool reservation = call.type() == v1::master::Call::RESERVE_RESOURCES ||
-                     call.type() == v1::master::Call::UNRESERVE_RESOURCES;
+  bool reservation =
+      call.type() == v1::master::Call::RESERVE_RESOURCES || call.type() == v1::master::Call::UNRESERVE_RESOURCES;
   r.Reply(http::Response::Text(reservation ? 202 : 200, ""));
 }
 

@@ -20,9 +20,7 @@ absl::Status Invalid(absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("Failed to validate master::Call: ", what));
 }
 
-absl::Status Missing(absl::string_view field) {
-  return Invalid(absl::StrCat("Expecting '", field, "' to be present"));
-}
+absl::Status Missing(absl::string_view field) { return Invalid(absl::StrCat("Expecting '", field, "' to be present")); }
 
 v1::master::QuotaConfig QuotaConfigOf(const std::string& role, const RoleQuota& q) {
   v1::master::QuotaConfig config;
@@ -235,9 +233,10 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       bool reserve = call.type() == v1::master::Call::RESERVE_RESOURCES;
       const v1::AgentID& agent_id =
           reserve ? call.reserve_resources().agent_id() : call.unreserve_resources().agent_id();
-      if (!agent_id.has_value()) return Missing(reserve ? "reserve_resources.agent_id" : "unreserve_resources.agent_id");
-      auto resources = Resources::FromProto(reserve ? call.reserve_resources().resources()
-                                                     : call.unreserve_resources().resources());
+      if (!agent_id.has_value())
+        return Missing(reserve ? "reserve_resources.agent_id" : "unreserve_resources.agent_id");
+      auto resources =
+          Resources::FromProto(reserve ? call.reserve_resources().resources() : call.unreserve_resources().resources());
       if (!resources.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("Invalid resources: ", resources.status().message()));
       }
@@ -259,8 +258,7 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       return Acted(master_->TeardownFramework(call.teardown().framework_id().value()));
     case v1::master::Call::SUBSCRIBE:
       return absl::FailedPreconditionError("SUBSCRIBE is a stream of events: send it to /api/v1 as its own request");
-    case v1::master::Call::UNKNOWN:
-      return Missing("type");
+    case v1::master::Call::UNKNOWN: return Missing("type");
     default:
       return absl::UnimplementedError(absl::StrCat("Call ", v1::master::Call::Type_Name(call.type()),
                                                    " is not served by Corral yet; see docs/mesos-compatibility.md"));

@@ -87,11 +87,11 @@ class SqliteRegistry : public Registry {
     if (seq_ >= *acknowledged) return absl::OkStatus();
     std::string wal = path_ + "-wal";
     bool has_wal = ::access(wal.c_str(), F_OK) == 0;
-    return absl::DataLossError(absl::StrCat(
-        "registry ", has_wal ? wal : path_, " is damaged: it holds the registry's writes up to number ", seq_,
-        ", but number ", *acknowledged, " was acknowledged (", counter_.path(),
-        "); restore the work dir from a backup, or remove ", counter_.path(), " if ", path_,
-        " was restored from one on purpose"));
+    return absl::DataLossError(absl::StrCat("registry ", has_wal ? wal : path_,
+                                            " is damaged: it holds the registry's writes up to number ", seq_,
+                                            ", but number ", *acknowledged, " was acknowledged (", counter_.path(),
+                                            "); restore the work dir from a backup, or remove ", counter_.path(),
+                                            " if ", path_, " was restored from one on purpose"));
   }
 
   absl::Status Init() {
@@ -111,9 +111,8 @@ class SqliteRegistry : public Registry {
       int version = sqlite3_column_int(stmt, 0);
       sqlite3_reset(stmt);
       if (version != kSchemaVersion) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("registry ", path_, " has schema version ", version, "; this master reads version ",
-                         kSchemaVersion));
+        return absl::FailedPreconditionError(absl::StrCat("registry ", path_, " has schema version ", version,
+                                                          "; this master reads version ", kSchemaVersion));
       }
       return absl::OkStatus();
     }
@@ -147,7 +146,8 @@ class SqliteRegistry : public Registry {
       if (!info.ParseFromArray(sqlite3_column_blob(stmt, 1), sqlite3_column_bytes(stmt, 1))) {
         std::string id = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
         sqlite3_reset(stmt);
-        return absl::DataLossError(absl::StrCat("registry ", path_, " is corrupt: framework '", id, "' does not decode"));
+        return absl::DataLossError(
+            absl::StrCat("registry ", path_, " is corrupt: framework '", id, "' does not decode"));
       }
       state.frameworks.push_back(std::move(info));
     }
@@ -288,7 +288,8 @@ class InMemoryRegistry : public Registry {
 
 absl::StatusOr<std::unique_ptr<Registry>> OpenSqliteRegistry(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -305,9 +306,7 @@ absl::StatusOr<std::unique_ptr<Registry>> OpenSqliteRegistry(const std::string& 
       std::string result;
       if (sqlite3_step(check) == SQLITE_ROW) result = reinterpret_cast<const char*>(sqlite3_column_text(check, 0));
       sqlite3_finalize(check);
-      if (result != "ok") {
-        return absl::DataLossError(absl::StrCat("registry ", path, " is corrupt: ", result));
-      }
+      if (result != "ok") { return absl::DataLossError(absl::StrCat("registry ", path, " is corrupt: ", result)); }
     }
   }
   return std::unique_ptr<Registry>(std::move(registry));

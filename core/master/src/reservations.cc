@@ -13,8 +13,8 @@ namespace corral {
 absl::Status Master::ReserveResources(const std::string& agent_id, const Resources& resources) {
   for (const ResourceItem& item : resources.items()) {
     if (item.role == kUnreservedRole || !item.dynamic) {
-      return absl::InvalidArgumentError(absl::StrCat("resource '", item.name,
-                                                     "' must carry a DYNAMIC reservation for a role other than '*'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("resource '", item.name, "' must carry a DYNAMIC reservation for a role other than '*'"));
     }
     if (absl::Status s = validation::ValidateRole(item.role); !s.ok()) return s;
   }

@@ -94,25 +94,27 @@ absl::Status Master::UpdateQuotas(const std::map<std::string, RoleQuota>& quotas
                                  [&](const auto& e) { return e.first == name; });
       if (limited && guarantee > limit) {
         return absl::InvalidArgumentError(absl::StrCat("role '", role, "': the guarantee of '", name, "' (",
-                                                       FromMilli(guarantee), ") is above its limit (",
-                                                       FromMilli(limit), ")"));
+                                                       FromMilli(guarantee), ") is above its limit (", FromMilli(limit),
+                                                       ")"));
       }
     }
   }
   return loop_.Call([&]() -> absl::Status {
     auto next = quotas_;
     for (const auto& [role, q] : quotas) {
-      if (q.guarantee.Empty() && q.limit.Empty()) next.erase(role);
-      else next[role] = q;
+      if (q.guarantee.Empty() && q.limit.Empty())
+        next.erase(role);
+      else
+        next[role] = q;
     }
     if (!force) {
       Quantities total, guaranteed;
       for (const auto& [id, agent] : agents_) total += Quantities::Of(agent.total);
       for (const auto& [role, q] : next) guaranteed += q.guarantee;
       if (!guaranteed.FitsIn(total)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the guarantees of all roles (", guaranteed.ToString(), ") do not fit in the cluster's resources (",
-            total.ToString(), "); set 'force' to store them anyway"));
+        return absl::FailedPreconditionError(absl::StrCat("the guarantees of all roles (", guaranteed.ToString(),
+                                                          ") do not fit in the cluster's resources (", total.ToString(),
+                                                          "); set 'force' to store them anyway"));
       }
     }
     auto before = quotas_;

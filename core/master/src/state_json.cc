@@ -97,7 +97,8 @@ void Agent(Writer& w, const v1::internal::AgentState& a, bool summary,
     Key(w, "framework_ids");
     w.StartArray();
     auto ids = framework_ids->find(a.agent_info().id().value());
-    if (ids != framework_ids->end()) for (const std::string& id : ids->second) Str(w, id);
+    if (ids != framework_ids->end())
+      for (const std::string& id : ids->second) Str(w, id);
     w.EndArray();
   }
   w.EndObject();
@@ -129,9 +130,7 @@ struct TasksByFramework {
   rapidjson::StringBuffer* out = nullptr;  // the buffer the task lists are written to
 
   explicit TasksByFramework(const v1::internal::ClusterState& state)
-      : active(state.frameworks_size()),
-        unreachable(state.frameworks_size()),
-        completed(state.frameworks_size()) {
+      : active(state.frameworks_size()), unreachable(state.frameworks_size()), completed(state.frameworks_size()) {
     for (const v1::Task& t : state.tasks()) {
       int i = IndexOf(state, t.framework_id().value());
       if (i >= 0) (t.status_update_state() == v1::TASK_UNREACHABLE ? unreachable : active)[i].push_back({&t, nullptr});
@@ -225,7 +224,8 @@ void Framework(Writer& w, const v1::internal::FrameworkState& f, int index, cons
     Key(w, "slave_ids");
     w.StartArray();
     auto ids = summary_agents->find(fid);
-    if (ids != summary_agents->end()) for (const std::string& id : ids->second) Str(w, id);
+    if (ids != summary_agents->end())
+      for (const std::string& id : ids->second) Str(w, id);
     w.EndArray();
     w.EndObject();
     return;
@@ -319,9 +319,12 @@ std::string MasterState(const v1::internal::ClusterState& state, const StateJson
   const v1::MasterInfo& m = state.master_info();
   int active = 0, deactivated = 0, unreachable = 0;
   for (const auto& a : state.agents()) {
-    if (!a.reachable()) ++unreachable;
-    else if (Active(a)) ++active;
-    else ++deactivated;
+    if (!a.reachable())
+      ++unreachable;
+    else if (Active(a))
+      ++active;
+    else
+      ++deactivated;
   }
   w.StartObject();
   Key(w, "version");
@@ -571,7 +574,8 @@ std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<
   for (const auto& [role, weight] : weights) roles[role].weight = weight;
   for (const auto& [role, quota] : quotas) roles[role].quota = &quota;
   for (const auto& f : state.frameworks()) {
-    for (const std::string& r : Roles(f.framework_info())) roles[r].frameworks.push_back(f.framework_info().id().value());
+    for (const std::string& r : Roles(f.framework_info()))
+      roles[r].frameworks.push_back(f.framework_info().id().value());
   }
   for (const v1::Task& t : state.tasks()) {
     auto& role = roles[RoleOf(t)];

@@ -23,7 +23,6 @@ absl::Status ValidateId(const std::string& what, const std::string& value) {
   return absl::OkStatus();
 }
 
-
 absl::Status ValidateDuration(const std::string& what, const v1::DurationInfo& d) {
   if (!d.has_nanoseconds()) return Invalid(absl::StrCat("'", what, ".nanoseconds' is missing"));
   if (d.nanoseconds() < 0) return Invalid(absl::StrCat("'", what, "' is negative"));
@@ -151,8 +150,7 @@ absl::Status ValidateCall(const Call& call) {
       return absl::OkStatus();
     case Call::TEARDOWN:
     case Call::REVIVE:
-    case Call::SUPPRESS:
-      return absl::OkStatus();
+    case Call::SUPPRESS: return absl::OkStatus();
     default:
       return absl::UnimplementedError(absl::StrCat("call type ", Call::Type_Name(call.type()), " is not supported"));
   }
@@ -188,11 +186,15 @@ absl::Status ValidateSubscribe(const Call& call) {
   std::vector<std::string> roles = FrameworkRoles(info);
   std::set<std::string> seen;
   for (const std::string& r : roles) {
-    if (auto s = ValidateRole(r); !s.ok()) return Invalid(absl::StrCat("'subscribe.framework_info.roles': ", s.message()));
-    if (!seen.insert(r).second) return Invalid(absl::StrCat("'subscribe.framework_info.roles' has role '", r, "' twice"));
+    if (auto s = ValidateRole(r); !s.ok())
+      return Invalid(absl::StrCat("'subscribe.framework_info.roles': ", s.message()));
+    if (!seen.insert(r).second)
+      return Invalid(absl::StrCat("'subscribe.framework_info.roles' has role '", r, "' twice"));
   }
   for (const std::string& r : call.subscribe().suppressed_roles()) {
-    if (!seen.count(r)) return Invalid(absl::StrCat("'subscribe.suppressed_roles' has role '", r, "' that the framework is not subscribed to"));
+    if (!seen.count(r))
+      return Invalid(
+          absl::StrCat("'subscribe.suppressed_roles' has role '", r, "' that the framework is not subscribed to"));
   }
   return absl::OkStatus();
 }
@@ -204,7 +206,8 @@ absl::Status ValidateExecutor(const v1::ExecutorInfo& executor, const std::strin
     return Invalid(absl::StrCat(where, ": 'framework_id' is not the calling framework's"));
   }
   if (executor.type() == v1::ExecutorInfo::DEFAULT) {
-    if (executor.has_command()) return Invalid(absl::StrCat(where, ": 'command' must not be set for a DEFAULT executor"));
+    if (executor.has_command())
+      return Invalid(absl::StrCat(where, ": 'command' must not be set for a DEFAULT executor"));
   } else {
     if (!executor.has_command()) return Invalid(absl::StrCat(where, ": 'command' is required for a CUSTOM executor"));
     if (auto s = ValidateCommand(where, executor.command()); !s.ok()) return s;
@@ -212,7 +215,8 @@ absl::Status ValidateExecutor(const v1::ExecutorInfo& executor, const std::strin
   auto res = Resources::FromProto(executor.resources());
   if (!res.ok()) return Invalid(absl::StrCat(where, ": 'resources': ", res.status().message()));
   if (executor.has_shutdown_grace_period()) {
-    if (auto s = ValidateDuration("executor.shutdown_grace_period", executor.shutdown_grace_period()); !s.ok()) return s;
+    if (auto s = ValidateDuration("executor.shutdown_grace_period", executor.shutdown_grace_period()); !s.ok())
+      return s;
   }
   return absl::OkStatus();
 }
@@ -222,7 +226,8 @@ absl::Status ValidateTask(const v1::TaskInfo& task, const std::string& agent_id,
   const std::string where = absl::StrCat("task '", task.task_id().value(), "'");
   if (!task.has_name()) return Invalid(absl::StrCat(where, ": 'name' is required"));
   if (task.agent_id().value() != agent_id) {
-    return Invalid(absl::StrCat(where, ": 'agent_id' '", task.agent_id().value(), "' is not the agent of the offers ('", agent_id, "')"));
+    return Invalid(absl::StrCat(where, ": 'agent_id' '", task.agent_id().value(), "' is not the agent of the offers ('",
+                                agent_id, "')"));
   }
   auto res = Resources::FromProto(task.resources());
   if (!res.ok()) return Invalid(absl::StrCat(where, ": 'resources': ", res.status().message()));
@@ -266,8 +271,7 @@ absl::Status ValidateTask(const v1::TaskInfo& task, const std::string& agent_id,
           return Invalid(absl::StrCat(where, ": 'health_check.tcp.port' must be a port number for a TCP check"));
         }
         break;
-      default:
-        return Invalid(absl::StrCat(where, ": 'health_check.type' must be COMMAND, HTTP or TCP"));
+      default: return Invalid(absl::StrCat(where, ": 'health_check.type' must be COMMAND, HTTP or TCP"));
     }
   }
   if (task.has_max_completion_time()) {

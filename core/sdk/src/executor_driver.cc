@@ -41,7 +41,7 @@ struct ExecutorDriver::Impl {
   bool stopping = false;
   absl::Status error;
   std::shared_ptr<grpc::ClientContext> stream_ctx;
-  std::map<std::string, Call::Update> unacked;     // by uuid
+  std::map<std::string, Call::Update> unacked;        // by uuid
   std::map<std::string, v1::TaskInfo> unacked_tasks;  // launched, no update yet
   std::thread connection;
   std::mutex join_mu;  // stop() may run on the callback thread and in the destructor at once
@@ -57,7 +57,9 @@ struct ExecutorDriver::Impl {
     return running;
   }
   void Callback(std::function<void()> fn) {
-    callbacks->Post([this, fn = std::move(fn)] { if (Running()) fn(); });
+    callbacks->Post([this, fn = std::move(fn)] {
+      if (Running()) fn();
+    });
   }
   void Finish(absl::Status why) {
     std::shared_ptr<grpc::ClientContext> ctx;
@@ -104,18 +106,13 @@ struct ExecutorDriver::Impl {
       }
         Callback([this, ev] { executor->acknowledged(driver, ev.acknowledged().task_id(), ev.acknowledged().uuid()); });
         break;
-      case Event::MESSAGE:
-        Callback([this, ev] { executor->message(driver, ev.message().data()); });
-        break;
+      case Event::MESSAGE: Callback([this, ev] { executor->message(driver, ev.message().data()); }); break;
       case Event::SHUTDOWN:
         Callback([this] { executor->shutdown(driver); });
         callbacks->Post([this] { Finish(absl::OkStatus()); });
         break;
-      case Event::ERROR:
-        Callback([this, ev] { executor->error(driver, ev.error().message()); });
-        break;
-      default:
-        break;
+      case Event::ERROR: Callback([this, ev] { executor->error(driver, ev.error().message()); }); break;
+      default: break;
     }
   }
 
@@ -198,11 +195,12 @@ ExecutorDriver::~ExecutorDriver() {
 absl::Status ExecutorDriver::start() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->running || impl_->stopping) return absl::FailedPreconditionError("the driver was already started");
-  if (impl_->endpoint.empty()) return absl::InvalidArgumentError("MESOS_AGENT_ENDPOINT is not set; executors are started by an agent");
+  if (impl_->endpoint.empty())
+    return absl::InvalidArgumentError("MESOS_AGENT_ENDPOINT is not set; executors are started by an agent");
   if (impl_->framework_id.empty()) return absl::InvalidArgumentError("MESOS_FRAMEWORK_ID is not set");
   if (impl_->executor_id.empty()) return absl::InvalidArgumentError("MESOS_EXECUTOR_ID is not set");
-  impl_->stub = v1::internal::ExecutorService::NewStub(
-      grpc::CreateChannel(impl_->endpoint, grpc::InsecureChannelCredentials()));
+  impl_->stub =
+      v1::internal::ExecutorService::NewStub(grpc::CreateChannel(impl_->endpoint, grpc::InsecureChannelCredentials()));
   impl_->callbacks = std::make_unique<EventLoop>("corral-exec-cb");
   impl_->running = true;
   impl_->connection = std::thread([this] { impl_->Run(); });
@@ -236,7 +234,8 @@ absl::Status ExecutorDriver::run() {
 }
 
 absl::Status ExecutorDriver::sendStatusUpdate(const v1::TaskStatus& status) {
-  if (!status.has_task_id() || status.task_id().value().empty()) return absl::InvalidArgumentError("'task_id' is required");
+  if (!status.has_task_id() || status.task_id().value().empty())
+    return absl::InvalidArgumentError("'task_id' is required");
   if (!status.has_state()) return absl::InvalidArgumentError("'state' is required");
   Call c;
   c.set_type(Call::UPDATE);

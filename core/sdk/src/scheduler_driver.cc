@@ -80,7 +80,9 @@ struct SchedulerDriver::Impl {
           framework.mutable_id()->set_value(framework_id);
           subscribed = true;
         }
-        Callback([this, ev] { scheduler->subscribed(driver, ev.subscribed().framework_id(), ev.subscribed().master_info()); });
+        Callback([this, ev] {
+          scheduler->subscribed(driver, ev.subscribed().framework_id(), ev.subscribed().master_info());
+        });
         break;
       }
       case Event::OFFERS:
@@ -89,9 +91,7 @@ struct SchedulerDriver::Impl {
           scheduler->offers(driver, offers);
         });
         break;
-      case Event::RESCIND:
-        Callback([this, ev] { scheduler->rescinded(driver, ev.rescind().offer_id()); });
-        break;
+      case Event::RESCIND: Callback([this, ev] { scheduler->rescinded(driver, ev.rescind().offer_id()); }); break;
       case Event::INVERSE_OFFERS:
         Callback([this, ev] {
           std::vector<v1::InverseOffer> offers(ev.inverse_offers().inverse_offers().begin(),
@@ -100,9 +100,8 @@ struct SchedulerDriver::Impl {
         });
         break;
       case Event::RESCIND_INVERSE_OFFER:
-        Callback([this, ev] {
-          scheduler->rescindedInverseOffer(driver, ev.rescind_inverse_offer().inverse_offer_id());
-        });
+        Callback(
+            [this, ev] { scheduler->rescindedInverseOffer(driver, ev.rescind_inverse_offer().inverse_offer_id()); });
         break;
       case Event::UPDATE:
         Callback([this, ev] {
@@ -125,8 +124,7 @@ struct SchedulerDriver::Impl {
         Callback([this, ev] { scheduler->error(driver, ev.error().message()); });
         callbacks->Post([this, msg = ev.error().message()] { Abort(msg); });
         break;
-      default:
-        break;  // HEARTBEAT and events this SDK does not surface
+      default: break;  // HEARTBEAT and events this SDK does not surface
     }
   }
 
@@ -234,7 +232,8 @@ SchedulerDriver::~SchedulerDriver() {
 
 absl::Status SchedulerDriver::start() {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->status != DriverStatus::kNotStarted) return absl::FailedPreconditionError("the driver was already started");
+  if (impl_->status != DriverStatus::kNotStarted)
+    return absl::FailedPreconditionError("the driver was already started");
   if (impl_->scheduler == nullptr) return absl::InvalidArgumentError("scheduler is null");
   if (impl_->master.empty()) return absl::InvalidArgumentError("master address is empty");
   grpc::ChannelArguments args;
@@ -316,8 +315,7 @@ v1::FrameworkID SchedulerDriver::framework_id() const {
 }
 
 absl::Status SchedulerDriver::accept(const std::vector<v1::OfferID>& offer_ids,
-                                     const std::vector<v1::Offer::Operation>& operations,
-                                     const v1::Filters& filters) {
+                                     const std::vector<v1::Offer::Operation>& operations, const v1::Filters& filters) {
   Call c;
   c.set_type(Call::ACCEPT);
   for (const auto& id : offer_ids) *c.mutable_accept()->add_offer_ids() = id;

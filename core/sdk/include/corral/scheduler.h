@@ -55,7 +55,7 @@ struct SchedulerDriverOptions {
   bool implicit_acknowledgements = true;
   double reconnect_backoff_min = 0.1;  // seconds
   double reconnect_backoff_max = 2.0;
-  double call_timeout = 30.0;          // per call to the master
+  double call_timeout = 30.0;  // per call to the master
 };
 
 class SchedulerDriver {
@@ -86,8 +86,7 @@ class SchedulerDriver {
   v1::FrameworkID framework_id() const;
 
   // --- calls; each returns the master's verdict ---
-  absl::Status accept(const std::vector<v1::OfferID>& offer_ids,
-                      const std::vector<v1::Offer::Operation>& operations,
+  absl::Status accept(const std::vector<v1::OfferID>& offer_ids, const std::vector<v1::Offer::Operation>& operations,
                       const v1::Filters& filters = v1::Filters());
   absl::Status launch(const v1::OfferID& offer_id, const std::vector<v1::TaskInfo>& tasks,
                       const v1::Filters& filters = v1::Filters());

@@ -28,21 +28,21 @@ struct AgentOptions {
   // The clock every timer and timestamp of the agent follows; null: the
   // system's. Tests pass a ManualClock.
   Clock* clock = nullptr;
-  std::string master;              // "host:port" of the master
+  std::string master;  // "host:port" of the master
   std::string work_dir = "/tmp/corral-agent";
   std::string hostname = "localhost";
-  std::string ip = "127.0.0.1";    // where executors reach the agent
-  int port = 5051;                 // executor API port (set by AgentServer)
-  std::string resources;           // Mesos text syntax; overrides detection per name
-  std::string attributes;          // "rack:a;zone:b"
-  bool cgroups = true;             // use cgroups where the kernel allows
-  bool cgroups_enable_cfs = false; // hard cpu quota as well as shares
+  std::string ip = "127.0.0.1";      // where executors reach the agent
+  int port = 5051;                   // executor API port (set by AgentServer)
+  std::string resources;             // Mesos text syntax; overrides detection per name
+  std::string attributes;            // "rack:a;zone:b"
+  bool cgroups = true;               // use cgroups where the kernel allows
+  bool cgroups_enable_cfs = false;   // hard cpu quota as well as shares
   uint64_t cgroups_pids_max = 4096;  // processes (and threads) per container; 0 = unlimited
   // Under each cgroup hierarchy; this agent's alone. Empty: derived from
   // the work dir ("corral/agent-<hash>"), so agents sharing a host never
   // touch each other's cgroups.
   std::string cgroups_root;
-  std::string launcher_dir;        // where corral-default-executor lives
+  std::string launcher_dir;  // where corral-default-executor lives
   double registration_backoff = 1.0;
   double status_update_retry_min = 2.0;
   double status_update_retry_max = 60.0;
@@ -108,9 +108,8 @@ class Agent {
   // the data and the file's size. Paths that leave the sandbox are refused.
   static constexpr int64_t kMaxSandboxRead = 1 << 20;
   absl::StatusOr<std::pair<std::string, int64_t>> ReadSandboxFile(const std::string& framework_id,
-                                                                   const std::string& task_id,
-                                                                   const std::string& path, int64_t offset,
-                                                                   int64_t length);
+                                                                  const std::string& task_id, const std::string& path,
+                                                                  int64_t offset, int64_t length);
 
   // --- HTTP endpoints (any thread) ---
   // Frameworks, executors and tasks as the agent sees them, for /state and
@@ -154,14 +153,14 @@ class Agent {
   struct TaskRecord {
     std::string framework_id;
     v1::TaskInfo info;
-    std::string executor_id;      // empty: a command task run by the agent
+    std::string executor_id;  // empty: a command task run by the agent
     v1::TaskState state = v1::TASK_STAGING;
-    v1::TaskStatus latest;        // last status produced
+    v1::TaskStatus latest;  // last status produced
     pid_t pid = 0;
     std::string container_id;
     std::string sandbox;
     bool killing = false;
-    bool terminal = false;        // a terminal update has been produced
+    bool terminal = false;  // a terminal update has been produced
     v1::TaskState kill_state = v1::TASK_KILLED;
     v1::TaskStatus::Reason kill_reason = v1::TaskStatus::REASON_COMMAND_EXECUTOR_FAILED;
     bool has_kill_reason = false;
@@ -170,19 +169,19 @@ class Agent {
     EventLoop::TimerId deadline_timer = 0;
     // TaskInfo.health_check of a command task, run by the agent.
     struct Health {
-      double running_since = 0;          // SteadyNow(); the grace period counts from here
+      double running_since = 0;  // SteadyNow(); the grace period counts from here
       uint32_t consecutive_failures = 0;
-      bool succeeded_once = false;       // ends the grace period
-      bool reported = false;             // a health update has been produced
-      bool healthy = false;              // the last one's value
-      pid_t check_pid = 0;               // the check in flight
+      bool succeeded_once = false;  // ends the grace period
+      bool reported = false;        // a health update has been produced
+      bool healthy = false;         // the last one's value
+      pid_t check_pid = 0;          // the check in flight
       bool timed_out = false;
       EventLoop::TimerId next = 0;
       EventLoop::TimerId timeout = 0;
     } health;
-    bool killed_unhealthy = false;       // the final status says healthy=false
-    bool over_disk = false;              // killed for its disk: the final status names it
-    double started_at = 0;               // wall clock when the container started
+    bool killed_unhealthy = false;  // the final status says healthy=false
+    bool over_disk = false;         // killed for its disk: the final status names it
+    double started_at = 0;          // wall clock when the container started
   };
   struct ExecutorRecord {
     std::string framework_id;
@@ -198,9 +197,9 @@ class Agent {
     EventLoop::TimerId registration_timer = 0;
     EventLoop::TimerId shutdown_timer = 0;
     Limits limits;
-    bool recovered = false;              // started by an earlier run of the agent
+    bool recovered = false;  // started by an earlier run of the agent
     bool reregistration_timed_out = false;
-    std::string over_disk;               // killed for its disk: why, for its tasks' final status
+    std::string over_disk;  // killed for its disk: why, for its tasks' final status
   };
 
   // Checkpointing (see checkpoint.h). Frameworks with checkpoint=true get
@@ -282,10 +281,8 @@ class Agent {
 
   std::string SandboxFor(const std::string& framework_id, const std::string& executor_id,
                          const std::string& container_id);
-  std::map<std::string, std::string> BaseEnvironment(const std::string& framework_id,
-                                                     const std::string& executor_id,
-                                                     const std::string& sandbox,
-                                                     const v1::FrameworkInfo& framework);
+  std::map<std::string, std::string> BaseEnvironment(const std::string& framework_id, const std::string& executor_id,
+                                                     const std::string& sandbox, const v1::FrameworkInfo& framework);
   Limits LimitsFor(const Resources& r) const;
   // Starts `cmd` in a container: a sandbox under the work dir (returned in
   // *sandbox), a cgroup with `limits`, its own process group. `on_exit` runs
@@ -306,10 +303,10 @@ class Agent {
   // over their disk (enforce_container_disk_quota).
   void WatchDisk();
   struct DiskUse {
-    Key key;               // the command task, or the executor
+    Key key;  // the command task, or the executor
     bool executor = false;
     std::string sandbox;
-    uint64_t limit = 0;    // bytes
+    uint64_t limit = 0;  // bytes
     uint64_t used = 0;
   };
   void OnDiskUse(const std::vector<DiskUse>& uses);
@@ -323,7 +320,7 @@ class Agent {
   AgentOptions options_;
   Clock* clock_;
   std::unique_ptr<WorkDirLock> work_dir_lock_;  // held from Start until destroyed or abandoned
-  std::string meta_dir_;  // <work_dir>/meta
+  std::string meta_dir_;                        // <work_dir>/meta
   std::string boot_id_;
   std::unique_ptr<Cgroups> cgroups_;
   std::string cgroups_status_;
@@ -364,8 +361,8 @@ class Agent {
     std::vector<Key> tasks;
   };
   std::deque<FinishedSandbox> finished_sandboxes_;  // oldest first
-  std::unique_ptr<EventLoop> sandbox_remover_;       // removes directories off the agent loop
-  std::unique_ptr<EventLoop> disk_watcher_;          // measures sandboxes off the agent loop
+  std::unique_ptr<EventLoop> sandbox_remover_;      // removes directories off the agent loop
+  std::unique_ptr<EventLoop> disk_watcher_;         // measures sandboxes off the agent loop
   // Shared so that callbacks from other threads (the reaper, gRPC) can hold
   // it weakly and find it stopped, rather than dangling, after the agent.
   std::shared_ptr<EventLoop> loop_;  // last: stopped first

@@ -9,8 +9,12 @@
 #include "absl/status/statusor.h"
 #include "corral/agent/agent.h"
 
-namespace grpc { class Server; }
-namespace corral::http { class Server; }
+namespace grpc {
+class Server;
+}
+namespace corral::http {
+class Server;
+}
 
 namespace corral {
 

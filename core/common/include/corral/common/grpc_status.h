@@ -28,10 +28,8 @@ inline bool IsPermanentError(const grpc::Status& s) {
     case grpc::StatusCode::PERMISSION_DENIED:
     case grpc::StatusCode::FAILED_PRECONDITION:
     case grpc::StatusCode::UNIMPLEMENTED:
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return true;
-    default:
-      return false;
+    case grpc::StatusCode::UNAUTHENTICATED: return true;
+    default: return false;
   }
 }
 

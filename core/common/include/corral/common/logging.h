@@ -52,7 +52,7 @@ class LogMessage {
 #define CORRAL_LOG_WARNING ::corral::LogLevel::kWarning
 #define CORRAL_LOG_ERROR ::corral::LogLevel::kError
 // An expression, not an if-statement, so it is safe inside an unbraced if.
-#define CORRAL_LOG(level)                                                                      \
+#define CORRAL_LOG(level)                                                                        \
   (CORRAL_LOG_##level < ::corral::GetLogLevel() || !::corral::LogSiteAllows(__FILE__, __LINE__)) \
-      ? (void)0                                                                                \
+      ? (void)0                                                                                  \
       : ::corral::LogVoidify() & ::corral::LogMessage(CORRAL_LOG_##level, __FILE__, __LINE__).stream()

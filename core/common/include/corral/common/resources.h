@@ -50,8 +50,8 @@ struct ResourceItem {
   uint32_t principal = 0;
   std::string role = kUnreservedRole;  // "*" = unreserved
   Milli scalar = 0;
-  std::vector<Range> ranges;       // sorted, non-overlapping, coalesced
-  std::vector<std::string> set;    // sorted, unique
+  std::vector<Range> ranges;     // sorted, non-overlapping, coalesced
+  std::vector<std::string> set;  // sorted, unique
 
   bool Empty() const;
   bool SameKey(const ResourceItem& o) const {
@@ -67,19 +67,25 @@ class Resources {
   static absl::StatusOr<Resources> Parse(const std::string& text);
   // Validates every item (names, types, finite non-negative scalars,
   // well-formed and non-overlapping ranges, unique set items).
-  static absl::StatusOr<Resources> FromProto(
-      const google::protobuf::RepeatedPtrField<v1::Resource>& resources);
+  static absl::StatusOr<Resources> FromProto(const google::protobuf::RepeatedPtrField<v1::Resource>& resources);
   static absl::StatusOr<Resources> FromProto(const v1::Resource& resource);
 
   // Writes Mesos's pre-refinement format (`role`), plus `reservations` for
   // reserved resources. `allocation_role` sets allocation_info when non-empty.
-  void ToProto(google::protobuf::RepeatedPtrField<v1::Resource>* out,
-               const std::string& allocation_role = "") const;
+  void ToProto(google::protobuf::RepeatedPtrField<v1::Resource>* out, const std::string& allocation_role = "") const;
 
   Resources& operator+=(const Resources& other);
   Resources& operator-=(const Resources& other);  // saturates at zero
-  Resources operator+(const Resources& o) const { Resources r = *this; r += o; return r; }
-  Resources operator-(const Resources& o) const { Resources r = *this; r -= o; return r; }
+  Resources operator+(const Resources& o) const {
+    Resources r = *this;
+    r += o;
+    return r;
+  }
+  Resources operator-(const Resources& o) const {
+    Resources r = *this;
+    r -= o;
+    return r;
+  }
   bool operator==(const Resources& other) const;
   bool operator!=(const Resources& other) const { return !(*this == other); }
 

@@ -22,10 +22,8 @@ inline bool IsTerminalState(v1::TaskState state) {
     case v1::TASK_LOST:
     case v1::TASK_DROPPED:
     case v1::TASK_GONE:
-    case v1::TASK_GONE_BY_OPERATOR:
-      return true;
-    default:
-      return false;
+    case v1::TASK_GONE_BY_OPERATOR: return true;
+    default: return false;
   }
 }
 

@@ -27,8 +27,8 @@
 namespace corral::fetcher {
 
 struct FetchOptions {
-  std::string sandbox;    // where the files go
-  std::string cache_dir;  // empty: URIs with `cache` are fetched each time
+  std::string sandbox;        // where the files go
+  std::string cache_dir;      // empty: URIs with `cache` are fetched each time
   double stall_timeout = 60;  // seconds a download may make no progress
 };
 

@@ -26,9 +26,9 @@
 namespace corral::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // without the query, percent-decoded
-  std::map<std::string, std::string> query;  // decoded parameters
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // without the query, percent-decoded
+  std::map<std::string, std::string> query;    // decoded parameters
   std::map<std::string, std::string> headers;  // names lowercased
   std::string body;
   bool keep_alive = true;
@@ -79,7 +79,7 @@ class Responder {
 using Handler = std::function<void(const Request&, Responder&)>;
 
 struct ServerOptions {
-  size_t max_body_bytes = 16 << 20;    // larger bodies get 413
+  size_t max_body_bytes = 16 << 20;  // larger bodies get 413
   // Seconds a new connection has to send its first bytes and its first
   // request; a connection that sends nothing is closed after this.
   double request_timeout = 30;

@@ -17,11 +17,11 @@ struct LocalClusterOptions {
   int agents = 2;
   std::string agent_resources = "cpus:4;mem:4096;disk:10240;ports:[31000-32000]";
   std::string listen_host = "127.0.0.1";
-  int master_port = 0;          // 0 = any free port
-  std::string work_dir;         // empty = a new temporary directory
-  bool keep_work_dir = false;   // keep it after the cluster stops
+  int master_port = 0;         // 0 = any free port
+  std::string work_dir;        // empty = a new temporary directory
+  bool keep_work_dir = false;  // keep it after the cluster stops
   MasterOptions master;
-  AgentOptions agent;           // template; master, work_dir and resources are set per agent
+  AgentOptions agent;  // template; master, work_dir and resources are set per agent
 };
 
 class LocalCluster {

@@ -34,11 +34,11 @@ struct MasterOptions {
   std::string hostname = "localhost";
   std::string address = "127.0.0.1";  // advertised in MasterInfo
   int port = 5050;
-  double agent_ping_timeout = 15.0;      // seconds per ping
-  int max_agent_ping_timeouts = 5;       // missed pings before unreachable
-  double offer_timeout = 0;              // 0 = offers never time out
-  double allocation_interval = 1.0;      // full allocation cycle period
-  double heartbeat_interval = 15.0;      // scheduler HEARTBEAT events
+  double agent_ping_timeout = 15.0;  // seconds per ping
+  int max_agent_ping_timeouts = 5;   // missed pings before unreachable
+  double offer_timeout = 0;          // 0 = offers never time out
+  double allocation_interval = 1.0;  // full allocation cycle period
+  double heartbeat_interval = 15.0;  // scheduler HEARTBEAT events
   // Where the registry lives (registry.db); empty keeps nothing across
   // restarts.
   std::string work_dir;
@@ -100,8 +100,7 @@ class Master {
   // --- scheduler API (any thread) ---
   // Validates and subscribes. On success SUBSCRIBED has already been queued
   // to `sink`. On error nothing is sent and the status names the problem.
-  absl::StatusOr<std::string> Subscribe(const v1::scheduler::Call& call,
-                                        std::shared_ptr<SchedulerSink> sink);
+  absl::StatusOr<std::string> Subscribe(const v1::scheduler::Call& call, std::shared_ptr<SchedulerSink> sink);
   // Every call but SUBSCRIBE. Bad calls return an error; a bad task inside
   // a valid ACCEPT becomes a TASK_ERROR update instead.
   absl::Status HandleCall(const v1::scheduler::Call& call);
@@ -234,8 +233,8 @@ class Master {
     std::string role;
     Resources resources;
     v1::TaskState state = v1::TASK_STAGING;
-    v1::TaskStatus latest_status;    // what reconciliation answers
-    std::string terminal_uuid;       // uuid of the terminal update, if any
+    v1::TaskStatus latest_status;  // what reconciliation answers
+    std::string terminal_uuid;     // uuid of the terminal update, if any
     bool resources_released = false;
     // See GetRenderableState; valid while rendered_from matches the task.
     std::shared_ptr<const std::string> rendering;
@@ -272,7 +271,7 @@ class Master {
     int missed_pings = 0;
     uint64_t last_ping_acked = 0;
     double registered_time = 0;
-    std::set<std::pair<std::string, std::string>> tasks;  // (framework, task)
+    std::set<std::pair<std::string, std::string>> tasks;                     // (framework, task)
     std::map<std::pair<std::string, std::string>, ExecutorEntry> executors;  // (framework, executor)
     std::set<std::string> offers;
     std::optional<v1::DrainInfo> drain;  // DRAIN_AGENT, until reactivated
@@ -311,8 +310,7 @@ class Master {
   void PublishAgentAdded(const AgentEntry& agent);
   void PublishAgentRemoved(const std::string& agent_id);
   void PublishFramework(const FrameworkEntry& fw, v1::master::Event::Type type);
-  absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call,
-                                          std::shared_ptr<SchedulerSink> sink);
+  absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call, std::shared_ptr<SchedulerSink> sink);
   absl::Status DoCall(const v1::scheduler::Call& call);
   absl::Status Accept(FrameworkEntry& fw, const v1::scheduler::Call::Accept& accept);
   absl::Status Decline(FrameworkEntry& fw, const v1::scheduler::Call::Decline& decline);
@@ -363,8 +361,8 @@ class Master {
   void SendToFramework(FrameworkEntry& fw, const v1::scheduler::Event& event);
   void SendToAgent(AgentEntry& agent, const v1::internal::MasterMessage& msg);
   void SendMasterUpdate(FrameworkEntry& fw, const TaskEntry* task, const std::string& task_id,
-                        const std::string& agent_id, v1::TaskState state,
-                        v1::TaskStatus::Reason reason, const std::string& message);
+                        const std::string& agent_id, v1::TaskState state, v1::TaskStatus::Reason reason,
+                        const std::string& message);
   void ReleaseTaskResources(TaskEntry& task);
   void RemoveTask(const TaskKey& key);
   AgentEntry* FindAgentByLink(uint64_t link_id);
@@ -378,7 +376,7 @@ class Master {
   Allocator allocator_;
   std::map<std::string, FrameworkEntry> frameworks_;
   std::map<std::string, AgentEntry> agents_;
-  std::unordered_map<uint64_t, std::string> link_agents_;         // link -> agent ID
+  std::unordered_map<uint64_t, std::string> link_agents_;  // link -> agent ID
   std::unordered_map<uint64_t, std::shared_ptr<AgentLink>> pending_links_;
   std::map<std::string, OfferEntry> offers_;
   std::map<TaskKey, TaskEntry> tasks_;
@@ -386,7 +384,7 @@ class Master {
   std::map<std::string, MachineEntry> machines_;             // by lowercase hostname
   std::map<std::string, InverseOfferEntry> inverse_offers_;  // by inverse offer ID
   std::vector<std::shared_ptr<OperatorSink>> operator_sinks_;
-  std::map<std::string, double> weights_;      // roles without one weigh 1
+  std::map<std::string, double> weights_;  // roles without one weigh 1
   std::map<std::string, RoleQuota> quotas_;
   std::vector<v1::Task> completed_tasks_;  // bounded ring for state endpoints
   size_t completed_next_ = 0;

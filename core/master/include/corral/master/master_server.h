@@ -10,19 +10,22 @@
 #include "absl/status/statusor.h"
 #include "corral/master/master.h"
 
-namespace grpc { class Server; }
+namespace grpc {
+class Server;
+}
 
 namespace corral {
 
-namespace http { class Server; }
+namespace http {
+class Server;
+}
 class MasterHttpApi;
 class WorkDirLock;
 
 class MasterServer {
  public:
   // `listen` is "host:port"; port 0 picks a free one (see port()).
-  static absl::StatusOr<std::unique_ptr<MasterServer>> Start(MasterOptions options,
-                                                             const std::string& listen);
+  static absl::StatusOr<std::unique_ptr<MasterServer>> Start(MasterOptions options, const std::string& listen);
   ~MasterServer();
 
   int port() const { return port_; }

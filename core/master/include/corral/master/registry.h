@@ -19,8 +19,8 @@ namespace corral {
 
 struct RegistryState {
   struct Agent {
-    v1::AgentInfo info;              // with its ID
-    double unreachable_since = 0;    // wall clock; 0 = reachable when last seen
+    v1::AgentInfo info;            // with its ID
+    double unreachable_since = 0;  // wall clock; 0 = reachable when last seen
   };
   std::vector<Agent> agents;
   std::vector<v1::FrameworkInfo> frameworks;  // with their IDs

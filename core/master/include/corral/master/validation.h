@@ -32,7 +32,6 @@ absl::Status ValidateExecutor(const v1::ExecutorInfo& executor, const std::strin
 // A task on its own (IDs, resources, exactly one of command/executor,
 // kill policy, health check). `agent_id` is the agent of the offers.
 // On success *resources holds the task's resources.
-absl::Status ValidateTask(const v1::TaskInfo& task, const std::string& agent_id,
-                          Resources* resources);
+absl::Status ValidateTask(const v1::TaskInfo& task, const std::string& agent_id, Resources* resources);
 
 }  // namespace corral::validation

@@ -93,9 +93,7 @@ class FaultyRegistry : public Registry {
   std::atomic<int> failed_writes{0};
 
   absl::StatusOr<RegistryState> Recover() override { return inner_->Recover(); }
-  absl::Status AdmitAgent(const v1::AgentInfo& info) override {
-    return Fail() ? Full() : inner_->AdmitAgent(info);
-  }
+  absl::Status AdmitAgent(const v1::AgentInfo& info) override { return Fail() ? Full() : inner_->AdmitAgent(info); }
   absl::Status MarkAgentUnreachable(const std::string& id, double since) override {
     return Fail() ? Full() : inner_->MarkAgentUnreachable(id, since);
   }
@@ -103,9 +101,7 @@ class FaultyRegistry : public Registry {
   absl::Status AddFramework(const v1::FrameworkInfo& info) override {
     return Fail() ? Full() : inner_->AddFramework(info);
   }
-  absl::Status RemoveFramework(const std::string& id) override {
-    return Fail() ? Full() : inner_->RemoveFramework(id);
-  }
+  absl::Status RemoveFramework(const std::string& id) override { return Fail() ? Full() : inner_->RemoveFramework(id); }
   absl::Status PutOperatorState(const std::string& name, const std::string& value) override {
     return Fail() ? Full() : inner_->PutOperatorState(name, value);
   }
