@@ -1,67 +1,21 @@
 #include <unistd.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <filesystem>
-#include <mutex>
 
 #include <gtest/gtest.h>
 
 #include "corral/master/master.h"
 #include "corral/master/registry.h"
+#include "corral/master/testing/fakes.h"
 
 namespace corral {
 namespace {
 
 namespace fs = std::filesystem;
-using v1::internal::AgentMessage;
 using v1::internal::MasterMessage;
 
-// What the master sends an agent or a framework, for a test to wait on.
-template <typename Message>
-struct Recorder {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<Message> got;
-  void Add(const Message& m) {
-    std::lock_guard<std::mutex> lock(mu);
-    got.push_back(m);
-    cv.notify_all();
-  }
-  // The first message `match` accepts, waiting up to 10 s for it.
-  std::optional<Message> WaitFor(const std::function<bool(const Message&)>& match) {
-    std::unique_lock<std::mutex> lock(mu);
-    std::optional<Message> found;
-    cv.wait_for(lock, std::chrono::seconds(10), [&] {
-      for (const Message& m : got) {
-        if (match(m)) {
-          found = m;
-          return true;
-        }
-      }
-      return false;
-    });
-    return found;
-  }
-};
-
-struct Link : AgentLink {
-  Recorder<MasterMessage> out;
-  bool Send(const MasterMessage& m) override {
-    out.Add(m);
-    return true;
-  }
-  void Close() override {}
-};
-
-struct Sink : SchedulerSink {
-  Recorder<v1::scheduler::Event> out;
-  bool Send(const v1::scheduler::Event& e) override {
-    out.Add(e);
-    return true;
-  }
-  void Close() override {}
-};
+using Link = testing::RecordingLink;
+using Sink = testing::RecordingSink;
 
 Resources Reserved(const std::string& text, const std::string& role, const std::string& principal) {
   Resources out;
@@ -98,14 +52,7 @@ class ReservationsTest : public ::testing::Test {
   std::string Agent(Master& m, const std::string& id = "") {
     auto link = std::make_shared<Link>();
     uint64_t link_id = m.AgentConnected(link);
-    AgentMessage msg;
-    v1::AgentInfo* info = id.empty() ? msg.mutable_register_agent()->mutable_agent_info()
-                                     : msg.mutable_reregister_agent()->mutable_agent_info();
-    info->set_hostname("host-a");
-    info->set_port(5051);
-    if (!id.empty()) info->mutable_id()->set_value(id);
-    Resources::Parse("cpus:4;mem:1024")->ToProto(info->mutable_resources());
-    m.AgentMessageReceived(link_id, msg);
+    m.AgentMessageReceived(link_id, testing::RegisterAgentMessage("host-a", "cpus:4;mem:1024", id));
     auto registered = link->out.WaitFor([](const MasterMessage& mm) { return mm.has_registered(); });
     EXPECT_TRUE(registered.has_value());
     links_.push_back(link);
