@@ -21,6 +21,7 @@
 
 #include "corral/common/resources.h"
 #include "corral/v1/internal.grpc.pb.h"
+#include "corral/v1/master.pb.h"
 #include "daemons.h"
 #include "test_util.h"
 
@@ -268,6 +269,41 @@ TEST_F(ProcessTest, CorralSetsWeightsQuotasAndReservations) {
   auto too_much = corral({"reserve", agent_id, "cpus:16", "--role=dev"}, "reserve-too-much");
   EXPECT_EQ(too_much->Wait(0), 1);
   EXPECT_NE(too_much->err().find("reserve: "), std::string::npos) << too_much->err();
+}
+
+// The operator event stream over gRPC: what /api/v1 streams for SUBSCRIBE.
+TEST_F(ProcessTest, OperatorEventsStreamOverGrpc) {
+  StartCluster();
+  auto stub =
+      v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::master::Call wrong;
+    wrong.set_type(v1::master::Call::GET_HEALTH);
+    auto reader = stub->Subscribe(&ctx, wrong);
+    v1::master::Event ev;
+    EXPECT_FALSE(reader->Read(&ev));
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::master::Call subscribe;
+  subscribe.set_type(v1::master::Call::SUBSCRIBE);
+  auto reader = stub->Subscribe(&ctx, subscribe);
+  v1::master::Event ev;
+  ASSERT_TRUE(reader->Read(&ev));
+  ASSERT_EQ(ev.type(), v1::master::Event::SUBSCRIBED);
+  EXPECT_EQ(ev.subscribed().get_state().get_agents().agents_size(), 1);
+
+  Child run({BinDir() + "/corral", "run", "--master=" + master_addr_, "--name=seen", "--", "true"}, dir_, "run");
+  bool added = false;
+  while (!added && reader->Read(&ev)) {
+    added = ev.type() == v1::master::Event::TASK_ADDED && ev.task_added().task().name() == "seen";
+  }
+  EXPECT_TRUE(added) << "no TASK_ADDED for the task before the deadline";
+  EXPECT_EQ(run.Wait(30), 0) << run.err();
+  ctx.TryCancel();
 }
 
 TEST_F(ProcessTest, CorralNamesTheMasterItCouldNotReach) {

@@ -31,14 +31,16 @@ using v1::internal::MasterMessage;
 using v1::scheduler::Call;
 using v1::scheduler::Event;
 
-class StreamSink : public SchedulerSink {
+// A subscription (scheduler or operator) as a gRPC server stream.
+template <typename SinkBase, typename EventType>
+class StreamSink : public SinkBase {
  public:
-  explicit StreamSink(std::shared_ptr<ServerEventStream<Event>> stream) : stream_(std::move(stream)) {}
-  bool Send(const Event& event) override { return stream_->Send(event); }
+  explicit StreamSink(std::shared_ptr<ServerEventStream<EventType>> stream) : stream_(std::move(stream)) {}
+  bool Send(const EventType& event) override { return stream_->Send(event); }
   void Close() override { stream_->Close(); }
 
  private:
-  std::shared_ptr<ServerEventStream<Event>> stream_;
+  std::shared_ptr<ServerEventStream<EventType>> stream_;
 };
 
 // One agent's bidirectional stream. Reads go to the master's loop; writes
@@ -127,7 +129,7 @@ struct MasterServer::Services {
                                                const v1::scheduler::Call* call) override {
       auto stream = std::make_shared<ServerEventStream<Event>>(ctx);
       stream->Keep(stream);
-      auto sink = std::make_shared<StreamSink>(stream);
+      auto sink = std::make_shared<StreamSink<SchedulerSink, Event>>(stream);
       auto id = master->Subscribe(*call, sink);
       if (!id.ok()) {
         stream->Close(ToGrpcStatus(id.status()));
@@ -160,6 +162,26 @@ struct MasterServer::Services {
                                        v1::internal::ClusterState* out) override {
       *out = master->GetState();
       return Done(ctx, absl::OkStatus());
+    }
+    // Operator events, as /api/v1 streams them for SUBSCRIBE.
+    grpc::ServerWriteReactor<v1::master::Event>* Subscribe(grpc::CallbackServerContext* ctx,
+                                                           const v1::master::Call* call) override {
+      auto stream = std::make_shared<ServerEventStream<v1::master::Event>>(ctx);
+      stream->Keep(stream);
+      if (call->type() != v1::master::Call::SUBSCRIBE) {
+        stream->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "Subscribe takes a SUBSCRIBE call; send the others with Call"));
+        return stream.get();
+      }
+      auto sink = std::make_shared<StreamSink<OperatorSink, v1::master::Event>>(stream);
+      if (absl::Status st = master->SubscribeOperator(sink); !st.ok()) {
+        stream->Close(ToGrpcStatus(st));
+        return stream.get();
+      }
+      Master* m = master;
+      OperatorSink* raw = sink.get();
+      stream->SetOnDone([m, raw] { m->OperatorGone(raw); });
+      return stream.get();
     }
     // The same calls, validation and errors as /api/v1: both hand the call
     // to OperatorApi. A call that only acts answers an empty Response.

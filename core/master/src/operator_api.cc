@@ -257,7 +257,8 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       if (!call.teardown().framework_id().has_value()) return Missing("teardown.framework_id");
       return Acted(master_->TeardownFramework(call.teardown().framework_id().value()));
     case v1::master::Call::SUBSCRIBE:
-      return absl::FailedPreconditionError("SUBSCRIBE is a stream of events: send it to /api/v1 as its own request");
+      return absl::FailedPreconditionError(
+          "SUBSCRIBE is a stream of events: send it on its own request to /api/v1, or to OperatorService.Subscribe");
     case v1::master::Call::UNKNOWN: return Missing("type");
     default:
       return absl::UnimplementedError(absl::StrCat("Call ", v1::master::Call::Type_Name(call.type()),
