@@ -34,6 +34,7 @@
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
 #include "corral/common/resources.h"
+#include "corral/common/task_state.h"
 #include "corral/local/local_cluster.h"
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
@@ -241,18 +242,10 @@ class RunScheduler : public Scheduler {
   void update(SchedulerDriver*, const v1::TaskStatus& st) override {
     std::lock_guard<std::mutex> lock(mu_);
     last_ = st;
-    switch (st.state()) {
-      case v1::TASK_RUNNING: running_ = true; break;
-      case v1::TASK_FINISHED:
-      case v1::TASK_FAILED:
-      case v1::TASK_KILLED:
-      case v1::TASK_ERROR:
-      case v1::TASK_LOST:
-      case v1::TASK_DROPPED:
-      case v1::TASK_GONE:
-      case v1::TASK_UNKNOWN: done_ = true; break;
-      default: break;
-    }
+    if (st.state() == v1::TASK_RUNNING) running_ = true;
+    // Over: a terminal state (TASK_GONE_BY_OPERATOR too), or a master that
+    // no longer knows the task.
+    if (IsTerminalState(st.state()) || st.state() == v1::TASK_UNKNOWN) done_ = true;
     cv_.notify_all();
   }
 
