@@ -1,6 +1,8 @@
 // End-to-end launch rate: a framework on a LocalCluster with one agent runs
 // real `/bin/true` tasks: accept -> TASK_RUNNING -> TASK_FINISHED, each
 // update acknowledged. Reports tasks/s and launch latency percentiles.
+// With checkpoint:1 the framework checkpoints, so that every launch and
+// update is written down (and synced) under the agent's work dir first.
 //
 //   build/bin/launch_bench --benchmark_filter=Launch
 #include <benchmark/benchmark.h>
@@ -119,6 +121,7 @@ void BM_Launch(benchmark::State& state) {
     LaunchScheduler s(tasks);
     v1::FrameworkInfo fw;
     fw.set_name("launch-bench");
+    fw.set_checkpoint(state.range(2) != 0);
     SchedulerDriver d(&s, fw, (*cluster)->master_address());
     auto start = Clock::now();
     (void)d.start();
@@ -136,10 +139,11 @@ void BM_Launch(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Launch)
-    ->Args({5000, 1})
-    ->Args({5000, 0})
-    ->Args({1000, 0})
-    ->ArgNames({"tasks", "cgroups"})
+    ->Args({5000, 1, 0})
+    ->Args({5000, 0, 0})
+    ->Args({5000, 0, 1})
+    ->Args({1000, 0, 0})
+    ->ArgNames({"tasks", "cgroups", "checkpoint"})
     ->Iterations(1)
     ->Repetitions(3)
     ->UseManualTime()

@@ -12,6 +12,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "corral/common/resources.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "daemons.h"
@@ -331,6 +332,55 @@ TEST_F(RecoveryTest, DamagedCheckpointStopsTheAgentUntilCleanup) {
       },
       30))
       << agent_->err();
+  (void)d.stop();
+}
+
+// A kill that reaches the agent while the launch is still being written
+// down (before anything starts) ends the task as killed, and whatever the
+// kill overtook does not run on.
+TEST_F(RecoveryTest, TasksKilledAsTheyLaunchEndKilledAndLeaveNothingBehind) {
+  StartMaster();
+  StartAgent();
+  ASSERT_TRUE(WaitForActiveAgent(30)) << agent_->err();
+  RecordingScheduler s;
+  SchedulerDriver d(&s, Checkpointing("ckpt"), master_addr_);
+  ASSERT_TRUE(d.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  const int kTasks = 20;
+  std::string pids = dir_ + "/pids";
+  std::vector<v1::TaskInfo> tasks;
+  for (int i = 0; i < kTasks; ++i) {
+    tasks.push_back(
+        ShellTask("t" + std::to_string(i), offer.agent_id(), "echo $$ >> " + pids + "; exec sleep 600", 0.1, 8));
+  }
+  ASSERT_TRUE(d.launch(offer.id(), tasks).ok());
+  for (const auto& t : tasks) ASSERT_TRUE(d.kill(t.task_id(), offer.agent_id()).ok());
+  for (const auto& t : tasks) {
+    v1::TaskStatus st = s.WaitForState(t.task_id().value(), v1::TASK_KILLED);
+    EXPECT_TRUE(st.has_state()) << t.task_id().value() << " was not killed: " << [&] {
+      std::lock_guard<std::mutex> lock(s.mu_);
+      std::string seen;
+      for (const auto& u : s.updates_)
+        if (u.task_id().value() == t.task_id().value())
+          absl::StrAppend(&seen, v1::TaskState_Name(u.state()), " ", u.message(), "; ");
+      return seen;
+    }() << agent_->err();
+  }
+  // Every acknowledged task's checkpoint is removed, and nothing runs.
+  std::string frameworks = dir_ + "/agent/meta/frameworks";
+  auto task_files = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(frameworks, ec); it != fs::recursive_directory_iterator(); ++it)
+      if (it->is_regular_file() && it->path().parent_path().filename() == "tasks") ++n;
+    return n;
+  };
+  EXPECT_TRUE(testing::PollUntil([&] { return task_files() == 0; }, 20)) << task_files() << " task files left";
+  for (absl::string_view line : absl::StrSplit(ReadAll(pids), '\n', absl::SkipEmpty())) {
+    pid_t pid = std::stoi(std::string(line));
+    EXPECT_TRUE(testing::PollUntil([&] { return !ProcessAlive(pid); }, 10)) << "task process " << pid << " runs on";
+  }
   (void)d.stop();
 }
 

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <functional>
+
 namespace corral {
 namespace {
 
@@ -26,10 +29,14 @@ class StatusUpdatesTest : public ::testing::Test {
                     log_.push_back("forward " + fw + " " + head.uuid() + " latest=" + v1::TaskState_Name(latest));
                     sent_at_.push_back(clock_.SteadySeconds() - start_);
                   },
-                  [this](const Key& key) {
+                  [this](const Key& key, std::function<void()> durable) {
                     std::string pending;
                     for (const auto& st : updates_.Pending(key)) pending += " " + st.uuid();
                     log_.push_back("checkpoint " + key.second + ":" + pending);
+                    if (defer_writes_)
+                      writes_.push_back(std::move(durable));
+                    else
+                      durable();
                   }},
                  &clock_, /*retry_min=*/10, /*retry_max=*/40) {}
 
@@ -39,6 +46,14 @@ class StatusUpdatesTest : public ::testing::Test {
   double start_ = clock_.SteadySeconds();
   std::vector<std::string> log_;
   std::vector<double> sent_at_;
+  // With defer_writes_, checkpoints complete when the test says so, oldest first.
+  bool defer_writes_ = false;
+  std::deque<std::function<void()>> writes_;
+  void CompleteWrite() {
+    auto done = std::move(writes_.front());
+    writes_.pop_front();
+    done();
+  }
   StatusUpdateManager updates_;
 };
 
@@ -56,6 +71,28 @@ TEST_F(StatusUpdatesTest, OneUpdateInFlightPerTaskWrittenDownBeforeItIsSent) {
   EXPECT_EQ(updates_.Acknowledge({"F", "t"}, "u2"), Acked::kFinished);
   EXPECT_EQ(updates_.size(), 0u);
   EXPECT_TRUE(Take().empty()) << "a finished task's checkpoint is the agent's to remove";
+}
+
+TEST_F(StatusUpdatesTest, NothingIsSentOrAcknowledgedBeforeItsCheckpointIsDurable) {
+  defer_writes_ = true;
+  updates_.Produce("F", Status("t", v1::TASK_RUNNING, "u1"));
+  updates_.Produce("F", Status("t", v1::TASK_FINISHED, "u2"));
+  EXPECT_EQ(Take(), (std::vector<std::string>{"checkpoint t: u1", "checkpoint t: u1 u2"}));
+  updates_.ForwardAll();
+  clock_.Advance(absl::Minutes(5));
+  updates_.RetryDue();
+  EXPECT_TRUE(Take().empty()) << "an update still being written is not sent, not even when resending all";
+  EXPECT_EQ(updates_.Acknowledge({"F", "t"}, "u1"), Acked::kIgnored) << "it cannot have been seen";
+
+  CompleteWrite();
+  EXPECT_EQ(Take(), (std::vector<std::string>{"forward F u1 latest=TASK_FINISHED"}));
+  EXPECT_EQ(updates_.Acknowledge({"F", "t"}, "u1"), Acked::kNext);
+  EXPECT_EQ(Take(), (std::vector<std::string>{"checkpoint t: u2"})) << "u2's own write is not done yet";
+  CompleteWrite();
+  EXPECT_EQ(Take(), (std::vector<std::string>{"forward F u2 latest=TASK_FINISHED"}));
+  CompleteWrite();  // the one that dropped u1
+  EXPECT_TRUE(Take().empty()) << "sent once";
+  EXPECT_EQ(updates_.Acknowledge({"F", "t"}, "u2"), Acked::kFinished);
 }
 
 TEST_F(StatusUpdatesTest, TheHeadIsRetriedWithADoublingBackoffUntilAcknowledged) {

@@ -158,6 +158,7 @@ void Agent::Abandon() {
     return 0;
   });
   loop_->Stop();
+  if (writer_) writer_->Abandon();  // what is not yet written is lost, as in a crash
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();
   if (sandbox_remover_) sandbox_remover_->Stop();
   if (disk_watcher_) disk_watcher_->Stop();
@@ -176,6 +177,7 @@ void Agent::Stop() {
     return 0;
   });
   loop_->Stop();
+  if (writer_) writer_->Stop();                  // finishes the queued checkpoints
   if (cgroup_cleaner_) cgroup_cleaner_->Stop();  // finishes the queued removals
   if (sandbox_remover_) sandbox_remover_->Stop();
   if (disk_watcher_) disk_watcher_->Stop();

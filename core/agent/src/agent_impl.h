@@ -10,13 +10,14 @@
 //   health_checks.cc       the checks a task's HealthCheck asks for
 //   status_updates.cc      the StatusUpdateManager's link to the rest
 //   sandboxes.cc           sandbox files, garbage collection, the disk watch
-//   recovery.cc            checkpoints and recovery after a restart
+//   recovery.cc            checkpoints (written by CheckpointWriter) and recovery
 //   resource_detection.cc  cpus, mem and disk of the machine
 // Private to core/agent/src.
 #pragma once
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>

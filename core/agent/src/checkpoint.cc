@@ -40,38 +40,45 @@ absl::Status Errno(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-absl::Status WriteCheckpointFile(const std::string& path, const google::protobuf::MessageLite& message, bool sync) {
+std::string EncodeCheckpoint(const google::protobuf::MessageLite& message) {
   std::string data(kMagic, sizeof(kMagic));
-  std::string payload;
-  if (!message.SerializeToString(&payload)) return absl::InternalError(absl::StrCat("cannot encode ", path));
+  std::string payload = message.SerializeAsString();
   PutU32(&data, static_cast<uint32_t>(payload.size()));
   PutU32(&data, 0);
   data += payload;
   uint32_t crc = Crc(data, kHeader);
   for (int i = 0; i < 4; ++i) data[8 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  return data;
+}
 
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("create", tmp);
+absl::Status WriteWholeFile(const std::string& path, const std::string& data, bool datasync) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("create", path);
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      absl::Status s = Errno("write", tmp);
+      absl::Status s = Errno("write", path);
       ::close(fd);
-      ::unlink(tmp.c_str());
+      ::unlink(path.c_str());
       return s;
     }
     done += static_cast<size_t>(n);
   }
-  if (sync && ::fdatasync(fd) != 0) {
-    absl::Status s = Errno("sync", tmp);
+  if (datasync && ::fdatasync(fd) != 0) {
+    absl::Status s = Errno("sync", path);
     ::close(fd);
-    ::unlink(tmp.c_str());
+    ::unlink(path.c_str());
     return s;
   }
   ::close(fd);
+  return absl::OkStatus();
+}
+
+absl::Status WriteCheckpointFile(const std::string& path, const google::protobuf::MessageLite& message, bool sync) {
+  std::string tmp = path + ".tmp";
+  if (absl::Status s = WriteWholeFile(tmp, EncodeCheckpoint(message), sync); !s.ok()) return s;
   // Replacing a file needs no directory sync: after a crash the name holds
   // the old contents or the new. A new name does need one to exist at all.
   bool existed = sync && ::access(path.c_str(), F_OK) == 0;

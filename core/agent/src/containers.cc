@@ -37,7 +37,8 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
                                             const std::string& container_id, const v1::CommandInfo& cmd,
                                             const v1::FrameworkInfo& framework, const Limits& limits,
                                             const std::map<std::string, std::string>& extra_env, std::string* sandbox,
-                                            std::function<void(const ExitInfo&)> on_exit) {
+                                            std::function<void(const ExitInfo&)> on_exit,
+                                            std::function<void()> on_started) {
   *sandbox = SandboxFor(framework_id, executor_id, container_id);
   std::error_code ec;
   fs::create_directories(*sandbox, ec);
@@ -62,9 +63,11 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
   // The supervisor of a recoverable container waits at its start gate until
   // the container is recorded; anything else dies with this agent. Either
   // way no process runs that a restarted agent could not account for.
+  // A socket rather than a pipe, so that opening the gate of a supervisor
+  // killed meanwhile fails (MSG_NOSIGNAL) instead of raising SIGPIPE.
   int gate[2] = {-1, -1};
   if (recoverable) {
-    if (::pipe2(gate, O_CLOEXEC) != 0) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gate) != 0) {
       return absl::InternalError(absl::StrCat("cannot make a start gate: ", std::strerror(errno)));
     }
     spec.start_gate_fd = gate[0];
@@ -94,12 +97,29 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
     DestroyCgroupsLater(container_id);
     return pid.status();
   }
-  CheckpointContainer(container_id, framework_id, executor_id, *pid, *sandbox, spec.status_path, recoverable, cgroup);
+  CheckpointWriter::Done recorded;
   if (recoverable) {
-    char go = 1;
-    (void)!::write(gate[1], &go, 1);
-    close_gate();
+    ::close(gate[0]);
+    // The gate opens on the loop, so that the command's exit (also reported
+    // through the loop) cannot overtake on_started. Should the agent stop
+    // first, the last copy of `gate` closes it and the command never runs.
+    auto gate_fd = std::shared_ptr<int>(new int(gate[1]), [](int* fd) {
+      if (*fd >= 0) ::close(*fd);
+      delete fd;
+    });
+    recorded = OnLoop([gate_fd, on_started](const absl::Status& s) {
+      if (absl::IsCancelled(s)) return;
+      char go = 1;
+      (void)!::send(*gate_fd, &go, 1, MSG_NOSIGNAL);
+      ::close(*gate_fd);
+      *gate_fd = -1;
+      if (on_started) on_started();
+    });
+  } else if (on_started) {
+    loop_->Post(on_started);
   }
+  CheckpointContainer(container_id, framework_id, executor_id, *pid, *sandbox, spec.status_path, recoverable, cgroup,
+                      std::move(recorded));
   // The reaper may report the exit after this agent is gone: it reaches the
   // agent only through its loop, which drops work once stopped.
   ProcessReaper::Get().Watch(

@@ -68,28 +68,55 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
 void Agent::RunTaskGroup(const v1::internal::RunTaskGroup& msg) {
   const v1::FrameworkInfo& fw = msg.framework();
   std::string fid = fw.id().value();
-  absl::Status checkpointed = CheckpointFramework(fid, fw);
-  Resources group_resources;
-  for (const auto& t : msg.task_group().tasks()) {
-    auto r = Resources::FromProto(t.resources());
-    if (r.ok()) group_resources += *r;
-  }
   std::string eid = msg.executor().executor_id().value();
+  std::vector<Key> keys;
   for (const auto& t : msg.task_group().tasks()) {
-    TaskRecord& task = tasks_[{fid, t.task_id().value()}];
+    keys.push_back({fid, t.task_id().value()});
+    TaskRecord& task = tasks_[keys.back()];
     task.framework_id = fid;
     task.info = t;
     task.executor_id = eid;
-    if (checkpointed.ok()) checkpointed = CheckpointTask({fid, t.task_id().value()});
   }
+  if (!fw.checkpoint()) {
+    CheckpointFramework(fid, fw);  // recorded, not written
+    return StartTaskGroup(msg, absl::OkStatus());
+  }
+  for (const Key& key : keys) tasks_[key].checkpointing = true;
+  auto launch = std::make_shared<const v1::internal::RunTaskGroup>(msg);
+  CheckpointLaunch(fw, keys, [this, launch](const absl::Status& s) { StartTaskGroup(*launch, s); });
+}
+
+void Agent::StartTaskGroup(const v1::internal::RunTaskGroup& msg, const absl::Status& checkpointed) {
+  if (stopping_) return;
+  const v1::FrameworkInfo& fw = msg.framework();
+  std::string fid = fw.id().value();
+  std::string eid = msg.executor().executor_id().value();
+  std::vector<TaskRecord*> group;
+  bool killed = false;
+  Resources group_resources;
+  for (const auto& t : msg.task_group().tasks()) {
+    auto it = tasks_.find({fid, t.task_id().value()});
+    if (it == tasks_.end() || it->second.terminal) continue;
+    it->second.checkpointing = false;
+    killed |= it->second.killing;
+    group.push_back(&it->second);
+    auto r = Resources::FromProto(t.resources());
+    if (r.ok()) group_resources += *r;
+  }
+  if (group.empty()) return;
   std::string error;
   ExecutorRecord* ex = nullptr;
-  if (checkpointed.ok())
-    ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
-  else
+  if (!checkpointed.ok()) {
     error = absl::StrCat("Cannot checkpoint the task group: ", checkpointed.message());
+  } else if (killed) {
+    // A group runs whole or not at all, as its executor would kill it whole.
+    for (TaskRecord* task : group) KilledDuringLaunch(*task);
+    return;
+  } else {
+    ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
+  }
   if (ex == nullptr) {
-    for (const auto& t : msg.task_group().tasks()) { FailLaunch(tasks_[{fid, t.task_id().value()}], error); }
+    for (TaskRecord* task : group) FailLaunch(*task, error);
     return;
   }
   for (const auto& t : msg.task_group().tasks()) {
@@ -298,7 +325,6 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
     auto it = executors_.find(key);
     if (it == executors_.end())
       return absl::NotFoundError(absl::StrCat("executor '", key.second, "' is not known to this agent"));
-    ExecutorRecord& ex = it->second;
     if (call.type() == C::MESSAGE) {
       AgentMessage m;
       auto* em = m.mutable_executor_message();
@@ -326,13 +352,17 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
     std::string uuid = st.uuid();
     std::string task_id = st.task_id().value();
     ProduceUpdate(key.first, st);
-    if (ex.sink) {
+    // The executor may forget the update once it is acknowledged: only
+    // once it is written down here.
+    AfterCheckpoints(key.first, [this, key, task_id, uuid] {
+      auto it = executors_.find(key);
+      if (it == executors_.end() || !it->second.sink) return;
       v1::executor::Event ack;
       ack.set_type(v1::executor::Event::ACKNOWLEDGED);
       ack.mutable_acknowledged()->mutable_task_id()->set_value(task_id);
       ack.mutable_acknowledged()->set_uuid(uuid);
-      ex.sink->Send(ack);
-    }
+      it->second.sink->Send(ack);
+    });
     return absl::OkStatus();
   });
 }

@@ -92,12 +92,7 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       agent_id_ = msg.registered().agent_id().value();
       info_.mutable_id()->set_value(agent_id_);
       registered_ = true;
-      if (first) {
-        if (absl::Status s = CheckpointAgent(); !s.ok()) {
-          CORRAL_LOG(ERROR) << "Cannot checkpoint this agent's identity (" << s.message()
-                            << "): after a restart it will come back as a new agent";
-        }
-      }
+      if (first) CheckpointAgent();
       CORRAL_LOG(INFO) << "Agent " << (first ? "registered" : "reregistered") << " as " << agent_id_;
       // Resend every unacknowledged update: the master may have missed them.
       updates_.ForwardAll();
@@ -118,9 +113,8 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       // would bring it back are discarded, and the agent stops connecting.
       size_t killed = KillContainers();
       if (killed > 0) CORRAL_LOG(WARNING) << "Killed " << killed << " containers";
-      std::error_code ec;
-      fs::remove_all(meta_dir_ + "/frameworks", ec);
-      fs::remove(meta_dir_ + "/agent", ec);
+      writer_->RemoveTree(meta_dir_ + "/frameworks");
+      writer_->Remove(meta_dir_ + "/agent");
       refusal_ = msg.refused().message();
       stopping_ = true;
       if (link_) link_->Close();
@@ -189,8 +183,7 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       // The framework is gone: its update streams will never be acknowledged.
       updates_.ForgetFramework(fid);
       frameworks_.erase(fid);
-      std::error_code ec;
-      fs::remove_all(FrameworkMetaDir(fid), ec);
+      writer_->RemoveTree(FrameworkMetaDir(fid));
       break;
     }
     default: break;

@@ -37,32 +37,53 @@ std::string Agent::FrameworkMetaDir(const std::string& framework_id) const {
   return absl::StrCat(meta_dir_, "/frameworks/", CheckpointName(framework_id));
 }
 
-absl::Status Agent::CheckpointAgent() {
+namespace {
+
+// Logs a failed checkpoint (but not one dropped as the agent stops), then
+// passes the result on.
+CheckpointWriter::Done Logged(std::string what, CheckpointWriter::Done then = nullptr) {
+  return [what = std::move(what), then = std::move(then)](const absl::Status& s) {
+    if (!s.ok() && !absl::IsCancelled(s)) CORRAL_LOG(ERROR) << "Cannot checkpoint " << what << ": " << s.message();
+    if (then) then(s);
+  };
+}
+
+}  // namespace
+
+CheckpointWriter::Done Agent::OnLoop(std::function<void(const absl::Status&)> then) {
+  return [loop = std::weak_ptr<EventLoop>(loop_), then = std::move(then)](const absl::Status& s) {
+    if (auto l = loop.lock()) l->Post([then, s] { then(s); });
+  };
+}
+
+void Agent::CheckpointAgent() {
   v1::internal::AgentCheckpoint c;
   *c.mutable_info() = info_;
   c.set_boot_id(boot_id_);
-  return WriteCheckpointFile(meta_dir_ + "/agent", c, true);
+  writer_->Write(meta_dir_ + "/agent", EncodeCheckpoint(c), true, [](const absl::Status& s) {
+    if (!s.ok() && !absl::IsCancelled(s)) {
+      CORRAL_LOG(ERROR) << "Cannot checkpoint this agent's identity (" << s.message()
+                        << "): after a restart it will come back as a new agent";
+    }
+  });
 }
 
-absl::Status Agent::CheckpointFramework(const std::string& framework_id, const v1::FrameworkInfo& info) {
+void Agent::CheckpointFramework(const std::string& framework_id, const v1::FrameworkInfo& info,
+                                CheckpointWriter::Done done) {
   auto it = frameworks_.find(framework_id);
   bool changed = it == frameworks_.end() || it->second.SerializeAsString() != info.SerializeAsString();
   frameworks_[framework_id] = info;
-  if (!changed || !info.checkpoint()) return absl::OkStatus();
-  std::string dir = FrameworkMetaDir(framework_id);
-  std::error_code ec;
-  fs::create_directories(dir + "/tasks", ec);
-  fs::create_directories(dir + "/executors", ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  if (!changed || !info.checkpoint()) return;
   v1::internal::FrameworkCheckpoint c;
   *c.mutable_info() = info;
-  return WriteCheckpointFile(dir + "/framework", c, true);
+  writer_->Write(FrameworkMetaDir(framework_id) + "/framework", EncodeCheckpoint(c), true,
+                 Logged("framework " + framework_id, std::move(done)));
 }
 
-absl::Status Agent::CheckpointTask(const Key& key) {
-  if (!Checkpoints(key.first)) return absl::OkStatus();
+bool Agent::CheckpointTask(const Key& key, CheckpointWriter::Done done) {
+  if (!Checkpoints(key.first)) return false;
   auto t = tasks_.find(key);
-  if (t == tasks_.end()) return absl::OkStatus();
+  if (t == tasks_.end()) return false;
   const TaskRecord& task = t->second;
   v1::internal::TaskCheckpoint c;
   *c.mutable_info() = task.info;
@@ -73,10 +94,28 @@ absl::Status Agent::CheckpointTask(const Key& key) {
   if (task.latest.has_state()) *c.mutable_latest() = task.latest;
   c.set_started_at(task.started_at);
   for (const v1::TaskStatus& st : updates_.Pending(key)) *c.add_pending() = st;
-  absl::Status s =
-      WriteCheckpointFile(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)), c, true);
-  if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot checkpoint task " << key.second << ": " << s.message();
-  return s;
+  writer_->Write(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)), EncodeCheckpoint(c),
+                 true, Logged("task " + key.second, std::move(done)));
+  return true;
+}
+
+void Agent::CheckpointLaunch(const v1::FrameworkInfo& framework, const std::vector<Key>& tasks,
+                             std::function<void(const absl::Status&)> then) {
+  // The writes' results arrive on the writer's thread before the barrier's.
+  auto first_error = std::make_shared<absl::Status>();
+  auto collect = [first_error](const absl::Status& s) { first_error->Update(s); };
+  CheckpointFramework(framework.id().value(), framework, collect);
+  for (const Key& key : tasks) CheckpointTask(key, collect);
+  writer_->Barrier([first_error, then = OnLoop(std::move(then))](const absl::Status& s) {
+    absl::Status result = *first_error;
+    result.Update(s);
+    then(result);
+  });
+}
+
+void Agent::AfterCheckpoints(const std::string& framework_id, std::function<void()> then) {
+  if (!Checkpoints(framework_id)) return then();
+  writer_->Barrier(OnLoop([then = std::move(then)](const absl::Status&) { then(); }));
 }
 
 void Agent::CheckpointExecutor(const Key& key) {
@@ -88,25 +127,24 @@ void Agent::CheckpointExecutor(const Key& key) {
   c.set_container_id(it->second.container_id);
   c.set_sandbox(it->second.sandbox);
   for (const std::string& t : it->second.tasks) c.add_tasks(t);
-  absl::Status s = WriteCheckpointFile(
-      absl::StrCat(FrameworkMetaDir(key.first), "/executors/", CheckpointName(key.second)), c, true);
-  if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot checkpoint executor " << key.second << ": " << s.message();
+  writer_->Write(absl::StrCat(FrameworkMetaDir(key.first), "/executors/", CheckpointName(key.second)),
+                 EncodeCheckpoint(c), true, Logged("executor " + key.second));
 }
 
 void Agent::ForgetTask(const Key& key) {
   if (Checkpoints(key.first))
-    RemoveFile(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)));
+    writer_->Remove(absl::StrCat(FrameworkMetaDir(key.first), "/tasks/", CheckpointName(key.second)));
 }
 
 void Agent::ForgetExecutor(const Key& key) {
-  if (Checkpoints(key.first)) {
-    RemoveFile(absl::StrCat(FrameworkMetaDir(key.first), "/executors/", CheckpointName(key.second)));
-  }
+  if (Checkpoints(key.first))
+    writer_->Remove(absl::StrCat(FrameworkMetaDir(key.first), "/executors/", CheckpointName(key.second)));
 }
 
 void Agent::CheckpointContainer(const std::string& container_id, const std::string& framework_id,
                                 const std::string& executor_id, pid_t pid, const std::string& sandbox,
-                                const std::string& status_path, bool recoverable, const std::string& cgroup) {
+                                const std::string& status_path, bool recoverable, const std::string& cgroup,
+                                CheckpointWriter::Done done) {
   v1::internal::ContainerCheckpoint c;
   c.set_cgroup(cgroup);
   c.set_container_id(container_id);
@@ -119,15 +157,14 @@ void Agent::CheckpointContainer(const std::string& container_id, const std::stri
   c.set_recoverable(recoverable);
   // Synced only for containers that outlive a crash: the others are killed
   // on recovery, and a machine crash ends them anyway.
-  absl::Status s =
-      WriteCheckpointFile(absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id)), c, recoverable);
-  if (!s.ok()) CORRAL_LOG(ERROR) << "Cannot record container " << container_id << ": " << s.message();
+  writer_->Write(absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id)), EncodeCheckpoint(c),
+                 recoverable, Logged("container " + container_id, std::move(done)));
 }
 
 void Agent::ForgetContainer(const std::string& container_id) {
   std::string base = absl::StrCat(meta_dir_, "/containers/", CheckpointName(container_id));
-  RemoveFile(base);
-  RemoveFile(base + ".exit");
+  writer_->Remove(base);
+  writer_->Remove(base + ".exit");
 }
 
 void Agent::KillRecordedContainers(const std::string& boot_id) {
@@ -156,6 +193,7 @@ absl::Status Agent::Recover() {
   std::error_code ec;
   fs::create_directories(meta_dir_ + "/containers", ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("cannot create ", meta_dir_, ": ", ec.message()));
+  writer_ = std::make_unique<CheckpointWriter>(meta_dir_);
   const std::string hint =
       "; start the agent with --recover=cleanup to discard its checkpointed state "
       "(killing what it still runs) and register as a new agent";

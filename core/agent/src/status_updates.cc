@@ -13,60 +13,86 @@ StatusUpdateManager::StatusUpdateManager(Hooks hooks, Clock* clock, double retry
 void StatusUpdateManager::Produce(const std::string& framework_id, v1::TaskStatus status) {
   Key key{framework_id, status.task_id().value()};
   Stream& stream = streams_[key];
+  uint64_t change = ++last_change_;
   // The update in flight (the head) is never replaced.
   if (stream.pending.size() >= 2 && stream.pending.back().state() == status.state() &&
       !IsTerminalState(status.state())) {
     stream.pending.back() = std::move(status);
-    hooks_.checkpoint(key);
-    return;
+    stream.changes.back() = change;
+  } else {
+    stream.pending.push_back(std::move(status));
+    stream.changes.push_back(change);
   }
-  stream.pending.push_back(std::move(status));
-  hooks_.checkpoint(key);
-  if (stream.pending.size() == 1) ForwardHead(key, stream);
+  Checkpoint(key, change);
+}
+
+void StatusUpdateManager::Checkpoint(const Key& key, uint64_t change) {
+  // Called at once when there is nothing to write: the stream is there.
+  hooks_.checkpoint(key, [this, key, change] {
+    auto it = streams_.find(key);
+    if (it == streams_.end()) return;  // acknowledged and gone meanwhile
+    it->second.durable = std::max(it->second.durable, change);
+    MaybeForward(key, it->second);
+  });
+}
+
+bool StatusUpdateManager::HeadDurable(const Stream& stream) const {
+  return !stream.pending.empty() && stream.changes.front() <= stream.durable;
+}
+
+void StatusUpdateManager::MaybeForward(const Key& key, Stream& stream) {
+  if (!stream.sent && HeadDurable(stream)) ForwardHead(key, stream);
 }
 
 void StatusUpdateManager::ForwardHead(const Key& key, Stream& stream) {
   if (stream.pending.empty()) return;
   hooks_.forward(key.first, stream.pending.front(), stream.pending.back().state());
+  stream.sent = true;
   if (stream.backoff == 0) stream.backoff = retry_min_;
   stream.next_retry = clock_->SteadySeconds() + stream.backoff;
 }
 
 StatusUpdateManager::Acked StatusUpdateManager::Acknowledge(const Key& key, const std::string& uuid) {
   auto it = streams_.find(key);
-  if (it == streams_.end() || it->second.pending.empty()) return Acked::kIgnored;
+  if (it == streams_.end() || !HeadDurable(it->second)) return Acked::kIgnored;
   Stream& stream = it->second;
   if (stream.pending.front().uuid() != uuid) return Acked::kIgnored;  // stale or duplicate
   bool terminal = IsTerminalState(stream.pending.front().state());
   stream.pending.pop_front();
+  stream.changes.pop_front();
+  stream.sent = false;
   stream.backoff = 0;
   if (!stream.pending.empty()) {
-    hooks_.checkpoint(key);
-    ForwardHead(key, stream);
+    // The next update went down with its own change; this one only drops
+    // the acknowledged head from the file.
+    Checkpoint(key, ++last_change_);
+    MaybeForward(key, stream);
     return Acked::kNext;
   }
   streams_.erase(it);
   if (terminal) return Acked::kFinished;  // the caller forgets the task and its checkpoint
-  hooks_.checkpoint(key);
+  Checkpoint(key, ++last_change_);
   return Acked::kDrained;
 }
 
 void StatusUpdateManager::RetryDue() {
   double now = clock_->SteadySeconds();
   for (auto& [key, stream] : streams_) {
-    if (stream.pending.empty() || stream.next_retry > now) continue;
+    if (!stream.sent || stream.next_retry > now) continue;
     stream.backoff = std::min(stream.backoff * 2, retry_max_);
     ForwardHead(key, stream);
   }
 }
 
 void StatusUpdateManager::ForwardAll() {
-  for (auto& [key, stream] : streams_) ForwardHead(key, stream);
+  for (auto& [key, stream] : streams_) {
+    if (HeadDurable(stream)) ForwardHead(key, stream);
+  }
 }
 
 void StatusUpdateManager::ForwardFramework(const std::string& framework_id) {
   for (auto& [key, stream] : streams_) {
-    if (key.first != framework_id || stream.pending.empty()) continue;
+    if (key.first != framework_id || !HeadDurable(stream)) continue;
     stream.backoff = 0;
     ForwardHead(key, stream);
   }
@@ -76,6 +102,7 @@ void StatusUpdateManager::Restore(const Key& key, std::vector<v1::TaskStatus> pe
   if (pending.empty()) return;
   Stream& stream = streams_[key];
   stream.pending.assign(std::make_move_iterator(pending.begin()), std::make_move_iterator(pending.end()));
+  stream.changes.assign(stream.pending.size(), 0);  // read from disk: durable already
 }
 
 void StatusUpdateManager::ForgetFramework(const std::string& framework_id) {
@@ -115,7 +142,11 @@ StatusUpdateManager::Hooks Agent::UpdateHooks() {
     su->set_latest_state(latest);
     SendToMaster(m);
   };
-  hooks.checkpoint = [this](const Key& key) { CheckpointTask(key).IgnoreError(); };  // logged there
+  // A failed write is logged (CheckpointTask) and the update still goes:
+  // the framework hears of it either way.
+  hooks.checkpoint = [this](const Key& key, std::function<void()> durable) {
+    if (!CheckpointTask(key, OnLoop([durable](const absl::Status&) { durable(); }))) durable();
+  };
   return hooks;
 }
 

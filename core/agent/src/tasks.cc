@@ -26,6 +26,13 @@ void Agent::FailLaunch(TaskRecord& task, const std::string& why) {
   ProduceUpdate(task.framework_id, st);
 }
 
+void Agent::KilledDuringLaunch(TaskRecord& task) {
+  v1::TaskStatus st = MakeStatus(task, task.kill_state, v1::TaskStatus::SOURCE_AGENT,
+                                 task.kill_message.empty() ? "Killed before it was launched" : task.kill_message);
+  st.set_reason(task.has_kill_reason ? task.kill_reason : v1::TaskStatus::REASON_TASK_KILLED_DURING_LAUNCH);
+  ProduceUpdate(task.framework_id, st);
+}
+
 void Agent::RunTask(const v1::internal::RunTask& msg) {
   const v1::FrameworkInfo& fw = msg.framework();
   std::string fid = fw.id().value();
@@ -34,15 +41,32 @@ void Agent::RunTask(const v1::internal::RunTask& msg) {
     CORRAL_LOG(WARNING) << "Ignoring a duplicate launch of task " << key.second;
     return;
   }
-  absl::Status checkpointed = CheckpointFramework(fid, fw);
   TaskRecord& task = tasks_[key];
   task.framework_id = fid;
   task.info = msg.task();
-  if (checkpointed.ok()) checkpointed = CheckpointTask(key);
+  if (!fw.checkpoint()) {
+    CheckpointFramework(fid, fw);  // recorded, not written
+    return StartTask(msg, absl::OkStatus());
+  }
+  // Nothing runs that a restart could not account for: the launch is
+  // written down first, and the task starts once that is durable.
+  task.checkpointing = true;
+  auto launch = std::make_shared<const v1::internal::RunTask>(msg);
+  CheckpointLaunch(fw, {key}, [this, launch](const absl::Status& s) { StartTask(*launch, s); });
+}
+
+void Agent::StartTask(const v1::internal::RunTask& msg, const absl::Status& checkpointed) {
+  const v1::FrameworkInfo& fw = msg.framework();
+  std::string fid = fw.id().value();
+  Key key{fid, msg.task().task_id().value()};
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.terminal || stopping_) return;
+  TaskRecord& task = it->second;
+  task.checkpointing = false;
   if (!checkpointed.ok()) {
-    // Nothing runs that a restart could not account for.
     return FailLaunch(task, absl::StrCat("Cannot checkpoint the task: ", checkpointed.message()));
   }
+  if (task.killing) return KilledDuringLaunch(task);
   if (msg.task().has_executor()) {
     task.executor_id = msg.task().executor().executor_id().value();
     std::string error;
@@ -100,16 +124,23 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
   auto fail = [&](const std::string& why) { FailLaunch(task, why); };
   auto res = Resources::FromProto(task.info.resources());
   // A command task is its own executor, named after the task, as in Mesos.
-  auto pid = StartContainer(task.framework_id, key.second, task.container_id, cmd, framework,
-                            LimitsFor(res.ok() ? *res : Resources()), {{"MESOS_TASK_ID", key.second}}, &task.sandbox,
-                            [this, key](const ExitInfo& exit) { OnTaskExited(key, exit); });
+  auto pid = StartContainer(
+      task.framework_id, key.second, task.container_id, cmd, framework, LimitsFor(res.ok() ? *res : Resources()),
+      {{"MESOS_TASK_ID", key.second}}, &task.sandbox, [this, key](const ExitInfo& exit) { OnTaskExited(key, exit); },
+      [this, key] { OnCommandStarted(key); });
   if (!pid.ok()) {
     fail(std::string(pid.status().message()));
     return;
   }
   task.pid = *pid;
-  task.started_at = clock_->NowSeconds();
   RememberSandbox(key, task.sandbox);
+}
+
+void Agent::OnCommandStarted(const Key& key) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.terminal || it->second.killing) return;
+  TaskRecord& task = it->second;
+  task.started_at = clock_->NowSeconds();
   task.state = v1::TASK_RUNNING;
   ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
   if (task.info.has_health_check()) {
@@ -132,6 +163,10 @@ void Agent::ArmDeadline(const Key& key, double seconds) {
 }
 
 void Agent::Kill(TaskRecord& task, const v1::KillPolicy* policy) {
+  if (task.checkpointing && !task.terminal) {
+    task.killing = true;  // it ends as it would have started (KilledDuringLaunch)
+    return;
+  }
   if (task.terminal || task.pid <= 0) return;
   Key key{task.framework_id, task.info.task_id().value()};
   if (!task.killing) {
@@ -170,7 +205,7 @@ void Agent::KillTask(const std::string& framework_id, const std::string& task_id
   }
   TaskRecord& task = it->second;
   if (task.terminal) return;
-  if (task.executor_id.empty()) {
+  if (task.executor_id.empty() || task.checkpointing) {
     Kill(task, policy);
     return;
   }

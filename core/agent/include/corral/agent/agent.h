@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "corral/agent/cgroups.h"
+#include "corral/agent/checkpoint_writer.h"
 #include "corral/agent/status_updates.h"
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
@@ -182,6 +183,7 @@ class Agent {
     bool killed_unhealthy = false;  // the final status says healthy=false
     bool over_disk = false;         // killed for its disk: the final status names it
     double started_at = 0;          // wall clock when the container started
+    bool checkpointing = false;     // its launch is being written down; nothing started yet
   };
   struct ExecutorRecord {
     std::string framework_id;
@@ -205,7 +207,9 @@ class Agent {
   // Checkpointing (see checkpoint.h). Frameworks with checkpoint=true get
   // their tasks, executors and update streams written (synced) under
   // <work_dir>/meta; every container is recorded there, so that a restarted
-  // agent can reattach the recoverable ones and kill the rest.
+  // agent can reattach the recoverable ones and kill the rest. The writes
+  // go through writer_, off the loop and in order; what must wait for one
+  // to be durable waits for its callback.
   absl::Status Recover();
   void KillRecordedContainers(const std::string& boot_id);
   // Kills whatever runs in this agent's cgroups but those of `adopted`
@@ -213,16 +217,32 @@ class Agent {
   void SweepCgroups(const std::map<std::string, std::string>& adopted);
   bool Checkpoints(const std::string& framework_id) const;
   std::string FrameworkMetaDir(const std::string& framework_id) const;
-  absl::Status CheckpointAgent();
-  // Records `info` as the framework's (and writes it if it checkpoints and changed).
-  absl::Status CheckpointFramework(const std::string& framework_id, const v1::FrameworkInfo& info);
-  absl::Status CheckpointTask(const Key& key);
+  // A writer callback that runs `then` on the loop (or not at all once the
+  // loop has stopped).
+  CheckpointWriter::Done OnLoop(std::function<void(const absl::Status&)> then);
+  void CheckpointAgent();
+  // Records `info` as the framework's (and writes it if it checkpoints and
+  // changed; `done`, on the writer's thread, only then).
+  void CheckpointFramework(const std::string& framework_id, const v1::FrameworkInfo& info,
+                           CheckpointWriter::Done done = nullptr);
+  // Queues the task's checkpoint, `done` on the writer's thread once it is
+  // durable; false (and `done` never called) when there is nothing to write:
+  // the framework does not checkpoint or the task is unknown.
+  bool CheckpointTask(const Key& key, CheckpointWriter::Done done = nullptr);
+  // Writes a checkpointing framework's launch down (the framework and its
+  // `tasks`); `then` on the loop with the first error, once durable.
+  void CheckpointLaunch(const v1::FrameworkInfo& framework, const std::vector<Key>& tasks,
+                        std::function<void(const absl::Status&)> then);
+  // `then` on the loop once every checkpoint queued so far is durable (at
+  // once for a framework that does not checkpoint).
+  void AfterCheckpoints(const std::string& framework_id, std::function<void()> then);
   void CheckpointExecutor(const Key& key);
   void ForgetTask(const Key& key);
   void ForgetExecutor(const Key& key);
   void CheckpointContainer(const std::string& container_id, const std::string& framework_id,
                            const std::string& executor_id, pid_t pid, const std::string& sandbox,
-                           const std::string& status_path, bool recoverable, const std::string& cgroup);
+                           const std::string& status_path, bool recoverable, const std::string& cgroup,
+                           CheckpointWriter::Done done);
   void ForgetContainer(const std::string& container_id);
   void OnRecoveredContainerExit(const v1::internal::ContainerCheckpoint& c, ExitInfo exit);
   void ResumeRecoveredTask(const Key& key);
@@ -239,13 +259,22 @@ class Agent {
   void OnLinkDone(MasterLink* link, const std::string& why);
   void SendToMaster(const v1::internal::AgentMessage& msg);
 
+  // RunTask and RunTaskGroup record the tasks and, for a checkpointing
+  // framework, write them down; StartTask and StartTaskGroup start them,
+  // once that is durable.
   void RunTask(const v1::internal::RunTask& msg);
+  void StartTask(const v1::internal::RunTask& msg, const absl::Status& checkpointed);
   // TASK_FAILED from the agent with REASON_CONTAINER_LAUNCH_FAILED and `why`.
   void FailLaunch(TaskRecord& task, const std::string& why);
+  // The terminal update of a task killed before it started.
+  void KilledDuringLaunch(TaskRecord& task);
   void RunTaskGroup(const v1::internal::RunTaskGroup& msg);
+  void StartTaskGroup(const v1::internal::RunTaskGroup& msg, const absl::Status& checkpointed);
   void KillTask(const std::string& framework_id, const std::string& task_id, const v1::KillPolicy* policy);
   void LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
   void StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framework);
+  // The command of a command task has been let go: TASK_RUNNING.
+  void OnCommandStarted(const Key& key);
   // Health checks (COMMAND, HTTP, TCP) as Mesos defines them; each check is a
   // process (the check's command, or corral-check), killed at its timeout.
   void ScheduleHealthCheck(const Key& key, double after_seconds);
@@ -287,11 +316,17 @@ class Agent {
   // Starts `cmd` in a container: a sandbox under the work dir (returned in
   // *sandbox), a cgroup with `limits`, its own process group. `on_exit` runs
   // on the loop once the process is reaped. On failure nothing is left.
+  // `on_started` (if any) runs on the loop once the command is let go: right
+  // after this returns for a container that dies with the agent, once its
+  // record is durable for a recoverable one (which waits at its start gate
+  // until then), and never if the agent stops first. It runs before
+  // `on_exit`.
   absl::StatusOr<pid_t> StartContainer(const std::string& framework_id, const std::string& executor_id,
                                        const std::string& container_id, const v1::CommandInfo& cmd,
                                        const v1::FrameworkInfo& framework, const Limits& limits,
                                        const std::map<std::string, std::string>& extra_env, std::string* sandbox,
-                                       std::function<void(const ExitInfo&)> on_exit);
+                                       std::function<void(const ExitInfo&)> on_exit,
+                                       std::function<void()> on_started = nullptr);
   void CleanupTask(const Key& key);
   void DestroyCgroupsLater(const std::string& container_id);
   // A container ended: its sandbox (used by `tasks`) becomes garbage, to be
@@ -363,6 +398,7 @@ class Agent {
   std::deque<FinishedSandbox> finished_sandboxes_;  // oldest first
   std::unique_ptr<EventLoop> sandbox_remover_;      // removes directories off the agent loop
   std::unique_ptr<EventLoop> disk_watcher_;         // measures sandboxes off the agent loop
+  std::unique_ptr<CheckpointWriter> writer_;        // every write under meta_dir_, from Recover() on
   // Shared so that callbacks from other threads (the reaper, gRPC) can hold
   // it weakly and find it stopped, rather than dangling, after the agent.
   std::shared_ptr<EventLoop> loop_;  // last: stopped first

@@ -13,6 +13,13 @@
 
 namespace corral {
 
+// The bytes of a checkpoint file holding `message`.
+std::string EncodeCheckpoint(const google::protobuf::MessageLite& message);
+
+// Creates or truncates `path` and writes all of `data` to it; with
+// `datasync`, fdatasyncs it too. On failure the file is removed.
+absl::Status WriteWholeFile(const std::string& path, const std::string& data, bool datasync);
+
 // `sync`: fsync the file before the rename (and the directory after), for
 // state that must outlive the machine, not just the process.
 absl::Status WriteCheckpointFile(const std::string& path, const google::protobuf::MessageLite& message, bool sync);

@@ -6,9 +6,11 @@
 // order and none is lost while the agent keeps its checkpoints.
 //
 // It owns no I/O: the agent injects how to forward an update and how to
-// write a stream down. `checkpoint(key)` is called after every change of a
-// stream and before anything of it is forwarded, so that an update a
-// framework may have seen is never forgotten by a restart.
+// write a stream down. `checkpoint(key, durable)` is called after every
+// change of a stream, and an update is forwarded only once a checkpoint
+// holding it has called `durable`, so that an update a framework may have
+// seen is never forgotten by a restart. `durable` may be called at once
+// (nothing to write) or later, from the same thread.
 //
 // Threading: one thread (the agent's loop) calls everything.
 #pragma once
@@ -33,16 +35,17 @@ class StatusUpdateManager {
     // Sends `head` of a framework's task stream to the master; `latest` is
     // the state of the stream's newest update (Mesos's latest_state).
     std::function<void(const std::string& framework_id, const v1::TaskStatus& head, v1::TaskState latest)> forward;
-    // The stream of `key` changed (Pending(key) is its new content).
-    std::function<void(const Key& key)> checkpoint;
+    // The stream of `key` changed (Pending(key) is its new content); call
+    // `durable` once that content is written down.
+    std::function<void(const Key& key, std::function<void()> durable)> checkpoint;
   };
 
   // Retries start at `retry_min` after a forward and double up to
   // `retry_max`, in seconds of `clock`'s steady time.
   StatusUpdateManager(Hooks hooks, Clock* clock, double retry_min, double retry_max);
 
-  // Adds `status` to its task's stream, checkpoints, and forwards it if it
-  // is the head. A queued update (not the head) of the same non-terminal
+  // Adds `status` to its task's stream, checkpoints, and forwards it once
+  // durable if it is the head. A queued update (not the head) of the same non-terminal
   // state is replaced rather than followed (a health report, say), so that
   // a framework that does not acknowledge cannot make the stream grow.
   void Produce(const std::string& framework_id, v1::TaskStatus status);
@@ -80,16 +83,25 @@ class StatusUpdateManager {
 
  private:
   struct Stream {
-    std::deque<v1::TaskStatus> pending;  // head is in flight
+    std::deque<v1::TaskStatus> pending;  // head is in flight once durable
+    std::deque<uint64_t> changes;        // for each of pending, the change that added it
+    uint64_t durable = 0;                // the latest change known to be written down
+    bool sent = false;                   // the head has been forwarded
     double next_retry = 0;
     double backoff = 0;
   };
+  // Checkpoints the stream as it is after `change`.
+  void Checkpoint(const Key& key, uint64_t change);
+  bool HeadDurable(const Stream& stream) const;
   void ForwardHead(const Key& key, Stream& stream);
+  // Forwards the head if it is durable and not yet sent.
+  void MaybeForward(const Key& key, Stream& stream);
 
   Hooks hooks_;
   Clock* clock_;
   double retry_min_, retry_max_;
   std::map<Key, Stream> streams_;
+  uint64_t last_change_ = 0;  // numbers changes over all streams, so none is reused
 };
 
 }  // namespace corral
