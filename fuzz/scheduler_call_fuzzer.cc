@@ -12,7 +12,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string input(reinterpret_cast<const char*>(data), size);
   google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
+  options.ignore_unknown_fields = true;  // as the HTTP API parses
   corral::v1::scheduler::Call call;
   if (google::protobuf::util::JsonStringToMessage(input, &call, options).ok()) {
     if (call.type() == corral::v1::scheduler::Call::SUBSCRIBE) {

@@ -319,13 +319,13 @@ TEST_F(ClusterTest, MaintenanceDrainsWithInverseOffersThenTakesTheMachineDownAnd
   auto status = master.GetMaintenanceStatus();
   ASSERT_EQ(status.draining_machines_size(), 1);
   ASSERT_EQ(status.draining_machines(0).statuses_size(), 1);
-  EXPECT_EQ(status.draining_machines(0).statuses(0).status(), v1::InverseOfferStatus::UNKNOWN);
+  EXPECT_EQ(status.draining_machines(0).statuses(0).status(), v1::allocator::InverseOfferStatus::UNKNOWN);
 
   // The framework declines; the status says so.
   ASSERT_TRUE(d->declineInverseOffers({inverse.id()}).ok());
   EXPECT_EQ(d->acceptInverseOffers({inverse.id()}).code(), absl::StatusCode::kNotFound);
   status = master.GetMaintenanceStatus();
-  EXPECT_EQ(status.draining_machines(0).statuses(0).status(), v1::InverseOfferStatus::DECLINE);
+  EXPECT_EQ(status.draining_machines(0).statuses(0).status(), v1::allocator::InverseOfferStatus::DECLINE);
 
   // Down: the agent is removed, its task is gone, the agent stops.
   ASSERT_TRUE(master.StartMaintenance({Machine("maint-host")}).ok());
@@ -392,10 +392,9 @@ TEST_F(ClusterTest, DrainAgentKillsItsTasksWithinTheGraceCapAndOffersNothingUnti
   auto drain_state = [&](const std::string& id) {
     v1::internal::ClusterState state = master.GetState();
     for (const auto& a : state.agents()) {
-      if (a.agent_info().id().value() == id)
-        return a.has_drain_info() ? a.drain_info().state() : v1::UNKNOWN_DRAIN_STATE;
+      if (a.agent_info().id().value() == id) return a.has_drain_info() ? a.drain_info().state() : v1::UNKNOWN;
     }
-    return v1::UNKNOWN_DRAIN_STATE;
+    return v1::UNKNOWN;
   };
   EXPECT_TRUE(PollUntil([&] { return drain_state(drained) == v1::DRAINED; }));
 
@@ -416,7 +415,7 @@ TEST_F(ClusterTest, DrainAgentKillsItsTasksWithinTheGraceCapAndOffersNothingUnti
     return true;
   }));
   ASSERT_TRUE(master.ReactivateAgent(drained).ok());
-  EXPECT_EQ(drain_state(drained), v1::UNKNOWN_DRAIN_STATE);
+  EXPECT_EQ(drain_state(drained), v1::UNKNOWN);
   EXPECT_TRUE(s.WaitFor([&] {
     for (const auto& o : s.offers_)
       if (o.agent_id().value() == drained) return true;

@@ -476,7 +476,9 @@ int Drain(const std::string& master, const std::string& cmd, const std::vector<s
     if (!absl::GetFlag(FLAGS_max_grace_period).empty()) {
       auto grace = ParseDurationSeconds(absl::GetFlag(FLAGS_max_grace_period));
       if (!grace.ok()) Die("--max_grace_period: " + std::string(grace.status().message()));
-      drain->mutable_max_grace_period()->set_nanoseconds(static_cast<int64_t>(*grace * 1e9));
+      const auto nanos = static_cast<int64_t>(*grace * 1e9);
+      drain->mutable_max_grace_period()->set_seconds(nanos / 1'000'000'000);
+      drain->mutable_max_grace_period()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
     }
     drain->set_mark_gone(absl::GetFlag(FLAGS_mark_gone));
   } else {

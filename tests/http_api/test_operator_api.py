@@ -135,7 +135,7 @@ def test_operator_calls_change_the_cluster(cluster: LocalCluster) -> None:
 
     # DRAIN_AGENT kills the task and deactivates the agent.
     assert operator_call(m, {"type": "DRAIN_AGENT", "drain_agent": {
-        "agent_id": {"value": agent_id}, "max_grace_period": {"nanoseconds": 0}}}) == (200, "")
+        "agent_id": {"value": agent_id}, "max_grace_period": "0s"}}) == (200, "")
     s.update("web", "TASK_KILLED")
     wait_for(lambda: get_json(m, "/master/state")["deactivated_slaves"] == 1, 30)
     assert operator_call(m, {"type": "REACTIVATE_AGENT", "reactivate_agent": {"agent_id": {"value": agent_id}}}) == (
@@ -290,7 +290,7 @@ def test_operator_errors(cluster: LocalCluster) -> None:
     status, body = operator_call(m, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": "nope"}}})
     assert status == 404 and "nope" in body
     status, body = operator_call(m, {"type": "GET_STATE", "extra": True})
-    assert status == 400 and "extra" in body
+    assert status == 200  # unknown keys are skipped, as Mesos does
     status, body = operator_call(m, {"type": "NOT_A_CALL"})
     assert status == 400 and "NOT_A_CALL" in body
     status, body = operator_call(m, {"type": "CREATE_VOLUMES"})

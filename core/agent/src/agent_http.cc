@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "corral/agent/sandbox_files.h"
+#include "corral/common/version.h"
 #include "corral/http/api.h"
 #include "corral/http/mesos_json.h"
 #include "corral/v1/agent.pb.h"
@@ -123,6 +124,8 @@ std::string RenderAgentState(const Snapshot& s, const std::map<std::string, std:
   Writer w(buffer);
   w.StartObject();
   Key(w, "version");
+  Str(w, kMesosVersion);
+  Key(w, "corral_version");
   Str(w, version);
   Key(w, "start_time");
   w.Double(s.start_time());
@@ -355,7 +358,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       return answer(response);
     case Call::GET_VERSION:
       response.set_type(AR::GET_VERSION);
-      response.mutable_get_version()->mutable_version_info()->set_version(CORRAL_VERSION);
+      response.mutable_get_version()->mutable_version_info()->set_version(kMesosVersion);
       return answer(response);
     case Call::GET_METRICS:
       response.set_type(AR::GET_METRICS);
@@ -431,6 +434,15 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       response.mutable_read_file()->set_data(std::move(got->first));
       return answer(response);
     }
+    // Corral agents have no resource providers, so no operations on them.
+    case Call::GET_RESOURCE_PROVIDERS:
+      response.set_type(AR::GET_RESOURCE_PROVIDERS);
+      response.mutable_get_resource_providers();
+      return answer(response);
+    case Call::GET_OPERATIONS:
+      response.set_type(AR::GET_OPERATIONS);
+      response.mutable_get_operations();
+      return answer(response);
     case Call::UNKNOWN: return r.Reply(Error(400, "Failed to validate agent::Call: Expecting 'type' to be present"));
     default: return r.Reply(Error(501, absl::StrCat(Call::Type_Name(call.type()), " is not served by Corral agents")));
   }

@@ -268,6 +268,20 @@ absl::StatusOr<Resources> Resources::FromProto(const v1::Resource& r) {
   if (!r.has_name()) return absl::InvalidArgumentError("resource is missing 'name'");
   if (!ValidName(r.name())) return absl::InvalidArgumentError(absl::StrCat("invalid resource name '", r.name(), "'"));
   if (!r.has_type()) return absl::InvalidArgumentError(absl::StrCat("resource '", r.name(), "' is missing 'type'"));
+  // Kinds of resource Corral cannot honour are refused, never taken as plain
+  // ones: a persistent volume taken as scratch disk would lose its data.
+  if (r.has_disk()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resource '", r.name(), "': 'disk' (persistent volumes and disk sources) is not supported by Corral"));
+  }
+  if (r.has_shared()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resource '", r.name(), "': 'shared' resources are not supported by Corral"));
+  }
+  if (r.has_provider_id()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resource '", r.name(), "': 'provider_id' (resource providers) is not supported by Corral"));
+  }
   ResourceItem item;
   item.name = r.name();
   // Reservation: post-refinement `reservations` wins; else pre-refinement `role`.

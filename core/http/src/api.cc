@@ -3,10 +3,12 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "corral/common/logging.h"
+#include "corral/common/version.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -54,7 +56,10 @@ absl::Status Parse(const std::string& body, Format f, google::protobuf::Message*
     return absl::OkStatus();
   }
   google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
+  // As Mesos: clients send fields of older and newer Mesos versions (`slave_id`
+  // beside `agent_id`, `offer_filters`); a key this schema lacks is skipped.
+  // Wrong types and malformed values are still refused.
+  options.ignore_unknown_fields = true;
   auto st = google::protobuf::util::JsonStringToMessage(body, m, options);
   if (!st.ok()) {
     std::string why(st.message());
@@ -132,14 +137,46 @@ std::string FlagsJson(const std::map<std::string, std::string>& flags) {
   return ToJson(doc);
 }
 
-std::string VersionJson(const std::string& version) {
+std::string VersionJson(const std::string& corral_version) {
   google::protobuf::Struct v;
   auto& f = *v.mutable_fields();
-  f["version"].set_string_value(version);
-  f["build_date"].set_string_value("");
-  f["build_time"].set_number_value(0);
+  f["version"].set_string_value(kMesosVersion);
+  f["corral_version"].set_string_value(corral_version);
+  f["build_date"].set_string_value(CORRAL_BUILD_DATE);
+  f["build_time"].set_number_value(CORRAL_BUILD_TIME);
   f["build_user"].set_string_value("");
   return ToJson(v);
+}
+
+double BuildTime() { return CORRAL_BUILD_TIME; }
+std::string BuildDate() { return CORRAL_BUILD_DATE; }
+
+std::string WithoutTrailingSlashes(const std::string& path) {
+  size_t end = path.size();
+  while (end > 1 && path[end - 1] == '/') --end;
+  return path.substr(0, end);
+}
+
+JsonpResponder::JsonpResponder(const Request& req, Responder& inner) : inner_(inner) {
+  for (const auto& [name, value] : req.query) {
+    if (name == "jsonp") callback_ = value;
+  }
+  if (req.query.empty() || callback_.empty()) return;
+  for (char c : callback_) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '$' && c != '.') {
+      bad_ = true;
+      inner_.Reply(Error(400, absl::StrCat("'jsonp' must be a JavaScript function name, not '", callback_, "'")));
+      return;
+    }
+  }
+}
+
+void JsonpResponder::Reply(Response response) {
+  if (!callback_.empty() && absl::StartsWith(response.content_type, kJson)) {
+    response.body = absl::StrCat(callback_, "(", response.body, ");");
+    response.content_type = "text/javascript";
+  }
+  inner_.Reply(std::move(response));
 }
 
 std::string MetricsJson(const std::map<std::string, double>& metrics) {

@@ -190,11 +190,12 @@ void Master::SendInverseOffers() {
       FrameworkEntry* fw = FindFramework(fid);
       if (fw == nullptr || !fw->connected || outstanding.count({fid, agent_id})) continue;
       auto answered = m->statuses.find(fid);
-      if (answered != m->statuses.end() && answered->second.status() != v1::InverseOfferStatus::UNKNOWN) continue;
+      if (answered != m->statuses.end() && answered->second.status() != v1::allocator::InverseOfferStatus::UNKNOWN)
+        continue;
       std::string id = NextId("IO");
       inverse_offers_[id] = InverseOfferEntry{fid, agent_id};
-      v1::InverseOfferStatus& st = m->statuses[fid];
-      st.set_status(v1::InverseOfferStatus::UNKNOWN);
+      v1::allocator::InverseOfferStatus& st = m->statuses[fid];
+      st.set_status(v1::allocator::InverseOfferStatus::UNKNOWN);
       st.mutable_framework_id()->set_value(fid);
       *st.mutable_timestamp() = TimeOf(clock_->Now());
       Event ev;
@@ -226,7 +227,7 @@ void Master::RescindInverseOffers(const std::string& agent_id) {
 }
 
 absl::Status Master::AnswerInverseOffers(FrameworkEntry& fw, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
-                                         v1::InverseOfferStatus::Status answer) {
+                                         v1::allocator::InverseOfferStatus::Status answer) {
   for (const auto& id : ids) {
     auto it = inverse_offers_.find(id.value());
     if (it == inverse_offers_.end()) {
@@ -241,7 +242,7 @@ absl::Status Master::AnswerInverseOffers(FrameworkEntry& fw, const google::proto
     auto agent = agents_.find(it->second.agent_id);
     if (agent != agents_.end()) {
       if (MachineEntry* m = MachineOf(agent->second.info.hostname())) {
-        v1::InverseOfferStatus& st = m->statuses[fw.id];
+        v1::allocator::InverseOfferStatus& st = m->statuses[fw.id];
         st.set_status(answer);
         st.mutable_framework_id()->set_value(fw.id);
         *st.mutable_timestamp() = TimeOf(clock_->Now());

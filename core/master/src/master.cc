@@ -11,6 +11,7 @@
 #include "corral/common/logging.h"
 #include "corral/common/task_state.h"
 #include "absl/strings/ascii.h"
+#include "corral/common/version.h"
 #include "corral/master/operator_views.h"
 #include "corral/master/validation.h"
 
@@ -40,7 +41,7 @@ Master::Master(MasterOptions options)
   info_.set_hostname(options_.hostname);
   info_.set_port(options_.port);
   info_.set_ip(0);
-  info_.set_version(CORRAL_VERSION);
+  info_.set_version(kMesosVersion);
   info_.set_pid(absl::StrCat("master@", options_.address, ":", options_.port));
   info_.mutable_address()->set_hostname(options_.hostname);
   info_.mutable_address()->set_ip(options_.address);
@@ -253,6 +254,7 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   fw->info = info;
   fw->roles = validation::FrameworkRoles(info);
   fw->partition_aware = PartitionAware(info);
+  fw->offer_constraints = call.subscribe().offer_constraints();
   fw->sink = std::move(sink);
   fw->connected = true;
   std::set<std::string> suppressed(call.subscribe().suppressed_roles().begin(),
@@ -296,10 +298,11 @@ absl::Status Master::DoCall(const Call& call) {
     case Call::TEARDOWN: RemoveFramework(fw->id, "framework requested teardown"); return absl::OkStatus();
     case Call::ACCEPT: return Accept(*fw, call.accept());
     case Call::ACCEPT_INVERSE_OFFERS:
-      return AnswerInverseOffers(*fw, call.accept_inverse_offers().inverse_offer_ids(), v1::InverseOfferStatus::ACCEPT);
+      return AnswerInverseOffers(*fw, call.accept_inverse_offers().inverse_offer_ids(),
+                                 v1::allocator::InverseOfferStatus::ACCEPT);
     case Call::DECLINE_INVERSE_OFFERS:
       return AnswerInverseOffers(*fw, call.decline_inverse_offers().inverse_offer_ids(),
-                                 v1::InverseOfferStatus::DECLINE);
+                                 v1::allocator::InverseOfferStatus::DECLINE);
     case Call::DECLINE: return Decline(*fw, call.decline());
     case Call::REVIVE: {
       std::vector<std::string> roles(call.revive().roles().begin(), call.revive().roles().end());
@@ -329,9 +332,43 @@ absl::Status Master::DoCall(const Call& call) {
     case Call::ACKNOWLEDGE: return Acknowledge(*fw, call.acknowledge());
     case Call::RECONCILE: return Reconcile(*fw, call.reconcile());
     case Call::MESSAGE: return Message(*fw, call.message());
+    case Call::REQUEST: return absl::OkStatus();  // as Mesos's allocator: no effect
+    case Call::UPDATE_FRAMEWORK: return UpdateFramework(*fw, call.update_framework());
     default:
       return absl::UnimplementedError(absl::StrCat("call type ", Call::Type_Name(call.type()), " is not supported"));
   }
+}
+
+absl::Status Master::UpdateFramework(FrameworkEntry& fw, const Call::UpdateFramework& update) {
+  v1::FrameworkInfo info = update.framework_info();
+  // As Mesos: who the framework is and whether it checkpoints are fixed at
+  // its first subscription.
+  if (info.user() != fw.info.user()) {
+    return absl::InvalidArgumentError("Updating 'FrameworkInfo.user' is unsupported");
+  }
+  if (info.principal() != fw.info.principal()) {
+    return absl::InvalidArgumentError("Updating 'FrameworkInfo.principal' is unsupported");
+  }
+  if (info.checkpoint() != fw.info.checkpoint()) {
+    return absl::InvalidArgumentError("Updating 'FrameworkInfo.checkpoint' is unsupported");
+  }
+  if (info.SerializeAsString() != fw.info.SerializeAsString()) {
+    if (absl::Status s = registry_->AddFramework(info); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat("cannot record the framework: ", s.message()));
+    }
+  }
+  fw.info = std::move(info);
+  fw.roles = validation::FrameworkRoles(fw.info);
+  fw.partition_aware = PartitionAware(fw.info);
+  fw.offer_constraints = update.offer_constraints();
+  // Offers for roles it left, and offers whose form (allocation_info) it no
+  // longer expects, go back; new ones follow.
+  for (const std::string& offer_id : std::set<std::string>(fw.offers)) RescindOffer(offer_id, true, 0);
+  allocator_.AddFramework(fw.id, fw.roles, {update.suppressed_roles().begin(), update.suppressed_roles().end()},
+                          fw.connected);
+  PublishFramework(fw, v1::master::Event::FRAMEWORK_UPDATED);
+  ScheduleAllocation("");
+  return absl::OkStatus();
 }
 
 absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
@@ -1239,8 +1276,12 @@ void Master::RunAllocation() {
     o->mutable_agent_id()->set_value(a.agent_id);
     o->set_hostname(agent.info.hostname());
     *o->mutable_attributes() = agent.info.attributes();
-    o->mutable_allocation_info()->set_role(a.role);
-    offer.resources.ToProto(o->mutable_resources(), a.role);
+    if (MultiRole(fw->info)) {
+      o->mutable_allocation_info()->set_role(a.role);
+      offer.resources.ToProto(o->mutable_resources(), a.role);
+    } else {
+      offer.resources.ToProto(o->mutable_resources());
+    }
     for (const auto& [k, ee] : agent.executors) {
       if (k.first == a.framework_id) o->add_executor_ids()->set_value(k.second);
     }
@@ -1441,6 +1482,7 @@ void Master::FillFrameworkState(const FrameworkEntry& fw, v1::internal::Framewor
   used.ToProto(f->mutable_allocated());
   offered.ToProto(f->mutable_offered());
   f->set_registered_time(fw.registered_time);
+  if (fw.offer_constraints.role_constraints_size() > 0) *f->mutable_offer_constraints() = fw.offer_constraints;
   for (const std::string& oid : fw.offers) {
     const OfferEntry& o = offers_.at(oid);
     v1::Offer* offer = f->add_offers();
@@ -1449,8 +1491,12 @@ void Master::FillFrameworkState(const FrameworkEntry& fw, v1::internal::Framewor
     offer->mutable_agent_id()->set_value(o.agent_id);
     auto agent = agents_.find(o.agent_id);
     if (agent != agents_.end()) offer->set_hostname(agent->second.info.hostname());
-    o.resources.ToProto(offer->mutable_resources(), o.role);
-    offer->mutable_allocation_info()->set_role(o.role);
+    if (MultiRole(fw.info)) {
+      o.resources.ToProto(offer->mutable_resources(), o.role);
+      offer->mutable_allocation_info()->set_role(o.role);
+    } else {
+      o.resources.ToProto(offer->mutable_resources());
+    }
   }
 }
 

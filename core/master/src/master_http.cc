@@ -51,10 +51,20 @@ const std::set<std::string>& Counters() {
 }  // namespace
 
 void MasterHttpApi::Handle(const Request& req, Responder& r) {
-  const std::string& path = req.path;
+  // Mesos routes by the longest matching prefix: a trailing slash changes
+  // nothing, and every /api/v1/... path but the scheduler's is the operator
+  // API (/api/v1/operator among them).
+  const std::string path = http::WithoutTrailingSlashes(req.path);
   if (path == "/api/v1/scheduler") return Scheduler(req, r);
-  if (path == "/api/v1" || path == "/api/v1/") return Operator(req, r);
+  if (path == "/api/v1" || absl::StartsWith(path, "/api/v1/")) return Operator(req, r);
+  if (path == "/master/maintenance/schedule" && req.method == "POST") return MaintenanceSchedule(req, r);
   if (auto bad = http::CheckGet(req)) return r.Reply(std::move(*bad));
+  http::JsonpResponder jsonp(req, r);
+  if (jsonp.bad()) return;
+  Get(path, req, jsonp);
+}
+
+void MasterHttpApi::Get(const std::string& path, const Request& req, Responder& r) {
   // Snapshots of a large cluster are big: allocate them on an arena.
   google::protobuf::ArenaOptions arena_options;
   arena_options.start_block_size = 64 << 10;
@@ -100,25 +110,56 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
     return r.Reply(Response::Json(RenderRoles(Snapshot(arena), master_->Weights(), master_->Quotas())));
   }
   if (path == "/master/tasks" || path == "/tasks") {
-    size_t limit = 100, offset = 0;
-    bool descending = true;
+    TaskQuery query;
     for (const auto& [name, value] : req.query) {
-      if (name == "limit" && !absl::SimpleAtoi(value, &limit)) {
-        return r.Reply(Error(400, absl::StrCat("Failed to parse limit: '", value, "' is not a number")));
+      if (name == "limit") {
+        int64_t limit = 0;
+        if (!absl::SimpleAtoi(value, &limit) || limit < -1) {
+          return r.Reply(Error(400, absl::StrCat("Failed to parse limit: '", value, "' is not a number")));
+        }
+        query.limit = limit == -1 ? SIZE_MAX : static_cast<size_t>(limit);  // -1: no limit, as Mesos
       }
-      if (name == "offset" && !absl::SimpleAtoi(value, &offset)) {
+      if (name == "offset" && !absl::SimpleAtoi(value, &query.offset)) {
         return r.Reply(Error(400, absl::StrCat("Failed to parse offset: '", value, "' is not a number")));
       }
       if (name == "order") {
         if (value != "asc" && value != "des") {
           return r.Reply(Error(400, absl::StrCat("Failed to parse order: '", value, "' is not 'asc' or 'des'")));
         }
-        descending = value == "des";
+        query.descending = value == "des";
       }
+      if (name == "framework_id") query.framework_id = value;
+      if (name == "task_id") query.task_id = value;
     }
-    return r.Reply(Response::Json(RenderTasks(Snapshot(arena), offset, limit, descending)));
+    return r.Reply(Response::Json(RenderTasks(Snapshot(arena), query)));
+  }
+  if (path == "/master/maintenance/schedule" || path == "/maintenance/schedule" ||
+      path == "/master/maintenance/status" || path == "/maintenance/status") {
+    const bool schedule = absl::EndsWith(path, "/schedule");
+    v1::master::Call call;
+    call.set_type(schedule ? v1::master::Call::GET_MAINTENANCE_SCHEDULE : v1::master::Call::GET_MAINTENANCE_STATUS);
+    auto answer = OperatorApi(master_).Call(call);
+    if (!answer.ok()) return r.Reply(Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
+    const v1::master::Response& response = **answer;
+    return r.Reply(Response::Json(schedule ? http::ToJson(response.get_maintenance_schedule().schedule())
+                                           : http::ToJson(response.get_maintenance_status().status())));
   }
   r.Reply(Error(404, absl::StrCat("No such endpoint: ", path)));
+}
+
+// POST /master/maintenance/schedule: the body is a maintenance.Schedule in
+// JSON, as Mesos's older maintenance endpoint takes it.
+void MasterHttpApi::MaintenanceSchedule(const Request& req, Responder& r) {
+  v1::master::Call call;
+  call.set_type(v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE);
+  if (absl::Status st =
+          http::Parse(req.body, Format::kJson, call.mutable_update_maintenance_schedule()->mutable_schedule());
+      !st.ok()) {
+    return r.Reply(Error(400, absl::StrCat("Failed to parse the maintenance schedule: ", st.message())));
+  }
+  auto answer = OperatorApi(master_).Call(call);
+  if (!answer.ok()) return r.Reply(Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
+  r.Reply(Response::Text(200, ""));
 }
 
 void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
@@ -175,7 +216,8 @@ void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
     }
   }
   absl::Status st = master_->HandleCall(call);
-  if (st.ok()) return r.Reply(Response::Text(202, ""));
+  // Mesos answers UPDATE_FRAMEWORK, whose effect is done by then, with 200.
+  if (st.ok()) return r.Reply(Response::Text(call.type() == Call::UPDATE_FRAMEWORK ? 200 : 202, ""));
   if (st.code() == absl::StatusCode::kInvalidArgument) {
     return r.Reply(Error(400, absl::StrCat("Failed to validate scheduler::Call: ", st.message())));
   }

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "corral/common/resources.h"
+#include "corral/common/version.h"
 #include "corral/http/api.h"
 #include "corral/master/master.h"
 #include "corral/master/operator_views.h"
@@ -22,8 +23,8 @@ absl::Status Invalid(absl::string_view what) {
 
 absl::Status Missing(absl::string_view field) { return Invalid(absl::StrCat("Expecting '", field, "' to be present")); }
 
-v1::master::QuotaConfig QuotaConfigOf(const std::string& role, const RoleQuota& q) {
-  v1::master::QuotaConfig config;
+v1::quota::QuotaConfig QuotaConfigOf(const std::string& role, const RoleQuota& q) {
+  v1::quota::QuotaConfig config;
   config.set_role(role);
   for (const auto& [name, value] : q.guarantee.entries()) {
     (*config.mutable_guarantees())[name].set_value(FromMilli(value));
@@ -85,13 +86,19 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       response.set_type(Response::GET_HEALTH);
       response.mutable_get_health()->set_healthy(true);
       return response;
+    case v1::master::Call::GET_OPERATIONS:
+      // Offer operations with feedback (resource providers) are not
+      // applied by Corral, so there is never one to report.
+      response.set_type(Response::GET_OPERATIONS);
+      response.mutable_get_operations();
+      return response;
     case v1::master::Call::GET_FLAGS:
       response.set_type(Response::GET_FLAGS);
       http::FillFlags(master_->flags(), response.mutable_get_flags());
       return response;
     case v1::master::Call::GET_VERSION:
       response.set_type(Response::GET_VERSION);
-      response.mutable_get_version()->mutable_version_info()->set_version(CORRAL_VERSION);
+      response.mutable_get_version()->mutable_version_info()->set_version(kMesosVersion);
       return response;
     case v1::master::Call::GET_METRICS:
       response.set_type(Response::GET_METRICS);
@@ -140,7 +147,7 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
     case v1::master::Call::GET_ROLES: {
       // The same figures as /master/roles.
       auto state = master_->GetState();
-      std::map<std::string, v1::master::Role> roles;
+      std::map<std::string, v1::Role> roles;
       for (const auto& [role, w] : master_->Weights()) roles[role].set_weight(w);
       for (const auto& [role, q] : master_->Quotas()) *roles[role].mutable_quota() = QuotaConfigOf(role, q);
       for (const auto& f : state.frameworks()) {
@@ -217,7 +224,11 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       if (!call.drain_agent().agent_id().has_value()) return Missing("drain_agent.agent_id");
       v1::DrainConfig config;
       if (call.drain_agent().has_max_grace_period()) {
-        *config.mutable_max_grace_period() = call.drain_agent().max_grace_period();
+        // Mesos types this one field as google.protobuf.Duration; the drain
+        // config it becomes keeps Mesos's DurationInfo.
+        const auto& d = call.drain_agent().max_grace_period();
+        if (d.seconds() < 0 || d.nanos() < 0) return Invalid("'drain_agent.max_grace_period' must not be negative");
+        config.mutable_max_grace_period()->set_nanoseconds(d.seconds() * 1'000'000'000 + d.nanos());
       }
       config.set_mark_gone(call.drain_agent().mark_gone());
       return Acted(master_->DrainAgent(call.drain_agent().agent_id().value(), config));

@@ -1,6 +1,7 @@
 #include "corral/master/operator_views.h"
 
 #include "absl/strings/str_cat.h"
+#include "corral/common/version.h"
 
 namespace corral::operator_api {
 namespace {
@@ -18,7 +19,7 @@ v1::master::Response::GetAgents::Agent AgentOf(const v1::internal::AgentState& a
   *agent.mutable_agent_info() = a.agent_info();
   agent.set_active(a.active() && !a.has_drain_info());
   agent.set_deactivated(a.has_drain_info());
-  agent.set_version(CORRAL_VERSION);
+  agent.set_version(kMesosVersion);
   agent.set_pid(absl::StrCat("slave(1)@", a.agent_info().hostname(), ":", a.agent_info().port()));
   *agent.mutable_registered_time() = Time(a.registered_time());
   *agent.mutable_total_resources() = a.total();
@@ -38,6 +39,7 @@ v1::master::Response::GetFrameworks::Framework FrameworkOf(const v1::internal::F
   *fw.mutable_offers() = f.offers();
   *fw.mutable_allocated_resources() = f.allocated();
   *fw.mutable_offered_resources() = f.offered();
+  if (f.has_offer_constraints()) *fw.mutable_offer_constraints() = f.offer_constraints();
   return fw;
 }
 

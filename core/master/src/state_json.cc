@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "corral/common/version.h"
+#include "corral/http/api.h"
 #include "corral/http/mesos_json.h"
 #include "corral/master/master_http.h"
 
@@ -70,7 +72,7 @@ void Agent(Writer& w, const v1::internal::AgentState& a, bool summary,
   Key(w, "deactivated");
   w.Bool(a.has_drain_info());
   Key(w, "version");
-  Str(w, CORRAL_VERSION);
+  Str(w, kMesosVersion);
   Key(w, "capabilities");
   w.StartArray();
   for (const char* c : {"MULTI_ROLE", "HIERARCHICAL_ROLE", "AGENT_DRAINING"}) w.String(c);
@@ -329,12 +331,14 @@ std::string MasterState(const v1::internal::ClusterState& state, const StateJson
   w.StartObject();
   Key(w, "version");
   Str(w, m.version());
+  Key(w, "corral_version");
+  Str(w, CORRAL_VERSION);
   Key(w, "git_sha");
   w.String("");
   Key(w, "build_date");
-  w.String("");
+  Str(w, http::BuildDate());
   Key(w, "build_time");
-  w.Double(0);
+  w.Double(http::BuildTime());
   Key(w, "build_user");
   w.String("");
   Key(w, "start_time");
@@ -541,11 +545,19 @@ std::string RenderAgents(const v1::internal::ClusterState& state) {
   return Done(buffer);
 }
 
-std::string RenderTasks(const v1::internal::ClusterState& state, size_t offset, size_t limit, bool descending) {
+std::string RenderTasks(const v1::internal::ClusterState& state, const TaskQuery& query) {
   std::vector<const v1::Task*> all;
   all.reserve(state.tasks_size() + state.completed_tasks_size());
-  for (const v1::Task& t : state.tasks()) all.push_back(&t);
-  for (const v1::Task& t : state.completed_tasks()) all.push_back(&t);
+  auto wanted = [&](const v1::Task& t) {
+    return (query.framework_id.empty() || t.framework_id().value() == query.framework_id) &&
+           (query.task_id.empty() || t.task_id().value() == query.task_id);
+  };
+  for (const v1::Task& t : state.tasks())
+    if (wanted(t)) all.push_back(&t);
+  for (const v1::Task& t : state.completed_tasks())
+    if (wanted(t)) all.push_back(&t);
+  const bool descending = query.descending;
+  const size_t offset = query.offset, limit = query.limit;
   // Mesos orders by the time of the task's first status.
   auto started = [](const v1::Task* t) { return t->statuses_size() > 0 ? t->statuses(0).timestamp() : 0.0; };
   std::stable_sort(all.begin(), all.end(), [&](const v1::Task* a, const v1::Task* b) {
@@ -568,14 +580,28 @@ std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<
     double weight = 1;
     std::vector<std::string> frameworks;
     google::protobuf::RepeatedPtrField<v1::Resource> allocated;
+    google::protobuf::RepeatedPtrField<v1::Resource> offered;
+    google::protobuf::RepeatedPtrField<v1::Resource> reserved;
     const RoleQuota* quota = nullptr;
   };
   std::map<std::string, RoleInfo> roles;
   for (const auto& [role, weight] : weights) roles[role].weight = weight;
   for (const auto& [role, quota] : quotas) roles[role].quota = &quota;
   for (const auto& f : state.frameworks()) {
-    for (const std::string& r : Roles(f.framework_info()))
-      roles[r].frameworks.push_back(f.framework_info().id().value());
+    const std::vector<std::string> framework_roles = Roles(f.framework_info());
+    for (const std::string& r : framework_roles) roles[r].frameworks.push_back(f.framework_info().id().value());
+    for (const v1::Offer& o : f.offers()) {
+      // Offers to a framework without MULTI_ROLE carry no allocation_info:
+      // they are for its one role.
+      const std::string& role = o.has_allocation_info() ? o.allocation_info().role() : framework_roles.front();
+      for (const auto& r : o.resources()) *roles[role].offered.Add() = r;
+    }
+  }
+  for (const auto& a : state.agents()) {
+    for (const auto& r : a.total()) {
+      const std::string role = r.reservations_size() > 0 ? r.reservations(r.reservations_size() - 1).role() : r.role();
+      if (!role.empty() && role != "*") *roles[role].reserved.Add() = r;
+    }
   }
   for (const v1::Task& t : state.tasks()) {
     auto& role = roles[RoleOf(t)];
@@ -596,8 +622,14 @@ std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<
     w.StartArray();
     for (const std::string& id : role.frameworks) Str(w, id);
     w.EndArray();
-    Key(w, "resources");
+    Key(w, "resources");  // Mesos's older name for "allocated"
     ResourcesJson(w, role.allocated);
+    Key(w, "allocated");
+    ResourcesJson(w, role.allocated);
+    Key(w, "offered");
+    ResourcesJson(w, role.offered);
+    Key(w, "reserved");
+    ResourcesJson(w, role.reserved);
     if (role.quota != nullptr) {
       auto quantities = [&](const Quantities& q) {
         w.StartObject();

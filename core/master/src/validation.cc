@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "corral/common/frameworks.h"
 
 namespace corral::validation {
 namespace {
@@ -52,6 +53,29 @@ absl::Status ValidateCommand(const std::string& where, const v1::CommandInfo& cm
 }
 
 bool Finite(double v) { return std::isfinite(v) && v >= 0; }
+
+// A Mesos container that asks for nothing but the host (type MESOS, no
+// image, no isolation) is what Corral runs; anything more is refused by
+// name, never run on the host as if it had not been asked for.
+absl::Status ValidateContainer(const std::string& where, const v1::ContainerInfo& c) {
+  auto unsupported = [&](absl::string_view field, absl::string_view why) {
+    return Invalid(absl::StrCat(where, ": 'container.", field, "' is not supported: ", why));
+  };
+  if (c.type() == v1::ContainerInfo::DOCKER || c.has_docker()) {
+    return unsupported("docker", "Corral agents have no Docker runtime; use a MESOS container without an image");
+  }
+  if (c.type() != v1::ContainerInfo::MESOS) return Invalid(absl::StrCat(where, ": 'container.type' must be MESOS"));
+  if (c.mesos().has_image()) {
+    return unsupported("mesos.image", "Corral runs tasks on the agent's own filesystem, without images");
+  }
+  if (c.volumes_size() > 0) return unsupported("volumes", "Corral does not mount volumes into tasks yet");
+  if (c.network_infos_size() > 0) return unsupported("network_infos", "tasks share the agent's network");
+  if (c.has_hostname()) return unsupported("hostname", "tasks share the agent's hostname");
+  if (c.has_linux_info()) return unsupported("linux_info", "Corral sets no capabilities, seccomp or namespaces");
+  if (c.has_rlimit_info()) return unsupported("rlimit_info", "Corral sets no resource limits of this kind");
+  if (c.has_tty_info()) return unsupported("tty_info", "Corral attaches no terminal");
+  return absl::OkStatus();
+}
 
 }  // namespace
 
@@ -103,8 +127,8 @@ absl::Status ValidateCall(const Call& call) {
       return absl::OkStatus();
     }
     case Call::DECLINE:
+      // Mesos takes a DECLINE that names no offer (it declines nothing).
       if (auto s = need(call.has_decline(), "decline"); !s.ok()) return s;
-      if (call.decline().offer_ids_size() == 0) return Invalid("'decline.offer_ids' is empty");
       if (call.decline().has_filters() && !std::isfinite(call.decline().filters().refuse_seconds())) {
         return Invalid("'decline.filters.refuse_seconds' is not a finite number");
       }
@@ -148,6 +172,16 @@ absl::Status ValidateCall(const Call& call) {
         return Invalid("'decline_inverse_offers.inverse_offer_ids' must name at least one inverse offer");
       }
       return absl::OkStatus();
+    case Call::REQUEST: return need(call.has_request(), "request");
+    case Call::UPDATE_FRAMEWORK: {
+      if (auto s = need(call.has_update_framework(), "update_framework"); !s.ok()) return s;
+      const auto& update = call.update_framework();
+      if (!update.has_framework_info()) return Invalid("'update_framework.framework_info' is required");
+      if (update.framework_info().id().value() != call.framework_id().value()) {
+        return Invalid("'update_framework.framework_info.id' must be the call's 'framework_id'");
+      }
+      return ValidateFrameworkInfo(update.framework_info(), update.suppressed_roles(), "update_framework");
+    }
     case Call::TEARDOWN:
     case Call::REVIVE:
     case Call::SUPPRESS: return absl::OkStatus();
@@ -160,11 +194,6 @@ absl::Status ValidateSubscribe(const Call& call) {
   if (auto s = ValidateCall(call); !s.ok()) return s;
   if (!call.subscribe().has_framework_info()) return Invalid("'subscribe.framework_info' is required");
   const v1::FrameworkInfo& info = call.subscribe().framework_info();
-  if (!info.has_user()) return Invalid("'subscribe.framework_info.user' is required");
-  if (!info.has_name() || info.name().empty()) return Invalid("'subscribe.framework_info.name' is required");
-  if (!Finite(info.failover_timeout())) {
-    return Invalid("'subscribe.framework_info.failover_timeout' must be a finite, non-negative number");
-  }
   if (info.has_id()) {
     if (auto s = ValidateId("subscribe.framework_info.id", info.id().value()); !s.ok()) return s;
     if (call.has_framework_id() && call.framework_id().value() != info.id().value()) {
@@ -173,28 +202,33 @@ absl::Status ValidateSubscribe(const Call& call) {
   } else if (call.has_framework_id()) {
     return Invalid("'framework_id' is set but 'subscribe.framework_info.id' is not");
   }
-  bool multi = false;
-  for (const auto& c : info.capabilities()) {
-    if (c.type() == v1::FrameworkInfo::Capability::MULTI_ROLE) multi = true;
+  return ValidateFrameworkInfo(info, call.subscribe().suppressed_roles(), "subscribe");
+}
+
+absl::Status ValidateFrameworkInfo(const v1::FrameworkInfo& info,
+                                   const google::protobuf::RepeatedPtrField<std::string>& suppressed_roles,
+                                   absl::string_view call) {
+  const std::string at = absl::StrCat("'", call, ".framework_info.");
+  if (!info.has_user()) return Invalid(absl::StrCat(at, "user' is required"));
+  if (!info.has_name() || info.name().empty()) return Invalid(absl::StrCat(at, "name' is required"));
+  if (!Finite(info.failover_timeout())) {
+    return Invalid(absl::StrCat(at, "failover_timeout' must be a finite, non-negative number"));
   }
-  if (info.roles_size() > 0 && !multi) {
-    return Invalid("'subscribe.framework_info.roles' requires the MULTI_ROLE capability");
-  }
+  const bool multi = MultiRole(info);
+  if (info.roles_size() > 0 && !multi) return Invalid(absl::StrCat(at, "roles' requires the MULTI_ROLE capability"));
   if (multi && info.has_role()) {
-    return Invalid("'subscribe.framework_info.role' must not be set with the MULTI_ROLE capability; use 'roles'");
+    return Invalid(absl::StrCat(at, "role' must not be set with the MULTI_ROLE capability; use 'roles'"));
   }
   std::vector<std::string> roles = FrameworkRoles(info);
   std::set<std::string> seen;
   for (const std::string& r : roles) {
-    if (auto s = ValidateRole(r); !s.ok())
-      return Invalid(absl::StrCat("'subscribe.framework_info.roles': ", s.message()));
-    if (!seen.insert(r).second)
-      return Invalid(absl::StrCat("'subscribe.framework_info.roles' has role '", r, "' twice"));
+    if (auto s = ValidateRole(r); !s.ok()) return Invalid(absl::StrCat(at, "roles': ", s.message()));
+    if (!seen.insert(r).second) return Invalid(absl::StrCat(at, "roles' has role '", r, "' twice"));
   }
-  for (const std::string& r : call.subscribe().suppressed_roles()) {
+  for (const std::string& r : suppressed_roles) {
     if (!seen.count(r))
       return Invalid(
-          absl::StrCat("'subscribe.suppressed_roles' has role '", r, "' that the framework is not subscribed to"));
+          absl::StrCat("'", call, ".suppressed_roles' has role '", r, "' that the framework is not subscribed to"));
   }
   return absl::OkStatus();
 }
@@ -214,6 +248,9 @@ absl::Status ValidateExecutor(const v1::ExecutorInfo& executor, const std::strin
   }
   auto res = Resources::FromProto(executor.resources());
   if (!res.ok()) return Invalid(absl::StrCat(where, ": 'resources': ", res.status().message()));
+  if (executor.has_container()) {
+    if (auto s = ValidateContainer(where, executor.container()); !s.ok()) return s;
+  }
   if (executor.has_shutdown_grace_period()) {
     if (auto s = ValidateDuration("executor.shutdown_grace_period", executor.shutdown_grace_period()); !s.ok())
       return s;
@@ -240,6 +277,16 @@ absl::Status ValidateTask(const v1::TaskInfo& task, const std::string& agent_id,
   }
   if (task.has_command()) {
     if (auto s = ValidateCommand(where, task.command()); !s.ok()) return s;
+  }
+  if (task.has_container()) {
+    if (auto s = ValidateContainer(where, task.container()); !s.ok()) return s;
+  }
+  if (task.has_check()) {
+    return Invalid(
+        absl::StrCat(where, ": 'check' (general checks) is not supported by Corral yet; use 'health_check'"));
+  }
+  if (task.limits_size() > 0) {
+    return Invalid(absl::StrCat(where, ": 'limits' is not supported by Corral yet; tasks are held to 'resources'"));
   }
   if (task.has_kill_policy() && task.kill_policy().has_grace_period()) {
     if (auto s = ValidateDuration("kill_policy.grace_period", task.kill_policy().grace_period()); !s.ok()) {

@@ -7,6 +7,7 @@ calls and events live in :mod:`corral.v1.scheduler_pb2` and
 :mod:`corral.v1.maintenance_pb2`.
 """
 
+from corral.v1.allocator_pb2 import InverseOfferStatus
 from corral.v1.corral_pb2 import (
     TASK_DROPPED,
     TASK_ERROR,
@@ -34,7 +35,6 @@ from corral.v1.corral_pb2 import (
     FrameworkInfo,
     HealthCheck,
     InverseOffer,
-    InverseOfferStatus,
     KillPolicy,
     Label,
     Labels,

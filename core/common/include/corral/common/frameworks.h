@@ -16,6 +16,13 @@ inline bool PartitionAware(const v1::FrameworkInfo& info) {
   return HasCapability(info, v1::FrameworkInfo::Capability::PARTITION_AWARE);
 }
 
+// Mesos puts `allocation_info` on offers and their resources only for
+// MULTI_ROLE frameworks; the others compare offered resources with their
+// own and must not see it.
+inline bool MultiRole(const v1::FrameworkInfo& info) {
+  return HasCapability(info, v1::FrameworkInfo::Capability::MULTI_ROLE);
+}
+
 // The state a framework is told for a task the cluster lost track of:
 // `aware` (TASK_DROPPED, TASK_UNREACHABLE, TASK_GONE, TASK_UNKNOWN, ...) for
 // a partition-aware framework, TASK_LOST for the others, as Mesos does.

@@ -35,7 +35,8 @@ std::optional<Format> Negotiate(const std::string& accept);
 // Protobuf's JSON mapping with the .proto field names, as Mesos prints it.
 std::string ToJson(const google::protobuf::Message& m);
 std::string Serialize(const google::protobuf::Message& m, Format f);
-// Parses a body as `f` says; unknown JSON fields are errors naming the field.
+// Parses a body as `f` says. As Mesos, unknown JSON fields are skipped;
+// values of the wrong type are errors naming the field.
 absl::Status Parse(const std::string& body, Format f, google::protobuf::Message* m);
 Response Error(int status, const std::string& message);
 // The checks every POST API makes first: the method (405), a Content-Type
@@ -51,10 +52,37 @@ int HttpStatusOf(const absl::Status& st);
 // The answer to a call that returns a protobuf Response.
 Response Answer(const google::protobuf::Message& m, Format f);
 
+// "/master/tasks/" is "/master/tasks", as Mesos routes it; "/" stays "/".
+std::string WithoutTrailingSlashes(const std::string& path);
+
+// For GET endpoints: with ?jsonp=NAME, a JSON reply becomes the JavaScript
+// `NAME(<json>);` (Mesos's web UI loads its data so). A NAME that is not a
+// dotted JavaScript identifier is answered 400 at once, and bad() is true.
+class JsonpResponder : public Responder {
+ public:
+  JsonpResponder(const Request& req, Responder& inner);
+  bool bad() const { return bad_; }
+  void Reply(Response response) override;
+  void SendFile(Response head, int fd, uint64_t size) override { inner_.SendFile(std::move(head), fd, size); }
+  std::shared_ptr<ResponseStream> Stream(int status, std::string content_type,
+                                         std::vector<std::pair<std::string, std::string>> headers) override {
+    return inner_.Stream(status, std::move(content_type), std::move(headers));
+  }
+
+ private:
+  Responder& inner_;
+  std::string callback_;
+  bool bad_ = false;
+};
+
 // {"flags": {"name": "value", ...}}
 std::string FlagsJson(const std::map<std::string, std::string>& flags);
-// {"version": ..., "build_date": ..., "build_time": ..., "build_user": ...}
-std::string VersionJson(const std::string& version);
+// {"version": the Mesos version whose API Corral serves, "corral_version":
+// Corral's own, "build_date", "build_time", "build_user", "git_*"}
+std::string VersionJson(const std::string& corral_version);
+// When this build was configured: seconds since the epoch, and as a date.
+double BuildTime();
+std::string BuildDate();
 // {"metric/name": value, ...}
 std::string MetricsJson(const std::map<std::string, double>& metrics);
 // The bodies of GET_FLAGS and GET_METRICS, for the master's and the agent's

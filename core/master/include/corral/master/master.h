@@ -256,6 +256,8 @@ class Master {
     std::set<std::string> offers;
     std::set<std::string> tasks;  // active task IDs
     double registered_time = 0;
+    // SUBSCRIBE's or UPDATE_FRAMEWORK's; reported, not yet applied to offers.
+    v1::scheduler::OfferConstraints offer_constraints;
   };
   struct AgentEntry {
     std::string id;
@@ -284,7 +286,7 @@ class Master {
     v1::MachineID id;
     v1::Unavailability unavailability;
     bool down = false;
-    std::map<std::string, v1::InverseOfferStatus> statuses;  // by framework
+    std::map<std::string, v1::allocator::InverseOfferStatus> statuses;  // by framework
   };
   struct InverseOfferEntry {
     std::string framework_id;
@@ -312,6 +314,7 @@ class Master {
   void PublishFramework(const FrameworkEntry& fw, v1::master::Event::Type type);
   absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call, std::shared_ptr<SchedulerSink> sink);
   absl::Status DoCall(const v1::scheduler::Call& call);
+  absl::Status UpdateFramework(FrameworkEntry& fw, const v1::scheduler::Call::UpdateFramework& update);
   absl::Status Accept(FrameworkEntry& fw, const v1::scheduler::Call::Accept& accept);
   absl::Status Decline(FrameworkEntry& fw, const v1::scheduler::Call::Decline& decline);
   absl::Status Kill(FrameworkEntry& fw, const v1::scheduler::Call::Kill& kill);
@@ -340,7 +343,7 @@ class Master {
   void SendInverseOffers();
   void RescindInverseOffers(const std::string& agent_id);
   absl::Status AnswerInverseOffers(FrameworkEntry& fw, const google::protobuf::RepeatedPtrField<v1::OfferID>& ids,
-                                   v1::InverseOfferStatus::Status answer);
+                                   v1::allocator::InverseOfferStatus::Status answer);
   void RemoveAgentForMaintenance(const std::string& agent_id, const std::string& why);
   // Asks the agent to kill every task (once per drain, and again when it
   // reregisters); ContinueDrain marks it drained once nothing is left.

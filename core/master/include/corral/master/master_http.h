@@ -29,6 +29,8 @@ class MasterHttpApi {
  private:
   void Scheduler(const http::Request& request, http::Responder& responder);
   void Operator(const http::Request& request, http::Responder& responder);
+  void Get(const std::string& path, const http::Request& request, http::Responder& responder);
+  void MaintenanceSchedule(const http::Request& request, http::Responder& responder);
 
   Master* master_;
   std::mutex mu_;
@@ -52,7 +54,15 @@ std::string RenderFrameworks(const v1::internal::ClusterState& state);
 std::string RenderFrameworks(const Master::RenderableState& state, std::vector<Master::TaskRendering>* fresh);
 std::string RenderAgents(const v1::internal::ClusterState& state);
 // `order` is "asc" or "des" (by task ID, then framework).
-std::string RenderTasks(const v1::internal::ClusterState& state, size_t offset, size_t limit, bool descending);
+// /master/tasks: Mesos's query parameters.
+struct TaskQuery {
+  size_t offset = 0;
+  size_t limit = 100;  // SIZE_MAX: no limit (limit=-1)
+  bool descending = true;
+  std::string framework_id;  // empty: any
+  std::string task_id;       // empty: any
+};
+std::string RenderTasks(const v1::internal::ClusterState& state, const TaskQuery& query);
 std::string RenderRoles(const v1::internal::ClusterState& state, const std::map<std::string, double>& weights,
                         const std::map<std::string, RoleQuota>& quotas);
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "corral/common/resources.h"
 #include "corral/v1/scheduler.pb.h"
 
@@ -18,6 +19,13 @@ absl::Status ValidateCall(const v1::scheduler::Call& call);
 
 // SUBSCRIBE: framework_info with user and name, valid roles, consistent IDs.
 absl::Status ValidateSubscribe(const v1::scheduler::Call& call);
+
+// A framework's info as SUBSCRIBE and UPDATE_FRAMEWORK carry it: user, name,
+// failover timeout, roles, and suppressed roles among them. Errors name the
+// field under `call` ("subscribe", "update_framework").
+absl::Status ValidateFrameworkInfo(const v1::FrameworkInfo& info,
+                                   const google::protobuf::RepeatedPtrField<std::string>& suppressed_roles,
+                                   absl::string_view call);
 
 // A role name: "*", or a non-empty name that is not "." or "..", does not
 // start with '-', and has no whitespace, backslash or control character.
