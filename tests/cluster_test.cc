@@ -137,6 +137,11 @@ TEST_F(ClusterTest, KillHonoursTheKillPolicy) {
   LaunchOne(s, *d, t);
   v1::TaskStatus running = s.WaitForState("stubborn", v1::TASK_RUNNING);
   ASSERT_TRUE(running.has_state());
+  // Where it runs, as a Mesos agent says it.
+  EXPECT_FALSE(running.container_status().container_id().value().empty());
+  EXPECT_GT(running.container_status().executor_pid(), 0u);
+  ASSERT_EQ(running.container_status().network_infos_size(), 1);
+  EXPECT_EQ(running.container_status().network_infos(0).ip_addresses(0).ip_address(), "127.0.0.1");
   ASSERT_TRUE(WaitForOutput(d->framework_id().value(), "stubborn", "armed"));
   auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(d->kill(running.task_id(), running.agent_id()).ok());
@@ -145,6 +150,21 @@ TEST_F(ClusterTest, KillHonoursTheKillPolicy) {
   EXPECT_EQ(killed.state(), v1::TASK_KILLED) << killed.message();
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
   EXPECT_EQ(cluster_->agent(0).running_tasks() + cluster_->agent(1).running_tasks(), 0u);
+  // The master keeps the task's history: UIs show when it started and ended.
+  v1::Task done;
+  ASSERT_TRUE(PollUntil([&] {
+    v1::internal::ClusterState state = cluster_->master().GetState();
+    for (const v1::Task& t : state.completed_tasks()) {
+      if (t.task_id().value() == "stubborn") done = t;
+    }
+    return done.has_task_id();
+  }));
+  std::vector<v1::TaskState> states;
+  for (const v1::TaskStatus& st : done.statuses()) states.push_back(st.state());
+  EXPECT_EQ(states, (std::vector<v1::TaskState>{v1::TASK_RUNNING, v1::TASK_KILLING, v1::TASK_KILLED}));
+  ASSERT_EQ(done.statuses_size(), 3);
+  EXPECT_EQ(done.statuses(0).timestamp(), running.timestamp());
+  EXPECT_LE(done.statuses(0).timestamp(), done.statuses(2).timestamp());
 }
 
 TEST_F(ClusterTest, ExitCodesBecomeStates) {

@@ -46,6 +46,11 @@ ABSL_FLAG(std::string, recover, "reconnect",
           "and registers as a new agent.");
 ABSL_FLAG(std::string, executor_reregistration_timeout, "10secs",
           "After a restart, how long recovered executors have to subscribe again before they are killed.");
+ABSL_FLAG(std::string, recovery_timeout, "15mins",
+          "How long a checkpointing framework's executor keeps trying to reach a restarting agent before it exits "
+          "(passed to it as MESOS_RECOVERY_TIMEOUT).");
+ABSL_FLAG(std::string, executor_subscription_backoff_max, "2secs",
+          "The longest wait between an executor's tries to subscribe again (MESOS_SUBSCRIPTION_BACKOFF_MAX).");
 ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
@@ -100,6 +105,9 @@ int main(int argc, char** argv) {
   }
   opts.executor_reregistration_timeout =
       Duration("executor_reregistration_timeout", absl::GetFlag(FLAGS_executor_reregistration_timeout));
+  opts.recovery_timeout = Duration("recovery_timeout", absl::GetFlag(FLAGS_recovery_timeout));
+  opts.executor_subscription_backoff_max =
+      Duration("executor_subscription_backoff_max", absl::GetFlag(FLAGS_executor_subscription_backoff_max));
   if (absl::GetFlag(FLAGS_max_connections_per_peer) < 1) Die("--max_connections_per_peer must be at least 1");
   opts.max_connections_per_peer = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections_per_peer));
   int port = absl::GetFlag(FLAGS_port);

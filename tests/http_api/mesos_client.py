@@ -83,6 +83,11 @@ class Subscription:
 
     def next(self, event_type: str, timeout: float = 30.0) -> dict[str, Any]:
         """The next event of `event_type`, skipping heartbeats and others."""
+        return self.next_of({event_type}, timeout)
+
+    def next_of(self, event_types: set[str], timeout: float = 30.0) -> dict[str, Any]:
+        """The next event of one of `event_types`, skipping heartbeats and others."""
+        event_type = "/".join(sorted(event_types))
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -92,7 +97,7 @@ class Subscription:
                 event = self.events.get(timeout=left)
             except queue.Empty:
                 raise TimeoutError(f"no {event_type} event within {timeout} s") from None
-            if event["type"] == event_type:
+            if event["type"] in event_types:
                 return event
 
     def close(self) -> None:

@@ -97,6 +97,19 @@ def test_agent_state_and_endpoints(cluster: LocalCluster) -> None:
     assert done["id"] == "job" and done["state"] == "TASK_KILLED"
     assert get_json(agent, "/metrics/snapshot")["slave/tasks_killed"] == 1
 
+    # Torn down, the framework leaves the agent's frameworks for its completed ones.
+    code, body = s.call({"type": "TEARDOWN"})
+    assert code == 202, body
+
+    def torn_down() -> dict[str, Any] | None:
+        state = get_json(agent, "/state")
+        return state if not state["frameworks"] and state["completed_frameworks"] else None
+
+    [gone] = wait_for(torn_down, 30)["completed_frameworks"]
+    assert gone["id"] == s.framework_id and gone["name"] == "http-test"
+    [ex] = gone["completed_executors"]
+    assert [t["id"] for t in ex["completed_tasks"]] == ["job"]
+
 
 def test_sandbox_files_are_served_and_confined(cluster: LocalCluster) -> None:
     # The task leaves a symlink out of its sandbox; it must not be followed.
@@ -193,7 +206,8 @@ def test_agent_operator_api(cluster: LocalCluster) -> None:
 
 
 def test_an_executor_speaking_http_runs_tasks(cluster: LocalCluster) -> None:
-    s = Scheduler(cluster.master, JSON)
+    # A checkpointing framework: its executor is told how long to wait for a restarting agent.
+    s = Scheduler(cluster.master, JSON, checkpoint=True)
     s.subscribe()
     offer = s.sub.next("OFFERS")["offers"]["offers"][0]  # type: ignore[union-attr]
     executor = {"executor_id": {"value": "http-executor"}, "framework_id": {"value": s.framework_id},
@@ -215,6 +229,10 @@ def test_an_executor_speaking_http_runs_tasks(cluster: LocalCluster) -> None:
     running = s.update("job", "TASK_RUNNING")
     assert running["source"] == "SOURCE_EXECUTOR"
     assert running["executor_id"] == {"value": "http-executor"}
+    # The agent says where the task runs, as a Mesos agent does.
+    container = running["container_status"]
+    assert container["container_id"]["value"] and container["executor_pid"] > 0
+    assert container["network_infos"][0]["ip_addresses"][0]["ip_address"] == "127.0.0.1"
     seen = json.loads(base64.b64decode(running["data"]))
     agent = agent_address(cluster.master, offer["agent_id"]["value"])
     host, port = seen["MESOS_AGENT_ENDPOINT"].rsplit(":", 1)
@@ -223,9 +241,14 @@ def test_an_executor_speaking_http_runs_tasks(cluster: LocalCluster) -> None:
     assert seen["MESOS_EXECUTOR_ID"] == "http-executor"
     assert seen["MESOS_AGENT_ID"] == seen["MESOS_SLAVE_ID"] == offer["agent_id"]["value"]
     assert seen["MESOS_DIRECTORY"] == seen["MESOS_SANDBOX"] and Path(seen["MESOS_DIRECTORY"]).is_dir()
-    assert seen["MESOS_CHECKPOINT"] in ("0", "1")
+    assert seen["MESOS_CHECKPOINT"] == "1"
+    assert seen["MESOS_SLAVE_PID"] == f"slave(1)@{seen['MESOS_AGENT_ENDPOINT']}"
+    assert seen["MESOS_HTTP_COMMAND_EXECUTOR"] == "0"
+    assert seen["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"].endswith("secs")
+    assert seen["MESOS_RECOVERY_TIMEOUT"] == "900secs"
+    assert seen["MESOS_SUBSCRIPTION_BACKOFF_MAX"] == "2secs"
 
-    message = s.sub.next("MESSAGE")["message"]  # type: ignore[union-attr]
+    message = s.message()
     assert base64.b64decode(message["data"]) == b"hello from the executor"
     assert message["executor_id"] == {"value": "http-executor"}
     assert s.update("job", "TASK_FINISHED")["source"] == "SOURCE_EXECUTOR"

@@ -28,16 +28,18 @@ def task(name: str, command: str, offer: dict[str, Any]) -> dict[str, Any]:
 
 
 class Scheduler:
-    def __init__(self, master: str, fmt: str) -> None:
+    def __init__(self, master: str, fmt: str, **framework: Any) -> None:
         self.master = master
+        self.framework = framework  # FrameworkInfo fields beside FRAMEWORK's
         self.fmt = fmt
         self.sub: Subscription | None = None
         self.framework_id = ""
         self.stream_id = ""
         self.seen: list[dict[str, Any]] = []
+        self.messages: list[dict[str, Any]] = []  # MESSAGE events seen while waiting for updates
 
     def subscribe(self, framework_id: str = "") -> dict[str, Any]:
-        info = dict(FRAMEWORK)
+        info = dict(FRAMEWORK, **self.framework)
         call: dict[str, Any] = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
         if framework_id:
             info["id"] = {"value": framework_id}
@@ -57,6 +59,13 @@ class Scheduler:
                                {"Content-Type": self.fmt, "Mesos-Stream-Id": stream_id or self.stream_id})
         return status, body.decode()
 
+    def message(self) -> dict[str, Any]:
+        """The next framework message from an executor."""
+        assert self.sub is not None
+        if self.messages:
+            return self.messages.pop(0)
+        return self.sub.next("MESSAGE")["message"]  # type: ignore[no-any-return]
+
     def update(self, task_id: str, state: str) -> dict[str, Any]:
         """Waits for the task's update to `state`, acknowledging every update seen."""
         assert self.sub is not None
@@ -64,7 +73,11 @@ class Scheduler:
             for i, status in enumerate(self.seen):
                 if status["task_id"]["value"] == task_id and status["state"] == state:
                     return self.seen.pop(i)
-            status = self.sub.next("UPDATE")["update"]["status"]
+            event = self.sub.next_of({"UPDATE", "MESSAGE"})
+            if event["type"] == "MESSAGE":
+                self.messages.append(event["message"])
+                continue
+            status = event["update"]["status"]
             if "uuid" in status:
                 code, body = self.call({"type": "ACKNOWLEDGE", "acknowledge": {
                     "agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]}})
@@ -77,7 +90,12 @@ def test_a_mesos_scheduler_runs_tasks_over_http(cluster: LocalCluster, fmt: str)
     s = Scheduler(cluster.master, fmt)
     subscribed = s.subscribe()
     assert subscribed["subscribed"]["heartbeat_interval_seconds"] > 0
-    assert subscribed["subscribed"]["master_info"]["id"]
+    master_info = subscribed["subscribed"]["master_info"]
+    assert master_info["id"]
+    # As Mesos packs it: 127.0.0.1 in network byte order, read as a little-endian integer.
+    assert master_info["ip"] == 0x0100007F
+    assert master_info["address"] == {"hostname": master_info["hostname"], "ip": "127.0.0.1",
+                                      "port": int(cluster.master.rsplit(":", 1)[1])}
 
     offer = s.sub.next("OFFERS")["offers"]["offers"][0]  # type: ignore[union-attr]
     assert offer["framework_id"]["value"] == s.framework_id
@@ -89,7 +107,10 @@ def test_a_mesos_scheduler_runs_tasks_over_http(cluster: LocalCluster, fmt: str)
     assert code == 202, body
 
     assert s.update("quick", "TASK_FINISHED")["source"] == "SOURCE_EXECUTOR"
-    s.update("sleeper", "TASK_RUNNING")
+    running = s.update("sleeper", "TASK_RUNNING")
+    container = running["container_status"]
+    assert container["container_id"]["value"] and container["executor_pid"] > 0
+    assert container["network_infos"][0]["ip_addresses"][0]["ip_address"] == "127.0.0.1"
 
     # Explicit reconciliation answers with the latest state.
     code, body = s.call({"type": "RECONCILE", "reconcile": {"tasks": [

@@ -78,6 +78,7 @@ absl::Status Agent::Start(int port) {
     f["container_disk_watch_interval"] = absl::StrCat(options_.container_disk_watch_interval, "secs");
     f["enforce_container_disk_quota"] = options_.enforce_container_disk_quota ? "true" : "false";
     f["recover"] = options_.recover;
+    f["recovery_timeout"] = absl::StrCat(options_.recovery_timeout, "secs");
   }
   info_.set_hostname(options_.hostname);
   info_.set_port(options_.port);

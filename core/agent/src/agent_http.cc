@@ -66,6 +66,7 @@ void FillExecutors(const Snapshot& s, v1::agent::Response::GetExecutors* out) {
 
 void FillFrameworks(const Snapshot& s, v1::agent::Response::GetFrameworks* out) {
   for (const auto& f : s.frameworks()) *out->add_frameworks()->mutable_framework_info() = f;
+  for (const auto& f : s.completed_frameworks()) *out->add_completed_frameworks()->mutable_framework_info() = f;
 }
 
 // --- /state ------------------------------------------------------------------
@@ -154,9 +155,9 @@ std::string RenderAgentState(const Snapshot& s, const std::map<std::string, std:
     Str(w, v);
   }
   w.EndObject();
-  Key(w, "frameworks");
-  w.StartArray();
-  for (const v1::FrameworkInfo& f : s.frameworks()) {
+  // A torn-down framework shows as a live one does: its executors still
+  // ending, if any, and its completed ones.
+  auto framework_json = [&](const v1::FrameworkInfo& f) {
     const std::string& fid = f.id().value();
     w.StartObject();
     Key(w, "id");
@@ -193,10 +194,14 @@ std::string RenderAgentState(const Snapshot& s, const std::map<std::string, std:
     }
     w.EndArray();
     w.EndObject();
-  }
+  };
+  Key(w, "frameworks");
+  w.StartArray();
+  for (const v1::FrameworkInfo& f : s.frameworks()) framework_json(f);
   w.EndArray();
   Key(w, "completed_frameworks");
   w.StartArray();
+  for (const v1::FrameworkInfo& f : s.completed_frameworks()) framework_json(f);
   w.EndArray();
   w.EndObject();
   return Done(buffer);

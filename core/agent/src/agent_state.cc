@@ -13,6 +13,7 @@ namespace {
 
 constexpr size_t kMaxCompletedTasks = 1000;
 constexpr size_t kMaxCompletedExecutors = 100;
+constexpr size_t kMaxCompletedFrameworks = 50;
 
 // Mesos names the executor it runs a command task with after the task.
 v1::ExecutorInfo CommandExecutorOf(const std::string& framework_id, const v1::TaskInfo& task) {
@@ -56,6 +57,18 @@ void Agent::RecordCompletedTask(const TaskRecord& task) {
     completed_executors_.push_back(std::move(e));
     if (completed_executors_.size() > kMaxCompletedExecutors) completed_executors_.pop_front();
   }
+}
+
+const v1::FrameworkInfo& Agent::FrameworkOf(const std::string& framework_id) const {
+  static const v1::FrameworkInfo kUnknown;
+  auto it = frameworks_.find(framework_id);
+  return it == frameworks_.end() ? kUnknown : it->second;
+}
+
+void Agent::RecordCompletedFramework(const std::string& framework_id, v1::FrameworkInfo info) {
+  info.mutable_id()->set_value(framework_id);
+  completed_frameworks_.push_back(std::move(info));
+  if (completed_frameworks_.size() > kMaxCompletedFrameworks) completed_frameworks_.pop_front();
 }
 
 void Agent::RecordCompletedExecutor(const Key& key, const ExecutorRecord& ex) {
@@ -132,6 +145,7 @@ v1::internal::AgentSnapshot Agent::Snapshot() {
     used.ToProto(s.mutable_used());
     for (const v1::Task& t : completed_tasks_) *s.add_completed_tasks() = t;
     for (const auto& e : completed_executors_) *s.add_completed_executors() = e;
+    for (const auto& f : completed_frameworks_) *s.add_completed_frameworks() = f;
     return s;
   });
 }

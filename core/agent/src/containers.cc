@@ -30,6 +30,17 @@ std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& fra
   env["MESOS_SANDBOX"] = sandbox;
   env["MESOS_CHECKPOINT"] = framework.checkpoint() ? "1" : "0";
   env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] = absl::StrCat(options_.executor_shutdown_grace, "secs");
+  // Clients derive the agent's address from the libprocess PID; nothing
+  // speaks libprocess behind it, the agent's HTTP API is at that address.
+  env["MESOS_SLAVE_PID"] = absl::StrCat("slave(1)@", endpoint);
+  // Command tasks are run by the agent itself, not by a command executor.
+  env["MESOS_HTTP_COMMAND_EXECUTOR"] = "0";
+  // Only an executor whose framework checkpoints can outlive the agent, so
+  // only it is told how long to wait for the agent to come back.
+  if (framework.checkpoint()) {
+    env["MESOS_RECOVERY_TIMEOUT"] = absl::StrCat(options_.recovery_timeout, "secs");
+    env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] = absl::StrCat(options_.executor_subscription_backoff_max, "secs");
+  }
   return env;
 }
 

@@ -278,7 +278,7 @@ absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::share
     ev.set_type(v1::executor::Event::SUBSCRIBED);
     auto* sub = ev.mutable_subscribed();
     *sub->mutable_executor_info() = ex.info;
-    *sub->mutable_framework_info() = frameworks_[key.first];
+    *sub->mutable_framework_info() = FrameworkOf(key.first);
     *sub->mutable_agent_info() = info_;
     sub->mutable_container_id()->set_value(ex.container_id);
     sink->Send(ev);

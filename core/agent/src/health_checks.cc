@@ -17,7 +17,7 @@ void Agent::RunHealthCheck(const Key& key) {
   TaskRecord& task = it->second;
   task.health.next = 0;
   const v1::HealthCheck& hc = task.info.health_check();
-  const v1::FrameworkInfo& framework = frameworks_[task.framework_id];
+  const v1::FrameworkInfo& framework = FrameworkOf(task.framework_id);
   LaunchSpec spec;
   spec.env = BaseEnvironment(task.framework_id, key.second, task.sandbox, framework);
   spec.env["MESOS_TASK_ID"] = key.second;

@@ -182,7 +182,10 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       }
       // The framework is gone: its update streams will never be acknowledged.
       updates_.ForgetFramework(fid);
-      frameworks_.erase(fid);
+      if (auto f = frameworks_.find(fid); f != frameworks_.end()) {
+        RecordCompletedFramework(fid, std::move(f->second));
+        frameworks_.erase(f);
+      }
       writer_->RemoveTree(FrameworkMetaDir(fid));
       break;
     }

@@ -150,10 +150,33 @@ StatusUpdateManager::Hooks Agent::UpdateHooks() {
   return hooks;
 }
 
+// As a Mesos agent does, a TASK_RUNNING update (the agent's or an
+// executor's) says where the task runs: its container, the pid at its root,
+// and the agent's address, which is the container's (host networking).
+void Agent::DescribeContainer(const TaskRecord& task, v1::ContainerStatus* out) const {
+  std::string container_id = task.container_id;
+  pid_t pid = task.pid;
+  if (!task.executor_id.empty()) {
+    auto ex = executors_.find({task.framework_id, task.executor_id});
+    if (ex != executors_.end()) {
+      container_id = ex->second.container_id;
+      pid = ex->second.pid;
+    }
+  }
+  if (!container_id.empty()) out->mutable_container_id()->set_value(container_id);
+  if (pid > 0) out->set_executor_pid(static_cast<uint32_t>(pid));
+  auto* ip = out->add_network_infos()->add_ip_addresses();
+  ip->set_protocol(options_.ip.find(':') == std::string::npos ? v1::NetworkInfo::IPv4 : v1::NetworkInfo::IPv6);
+  ip->set_ip_address(options_.ip);
+}
+
 void Agent::ProduceUpdate(const std::string& framework_id, v1::TaskStatus status) {
   Key key{framework_id, status.task_id().value()};
   auto t = tasks_.find(key);
   if (t != tasks_.end()) {
+    if (status.state() == v1::TASK_RUNNING && !status.has_container_status()) {
+      DescribeContainer(t->second, status.mutable_container_status());
+    }
     t->second.state = status.state();
     t->second.latest = status;
     TrimForKeeping(&t->second.latest);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "corral/common/logging.h"
 #include "corral/common/version.h"
+#include "corral/http/json_numbers.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -20,6 +21,24 @@ std::string Essence(const std::string& value) {
   std::string v = value.substr(0, value.find(';'));
   absl::StripAsciiWhitespace(&v);
   return absl::AsciiStrToLower(v);
+}
+
+// Lenient parsing drops an enum string this schema lacks, as it drops an
+// unknown key, so `{"type": "SUBSCRIBE_X"}` would read as a call without a
+// type. The call's own type is worth a precise refusal: it names the value.
+absl::Status CheckCallType(const std::string& body, const google::protobuf::Message& m) {
+  const auto* field = m.GetDescriptor()->FindFieldByName("type");
+  if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_ENUM) return absl::OkStatus();
+  if (m.GetReflection()->HasField(m, field)) return absl::OkStatus();
+  google::protobuf::Struct raw;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  if (!google::protobuf::util::JsonStringToMessage(body, &raw, options).ok()) return absl::OkStatus();
+  auto it = raw.fields().find("type");
+  if (it == raw.fields().end() || !it->second.has_string_value()) return absl::OkStatus();
+  const std::string& value = it->second.string_value();
+  if (field->enum_type()->FindValueByName(value) != nullptr) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("'type' has no value '", value, "' in ", m.GetDescriptor()->name()));
 }
 
 }  // namespace
@@ -43,6 +62,15 @@ std::string ToJson(const google::protobuf::Message& m) {
   options.preserve_proto_field_names = true;
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  // Most messages have no 64-bit integer set: only a value that is a
+  // quoted number (after ':', '[' or ',') can be one.
+  for (size_t i = out.find('"'); i != std::string::npos && i + 1 < out.size(); i = out.find('"', i + 1)) {
+    char before = i > 0 ? out[i - 1] : '\0';
+    char first = out[i + 1];
+    if ((before == ':' || before == '[' || before == ',') && (first == '-' || (first >= '0' && first <= '9'))) {
+      return Unquote64(out, m.GetDescriptor());
+    }
+  }
   return out;
 }
 
@@ -66,7 +94,7 @@ absl::Status Parse(const std::string& body, Format f, google::protobuf::Message*
     why.erase(std::remove(why.begin(), why.end(), '\n'), why.end());
     return absl::InvalidArgumentError(why);
   }
-  return absl::OkStatus();
+  return CheckCallType(body, *m);
 }
 
 Response Error(int status, const std::string& message) { return Response::Text(status, message); }

@@ -1,5 +1,7 @@
 #include "corral/master/master.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -32,6 +34,18 @@ double RealSteadySeconds() { return RealClock()->SteadySeconds(); }
 
 }  // namespace
 
+namespace {
+
+// MasterInfo.ip is the IPv4 address as Mesos packs it: in network byte
+// order (s_addr). Zero for an address that is not IPv4.
+uint32_t PackedIPv4(const std::string& address) {
+  in_addr a{};
+  if (::inet_pton(AF_INET, address.c_str(), &a) == 1) return a.s_addr;
+  return 0;
+}
+
+}  // namespace
+
 Master::Master(MasterOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : RealClock()),
@@ -40,7 +54,7 @@ Master::Master(MasterOptions options)
   info_.set_id(NewIdString());
   info_.set_hostname(options_.hostname);
   info_.set_port(options_.port);
-  info_.set_ip(0);
+  info_.set_ip(PackedIPv4(options_.address));
   info_.set_version(kMesosVersion);
   info_.set_pid(absl::StrCat("master@", options_.address, ":", options_.port));
   info_.mutable_address()->set_hostname(options_.hostname);
@@ -771,34 +785,30 @@ void Master::RemoveFramework(const std::string& id, const std::string& why) {
   CORRAL_LOG(INFO) << "Removing framework " << framework_id << ": " << why;
   PublishFramework(*fw, v1::master::Event::FRAMEWORK_REMOVED);
   for (const std::string& offer_id : std::set<std::string>(fw->offers)) RescindOffer(offer_id, true, 0);
-  std::set<std::string> agent_ids;
   for (const std::string& tid : std::set<std::string>(fw->tasks)) {
     TaskKey key{framework_id, tid};
     auto it = tasks_.find(key);
     if (it == tasks_.end()) continue;
-    agent_ids.insert(it->second.agent_id);
     ReleaseTaskResources(it->second);
     it->second.latest_status.set_state(v1::TASK_KILLED);
     it->second.latest_status.set_reason(v1::TaskStatus::REASON_FRAMEWORK_REMOVED);
     it->second.state = v1::TASK_KILLED;
     RemoveTask(key);
   }
+  // Every agent hears of it, as from Mesos: one that ran the framework's
+  // tasks keeps it among its frameworks (and in /state) until told.
   for (auto& [aid, agent] : agents_) {
-    bool has = agent_ids.count(aid) > 0;
     for (auto it = agent.executors.begin(); it != agent.executors.end();) {
       if (it->first.first == framework_id) {
-        has = true;
         allocator_.Recover(framework_id, it->second.role, aid, it->second.resources, 0, clock_->SteadySeconds());
         it = agent.executors.erase(it);
       } else {
         ++it;
       }
     }
-    if (has) {
-      MasterMessage m;
-      m.mutable_shutdown_framework()->mutable_framework_id()->set_value(framework_id);
-      SendToAgent(agent, m);
-    }
+    MasterMessage m;
+    m.mutable_shutdown_framework()->mutable_framework_id()->set_value(framework_id);
+    SendToAgent(agent, m);
   }
   if (fw->failover_timer) loop_.Cancel(fw->failover_timer);
   if (fw->sink) fw->sink->Close();
@@ -1069,6 +1079,7 @@ void Master::OnStatusUpdate(AgentEntry& agent, const v1::internal::StatusUpdate&
     task.latest_status = status;
     TrimForKeeping(&task.latest_status);
     task.latest_status.set_state(latest);
+    MarkStatus(task, status);
     PublishTaskUpdated(task);
     if (IsTerminalState(latest)) ReleaseTaskResources(task);
     if (IsTerminalState(status.state())) task.terminal_uuid = status.uuid();
@@ -1371,7 +1382,7 @@ void Master::RemoveTask(const TaskKey& key) {
   if (!task.executor_id.empty()) done.mutable_executor_id()->set_value(task.executor_id);
   done.set_state(task.state);
   task.resources.ToProto(done.mutable_resources(), task.role);
-  *done.add_statuses() = task.latest_status;
+  FillStatuses(task, &done);
   if (completed_tasks_.size() < kMaxCompletedTasks) {
     completed_tasks_.push_back(std::move(done));
   } else {
@@ -1500,6 +1511,30 @@ void Master::FillFrameworkState(const FrameworkEntry& fw, v1::internal::Framewor
   }
 }
 
+void Master::MarkStatus(TaskEntry& task, const v1::TaskStatus& status) {
+  if (status.has_uuid() && status.uuid() == task.history_uuid) return;
+  task.history_uuid = status.uuid();
+  if (task.history.size() >= TaskEntry::kStatusHistory) task.history.erase(task.history.begin() + 1);
+  TaskEntry::StatusMark mark;
+  mark.timestamp = status.timestamp();
+  mark.state = status.state();
+  mark.healthy = status.has_healthy() ? (status.healthy() ? 1 : 0) : -1;
+  task.history.push_back(mark);
+}
+
+void Master::FillStatuses(const TaskEntry& task, v1::Task* t) {
+  // Every mark but the last, then the latest status in full.
+  for (size_t i = 0; i + 1 < task.history.size(); ++i) {
+    const TaskEntry::StatusMark& mark = task.history[i];
+    v1::TaskStatus* s = t->add_statuses();
+    s->mutable_task_id()->set_value(task.task_id);
+    s->set_state(mark.state);
+    s->set_timestamp(mark.timestamp);
+    if (mark.healthy >= 0) s->set_healthy(mark.healthy == 1);
+  }
+  *t->add_statuses() = task.latest_status;
+}
+
 void Master::FillTask(const TaskEntry& task, v1::Task* t) {
   t->set_name(task.name);
   t->mutable_task_id()->set_value(task.task_id);
@@ -1508,7 +1543,7 @@ void Master::FillTask(const TaskEntry& task, v1::Task* t) {
   if (!task.executor_id.empty()) t->mutable_executor_id()->set_value(task.executor_id);
   t->set_state(task.state);
   task.resources.ToProto(t->mutable_resources(), task.role);
-  *t->add_statuses() = task.latest_status;
+  FillStatuses(task, t);
   auto agent = agents_.find(task.agent_id);
   if (agent == agents_.end() || !agent->second.reachable) t->set_status_update_state(v1::TASK_UNREACHABLE);
 }
@@ -1532,6 +1567,7 @@ Master::TaskRenderKey Master::TaskRenderKey::Of(const v1::Task& task) {
     key.status_timestamp = s.timestamp();
     key.status_healthy = s.has_healthy() ? s.healthy() : -1;
   }
+  key.statuses = task.statuses_size();
   return key;
 }
 
@@ -1542,6 +1578,7 @@ Master::TaskRenderKey Master::RenderKeyOf(const TaskEntry& task) {
   key.status_state = task.latest_status.state();
   key.status_timestamp = task.latest_status.timestamp();
   key.status_healthy = task.latest_status.has_healthy() ? task.latest_status.healthy() : -1;
+  key.statuses = static_cast<int>(std::max<size_t>(task.history.size(), 1));
   return key;
 }
 

@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "corral/common/duration.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/ids.h"
 #include "corral/executor.h"
@@ -32,7 +33,9 @@ struct ExecutorDriver::Impl {
   ExecutorDriver* driver;
   Executor* executor;
   std::string endpoint, framework_id, executor_id;
+  // As the agent says (MESOS_RECOVERY_TIMEOUT, MESOS_SUBSCRIPTION_BACKOFF_MAX).
   double recovery_timeout = 15 * 60;
+  double backoff_max = 2.0;
   std::unique_ptr<v1::internal::ExecutorService::Stub> stub;
 
   std::mutex mu;
@@ -159,7 +162,7 @@ struct ExecutorDriver::Impl {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait_for(lock, std::chrono::duration<double>(backoff), [this] { return stopping; });
       if (stopping) return;
-      backoff = std::min(backoff * 2, 2.0);
+      backoff = std::min(backoff * 2, backoff_max);
     }
   }
 
@@ -183,8 +186,12 @@ ExecutorDriver::ExecutorDriver(Executor* executor) : impl_(std::make_unique<Impl
   impl_->endpoint = Env("CORRAL_AGENT_ENDPOINT", "MESOS_AGENT_ENDPOINT");
   impl_->framework_id = Env("MESOS_FRAMEWORK_ID");
   impl_->executor_id = Env("MESOS_EXECUTOR_ID");
-  std::string rt = Env("MESOS_RECOVERY_TIMEOUT_SECONDS");
-  if (!rt.empty()) impl_->recovery_timeout = std::atof(rt.c_str());
+  // Mesos's duration syntax ("15mins", "2secs"); a value that does not
+  // parse leaves the default.
+  if (auto rt = ParseDurationSeconds(Env("MESOS_RECOVERY_TIMEOUT")); rt.ok() && *rt > 0) impl_->recovery_timeout = *rt;
+  if (auto bm = ParseDurationSeconds(Env("MESOS_SUBSCRIPTION_BACKOFF_MAX")); bm.ok() && *bm > 0) {
+    impl_->backoff_max = *bm;
+  }
 }
 
 ExecutorDriver::~ExecutorDriver() {

@@ -63,6 +63,11 @@ struct AgentOptions {
   std::string recover = "reconnect";
   // How long a recovered executor has to subscribe again before it is killed.
   double executor_reregistration_timeout = 10.0;
+  // What a checkpointing framework's executor is told (MESOS_RECOVERY_TIMEOUT,
+  // MESOS_SUBSCRIPTION_BACKOFF_MAX): how long it keeps trying to subscribe
+  // again while the agent is away, and the longest wait between two tries.
+  double recovery_timeout = 15 * 60.0;
+  double executor_subscription_backoff_max = 2.0;
   // The disk resource of containers (see disk_quota.h): how often sandboxes
   // are measured, and whether a container over its disk is killed.
   double container_disk_watch_interval = 15.0;
@@ -303,6 +308,11 @@ class Agent {
   // Status updates (status_updates.cc).
   StatusUpdateManager::Hooks UpdateHooks();
   void ProduceUpdate(const std::string& framework_id, v1::TaskStatus status);
+  // The framework's info; an empty one for a framework this agent no longer
+  // knows (torn down while one of its containers was still ending).
+  const v1::FrameworkInfo& FrameworkOf(const std::string& framework_id) const;
+  void RecordCompletedFramework(const std::string& framework_id, v1::FrameworkInfo info);
+  void DescribeContainer(const TaskRecord& task, v1::ContainerStatus* out) const;
   void OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& ack);
   void RetryUpdates();
   v1::TaskStatus MakeStatus(const TaskRecord& task, v1::TaskState state, v1::TaskStatus::Source source,
@@ -380,7 +390,8 @@ class Agent {
   // Finished tasks and executors, newest last, bounded, for /state.
   std::deque<v1::Task> completed_tasks_;
   std::deque<v1::internal::AgentSnapshot::Executor> completed_executors_;
-  std::map<int, uint64_t> terminal_counts_;  // by TaskState, for Metrics()
+  std::deque<v1::FrameworkInfo> completed_frameworks_;  // torn down, with their IDs set
+  std::map<int, uint64_t> terminal_counts_;             // by TaskState, for Metrics()
   uint64_t valid_status_updates_ = 0;
   double start_time_ = 0;  // wall clock
   // Sandboxes of tasks, kept after the task is gone so output stays readable.

@@ -32,7 +32,8 @@ const char* MediaType(Format f);
 // The response format an Accept header allows, JSON first (as Mesos);
 // nullopt when it allows neither (406).
 std::optional<Format> Negotiate(const std::string& accept);
-// Protobuf's JSON mapping with the .proto field names, as Mesos prints it.
+// Protobuf's JSON mapping with the .proto field names, as Mesos prints it:
+// 64-bit integers are numbers (see json_numbers.h).
 std::string ToJson(const google::protobuf::Message& m);
 std::string Serialize(const google::protobuf::Message& m, Format f);
 // Parses a body as `f` says. As Mesos, unknown JSON fields are skipped;

@@ -128,11 +128,12 @@ class Master {
     v1::TaskState status_state = v1::TASK_STAGING;
     double status_timestamp = 0;
     int status_healthy = -1;  // -1: no health reported
+    int statuses = 0;         // how many Task.statuses it shows
     // The key of a task as GetState fills it.
     static TaskRenderKey Of(const v1::Task& task);
     bool operator==(const TaskRenderKey& o) const {
       return state == o.state && status_state == o.status_state && status_timestamp == o.status_timestamp &&
-             status_healthy == o.status_healthy;
+             status_healthy == o.status_healthy && statuses == o.statuses;
     }
   };
   struct TaskView {
@@ -234,7 +235,18 @@ class Master {
     Resources resources;
     v1::TaskState state = v1::TASK_STAGING;
     v1::TaskStatus latest_status;  // what reconciliation answers
-    std::string terminal_uuid;     // uuid of the terminal update, if any
+    // The task's updates as they arrived, for Task.statuses (UIs show when a
+    // task started from it): the first and the latest kStatusHistory - 1,
+    // each in a few bytes; the last is shown as latest_status in full.
+    struct StatusMark {
+      double timestamp = 0;
+      v1::TaskState state = v1::TASK_STAGING;
+      int8_t healthy = -1;  // -1: not said
+    };
+    static constexpr size_t kStatusHistory = 16;
+    std::vector<StatusMark> history;
+    std::string history_uuid;   // of the last update marked: retries of it are not marked again
+    std::string terminal_uuid;  // uuid of the terminal update, if any
     bool resources_released = false;
     // See GetRenderableState; valid while rendered_from matches the task.
     std::shared_ptr<const std::string> rendering;
@@ -305,6 +317,9 @@ class Master {
   void FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* out,
                           const Resources* used_by_tasks = nullptr);
   void FillTask(const TaskEntry& task, v1::Task* out);
+  // Task.statuses: its history (see TaskEntry::history).
+  void MarkStatus(TaskEntry& task, const v1::TaskStatus& status);
+  void FillStatuses(const TaskEntry& task, v1::Task* out);
   // Operator events, to every operator subscriber.
   void Publish(const v1::master::Event& event);
   void PublishTaskAdded(const TaskEntry& task);
