@@ -990,6 +990,128 @@ TEST_F(ClusterTest, AHealthCheckThatTimesOutCountsAsFailed) {
   EXPECT_NE(killed.message().find("timed out after 0.3 s"), std::string::npos) << killed.message();
 }
 
+// The first update of `task` whose check_status satisfies `pred`.
+template <typename Pred>
+bool WaitForCheck(RecordingScheduler& s, const std::string& task, Pred pred, v1::TaskStatus* found) {
+  return s.WaitFor(
+      [&] {
+        for (const auto& u : s.updates_) {
+          if (u.task_id().value() == task && u.has_check_status() && pred(u.check_status())) {
+            *found = u;
+            return true;
+          }
+        }
+        return false;
+      },
+      30);
+}
+
+TEST_F(ClusterTest, GeneralChecksReportTheirResultsInCheckStatus) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("checks"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  int port = FreeLoopbackPort();
+  auto fast = [](v1::CheckInfo::Type type) {
+    v1::CheckInfo c;
+    c.set_type(type);
+    c.set_delay_seconds(0);
+    c.set_interval_seconds(0.1);
+    c.set_timeout_seconds(5);
+    return c;
+  };
+  // Exit code 1 until the task has written `ready`, then 0.
+  v1::TaskInfo cmd = ShellTask("cmd", offer.agent_id(), "sleep 0.5; touch ready; sleep 60");
+  *cmd.mutable_check() = fast(v1::CheckInfo::COMMAND);
+  cmd.mutable_check()->mutable_command()->mutable_command()->set_value("test -f ready");
+  std::string serve = "exec python3 -m http.server --bind 127.0.0.1 " + std::to_string(port);
+  v1::TaskInfo web = ShellTask("web", offer.agent_id(), serve);
+  *web.mutable_check() = fast(v1::CheckInfo::HTTP);
+  web.mutable_check()->mutable_http()->set_port(port);
+  web.mutable_check()->mutable_http()->set_path("/no-such-page");
+  v1::TaskInfo tcp = ShellTask("tcp", offer.agent_id(), "sleep 60");
+  *tcp.mutable_check() = fast(v1::CheckInfo::TCP);
+  tcp.mutable_check()->mutable_tcp()->set_port(port);
+  v1::TaskInfo slow = ShellTask("slow", offer.agent_id(), "sleep 60");
+  *slow.mutable_check() = fast(v1::CheckInfo::COMMAND);
+  slow.mutable_check()->mutable_command()->mutable_command()->set_value("exit 3");
+  ASSERT_TRUE(d->launch(offer.id(), {cmd, web, tcp, slow}).ok());
+
+  v1::TaskStatus u;
+  // TASK_RUNNING says a check is defined, with no result yet.
+  ASSERT_TRUE(WaitForCheck(
+      s, "cmd", [](const v1::CheckStatusInfo& c) { return c.type() == v1::CheckInfo::COMMAND; }, &u));
+  EXPECT_EQ(u.state(), v1::TASK_RUNNING);
+  EXPECT_FALSE(u.check_status().command().has_exit_code());
+  ASSERT_TRUE(WaitForCheck(
+      s, "cmd",
+      [](const v1::CheckStatusInfo& c) { return c.command().has_exit_code() && c.command().exit_code() == 0; }, &u));
+  EXPECT_EQ(u.reason(), v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED);
+  EXPECT_FALSE(u.has_healthy());  // a general check says nothing of health
+  ASSERT_TRUE(WaitForCheck(
+      s, "slow", [](const v1::CheckStatusInfo& c) { return c.command().exit_code() == 3; }, &u));
+  ASSERT_TRUE(WaitForCheck(
+      s, "web", [](const v1::CheckStatusInfo& c) { return c.http().status_code() == 404; }, &u));
+  EXPECT_EQ(u.check_status().type(), v1::CheckInfo::HTTP);
+  ASSERT_TRUE(WaitForCheck(
+      s, "tcp", [](const v1::CheckStatusInfo& c) { return c.tcp().has_succeeded() && c.tcp().succeeded(); }, &u));
+  // Only changes are reported: `slow` said "3" once.
+  int slow_results = 0;
+  s.WaitFor(
+      [&] {
+        for (const auto& st : s.updates_) {
+          if (st.task_id().value() == "slow" && st.check_status().command().has_exit_code()) ++slow_results;
+        }
+        return true;
+      },
+      0);
+  EXPECT_EQ(slow_results, 1);
+  for (const char* id : {"cmd", "web", "tcp", "slow"}) {
+    v1::TaskID tid;
+    tid.set_value(id);
+    ASSERT_TRUE(d->kill(tid).ok());
+    EXPECT_EQ(s.WaitForTerminal(id).state(), v1::TASK_KILLED);
+  }
+}
+
+TEST_F(ClusterTest, AGeneralCheckThatTimesOutHasAnEmptyResult) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("check-timeout"));
+  // A first run answers at once (exit 0); later ones hang past the timeout.
+  v1::TaskInfo t = ShellTask("hang", {}, "sleep 60");
+  v1::CheckInfo* c = t.mutable_check();
+  c->set_type(v1::CheckInfo::COMMAND);
+  c->set_delay_seconds(0);
+  c->set_interval_seconds(0.1);
+  c->set_timeout_seconds(0.3);
+  c->mutable_command()->mutable_command()->set_value("if [ -f once ]; then sleep 30; else touch once; fi");
+  LaunchOne(s, *d, t);
+  v1::TaskStatus u;
+  ASSERT_TRUE(WaitForCheck(
+      s, "hang", [](const v1::CheckStatusInfo& c) { return c.command().has_exit_code(); }, &u));
+  EXPECT_EQ(u.check_status().command().exit_code(), 0);
+  // Then the hung run: an update whose command result has no exit code.
+  ASSERT_TRUE(s.WaitFor(
+      [&] {
+        bool answered = false;
+        for (const auto& st : s.updates_) {
+          if (st.task_id().value() != "hang" || !st.has_check_status()) continue;
+          if (st.check_status().command().has_exit_code())
+            answered = true;
+          else if (answered && st.reason() == v1::TaskStatus::REASON_TASK_CHECK_STATUS_UPDATED)
+            return true;
+        }
+        return false;
+      },
+      30));
+  v1::TaskID tid;
+  tid.set_value("hang");
+  ASSERT_TRUE(d->kill(tid).ok());
+  EXPECT_EQ(s.WaitForTerminal("hang").state(), v1::TASK_KILLED);
+}
+
 // Sandboxes of `task` under the cluster's work directory (runs/<container>).
 std::vector<std::filesystem::path> SandboxesOf(const std::string& work_dir, const std::string& task) {
   std::vector<std::filesystem::path> out;
@@ -1001,6 +1123,84 @@ std::vector<std::filesystem::path> SandboxesOf(const std::string& work_dir, cons
     if (p.parent_path().filename() == "runs" && p.parent_path().parent_path().filename() == task) out.push_back(p);
   }
   return out;
+}
+
+TEST_F(ClusterTest, ContainerUsageCountsTheProcessesOfEachContainer) {
+  StartCluster();
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("usage"));
+  v1::TaskInfo t = ShellTask("two", {}, "sleep 60 & sleep 60; wait");
+  (*t.mutable_limits())["mem"].set_value(64);
+  LaunchOne(s, *d, t);
+  ASSERT_EQ(s.WaitForState("two", v1::TASK_RUNNING).state(), v1::TASK_RUNNING);
+  v1::agent::Response::GetContainers usage;
+  ASSERT_TRUE(PollUntil([&] {
+    usage = cluster_->agent(0).ContainerUsage();
+    return usage.containers_size() == 1 && usage.containers(0).resource_statistics().processes() >= 3;
+  })) << usage.ShortDebugString();
+  const v1::ResourceStatistics& st = usage.containers(0).resource_statistics();
+  EXPECT_EQ(usage.containers(0).executor_id().value(), "two");
+  EXPECT_EQ(st.mem_limit_bytes(), 64u << 20) << "the limit above the request";
+  EXPECT_EQ(st.mem_soft_limit_bytes(), 16u << 20) << "the request beneath it";
+  EXPECT_DOUBLE_EQ(st.cpus_limit(), 0.1);
+  EXPECT_GT(st.timestamp(), 0);
+  v1::TaskID tid;
+  tid.set_value("two");
+  ASSERT_TRUE(d->kill(tid).ok());
+  EXPECT_EQ(s.WaitForTerminal("two").state(), v1::TASK_KILLED);
+}
+
+v1::Volume* AddVolume(v1::TaskInfo* t, const std::string& container_path, v1::Volume::Mode mode) {
+  v1::ContainerInfo* c = t->mutable_container();
+  c->set_type(v1::ContainerInfo::MESOS);
+  v1::Volume* v = c->add_volumes();
+  v->set_container_path(container_path);
+  v->set_mode(mode);
+  return v;
+}
+
+// Volumes of a MESOS container without an image, as Mesos mounts them: a
+// host path read-only under the sandbox, a sandbox path under another name,
+// each a bind mount in the task's own mount namespace, gone with the task.
+TEST_F(ClusterTest, VolumesAreBindMountedInTheTasksOwnMountNamespace) {
+  if (::geteuid() != 0) GTEST_SKIP() << "volumes need root";
+  StartCluster();
+  std::string host = cluster_->work_dir() + "/host-data";
+  std::filesystem::create_directories(host);
+  ::chmod(host.c_str(), 0777);  // the task runs as nobody: RO must be the mount's doing
+  std::ofstream(host + "/hello") << "from the host\n";
+  RecordingScheduler s;
+  auto d = Driver(&s, testing::Framework("volumes"));
+  v1::Offer offer;
+  ASSERT_TRUE(s.TakeOffer(&offer));
+  v1::TaskInfo t = ShellTask("mounted", offer.agent_id(),
+                             "grep -q 'from the host' data/hello && ! touch data/written 2>/dev/null && "
+                             "echo via-alias > alias/note && test -f shared/note");
+  v1::Volume* ro = AddVolume(&t, "data", v1::Volume::RO);
+  ro->mutable_source()->set_type(v1::Volume::Source::HOST_PATH);
+  ro->mutable_source()->mutable_host_path()->set_path(host);
+  v1::Volume* sp = AddVolume(&t, "alias", v1::Volume::RW);
+  sp->mutable_source()->set_type(v1::Volume::Source::SANDBOX_PATH);
+  sp->mutable_source()->mutable_sandbox_path()->set_type(v1::Volume::Source::SandboxPath::SELF);
+  sp->mutable_source()->mutable_sandbox_path()->set_path("shared");
+  // An absolute container_path must exist: without an image the task sees
+  // the agent's own filesystem.
+  v1::TaskInfo missing = ShellTask("missing", offer.agent_id(), "true");
+  AddVolume(&missing, "/no/such/dir", v1::Volume::RW)->set_host_path(host);
+  ASSERT_TRUE(d->launch(offer.id(), {t, missing}).ok());
+  v1::TaskStatus done = s.WaitForTerminal("mounted");
+  EXPECT_EQ(done.state(), v1::TASK_FINISHED) << done.message();
+  v1::TaskStatus failed = s.WaitForTerminal("missing");
+  EXPECT_EQ(failed.state(), v1::TASK_FAILED);
+  EXPECT_NE(failed.message().find("'/no/such/dir': an absolute container_path must exist"), std::string::npos)
+      << failed.message();
+  EXPECT_FALSE(std::filesystem::exists(host + "/written"));
+  auto sandboxes = SandboxesOf(cluster_->work_dir(), "mounted");
+  ASSERT_EQ(sandboxes.size(), 1u);
+  // The mounts were the task's alone: here the mount points are empty.
+  EXPECT_TRUE(std::filesystem::exists(sandboxes[0] / "data"));
+  EXPECT_FALSE(std::filesystem::exists(sandboxes[0] / "data" / "hello"));
+  EXPECT_TRUE(std::filesystem::exists(sandboxes[0] / "shared" / "note"));
 }
 
 TEST_F(ClusterTest, FinishedSandboxesAreRemovedAfterTheGcDelayRunningOnesNever) {

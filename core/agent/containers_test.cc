@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -168,6 +170,80 @@ TEST_F(ContainersTest, ARecordedGroupIsKilledEvenAfterItsLeaderDied) {
     std::string stat = ReadAll(absl::StrCat("/proc/", child, "/stat"));
     return stat.empty() || stat.find(") Z") != std::string::npos;
   }));
+}
+
+std::string Contents(const std::string& path) {
+  std::ifstream in(path);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// TaskInfo.limits as Mesos means them: the request weighs and protects, the
+// limit caps; an infinite limit caps nothing.
+TEST_F(ContainersTest, LimitsAboveTheRequestCapTheContainer) {
+  std::string root = absl::StrCat("corral-test/limits-", ::getpid());
+  auto cg = Cgroups::Detect(root, false);
+  if (!cg->enabled()) GTEST_SKIP() << "no usable cgroups here: " << cg->why();
+  Limits limits;
+  limits.cpus = 0.5;
+  limits.mem_bytes = 64 << 20;
+  limits.cpus_limit = 1.5;
+  limits.mem_limit_bytes = 128 << 20;
+  ASSERT_TRUE(cg->Create("capped", limits).ok());
+  Limits open = limits;
+  open.cpus_limit = std::numeric_limits<double>::infinity();
+  open.mem_limit_bytes = Limits::kUnlimited;
+  ASSERT_TRUE(cg->Create("open", open).ok());
+  if (cg->version() == 2) {
+    std::string capped = cg->PathOf("capped", ""), uncapped = cg->PathOf("open", "");
+    EXPECT_EQ(Contents(capped + "/memory.max"), std::to_string(128 << 20));
+    EXPECT_EQ(Contents(capped + "/memory.low"), std::to_string(64 << 20));
+    EXPECT_EQ(Contents(capped + "/cpu.max"), "150000 100000");
+    EXPECT_EQ(Contents(uncapped + "/memory.max"), "max");
+    EXPECT_EQ(Contents(uncapped + "/cpu.max"), "max 100000");
+  } else {
+    EXPECT_EQ(Contents(cg->PathOf("capped", "memory") + "/memory.limit_in_bytes"), std::to_string(128 << 20));
+    EXPECT_EQ(Contents(cg->PathOf("capped", "memory") + "/memory.soft_limit_in_bytes"), std::to_string(64 << 20));
+    EXPECT_EQ(Contents(cg->PathOf("capped", "cpu") + "/cpu.cfs_quota_us"), "150000");
+    EXPECT_EQ(Contents(cg->PathOf("capped", "cpu") + "/cpu.shares"), "512");
+    EXPECT_EQ(Contents(cg->PathOf("open", "cpu") + "/cpu.cfs_quota_us"), "-1");
+    // v1 writes "no limit" as the largest page-aligned number.
+    EXPECT_GT(std::stoull(Contents(cg->PathOf("open", "memory") + "/memory.limit_in_bytes")), uint64_t{1} << 40);
+  }
+  cg->Release("capped");
+  cg->Release("open");
+  cg.reset();
+  for (const char* h : {"", "memory/", "cpu/", "pids/"}) {
+    std::error_code ec;
+    fs::remove(absl::StrCat("/sys/fs/cgroup/", h, root), ec);
+    fs::remove(absl::StrCat("/sys/fs/cgroup/", h, "corral-test"), ec);
+  }
+}
+
+TEST(LimitsTest, LimitsOfTasksInOneContainerAddUp) {
+  Limits executor;
+  executor.cpus = 0.1;
+  executor.mem_bytes = 32 << 20;
+  Limits plain = executor;
+  plain += executor;
+  EXPECT_EQ(plain.cpus_limit, 0) << "no limit asked, none made up";
+  EXPECT_EQ(plain.mem_limit_bytes, 0u);
+  Limits task;
+  task.cpus = 1;
+  task.mem_bytes = 64 << 20;
+  task.cpus_limit = 2;
+  task.mem_limit_bytes = 256 << 20;
+  executor += task;
+  EXPECT_DOUBLE_EQ(executor.cpus, 1.1);
+  EXPECT_DOUBLE_EQ(executor.cpus_limit, 2.1) << "the executor's share is capped at its request";
+  EXPECT_EQ(executor.mem_limit_bytes, uint64_t{288} << 20);
+  Limits unlimited;
+  unlimited.mem_limit_bytes = Limits::kUnlimited;
+  unlimited.cpus_limit = std::numeric_limits<double>::infinity();
+  executor += unlimited;
+  EXPECT_EQ(executor.mem_limit_bytes, Limits::kUnlimited);
+  EXPECT_TRUE(std::isinf(executor.cpus_limit));
 }
 
 // A restarted agent takes back the cgroups of the containers it recovers,

@@ -1,12 +1,16 @@
-// corral-check: one HTTP(S) or TCP health check of a task, run by the agent
-// as a process of its own (so that a hung check never holds up the agent,
-// which kills it after the check's timeout).
+// corral-check: one HTTP(S) or TCP check of a task, run by the agent as a
+// process of its own (so that a hung check never holds up the agent, which
+// kills it after the check's timeout).
 //
 //   corral-check http <url> [status ...]   healthy: the response status is one
 //                                          of `status`, or 200-399 if none given
+//   corral-check http-status <url>         a general check: prints the line
+//                                          "corral-check: http-status N" for
+//                                          any response
 //   corral-check tcp <host> <port>         healthy: a connection is accepted
 //
-// Exits 0 when healthy, 1 when not (the reason on stderr), 2 on bad usage.
+// Exits 0 when healthy (or answered), 1 when not (the reason on stderr), 2
+// on bad usage.
 // As in Mesos, HTTPS checks do not verify the task's certificate.
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -30,7 +34,8 @@ int Unhealthy(const std::string& why) {
   return 1;
 }
 
-int CheckHttp(const std::string& url, const std::vector<long>& statuses) {
+// The HTTP status of GET `url`, or -1 with the reason printed.
+long HttpStatus(const std::string& url) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
   char error[CURL_ERROR_SIZE] = {0};
@@ -41,9 +46,18 @@ int CheckHttp(const std::string& url, const std::vector<long>& statuses) {
   curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYPEER, 0L);
   curl_easy_setopt(curl.get(), CURLOPT_SSL_VERIFYHOST, 0L);
   CURLcode rc = curl_easy_perform(curl.get());
-  if (rc != CURLE_OK) return Unhealthy(url + ": " + (error[0] ? error : curl_easy_strerror(rc)));
+  if (rc != CURLE_OK) {
+    Unhealthy(url + ": " + (error[0] ? error : curl_easy_strerror(rc)));
+    return -1;
+  }
   long status = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+int CheckHttp(const std::string& url, const std::vector<long>& statuses) {
+  long status = HttpStatus(url);
+  if (status < 0) return 1;
   bool ok = statuses.empty() ? (status >= 200 && status < 400) : false;
   for (long s : statuses) ok = ok || s == status;
   if (!ok) return Unhealthy(url + " answered HTTP status " + std::to_string(status));
@@ -82,7 +96,13 @@ int main(int argc, char** argv) {
     for (int i = 3; i < argc; ++i) statuses.push_back(std::strtol(argv[i], nullptr, 10));
     return CheckHttp(argv[2], statuses);
   }
+  if (kind == "http-status" && argc == 3) {
+    long status = HttpStatus(argv[2]);
+    if (status < 0) return 1;
+    std::printf("corral-check: http-status %ld\n", status);
+    return 0;
+  }
   if (kind == "tcp" && argc == 4) return CheckTcp(argv[2], argv[3]);
-  std::fprintf(stderr, "usage: corral-check http <url> [status ...] | corral-check tcp <host> <port>\n");
+  std::fprintf(stderr, "usage: corral-check http <url> [status ...] | http-status <url> | tcp <host> <port>\n");
   return 2;
 }

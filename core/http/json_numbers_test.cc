@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <tuple>
+#include <vector>
+
 #include "corral/http/api.h"
 #include "corral/v1/corral.pb.h"
 #include "corral/v1/master.pb.h"
@@ -53,6 +57,28 @@ TEST(Unquote64, WhatDoesNotParseIsReturnedUnchanged) {
   EXPECT_EQ(Unquote64(R"({"begin":"1")", v1::Value::Range::descriptor()), R"({"begin":"1")");
   EXPECT_EQ(Unquote64(R"({"begin":"x1"})", v1::Value::Range::descriptor()), R"({"begin":"x1"})");
   EXPECT_EQ(Unquote64(R"({"other":"1","begin":"7"})", v1::Value::Range::descriptor()), R"({"other":"1","begin":7})");
+}
+
+// Mesos reads a google.protobuf.Duration as the message it is; protobuf's
+// parser takes that form beside its own string.
+TEST(DurationObjects, MesosObjectFormAndTheMappingsStringBothParse) {
+  for (const auto& [body, seconds, nanos] : std::vector<std::tuple<std::string, int64_t, int32_t>>{
+           {R"({"type":"DRAIN_AGENT","drain_agent":{"agent_id":{"value":"a"},"max_grace_period":{"seconds":10}}})", 10,
+            0},
+           {R"({"type":"DRAIN_AGENT","drain_agent":{"max_grace_period":{"seconds":"3","nanos":500000000}}})", 3,
+            500000000},
+           {R"({"type":"DRAIN_AGENT","drain_agent":{"max_grace_period":{"nanos":-2500}}})", 0, -2500},
+           {R"({"type":"DRAIN_AGENT","drain_agent":{"max_grace_period":"10.5s"}})", 10, 500000000},
+       }) {
+    v1::master::Call call;
+    ASSERT_TRUE(Parse(body, Format::kJson, &call).ok()) << body;
+    EXPECT_EQ(call.drain_agent().max_grace_period().seconds(), seconds) << body;
+    EXPECT_EQ(call.drain_agent().max_grace_period().nanos(), nanos) << body;
+  }
+  // A value of the wrong type is still refused.
+  v1::master::Call call;
+  EXPECT_FALSE(
+      Parse(R"({"type":"DRAIN_AGENT","drain_agent":{"max_grace_period":{"seconds":1.5}}})", Format::kJson, &call).ok());
 }
 
 }  // namespace

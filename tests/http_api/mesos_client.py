@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import queue
+import socket
 import threading
 import time
 from typing import Any
@@ -101,6 +102,14 @@ class Subscription:
                 return event
 
     def close(self) -> None:
+        # Shut the socket first: closing the stream under the reader thread
+        # would wait for its read to return (the next heartbeat).
+        if self.conn.sock is not None:
+            try:
+                self.conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.closed.wait(5)
         self.conn.close()
 
 

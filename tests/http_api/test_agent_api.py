@@ -83,32 +83,30 @@ def test_agent_state_and_endpoints(cluster: LocalCluster) -> None:
     assert metrics["slave/cpus_total"] == 2 and abs(metrics["slave/cpus_used"] - 0.1) < 1e-9
     assert "slave_tasks_running 1\n" in get(agent, "/metrics")[1].decode()
 
-    # Killed and acknowledged, the task moves to completed_tasks.
+    # Killed and acknowledged, the task moves to completed_tasks; with nothing
+    # else of it left on the agent, its framework leaves the agent's
+    # frameworks for its completed ones, as on a Mesos agent.
     code, body = s.call({"type": "KILL", "kill": {"task_id": {"value": "job"}}})
     assert code == 202, body
     s.update("job", "TASK_KILLED")
 
-    def completed() -> list[Any] | None:
-        [fw] = get_json(agent, "/state")["frameworks"]
-        done = [t for ex in fw["completed_executors"] for t in ex["completed_tasks"]]
-        return done or None
-
-    [done] = wait_for(completed, 30)
-    assert done["id"] == "job" and done["state"] == "TASK_KILLED"
-    assert get_json(agent, "/metrics/snapshot")["slave/tasks_killed"] == 1
-
-    # Torn down, the framework leaves the agent's frameworks for its completed ones.
-    code, body = s.call({"type": "TEARDOWN"})
-    assert code == 202, body
-
-    def torn_down() -> dict[str, Any] | None:
+    def done_here() -> dict[str, Any] | None:
         state = get_json(agent, "/state")
         return state if not state["frameworks"] and state["completed_frameworks"] else None
 
-    [gone] = wait_for(torn_down, 30)["completed_frameworks"]
+    [gone] = wait_for(done_here, 30)["completed_frameworks"]
     assert gone["id"] == s.framework_id and gone["name"] == "http-test"
     [ex] = gone["completed_executors"]
-    assert [t["id"] for t in ex["completed_tasks"]] == ["job"]
+    [done] = ex["completed_tasks"]
+    assert done["id"] == "job" and done["state"] == "TASK_KILLED"
+    assert get_json(agent, "/metrics/snapshot")["slave/tasks_killed"] == 1
+
+    # Torn down afterwards, it is not listed twice.
+    code, body = s.call({"type": "TEARDOWN"})
+    assert code == 202, body
+    wait_for(lambda: not any(f["id"] == s.framework_id for f in get_json(cluster.master, "/master/frameworks")["frameworks"])
+             or None, 30)
+    assert [f["id"] for f in get_json(agent, "/state")["completed_frameworks"]] == [s.framework_id]
 
 
 def test_sandbox_files_are_served_and_confined(cluster: LocalCluster) -> None:
@@ -203,6 +201,38 @@ def test_agent_operator_api(cluster: LocalCluster) -> None:
     assert status == 200
     status, body = agent_call(agent, {"type": "READ_FILE", "read_file": {"path": 7, "offset": 0}})
     assert status == 400 and "path" in body
+
+
+def test_monitor_statistics_report_what_containers_use(cluster: LocalCluster) -> None:
+    """/monitor/statistics as Mesos's tools read it, and GET_CONTAINERS with
+    the same figures: a task burning cpu shows cpu time that grows."""
+    s, agent = launch(cluster, "while :; do :; done")
+
+    def busy() -> list[dict[str, Any]] | None:
+        stats = get_json(agent, "/monitor/statistics")
+        return stats if stats and stats[0]["statistics"].get("cpus_user_time_secs", 0) > 0.05 else None
+
+    [entry] = wait_for(busy, 30)
+    assert entry["executor_id"] == "job" and entry["framework_id"] == s.framework_id
+    assert entry["source"] == "job" and entry["executor_name"].startswith("Command Executor (Task: job)")
+    st = entry["statistics"]
+    assert st["processes"] >= 1 and st["threads"] >= 1
+    assert st["cpus_limit"] == 0.1
+    assert st["mem_limit_bytes"] == 32 * 1024 * 1024  # a number, as Mesos writes it
+    assert st["mem_rss_bytes"] > 0
+    assert st["timestamp"] > 0
+    assert get_json(agent, "/monitor/statistics.json")[0]["executor_id"] == "job"
+
+    status, answer = agent_call(agent, {"type": "GET_CONTAINERS"})
+    assert status == 200, answer
+    [c] = answer["get_containers"]["containers"]
+    usage = c["resource_statistics"]
+    assert usage["cpus_user_time_secs"] >= st["cpus_user_time_secs"]
+    assert c["container_status"]["executor_pid"] > 0
+    code, body = s.call({"type": "KILL", "kill": {"task_id": {"value": "job"}}})
+    assert code == 202, body
+    s.update("job", "TASK_KILLED")
+    assert wait_for(lambda: get_json(agent, "/monitor/statistics") == [] or None, 30)
 
 
 def test_an_executor_speaking_http_runs_tasks(cluster: LocalCluster) -> None:

@@ -196,9 +196,9 @@ def test_tasks_asking_for_what_corral_cannot_honour_end_in_task_error(cluster: L
                                                                       "docker": {"name": "busybox"}}}}},
                   "container.mesos.image"),
         "volumes": ({"container": {"type": "MESOS", "volumes": [
-            {"container_path": "/data", "host_path": "/tmp", "mode": "RW"}]}}, "container.volumes"),
-        "check": ({"check": {"type": "COMMAND", "command": {"command": {"value": "true"}}}}, "'check'"),
-        "limits": ({"limits": {"cpus": {"value": 1}}}, "'limits'"),
+            {"container_path": "data", "mode": "RW",
+             "source": {"type": "DOCKER_VOLUME", "docker_volume": {"name": "v"}}}]}},
+                    "container.volumes[0].source.docker_volume"),
         "volume": ({"resources": [{"name": "disk", "type": "SCALAR", "scalar": {"value": 1},
                                    "role": "*", "disk": {"persistence": {"id": "v"}}}] + resources},
                    "'disk'"),
@@ -220,4 +220,58 @@ def test_tasks_asking_for_what_corral_cannot_honour_end_in_task_error(cluster: L
         assert seen[name]["state"] == "TASK_ERROR", (name, seen[name])
         assert seen[name]["reason"] == "REASON_TASK_INVALID"
         assert field in seen[name]["message"] and "not supported" in seen[name]["message"], seen[name]
+    sub.close()
+
+
+def test_general_checks_report_in_check_status(cluster: LocalCluster) -> None:
+    """TaskInfo.check as Marathon and Mesos's own schedulers send it: each
+    change of the result arrives in check_status, acknowledged one by one."""
+    m = cluster.master
+    sub, fid = subscribe(m, OLD_FRAMEWORK)
+    offer = sub.next("OFFERS")["offers"]["offers"][0]
+    task = {"name": "checked", "task_id": {"value": "checked"}, "agent_id": offer["agent_id"],
+            "command": {"value": "sleep 30"},
+            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                          {"name": "mem", "type": "SCALAR", "scalar": {"value": 16}}],
+            "check": {"type": "COMMAND", "command": {"command": {"value": "exit 7"}},
+                      "delay_seconds": 0, "interval_seconds": 0.2, "timeout_seconds": 5}}
+    status, body = call(m, sub, fid, {"type": "ACCEPT", "accept": {
+        "offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}]}})
+    assert status == 202, body
+    seen = []
+    while not seen or "exit_code" not in seen[-1].get("check_status", {}).get("command", {}):
+        update = sub.next("UPDATE")["update"]["status"]
+        seen.append(update)
+        code, body = call(m, sub, fid, {"type": "ACKNOWLEDGE", "acknowledge": {
+            "agent_id": update["agent_id"], "task_id": update["task_id"], "uuid": update["uuid"]}})
+        assert code == 202, body
+    assert seen[0]["state"] == "TASK_RUNNING"
+    assert seen[0]["check_status"] == {"type": "COMMAND", "command": {}}
+    assert seen[-1]["check_status"] == {"type": "COMMAND", "command": {"exit_code": 7}}
+    assert seen[-1]["reason"] == "REASON_TASK_CHECK_STATUS_UPDATED"
+    assert call(m, sub, fid, {"type": "TEARDOWN"}) == (202, "")
+    sub.close()
+
+
+def test_limits_above_the_request_are_taken_and_below_it_refused(cluster: LocalCluster) -> None:
+    m = cluster.master
+    sub, fid = subscribe(m, OLD_FRAMEWORK)
+    offer = sub.next("OFFERS")["offers"]["offers"][0]
+    resources = [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                 {"name": "mem", "type": "SCALAR", "scalar": {"value": 16}}]
+    capped = {"name": "capped", "task_id": {"value": "capped"}, "agent_id": offer["agent_id"],
+              "command": {"value": "sleep 30"}, "resources": resources,
+              "limits": {"cpus": {"value": 1}, "mem": {"value": "Infinity"}}}
+    below = dict(capped, name="below", task_id={"value": "below"}, limits={"mem": {"value": 8}})
+    status, body = call(m, sub, fid, {"type": "ACCEPT", "accept": {
+        "offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH", "launch": {"task_infos": [capped, below]}}]}})
+    assert status == 202, body
+    seen: dict[str, dict[str, Any]] = {}
+    while "capped" not in seen or "below" not in seen:
+        update = sub.next("UPDATE")["update"]["status"]
+        seen[update["task_id"]["value"]] = update
+    assert seen["capped"]["state"] == "TASK_RUNNING", seen["capped"]
+    assert seen["below"]["state"] == "TASK_ERROR"
+    assert "'limits.mem' (8) is below the task's request (16)" in seen["below"]["message"], seen["below"]
+    assert call(m, sub, fid, {"type": "TEARDOWN"}) == (202, "")
     sub.close()

@@ -226,6 +226,30 @@ void AgentHttpApi::Handle(const Request& req, Responder& r) {
   if (path == "/state" || path == "/state.json") {
     return r.Reply(Response::Json(RenderAgentState(agent_->Snapshot(), agent_->flags(), CORRAL_VERSION)));
   }
+  if (path == "/monitor/statistics" || path == "/monitor/statistics.json") {
+    // Mesos's form: one object per container, its usage under "statistics".
+    rapidjson::StringBuffer buffer;
+    Writer w(buffer);
+    w.StartArray();
+    const v1::agent::Response::GetContainers usage = agent_->ContainerUsage();
+    for (const auto& c : usage.containers()) {
+      w.StartObject();
+      Key(w, "executor_id");
+      Str(w, c.executor_id().value());
+      Key(w, "executor_name");
+      Str(w, c.executor_name());
+      Key(w, "framework_id");
+      Str(w, c.framework_id().value());
+      Key(w, "source");
+      Str(w, c.executor_id().value());
+      Key(w, "statistics");
+      std::string stats = http::ToJson(c.resource_statistics());
+      w.RawValue(stats.data(), stats.size(), rapidjson::kObjectType);
+      w.EndObject();
+    }
+    w.EndArray();
+    return r.Reply(Response::Json(std::string(buffer.GetString(), buffer.GetSize())));
+  }
   for (const char* action : {"browse", "read", "download"}) {
     if (path == absl::StrCat("/files/", action) || path == absl::StrCat("/files/", action, ".json")) {
       return Files(action, req, r);
@@ -400,16 +424,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       return answer(response);
     case Call::GET_CONTAINERS: {
       response.set_type(AR::GET_CONTAINERS);
-      auto* out = response.mutable_get_containers();
-      Snapshot s = agent_->Snapshot();
-      for (const auto& e : s.executors()) {
-        if (e.container_id().empty()) continue;
-        auto* c = out->add_containers();
-        *c->mutable_framework_id() = e.info().framework_id();
-        *c->mutable_executor_id() = e.info().executor_id();
-        c->set_executor_name(e.info().name());
-        c->mutable_container_id()->set_value(e.container_id());
-      }
+      *response.mutable_get_containers() = agent_->ContainerUsage();
       return answer(response);
     }
     case Call::LIST_FILES: {

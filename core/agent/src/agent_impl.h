@@ -16,6 +16,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,6 +70,10 @@ inline std::string LastWordOf(const std::string& path, const std::string& prefix
   }
   return last;
 }
+
+// Mesos names the executor it runs a command task with after the task
+// (agent_state.cc).
+v1::ExecutorInfo CommandExecutorOf(const std::string& framework_id, const v1::TaskInfo& task);
 
 // The machine's cpus and memory, and the disk of the work dir's filesystem,
 // less what the system keeps (resource_detection.cc).

@@ -15,6 +15,8 @@ constexpr size_t kMaxCompletedTasks = 1000;
 constexpr size_t kMaxCompletedExecutors = 100;
 constexpr size_t kMaxCompletedFrameworks = 50;
 
+}  // namespace
+
 // Mesos names the executor it runs a command task with after the task.
 v1::ExecutorInfo CommandExecutorOf(const std::string& framework_id, const v1::TaskInfo& task) {
   v1::ExecutorInfo info;
@@ -26,8 +28,6 @@ v1::ExecutorInfo CommandExecutorOf(const std::string& framework_id, const v1::Ta
   *info.mutable_command() = task.command();
   return info;
 }
-
-}  // namespace
 
 void Agent::FillTask(const TaskRecord& task, v1::Task* t) const {
   t->set_name(task.info.name());
@@ -69,6 +69,19 @@ void Agent::RecordCompletedFramework(const std::string& framework_id, v1::Framew
   info.mutable_id()->set_value(framework_id);
   completed_frameworks_.push_back(std::move(info));
   if (completed_frameworks_.size() > kMaxCompletedFrameworks) completed_frameworks_.pop_front();
+}
+
+void Agent::RetireFrameworkIfIdle(const std::string& framework_id) {
+  auto f = frameworks_.find(framework_id);
+  if (f == frameworks_.end()) return;
+  auto has = [&](const auto& by_key) {
+    auto it = by_key.lower_bound({framework_id, std::string()});
+    return it != by_key.end() && it->first.first == framework_id;
+  };
+  if (has(tasks_) || has(executors_)) return;
+  RecordCompletedFramework(framework_id, std::move(f->second));
+  frameworks_.erase(f);
+  writer_->RemoveTree(FrameworkMetaDir(framework_id));
 }
 
 void Agent::RecordCompletedExecutor(const Key& key, const ExecutorRecord& ex) {

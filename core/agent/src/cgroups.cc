@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +140,44 @@ std::string Cgroups::Dir(const std::string& hierarchy, const std::string& name) 
   return absl::StrCat(v1_mounts_.at(hierarchy), "/", root_name_, "/", name);
 }
 
+std::string Cgroups::PathOf(const std::string& container_id, const std::string& controller) {
+  Slot slot;
+  if (!Slotted(container_id, &slot)) return "";
+  if (version_ == 1 && !v1_mounts_.count(controller)) return "";
+  return Dir(controller, slot.name);
+}
+
+bool Cgroups::Usage(const std::string& container_id, CgroupUsage* out) {
+  Slot slot;
+  if (!Slotted(container_id, &slot)) return false;
+  auto dir_of = [&](const std::string& controller) {
+    if (version_ == 2) return Dir("", slot.name);
+    return v1_mounts_.count(controller) ? Dir(controller, slot.name) : std::string();
+  };
+  std::string mem_dir = dir_of("memory"), cpu_dir = dir_of("cpu");
+  std::string any_dir = !mem_dir.empty() ? mem_dir : !cpu_dir.empty() ? cpu_dir : dir_of("pids");
+  std::stringstream procs(ReadFile(any_dir + "/cgroup.procs"));
+  for (pid_t pid; procs >> pid;) out->pids.push_back(pid);
+  std::string stat = ReadFile(mem_dir + "/memory.stat");
+  std::string cpu = cpu_dir.empty() ? "" : ReadFile(cpu_dir + "/cpu.stat");
+  out->nr_periods = FieldValue(cpu, "nr_periods");
+  out->nr_throttled = FieldValue(cpu, "nr_throttled");
+  if (version_ == 2) {
+    out->mem_total = std::strtoull(ReadFile(mem_dir + "/memory.current").c_str(), nullptr, 10);
+    out->mem_anon = FieldValue(stat, "anon");
+    out->mem_file = FieldValue(stat, "file");
+    out->mem_swap = std::strtoull(ReadFile(mem_dir + "/memory.swap.current").c_str(), nullptr, 10);
+    out->throttled_secs = FieldValue(cpu, "throttled_usec") / 1e6;
+  } else {
+    out->mem_total = std::strtoull(ReadFile(mem_dir + "/memory.usage_in_bytes").c_str(), nullptr, 10);
+    out->mem_anon = FieldValue(stat, "total_rss");
+    out->mem_file = FieldValue(stat, "total_cache");
+    out->mem_swap = FieldValue(stat, "total_swap");
+    out->throttled_secs = FieldValue(cpu, "throttled_time") / 1e9;
+  }
+  return true;
+}
+
 std::vector<std::string> Cgroups::Hierarchies() const {
   if (version_ == 2) return {""};
   std::vector<std::string> out;
@@ -154,19 +193,53 @@ bool Cgroups::Slotted(const std::string& container_id, Slot* out) {
   return true;
 }
 
+Limits& Limits::operator+=(const Limits& o) {
+  auto cpu_cap = [](const Limits& l) { return l.cpus_limit > 0 ? l.cpus_limit : l.cpus; };
+  auto mem_cap = [](const Limits& l) { return l.mem_limit_bytes ? l.mem_limit_bytes : l.mem_bytes; };
+  if (cpus_limit > 0 || o.cpus_limit > 0) cpus_limit = cpu_cap(*this) + cpu_cap(o);  // inf stays inf
+  if (mem_limit_bytes || o.mem_limit_bytes) {
+    uint64_t a = mem_cap(*this), b = mem_cap(o);
+    mem_limit_bytes = a == kUnlimited || b == kUnlimited || a > kUnlimited - b ? kUnlimited : a + b;
+  }
+  cpus += o.cpus;
+  mem_bytes += o.mem_bytes;
+  return *this;
+}
+
+namespace {
+
+// The hard memory limit, or 0 for none.
+uint64_t HardMemory(const Limits& l) {
+  if (l.mem_limit_bytes) return l.mem_limit_bytes == Limits::kUnlimited ? 0 : l.mem_limit_bytes;
+  return l.mem_bytes;
+}
+
+// The CFS quota in cpus, or 0 for none.
+double CpuQuota(const Limits& l) {
+  if (l.cpus_limit > 0) return std::isinf(l.cpus_limit) ? 0 : l.cpus_limit;
+  return l.cfs_quota ? l.cpus : 0;
+}
+
+}  // namespace
+
 bool Cgroups::WriteLimits(const std::string& name, const Limits& limits) {
-  std::string mem = limits.mem_bytes ? std::to_string(limits.mem_bytes) : "-1";
+  uint64_t hard = HardMemory(limits);
+  std::string mem = hard ? std::to_string(hard) : "-1";
+  // With a limit above it, the request is what the container keeps under
+  // memory pressure rather than a ceiling.
+  uint64_t soft = limits.mem_limit_bytes ? limits.mem_bytes : 0;
+  double quota = CpuQuota(limits);
   if (version_ == 2) {
     std::string dir = Dir("", name);
-    if (!WriteFile(dir + "/memory.max", limits.mem_bytes ? mem : "max")) return false;
-    WriteFile(dir + "/memory.swap.max", limits.mem_bytes ? "0" : "max");
+    if (!WriteFile(dir + "/memory.max", hard ? mem : "max")) return false;
+    WriteFile(dir + "/memory.swap.max", hard ? "0" : "max");
+    WriteFile(dir + "/memory.low", std::to_string(soft));
     uint64_t weight = limits.cpus > 0
                           ? std::max<uint64_t>(1, std::min<uint64_t>(10000, static_cast<uint64_t>(limits.cpus * 100)))
                           : 100;
     WriteFile(dir + "/cpu.weight", std::to_string(weight));
-    WriteFile(dir + "/cpu.max", limits.cfs_quota && limits.cpus > 0
-                                    ? absl::StrCat(static_cast<uint64_t>(limits.cpus * 100000), " 100000")
-                                    : "max 100000");
+    WriteFile(dir + "/cpu.max",
+              quota > 0 ? absl::StrCat(static_cast<uint64_t>(quota * 100000), " 100000") : "max 100000");
     WriteFile(dir + "/pids.max", limits.pids_max ? std::to_string(limits.pids_max) : "max");
     return true;
   }
@@ -179,12 +252,13 @@ bool Cgroups::WriteLimits(const std::string& name, const Limits& limits) {
       WriteFile(dir + "/memory.memsw.limit_in_bytes", mem);
       ok = WriteFile(dir + "/memory.limit_in_bytes", mem) || ok;
       if (!ok) return false;
+      WriteFile(dir + "/memory.soft_limit_in_bytes", soft ? std::to_string(soft) : "-1");
     } else if (ctrl == "cpu") {
       uint64_t shares = limits.cpus > 0 ? std::max<uint64_t>(2, static_cast<uint64_t>(limits.cpus * 1024)) : 1024;
       WriteFile(dir + "/cpu.shares", std::to_string(shares));
-      if (limits.cfs_quota && limits.cpus > 0) {
+      if (quota > 0) {
         WriteFile(dir + "/cpu.cfs_period_us", "100000");
-        WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(static_cast<uint64_t>(limits.cpus * 100000)));
+        WriteFile(dir + "/cpu.cfs_quota_us", std::to_string(static_cast<uint64_t>(quota * 100000)));
       } else {
         WriteFile(dir + "/cpu.cfs_quota_us", "-1");
       }

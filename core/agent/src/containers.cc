@@ -46,9 +46,9 @@ std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& fra
 
 absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, const std::string& executor_id,
                                             const std::string& container_id, const v1::CommandInfo& cmd,
-                                            const v1::FrameworkInfo& framework, const Limits& limits,
-                                            const std::map<std::string, std::string>& extra_env, std::string* sandbox,
-                                            std::function<void(const ExitInfo&)> on_exit,
+                                            const v1::ContainerInfo& container, const v1::FrameworkInfo& framework,
+                                            const Limits& limits, const std::map<std::string, std::string>& extra_env,
+                                            std::string* sandbox, std::function<void(const ExitInfo&)> on_exit,
                                             std::function<void()> on_started) {
   *sandbox = SandboxFor(framework_id, executor_id, container_id);
   std::error_code ec;
@@ -60,6 +60,11 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
   SetCommand(cmd, &spec);
   spec.sandbox = *sandbox;
   spec.user = cmd.has_user() ? cmd.user() : framework.user();
+  if (container.volumes_size() > 0) {
+    auto mounts = VolumeMounts(container, *sandbox, spec.user);
+    if (!mounts.ok()) return mounts.status();
+    spec.mounts = std::move(*mounts);
+  }
   // A checkpointing framework's container outlives an agent crash, and its
   // exit status must too: corral-supervise waits for the command and
   // records how it ended.
@@ -150,6 +155,69 @@ absl::StatusOr<pid_t> Agent::StartContainer(const std::string& framework_id, con
   return pid;
 }
 
+// Mesos's volumes of a container without an image: a relative
+// container_path is under the sandbox (made here), an absolute one is that
+// path of the agent's own filesystem (which must exist); HOST_PATH sources
+// (and the older `host_path`) are the agent's paths, SANDBOX_PATH ones (SELF)
+// the container's own sandbox. The master has checked their shape.
+absl::StatusOr<std::vector<BindMount>> Agent::VolumeMounts(const v1::ContainerInfo& container,
+                                                           const std::string& sandbox, const std::string& user) {
+  if (::geteuid() != 0) {
+    return absl::FailedPreconditionError(
+        "'container.volumes' need an agent running as root: they are bind mounts in the container's own mount "
+        "namespace");
+  }
+  std::vector<BindMount> mounts;
+  for (const v1::Volume& v : container.volumes()) {
+    std::error_code ec;
+    BindMount m;
+    m.read_only = v.mode() == v1::Volume::RO;
+    const std::string& inside = v.container_path();
+    bool host = !v.has_source() || v.source().type() == v1::Volume::Source::HOST_PATH;
+    if (host) {
+      m.source = v.has_source() ? v.source().host_path().path() : v.host_path();
+      if (!fs::exists(m.source, ec)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("volume '", inside, "': host path '", m.source, "' does not exist on this agent"));
+      }
+    } else {  // SANDBOX_PATH of type SELF
+      m.source = absl::StrCat(sandbox, "/", v.source().sandbox_path().path());
+      if (!fs::exists(m.source, ec)) {
+        fs::create_directories(m.source, ec);
+        // The container's user writes there, as in its sandbox.
+        struct passwd pw, *found = nullptr;
+        char buf[4096];
+        if (!user.empty() && getpwnam_r(user.c_str(), &pw, buf, sizeof(buf), &found) == 0 && found != nullptr &&
+            ::chown(m.source.c_str(), pw.pw_uid, pw.pw_gid) != 0) {
+          return absl::InternalError(absl::StrCat("volume '", inside, "': cannot give ", m.source, " to user '", user,
+                                                  "': ", std::strerror(errno)));
+        }
+      }
+    }
+    if (!inside.empty() && inside[0] == '/') {
+      m.target = inside;
+      if (!fs::exists(m.target, ec)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "volume '", inside, "': an absolute container_path must exist on the agent (tasks run on its filesystem)"));
+      }
+    } else {
+      m.target = absl::StrCat(sandbox, "/", inside);
+      // A file is mounted on a file, a directory on a directory.
+      if (fs::is_directory(m.source, ec)) {
+        fs::create_directories(m.target, ec);
+      } else {
+        fs::create_directories(fs::path(m.target).parent_path(), ec);
+        std::ofstream(m.target, std::ios::app);
+      }
+      if (!fs::exists(m.target, ec)) {
+        return absl::InternalError(absl::StrCat("volume '", inside, "': cannot make ", m.target));
+      }
+    }
+    mounts.push_back(std::move(m));
+  }
+  return mounts;
+}
+
 std::string Agent::LauncherPath(const std::string& name) const {
   std::string dir = options_.launcher_dir;
   if (dir.empty()) {
@@ -165,6 +233,18 @@ Limits Agent::LimitsFor(const Resources& r) const {
   l.mem_bytes = static_cast<uint64_t>(FromMilli(r.Scalar("mem")) * 1024 * 1024);
   l.cfs_quota = options_.cgroups_enable_cfs;
   l.pids_max = options_.cgroups_pids_max;
+  return l;
+}
+
+Limits Agent::LimitsFor(const v1::TaskInfo& task) const {
+  auto res = Resources::FromProto(task.resources());
+  Limits l = LimitsFor(res.ok() ? *res : Resources());
+  // Validated by the master: each at least the request, or infinite.
+  if (auto it = task.limits().find("cpus"); it != task.limits().end()) l.cpus_limit = it->second.value();
+  if (auto it = task.limits().find("mem"); it != task.limits().end()) {
+    double mib = it->second.value();
+    l.mem_limit_bytes = std::isinf(mib) ? Limits::kUnlimited : static_cast<uint64_t>(mib * 1024 * 1024);
+  }
   return l;
 }
 

@@ -6,7 +6,7 @@
 namespace corral {
 
 Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework, const v1::ExecutorInfo& info,
-                                             const Resources& task_resources, std::string* error) {
+                                             const Limits& task_limits, std::string* error) {
   std::string fid = framework.id().value();
   Key key{fid, info.executor_id().value()};
   auto it = executors_.find(key);
@@ -17,9 +17,7 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
       return nullptr;
     }
     // Grow the container's limits by the new task's share.
-    Limits more = LimitsFor(task_resources);
-    ex.limits.cpus += more.cpus;
-    ex.limits.mem_bytes += more.mem_bytes;
+    ex.limits += task_limits;
     if (cgroups_ && cgroups_->enabled()) cgroups_->Update(ex.container_id, ex.limits);
     return &ex;
   }
@@ -36,7 +34,8 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
     cmd.add_arguments("corral-default-executor");
   }
   auto er = Resources::FromProto(info.resources());
-  ex.limits = LimitsFor((er.ok() ? *er : Resources()) + task_resources);
+  ex.limits = LimitsFor(er.ok() ? *er : Resources());
+  ex.limits += task_limits;
   absl::StatusOr<pid_t> pid;
   if (cmd.uris_size() > 0) {
     // The executor starts once its URIs are fetched (OnExecutorFetched).
@@ -44,8 +43,8 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
         fid, key.second, ex.container_id, cmd, framework, &ex.sandbox,
         [this, key, cmd, framework](const absl::Status& fetched) { OnExecutorFetched(key, cmd, framework, fetched); });
   } else {
-    pid = StartContainer(fid, key.second, ex.container_id, cmd, framework, ex.limits, {}, &ex.sandbox,
-                         [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
+    pid = StartContainer(fid, key.second, ex.container_id, cmd, ex.info.container(), framework, ex.limits, {},
+                         &ex.sandbox, [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
   }
   if (!pid.ok()) {
     *error = absl::StrCat("cannot launch executor '", key.second, "': ", pid.status().message());
@@ -93,15 +92,14 @@ void Agent::StartTaskGroup(const v1::internal::RunTaskGroup& msg, const absl::St
   std::string eid = msg.executor().executor_id().value();
   std::vector<TaskRecord*> group;
   bool killed = false;
-  Resources group_resources;
+  Limits group_limits;
   for (const auto& t : msg.task_group().tasks()) {
     auto it = tasks_.find({fid, t.task_id().value()});
     if (it == tasks_.end() || it->second.terminal) continue;
     it->second.checkpointing = false;
     killed |= it->second.killing;
     group.push_back(&it->second);
-    auto r = Resources::FromProto(t.resources());
-    if (r.ok()) group_resources += *r;
+    group_limits += LimitsFor(t);
   }
   if (group.empty()) return;
   std::string error;
@@ -113,7 +111,7 @@ void Agent::StartTaskGroup(const v1::internal::RunTaskGroup& msg, const absl::St
     for (TaskRecord* task : group) KilledDuringLaunch(*task);
     return;
   } else {
-    ex = EnsureExecutor(fw, msg.executor(), group_resources, &error);
+    ex = EnsureExecutor(fw, msg.executor(), group_limits, &error);
   }
   if (ex == nullptr) {
     for (TaskRecord* task : group) FailLaunch(*task, error);
@@ -175,8 +173,8 @@ void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const 
   absl::Status s = fetched;
   if (s.ok() && ex.shutting_down) s = absl::AbortedError("the executor was shut down while its URIs were fetched");
   if (s.ok()) {
-    auto pid = StartContainer(key.first, key.second, ex.container_id, cmd, framework, ex.limits, {}, &ex.sandbox,
-                              [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
+    auto pid = StartContainer(key.first, key.second, ex.container_id, cmd, ex.info.container(), framework, ex.limits,
+                              {}, &ex.sandbox, [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
     if (pid.ok()) {
       ex.pid = *pid;
       CORRAL_LOG(INFO) << "Launched executor " << key.second << " of framework " << key.first << " (pid " << *pid
@@ -206,6 +204,7 @@ void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const 
   RecordCompletedExecutor(key, ex);
   executors_.erase(it);
   ForgetExecutor(key);
+  RetireFrameworkIfIdle(key.first);
 }
 
 void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
@@ -255,6 +254,7 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   RecordCompletedExecutor(key, ex);
   executors_.erase(it);
   ForgetExecutor(key);
+  RetireFrameworkIfIdle(key.first);
 }
 
 absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink) {

@@ -351,18 +351,12 @@ absl::Status Agent::Recover() {
   }
   for (auto& [key, ex] : executors_) {
     if (ex.pid <= 0) continue;
-    ex.limits = LimitsFor([&] {
-      Resources r;
-      auto er = Resources::FromProto(ex.info.resources());
-      if (er.ok()) r += *er;
-      for (const std::string& tid : ex.tasks) {
-        auto t = tasks_.find({key.first, tid});
-        if (t == tasks_.end()) continue;
-        auto tr = Resources::FromProto(t->second.info.resources());
-        if (tr.ok()) r += *tr;
-      }
-      return r;
-    }());
+    auto er = Resources::FromProto(ex.info.resources());
+    ex.limits = LimitsFor(er.ok() ? *er : Resources());
+    for (const std::string& tid : ex.tasks) {
+      auto t = tasks_.find({key.first, tid});
+      if (t != tasks_.end()) ex.limits += LimitsFor(t->second.info);
+    }
     Key k = key;
     ex.registration_timer = loop_->PostAfter(Seconds(options_.executor_reregistration_timeout), [this, k] {
       auto it = executors_.find(k);
@@ -397,10 +391,7 @@ void Agent::OnRecoveredContainerExit(const v1::internal::ContainerCheckpoint& c,
 
 void Agent::ResumeRecoveredTask(const Key& key) {
   TaskRecord& task = tasks_[key];
-  if (task.info.has_health_check()) {
-    task.health.running_since = clock_->SteadySeconds();
-    ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
-  }
+  StartChecks(key, task);
   if (task.info.has_max_completion_time() && task.started_at > 0) {
     // It counts from the task's start, not the agent's.
     ArmDeadline(key, task.started_at + task.info.max_completion_time().nanoseconds() / 1e9 - clock_->NowSeconds());

@@ -17,6 +17,11 @@ v1::TaskStatus Agent::MakeStatus(const TaskRecord& task, v1::TaskState state, v1
   if (!task.executor_id.empty()) st.mutable_executor_id()->set_value(task.executor_id);
   st.set_timestamp(clock_->NowSeconds());
   st.set_uuid(NewUuidBytes());
+  if (task.info.has_check()) {
+    // Every update of a checked task says the check's latest result, empty
+    // until the first check has finished, as Mesos's do.
+    *st.mutable_check_status() = LastCheckResult(task);
+  }
   return st;
 }
 
@@ -70,8 +75,7 @@ void Agent::StartTask(const v1::internal::RunTask& msg, const absl::Status& chec
   if (msg.task().has_executor()) {
     task.executor_id = msg.task().executor().executor_id().value();
     std::string error;
-    auto res = Resources::FromProto(msg.task().resources());
-    ExecutorRecord* ex = EnsureExecutor(fw, msg.task().executor(), res.ok() ? *res : Resources(), &error);
+    ExecutorRecord* ex = EnsureExecutor(fw, msg.task().executor(), LimitsFor(msg.task()), &error);
     if (ex == nullptr) return FailLaunch(task, error);
     ex->tasks.insert(key.second);
     CheckpointExecutor({fid, task.executor_id});
@@ -122,10 +126,9 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
   Key key{task.framework_id, task.info.task_id().value()};
   const v1::CommandInfo& cmd = task.info.command();
   auto fail = [&](const std::string& why) { FailLaunch(task, why); };
-  auto res = Resources::FromProto(task.info.resources());
   // A command task is its own executor, named after the task, as in Mesos.
   auto pid = StartContainer(
-      task.framework_id, key.second, task.container_id, cmd, framework, LimitsFor(res.ok() ? *res : Resources()),
+      task.framework_id, key.second, task.container_id, cmd, task.info.container(), framework, LimitsFor(task.info),
       {{"MESOS_TASK_ID", key.second}}, &task.sandbox, [this, key](const ExitInfo& exit) { OnTaskExited(key, exit); },
       [this, key] { OnCommandStarted(key); });
   if (!pid.ok()) {
@@ -143,10 +146,7 @@ void Agent::OnCommandStarted(const Key& key) {
   task.started_at = clock_->NowSeconds();
   task.state = v1::TASK_RUNNING;
   ProduceUpdate(task.framework_id, MakeStatus(task, v1::TASK_RUNNING, v1::TaskStatus::SOURCE_EXECUTOR, ""));
-  if (task.info.has_health_check()) {
-    task.health.running_since = clock_->SteadySeconds();
-    ScheduleHealthCheck(key, task.info.health_check().delay_seconds());
-  }
+  StartChecks(key, task);
   if (task.info.has_max_completion_time()) ArmDeadline(key, task.info.max_completion_time().nanoseconds() / 1e9);
 }
 
@@ -238,7 +238,7 @@ void Agent::OnTaskExited(const Key& key, const ExitInfo& exit) {
   TaskRecord& task = it->second;
   if (task.kill_timer) loop_->Cancel(task.kill_timer);
   if (task.deadline_timer) loop_->Cancel(task.deadline_timer);
-  StopHealthChecks(task);
+  StopChecks(task);
   // Anything the task left in its process group goes with it.
   if (task.pid > 0) ::kill(-task.pid, SIGKILL);
   bool oom = cgroups_ && cgroups_->enabled() && cgroups_->OomKilled(task.container_id);
@@ -300,6 +300,7 @@ void Agent::CleanupTask(const Key& key) {
   RecordCompletedTask(t->second);
   tasks_.erase(t);
   ForgetTask(key);
+  RetireFrameworkIfIdle(key.first);
 }
 
 }  // namespace corral

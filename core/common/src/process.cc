@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <linux/close_range.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +54,10 @@ struct ChildArgs {
   pid_t launcher_pid;
   bool restore_nofile;
   struct rlimit nofile;
+  const char* const* mount_sources;
+  const char* const* mount_targets;
+  const bool* mount_read_only;
+  size_t mount_count;
 };
 
 // Runs in the child, on its own stack but in the parent's memory: raw
@@ -68,6 +74,19 @@ int ChildMain(void* p) {
   // Its own process group, so kill(-pid) reaches everything it starts; done
   // before exec, and the parent resumes only after exec.
   ::syscall(SYS_setpgid, 0, 0);
+  if (a->mount_count > 0) {
+    if (::syscall(SYS_unshare, CLONE_NEWNS) != 0) fail(errno);
+    // Slave, not private: the host's later mounts still reach the container.
+    if (::syscall(SYS_mount, nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) fail(errno);
+    for (size_t i = 0; i < a->mount_count; ++i) {
+      if (::syscall(SYS_mount, a->mount_sources[i], a->mount_targets[i], nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        fail(errno);
+      // A bind mount takes read-only only on a remount of itself.
+      if (a->mount_read_only[i] &&
+          ::syscall(SYS_mount, nullptr, a->mount_targets[i], nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+        fail(errno);
+    }
+  }
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -229,6 +248,14 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
     errpipe[1] = moved;
   }
 
+  std::vector<const char*> mount_sources, mount_targets;
+  std::unique_ptr<bool[]> mount_read_only(new bool[spec.mounts.size() + 1]);
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    mount_sources.push_back(spec.mounts[i].source.c_str());
+    mount_targets.push_back(spec.mounts[i].target.c_str());
+    mount_read_only[i] = spec.mounts[i].read_only;
+  }
+
   // The child shares the parent's memory (CLONE_VM) and the parent waits
   // until it has exec'd or exited (CLONE_VFORK): no page tables are copied,
   // which keeps launching fast however large the agent is. The child may
@@ -252,7 +279,11 @@ absl::StatusOr<pid_t> Launch(const LaunchSpec& spec, int* exec_error_fd) {
                   spec.die_with_launcher,
                   ::getpid(),
                   g_nofile_raised.load(),
-                  g_nofile_original};
+                  g_nofile_original,
+                  mount_sources.data(),
+                  mount_targets.data(),
+                  mount_read_only.get(),
+                  spec.mounts.size()};
   constexpr size_t kStackSize = 64 * 1024;
   void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {

@@ -476,12 +476,13 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
         for (size_t i = 0; i < tasks.size(); ++i) {
           const v1::TaskInfo& t = *tasks[i];
           absl::Status s = validation::ValidateTask(t, agent_id, &task_resources[i]);
-          if (s.ok() && group && t.has_health_check() && group_executor->type() != v1::ExecutorInfo::CUSTOM) {
+          if (s.ok() && group && (t.has_health_check() || t.has_check()) &&
+              group_executor->type() != v1::ExecutorInfo::CUSTOM) {
             // The agent checks command tasks and a custom executor its own;
             // the default executor does not run checks yet.
-            s = absl::InvalidArgumentError(absl::StrCat("task '", t.task_id().value(),
-                                                        "': 'health_check' is not supported in a task group run by the "
-                                                        "default executor"));
+            s = absl::InvalidArgumentError(
+                absl::StrCat("task '", t.task_id().value(), "': '", t.has_health_check() ? "health_check" : "check",
+                             "' is not supported in a task group run by the default executor"));
           }
           if (s.ok() && !ids_in_call.insert(t.task_id().value()).second) {
             s = absl::InvalidArgumentError(

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "corral/common/frameworks.h"
 
 namespace corral::validation {
@@ -54,9 +55,64 @@ absl::Status ValidateCommand(const std::string& where, const v1::CommandInfo& cm
 
 bool Finite(double v) { return std::isfinite(v) && v >= 0; }
 
-// A Mesos container that asks for nothing but the host (type MESOS, no
-// image, no isolation) is what Corral runs; anything more is refused by
-// name, never run on the host as if it had not been asked for.
+// A path with no ".." part: it stays below where it is joined.
+bool StaysBelow(const std::string& path) {
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return false;
+  }
+  return true;
+}
+
+absl::Status ValidateVolume(const std::string& where, int i, const v1::Volume& v) {
+  const std::string at = absl::StrCat(where, ": 'container.volumes[", i, "]");
+  auto unsupported = [&](absl::string_view field, absl::string_view why) {
+    return Invalid(absl::StrCat(at, ".", field, "' is not supported: ", why));
+  };
+  if (v.container_path().empty()) return Invalid(absl::StrCat(at, ".container_path' is required"));
+  if (v.container_path()[0] != '/' && !StaysBelow(v.container_path())) {
+    return Invalid(absl::StrCat(at, ".container_path' must not leave the sandbox ('..')"));
+  }
+  if (v.has_image()) return unsupported("image", "Corral has no container images");
+  if (!v.has_source()) {
+    if (v.host_path().empty() || v.host_path()[0] != '/') {
+      return Invalid(absl::StrCat(at, ".host_path' must be an absolute path (or give 'source')"));
+    }
+    return absl::OkStatus();
+  }
+  switch (v.source().type()) {
+    case v1::Volume::Source::HOST_PATH: {
+      const auto& hp = v.source().host_path();
+      if (hp.path().empty() || hp.path()[0] != '/') {
+        return Invalid(absl::StrCat(at, ".source.host_path.path' must be an absolute path"));
+      }
+      if (hp.has_mount_propagation() && hp.mount_propagation().mode() == v1::MountPropagation::BIDIRECTIONAL) {
+        return unsupported("source.host_path.mount_propagation", "mounts made in a task never reach the host");
+      }
+      return absl::OkStatus();
+    }
+    case v1::Volume::Source::SANDBOX_PATH: {
+      const auto& sp = v.source().sandbox_path();
+      if (sp.type() == v1::Volume::Source::SandboxPath::PARENT) {
+        return unsupported("source.sandbox_path.type", "PARENT is for nested containers, which Corral does not make");
+      }
+      if (sp.type() != v1::Volume::Source::SandboxPath::SELF) {
+        return Invalid(absl::StrCat(at, ".source.sandbox_path.type' must be SELF"));
+      }
+      if (sp.path().empty() || sp.path()[0] == '/' || !StaysBelow(sp.path())) {
+        return Invalid(absl::StrCat(at, ".source.sandbox_path.path' must be a relative path inside the sandbox"));
+      }
+      return absl::OkStatus();
+    }
+    case v1::Volume::Source::DOCKER_VOLUME: return unsupported("source.docker_volume", "Corral has no volume drivers");
+    case v1::Volume::Source::SECRET: return unsupported("source.secret", "Corral has no secret store");
+    case v1::Volume::Source::CSI_VOLUME: return unsupported("source.csi_volume", "Corral has no CSI plugins");
+    default: return Invalid(absl::StrCat(at, ".source.type' must be HOST_PATH or SANDBOX_PATH"));
+  }
+}
+
+// A Mesos container without an image, whose volumes are bind mounts, is
+// what Corral runs; anything more is refused by name, never run on the
+// host as if it had not been asked for.
 absl::Status ValidateContainer(const std::string& where, const v1::ContainerInfo& c) {
   auto unsupported = [&](absl::string_view field, absl::string_view why) {
     return Invalid(absl::StrCat(where, ": 'container.", field, "' is not supported: ", why));
@@ -68,7 +124,9 @@ absl::Status ValidateContainer(const std::string& where, const v1::ContainerInfo
   if (c.mesos().has_image()) {
     return unsupported("mesos.image", "Corral runs tasks on the agent's own filesystem, without images");
   }
-  if (c.volumes_size() > 0) return unsupported("volumes", "Corral does not mount volumes into tasks yet");
+  for (int i = 0; i < c.volumes_size(); ++i) {
+    if (auto s = ValidateVolume(where, i, c.volumes(i)); !s.ok()) return s;
+  }
   if (c.network_infos_size() > 0) return unsupported("network_infos", "tasks share the agent's network");
   if (c.has_hostname()) return unsupported("hostname", "tasks share the agent's hostname");
   if (c.has_linux_info()) return unsupported("linux_info", "Corral sets no capabilities, seccomp or namespaces");
@@ -282,11 +340,42 @@ absl::Status ValidateTask(const v1::TaskInfo& task, const std::string& agent_id,
     if (auto s = ValidateContainer(where, task.container()); !s.ok()) return s;
   }
   if (task.has_check()) {
-    return Invalid(
-        absl::StrCat(where, ": 'check' (general checks) is not supported by Corral yet; use 'health_check'"));
+    const auto& check = task.check();
+    if (!Finite(check.delay_seconds()) || !Finite(check.interval_seconds()) || !Finite(check.timeout_seconds())) {
+      return Invalid(absl::StrCat(where, ": 'check' durations must be finite and non-negative"));
+    }
+    switch (check.type()) {
+      case v1::CheckInfo::COMMAND:
+        if (!check.command().has_command()) {
+          return Invalid(absl::StrCat(where, ": 'check.command.command' is required for a COMMAND check"));
+        }
+        if (auto s = ValidateCommand(absl::StrCat(where, ": 'check.command'"), check.command().command()); !s.ok()) {
+          return s;
+        }
+        break;
+      case v1::CheckInfo::HTTP:
+        if (check.http().port() == 0 || check.http().port() > 65535) {
+          return Invalid(absl::StrCat(where, ": 'check.http.port' must be a port number for an HTTP check"));
+        }
+        break;
+      case v1::CheckInfo::TCP:
+        if (check.tcp().port() == 0 || check.tcp().port() > 65535) {
+          return Invalid(absl::StrCat(where, ": 'check.tcp.port' must be a port number for a TCP check"));
+        }
+        break;
+      default: return Invalid(absl::StrCat(where, ": 'check.type' must be COMMAND, HTTP or TCP"));
+    }
   }
-  if (task.limits_size() > 0) {
-    return Invalid(absl::StrCat(where, ": 'limits' is not supported by Corral yet; tasks are held to 'resources'"));
+  for (const auto& [name, limit] : task.limits()) {
+    // As in Mesos: a limit is a cap above the task's request, or infinite.
+    if (name != "cpus" && name != "mem") {
+      return Invalid(absl::StrCat(where, ": 'limits' has '", name, "'; only 'cpus' and 'mem' can be limited"));
+    }
+    double requested = FromMilli(res->Scalar(name));
+    if (std::isnan(limit.value()) || limit.value() < requested) {
+      return Invalid(absl::StrCat(where, ": 'limits.", name, "' (", limit.value(), ") is below the task's request (",
+                                  requested, ")"));
+    }
   }
   if (task.has_kill_policy() && task.kill_policy().has_grace_period()) {
     if (auto s = ValidateDuration("kill_policy.grace_period", task.kill_policy().grace_period()); !s.ok()) {

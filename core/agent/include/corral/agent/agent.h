@@ -19,7 +19,9 @@
 #include "corral/agent/status_updates.h"
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
+#include "corral/common/process.h"
 #include "corral/common/resources.h"
+#include "corral/v1/agent.pb.h"
 #include "corral/v1/executor.pb.h"
 #include "corral/v1/internal.pb.h"
 
@@ -121,6 +123,10 @@ class Agent {
   // Frameworks, executors and tasks as the agent sees them, for /state and
   // the agent operator API.
   v1::internal::AgentSnapshot Snapshot();
+  // What each live container uses now (cpu times, memory, processes) with
+  // its limits, for GET_CONTAINERS and /monitor/statistics. Any thread but
+  // the loop's: /proc and the cgroups are read on the caller's thread.
+  v1::agent::Response::GetContainers ContainerUsage();
   // Mesos's agent metric names: slave/tasks_running, slave/cpus_used, ...
   std::map<std::string, double> Metrics();
   // Fixed once Start() has run.
@@ -185,6 +191,15 @@ class Agent {
       EventLoop::TimerId next = 0;
       EventLoop::TimerId timeout = 0;
     } health;
+    // TaskInfo.check (Mesos's general checks) of a command task: the agent
+    // runs it and reports each change of its result in check_status.
+    struct Check {
+      v1::CheckStatusInfo last;  // what the latest update said; starts with the type only
+      pid_t check_pid = 0;
+      bool timed_out = false;
+      EventLoop::TimerId next = 0;
+      EventLoop::TimerId timeout = 0;
+    } check;
     bool killed_unhealthy = false;  // the final status says healthy=false
     bool over_disk = false;         // killed for its disk: the final status names it
     double started_at = 0;          // wall clock when the container started
@@ -285,7 +300,23 @@ class Agent {
   void ScheduleHealthCheck(const Key& key, double after_seconds);
   void RunHealthCheck(const Key& key);
   void OnHealthCheckDone(const Key& key, pid_t pid, const ExitInfo& exit);
-  void StopHealthChecks(TaskRecord& task);
+  // General checks (TaskInfo.check): the same processes, but the result is
+  // reported as it is (exit code, HTTP status, connected) and never acted on.
+  void ScheduleCheck(const Key& key, double after_seconds);
+  void RunCheck(const Key& key);
+  void OnCheckDone(const Key& key, pid_t pid, const ExitInfo& exit);
+  // A check's result with nothing in it (no check has finished): its type
+  // and the empty message of its kind.
+  static v1::CheckStatusInfo EmptyCheckResult(const v1::CheckInfo& check);
+  static v1::CheckStatusInfo LastCheckResult(const TaskRecord& task);
+  // Starts health checks and general checks on a task that has just started.
+  void StartChecks(const Key& key, TaskRecord& task);
+  void StopChecks(TaskRecord& task);
+  // The process of one check of `task`: its command with the task's
+  // environment, user and sandbox, output to `log`.
+  LaunchSpec CheckSpec(const Key& key, const TaskRecord& task, const std::string& log);
+  // Runs `spec` and calls `done` on the loop with its pid when it exits.
+  absl::StatusOr<pid_t> StartCheckProcess(const LaunchSpec& spec, std::function<void(pid_t, const ExitInfo&)> done);
   void OnTaskFetched(const Key& key, const v1::FrameworkInfo& framework, const absl::Status& fetched);
   void OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const v1::FrameworkInfo& framework,
                          const absl::Status& fetched);
@@ -297,8 +328,9 @@ class Agent {
                                      std::function<void(const absl::Status&)> done);
   // A helper binary beside the agent's (or in --launcher_dir).
   std::string LauncherPath(const std::string& name) const;
+  // `task_limits`: what the new task (or group) adds to the container.
   ExecutorRecord* EnsureExecutor(const v1::FrameworkInfo& framework, const v1::ExecutorInfo& info,
-                                 const Resources& task_resources, std::string* error);
+                                 const Limits& task_limits, std::string* error);
   void DeliverToExecutor(ExecutorRecord& ex);
   void ShutdownExecutor(const Key& key, const std::string& why);
   void OnTaskExited(const Key& key, const ExitInfo& exit);
@@ -312,6 +344,10 @@ class Agent {
   // knows (torn down while one of its containers was still ending).
   const v1::FrameworkInfo& FrameworkOf(const std::string& framework_id) const;
   void RecordCompletedFramework(const std::string& framework_id, v1::FrameworkInfo info);
+  // As a Mesos agent does: a framework with no task or executor left here is
+  // done on this agent (its records move to completed_frameworks and its
+  // checkpoints go); its next task brings it back.
+  void RetireFrameworkIfIdle(const std::string& framework_id);
   void DescribeContainer(const TaskRecord& task, v1::ContainerStatus* out) const;
   void OnAcknowledgement(const v1::internal::StatusUpdateAcknowledgement& ack);
   void RetryUpdates();
@@ -323,8 +359,11 @@ class Agent {
   std::map<std::string, std::string> BaseEnvironment(const std::string& framework_id, const std::string& executor_id,
                                                      const std::string& sandbox, const v1::FrameworkInfo& framework);
   Limits LimitsFor(const Resources& r) const;
+  // A task's resources with its TaskInfo.limits.
+  Limits LimitsFor(const v1::TaskInfo& task) const;
   // Starts `cmd` in a container: a sandbox under the work dir (returned in
-  // *sandbox), a cgroup with `limits`, its own process group. `on_exit` runs
+  // *sandbox), a cgroup with `limits`, its own process group, and the
+  // volumes of `container` bind-mounted in a mount namespace of its own. `on_exit` runs
   // on the loop once the process is reaped. On failure nothing is left.
   // `on_started` (if any) runs on the loop once the command is let go: right
   // after this returns for a container that dies with the agent, once its
@@ -333,10 +372,14 @@ class Agent {
   // `on_exit`.
   absl::StatusOr<pid_t> StartContainer(const std::string& framework_id, const std::string& executor_id,
                                        const std::string& container_id, const v1::CommandInfo& cmd,
-                                       const v1::FrameworkInfo& framework, const Limits& limits,
-                                       const std::map<std::string, std::string>& extra_env, std::string* sandbox,
-                                       std::function<void(const ExitInfo&)> on_exit,
+                                       const v1::ContainerInfo& container, const v1::FrameworkInfo& framework,
+                                       const Limits& limits, const std::map<std::string, std::string>& extra_env,
+                                       std::string* sandbox, std::function<void(const ExitInfo&)> on_exit,
                                        std::function<void()> on_started = nullptr);
+  // The bind mounts of a container's volumes, their sandbox ends made (and
+  // given to `user`, who runs the container).
+  absl::StatusOr<std::vector<BindMount>> VolumeMounts(const v1::ContainerInfo& container, const std::string& sandbox,
+                                                      const std::string& user);
   void CleanupTask(const Key& key);
   void DestroyCgroupsLater(const std::string& container_id);
   // A container ended: its sandbox (used by `tasks`) becomes garbage, to be

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,13 +21,38 @@
 namespace corral {
 
 struct Limits {
-  double cpus = 0;         // 0 = no cpu limit
-  uint64_t mem_bytes = 0;  // 0 = no memory limit
-  bool cfs_quota = false;  // hard cpu cap in addition to shares
+  static constexpr uint64_t kUnlimited = UINT64_MAX;
+  double cpus = 0;         // the request: cpu shares; 0 = no cpu limit
+  uint64_t mem_bytes = 0;  // the request: the memory limit; 0 = no memory limit
+  bool cfs_quota = false;  // hard cpu cap at the request in addition to shares
   uint64_t pids_max = 0;   // 0 = no pids limit
+  // TaskInfo.limits, above the request (Mesos's meaning): `cpus_limit` is a
+  // hard cpu cap (CFS quota) whatever cfs_quota says, `mem_limit_bytes` the
+  // hard memory limit, and the request then only weighs (shares) and
+  // protects (memory.low, or v1's soft limit). 0 = not asked for;
+  // +infinity / kUnlimited = no cap at all.
+  double cpus_limit = 0;
+  uint64_t mem_limit_bytes = 0;
+  // Two workloads in one container (an executor and its tasks): requests
+  // add up, and so do limits, each side's limit being its request where it
+  // asked for none.
+  Limits& operator+=(const Limits& o);
   bool operator==(const Limits& o) const {
-    return cpus == o.cpus && mem_bytes == o.mem_bytes && cfs_quota == o.cfs_quota && pids_max == o.pids_max;
+    return cpus == o.cpus && mem_bytes == o.mem_bytes && cfs_quota == o.cfs_quota && pids_max == o.pids_max &&
+           cpus_limit == o.cpus_limit && mem_limit_bytes == o.mem_limit_bytes;
   }
+};
+
+// What a container's cgroups say it uses now.
+struct CgroupUsage {
+  std::vector<pid_t> pids;  // the processes in it
+  uint64_t mem_total = 0;   // charged memory (cache included)
+  uint64_t mem_anon = 0;    // anonymous memory: what Mesos calls rss
+  uint64_t mem_file = 0;    // page cache
+  uint64_t mem_swap = 0;
+  uint64_t nr_periods = 0;  // CFS periods, and those it was throttled in
+  uint64_t nr_throttled = 0;
+  double throttled_secs = 0;
 };
 
 // cgroups v1 or v2, detected once; disabled where they cannot be used.
@@ -75,6 +101,11 @@ class Cgroups {
   size_t Recover(const std::map<std::string, std::string>& containers);
 
   size_t pooled();
+  // What a live container uses; false when it has no cgroup. Any thread.
+  bool Usage(const std::string& container_id, CgroupUsage* out);
+  // The directory of a live container's cgroup in `controller`'s hierarchy
+  // (v2 has one for all), or "" when the container has none.
+  std::string PathOf(const std::string& container_id, const std::string& controller);
 
  private:
   // A cgroup with what we know of it: the limits last written and its OOM

@@ -21,6 +21,14 @@
 
 namespace corral {
 
+// A bind mount made in the child's own mount namespace: `source` appears at
+// `target` (both absolute, both existing), read-only if asked.
+struct BindMount {
+  std::string source;
+  std::string target;
+  bool read_only = false;
+};
+
 struct LaunchSpec {
   std::string program;  // searched in the task's PATH if it has no '/'
   std::vector<std::string> argv;
@@ -41,6 +49,10 @@ struct LaunchSpec {
   // The child is SIGKILLed when the thread that launched it exits (a
   // crashed agent): for processes nothing could recover anyway.
   bool die_with_launcher = false;
+  // If any, the child gets a mount namespace of its own (which needs root),
+  // where mounts of the host still appear but its own do not leak out, and
+  // these bind mounts are made there before it enters its sandbox.
+  std::vector<BindMount> mounts;
 };
 
 struct ExitInfo {
