@@ -179,5 +179,26 @@ TEST(AllocatorTest, RemovedAgentLeavesTheTotal) {
   EXPECT_EQ(allocs[0].agent_id, "a2");
 }
 
+TEST(AllocatorTest, AFrameworkIsOfferedOnlyAgentsItsConstraintsAdmit) {
+  Allocator a(5);
+  for (const char* id : {"a0", "a1", "a2"}) a.AddAgent(id, R("cpus:4;mem:1024"));
+  a.AddFramework("picky", {"web", "batch"}, {}, true);
+  // web takes only a1; batch any agent.
+  a.SetAgentAdmission("picky",
+                      [](const std::string& agent, const std::string& role) { return role != "web" || agent == "a1"; });
+  a.SetWeight("batch", 0.001);  // web goes first wherever it may
+  std::map<std::string, std::string> role_of;
+  for (const auto& al : a.Allocate(0)) role_of[al.agent_id] = al.role;
+  EXPECT_EQ(role_of["a1"], "web");
+  EXPECT_EQ(role_of["a0"], "batch");
+  EXPECT_EQ(role_of["a2"], "batch");
+  // Without admission rules, any agent again.
+  a.SetAgentAdmission("picky", nullptr);
+  for (const char* id : {"a0", "a1", "a2"}) a.Recover("picky", role_of[id], id, R("cpus:4;mem:1024"), 0, 1);
+  role_of.clear();
+  for (const auto& al : a.Allocate(2)) role_of[al.agent_id] = al.role;
+  EXPECT_EQ(role_of.size(), 3u);
+}
+
 }  // namespace
 }  // namespace corral

@@ -275,3 +275,33 @@ def test_limits_above_the_request_are_taken_and_below_it_refused(cluster: LocalC
     assert "'limits.mem' (8) is below the task's request (16)" in seen["below"]["message"], seen["below"]
     assert call(m, sub, fid, {"type": "TEARDOWN"}) == (202, "")
     sub.close()
+
+
+def test_offer_constraints_keep_agents_from_a_framework(cluster: LocalCluster) -> None:
+    """SUBSCRIBE's offer_constraints as Mesos applies them: a framework is
+    offered only agents one of its groups admits, and a bad regex is a 400."""
+    m = cluster.master
+    bad = {"role_constraints": {"*": {"groups": [{"attribute_constraints": [
+        {"selector": {"pseudoattribute_type": "HOSTNAME"}, "predicate": {"text_matches": {"regex": "(oops"}}}]}]}}}
+    body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": OLD_FRAMEWORK,
+                                                          "offer_constraints": bad}}).encode()
+    refused = Subscription(m, body, JSON, JSON)
+    assert refused.status == 400 and "is not a regular expression" in refused.error, refused.__dict__
+    # No agent has a "gpu-model" attribute: this framework is offered nothing.
+    nowhere = {"role_constraints": {"*": {"groups": [{"attribute_constraints": [
+        {"selector": {"attribute_name": "gpu-model"}, "predicate": {"exists": {}}}]}]}}}
+    body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": dict(OLD_FRAMEWORK, name="picky"),
+                                                          "offer_constraints": nowhere}}).encode()
+    picky = Subscription(m, body, JSON, JSON)
+    assert picky.status == 200, picky.__dict__.get("error")
+    picky_id = picky.next("SUBSCRIBED")["subscribed"]["framework_id"]["value"]
+    # One that asks for nothing gets both agents, which the first would have
+    # had before it (it came first, at an equal share) were it not excluded.
+    sub, fid = subscribe(m, OLD_FRAMEWORK)
+    agents: set[str] = set()
+    while len(agents) < 2:
+        agents |= {o["agent_id"]["value"] for o in sub.next("OFFERS")["offers"]["offers"]}
+    frameworks = {f["id"]: f for f in get_json(m, "/master/frameworks")["frameworks"]}
+    assert frameworks[picky_id]["offers"] == [] and len(frameworks[fid]["offers"]) == 2
+    picky.close()
+    sub.close()

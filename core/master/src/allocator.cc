@@ -262,7 +262,13 @@ void Allocator::Recover(const std::string& framework_id, const std::string& role
   }
 }
 
-bool Allocator::Filtered(FrameworkEntry& f, int agent, const Resources& r, double now) {
+void Allocator::SetAgentAdmission(const std::string& framework_id, AgentAdmission admits) {
+  auto it = framework_index_.find(framework_id);
+  if (it != framework_index_.end()) frameworks_[it->second].admits = std::move(admits);
+}
+
+bool Allocator::Filtered(FrameworkEntry& f, int agent, const std::string& role, const Resources& r, double now) {
+  if (f.admits && !f.admits(agents_[agent].id, role)) return true;
   auto it = f.filters.find(agent);
   if (it == f.filters.end()) return false;
   if (it->second.expires_at <= now) {
@@ -365,7 +371,7 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
           Quantities cap = lack;
           cap -= Quantities::Of(reserved);
           Resources r = reserved + CapScalars(avail.Unreserved(), &cap);
-          if (r.Empty() || Filtered(frameworks_[fw], agent, r, now)) continue;
+          if (r.Empty() || Filtered(frameworks_[fw], agent, name, r, now)) continue;
           offer(agent, fw, name, std::move(r));
           break;
         }
@@ -416,7 +422,7 @@ std::vector<Allocation> Allocator::Run(double now, std::vector<int> agents) {
           }
           r = reserved + CapScalars(kept, &cap);
         }
-        if (r.Empty() || Filtered(frameworks_[fw], agent, r, now)) continue;
+        if (r.Empty() || Filtered(frameworks_[fw], agent, name, r, now)) continue;
         chosen = fw;
         chosen_r = std::move(r);
         break;

@@ -231,12 +231,22 @@ void Master::SubscriberGone(const std::string& framework_id, SchedulerSink* sink
   });
 }
 
+void Master::ApplyOfferConstraints(const FrameworkEntry& fw, std::shared_ptr<const OfferConstraints> constraints) {
+  if (fw.offer_constraints.role_constraints_size() == 0) return allocator_.SetAgentAdmission(fw.id, nullptr);
+  allocator_.SetAgentAdmission(fw.id, [this, constraints](const std::string& agent_id, const std::string& role) {
+    auto it = agents_.find(agent_id);
+    return it == agents_.end() || constraints->Admits(role, it->second.info);
+  });
+}
+
 absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_ptr<SchedulerSink> sink) {
   if (stopped_) return absl::UnavailableError("master is stopping");
   v1::FrameworkInfo info = call.subscribe().framework_info();
   std::string id = info.has_id() ? info.id().value() : NextId("F");
   info.mutable_id()->set_value(id);
   if (info.user().empty()) info.set_user("nobody");
+  auto constraints = OfferConstraints::Compile(call.subscribe().offer_constraints(), validation::FrameworkRoles(info));
+  if (!constraints.ok()) return constraints.status();
 
   FrameworkEntry* fw = FindFramework(id);
   const bool is_new = fw == nullptr;
@@ -274,6 +284,7 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
   std::set<std::string> suppressed(call.subscribe().suppressed_roles().begin(),
                                    call.subscribe().suppressed_roles().end());
   allocator_.AddFramework(id, fw->roles, suppressed, true);
+  ApplyOfferConstraints(*fw, *constraints);
 
   Event ev;
   ev.set_type(Event::SUBSCRIBED);
@@ -366,6 +377,8 @@ absl::Status Master::UpdateFramework(FrameworkEntry& fw, const Call::UpdateFrame
   if (info.checkpoint() != fw.info.checkpoint()) {
     return absl::InvalidArgumentError("Updating 'FrameworkInfo.checkpoint' is unsupported");
   }
+  auto constraints = OfferConstraints::Compile(update.offer_constraints(), validation::FrameworkRoles(info));
+  if (!constraints.ok()) return constraints.status();
   if (info.SerializeAsString() != fw.info.SerializeAsString()) {
     if (absl::Status s = registry_->AddFramework(info); !s.ok()) {
       return absl::UnavailableError(absl::StrCat("cannot record the framework: ", s.message()));
@@ -380,6 +393,7 @@ absl::Status Master::UpdateFramework(FrameworkEntry& fw, const Call::UpdateFrame
   for (const std::string& offer_id : std::set<std::string>(fw.offers)) RescindOffer(offer_id, true, 0);
   allocator_.AddFramework(fw.id, fw.roles, {update.suppressed_roles().begin(), update.suppressed_roles().end()},
                           fw.connected);
+  ApplyOfferConstraints(fw, *constraints);
   PublishFramework(fw, v1::master::Event::FRAMEWORK_UPDATED);
   ScheduleAllocation("");
   return absl::OkStatus();

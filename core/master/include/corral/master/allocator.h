@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -61,6 +62,11 @@ class Allocator {
   // Roles empty = all of the framework's roles. Revive also clears filters.
   void Suppress(const std::string& framework_id, const std::vector<std::string>& roles);
   void Revive(const std::string& framework_id, const std::vector<std::string>& roles);
+  // Which agents a framework may be offered, by role: its offer
+  // constraints, judged by the master, which knows what the agents are.
+  // Unset (the default), it may be offered any.
+  using AgentAdmission = std::function<bool(const std::string& agent_id, const std::string& role)>;
+  void SetAgentAdmission(const std::string& framework_id, AgentAdmission admits);
 
   // --- roles ---
   void SetWeight(const std::string& role, double weight);
@@ -110,6 +116,7 @@ class Allocator {
     bool removed = false;
     std::unordered_map<int, Filter> filters;      // by agent index
     std::map<std::string, Quantities> allocated;  // by role
+    AgentAdmission admits;
   };
   struct RoleEntry {
     double weight = 1.0;
@@ -125,7 +132,8 @@ class Allocator {
   void Reposition(const std::string& role, int fw);  // after allocation changes
   void RebuildOrder();
   void Account(int fw, const std::string& role, int agent, const Resources& r, bool add);
-  bool Filtered(FrameworkEntry& f, int agent, const Resources& r, double now);
+  // Not to be offered: an offer filter, or its offer constraints.
+  bool Filtered(FrameworkEntry& f, int agent, const std::string& role, const Resources& r, double now);
   Quantities UnsatisfiedGuarantees() const;
   std::vector<Allocation> Run(double now, std::vector<int> agents);
 

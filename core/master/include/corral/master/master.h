@@ -19,6 +19,7 @@
 #include "corral/common/event_loop.h"
 #include "corral/common/resources.h"
 #include "corral/master/allocator.h"
+#include "corral/master/offer_constraints.h"
 #include "corral/master/registry.h"
 #include "corral/v1/internal.pb.h"
 #include "corral/v1/maintenance.pb.h"
@@ -327,6 +328,8 @@ class Master {
   void PublishAgentAdded(const AgentEntry& agent);
   void PublishAgentRemoved(const std::string& agent_id);
   void PublishFramework(const FrameworkEntry& fw, v1::master::Event::Type type);
+  // Hands the framework's compiled offer constraints to the allocator.
+  void ApplyOfferConstraints(const FrameworkEntry& fw, std::shared_ptr<const OfferConstraints> constraints);
   absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call, std::shared_ptr<SchedulerSink> sink);
   absl::Status DoCall(const v1::scheduler::Call& call);
   absl::Status UpdateFramework(FrameworkEntry& fw, const v1::scheduler::Call::UpdateFramework& update);
