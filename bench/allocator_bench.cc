@@ -4,12 +4,17 @@
 // are exercised.
 //
 //   build/bin/allocator_bench --benchmark_filter=FullCycle
+//   build/bin/allocator_bench --benchmark_filter=OfferConstraints
 #include <benchmark/benchmark.h>
+#include <google/protobuf/util/json_util.h>
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "corral/master/allocator.h"
+#include "corral/master/offer_constraints.h"
 
 namespace corral {
 namespace {
@@ -41,6 +46,63 @@ void BM_FullCycle(benchmark::State& state) {
 BENCHMARK(BM_FullCycle)
     ->ArgsProduct({{1000, 10000}, {10, 100, 1000}})
     ->ArgNames({"agents", "frameworks"})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
+
+// A full cycle where every framework has offer constraints, judged as the
+// master judges them (the agent's info looked up by ID): each framework's
+// role takes only agents whose "rack" attribute matches r[0-4] (half of
+// them), so every framework is asked about every agent it is not given.
+void BM_FullCycleWithOfferConstraints(benchmark::State& state) {
+  const int agents = static_cast<int>(state.range(0));
+  const int frameworks = static_cast<int>(state.range(1));
+  const bool constrained = state.range(2) != 0;
+  Allocator allocator(42);
+  Resources agent = *Resources::Parse("cpus:24;mem:65536;disk:409600;ports:[31000-32000]");
+  std::map<std::string, v1::AgentInfo> infos;
+  for (int i = 0; i < agents; ++i) {
+    std::string id = "agent-" + std::to_string(i);
+    v1::AgentInfo& info = infos[id];
+    info.set_hostname(id);
+    v1::Attribute* rack = info.add_attributes();
+    rack->set_name("rack");
+    rack->set_type(v1::Value::TEXT);
+    rack->mutable_text()->set_value("r" + std::to_string(i % 10));
+    allocator.AddAgent(id, agent);
+  }
+  for (int i = 0; i < frameworks; ++i) {
+    std::string role = "role-" + std::to_string(i), id = "framework-" + std::to_string(i);
+    allocator.AddFramework(id, {role}, {}, true);
+    if (!constrained) continue;
+    v1::scheduler::OfferConstraints proto;
+    (void)google::protobuf::util::JsonStringToMessage(
+        R"({"role_constraints": {")" + role +
+            R"(": {"groups": [{"attribute_constraints": [{"selector": {"attribute_name": "rack"},
+              "predicate": {"text_matches": {"regex": "r[0-4]"}}}]}]}}})",
+        &proto);
+    std::shared_ptr<const OfferConstraints> c = *OfferConstraints::Compile(proto, {role});
+    allocator.SetAgentAdmission(id, [&infos, c](const std::string& agent_id, const std::string& r) {
+      auto it = infos.find(agent_id);
+      return it == infos.end() || c->Admits(r, it->second);
+    });
+  }
+  double now = 0;
+  size_t offered = 0;
+  std::vector<Allocation> last;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (const Allocation& a : last) allocator.Recover(a.framework_id, a.role, a.agent_id, a.resources, 0, now);
+    now += 1;
+    state.ResumeTiming();
+    last = allocator.Allocate(now);
+    offered += last.size();
+  }
+  state.counters["offers_per_cycle"] = static_cast<double>(offered) / static_cast<double>(state.iterations());
+}
+
+BENCHMARK(BM_FullCycleWithOfferConstraints)
+    ->ArgsProduct({{10000}, {100}, {0, 1}})
+    ->ArgNames({"agents", "frameworks", "constrained"})
     ->Unit(benchmark::kMillisecond)
     ->MinTime(1.0);
 
