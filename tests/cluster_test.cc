@@ -1135,7 +1135,11 @@ TEST_F(ClusterTest, ContainerUsageCountsTheProcessesOfEachContainer) {
   ASSERT_EQ(s.WaitForState("two", v1::TASK_RUNNING).state(), v1::TASK_RUNNING);
   v1::agent::Response::GetContainers usage;
   ASSERT_TRUE(PollUntil([&] {
-    usage = cluster_->agent(0).ContainerUsage();
+    // On whichever agent the task landed.
+    for (size_t i = 0; i < cluster_->agent_count(); ++i) {
+      usage = cluster_->agent(i).ContainerUsage();
+      if (usage.containers_size() > 0) break;
+    }
     return usage.containers_size() == 1 && usage.containers(0).resource_statistics().processes() >= 3;
   })) << usage.ShortDebugString();
   const v1::ResourceStatistics& st = usage.containers(0).resource_statistics();
