@@ -19,6 +19,23 @@
 namespace corral {
 namespace {
 
+// Times full cycles; everything offered in one is declined, without a
+// filter, before the next.
+void RunFullCycles(benchmark::State& state, Allocator& allocator) {
+  double now = 0;
+  size_t offered = 0;
+  std::vector<Allocation> last;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (const Allocation& a : last) allocator.Recover(a.framework_id, a.role, a.agent_id, a.resources, 0, now);
+    now += 1;
+    state.ResumeTiming();
+    last = allocator.Allocate(now);
+    offered += last.size();
+  }
+  state.counters["offers_per_cycle"] = static_cast<double>(offered) / static_cast<double>(state.iterations());
+}
+
 void BM_FullCycle(benchmark::State& state) {
   const int agents = static_cast<int>(state.range(0));
   const int frameworks = static_cast<int>(state.range(1));
@@ -28,19 +45,7 @@ void BM_FullCycle(benchmark::State& state) {
   for (int i = 0; i < frameworks; ++i) {
     allocator.AddFramework("framework-" + std::to_string(i), {"role-" + std::to_string(i)}, {}, true);
   }
-  double now = 0;
-  size_t offered = 0;
-  std::vector<Allocation> last;
-  for (auto _ : state) {
-    state.PauseTiming();
-    // Everything offered last cycle is declined without a filter.
-    for (const Allocation& a : last) allocator.Recover(a.framework_id, a.role, a.agent_id, a.resources, 0, now);
-    now += 1;
-    state.ResumeTiming();
-    last = allocator.Allocate(now);
-    offered += last.size();
-  }
-  state.counters["offers_per_cycle"] = static_cast<double>(offered) / static_cast<double>(state.iterations());
+  RunFullCycles(state, allocator);
 }
 
 BENCHMARK(BM_FullCycle)
@@ -86,18 +91,7 @@ void BM_FullCycleWithOfferConstraints(benchmark::State& state) {
       return it == infos.end() || c->Admits(r, it->second);
     });
   }
-  double now = 0;
-  size_t offered = 0;
-  std::vector<Allocation> last;
-  for (auto _ : state) {
-    state.PauseTiming();
-    for (const Allocation& a : last) allocator.Recover(a.framework_id, a.role, a.agent_id, a.resources, 0, now);
-    now += 1;
-    state.ResumeTiming();
-    last = allocator.Allocate(now);
-    offered += last.size();
-  }
-  state.counters["offers_per_cycle"] = static_cast<double>(offered) / static_cast<double>(state.iterations());
+  RunFullCycles(state, allocator);
 }
 
 BENCHMARK(BM_FullCycleWithOfferConstraints)
