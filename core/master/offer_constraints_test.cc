@@ -100,6 +100,26 @@ TEST(OfferConstraintsTest, BadConstraintsAreRefusedByName) {
             std::string::npos);
   EXPECT_NE(refused(R"({"role_constraints": {"*": {"groups": []}}})", {"*"}).find(".groups' is empty"),
             std::string::npos);
+  // An expression too big for the allocator to run on every agent: a
+  // repeat that RE2 unrolls into hundreds of instructions.
+  EXPECT_NE(refused(R"({"role_constraints": {"*": {"groups": [{"attribute_constraints": [
+      {"selector": {"attribute_name": "a"}, "predicate": {"text_matches": {"regex": "(abc|def){1,200}"}}}]}]}}})",
+                    {"*"})
+                .find("is not a regular expression RE2 accepts within 4096 bytes"),
+            std::string::npos);
+  // Small in memory but long as a program.
+  EXPECT_NE(refused(R"({"role_constraints": {"*": {"groups": [{"attribute_constraints": [
+      {"selector": {"attribute_name": "a"}, "predicate": {"text_matches": {"regex": "[a-z]{60}[0-9]{60}"}}}]}]}}})",
+                    {"*"})
+                .find("more than the 100 allowed"),
+            std::string::npos);
+}
+
+TEST(OfferConstraintsTest, AnOrdinaryExpressionFitsTheLimits) {
+  auto c = OfferConstraints::Compile(Parse(R"({"role_constraints": {"*": {"groups": [{"attribute_constraints": [
+      {"selector": {"attribute_name": "rack"}, "predicate": {"text_matches": {"regex": "rack-(eu|us)-[0-9]+"}}}]}]}}})"),
+                                     {"*"});
+  ASSERT_TRUE(c.ok()) << c.status();
 }
 
 }  // namespace

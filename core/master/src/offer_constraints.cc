@@ -10,6 +10,13 @@ namespace corral {
 
 OfferConstraints::~OfferConstraints() = default;
 
+// Mesos's defaults for --offer_constraints_re2_max_mem and
+// --offer_constraints_re2_max_program_size: the allocator runs every
+// constrained framework's expressions against every agent, so one framework
+// must not be able to make that slow or large.
+constexpr int64_t kMaxRegexMemory = 4096;
+constexpr int kMaxRegexProgramSize = 100;
+
 absl::StatusOr<std::shared_ptr<const OfferConstraints>> OfferConstraints::Compile(
     const v1::scheduler::OfferConstraints& proto, const std::vector<std::string>& roles) {
   using Selector = v1::scheduler::AttributeConstraint::Selector;
@@ -46,10 +53,18 @@ absl::StatusOr<std::shared_ptr<const OfferConstraints>> OfferConstraints::Compil
           default: return absl::InvalidArgumentError(absl::StrCat(at, ".selector' is missing"));
         }
         auto regex = [&](const std::string& pattern) -> absl::Status {
-          auto re = std::make_shared<const re2::RE2>(pattern, re2::RE2::Quiet);
+          re2::RE2::Options options(re2::RE2::Quiet);
+          options.set_max_mem(kMaxRegexMemory);
+          auto re = std::make_shared<const re2::RE2>(pattern, options);
           if (!re->ok()) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(at, ".predicate': '", pattern, "' is not a regular expression: ", re->error()));
+            return absl::InvalidArgumentError(absl::StrCat(at, ".predicate': '", pattern,
+                                                           "' is not a regular expression RE2 accepts within ",
+                                                           kMaxRegexMemory, " bytes: ", re->error()));
+          }
+          if (re->ProgramSize() > kMaxRegexProgramSize) {
+            return absl::InvalidArgumentError(absl::StrCat(at, ".predicate': '", pattern, "' compiles to ",
+                                                           re->ProgramSize(), " RE2 instructions, more than the ",
+                                                           kMaxRegexProgramSize, " allowed"));
           }
           k.regex = std::move(re);
           return absl::OkStatus();

@@ -38,7 +38,8 @@ class OfferConstraints {
  public:
   // Refuses (naming the field) a role the framework does not have, a
   // constraint with no selector or predicate, and a regular expression RE2
-  // cannot compile.
+  // cannot compile in 4 KiB or that compiles to more than 100 instructions
+  // (Mesos's default limits).
   static absl::StatusOr<std::shared_ptr<const OfferConstraints>> Compile(const v1::scheduler::OfferConstraints& proto,
                                                                          const std::vector<std::string>& roles);
   ~OfferConstraints();
