@@ -1,4 +1,5 @@
-// corral._native: the C++ scheduler and executor drivers for Python.
+// corral._native: the scheduler and executor drivers for Python, over the
+// bytes-level layer every binding shares (corral/binding/drivers.h).
 //
 // The Python layer (corral/scheduler.py, corral/executor.py) owns the public
 // API; this module only moves events and calls across, each as one serialized
@@ -15,27 +16,22 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
-#include <thread>
 #include <utility>
 
-#include "corral/executor.h"
-#include "corral/scheduler.h"
+#include "corral/binding/drivers.h"
 
 namespace py = pybind11;
 
 namespace corral {
 namespace {
 
-using Result = std::pair<int, std::string>;  // (absl status code, message)
+using binding::Result;
+using PyResult = std::pair<int, std::string>;  // (absl status code, message)
 
-Result ToResult(const absl::Status& s) { return {static_cast<int>(s.code()), std::string(s.message())}; }
+PyResult ToPy(const Result& r) { return {r.code, r.message}; }
 
 bool PythonAlive() {
 #if PY_VERSION_HEX >= 0x030D0000
@@ -45,21 +41,10 @@ bool PythonAlive() {
 #endif
 }
 
-// Drivers being destroyed on threads of their own (see Destroy), so that
-// the interpreter can wait for them before it finalizes.
-std::mutex g_closing_mu;
-std::condition_variable g_closing_cv;
-int g_closing = 0;
-
 bool WaitForClosing(double seconds) {
   py::gil_scoped_release nogil;
-  std::unique_lock<std::mutex> lock(g_closing_mu);
-  return g_closing_cv.wait_for(lock, std::chrono::duration<double>(seconds), [] { return g_closing == 0; });
+  return binding::WaitForClosing(seconds);
 }
-
-// Non-zero while this thread is inside a sink call: a driver dropped from its
-// own callback cannot be joined from that thread.
-thread_local int g_in_callback = 0;
 
 // The Python thread state of a driver's callback thread, made once and kept
 // for the thread's life: making and freeing one around every event (what
@@ -94,21 +79,38 @@ class CallbackThreadState {
   PyGILState_STATE gil_{};
 };
 
-// A Python object that receives events. Constructed and destroyed with the
-// GIL held; Deliver() is called without it.
-class Sink {
+// Delivers a driver's events to a Python object (sink._on_event(bytes),
+// sink._on_disconnected()); frees itself once the driver is closed.
+// Constructed with the GIL held.
+class PySink : public binding::EventSink {
  public:
-  explicit Sink(py::object target) : target_(std::move(target)) {}
+  explicit PySink(py::object target) : target_(std::move(target)) {}
 
-  void Deliver(const char* method, const google::protobuf::MessageLite* event) {
-    std::string bytes;
-    if (event != nullptr) event->SerializeToString(&bytes);  // before taking the GIL
+  bool OnEvent(const char* data, size_t size) override {
+    Deliver("_on_event", data, size);
+    return true;  // the Python layer stops the driver itself when a handler raises
+  }
+  bool OnDisconnected() override {
+    Deliver("_on_disconnected", nullptr, 0);
+    return true;
+  }
+  void OnClosed() override {
+    if (PythonAlive()) {
+      py::gil_scoped_acquire gil;
+      target_ = py::object();
+    } else {
+      target_.release();  // the interpreter is gone; leaking the sink is all that is safe
+    }
+    delete this;
+  }
+
+ private:
+  void Deliver(const char* method, const char* data, size_t size) {
     if (!PythonAlive()) return;
     CallbackThreadState::Get().Acquire();
-    ++g_in_callback;
     try {
-      if (event != nullptr) {
-        target_.attr(method)(py::bytes(bytes));
+      if (data != nullptr) {
+        target_.attr(method)(py::bytes(data, size));
       } else {
         target_.attr(method)();
       }
@@ -121,273 +123,76 @@ class Sink {
       PyErr_SetString(PyExc_RuntimeError, e.what());
       PyErr_WriteUnraisable(nullptr);
     }
-    --g_in_callback;
     CallbackThreadState::Get().Release();
   }
 
- private:
   py::object target_;
 };
 
-class SchedulerAdapter : public Scheduler {
+std::optional<PyResult> Joined(const Result& r) {
+  if (r.code == Result::kStillRunning) return std::nullopt;
+  return ToPy(r);
+}
+
+// Closes a binding driver without the GIL (its callback thread may be
+// waiting for it); the sink then drops its Python object with the GIL.
+template <typename Driver>
+void CloseWithoutGil(Driver& d) {
+  py::gil_scoped_release nogil;
+  d.Close();
+}
+
+class NativeSchedulerDriver {
  public:
-  explicit SchedulerAdapter(py::object target) : sink_(std::move(target)) {}
-
-  void subscribed(SchedulerDriver*, const v1::FrameworkID& id, const v1::MasterInfo& master) override {
-    v1::scheduler::Event ev;
-    ev.set_type(v1::scheduler::Event::SUBSCRIBED);
-    *ev.mutable_subscribed()->mutable_framework_id() = id;
-    *ev.mutable_subscribed()->mutable_master_info() = master;
-    Send(ev);
-  }
-  void offers(SchedulerDriver*, const std::vector<v1::Offer>& offers) override {
-    v1::scheduler::Event ev;
-    ev.set_type(v1::scheduler::Event::OFFERS);
-    auto* list = ev.mutable_offers()->mutable_offers();
-    list->Reserve(static_cast<int>(offers.size()));
-    for (const auto& o : offers) *list->Add() = o;
-    Send(ev);
-  }
-  void rescinded(SchedulerDriver*, const v1::OfferID& offer_id) override {
-    v1::scheduler::Event ev;
-    ev.set_type(v1::scheduler::Event::RESCIND);
-    *ev.mutable_rescind()->mutable_offer_id() = offer_id;
-    Send(ev);
-  }
-  void update(SchedulerDriver*, const v1::TaskStatus& status) override {
-    v1::scheduler::Event ev;
-    ev.set_type(v1::scheduler::Event::UPDATE);
-    *ev.mutable_update()->mutable_status() = status;
-    Send(ev);
-  }
-  void message(SchedulerDriver*, const v1::AgentID& agent_id, const v1::ExecutorID& executor_id,
-               const std::string& data) override {
-    v1::scheduler::Event ev;
-    ev.set_type(v1::scheduler::Event::MESSAGE);
-    *ev.mutable_message()->mutable_agent_id() = agent_id;
-    *ev.mutable_message()->mutable_executor_id() = executor_id;
-    ev.mutable_message()->set_data(data);
-    Send(ev);
-  }
-  void failure(SchedulerDriver*, const v1::AgentID& agent_id, const v1::ExecutorID& executor_id, int status) override {
-    v1::scheduler::Event ev;
-    ev.set_type(v1::scheduler::Event::FAILURE);
-    if (!agent_id.value().empty()) *ev.mutable_failure()->mutable_agent_id() = agent_id;
-    if (!executor_id.value().empty()) {
-      *ev.mutable_failure()->mutable_executor_id() = executor_id;
-      ev.mutable_failure()->set_status(status);
-    }
-    Send(ev);
-  }
-  void error(SchedulerDriver*, const std::string& message) override {
-    v1::scheduler::Event ev;
-    ev.set_type(v1::scheduler::Event::ERROR);
-    ev.mutable_error()->set_message(message);
-    Send(ev);
-  }
-  void disconnected(SchedulerDriver*) override { sink_.Deliver("_on_disconnected", nullptr); }
-
- private:
-  void Send(const v1::scheduler::Event& ev) { sink_.Deliver("_on_event", &ev); }
-  Sink sink_;
-};
-
-class ExecutorAdapter : public Executor {
- public:
-  explicit ExecutorAdapter(py::object target) : sink_(std::move(target)) {}
-  using Event = v1::executor::Event;
-
-  void subscribed(ExecutorDriver*, const v1::ExecutorInfo& executor, const v1::FrameworkInfo& framework,
-                  const v1::AgentInfo& agent) override {
-    Event ev;
-    ev.set_type(Event::SUBSCRIBED);
-    *ev.mutable_subscribed()->mutable_executor_info() = executor;
-    *ev.mutable_subscribed()->mutable_framework_info() = framework;
-    *ev.mutable_subscribed()->mutable_agent_info() = agent;
-    Send(ev);
-  }
-  void launch(ExecutorDriver*, const v1::TaskInfo& task) override {
-    Event ev;
-    ev.set_type(Event::LAUNCH);
-    *ev.mutable_launch()->mutable_task() = task;
-    Send(ev);
-  }
-  void launchGroup(ExecutorDriver*, const v1::TaskGroupInfo& group) override {
-    Event ev;
-    ev.set_type(Event::LAUNCH_GROUP);
-    *ev.mutable_launch_group()->mutable_task_group() = group;
-    Send(ev);
-  }
-  void kill(ExecutorDriver*, const v1::TaskID& task_id, const v1::KillPolicy* policy) override {
-    Event ev;
-    ev.set_type(Event::KILL);
-    *ev.mutable_kill()->mutable_task_id() = task_id;
-    if (policy != nullptr) *ev.mutable_kill()->mutable_kill_policy() = *policy;
-    Send(ev);
-  }
-  void acknowledged(ExecutorDriver*, const v1::TaskID& task_id, const std::string& uuid) override {
-    Event ev;
-    ev.set_type(Event::ACKNOWLEDGED);
-    *ev.mutable_acknowledged()->mutable_task_id() = task_id;
-    ev.mutable_acknowledged()->set_uuid(uuid);
-    Send(ev);
-  }
-  void message(ExecutorDriver*, const std::string& data) override {
-    Event ev;
-    ev.set_type(Event::MESSAGE);
-    ev.mutable_message()->set_data(data);
-    Send(ev);
-  }
-  void shutdown(ExecutorDriver*) override {
-    Event ev;
-    ev.set_type(Event::SHUTDOWN);
-    Send(ev);
-  }
-  void error(ExecutorDriver*, const std::string& message) override {
-    Event ev;
-    ev.set_type(Event::ERROR);
-    ev.mutable_error()->set_message(message);
-    Send(ev);
-  }
-
- private:
-  void Send(const Event& ev) { sink_.Deliver("_on_event", &ev); }
-  Sink sink_;
-};
-
-// Owns a driver and the adapter it calls. Calls come from any thread with
-// the GIL released and share `mu_`; close() takes it alone, so a driver is
-// never destroyed under a call in progress.
-template <typename Driver, typename Adapter>
-class DriverHolder {
- public:
-  ~DriverHolder() { close(); }
-
-  // Stops the driver and joins its threads. Called with the GIL held.
-  void close() {
-    std::unique_ptr<Driver> driver;
-    {
-      py::gil_scoped_release nogil;
-      std::unique_lock<std::shared_mutex> lock(mu_);
-      driver = std::move(driver_);
-    }
-    if (driver) Destroy(std::move(driver), std::move(adapter_));
-  }
-
- protected:
-  template <typename Fn>
-  Result Checked(Fn fn) {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    if (!driver_) return {static_cast<int>(absl::StatusCode::kFailedPrecondition), "the driver was closed"};
-    return ToResult(fn(*driver_));
-  }
-  std::optional<Result> JoinFor(double seconds) {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    if (!driver_) return Result{static_cast<int>(absl::StatusCode::kFailedPrecondition), "the driver was closed"};
-    auto r = driver_->joinFor(seconds);
-    if (!r) return std::nullopt;
-    return ToResult(*r);
-  }
-
-  std::shared_mutex mu_;
-  std::unique_ptr<Adapter> adapter_;
-  std::unique_ptr<Driver> driver_;
-
- private:
-  // Tears the driver down without the GIL (its threads may be waiting for
-  // it), then drops the Python sink with the GIL.
-  static void Destroy(std::unique_ptr<Driver> driver, std::unique_ptr<Adapter> adapter) {
-    if (g_in_callback > 0) {
-      // Dropped inside one of its callbacks: that thread cannot join itself.
-      {
-        std::lock_guard<std::mutex> lock(g_closing_mu);
-        ++g_closing;
-      }
-      std::thread([d = driver.release(), a = adapter.release()] {
-        delete d;
-        if (PythonAlive()) {
-          py::gil_scoped_acquire gil;
-          delete a;
-        }  // else the interpreter is gone; leaking the sink is all that is safe
-        std::lock_guard<std::mutex> lock(g_closing_mu);
-        if (--g_closing == 0) g_closing_cv.notify_all();
-      }).detach();
-      return;
-    }
-    {
-      py::gil_scoped_release nogil;
-      driver.reset();
-    }
-    adapter.reset();
-  }
-};
-
-class NativeSchedulerDriver : public DriverHolder<SchedulerDriver, SchedulerAdapter> {
- public:
-  NativeSchedulerDriver(py::object sink, const std::string& framework_bytes, const std::string& master,
+  NativeSchedulerDriver(py::object sink, const std::string& framework, const std::string& master,
                         bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout) {
-    v1::FrameworkInfo framework;
-    if (!framework.ParseFromString(framework_bytes)) throw py::value_error("framework: not a serialized FrameworkInfo");
-    SchedulerDriverOptions options;
-    options.implicit_acknowledgements = implicit_acknowledgements;
-    options.reconnect_backoff_min = backoff_min;
-    options.reconnect_backoff_max = backoff_max;
-    options.call_timeout = call_timeout;
-    adapter_ = std::make_unique<SchedulerAdapter>(std::move(sink));
-    driver_ = std::make_unique<SchedulerDriver>(adapter_.get(), framework, master, options);
-  }
-
-  Result start() {
-    return Checked([](SchedulerDriver& d) { return d.start(); });
-  }
-  Result stop(bool failover) {
-    return Checked([&](SchedulerDriver& d) { return d.stop(failover); });
-  }
-  Result abort() {
-    return Checked([](SchedulerDriver& d) { return d.abort(); });
-  }
-  std::optional<Result> join_for(double seconds) { return JoinFor(seconds); }
-  int status() {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    return static_cast<int>(driver_ ? driver_->status() : DriverStatus::kStopped);
-  }
-  std::string framework_id() {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    return driver_ ? driver_->framework_id().value() : "";
-  }
-  Result call(const std::string& call_bytes) {
-    v1::scheduler::Call call;
-    if (!call.ParseFromString(call_bytes)) {
-      return {static_cast<int>(absl::StatusCode::kInvalidArgument), "not a serialized scheduler Call"};
+    binding::SchedulerOptions o;
+    o.implicit_acknowledgements = implicit_acknowledgements;
+    o.reconnect_backoff_min = backoff_min;
+    o.reconnect_backoff_max = backoff_max;
+    o.call_timeout = call_timeout;
+    driver_ = std::make_unique<binding::SchedulerDriver>(new PySink(std::move(sink)), framework.data(),
+                                                         framework.size(), master, o);
+    if (!driver_->init_error().ok()) {
+      std::string message = driver_->init_error().message;
+      CloseWithoutGil(*driver_);
+      throw py::value_error(message);
     }
-    return Checked([&](SchedulerDriver& d) { return d.call(call); });
   }
+  ~NativeSchedulerDriver() { close(); }
+
+  PyResult start() { return ToPy(driver_->Start()); }
+  PyResult stop(bool failover) { return ToPy(driver_->Stop(failover)); }
+  PyResult abort() { return ToPy(driver_->Abort()); }
+  std::optional<PyResult> join_for(double seconds) { return Joined(driver_->JoinFor(seconds)); }
+  int status() { return driver_->Status(); }
+  std::string framework_id() { return driver_->FrameworkId(); }
+  PyResult call(const std::string& call) { return ToPy(driver_->Call(call.data(), call.size())); }
+  void close() { CloseWithoutGil(*driver_); }
+
+ private:
+  std::unique_ptr<binding::SchedulerDriver> driver_;
 };
 
-class NativeExecutorDriver : public DriverHolder<ExecutorDriver, ExecutorAdapter> {
+class NativeExecutorDriver {
  public:
-  explicit NativeExecutorDriver(py::object sink) {
-    adapter_ = std::make_unique<ExecutorAdapter>(std::move(sink));
-    driver_ = std::make_unique<ExecutorDriver>(adapter_.get());
-  }
+  explicit NativeExecutorDriver(py::object sink)
+      : driver_(std::make_unique<binding::ExecutorDriver>(new PySink(std::move(sink)))) {}
+  ~NativeExecutorDriver() { close(); }
 
-  Result start() {
-    return Checked([](ExecutorDriver& d) { return d.start(); });
+  PyResult start() { return ToPy(driver_->Start()); }
+  PyResult stop() { return ToPy(driver_->Stop()); }
+  std::optional<PyResult> join_for(double seconds) { return Joined(driver_->JoinFor(seconds)); }
+  PyResult send_status_update(const std::string& status) {
+    return ToPy(driver_->SendStatusUpdate(status.data(), status.size()));
   }
-  Result stop() {
-    return Checked([](ExecutorDriver& d) { return d.stop(); });
+  PyResult send_framework_message(const std::string& data) {
+    return ToPy(driver_->SendFrameworkMessage(data.data(), data.size()));
   }
-  std::optional<Result> join_for(double seconds) { return JoinFor(seconds); }
-  Result send_status_update(const std::string& status_bytes) {
-    v1::TaskStatus status;
-    if (!status.ParseFromString(status_bytes)) {
-      return {static_cast<int>(absl::StatusCode::kInvalidArgument), "not a serialized TaskStatus"};
-    }
-    return Checked([&](ExecutorDriver& d) { return d.sendStatusUpdate(status); });
-  }
-  Result send_framework_message(const std::string& data) {
-    return Checked([&](ExecutorDriver& d) { return d.sendFrameworkMessage(data); });
-  }
+  void close() { CloseWithoutGil(*driver_); }
+
+ private:
+  std::unique_ptr<binding::ExecutorDriver> driver_;
 };
 
 }  // namespace

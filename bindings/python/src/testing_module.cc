@@ -5,25 +5,22 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
-#include <utility>
 
-#include <grpcpp/grpcpp.h>
-
-#include "corral/common/logging.h"
-#include "corral/local/local_cluster.h"
-#include "corral/v1/internal.grpc.pb.h"
+#include "absl/status/status.h"
+#include "corral/binding/cluster.h"
 
 namespace py = pybind11;
 
 namespace corral {
 namespace {
 
-[[noreturn]] void Raise(const absl::Status& s) {
-  if (s.code() == absl::StatusCode::kInvalidArgument) throw py::value_error(std::string(s.message()));
-  throw std::runtime_error(std::string(s.message()));
+void Check(const binding::Result& r) {
+  if (r.ok()) return;
+  if (r.code == static_cast<int>(absl::StatusCode::kInvalidArgument)) throw py::value_error(r.message);
+  if (r.code == static_cast<int>(absl::StatusCode::kOutOfRange)) throw py::index_error(r.message);
+  throw std::runtime_error(r.message);
 }
 
 class PyLocalCluster {
@@ -31,100 +28,91 @@ class PyLocalCluster {
   PyLocalCluster(int agents, const std::string& resources, const std::string& work_dir, bool keep_work_dir,
                  const std::string& launcher_dir, bool cgroups, double offer_timeout, double allocation_interval,
                  double agent_ping_timeout, int max_agent_ping_timeouts, const std::string& log_level) {
-    if (agents < 0) throw py::value_error("agents: must be >= 0");
-    LogLevel level;
-    if (!ParseLogLevel(log_level, &level)) throw py::value_error("log_level: expected debug, info, warning or error");
-    SetLogLevel(level);
-    LocalClusterOptions o;
+    binding::ClusterOptions o;
     o.agents = agents;
-    if (!resources.empty()) o.agent_resources = resources;
+    o.resources = resources;
     o.work_dir = work_dir;
     o.keep_work_dir = keep_work_dir;
-    o.agent.launcher_dir = launcher_dir;
-    o.agent.cgroups = cgroups;
-    o.master.offer_timeout = offer_timeout;
-    o.master.allocation_interval = allocation_interval;
-    o.master.agent_ping_timeout = agent_ping_timeout;
-    o.master.max_agent_ping_timeouts = max_agent_ping_timeouts;
-    absl::StatusOr<std::unique_ptr<LocalCluster>> c;
+    o.launcher_dir = launcher_dir;
+    o.cgroups = cgroups;
+    o.offer_timeout = offer_timeout;
+    o.allocation_interval = allocation_interval;
+    o.agent_ping_timeout = agent_ping_timeout;
+    o.max_agent_ping_timeouts = max_agent_ping_timeouts;
+    o.log_level = log_level;
+    binding::Result r;
     {
       py::gil_scoped_release nogil;
-      c = LocalCluster::Start(o);
+      r = cluster_.Start(o);
     }
-    if (!c.ok()) Raise(c.status());
-    cluster_ = std::move(*c);
+    Check(r);
   }
-  ~PyLocalCluster() {
-    py::gil_scoped_release nogil;
-    cluster_.reset();
-  }
+  ~PyLocalCluster() { shutdown(); }
 
-  LocalCluster& get() {
-    if (!cluster_) throw std::runtime_error("the cluster was shut down");
-    return *cluster_;
+  binding::Cluster& get() {
+    if (!cluster_.running()) throw std::runtime_error("the cluster was shut down");
+    return cluster_;
   }
-  std::string master() { return get().master_address(); }
+  std::string master() { return get().master(); }
   std::string work_dir() { return get().work_dir(); }
-  size_t agent_count() { return get().agent_count(); }
+  int agent_count() { return get().agent_count(); }
   void wait_for_agents(double timeout) {
-    LocalCluster& c = get();
-    absl::Status s;
+    binding::Cluster& c = get();
+    binding::Result r;
     {
       py::gil_scoped_release nogil;
-      s = c.WaitForAgents(timeout);
+      r = c.WaitForAgents(timeout);
     }
-    if (!s.ok()) throw std::runtime_error(std::string(s.message()));
+    Check(r);
   }
-  size_t add_agent(const std::string& resources) {
-    LocalCluster& c = get();
-    absl::StatusOr<size_t> i;
+  int add_agent(const std::string& resources) {
+    binding::Cluster& c = get();
+    binding::Result r;
+    int index = -1;
     {
       py::gil_scoped_release nogil;
-      i = c.AddAgent(resources);
+      r = c.AddAgent(resources, &index);
     }
-    if (!i.ok()) Raise(i.status());
-    return *i;
+    Check(r);
+    return index;
   }
-  void stop_agent(size_t i) {
-    LocalCluster& c = get();
-    if (i >= c.agent_count()) throw py::index_error("agent index out of range");
-    py::gil_scoped_release nogil;
-    c.StopAgent(i);
+  void stop_agent(int i) {
+    binding::Cluster& c = get();
+    binding::Result r;
+    {
+      py::gil_scoped_release nogil;
+      r = c.StopAgent(i);
+    }
+    Check(r);
   }
   py::bytes state() {
-    LocalCluster& c = get();
+    binding::Cluster& c = get();
     std::string out;
+    binding::Result r;
     {
       py::gil_scoped_release nogil;
-      out = c.master().GetState().SerializeAsString();
+      r = c.State(&out);
     }
+    Check(r);
     return py::bytes(out);
   }
   void shutdown() {
     py::gil_scoped_release nogil;
-    cluster_.reset();
+    cluster_.Shutdown();
   }
 
  private:
-  std::unique_ptr<LocalCluster> cluster_;
+  binding::Cluster cluster_;
 };
 
-// ClusterState of the master at `address`, read over gRPC.
 py::bytes MasterState(const std::string& address, double timeout) {
   std::string out;
-  grpc::Status st;
+  binding::Result r;
   {
     py::gil_scoped_release nogil;
-    auto stub =
-        v1::internal::OperatorService::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::milliseconds(static_cast<int64_t>(timeout * 1000)));
-    v1::internal::ClusterState state;
-    st = stub->GetState(&ctx, v1::internal::GetClusterState(), &state);
-    if (st.ok()) out = state.SerializeAsString();
+    r = binding::MasterState(address, timeout, &out);
   }
-  if (!st.ok()) throw std::runtime_error("cannot read the state of " + address + ": " + st.error_message());
+  if (!r.ok()) throw std::runtime_error(r.message);
   return py::bytes(out);
 }
 
