@@ -2,12 +2,14 @@
 # Sets up a fresh Debian 12 machine for Corral, builds it, and runs it.
 #   scripts/dev.sh local   install what is missing, build, start a local cluster
 #   scripts/dev.sh test    install what is missing, build, run the whole test suite
-#                          (C++ with ctest, the fuzzers for a bounded time, then
-#                          the Python SDK and HTTP API tests with pytest)
+#                          (C++ with ctest, the fuzzers for a bounded time, the
+#                          Python SDK and HTTP API tests with pytest, then the
+#                          Java SDK's JUnit tests with Maven)
 #   scripts/dev.sh build   install what is missing and build
 #   scripts/dev.sh fuzz    build the libFuzzer targets with clang and run each
 #                          for FUZZ_SECONDS (default 20); `test` does this too
 #   scripts/dev.sh python  also install the Python SDK into build/venv
+#   scripts/dev.sh java    also build the Java SDK's jars (bindings/java/*/target)
 #   scripts/dev.sh format  rewrite the C++ sources in the project's style
 #                          (.clang-format); `test` fails on C++ that is not
 # Safe to run again: installs only what is missing, builds incrementally.
@@ -20,7 +22,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config
           libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
           libcurl4-openssl-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev libre2-dev
           clang libclang-rt-14-dev clang-format
-          python3 python3-dev python3-venv)
+          python3 python3-dev python3-venv
+          openjdk-17-jdk-headless maven swig)
 
 install_packages() {
   local missing=()
@@ -37,9 +40,31 @@ install_packages() {
 
 build() {
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORRAL_BUILD_JAVA=ON
+  elif ! grep -q '^CORRAL_BUILD_JAVA:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
+    cmake -DCORRAL_BUILD_JAVA=ON "$BUILD_DIR" > /dev/null
   fi
   cmake --build "$BUILD_DIR" -j "$(nproc)"
+}
+
+# The Java SDK (bindings/java): Maven compiles the classes against the
+# native libraries and generated sources the CMake build laid out under
+# $BUILD_DIR/java, packs the jars, and with `verify` runs the JUnit tests.
+# Maven fetches protobuf-java, JUnit and its plugins from Maven Central into
+# ~/.m2 (kept between runs).
+java_sdk() {
+  # $1: the goals, split on spaces; $2: an optional flag.
+  # shellcheck disable=SC2086
+  mvn -B -q -f bindings/java/pom.xml -Dcorral.build="$(cd "$BUILD_DIR" && pwd)" $1 ${2:+"$2"}
+}
+
+# One line per JUnit class, from Surefire's reports.
+java_report() {
+  local f
+  for f in bindings/java/*/target/surefire-reports/TEST-*.xml; do
+    [ -f "$f" ] || continue
+    grep -o '<testsuite [^>]*' "$f" | sed -E 's/.* name="([^"]*)" time="([^"]*)" tests="([0-9]*)" errors="([0-9]*)" skipped="([0-9]*)" failures="([0-9]*)".*/java \1: \3 tests, \6 failures, \4 errors (\2 s)/'
+  done
 }
 
 # libFuzzer targets (fuzz/), in their own clang build with ASan and UBSan.
@@ -120,6 +145,14 @@ case "${1:-}" in
     # Two sessions: each test directory has its own conftest module.
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider tests/http_api
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
+    java_sdk "clean verify" || { java_report; exit 1; }
+    java_report
+    ;;
+  java)
+    install_packages
+    build
+    java_sdk package -DskipTests
+    echo "The Java SDK's jars are in bindings/java/{sdk,testing,examples}/target"
     ;;
   fuzz)
     install_packages
@@ -139,7 +172,7 @@ case "${1:-}" in
     echo "The corral package is installed in $BUILD_DIR/venv (activate it with: . $BUILD_DIR/venv/bin/activate)"
     ;;
   *)
-    echo "usage: scripts/dev.sh local|test|build|python|fuzz|format" >&2
+    echo "usage: scripts/dev.sh local|test|build|python|java|fuzz|format" >&2
     exit 2
     ;;
 esac

@@ -166,13 +166,13 @@ class SchedulerAdapter : public corral::Scheduler {
     Send(d, ev);
   }
   void disconnected(corral::SchedulerDriver* d) override {
-    if (!Deliver([&] { return sink_->OnDisconnected(); })) d->abort();
+    if (!Deliver([&] { return sink_->OnDisconnected(); })) d->abort().IgnoreError();
   }
 
  private:
   void Send(corral::SchedulerDriver* d, const Event& ev) {
     ev.SerializeToString(&buffer_);  // one buffer, reused: events come one at a time
-    if (!Deliver([&] { return sink_->OnEvent(buffer_.data(), buffer_.size()); })) d->abort();
+    if (!Deliver([&] { return sink_->OnEvent(buffer_.data(), buffer_.size()); })) d->abort().IgnoreError();
   }
   EventSink* sink_;
   std::string buffer_;
@@ -240,7 +240,7 @@ class ExecutorAdapter : public corral::Executor {
   void Send(corral::ExecutorDriver* d, const Event& ev) {
     ev.SerializeToString(&buffer_);
     // The executor driver has no abort: a failed handler stops it.
-    if (!Deliver([&] { return sink_->OnEvent(buffer_.data(), buffer_.size()); })) d->stop();
+    if (!Deliver([&] { return sink_->OnEvent(buffer_.data(), buffer_.size()); })) d->stop().IgnoreError();
   }
   EventSink* sink_;
   std::string buffer_;

@@ -206,8 +206,12 @@ absl::Status ExecutorDriver::start() {
     return absl::InvalidArgumentError("MESOS_AGENT_ENDPOINT is not set; executors are started by an agent");
   if (impl_->framework_id.empty()) return absl::InvalidArgumentError("MESOS_FRAMEWORK_ID is not set");
   if (impl_->executor_id.empty()) return absl::InvalidArgumentError("MESOS_EXECUTOR_ID is not set");
-  impl_->stub =
-      v1::internal::ExecutorService::NewStub(grpc::CreateChannel(impl_->endpoint, grpc::InsecureChannelCredentials()));
+  // Framework messages and task data may be as large as the agent accepts
+  // (64 MiB), not gRPC's default 4 MiB.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 << 20);
+  impl_->stub = v1::internal::ExecutorService::NewStub(
+      grpc::CreateCustomChannel(impl_->endpoint, grpc::InsecureChannelCredentials(), args));
   impl_->callbacks = std::make_unique<EventLoop>("corral-exec-cb");
   impl_->running = true;
   impl_->connection = std::thread([this] { impl_->Run(); });
