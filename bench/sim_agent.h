@@ -1,7 +1,7 @@
 // A simulated agent for benchmarks: one gRPC stream over the real agent
 // protocol, no thread of its own. It registers (or reregisters with
 // synthetic running tasks), answers pings, and reports every task it is
-// given as TASK_RUNNING.
+// given as TASK_RUNNING, and every task it is told to kill as TASK_KILLED.
 #pragma once
 
 #include <atomic>
@@ -87,21 +87,26 @@ class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
       pong.mutable_pong()->set_sequence(in_.ping().sequence());
       Send(pong);
     } else if (in_.has_run_task()) {
-      AgentMessage up;
-      auto* su = up.mutable_status_update();
-      *su->mutable_framework_id() = in_.run_task().framework().id();
-      v1::TaskStatus* st = su->mutable_status();
-      *st->mutable_task_id() = in_.run_task().task().task_id();
-      st->set_state(v1::TASK_RUNNING);
-      st->set_source(v1::TaskStatus::SOURCE_EXECUTOR);
-      st->mutable_agent_id()->set_value(agent_id_);
-      st->set_uuid(NewUuidBytes());
-      st->set_timestamp(NowSeconds());
-      su->set_latest_state(v1::TASK_RUNNING);
-      Send(up);
+      Report(in_.run_task().framework().id(), in_.run_task().task().task_id(), v1::TASK_RUNNING);
       ++g_running;
+    } else if (in_.has_kill_task()) {
+      Report(in_.kill_task().framework_id(), in_.kill_task().task_id(), v1::TASK_KILLED);
     }
     StartRead(&in_);
+  }
+  void Report(const v1::FrameworkID& framework, const v1::TaskID& task, v1::TaskState state) {
+    AgentMessage up;
+    auto* su = up.mutable_status_update();
+    *su->mutable_framework_id() = framework;
+    v1::TaskStatus* st = su->mutable_status();
+    *st->mutable_task_id() = task;
+    st->set_state(state);
+    st->set_source(v1::TaskStatus::SOURCE_EXECUTOR);
+    st->mutable_agent_id()->set_value(agent_id_);
+    st->set_uuid(NewUuidBytes());
+    st->set_timestamp(NowSeconds());
+    su->set_latest_state(state);
+    Send(up);
   }
   void OnDone(const grpc::Status&) override { done_ = true; }
 

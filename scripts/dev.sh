@@ -3,8 +3,8 @@
 #   scripts/dev.sh local   install what is missing, build, start a local cluster
 #   scripts/dev.sh test    install what is missing, build, run the whole test suite
 #                          (C++ with ctest, the fuzzers for a bounded time, the
-#                          Python SDK and HTTP API tests with pytest, then the
-#                          Java SDK's JUnit tests with Maven)
+#                          Python SDK, HTTP API and marathon-lite tests with
+#                          pytest, then the Java SDK's JUnit tests with Maven)
 #   scripts/dev.sh build   install what is missing and build
 #   scripts/dev.sh fuzz    build the libFuzzer targets with clang and run each
 #                          for FUZZ_SECONDS (default 20); `test` does this too
@@ -145,6 +145,7 @@ case "${1:-}" in
     # Two sessions: each test directory has its own conftest module.
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider tests/http_api
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
+    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider frameworks/marathon-lite/tests
     java_sdk "clean verify" || { java_report; exit 1; }
     java_report
     ;;

@@ -15,6 +15,9 @@ trap cleanup EXIT
 
 cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
 test -x "$work/prefix/bin/corral-master"
+# corral-marathon loads from the prefix and names a bad flag in one line.
+if "$work/prefix/bin/corral-marathon" --http_port=99999 > "$work/marathon.out" 2>&1; then exit 1; fi
+grep -q "^corral-marathon: --http_port must be between 0 and 65535$" "$work/marathon.out"
 test -f "$work/prefix/include/corral/scheduler.h"
 cmake -S "$source_dir/examples/cpp" -B "$work/example" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" > "$work/configure.log"
 cmake --build "$work/example" > "$work/build.log"

@@ -299,5 +299,15 @@ TEST(HttpServer, KeepsServingAfterRunningOutOfDescriptors) {
   EXPECT_TRUE(answered);
 }
 
+TEST(HttpParse, RepeatedQueryParametersAreAllKept) {
+  auto req = ParseRequest("GET /v2/events?event_type=a&event_type=b%20c&x HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(req.ok()) << req.status();
+  ASSERT_EQ(req->query_list.size(), 3u);
+  EXPECT_EQ(req->query_list[0], (std::pair<std::string, std::string>{"event_type", "a"}));
+  EXPECT_EQ(req->query_list[1], (std::pair<std::string, std::string>{"event_type", "b c"}));
+  EXPECT_EQ(req->query.at("event_type"), "b c");
+  EXPECT_EQ(req->query.at("x"), "");
+}
+
 }  // namespace
 }  // namespace corral::http

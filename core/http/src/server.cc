@@ -63,8 +63,10 @@ Request ToRequest(bhttp::request<bhttp::string_body>& msg) {
   if (q != absl::string_view::npos) {
     for (absl::string_view kv : absl::StrSplit(target.substr(q + 1), '&', absl::SkipEmpty())) {
       size_t eq = kv.find('=');
-      req.query[UrlDecode(kv.substr(0, eq), true)] =
-          eq == absl::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1), true);
+      std::string key = UrlDecode(kv.substr(0, eq), true);
+      std::string value = eq == absl::string_view::npos ? "" : UrlDecode(kv.substr(eq + 1), true);
+      req.query[key] = value;
+      req.query_list.emplace_back(std::move(key), std::move(value));
     }
   }
   for (const auto& field : msg) {

@@ -26,10 +26,11 @@
 namespace corral::http {
 
 struct Request {
-  std::string method;                          // "GET", "POST", ...
-  std::string path;                            // without the query, percent-decoded
-  std::map<std::string, std::string> query;    // decoded parameters
-  std::map<std::string, std::string> headers;  // names lowercased
+  std::string method;                                           // "GET", "POST", ...
+  std::string path;                                             // without the query, percent-decoded
+  std::map<std::string, std::string> query;                     // decoded parameters (the last of a repeated one)
+  std::vector<std::pair<std::string, std::string>> query_list;  // all of them, in order
+  std::map<std::string, std::string> headers;                   // names lowercased
   std::string body;
   bool keep_alive = true;
 

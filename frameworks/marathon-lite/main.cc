@@ -1,0 +1,123 @@
+// corral-marathon: marathon-lite, the bundled long-running service
+// scheduler, serving Marathon's REST API.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "api/rest.h"
+#include "corral/common/duration.h"
+#include "corral/common/logging.h"
+#include "corral/common/work_dir_lock.h"
+#include "corral/http/server.h"
+#include "scheduler/driver_adapter.h"
+#include "scheduler/service.h"
+#include "store/store.h"
+
+ABSL_FLAG(std::string, master, "127.0.0.1:5050", "The master's host:port.");
+ABSL_FLAG(std::string, http_address, "127.0.0.1", "Address the REST API listens on (0.0.0.0 for all).");
+ABSL_FLAG(int, http_port, 8080, "Port of the REST API (0 picks one and prints it).");
+ABSL_FLAG(std::string, work_dir, "/var/lib/corral/marathon", "Directory for marathon-lite's state (SQLite).");
+ABSL_FLAG(std::string, framework_name, "marathon", "The framework's name.");
+ABSL_FLAG(std::string, role, "*", "The role whose resources apps use.");
+ABSL_FLAG(std::string, principal, "", "The framework's principal.");
+ABSL_FLAG(std::string, failover_timeout, "1weeks",
+          "How long the master keeps the framework's tasks while marathon-lite is away.");
+ABSL_FLAG(std::string, reconciliation_interval, "1mins", "Period of task reconciliation with the master.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace {
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::cerr << "corral-marathon: " << msg << std::endl;
+  std::exit(1);
+}
+
+double Duration(const std::string& flag, const std::string& value) {
+  auto d = corral::ParseDurationSeconds(value);
+  if (!d.ok()) Die("--" + flag + ": " + std::string(d.status().message()));
+  if (*d <= 0) Die("--" + flag + " must be greater than zero");
+  return *d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view f) { return absl::EndsWith(f, "marathon-lite/main.cc"); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage("corral-marathon --master=host:port --work_dir=DIR [flags]: Marathon's API on Corral");
+  absl::ParseCommandLine(argc, argv);
+
+  corral::LogLevel level;
+  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    Die("--log_level must be one of debug, info, warning, error");
+  }
+  corral::SetLogLevel(level);
+  int port = absl::GetFlag(FLAGS_http_port);
+  if (port < 0 || port > 65535) Die("--http_port must be between 0 and 65535");
+  std::string master = absl::GetFlag(FLAGS_master);
+  if (master.find(':') == std::string::npos) Die("--master must be host:port, got '" + master + "'");
+  double failover = Duration("failover_timeout", absl::GetFlag(FLAGS_failover_timeout));
+  double reconcile = Duration("reconciliation_interval", absl::GetFlag(FLAGS_reconciliation_interval));
+  std::string work_dir = absl::GetFlag(FLAGS_work_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  if (ec) Die("--work_dir: cannot create " + work_dir + ": " + ec.message());
+  auto lock = corral::WorkDirLock::Acquire(work_dir, "corral-marathon");
+  if (!lock.ok()) Die(std::string(lock.status().message()));
+
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  auto store = corral::marathon::OpenSqliteStore(work_dir);
+  if (!store.ok()) Die(std::string(store.status().message()));
+  corral::marathon::ServiceOptions so;
+  so.role = absl::GetFlag(FLAGS_role);
+  so.reconciliation_interval = reconcile;
+  corral::marathon::Service service(std::move(*store), so);
+  if (auto s = service.Load(); !s.ok()) Die(std::string(s.message()));
+
+  corral::marathon::RestOptions ro;
+  ro.master = master;
+  ro.framework_name = absl::GetFlag(FLAGS_framework_name);
+  ro.role = so.role;
+  ro.failover_timeout = failover;
+  ro.leader = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string(port);
+  auto http = corral::http::Server::Start(absl::GetFlag(FLAGS_http_address), port,
+                                          corral::marathon::MakeRestHandler(&service, ro));
+  if (!http.ok()) Die(std::string(http.status().message()));
+  ro.leader = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string((*http)->port());
+
+  corral::marathon::FrameworkOptions fo;
+  fo.master = master;
+  fo.name = ro.framework_name;
+  fo.role = so.role;
+  fo.principal = absl::GetFlag(FLAGS_principal);
+  fo.failover_timeout = failover;
+  fo.webui_url = "http://" + ro.leader;
+  corral::marathon::DriverAdapter adapter(&service, fo);
+  service.SetCluster(&adapter);
+  if (auto s = adapter.Start(); !s.ok()) Die(std::string(s.message()));
+  std::cout << "corral-marathon: serving http://" << ro.leader << " for master " << master << std::endl;
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  CORRAL_LOG(INFO) << "Received signal " << sig << "; stopping";
+  (*http)->Stop();
+  service.SetCluster(nullptr);
+  adapter.Stop();
+  service.Stop();
+  return 0;
+}

@@ -1,0 +1,52 @@
+// Marathon's JSON forms of apps and tasks (RapidJSON), for the REST API and
+// for the store's rows.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "model/app.h"
+
+namespace corral::marathon {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// Reads an app definition over `app` (a PUT changes only the fields the
+// body has; a POST starts from App()). Every invalid field is named in
+// `errors`; keys Marathon does not read (tasksRunning, version, ...) are
+// ignored, as Marathon ignores them. `stored` also reads the fields only
+// the service sets (version, versionInfo), for the store's rows.
+void ReadApp(const rapidjson::Value& json, App* app, std::vector<FieldError>* errors, bool stored = false,
+             const std::string& path = "");
+// Checks what ReadApp cannot see alone: id, cmd or args, the strategies.
+void ValidateApp(const App& app, std::vector<FieldError>* errors, const std::string& path = "");
+
+// What GET /v2/apps adds to an app beside its definition.
+struct AppStatus {
+  int staged = 0, running = 0, healthy = 0, unhealthy = 0;
+  std::vector<std::string> deployments;
+  const std::vector<Task>* tasks = nullptr;  // embed=apps.tasks
+};
+
+// The keys Marathon 1.10 emits for an app, no others (clients build their
+// objects from a closed list of keys).
+// `extensions` adds marathon-lite's own fields (AppJson, the stored form,
+// always has them).
+void WriteApp(Writer& w, const App& app, const AppStatus* status = nullptr, bool extensions = false);
+// `stored` adds the service's own fields (killing, unreachableSince).
+void WriteTask(Writer& w, const Task& task, bool stored = false);
+bool ReadTask(const rapidjson::Value& json, Task* task);  // a stored row
+
+std::string AppJson(const App& app);     // stored form
+std::string TaskJson(const Task& task);  // stored form
+
+void Str(Writer& w, const std::string& s);  // always valid UTF-8
+// {"message": ..., "details": [{"path", "errors": [...]}]} (422's body)
+std::string ErrorsJson(const std::string& message, const std::vector<FieldError>& errors);
+std::string MessageJson(const std::string& message);
+
+}  // namespace corral::marathon

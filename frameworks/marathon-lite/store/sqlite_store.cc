@@ -1,0 +1,248 @@
+// The SQLite store: WAL journal, synchronous=FULL, so that what a call
+// returned for survives a crash of the process or the machine.
+#include <sqlite3.h>
+
+#include "absl/strings/str_cat.h"
+#include "model/app_json.h"
+#include "store/store.h"
+
+namespace corral::marathon {
+namespace {
+
+constexpr int kMaxVersions = 50;  // per app, as Marathon's --max_versions
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  bool ok() const { return stmt_ != nullptr; }
+  Statement& Bind(int i, const std::string& s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  int Step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string Text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  absl::Status Error(const std::string& what) const {
+    return absl::InternalError(absl::StrCat("marathon store: ", what, ": ", sqlite3_errmsg(db_)));
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  absl::Status Init() {
+    return Exec(
+        "PRAGMA journal_mode=WAL;"
+        "PRAGMA synchronous=FULL;"
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, json TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS app_versions (app_id TEXT NOT NULL, version TEXT NOT NULL, json TEXT NOT NULL,"
+        "  PRIMARY KEY (app_id, version));"
+        "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, json TEXT NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS deployments (id TEXT PRIMARY KEY, app_id TEXT NOT NULL, version TEXT NOT NULL,"
+        "  previous TEXT NOT NULL, started_at TEXT NOT NULL, action TEXT NOT NULL);");
+  }
+
+  absl::StatusOr<StoredState> Load() override {
+    StoredState state;
+    {
+      Statement s(db_, "SELECT value FROM meta WHERE key = 'framework_id'");
+      if (s.Step() == SQLITE_ROW) state.framework_id = s.Text(0);
+    }
+    {
+      Statement s(db_, "SELECT id, json FROM apps ORDER BY id");
+      while (s.Step() == SQLITE_ROW) {
+        auto app = ParseStoredApp(s.Text(1));
+        if (!app) return absl::DataLossError("marathon store: the row of app " + s.Text(0) + " is not an app");
+        state.apps.push_back(std::move(*app));
+      }
+    }
+    {
+      Statement s(db_, "SELECT id, json FROM tasks ORDER BY id");
+      while (s.Step() == SQLITE_ROW) {
+        rapidjson::Document doc;
+        doc.Parse(s.Text(1).c_str());
+        Task t;
+        if (doc.HasParseError() || !ReadTask(doc, &t)) {
+          return absl::DataLossError("marathon store: the row of task " + s.Text(0) + " is not a task");
+        }
+        state.tasks.push_back(std::move(t));
+      }
+    }
+    {
+      Statement s(db_, "SELECT id, app_id, version, previous, started_at, action FROM deployments ORDER BY started_at");
+      while (s.Step() == SQLITE_ROW) {
+        state.deployments.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
+      }
+    }
+    return state;
+  }
+
+  absl::Status SetFrameworkId(const std::string& id) override {
+    Statement s(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('framework_id', ?)");
+    if (s.Bind(1, id).Step() != SQLITE_DONE) return s.Error("framework ID");
+    return absl::OkStatus();
+  }
+
+  absl::Status PutApp(const App& app) override {
+    std::string json = AppJson(app);
+    return Transaction([&]() -> absl::Status {
+      Statement a(db_, "INSERT OR REPLACE INTO apps (id, json) VALUES (?, ?)");
+      if (a.Bind(1, app.id).Bind(2, json).Step() != SQLITE_DONE) return a.Error("app " + app.id);
+      Statement v(db_, "INSERT OR REPLACE INTO app_versions (app_id, version, json) VALUES (?, ?, ?)");
+      if (v.Bind(1, app.id).Bind(2, app.version).Bind(3, json).Step() != SQLITE_DONE) {
+        return v.Error("version of app " + app.id);
+      }
+      Statement p(db_,
+                  "DELETE FROM app_versions WHERE app_id = ?1 AND version NOT IN "
+                  "(SELECT version FROM app_versions WHERE app_id = ?1 ORDER BY version DESC LIMIT ?2)");
+      if (p.Bind(1, app.id).Bind(2, int64_t{kMaxVersions}).Step() != SQLITE_DONE) return p.Error("old versions");
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status DeleteApp(const std::string& app_id) override {
+    return Transaction([&]() -> absl::Status {
+      for (const char* sql : {"DELETE FROM apps WHERE id = ?", "DELETE FROM app_versions WHERE app_id = ?"}) {
+        Statement s(db_, sql);
+        if (s.Bind(1, app_id).Step() != SQLITE_DONE) return s.Error("delete app " + app_id);
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::vector<std::string>> Versions(const std::string& app_id) override {
+    Statement s(db_, "SELECT version FROM app_versions WHERE app_id = ? ORDER BY version");
+    s.Bind(1, app_id);
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) out.push_back(s.Text(0));
+    if (rc != SQLITE_DONE) return s.Error("versions of " + app_id);
+    return out;
+  }
+
+  absl::StatusOr<std::optional<App>> Version(const std::string& app_id, const std::string& version) override {
+    Statement s(db_, "SELECT json FROM app_versions WHERE app_id = ? AND version = ?");
+    s.Bind(1, app_id).Bind(2, version);
+    int rc = s.Step();
+    if (rc == SQLITE_DONE) return std::optional<App>();
+    if (rc != SQLITE_ROW) return s.Error("version of " + app_id);
+    auto app = ParseStoredApp(s.Text(0));
+    if (!app) return absl::DataLossError("marathon store: version " + version + " of " + app_id + " is not an app");
+    return app;
+  }
+
+  absl::Status PutTasks(const std::vector<const Task*>& tasks) override {
+    if (tasks.empty()) return absl::OkStatus();
+    return Transaction([&]() -> absl::Status {
+      Statement s(db_, "INSERT OR REPLACE INTO tasks (id, json) VALUES (?, ?)");
+      for (const Task* t : tasks) {
+        if (s.Bind(1, t->id).Bind(2, TaskJson(*t)).Step() != SQLITE_DONE) return s.Error("task " + t->id);
+        s.Reset();
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status DeleteTasks(const std::vector<std::string>& ids) override {
+    if (ids.empty()) return absl::OkStatus();
+    return Transaction([&]() -> absl::Status {
+      Statement s(db_, "DELETE FROM tasks WHERE id = ?");
+      for (const auto& id : ids) {
+        if (s.Bind(1, id).Step() != SQLITE_DONE) return s.Error("delete task " + id);
+        s.Reset();
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status PutDeployment(const Deployment& d) override {
+    Statement s(db_,
+                "INSERT OR REPLACE INTO deployments (id, app_id, version, previous, started_at, action) "
+                "VALUES (?, ?, ?, ?, ?, ?)");
+    s.Bind(1, d.id).Bind(2, d.app_id).Bind(3, d.version).Bind(4, d.previous).Bind(5, d.started_at).Bind(6, d.action);
+    if (s.Step() != SQLITE_DONE) return s.Error("deployment " + d.id);
+    return absl::OkStatus();
+  }
+
+  absl::Status DeleteDeployment(const std::string& id) override {
+    Statement s(db_, "DELETE FROM deployments WHERE id = ?");
+    if (s.Bind(1, id).Step() != SQLITE_DONE) return s.Error("delete deployment " + id);
+    return absl::OkStatus();
+  }
+
+ private:
+  static std::optional<App> ParseStoredApp(const std::string& json) {
+    rapidjson::Document doc;
+    doc.Parse(json.c_str());
+    if (doc.HasParseError()) return std::nullopt;
+    App app;
+    app.port_definitions.clear();
+    std::vector<FieldError> errors;
+    ReadApp(doc, &app, &errors, /*stored=*/true);
+    if (!errors.empty()) return std::nullopt;
+    return app;
+  }
+
+  absl::Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      return absl::InternalError("marathon store: " + msg);
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename Fn>
+  absl::Status Transaction(Fn fn) {
+    if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    absl::Status s = fn();
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s;
+    }
+    return Exec("COMMIT");
+  }
+
+  sqlite3* db_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& work_dir) {
+  std::string path = work_dir + "/marathon.db";
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return absl::UnavailableError("cannot open " + path + ": " + msg);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  auto store = std::make_unique<SqliteStore>(db);
+  if (auto s = store->Init(); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace corral::marathon

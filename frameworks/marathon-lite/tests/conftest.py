@@ -1,0 +1,152 @@
+"""Real daemons for marathon-lite's end-to-end tests: a corral-master, two
+corral-agents and corral-marathon, each its own process, from the build's
+bin directory (CORRAL_BIN_DIR, default build/bin)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[3]
+BIN = Path(os.environ.get("CORRAL_BIN_DIR", ROOT / "build" / "bin"))
+T = TypeVar("T")
+
+
+def wait_for(fn: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
+    """Polls ``fn`` until it returns something truthy; fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = fn()
+        except (requests.RequestException, KeyError, ValueError) as e:
+            last = e
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(0.05)  # polling interval, not synchronisation: the deadline decides
+    raise TimeoutError(f"{what} not reached in {timeout}s (last: {last!r})")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Daemon:
+    def __init__(self, args: list[str], log: Path) -> None:
+        self.args, self.log = args, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+class Cluster:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.master_port = free_port()
+        self.master_url = f"http://127.0.0.1:{self.master_port}"
+        self.daemons: list[Daemon] = []
+        self.marathon: Daemon | None = None
+        self.marathon_port = free_port()
+        self.url = f"http://127.0.0.1:{self.marathon_port}"
+
+    def start(self) -> None:
+        master = Daemon([str(BIN / "corral-master"), f"--port={self.master_port}",
+                         f"--work_dir={self.root}/master", "--allocation_interval=50ms", "--log_level=warning"],
+                        self.root / "master.log")
+        master.start()
+        self.daemons.append(master)
+        for i, rack in enumerate(["r1", "r2"]):
+            agent = Daemon([str(BIN / "corral-agent"), f"--master=127.0.0.1:{self.master_port}",
+                            f"--port={free_port()}", f"--work_dir={self.root}/agent{i}", f"--hostname=host{i}",
+                            "--resources=cpus:8;mem:4096;disk:4096;ports:[31000-31999]", f"--attributes=rack:{rack}",
+                            "--cgroups=false", "--registration_backoff=100ms", "--log_level=warning"],
+                           self.root / f"agent{i}.log")
+            agent.start()
+            self.daemons.append(agent)
+        wait_for(lambda: len(self.master_state()["slaves"]) == 2, what="two agents registered")
+        self.start_marathon()
+
+    def start_marathon(self) -> None:
+        self.marathon = Daemon([str(BIN / "corral-marathon"), f"--master=127.0.0.1:{self.master_port}",
+                                f"--http_port={self.marathon_port}", f"--work_dir={self.root}/marathon",
+                                "--reconciliation_interval=5secs", "--log_level=warning"],
+                               self.root / "marathon.log")
+        self.marathon.start()
+        wait_for(lambda: requests.get(self.url + "/ping", timeout=2).ok, what="marathon serving")
+        wait_for(lambda: requests.get(self.url + "/v2/info", timeout=2).json()["frameworkId"], what="subscribed")
+
+    def master_state(self) -> dict[str, Any]:
+        r = requests.get(self.master_url + "/master/state", timeout=5)
+        r.raise_for_status()
+        return dict(r.json())
+
+    def master_tasks(self, state: str = "TASK_RUNNING") -> list[dict[str, Any]]:
+        """The tasks the master has for marathon, in `state`."""
+        out = []
+        for fw in self.master_state()["frameworks"]:
+            if fw["name"] == "marathon":
+                out += [t for t in fw["tasks"] if t["state"] == state]
+        return out
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:]
+                         for p in sorted(self.root.glob("*.log")))
+
+    def stop(self) -> None:
+        if self.marathon:
+            self.marathon.stop()
+        for d in reversed(self.daemons):
+            d.stop()
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    for b in ("corral-master", "corral-agent", "corral-marathon"):
+        if not (BIN / b).exists():
+            pytest.fail(f"{BIN / b} is missing: build first (scripts/dev.sh build)")
+    with tempfile.TemporaryDirectory(prefix="marathon-e2e-") as d:
+        c = Cluster(Path(d))
+        try:
+            c.start()
+            yield c
+        finally:
+            failed = getattr(request.node, "rep_call", None)
+            if failed is not None and failed.failed:
+                print(c.logs())
+            c.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+

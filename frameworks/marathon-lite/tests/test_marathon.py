@@ -1,0 +1,321 @@
+"""marathon-lite end to end, through the `marathon` client from PyPI (and
+raw HTTP where the client does not reach), against real daemons."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import requests
+from conftest import Cluster, wait_for
+from marathon import MarathonClient
+from marathon.models import MarathonApp
+
+
+def client(c: Cluster) -> MarathonClient:
+    return MarathonClient(c.url)
+
+
+def create(c: Cluster, app: dict[str, Any]) -> None:
+    """POST /v2/apps with raw JSON: marathon 0.13.0 cannot encode nested
+    objects (constraints, upgradeStrategy) on Python 3.10+ (it uses
+    collections.Iterable), so definitions with them go around it."""
+    r = requests.post(c.url + "/v2/apps", json=app, timeout=10)
+    assert r.status_code == 201, r.text
+
+
+def running(m: MarathonClient, app_id: str, n: int, version: str | None = None) -> list[Any] | None:
+    """The app's tasks once exactly `n` run (all at `version`'s config, if given)."""
+    tasks = [t for t in m.list_tasks(app_id) if t.state == "TASK_RUNNING"]
+    if len(tasks) != n:
+        return None
+    if version is not None and any(t.version != version for t in tasks):
+        return None
+    return tasks
+
+
+def test_every_response_parses_in_the_client(cluster: Cluster) -> None:
+    m = client(cluster)
+    assert m.ping().strip() == b"pong"
+    info = m.get_info()
+    assert info.name == "marathon" and info.framework_id
+    app = m.create_app("/prod/web", MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, instances=2,
+                                                labels={"team": "web"}))
+    assert app.id == "/prod/web" and app.instances == 2
+    wait_for(lambda: running(m, "/prod/web", 2), what="2 running")
+    [listed] = m.list_apps(embed_tasks=True)
+    assert listed.tasks_running == 2 and len(listed.tasks) == 2
+    assert m.list_apps(label="team==web") and not m.list_apps(label="team==db")
+    got = m.get_app("/prod/web")
+    assert got.version.endswith("Z") and len(got.tasks) == 2
+    assert all(t.started_at is not None and t.host in ("host0", "host1") for t in got.tasks)
+    assert got.port_definitions[0].port >= 10000  # a service port was assigned
+    assert len(m.list_tasks()) == 2
+    assert m.list_deployments() == [] or all(d.affected_apps == ["/prod/web"] for d in m.list_deployments())
+    m.list_queue()
+    versions = requests.get(cluster.url + "/v2/apps/prod/web/versions", timeout=5).json()["versions"]
+    assert versions and versions[0] == got.version
+    assert m.get_metrics()["gauges"]["marathon.instances.running.gauge"]["value"] == 2
+    prom = requests.get(cluster.url + "/metrics/prometheus", timeout=5)
+    assert prom.headers["Content-Type"].startswith("text/plain")
+    assert "\nmarathon_instances_running_gauge 2\n" in prom.text
+    assert m.get_leader() and requests.get(cluster.url + "/v2/leader", timeout=5).json()["leader"]
+
+
+def test_scale_update_rollback_delete(cluster: Cluster) -> None:
+    m = client(cluster)
+    create(cluster, {"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+                     "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.0}})
+    first = wait_for(lambda: running(m, "/web", 2), what="2 running")
+    v1 = first[0].version
+
+    m.scale_app("/web", instances=4)
+    tasks = wait_for(lambda: running(m, "/web", 4), what="scaled to 4")
+    assert {t.id for t in first} <= {t.id for t in tasks}, "a scale must not replace tasks"
+    assert all(t.version == v1 for t in tasks)
+
+    # A config change rolls: never more than floor(n * 1.0) = 4 tasks, never
+    # fewer than ceil(n * 0.5) = 2 running, as seen by the master throughout.
+    m.update_app("/web", MarathonApp(cmd="sleep 2000"))
+    low, high = 4, 0
+
+    def rolled() -> bool:
+        nonlocal low, high
+        tasks = cluster.master_tasks("TASK_RUNNING") + cluster.master_tasks("TASK_STAGING")
+        run = cluster.master_tasks("TASK_RUNNING")
+        low, high = min(low, len(run)), max(high, len(tasks))
+        app = m.get_app("/web")
+        return not app.deployments and app.tasks_running == 4 and all(t.version != v1 for t in app.tasks)
+
+    wait_for(rolled, timeout=60, what="the rolling upgrade")
+    assert low >= math.ceil(4 * 0.5), f"only {low} tasks ran during the upgrade"
+    assert high <= 4, f"{high} tasks existed during the upgrade"
+
+    # Rolling back to the first version is a PUT of {"version": ...}: the
+    # first definition comes back, and so does its command.
+    versions = requests.get(cluster.url + "/v2/apps/web/versions", timeout=5).json()["versions"]
+    assert len(versions) == 3 and versions[-1] == v1
+    r = requests.put(cluster.url + "/v2/apps/web", json={"version": v1}, timeout=5)
+    assert r.status_code == 200 and r.json()["deploymentId"]
+    back = wait_for(lambda: running(m, "/web", 2, version=v1), timeout=60, what="rolled back")
+    assert m.get_app("/web").cmd == "sleep 1000" and m.get_app("/web").instances == 2
+    assert back
+    deleted = m.delete_app("/web")
+    assert deleted["deploymentId"]
+    wait_for(lambda: not cluster.master_tasks(), what="every task killed")
+    r = requests.get(cluster.url + "/v2/apps/web", timeout=5)
+    assert r.status_code == 404 and r.json()["message"] == "App '/web' does not exist"
+
+
+def test_killed_task_is_replaced_and_kill_with_scale_shrinks(cluster: Cluster) -> None:
+    m = client(cluster)
+    create(cluster, {"id": "/svc", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+                     "constraints": [["hostname", "UNIQUE"]]})
+    tasks = wait_for(lambda: running(m, "/svc", 2), what="2 running")
+    assert {t.host for t in tasks} == {"host0", "host1"}, "UNIQUE hostname spreads the instances"
+    m.kill_task("/svc", tasks[0].id)
+    again = wait_for(lambda: (r := running(m, "/svc", 2)) and tasks[0].id not in {t.id for t in r} and r,
+                     what="the killed task replaced")
+    assert tasks[1].id in {t.id for t in again}
+    m.kill_task("/svc", again[0].id, scale=True)
+    wait_for(lambda: running(m, "/svc", 1), what="scaled down to 1")
+    assert m.get_app("/svc").instances == 1
+
+
+def test_errors_are_marathons(cluster: Cluster) -> None:
+    r = requests.post(cluster.url + "/v2/apps", json={"id": "Bad_Id", "cpus": -1, "mem": "x"}, timeout=5)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["message"] == "Object is not valid"
+    paths = {d["path"] for d in body["details"]}
+    assert {"/id", "/cpus", "/mem", "/"} <= paths
+    r = requests.post(cluster.url + "/v2/apps", data="{not json", timeout=5)
+    assert r.status_code == 400
+    r = requests.get(cluster.url + "/v2/apps/nope", timeout=5)
+    assert r.status_code == 404 and "nope" in r.json()["message"]
+    # An app that cannot be placed keeps its deployment open: a change is 409
+    # naming it, unless forced.
+    r = requests.post(cluster.url + "/v2/apps", json={"id": "big", "cmd": "sleep 1", "cpus": 100}, timeout=5)
+    assert r.status_code == 201
+    dep = r.headers["Marathon-Deployment-Id"]
+    r = requests.put(cluster.url + "/v2/apps/big", json={"cpus": 0.1, "mem": 16}, timeout=5)
+    assert r.status_code == 409 and r.json()["deployments"] == [{"id": dep}]
+    r = requests.post(cluster.url + "/v2/apps", json={"id": "big", "cmd": "sleep 1"}, timeout=5)
+    assert r.status_code == 409 and "already exists" in r.json()["message"]
+    r = requests.put(cluster.url + "/v2/apps/big?force=true", json={"cpus": 0.1, "mem": 16}, timeout=5)
+    assert r.status_code == 200
+    m = client(cluster)
+    wait_for(lambda: running(m, "/big", 1), what="the forced update deployed")
+    wait_for(lambda: not m.list_deployments(), what="no deployment left")
+
+
+def test_kill9_mid_deployment_loses_nothing(cluster: Cluster) -> None:
+    m = client(cluster)
+    m.create_app("/db", MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, instances=3))
+    before = {t.id for t in wait_for(lambda: running(m, "/db", 3), what="3 running")}
+    m.scale_app("/db", instances=6)
+    assert cluster.marathon is not None
+    cluster.marathon.kill9()
+    cluster.start_marathon()
+    tasks = wait_for(lambda: running(m, "/db", 6), timeout=60, what="6 running after the restart")
+    assert before <= {t.id for t in tasks}, "running tasks were adopted, not replaced"
+    # The master agrees: six tasks of the framework, no more (none orphaned
+    # or duplicated), and no deployment left.
+    wait_for(lambda: len(cluster.master_tasks()) == 6 and not cluster.master_tasks("TASK_STAGING"),
+             what="the master's tasks")
+    assert {t["id"] for t in cluster.master_tasks()} == {t.id for t in tasks}
+    wait_for(lambda: not m.list_deployments(), what="the deployment finished")
+
+
+def test_health_checks_pass_and_failing_instances_are_replaced(cluster: Cluster) -> None:
+    m = client(cluster)
+    create(cluster, {"id": "/healthy", "cmd": "exec python3 -m http.server $PORT0 --bind 127.0.0.1", "cpus": 0.1,
+                     "mem": 64, "instances": 1,
+                     "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0,
+                                       "gracePeriodSeconds": 10, "intervalSeconds": 0.2, "delaySeconds": 0,
+                                       "maxConsecutiveFailures": 3}]})
+    wait_for(lambda: m.get_app("/healthy").tasks_healthy == 1, what="the HTTP check passing")
+    [t] = m.get_app("/healthy").tasks
+    assert t.health_check_results and t.health_check_results[0].alive
+    # A check that always fails: the agent kills the task after three
+    # failures and marathon-lite starts another.
+    create(cluster, {"id": "/sick", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1,
+                     "backoffSeconds": 0.1,
+                     "healthChecks": [{"protocol": "COMMAND", "command": {"value": "false"},
+                                       "gracePeriodSeconds": 0, "intervalSeconds": 0.2, "delaySeconds": 0,
+                                       "maxConsecutiveFailures": 3}]})
+    first = wait_for(lambda: m.list_tasks("/sick"), what="a sick task")[0].id
+    wait_for(lambda: (ts := m.list_tasks("/sick")) and ts[0].id != first, timeout=30, what="the sick task replaced")
+    assert m.get_app("/sick").tasks_healthy == 0
+
+
+def test_failing_deploy_hits_its_deadline_and_reverts(cluster: Cluster) -> None:
+    m = client(cluster)
+
+    def check(command: str) -> list[dict[str, Any]]:
+        return [{"protocol": "COMMAND", "command": {"value": command}, "gracePeriodSeconds": 0,
+                 "intervalSeconds": 0.2, "delaySeconds": 0, "maxConsecutiveFailures": 0}]
+
+    create(cluster, {"id": "/api", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+                     "healthChecks": check("true"), "progressDeadlineSeconds": 3, "revertOnDeadline": True})
+    wait_for(lambda: m.get_app("/api").tasks_healthy == 2, what="2 healthy")
+    good = {t.id for t in m.get_app("/api").tasks}
+    events = EventReader(cluster.url, ["deployment_failed", "deployment_success"])
+    # The new version never becomes healthy, so no old task may go, and the
+    # deployment makes no progress.
+    r = requests.put(cluster.url + "/v2/apps/api", json={"healthChecks": check("false")}, timeout=5)
+    assert r.status_code == 200
+    failed = events.next("deployment_failed", timeout=30)
+    assert failed["plan"]["target"]["apps"][0]["healthChecks"][0]["command"]["value"] == "false"
+    assert "progressDeadlineSeconds" in failed["reason"]
+    # Reverted: the old definition is back, its tasks were never replaced,
+    # and the new ones are gone.
+    events.next("deployment_success", timeout=30)
+    app = m.get_app("/api")
+    assert app.health_checks[0].command["value"] == "true"
+    wait_for(lambda: {t.id for t in m.get_app("/api").tasks} == good, what="only the old tasks")
+    ext = requests.get(cluster.url + "/v2/apps/api?embed=app.extensions", timeout=5).json()["app"]
+    assert ext["progressDeadlineSeconds"] == 3 and ext["revertOnDeadline"] is True
+    events.close()
+
+
+def test_events_stream(cluster: Cluster) -> None:
+    events = EventReader(cluster.url, ["deployment_info", "status_update_event", "deployment_success",
+                                       "api_post_event"])
+    create(cluster, {"id": "/ev", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})
+    post = events.next("api_post_event")
+    assert post["appDefinition"]["id"] == "/ev" and post["timestamp"].endswith("Z")
+    info = events.next("deployment_info")
+    assert info["plan"]["steps"][0]["actions"] == [{"action": "StartApplication", "app": "/ev"}]
+    update = events.next("status_update_event", lambda e: e["taskStatus"] == "TASK_RUNNING")
+    assert update["appId"] == "/ev" and update["host"] in ("host0", "host1")
+    assert events.next("deployment_success")["id"] == info["id"]
+    events.close()
+
+
+def test_groups(cluster: Cluster) -> None:
+    m = client(cluster)
+    r = requests.post(cluster.url + "/v2/groups", timeout=10, json={
+        "id": "/shop", "apps": [{"id": "front", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}],
+        "groups": [{"id": "back", "apps": [{"id": "db", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16,
+                                             "instances": 2}]}]})
+    assert r.status_code == 201, r.text
+    wait_for(lambda: running(m, "/shop/back/db", 2) and running(m, "/shop/front", 1), what="the group running")
+    g = m.get_group("/shop")
+    assert [a.id for a in g.apps] == ["/shop/front"] and [s.id for s in g.groups] == ["/shop/back"]
+    assert [a.id for a in g.groups[0].apps] == ["/shop/back/db"]
+    assert [x.id for x in m.list_groups()] == ["/shop"]
+    m.scale_group("/shop", 2)
+    wait_for(lambda: running(m, "/shop/back/db", 4) and running(m, "/shop/front", 2), what="scaled by 2")
+    r = requests.post(cluster.url + "/v2/groups", json={"id": "/shop"}, timeout=5)
+    assert r.status_code == 409
+    m.delete_group("/shop")
+    wait_for(lambda: not m.list_apps() and not cluster.master_tasks(), what="the group gone")
+
+
+class EventReader:
+    """Reads /v2/events (Server-Sent Events) on a thread into a queue."""
+
+    def __init__(self, url: str, types: list[str]) -> None:
+        import queue
+        import threading
+
+        self.q: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.seen: list[tuple[str, dict[str, Any]]] = []  # read, not yet asked for
+        params = [("event_type", t) for t in types]
+        self.resp = requests.get(url + "/v2/events", params=params, stream=True, timeout=60,
+                                 headers={"Accept": "text/event-stream"})
+        assert self.resp.headers["Content-Type"].startswith("text/event-stream")
+        self.attached = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        assert self.attached.wait(10), "no event_stream_attached"
+
+    def _read(self) -> None:
+        import json
+
+        event = ""
+        try:
+            for line in self.resp.iter_lines(decode_unicode=True):
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    if event == "event_stream_attached":
+                        self.attached.set()
+                    else:
+                        self.q.put((event, json.loads(line[6:])))
+        except (requests.RequestException, AttributeError):
+            pass  # closed
+
+    def next(self, type_: str, match: Any = None, timeout: float = 30) -> dict[str, Any]:
+        import queue
+        import time
+
+        def wanted(t: str, data: dict[str, Any]) -> bool:
+            return t == type_ and (match is None or match(data))
+
+        for i, (t, data) in enumerate(self.seen):
+            if wanted(t, data):
+                del self.seen[i]
+                return data
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {type_} event in {timeout}s")
+            try:
+                t, data = self.q.get(timeout=left)
+            except queue.Empty:
+                continue
+            assert data["eventType"] == t
+            if wanted(t, data):
+                return data
+            self.seen.append((t, data))
+
+    def close(self) -> None:
+        # shutdown() ends the reader's blocking read at once (urllib3 2.3+);
+        # close() alone would first drain the endless stream.
+        shutdown = getattr(self.resp.raw, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        self.resp.close()
