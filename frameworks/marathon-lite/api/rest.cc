@@ -106,7 +106,8 @@ bool ParseBody(const http::Request& req, rapidjson::Document* doc, Response* err
   return true;
 }
 
-AppStatus StatusOf(const ServiceState& st, const AppEntry& e, bool embed_tasks, std::vector<Task>* tasks) {
+AppStatus StatusOf(const ServiceState& st, const AppEntry& e, bool embed_tasks, bool readiness,
+                   std::vector<Task>* tasks) {
   AppStatus s;
   for (const auto& [id, t] : e.tasks) {
     if (t.killing || IsTerminalState(t.state)) continue;
@@ -120,14 +121,20 @@ AppStatus StatusOf(const ServiceState& st, const AppEntry& e, bool embed_tasks, 
   }
   auto d = st.deployments.find(e.app.id);
   if (d != st.deployments.end()) s.deployments.push_back(d->second.id);
+  s.readiness = readiness && !e.app.readiness_checks.empty();
+  if (s.readiness) {
+    for (const auto& [id, t] : e.tasks) {
+      if (t.ready || t.readiness_status >= 0) s.readiness_results.emplace_back(id, t.ready);
+    }
+  }
   if (embed_tasks) s.tasks = tasks;
   return s;
 }
 
-void WriteAppWithStatus(Writer& w, const ServiceState& st, const AppEntry& e, bool embed_tasks,
-                        bool extensions = false) {
+void WriteAppWithStatus(Writer& w, const ServiceState& st, const AppEntry& e, bool embed_tasks, bool extensions = false,
+                        bool readiness = false) {
   std::vector<Task> tasks;
-  AppStatus s = StatusOf(st, e, embed_tasks, &tasks);
+  AppStatus s = StatusOf(st, e, embed_tasks, readiness, &tasks);
   WriteApp(w, e.app, &s, extensions);
 }
 
@@ -166,21 +173,25 @@ void WriteDeployment(Writer& w, const Deployment& d) {
   };
   w.Key("steps");
   w.StartArray();
-  w.StartObject();
-  w.Key("actions");
-  w.StartArray();
-  action();
-  w.EndArray();
-  w.EndObject();
+  for (int i = 0; i < (d.canary ? 2 : 1); ++i) {
+    w.StartObject();
+    w.Key("actions");
+    w.StartArray();
+    action();
+    w.EndArray();
+    w.EndObject();
+  }
   w.EndArray();
   w.Key("currentActions");
   w.StartArray();
   action();
   w.EndArray();
+  // A canary deployment has two steps: the canaries, then the rest after
+  // the promote.
   w.Key("currentStep");
   w.Int(1);
   w.Key("totalSteps");
-  w.Int(1);
+  w.Int(d.canary ? 2 : 1);
   w.EndObject();
 }
 
@@ -215,6 +226,14 @@ class Rest {
     if (path == "/v2/tasks" && m == "GET") return ListTasks(req);
     if (path == "/v2/tasks/delete" && m == "POST") return DeleteTasks(req);
     if (path == "/v2/deployments" && m == "GET") return ListDeployments();
+    if (absl::StartsWith(path, "/v2/deployments/") && absl::EndsWith(path, "/promote") && m == "POST") {
+      auto r = service_->PromoteDeployment(path.substr(16, path.size() - 16 - 8));
+      if (r.ok()) return Change(*r);
+      if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+        return Message(409, std::string(r.status().message()));
+      }
+      return FromStatus(r.status());
+    }
     if (absl::StartsWith(path, "/v2/deployments/") && m == "DELETE") {
       return CancelDeployment(path.substr(16), Flag(req, "force"));
     }
@@ -281,6 +300,7 @@ class Rest {
     std::set<std::string> embed = Embeds(req);
     bool tasks = embed.count("tasks") > 0;
     bool extensions = embed.count("extensions") > 0;
+    bool readiness = embed.count("readiness") > 0;
     std::string cmd = Query(req, "cmd"), id = Query(req, "id"), label = Query(req, "label");
     return service_->Read([&](const ServiceState& st) {
       rapidjson::StringBuffer b;
@@ -292,7 +312,7 @@ class Rest {
         if (!cmd.empty() && !(e.app.cmd && absl::StrContains(*e.app.cmd, cmd))) continue;
         if (!id.empty() && !absl::StrContains(app_id, id)) continue;
         if (!label.empty() && !MatchesLabel(e.app, label)) continue;
-        WriteAppWithStatus(w, st, e, tasks, extensions);
+        WriteAppWithStatus(w, st, e, tasks, extensions, readiness);
       }
       w.EndArray();
       w.EndObject();
@@ -319,7 +339,8 @@ class Rest {
   }
 
   Response GetApp(const http::Request& req, const std::string& id) {
-    bool extensions = Embeds(req).count("extensions") > 0;
+    std::set<std::string> embed = Embeds(req);
+    bool extensions = embed.count("extensions") > 0;
     return service_->Read([&](const ServiceState& st) {
       auto it = st.apps.find(id);
       if (it == st.apps.end()) return Message(404, "App '" + id + "' does not exist");
@@ -327,7 +348,8 @@ class Rest {
       Writer w(b);
       w.StartObject();
       w.Key("app");
-      WriteAppWithStatus(w, st, it->second, true, extensions);
+      // A single app shows its readiness results, as Marathon's does.
+      WriteAppWithStatus(w, st, it->second, true, extensions, true);
       w.EndObject();
       return Response::Json(Done(b));
     });
@@ -400,39 +422,27 @@ class Rest {
   }
 
   // Marathon's group tree, made of the apps' paths.
-  static void WriteGroup(Writer& w, const ServiceState& st, const std::string& id) {
-    std::set<std::string> children;
-    std::string version;
-    w.StartObject();
-    w.Key("id");
-    Str(w, id);
-    w.Key("apps");
-    w.StartArray();
+  static void WriteGroupTree(Writer& w, const ServiceState& st, const std::string& id) {
     std::string prefix = id == "/" ? "/" : id + "/";
-    for (auto it = st.apps.lower_bound(prefix); it != st.apps.end() && absl::StartsWith(it->first, prefix); ++it) {
+    auto first = st.apps.lower_bound(prefix);
+    auto in_group = [&](auto it) { return it != st.apps.end() && absl::StartsWith(it->first, prefix); };
+    std::set<std::string> children;
+    std::string version;  // the group's: its newest app's
+    for (auto it = first; in_group(it); ++it) {
       version = std::max(version, it->second.app.version);
       std::string rest = it->first.substr(prefix.size());
-      auto slash = rest.find('/');
-      if (slash == std::string::npos) {
-        WriteAppWithStatus(w, st, it->second, false);
-      } else {
-        children.insert(prefix + rest.substr(0, slash));
-      }
+      if (auto slash = rest.find('/'); slash != std::string::npos) children.insert(prefix + rest.substr(0, slash));
     }
-    w.EndArray();
-    w.Key("groups");
-    w.StartArray();
-    for (const auto& c : children) WriteGroup(w, st, c);
-    w.EndArray();
-    w.Key("pods");
-    w.StartArray();
-    w.EndArray();
-    w.Key("dependencies");
-    w.StartArray();
-    w.EndArray();
-    w.Key("version");
-    Str(w, version);
-    w.EndObject();
+    WriteGroup(
+        w, id, version,
+        [&] {
+          for (auto it = first; in_group(it); ++it) {
+            if (it->first.find('/', prefix.size()) == std::string::npos) WriteAppWithStatus(w, st, it->second, false);
+          }
+        },
+        [&] {
+          for (const auto& c : children) WriteGroupTree(w, st, c);
+        });
   }
 
   Response GetGroup(const std::string& id) {
@@ -442,7 +452,7 @@ class Rest {
       if (!any) return Message(404, "Group '" + id + "' does not exist");
       rapidjson::StringBuffer b;
       Writer w(b);
-      WriteGroup(w, st, id);
+      WriteGroupTree(w, st, id);
       return Response::Json(Done(b));
     });
   }

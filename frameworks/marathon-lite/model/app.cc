@@ -67,6 +67,7 @@ bool IsActive(const Task& t) { return !IsTerminalState(t.state) && !t.killing &&
 
 bool IsHealthy(const App& app, const Task& t) {
   if (t.state != "TASK_RUNNING") return false;
+  if (!app.readiness_checks.empty() && t.version == app.last_config_change_at && !t.ready) return false;
   return app.health_checks.empty() ? t.healthy.value_or(true) : t.healthy.value_or(false);
 }
 

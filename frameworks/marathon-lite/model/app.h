@@ -49,6 +49,18 @@ struct HealthCheck {
   bool ignore_http1xx = false;
 };
 
+// Marathon's readiness check, which marathon-lite makes itself: a new task
+// of a deployment counts as replacing an old one only once it answers.
+struct ReadinessCheck {
+  std::string name = "readinessCheck";
+  std::string protocol = "HTTP";  // HTTP or HTTPS
+  std::string path = "/";
+  std::string port_name = "http";
+  double interval_seconds = 30;
+  double timeout_seconds = 10;
+  std::vector<int> http_status_codes_for_ready = {200};
+};
+
 struct UnreachableStrategy {
   bool disabled = false;
   double inactive_after_seconds = 0;
@@ -79,7 +91,8 @@ struct App {
   double task_kill_grace_period_seconds = 0;  // 0: the agent's default
   UpgradeStrategy upgrade_strategy;
   UnreachableStrategy unreachable_strategy;
-  std::vector<HealthCheck> health_checks;  // at most one (the task's Mesos health check)
+  std::vector<HealthCheck> health_checks;        // at most one (the task's Mesos health check)
+  std::vector<ReadinessCheck> readiness_checks;  // at most one, as in Marathon
   std::vector<std::string> dependencies;
   std::vector<std::string> accepted_resource_roles;
   std::string role;  // empty: the framework's role
@@ -95,6 +108,9 @@ struct App {
   // After this many failures in a row of the current definition, no more
   // launches until the definition changes or the delay is reset (0: none).
   int crash_loop_limit = 0;
+  // A config change first replaces only this many tasks, then waits for
+  // POST /v2/deployments/{id}/promote before it rolls on (0: no canary).
+  int canary_instances = 0;
 
   // Set by the service, never by a client.
   std::string version;                // ISO 8601, UTC: this definition's
@@ -118,6 +134,8 @@ struct Task {
   std::optional<bool> healthy;  // none until the first health check result
   std::string first_success, last_success, last_failure, last_failure_cause;
   int consecutive_failures = 0;
+  bool ready = false;             // its readiness check passed (kept from then on)
+  int readiness_status = -1;      // the last check's HTTP status (0: no answer, -1: none yet)
   std::string unreachable_since;  // ISO 8601 while TASK_UNREACHABLE
   // The agent's attributes (text values) where it was placed, for
   // constraints.
@@ -145,7 +163,8 @@ std::string AppIdOfTask(const std::string& task_id);
 
 bool IsTerminalState(const std::string& state);
 bool IsActive(const Task& task);  // counts toward the app's instances
-// Running and, where the app has a health check, passing it.
+// Running and, where the app has a health check, passing it; a task of the
+// current definition of an app with a readiness check must also be ready.
 bool IsHealthy(const App& app, const Task& task);
 
 }  // namespace corral::marathon

@@ -1,5 +1,6 @@
 #include "model/app_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -223,6 +224,7 @@ void ReadApp(const rapidjson::Value& json, App* app, std::vector<FieldError>* er
   r.Number("progressDeadlineSeconds", &app->progress_deadline_seconds, 0);
   r.Bool("revertOnDeadline", &app->revert_on_deadline);
   r.Int("crashLoopLimit", &app->crash_loop_limit, 0);
+  r.Int("canaryInstances", &app->canary_instances, 0);
   if (const auto* v = r.Get("constraints")) ReadConstraints(r, *v, &app->constraints);
   if (const auto* v = r.Get("portDefinitions")) ReadPortDefinitions(r, *v, &app->port_definitions, errors);
   if (const auto* v = r.Get("ports")) {  // the pre-1.0 form: service ports only
@@ -324,7 +326,45 @@ void ReadApp(const rapidjson::Value& json, App* app, std::vector<FieldError>* er
       app->health_checks = std::move(hcs);
     }
   }
-  for (const char* unsupported : {"container", "readinessChecks", "secrets", "residency"}) {
+  if (const auto* v = r.Get("readinessChecks")) {
+    if (!v->IsArray()) {
+      r.Error("readinessChecks", "expected an array");
+    } else {
+      std::vector<ReadinessCheck> rcs;
+      for (rapidjson::SizeType i = 0; i < v->Size(); ++i) {
+        std::string key = absl::StrCat("readinessChecks(", i, ")");
+        if (!(*v)[i].IsObject()) {
+          r.Error(key, "expected an object");
+          continue;
+        }
+        FieldReader c((*v)[i], errors, r.Path(key));
+        ReadinessCheck rc;
+        c.String("name", &rc.name);
+        c.String("protocol", &rc.protocol);
+        c.String("path", &rc.path);
+        c.String("portName", &rc.port_name);
+        c.Number("intervalSeconds", &rc.interval_seconds, 0);
+        c.Number("timeoutSeconds", &rc.timeout_seconds, 0);
+        if (const auto* codes = c.Get("httpStatusCodesForReady")) {
+          std::vector<int> list;
+          if (codes->IsArray()) {
+            for (const auto& code : codes->GetArray()) {
+              if (code.IsInt() && code.GetInt() >= 100 && code.GetInt() <= 599) list.push_back(code.GetInt());
+            }
+          }
+          if (list.empty() || !codes->IsArray() || list.size() != codes->Size()) {
+            c.Error("httpStatusCodesForReady", "expected an array of HTTP status codes");
+          } else {
+            rc.http_status_codes_for_ready = std::move(list);
+          }
+        }
+        if (rc.protocol != "HTTP" && rc.protocol != "HTTPS") c.Error("protocol", "expected HTTP or HTTPS");
+        rcs.push_back(std::move(rc));
+      }
+      app->readiness_checks = std::move(rcs);
+    }
+  }
+  for (const char* unsupported : {"container", "secrets", "residency"}) {
     const auto* v = r.Get(unsupported);
     if (v == nullptr) continue;
     bool empty = (v->IsArray() && v->Empty()) || (v->IsObject() && v->ObjectEmpty());
@@ -378,6 +418,15 @@ void ValidateApp(const App& app, std::vector<FieldError>* errors, const std::str
           absl::StrCat("portIndex ", hc.port_index, " names no port: the app has ", app.port_definitions.size()));
     }
   }
+  if (app.readiness_checks.size() > 1) err("/readinessChecks", "at most one readiness check");
+  for (size_t i = 0; i < app.readiness_checks.size(); ++i) {
+    const auto& rc = app.readiness_checks[i];
+    bool named = std::any_of(app.port_definitions.begin(), app.port_definitions.end(),
+                             [&](const PortDefinition& pd) { return pd.name == rc.port_name; });
+    if (!named) {
+      err(absl::StrCat("/readinessChecks(", i, ")/portName"), "no port definition is named '" + rc.port_name + "'");
+    }
+  }
   if (!app.unreachable_strategy.disabled &&
       app.unreachable_strategy.expunge_after_seconds < app.unreachable_strategy.inactive_after_seconds) {
     err("/unreachableStrategy/expungeAfterSeconds", "must be at least inactiveAfterSeconds");
@@ -428,6 +477,8 @@ void WriteApp(Writer& w, const App& a, const AppStatus* status, bool extensions)
     w.Bool(a.revert_on_deadline);
     w.Key("crashLoopLimit");
     w.Int(a.crash_loop_limit);
+    w.Key("canaryInstances");
+    w.Int(a.canary_instances);
   }
   w.Key("id");
   Str(w, a.id);
@@ -517,6 +568,31 @@ void WriteApp(Writer& w, const App& a, const AppStatus* status, bool extensions)
     w.Double(hc.delay_seconds);
     w.Key("maxConsecutiveFailures");
     w.Int(hc.max_consecutive_failures);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("readinessChecks");
+  w.StartArray();
+  for (const auto& rc : a.readiness_checks) {
+    w.StartObject();
+    w.Key("name");
+    Str(w, rc.name);
+    w.Key("protocol");
+    Str(w, rc.protocol);
+    w.Key("path");
+    Str(w, rc.path);
+    w.Key("portName");
+    Str(w, rc.port_name);
+    w.Key("intervalSeconds");
+    w.Double(rc.interval_seconds);
+    w.Key("timeoutSeconds");
+    w.Double(rc.timeout_seconds);
+    w.Key("httpStatusCodesForReady");
+    w.StartArray();
+    for (int c : rc.http_status_codes_for_ready) w.Int(c);
+    w.EndArray();
+    w.Key("preserveLastResponse");
+    w.Bool(false);
     w.EndObject();
   }
   w.EndArray();
@@ -619,6 +695,21 @@ void WriteApp(Writer& w, const App& a, const AppStatus* status, bool extensions)
       w.EndObject();
     }
     w.EndArray();
+    if (status->readiness) {
+      w.Key("readinessCheckResults");
+      w.StartArray();
+      for (const auto& [task_id, ready] : status->readiness_results) {
+        w.StartObject();
+        w.Key("name");
+        Str(w, a.readiness_checks.empty() ? "readinessCheck" : a.readiness_checks.front().name);
+        w.Key("taskId");
+        Str(w, task_id);
+        w.Key("ready");
+        w.Bool(ready);
+        w.EndObject();
+      }
+      w.EndArray();
+    }
     if (status->tasks != nullptr) {
       w.Key("tasks");
       w.StartArray();
@@ -704,6 +795,8 @@ void WriteTask(Writer& w, const Task& t, bool stored) {
     w.Key("consecutiveFailures");
     w.Int(t.consecutive_failures);
     w.EndObject();
+    w.Key("ready");
+    w.Bool(t.ready);
     if (t.healthy) {
       w.Key("healthy");
       w.Bool(*t.healthy);
@@ -727,6 +820,7 @@ bool ReadTask(const rapidjson::Value& json, Task* t) {
   r.Bool("killing", &t->killing);
   r.String("unreachableSince", &t->unreachable_since);
   r.StringMap("attributes", &t->attributes);
+  r.Bool("ready", &t->ready);
   if (const auto* h = r.Get("health"); h != nullptr && h->IsObject()) {
     FieldReader hr(*h, &errors, "/health");
     hr.String("firstSuccess", &t->first_success);
@@ -744,6 +838,30 @@ bool ReadTask(const rapidjson::Value& json, Task* t) {
     }
   }
   return errors.empty() && !t->id.empty();
+}
+
+void WriteGroup(Writer& w, const std::string& id, const std::string& version, const std::function<void()>& apps,
+                const std::function<void()>& groups) {
+  w.StartObject();
+  w.Key("id");
+  Str(w, id);
+  w.Key("apps");
+  w.StartArray();
+  apps();
+  w.EndArray();
+  w.Key("groups");
+  w.StartArray();
+  groups();
+  w.EndArray();
+  w.Key("pods");
+  w.StartArray();
+  w.EndArray();
+  w.Key("dependencies");
+  w.StartArray();
+  w.EndArray();
+  w.Key("version");
+  Str(w, version);
+  w.EndObject();
 }
 
 std::string AppJson(const App& app) {

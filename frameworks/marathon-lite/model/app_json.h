@@ -2,6 +2,7 @@
 // for the store's rows.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,9 @@ void ValidateApp(const App& app, std::vector<FieldError>* errors, const std::str
 struct AppStatus {
   int staged = 0, running = 0, healthy = 0, unhealthy = 0;
   std::vector<std::string> deployments;
-  const std::vector<Task>* tasks = nullptr;  // embed=apps.tasks
+  const std::vector<Task>* tasks = nullptr;                     // embed=apps.tasks
+  bool readiness = false;                                       // embed=apps.readiness
+  std::vector<std::pair<std::string, bool>> readiness_results;  // (task ID, ready) of checked tasks
 };
 
 // The keys Marathon 1.10 emits for an app, no others (clients build their
@@ -43,6 +46,11 @@ bool ReadTask(const rapidjson::Value& json, Task* task);  // a stored row
 
 std::string AppJson(const App& app);     // stored form
 std::string TaskJson(const Task& task);  // stored form
+
+// Marathon's group object: id, apps, groups, pods, dependencies, version;
+// `apps` and `groups` write the members of those arrays.
+void WriteGroup(Writer& w, const std::string& id, const std::string& version, const std::function<void()>& apps,
+                const std::function<void()>& groups);
 
 void Str(Writer& w, const std::string& s);  // always valid UTF-8
 // {"message": ..., "details": [{"path", "errors": [...]}]} (422's body)

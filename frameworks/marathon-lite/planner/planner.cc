@@ -43,7 +43,7 @@ void SortForKilling(const App& app, std::vector<const Task*>* tasks) {
   });
 }
 
-AppPlan PlanApp(const App& app, const std::vector<Task>& tasks, const Backoff& backoff, absl::Time now) {
+AppPlan PlanApp(const App& app, const std::vector<Task>& tasks, const Backoff& backoff, absl::Time now, int canary) {
   AppPlan plan;
   const int n = app.instances;
   std::vector<const Task*> current, old;
@@ -72,24 +72,32 @@ AppPlan PlanApp(const App& app, const std::vector<Task>& tasks, const Backoff& b
   if (active_old > 0) {
     const int max_total = static_cast<int>(std::floor(n * (1 + app.upgrade_strategy.maximum_over_capacity) + 1e-9));
     const int min_healthy = static_cast<int>(std::ceil(n * app.upgrade_strategy.minimum_health_capacity - 1e-9));
-    plan.launch = std::max(0, std::min(n - active_current, max_total - active_current - active_old - killing));
+    const int want_current = canary >= 0 ? std::min(n, canary) : n;
+    plan.launch =
+        std::max(0, std::min(want_current - active_current, max_total - active_current - active_old - killing));
     // Old tasks that are not healthy cost no capacity; healthy ones go
-    // while enough healthy tasks stay.
+    // while enough healthy tasks stay. A canary deployment keeps the old
+    // tasks the canaries do not replace.
     SortForKilling(app, &old);
     int may_kill_healthy = std::max(0, healthy_current + healthy_old - min_healthy);
+    int may_kill = canary >= 0 ? std::max(0, active_old - (n - want_current)) : active_old;
     for (const Task* t : old) {
+      if (may_kill == 0) break;
       if (!IsHealthy(app, *t)) {
         plan.kill.push_back(t->id);
+        --may_kill;
       } else if (may_kill_healthy > 0) {
         plan.kill.push_back(t->id);
         --may_kill_healthy;
+        --may_kill;
       }
     }
     // minimumHealthCapacity 1 with no room over capacity: kill one old task
     // to make room, or the replacement could never start.
-    if (plan.launch == 0 && plan.kill.empty() && killing == 0 && active_current < n) {
+    if (plan.launch == 0 && plan.kill.empty() && killing == 0 && active_current < want_current && may_kill > 0) {
       plan.kill.push_back(old.back()->id);
     }
+    plan.canary_ready = canary >= 0 && active_current == want_current && healthy_current == want_current;
   } else if (active_current < n) {
     plan.launch = n - active_current;
   } else if (active_current > n) {
@@ -109,7 +117,8 @@ AppPlan PlanApp(const App& app, const std::vector<Task>& tasks, const Backoff& b
       plan.launch_after = until;
     }
   }
-  plan.steady = active_old == 0 && killing == 0 && active_current == n && healthy_current == n && plan.expunge.empty();
+  plan.steady = canary < 0 && active_old == 0 && killing == 0 && active_current == n && healthy_current == n &&
+                plan.expunge.empty();
   return plan;
 }
 

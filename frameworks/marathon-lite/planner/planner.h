@@ -29,6 +29,7 @@ struct AppPlan {
   std::vector<std::string> kill;                   // task IDs
   absl::Time launch_after = absl::InfinitePast();  // launches held back until then
   bool crash_looping = false;                      // crashLoopLimit reached: no launches until a change
+  bool canary_ready = false;                       // the canaries run healthy: the deployment waits for a promote
   // The app is where its definition says: n tasks of it, all running and
   // healthy, none older, none still being killed. Its deployment (if any) is done.
   bool steady = false;
@@ -44,7 +45,11 @@ absl::Time LaunchDelayUntil(const App& app, const Backoff& backoff);
 // less the tasks of older ones. A deployment progresses while this grows.
 int Progress(const App& app, const std::vector<Task>& tasks);
 
-AppPlan PlanApp(const App& app, const std::vector<Task>& tasks, const Backoff& backoff, absl::Time now);
+// `canary` >= 0: a canary deployment not promoted yet, which may run only
+// that many tasks of the new definition (and keeps enough old ones to make
+// up the app's instances); it is never steady.
+AppPlan PlanApp(const App& app, const std::vector<Task>& tasks, const Backoff& backoff, absl::Time now,
+                int canary = -1);
 
 // The order in which an app's tasks are killed when it has too many: ones
 // not running yet first, then by killSelection (YOUNGEST_FIRST: the latest

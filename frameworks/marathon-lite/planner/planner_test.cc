@@ -193,3 +193,54 @@ TEST(Planner, ProgressCountsHealthyNewLessOld) {
 
 }  // namespace
 }  // namespace corral::marathon
+
+namespace corral::marathon {
+namespace {
+
+TEST(Planner, CanaryRunsItsTasksBesideTheOldUntilPromoted) {
+  for (auto strategy : {UpgradeStrategy{1.0, 1.0}, UpgradeStrategy{0.5, 0.0}, UpgradeStrategy{0.0, 0.0}}) {
+    App app = MakeApp(4, "v2");
+    app.upgrade_strategy = strategy;
+    std::vector<Task> tasks;
+    for (int i = 0; i < 4; ++i) tasks.push_back(MakeTask("old" + std::to_string(i), "v1"));
+    for (int step = 0; step < 10; ++step) {
+      AppPlan p = PlanApp(app, tasks, Backoff(), kNow, /*canary=*/1);
+      EXPECT_FALSE(p.steady);
+      for (const auto& id : p.kill) {
+        tasks.erase(std::remove_if(tasks.begin(), tasks.end(), [&](const Task& t) { return t.id == id; }), tasks.end());
+      }
+      for (int i = 0; i < p.launch; ++i)
+        tasks.push_back(MakeTask("new" + std::to_string(step) + std::to_string(i), "v2"));
+    }
+    int news = 0;
+    for (const auto& t : tasks) news += t.version == "v2";
+    EXPECT_EQ(news, 1);
+    EXPECT_EQ(tasks.size(), 4u) << "the canary replaced one old task, no more";
+    EXPECT_TRUE(PlanApp(app, tasks, Backoff(), kNow, 1).canary_ready);
+    // Promoted: the rest rolls.
+    AppPlan p = PlanApp(app, tasks, Backoff(), kNow);
+    EXPECT_TRUE(p.launch > 0 || !p.kill.empty());
+  }
+}
+
+}  // namespace
+}  // namespace corral::marathon
+
+namespace corral::marathon {
+namespace {
+
+TEST(Planner, ANewTaskRetiresAnOldOneOnlyOnceReady) {
+  App app = MakeApp(1, "v2");
+  app.upgrade_strategy = {1.0, 1.0};
+  app.readiness_checks.emplace_back();
+  std::vector<Task> tasks = {MakeTask("old1", "v1"), MakeTask("new1", "v2")};
+  AppPlan p = PlanApp(app, tasks, Backoff(), kNow);
+  EXPECT_TRUE(p.kill.empty()) << "running, not ready";
+  EXPECT_FALSE(p.steady);
+  tasks[1].ready = true;
+  p = PlanApp(app, tasks, Backoff(), kNow);
+  EXPECT_EQ(p.kill, std::vector<std::string>{"old1"});
+}
+
+}  // namespace
+}  // namespace corral::marathon

@@ -12,6 +12,9 @@ DriverAdapter::DriverAdapter(Service* service, const FrameworkOptions& options) 
   fw.set_checkpoint(true);
   fw.add_roles(options.role);
   fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::MULTI_ROLE);
+  // TASK_UNREACHABLE rather than TASK_LOST for tasks on an agent that is
+  // away, so that unreachableStrategy decides when they are replaced.
+  fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::PARTITION_AWARE);
   if (!options.principal.empty()) fw.set_principal(options.principal);
   if (!options.webui_url.empty()) fw.set_webui_url(options.webui_url);
   if (auto id = service->StoredFrameworkId()) fw.mutable_id()->set_value(*id);

@@ -193,6 +193,9 @@ absl::StatusOr<ChangeResult> Service::ApplyChange(App app, const std::string& ac
   }
   if (auto s = store_->PutApp(app); !s.ok()) return s;
   Deployment d{UuidToString(NewUuidBytes()), app.id, app.version, previous, app.version, action};
+  // A canary only where there are tasks of another configuration to replace.
+  d.canary = app.canary_instances > 0 && existing != state_.apps.end() && action == "RestartApplication" &&
+             !existing->second.tasks.empty();
   if (dep != state_.deployments.end()) {
     if (dep->second.previous.empty() || dep->second.action == "StartApplication") d.previous = dep->second.previous;
     (void)store_->DeleteDeployment(dep->second.id);
@@ -333,6 +336,22 @@ absl::StatusOr<ChangeResult> Service::RollbackTo(const std::string& app_id, cons
   return ApplyChange(**prev, "RollbackApplication", force, true);
 }
 
+absl::StatusOr<ChangeResult> Service::PromoteDeployment(const std::string& deployment_id) {
+  return loop_.Call([&]() -> absl::StatusOr<ChangeResult> {
+    for (auto& [app_id, d] : state_.deployments) {
+      if (d.id != deployment_id) continue;
+      if (!d.canary)
+        return absl::FailedPreconditionError("deployment " + d.id + " is not a canary waiting to be promoted");
+      d.canary = false;
+      if (auto s = store_->PutDeployment(d); !s.ok()) return s;
+      EmitDeployment("deployment_step_success", d);
+      MarkDirty(app_id);
+      return ChangeResult{d.version, d.id};
+    }
+    return absl::NotFoundError("DeploymentPlan " + deployment_id + " does not exist");
+  });
+}
+
 absl::StatusOr<std::vector<std::string>> Service::Versions(const std::string& app_id) {
   return loop_.Call([&]() -> absl::StatusOr<std::vector<std::string>> {
     if (!state_.apps.count(app_id)) return absl::NotFoundError("App '" + app_id + "' does not exist");
@@ -459,25 +478,12 @@ void Service::EmitDeployment(const char* type, const Deployment& d, const std::s
   rapidjson::StringBuffer b;
   Writer w(b);
   auto group = [&](const App* app, const std::string& version) {
-    w.StartObject();
-    w.Key("id");
-    w.String("/");
-    w.Key("apps");
-    w.StartArray();
-    if (app != nullptr) WriteApp(w, *app);
-    w.EndArray();
-    w.Key("groups");
-    w.StartArray();
-    w.EndArray();
-    w.Key("pods");
-    w.StartArray();
-    w.EndArray();
-    w.Key("dependencies");
-    w.StartArray();
-    w.EndArray();
-    w.Key("version");
-    Str(w, version);
-    w.EndObject();
+    WriteGroup(
+        w, "/", version,
+        [&] {
+          if (app != nullptr) WriteApp(w, *app);
+        },
+        [] {});
   };
   auto step = [&] {
     w.StartObject();
@@ -657,7 +663,10 @@ void Service::Replan(bool all) {
     std::vector<Task> tasks;
     tasks.reserve(e.tasks.size());
     for (const auto& [tid, t] : e.tasks) tasks.push_back(t);
-    AppPlan plan = PlanApp(e.app, tasks, e.backoff, now);
+    auto dep = state_.deployments.find(id);
+    int canary = dep != state_.deployments.end() && dep->second.canary ? e.app.canary_instances : -1;
+    AppPlan plan = PlanApp(e.app, tasks, e.backoff, now, canary);
+    if (!e.app.readiness_checks.empty()) CheckReadiness(e, now);
     for (const auto& tid : plan.kill) KillTask(&e.tasks[tid], e.app.task_kill_grace_period_seconds);
     for (const auto& tid : plan.expunge) {
       if (cluster_ != nullptr) cluster_->Kill(tid, e.tasks[tid].agent_id, 0);
@@ -700,6 +709,48 @@ void Service::Replan(bool all) {
     } else {
       cluster_->Suppress();
     }
+  }
+}
+
+void Service::CheckReadiness(const AppEntry& e, absl::Time now) {
+  const ReadinessCheck& rc = e.app.readiness_checks.front();
+  size_t port_index = 0;
+  while (port_index < e.app.port_definitions.size() && e.app.port_definitions[port_index].name != rc.port_name) {
+    ++port_index;
+  }
+  for (const auto& [id, t] : e.tasks) {
+    if (t.ready || t.killing || t.state != "TASK_RUNNING" || t.version != e.app.last_config_change_at) continue;
+    if (!e.app.health_checks.empty() && !t.healthy.value_or(false)) continue;  // healthy first
+    if (port_index >= t.ports.size() || readiness_in_flight_.count(id)) continue;
+    auto due = readiness_due_.find(id);
+    if (due != readiness_due_.end() && due->second > now) continue;
+    readiness_in_flight_.insert(id);
+    std::string url = absl::StrCat(rc.protocol == "HTTPS" ? "https" : "http", "://", t.host, ":", t.ports[port_index],
+                                   rc.path.empty() || rc.path[0] != '/' ? "/" : "", rc.path);
+    std::string app_id = e.app.id, task_id = id;
+    readiness_.Check(url, rc.timeout_seconds, [this, app_id, task_id](int status) {
+      loop_.Post([this, app_id, task_id, status] {
+        readiness_in_flight_.erase(task_id);
+        auto app = state_.apps.find(app_id);
+        if (app == state_.apps.end() || app->second.app.readiness_checks.empty()) return;
+        auto t = app->second.tasks.find(task_id);
+        if (t == app->second.tasks.end()) {
+          readiness_due_.erase(task_id);
+          return;
+        }
+        const ReadinessCheck& check = app->second.app.readiness_checks.front();
+        t->second.readiness_status = status;
+        const auto& codes = check.http_status_codes_for_ready;
+        if (std::find(codes.begin(), codes.end(), status) != codes.end()) {
+          t->second.ready = true;
+          readiness_due_.erase(task_id);
+          (void)Persist(t->second);
+          MarkDirty(app_id);
+        } else {
+          readiness_due_[task_id] = clock_->Now() + absl::Seconds(check.interval_seconds);
+        }
+      });
+    });
   }
 }
 

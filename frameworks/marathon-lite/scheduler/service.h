@@ -19,6 +19,7 @@
 #include "corral/v1/corral.pb.h"
 #include "model/app.h"
 #include "planner/planner.h"
+#include "scheduler/readiness.h"
 #include "store/store.h"
 
 namespace corral::marathon {
@@ -104,6 +105,8 @@ class Service {
   // The app back to one of its stored versions (PUT {"version": v}); its
   // tasks of that version's configuration are kept.
   absl::StatusOr<ChangeResult> RollbackApp(const std::string& app_id, const std::string& version, bool force);
+  // A canary deployment rolls on. FailedPrecondition when it is not one.
+  absl::StatusOr<ChangeResult> PromoteDeployment(const std::string& deployment_id);
   absl::StatusOr<std::vector<std::string>> Versions(const std::string& app_id);
   absl::StatusOr<App> Version(const std::string& app_id, const std::string& version);
   // The launch delay of an app back to none (DELETE /v2/queue/{app}/delay).
@@ -138,6 +141,7 @@ class Service {
   void EmitDeployment(const char* type, const Deployment& d, const std::string& reason = "");
   void EmitTaskChange(const Task& task, const std::string& message);
   void DeploymentDone(const std::string& app_id, bool failed, const std::string& reason);
+  void CheckReadiness(const AppEntry& entry, absl::Time now);
   absl::Status Persist(const Task& task);
   v1::TaskInfo BuildTaskInfo(const App& app, const Task& task, const v1::Offer& offer,
                              const std::vector<v1::Resource>& resources) const;
@@ -161,7 +165,12 @@ class Service {
   bool replan_scheduled_ = false;
   bool offers_wanted_ = true;  // the driver subscribes unsuppressed
   std::string last_version_;
-  EventLoop loop_;  // last: stops (and joins) before the state goes
+  // Readiness checks in flight, and when each unready task is checked next.
+  std::set<std::string> readiness_in_flight_;
+  std::map<std::string, absl::Time> readiness_due_;
+  EventLoop loop_;  // stops (and joins) before the state goes
+  // After the loop: its threads are joined first, and post to the loop.
+  ReadinessChecker readiness_;
 };
 
 }  // namespace corral::marathon

@@ -60,7 +60,7 @@ class SqliteStore : public Store {
         "  PRIMARY KEY (app_id, version));"
         "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, json TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS deployments (id TEXT PRIMARY KEY, app_id TEXT NOT NULL, version TEXT NOT NULL,"
-        "  previous TEXT NOT NULL, started_at TEXT NOT NULL, action TEXT NOT NULL);");
+        "  previous TEXT NOT NULL, started_at TEXT NOT NULL, action TEXT NOT NULL, canary INTEGER NOT NULL);");
   }
 
   absl::StatusOr<StoredState> Load() override {
@@ -90,9 +90,11 @@ class SqliteStore : public Store {
       }
     }
     {
-      Statement s(db_, "SELECT id, app_id, version, previous, started_at, action FROM deployments ORDER BY started_at");
+      Statement s(
+          db_, "SELECT id, app_id, version, previous, started_at, action, canary FROM deployments ORDER BY started_at");
       while (s.Step() == SQLITE_ROW) {
-        state.deployments.push_back({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5)});
+        state.deployments.push_back(
+            {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6) == "1"});
       }
     }
     return state;
@@ -178,9 +180,10 @@ class SqliteStore : public Store {
 
   absl::Status PutDeployment(const Deployment& d) override {
     Statement s(db_,
-                "INSERT OR REPLACE INTO deployments (id, app_id, version, previous, started_at, action) "
-                "VALUES (?, ?, ?, ?, ?, ?)");
+                "INSERT OR REPLACE INTO deployments (id, app_id, version, previous, started_at, action, canary) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)");
     s.Bind(1, d.id).Bind(2, d.app_id).Bind(3, d.version).Bind(4, d.previous).Bind(5, d.started_at).Bind(6, d.action);
+    s.Bind(7, int64_t{d.canary ? 1 : 0});
     if (s.Step() != SQLITE_DONE) return s.Error("deployment " + d.id);
     return absl::OkStatus();
   }

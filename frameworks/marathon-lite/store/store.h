@@ -25,7 +25,8 @@ struct Deployment {
   std::string version;
   std::string previous;  // empty for a new app
   std::string started_at;
-  std::string action;  // StartApplication, ScaleApplication, RestartApplication, StopApplication
+  std::string action;   // StartApplication, ScaleApplication, RestartApplication, RollbackApplication
+  bool canary = false;  // waiting for a promote before it replaces more than canaryInstances
 };
 
 struct StoredState {

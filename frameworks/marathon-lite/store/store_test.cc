@@ -36,10 +36,10 @@ TEST(SqliteStore, EverythingSurvivesAReopen) {
     ASSERT_TRUE((*store)->PutTasks({&t1, &t2}).ok());
     ASSERT_TRUE((*store)->DeleteTasks({"web.2"}).ok());
     ASSERT_TRUE((*store)->SetFrameworkId("fw-1").ok());
-    ASSERT_TRUE(
-        (*store)
-            ->PutDeployment({"d1", "/web", app.version, "2026-01-01T00:00:00.000Z", app.version, "ScaleApplication"})
-            .ok());
+    ASSERT_TRUE((*store)
+                    ->PutDeployment({"d1", "/web", app.version, "2026-01-01T00:00:00.000Z", app.version,
+                                     "RestartApplication", true})
+                    .ok());
   }
   auto store = OpenSqliteStore(dir);
   ASSERT_TRUE(store.ok());
@@ -52,7 +52,8 @@ TEST(SqliteStore, EverythingSurvivesAReopen) {
   EXPECT_EQ(state->tasks[0].ports, std::vector<int>{31000});
   EXPECT_EQ(state->tasks[0].attributes.at("rack"), "r1");
   ASSERT_EQ(state->deployments.size(), 1u);
-  EXPECT_EQ(state->deployments[0].action, "ScaleApplication");
+  EXPECT_EQ(state->deployments[0].action, "RestartApplication");
+  EXPECT_TRUE(state->deployments[0].canary);
   auto versions = (*store)->Versions("/web");
   ASSERT_TRUE(versions.ok());
   EXPECT_EQ(versions->size(), 2u);

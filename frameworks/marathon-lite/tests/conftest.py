@@ -18,6 +18,9 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[3]
+# Two names of this machine, so that the agents have hostnames of their own
+# (for hostname constraints) that still resolve (for readiness checks).
+HOSTS = ["127.0.0.1", "localhost"]
 BIN = Path(os.environ.get("CORRAL_BIN_DIR", ROOT / "build" / "bin"))
 T = TypeVar("T")
 
@@ -67,8 +70,9 @@ class Daemon:
 
 
 class Cluster:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, master_args: list[str] | None = None) -> None:
         self.root = root
+        self.master_args = master_args or []
         self.master_port = free_port()
         self.master_url = f"http://127.0.0.1:{self.master_port}"
         self.daemons: list[Daemon] = []
@@ -78,13 +82,14 @@ class Cluster:
 
     def start(self) -> None:
         master = Daemon([str(BIN / "corral-master"), f"--port={self.master_port}",
-                         f"--work_dir={self.root}/master", "--allocation_interval=50ms", "--log_level=warning"],
+                         f"--work_dir={self.root}/master", "--allocation_interval=50ms", "--log_level=warning",
+                         *self.master_args],
                         self.root / "master.log")
         master.start()
         self.daemons.append(master)
         for i, rack in enumerate(["r1", "r2"]):
             agent = Daemon([str(BIN / "corral-agent"), f"--master=127.0.0.1:{self.master_port}",
-                            f"--port={free_port()}", f"--work_dir={self.root}/agent{i}", f"--hostname=host{i}",
+                            f"--port={free_port()}", f"--work_dir={self.root}/agent{i}", f"--hostname={HOSTS[i]}",
                             "--resources=cpus:8;mem:4096;disk:4096;ports:[31000-31999]", f"--attributes=rack:{rack}",
                             "--cgroups=false", "--registration_backoff=100ms", "--log_level=warning"],
                            self.root / f"agent{i}.log")

@@ -4,10 +4,11 @@ raw HTTP where the client does not reach), against real daemons."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import requests
-from conftest import Cluster, wait_for
+from conftest import HOSTS, Cluster, wait_for
 from marathon import MarathonClient
 from marathon.models import MarathonApp
 
@@ -48,7 +49,7 @@ def test_every_response_parses_in_the_client(cluster: Cluster) -> None:
     assert m.list_apps(label="team==web") and not m.list_apps(label="team==db")
     got = m.get_app("/prod/web")
     assert got.version.endswith("Z") and len(got.tasks) == 2
-    assert all(t.started_at is not None and t.host in ("host0", "host1") for t in got.tasks)
+    assert all(t.started_at is not None and t.host in HOSTS for t in got.tasks)
     assert got.port_definitions[0].port >= 10000  # a service port was assigned
     assert len(m.list_tasks()) == 2
     assert m.list_deployments() == [] or all(d.affected_apps == ["/prod/web"] for d in m.list_deployments())
@@ -112,7 +113,7 @@ def test_killed_task_is_replaced_and_kill_with_scale_shrinks(cluster: Cluster) -
     create(cluster, {"id": "/svc", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
                      "constraints": [["hostname", "UNIQUE"]]})
     tasks = wait_for(lambda: running(m, "/svc", 2), what="2 running")
-    assert {t.host for t in tasks} == {"host0", "host1"}, "UNIQUE hostname spreads the instances"
+    assert {t.host for t in tasks} == set(HOSTS), "UNIQUE hostname spreads the instances"
     m.kill_task("/svc", tasks[0].id)
     again = wait_for(lambda: (r := running(m, "/svc", 2)) and tasks[0].id not in {t.id for t in r} and r,
                      what="the killed task replaced")
@@ -140,11 +141,15 @@ def test_errors_are_marathons(cluster: Cluster) -> None:
     dep = r.headers["Marathon-Deployment-Id"]
     r = requests.put(cluster.url + "/v2/apps/big", json={"cpus": 0.1, "mem": 16}, timeout=5)
     assert r.status_code == 409 and r.json()["deployments"] == [{"id": dep}]
+    m = client(cluster)
+    [queued] = m.list_queue()
+    assert queued.app.id == "/big" and queued.count == 1
+    [d] = m.list_deployments()
+    assert d.id == dep and d.affected_apps == ["/big"]
     r = requests.post(cluster.url + "/v2/apps", json={"id": "big", "cmd": "sleep 1"}, timeout=5)
     assert r.status_code == 409 and "already exists" in r.json()["message"]
     r = requests.put(cluster.url + "/v2/apps/big?force=true", json={"cpus": 0.1, "mem": 16}, timeout=5)
     assert r.status_code == 200
-    m = client(cluster)
     wait_for(lambda: running(m, "/big", 1), what="the forced update deployed")
     wait_for(lambda: not m.list_deployments(), what="no deployment left")
 
@@ -189,6 +194,26 @@ def test_health_checks_pass_and_failing_instances_are_replaced(cluster: Cluster)
     assert m.get_app("/sick").tasks_healthy == 0
 
 
+def test_unreachable_agents_tasks_are_replaced(tmp_path: Path) -> None:
+    # Agents missing three 300 ms pings are unreachable: only this test's
+    # cluster is that strict, so that load elsewhere does not trip it.
+    c = Cluster(tmp_path, master_args=["--agent_ping_timeout=300ms", "--max_agent_ping_timeouts=3"])
+    try:
+        c.start()
+        m = client(c)
+        create(c, {"id": "/edge", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1,
+                   "unreachableStrategy": {"inactiveAfterSeconds": 0, "expungeAfterSeconds": 0}})
+        [task] = wait_for(lambda: running(m, "/edge", 1), what="1 running")
+        lost_agent = c.daemons[1 + HOSTS.index(task.host)]  # daemons[0] is the master
+        lost_agent.kill9()
+        [again] = wait_for(lambda: (r := running(m, "/edge", 1)) and r[0].id != task.id and r, timeout=60,
+                           what="the task replaced on the other agent")
+        assert again.host != task.host
+        assert [t.id for t in m.list_tasks("/edge")] == [again.id], "the unreachable task was expunged"
+    finally:
+        c.stop()
+
+
 def test_failing_deploy_hits_its_deadline_and_reverts(cluster: Cluster) -> None:
     m = client(cluster)
 
@@ -219,6 +244,56 @@ def test_failing_deploy_hits_its_deadline_and_reverts(cluster: Cluster) -> None:
     events.close()
 
 
+def test_readiness_check_gates_the_deployment(cluster: Cluster, tmp_path: Path) -> None:
+    """The tasks serve `tmp_path`; /ready exists once the test writes it."""
+    m = client(cluster)
+    app = {"id": "/ready", "cpus": 0.1, "mem": 64, "instances": 2,
+           "cmd": f"exec python3 -m http.server $PORT0 --bind 127.0.0.1 --directory {tmp_path}",
+           "portDefinitions": [{"port": 0, "name": "http"}],
+           "readinessChecks": [{"name": "r", "protocol": "HTTP", "path": "/ready", "portName": "http",
+                                "intervalSeconds": 0.2, "timeoutSeconds": 2}]}
+    create(cluster, app)
+
+    def checked_not_ready() -> bool:
+        a = m.get_app("/ready")
+        results = a.readiness_check_results
+        return a.tasks_running == 2 and len(results) == 2 and not any(r["ready"] for r in results)
+
+    # Both tasks run and were checked, and the deployment waits for them.
+    wait_for(checked_not_ready, what="two running tasks that are not ready")
+    assert [d.affected_apps for d in m.list_deployments()] == [["/ready"]]
+    (tmp_path / "ready").write_text("ok")
+    wait_for(lambda: not m.list_deployments(), what="the deployment done once the tasks are ready")
+    assert all(r["ready"] for r in m.get_app("/ready").readiness_check_results)
+    r = requests.post(cluster.url + "/v2/apps", timeout=5, json=dict(app, id="/bad-ready", readinessChecks=[
+        {"portName": "nope"}]))
+    assert r.status_code == 422 and r.json()["details"][0]["path"] == "/readinessChecks(0)/portName"
+
+
+def test_canary_waits_for_promote(cluster: Cluster) -> None:
+    m = client(cluster)
+    create(cluster, {"id": "/can", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3,
+                     "canaryInstances": 1})
+    old = {t.id for t in wait_for(lambda: running(m, "/can", 3), what="3 running")}
+    r = requests.put(cluster.url + "/v2/apps/can", json={"cmd": "sleep 2000"}, timeout=5)
+    dep = r.json()["deploymentId"]
+    v2 = m.get_app("/can").version
+
+    def canary_only() -> bool:
+        tasks = running(m, "/can", 3)
+        return tasks is not None and sum(t.version == v2 for t in tasks) == 1 and \
+            len({t.id for t in tasks} & old) == 2
+
+    wait_for(canary_only, what="one canary beside two old tasks")
+    [d] = m.list_deployments()
+    assert d.id == dep and d.total_steps == 2
+    r = requests.post(cluster.url + f"/v2/deployments/{dep}/promote", timeout=5)
+    assert r.status_code == 200
+    wait_for(lambda: running(m, "/can", 3, version=v2) and not m.list_deployments(), what="rolled on after promote")
+    r = requests.post(cluster.url + f"/v2/deployments/{dep}/promote", timeout=5)
+    assert r.status_code == 404
+
+
 def test_events_stream(cluster: Cluster) -> None:
     events = EventReader(cluster.url, ["deployment_info", "status_update_event", "deployment_success",
                                        "api_post_event"])
@@ -228,7 +303,7 @@ def test_events_stream(cluster: Cluster) -> None:
     info = events.next("deployment_info")
     assert info["plan"]["steps"][0]["actions"] == [{"action": "StartApplication", "app": "/ev"}]
     update = events.next("status_update_event", lambda e: e["taskStatus"] == "TASK_RUNNING")
-    assert update["appId"] == "/ev" and update["host"] in ("host0", "host1")
+    assert update["appId"] == "/ev" and update["host"] in HOSTS
     assert events.next("deployment_success")["id"] == info["id"]
     events.close()
 
