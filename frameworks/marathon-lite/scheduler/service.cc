@@ -197,7 +197,8 @@ absl::StatusOr<ChangeResult> Service::ApplyChange(App app, const std::string& ac
   d.canary = app.canary_instances > 0 && existing != state_.apps.end() && action == "RestartApplication" &&
              !existing->second.tasks.empty();
   if (dep != state_.deployments.end()) {
-    if (dep->second.previous.empty() || dep->second.action == "StartApplication") d.previous = dep->second.previous;
+    // Forced over an unfinished creation: rolling back still removes the app.
+    if (dep->second.previous.empty()) d.previous.clear();
     (void)store_->DeleteDeployment(dep->second.id);
   }
   if (auto s = store_->PutDeployment(d); !s.ok()) return s;
@@ -627,7 +628,10 @@ void Service::Reconcile() {
   }
   for (auto& [tid, t] : state_.doomed) cluster_->Kill(tid, t.agent_id, 0);
   cluster_->Reconcile({});  // and what the master has that the store does not
-  loop_.PostAfter(absl::Seconds(options_.reconciliation_interval), [this] {
+  // One periodic round, however often the driver resubscribed.
+  loop_.Cancel(reconcile_timer_);
+  reconcile_timer_ = loop_.PostAfter(absl::Seconds(options_.reconciliation_interval), [this] {
+    reconcile_timer_ = 0;
     if (state_.subscribed) Reconcile();
   });
 }

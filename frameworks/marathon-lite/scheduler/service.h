@@ -163,6 +163,7 @@ class Service {
   // stored: a restart gives a deployment its full deadline again).
   std::map<std::string, std::pair<int, absl::Time>> progress_;
   bool replan_scheduled_ = false;
+  EventLoop::TimerId reconcile_timer_ = 0;
   bool offers_wanted_ = true;  // the driver subscribes unsuppressed
   std::string last_version_;
   // Readiness checks in flight, and when each unready task is checked next.

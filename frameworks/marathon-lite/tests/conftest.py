@@ -112,12 +112,14 @@ class Cluster:
         r.raise_for_status()
         return dict(r.json())
 
-    def master_tasks(self, state: str = "TASK_RUNNING") -> list[dict[str, Any]]:
-        """The tasks the master has for marathon, in `state`."""
+    def master_tasks(self, *states: str) -> list[dict[str, Any]]:
+        """The tasks the master has for marathon in any of `states`
+        (TASK_RUNNING when none), from one snapshot of its state."""
+        wanted = set(states or ["TASK_RUNNING"])
         out = []
         for fw in self.master_state()["frameworks"]:
             if fw["name"] == "marathon":
-                out += [t for t in fw["tasks"] if t["state"] == state]
+                out += [t for t in fw["tasks"] if t["state"] in wanted]
         return out
 
     def logs(self) -> str:

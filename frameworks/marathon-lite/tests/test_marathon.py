@@ -82,8 +82,8 @@ def test_scale_update_rollback_delete(cluster: Cluster) -> None:
 
     def rolled() -> bool:
         nonlocal low, high
-        tasks = cluster.master_tasks("TASK_RUNNING") + cluster.master_tasks("TASK_STAGING")
-        run = cluster.master_tasks("TASK_RUNNING")
+        tasks = cluster.master_tasks("TASK_RUNNING", "TASK_STAGING", "TASK_STARTING", "TASK_KILLING")
+        run = [t for t in tasks if t["state"] == "TASK_RUNNING"]
         low, high = min(low, len(run)), max(high, len(tasks))
         app = m.get_app("/web")
         return not app.deployments and app.tasks_running == 4 and all(t.version != v1 for t in app.tasks)
