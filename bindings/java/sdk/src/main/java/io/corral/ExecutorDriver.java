@@ -100,6 +100,10 @@ public final class ExecutorDriver implements AutoCloseable {
     if (data == null) throw new IllegalArgumentException("data: must not be null");
     Results.check(handle.nat.sendFrameworkMessage(data));
   }
+  public CompletableFuture<Void> sendFrameworkMessageAsync(byte[] data) {
+    return CompletableFuture.runAsync(() -> sendFrameworkMessage(data), Lifecycle.async());
+  }
+
 
   boolean dispatch(byte[] bytes) {
     if (failure != null) return false;

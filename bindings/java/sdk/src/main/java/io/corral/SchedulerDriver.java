@@ -378,6 +378,47 @@ public final class SchedulerDriver implements AutoCloseable {
     return CompletableFuture.runAsync(() -> acknowledge(status), Lifecycle.async());
   }
 
+  public CompletableFuture<Void> acceptAsync(
+      Collection<OfferID> offerIds, Collection<Offer.Operation> operations, Filters filters) {
+    return CompletableFuture.runAsync(() -> accept(offerIds, operations, filters), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> launchGroupAsync(OfferID offerId, ExecutorInfo executor, TaskGroupInfo group) {
+    return CompletableFuture.runAsync(() -> launchGroup(offerId, executor, group), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> acceptInverseOffersAsync(Collection<OfferID> inverseOfferIds, Filters filters) {
+    return CompletableFuture.runAsync(() -> acceptInverseOffers(inverseOfferIds, filters), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> declineInverseOffersAsync(Collection<OfferID> inverseOfferIds, Filters filters) {
+    return CompletableFuture.runAsync(() -> declineInverseOffers(inverseOfferIds, filters), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> killAsync(TaskID taskId, AgentID agentId, Duration gracePeriod) {
+    return CompletableFuture.runAsync(() -> kill(taskId, agentId, gracePeriod), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> reviveAsync(String... roles) {
+    return CompletableFuture.runAsync(() -> revive(roles), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> suppressAsync(String... roles) {
+    return CompletableFuture.runAsync(() -> suppress(roles), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> messageAsync(AgentID agentId, ExecutorID executorId, byte[] data) {
+    return CompletableFuture.runAsync(() -> message(agentId, executorId, data), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> shutdownAsync(ExecutorID executorId, AgentID agentId) {
+    return CompletableFuture.runAsync(() -> shutdown(executorId, agentId), Lifecycle.async());
+  }
+
+  public CompletableFuture<Void> teardownAsync() {
+    return CompletableFuture.runAsync(this::teardown, Lifecycle.async());
+  }
+
   // --- internals --------------------------------------------------------------------
 
   /** Runs one event's callback; false (and the driver aborts) if it threw. */

@@ -82,6 +82,21 @@ class SchedulerDriverTest {
     assertThrows(IllegalArgumentException.class, () -> new SchedulerDriver(r, Helpers.framework("x"), "nohost"));
   }
 
+  @Test
+  void futuresCompleteWhenTheMasterAcceptedAndFailWithItsReason(LocalCluster cluster) throws Exception {
+    Recorder r = new Recorder();
+    SchedulerDriver driver = new SchedulerDriver(r, Helpers.framework("java-test"), cluster.master());
+    driver.start();
+    r.await("subscribed", () -> r.subscribed > 0);
+    driver.suppressAsync().get();
+    driver.reviveAsync().get();
+    driver.close();
+    java.util.concurrent.ExecutionException e =
+        assertThrows(java.util.concurrent.ExecutionException.class, () -> driver.teardownAsync().get());
+    CorralException cause = assertInstanceOf(CorralException.class, e.getCause());
+    assertEquals(CorralException.Code.FAILED_PRECONDITION, cause.code());
+  }
+
   /** A callback that throws: the driver aborts, the update is not acknowledged, join rethrows it. */
   @Test
   void aThrowingCallbackAbortsAndItsUpdateComesAgain(LocalCluster cluster) throws Exception {
