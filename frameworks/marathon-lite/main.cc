@@ -9,14 +9,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "api/rest.h"
-#include "corral/common/duration.h"
 #include "corral/common/logging.h"
 #include "corral/common/work_dir_lock.h"
 #include "corral/http/server.h"
+#include "daemon_flags.h"
 #include "scheduler/driver_adapter.h"
 #include "scheduler/service.h"
 #include "store/store.h"
@@ -35,39 +32,25 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
 
-[[noreturn]] void Die(const std::string& msg) {
-  std::cerr << "corral-marathon: " << msg << std::endl;
-  std::exit(1);
-}
+const char* const kProgram = "corral-marathon";
 
-double Duration(const std::string& flag, const std::string& value) {
-  auto d = corral::ParseDurationSeconds(value);
-  if (!d.ok()) Die("--" + flag + ": " + std::string(d.status().message()));
-  if (*d <= 0) Die("--" + flag + " must be greater than zero");
-  return *d;
-}
+[[noreturn]] void Die(const std::string& msg) { corral::cli::Die(kProgram, msg); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view f) { return absl::EndsWith(f, "marathon-lite/main.cc"); };
-  config.contains_helpshort_flags = config.contains_help_flags;
-  absl::SetFlagsUsageConfig(config);
-  absl::SetProgramUsageMessage("corral-marathon --master=host:port --work_dir=DIR [flags]: Marathon's API on Corral");
+  corral::cli::SetUsage("marathon-lite/main.cc",
+                        "corral-marathon --master=host:port --work_dir=DIR [flags]: Marathon's API on Corral");
   absl::ParseCommandLine(argc, argv);
-
-  corral::LogLevel level;
-  if (!corral::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
-    Die("--log_level must be one of debug, info, warning, error");
-  }
-  corral::SetLogLevel(level);
+  corral::cli::SetLogLevelFlag(kProgram, absl::GetFlag(FLAGS_log_level));
   int port = absl::GetFlag(FLAGS_http_port);
   if (port < 0 || port > 65535) Die("--http_port must be between 0 and 65535");
   std::string master = absl::GetFlag(FLAGS_master);
   if (master.find(':') == std::string::npos) Die("--master must be host:port, got '" + master + "'");
-  double failover = Duration("failover_timeout", absl::GetFlag(FLAGS_failover_timeout));
-  double reconcile = Duration("reconciliation_interval", absl::GetFlag(FLAGS_reconciliation_interval));
+  double failover =
+      corral::cli::DurationFlag(kProgram, "failover_timeout", absl::GetFlag(FLAGS_failover_timeout), false);
+  double reconcile = corral::cli::DurationFlag(kProgram, "reconciliation_interval",
+                                               absl::GetFlag(FLAGS_reconciliation_interval), false);
   std::string work_dir = absl::GetFlag(FLAGS_work_dir);
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
