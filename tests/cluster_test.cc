@@ -1270,5 +1270,30 @@ TEST_F(ClusterTest, UpdatesAFrameworkDoesNotAcknowledgeDoNotPileUp) {
   (void)d.stop(false);
 }
 
+TEST_F(ClusterTest, AsynchronousAcknowledgementsLetTheNextUpdateThrough) {
+  LocalClusterOptions opts;
+  opts.agents = 1;
+  StartCluster(opts);
+  RecordingScheduler s;
+  SchedulerDriverOptions explicit_acks;
+  explicit_acks.implicit_acknowledgements = false;
+  SchedulerDriver d(&s, testing::Framework("async-acks"), cluster_->master_address(), explicit_acks);
+  ASSERT_TRUE(d.start().ok());
+  ASSERT_TRUE(s.WaitSubscribed());
+  LaunchOne(s, d, ShellTask("quick", {}, "true"));
+  v1::TaskStatus running = s.WaitForState("quick", v1::TASK_RUNNING);
+  ASSERT_TRUE(running.has_uuid());
+  // The agent holds TASK_FINISHED back until TASK_RUNNING is acknowledged.
+  ASSERT_TRUE(PollUntil([&] { return cluster_->agent(0).pending_updates() >= 1; }, 10.0));
+  ASSERT_TRUE(d.acknowledgeAsync(running.agent_id(), running.task_id(), running.uuid()).ok());
+  v1::TaskStatus finished = s.WaitForState("quick", v1::TASK_FINISHED);
+  ASSERT_TRUE(finished.has_uuid());
+  ASSERT_TRUE(d.acknowledgeAsync(finished.agent_id(), finished.task_id(), finished.uuid()).ok());
+  EXPECT_TRUE(PollUntil([&] { return cluster_->agent(0).pending_updates() == 0; }, 10.0));
+  (void)d.stop(false);
+  EXPECT_EQ(d.acknowledgeAsync(finished.agent_id(), finished.task_id(), finished.uuid()).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace corral

@@ -171,7 +171,7 @@ struct SchedulerDriver::Impl {
 
   // Implicit acknowledgements do not hold up the callback thread; a lost
   // one is harmless: the agent resends the update and it is acked again.
-  void AcknowledgeAsync(const v1::TaskStatus& st) {
+  bool AcknowledgeAsync(const v1::TaskStatus& st) {
     struct Pending {
       grpc::ClientContext ctx;
       Call call;
@@ -180,9 +180,9 @@ struct SchedulerDriver::Impl {
     auto* p = new Pending();
     {
       std::lock_guard<std::mutex> lock(mu);
-      if (framework_id.empty()) {
+      if (framework_id.empty() || status != DriverStatus::kRunning) {
         delete p;
-        return;
+        return false;
       }
       p->call.mutable_framework_id()->set_value(framework_id);
     }
@@ -193,6 +193,7 @@ struct SchedulerDriver::Impl {
     p->ctx.set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
     stub->async()->Call(&p->ctx, &p->call, &p->resp, [p](grpc::Status) { delete p; });
+    return true;
   }
 
   absl::Status Send(Call call) {
@@ -393,6 +394,16 @@ absl::Status SchedulerDriver::acknowledge(const v1::AgentID& agent_id, const v1:
   *c.mutable_acknowledge()->mutable_task_id() = task_id;
   c.mutable_acknowledge()->set_uuid(uuid);
   return impl_->Send(c);
+}
+
+absl::Status SchedulerDriver::acknowledgeAsync(const v1::AgentID& agent_id, const v1::TaskID& task_id,
+                                               const std::string& uuid) {
+  v1::TaskStatus st;
+  *st.mutable_agent_id() = agent_id;
+  *st.mutable_task_id() = task_id;
+  st.set_uuid(uuid);
+  if (!impl_->AcknowledgeAsync(st)) return absl::FailedPreconditionError("the framework is not subscribed");
+  return absl::OkStatus();
 }
 
 absl::Status SchedulerDriver::reconcile(const std::vector<Call::Reconcile::Task>& tasks) {

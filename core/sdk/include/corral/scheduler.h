@@ -100,6 +100,11 @@ class SchedulerDriver {
   absl::Status kill(const v1::TaskID& task_id, const v1::AgentID& agent_id = v1::AgentID());
   absl::Status killWithPolicy(const v1::TaskID& task_id, const v1::AgentID& agent_id, const v1::KillPolicy& policy);
   absl::Status acknowledge(const v1::AgentID& agent_id, const v1::TaskID& task_id, const std::string& uuid);
+  // The same acknowledgement without waiting for the master's answer (as
+  // implicit acknowledgements are sent): many can be in flight at once. One
+  // that is lost is harmless, the agent sends the update again. Fails only
+  // when the driver is not subscribed.
+  absl::Status acknowledgeAsync(const v1::AgentID& agent_id, const v1::TaskID& task_id, const std::string& uuid);
   // Empty `tasks` asks for every task of the framework (implicit).
   absl::Status reconcile(const std::vector<v1::scheduler::Call::Reconcile::Task>& tasks);
   absl::Status revive(const std::vector<std::string>& roles = {});
