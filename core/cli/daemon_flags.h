@@ -33,6 +33,13 @@ inline void SetUsage(const char* main_file, const char* usage) {
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view f) { return absl::EndsWith(f, file); };
   config.contains_helpshort_flags = config.contains_help_flags;
+  // "Flags from frameworks/batch/main.cc", not from where it was built.
+  config.normalize_filename = [](absl::string_view f) -> std::string {
+    for (absl::string_view root : {"/core/", "/frameworks/", "/bench/"}) {
+      if (auto at = f.rfind(root); at != absl::string_view::npos) return std::string(f.substr(at + 1));
+    }
+    return std::string(f);
+  };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
 }
