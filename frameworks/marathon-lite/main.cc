@@ -14,7 +14,8 @@
 #include "corral/common/work_dir_lock.h"
 #include "corral/http/server.h"
 #include "daemon_flags.h"
-#include "scheduler/driver_adapter.h"
+#include "corral/framework/driver_adapter.h"
+
 #include "scheduler/service.h"
 #include "store/store.h"
 
@@ -83,14 +84,15 @@ int main(int argc, char** argv) {
   if (!http.ok()) Die(std::string(http.status().message()));
   ro.leader = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string((*http)->port());
 
-  corral::marathon::FrameworkOptions fo;
+  corral::framework::FrameworkOptions fo;
   fo.master = master;
   fo.name = ro.framework_name;
   fo.role = so.role;
   fo.principal = absl::GetFlag(FLAGS_principal);
   fo.failover_timeout = failover;
   fo.webui_url = "http://" + ro.leader;
-  corral::marathon::DriverAdapter adapter(&service, fo);
+  fo.framework_id = service.StoredFrameworkId();
+  corral::framework::DriverAdapter adapter(&service, fo);
   service.SetCluster(&adapter);
   if (auto s = adapter.Start(); !s.ok()) Die(std::string(s.message()));
   std::cout << "corral-marathon: serving http://" << ro.leader << " for master " << master << std::endl;

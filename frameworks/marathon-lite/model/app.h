@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "corral/framework/json.h"
 
 namespace corral::marathon {
 
@@ -142,10 +143,7 @@ struct Task {
   std::map<std::string, std::string> attributes;
 };
 
-struct FieldError {
-  std::string path;  // JSON pointer, "/cpus"
-  std::string error;
-};
+using FieldError = framework::FieldError;  // JSON pointer ("/cpus") and why
 
 // ISO 8601 in UTC with milliseconds, ending in "Z" (Marathon's timestamps).
 std::string Timestamp(absl::Time t);

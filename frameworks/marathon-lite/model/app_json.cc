@@ -433,41 +433,6 @@ void ValidateApp(const App& app, std::vector<FieldError>* errors, const std::str
   }
 }
 
-void Str(Writer& w, const std::string& s) {
-  // RapidJSON's writer escapes what JSON needs; invalid UTF-8 cannot come
-  // in (bodies are parsed as UTF-8) except through task output, which never
-  // reaches these writers.
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-namespace {
-
-void StrMap(Writer& w, const std::map<std::string, std::string>& m) {
-  w.StartObject();
-  for (const auto& [k, v] : m) {
-    Str(w, k);
-    Str(w, v);
-  }
-  w.EndObject();
-}
-
-// null when empty
-void OptStr(Writer& w, const std::string& s) {
-  if (s.empty()) {
-    w.Null();
-  } else {
-    Str(w, s);
-  }
-}
-
-void StrList(Writer& w, const std::vector<std::string>& l) {
-  w.StartArray();
-  for (const auto& s : l) Str(w, s);
-  w.EndArray();
-}
-
-}  // namespace
-
 void WriteApp(Writer& w, const App& a, const AppStatus* status, bool extensions) {
   w.StartObject();
   if (extensions) {
@@ -875,44 +840,6 @@ std::string TaskJson(const Task& task) {
   rapidjson::StringBuffer b;
   Writer w(b);
   WriteTask(w, task, true);
-  return std::string(b.GetString(), b.GetSize());
-}
-
-std::string ErrorsJson(const std::string& message, const std::vector<FieldError>& errors) {
-  rapidjson::StringBuffer b;
-  Writer w(b);
-  w.StartObject();
-  w.Key("message");
-  Str(w, message);
-  w.Key("details");
-  w.StartArray();
-  // One entry per path, every error of that path in it.
-  std::map<std::string, std::vector<std::string>> by_path;
-  std::vector<std::string> order;
-  for (const auto& e : errors) {
-    if (!by_path.count(e.path)) order.push_back(e.path);
-    by_path[e.path].push_back(e.error);
-  }
-  for (const auto& p : order) {
-    w.StartObject();
-    w.Key("path");
-    Str(w, p);
-    w.Key("errors");
-    StrList(w, by_path[p]);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  return std::string(b.GetString(), b.GetSize());
-}
-
-std::string MessageJson(const std::string& message) {
-  rapidjson::StringBuffer b;
-  Writer w(b);
-  w.StartObject();
-  w.Key("message");
-  Str(w, message);
-  w.EndObject();
   return std::string(b.GetString(), b.GetSize());
 }
 

@@ -6,15 +6,19 @@
 #include <string>
 #include <vector>
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include "corral/framework/json.h"
 
 #include "model/app.h"
 
 namespace corral::marathon {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using Writer = framework::JsonWriter;
+using framework::ErrorsJson;
+using framework::MessageJson;
+using framework::OptStr;
+using framework::Str;
+using framework::StrList;
+using framework::StrMap;
 
 // Reads an app definition over `app` (a PUT changes only the fields the
 // body has; a POST starts from App()). Every invalid field is named in
@@ -51,10 +55,5 @@ std::string TaskJson(const Task& task);  // stored form
 // `apps` and `groups` write the members of those arrays.
 void WriteGroup(Writer& w, const std::string& id, const std::string& version, const std::function<void()>& apps,
                 const std::function<void()>& groups);
-
-void Str(Writer& w, const std::string& s);  // always valid UTF-8
-// {"message": ..., "details": [{"path", "errors": [...]}]} (422's body)
-std::string ErrorsJson(const std::string& message, const std::vector<FieldError>& errors);
-std::string MessageJson(const std::string& message);
 
 }  // namespace corral::marathon

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "corral/common/ids.h"
 #include "corral/common/logging.h"
+#include "corral/framework/offer_space.h"
 #include "model/app_json.h"
 
 namespace corral::marathon {
@@ -17,86 +18,16 @@ namespace {
 constexpr double kRefuseSeconds = 5;  // offers declined while nothing waits to launch
 constexpr double kTickSeconds = 1;    // full replan: launch delays ending, unreachable tasks expiring
 
-// What an offer still has while tasks are fitted into it.
-struct OfferSpace {
-  const v1::Offer* offer;
-  double cpus = 0, mem = 0, disk = 0, gpus = 0;
-  std::vector<std::pair<uint64_t, uint64_t>> ports;  // free ranges
-  // The role the offer was made to (allocation_info, for a MULTI_ROLE
-  // framework); the launched resources must name it.
-  std::string role;
+using framework::AttributeText;
+using framework::OfferSpace;
 
-  explicit OfferSpace(const v1::Offer& o) : offer(&o) {
-    for (const auto& r : o.resources()) {
-      if (r.has_disk() || r.has_reservation() || r.reservations_size() > 0) continue;  // reserved or volumes
-      if (r.name() == "cpus") cpus += r.scalar().value();
-      if (r.name() == "mem") mem += r.scalar().value();
-      if (r.name() == "disk") disk += r.scalar().value();
-      if (r.name() == "gpus") gpus += r.scalar().value();
-      if (r.name() == "ports") {
-        for (const auto& range : r.ranges().range()) ports.emplace_back(range.begin(), range.end());
-      }
-      if (r.has_allocation_info()) role = r.allocation_info().role();
-    }
-  }
-
-  bool HasPort(uint64_t p) const {
-    for (const auto& [b, e] : ports) {
-      if (p >= b && p <= e) return true;
-    }
-    return false;
-  }
-  void TakePort(uint64_t p) {
-    for (size_t i = 0; i < ports.size(); ++i) {
-      auto [b, e] = ports[i];
-      if (p < b || p > e) continue;
-      ports.erase(ports.begin() + static_cast<long>(i));
-      if (p > b) ports.emplace_back(b, p - 1);
-      if (p < e) ports.emplace_back(p + 1, e);
-      return;
-    }
-  }
-  // `want` host ports: the service ports themselves with requirePorts, any
-  // free ones otherwise. Empty optional when they are not there.
-  std::optional<std::vector<int>> Ports(const App& app) {
-    std::vector<int> out;
-    OfferSpace copy = *this;
-    for (const auto& pd : app.port_definitions) {
-      if (app.require_ports) {
-        if (!copy.HasPort(static_cast<uint64_t>(pd.port))) return std::nullopt;
-        copy.TakePort(static_cast<uint64_t>(pd.port));
-        out.push_back(pd.port);
-      } else {
-        if (copy.ports.empty()) return std::nullopt;
-        uint64_t p = copy.ports.front().first;
-        copy.TakePort(p);
-        out.push_back(static_cast<int>(p));
-      }
-    }
-    ports = std::move(copy.ports);
-    return out;
-  }
-};
-
-v1::Resource Scalar(const std::string& name, double value, const std::string& role) {
-  v1::Resource r;
-  r.set_name(name);
-  r.set_type(v1::Value::SCALAR);
-  r.mutable_scalar()->set_value(value);
-  if (!role.empty()) r.mutable_allocation_info()->set_role(role);
-  return r;
-}
-
-std::string AttributeText(const v1::Attribute& a) {
-  if (a.has_text()) return a.text().value();
-  if (a.has_scalar()) return absl::StrCat(a.scalar().value());
-  if (a.has_set()) return absl::StrJoin(a.set().item(), ",");
-  if (a.has_ranges()) {
-    std::vector<std::string> parts;
-    for (const auto& r : a.ranges().range()) parts.push_back(absl::StrCat(r.begin(), "-", r.end()));
-    return "[" + absl::StrJoin(parts, ",") + "]";
-  }
-  return "";
+// `app`'s host ports: the service ports themselves with requirePorts, any
+// free ones otherwise. nullopt when the offer lacks them.
+std::optional<std::vector<int>> TakeAppPorts(OfferSpace& space, const App& app) {
+  if (!app.require_ports) return space.TakePorts({}, app.port_definitions.size());
+  std::vector<int> required;
+  for (const auto& pd : app.port_definitions) required.push_back(pd.port);
+  return space.TakePorts(required, 0);
 }
 
 // Marathon's definitions are equal but for their instances: a scale.
@@ -868,10 +799,9 @@ void Service::HandleOffers(const std::vector<v1::Offer>& offers) {
       for (const auto& [tid, t] : e.tasks) {
         if (IsActive(t)) placed.push_back(&t);
       }
-      while (want > 0 && space.cpus + 1e-9 >= app.cpus && space.mem + 1e-9 >= app.mem &&
-             space.disk + 1e-9 >= app.disk && space.gpus + 1e-9 >= app.gpus &&
+      while (want > 0 && space.Fits(app.cpus, app.mem, app.disk, app.gpus) &&
              SatisfiesConstraints(app, offer.hostname(), attributes, placed)) {
-        auto ports = space.Ports(app);
+        auto ports = TakeAppPorts(space, app);
         if (!ports) break;
         Task t;
         t.id = NewTaskId(app.id);
@@ -883,27 +813,8 @@ void Service::HandleOffers(const std::vector<v1::Offer>& offers) {
         t.staged_at = Timestamp(now);
         t.version = app.last_config_change_at;
         t.attributes = attributes;
-        std::vector<v1::Resource> res;
-        if (app.cpus > 0) res.push_back(Scalar("cpus", app.cpus, space.role));
-        if (app.mem > 0) res.push_back(Scalar("mem", app.mem, space.role));
-        if (app.disk > 0) res.push_back(Scalar("disk", app.disk, space.role));
-        if (app.gpus > 0) res.push_back(Scalar("gpus", app.gpus, space.role));
-        if (!t.ports.empty()) {
-          v1::Resource p;
-          p.set_name("ports");
-          p.set_type(v1::Value::RANGES);
-          for (int port : t.ports) {
-            auto* r = p.mutable_ranges()->add_range();
-            r->set_begin(static_cast<uint64_t>(port));
-            r->set_end(static_cast<uint64_t>(port));
-          }
-          if (!space.role.empty()) p.mutable_allocation_info()->set_role(space.role);
-          res.push_back(p);
-        }
-        space.cpus -= app.cpus;
-        space.mem -= app.mem;
-        space.disk -= app.disk;
-        space.gpus -= app.gpus;
+        std::vector<v1::Resource> res = space.Resources(app.cpus, app.mem, app.disk, app.gpus, t.ports);
+        space.Take(app.cpus, app.mem, app.disk, app.gpus);
         infos.push_back(BuildTaskInfo(app, t, offer, res));
         Task& stored = e.tasks[t.id] = std::move(t);
         launched.push_back(&stored);

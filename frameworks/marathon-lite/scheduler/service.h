@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "corral/common/event_loop.h"
+#include "corral/framework/driver_adapter.h"
 #include "corral/v1/corral.pb.h"
 #include "model/app.h"
 #include "planner/planner.h"
@@ -24,20 +25,9 @@
 
 namespace corral::marathon {
 
-// What the service asks of the cluster; implemented over the SDK's
-// scheduler driver (driver_adapter.h). Called on the service's loop.
-class Cluster {
- public:
-  virtual ~Cluster() = default;
-  virtual absl::Status Launch(const v1::OfferID& offer, const std::vector<v1::TaskInfo>& tasks) = 0;
-  virtual void Decline(const std::vector<v1::OfferID>& offers, double refuse_seconds) = 0;
-  virtual void Kill(const std::string& task_id, const std::string& agent_id, double grace_seconds) = 0;
-  virtual void Acknowledge(const v1::TaskStatus& status) = 0;
-  // (task ID, agent ID) pairs; none: every task of the framework.
-  virtual void Reconcile(const std::vector<std::pair<std::string, std::string>>& tasks) = 0;
-  virtual void Revive() = 0;
-  virtual void Suppress() = 0;
-};
+// What the service asks of the cluster (framework_kit's, implemented over
+// the SDK's scheduler driver). Called on the service's loop.
+using framework::Cluster;
 
 struct ServiceOptions {
   std::string role = "*";
@@ -72,10 +62,10 @@ struct ChangeResult {
 // returning false drops it (the client went away).
 using EventSink = std::function<bool(const std::string& type, const std::string& json)>;
 
-class Service {
+class Service : public framework::FrameworkEvents {
  public:
   Service(std::unique_ptr<Store> store, ServiceOptions options, Clock* clock = RealClock());
-  ~Service();
+  ~Service() override;
 
   // Loads the store. Any thread, once, before anything else.
   absl::Status Load();
@@ -118,10 +108,10 @@ class Service {
   void Publish(std::string type, std::string json);
 
   // --- from the SDK adapter (any thread; they return at once) ---
-  void Subscribed(const std::string& framework_id);
-  void Disconnected();
-  void Offers(std::vector<v1::Offer> offers);
-  void Update(v1::TaskStatus status);
+  void Subscribed(const std::string& framework_id) override;
+  void Disconnected() override;
+  void Offers(std::vector<v1::Offer> offers) override;
+  void Update(v1::TaskStatus status) override;
 
  private:
   // Everything below: the loop thread only.

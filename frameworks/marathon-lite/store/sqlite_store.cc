@@ -1,8 +1,6 @@
-// The SQLite store: WAL journal, synchronous=FULL, so that what a call
-// returned for survives a crash of the process or the machine.
-#include <sqlite3.h>
-
+// The SQLite store (framework_kit's SqliteDb: WAL, synchronous=FULL).
 #include "absl/strings/str_cat.h"
+#include "corral/framework/sqlite.h"
 #include "model/app_json.h"
 #include "store/store.h"
 
@@ -11,49 +9,15 @@ namespace {
 
 constexpr int kMaxVersions = 50;  // per app, as Marathon's --max_versions
 
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  bool ok() const { return stmt_ != nullptr; }
-  Statement& Bind(int i, const std::string& s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  int Step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::string Text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  absl::Status Error(const std::string& what) const {
-    return absl::InternalError(absl::StrCat("marathon store: ", what, ": ", sqlite3_errmsg(db_)));
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
+using framework::SqliteDb;
+using framework::Statement;
 
 class SqliteStore : public Store {
  public:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
-  ~SqliteStore() override { sqlite3_close(db_); }
+  explicit SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 
   absl::Status Init() {
-    return Exec(
-        "PRAGMA journal_mode=WAL;"
-        "PRAGMA synchronous=FULL;"
+    return db_->Exec(
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, json TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS app_versions (app_id TEXT NOT NULL, version TEXT NOT NULL, json TEXT NOT NULL,"
@@ -66,11 +30,11 @@ class SqliteStore : public Store {
   absl::StatusOr<StoredState> Load() override {
     StoredState state;
     {
-      Statement s(db_, "SELECT value FROM meta WHERE key = 'framework_id'");
+      Statement s(*db_, "SELECT value FROM meta WHERE key = 'framework_id'");
       if (s.Step() == SQLITE_ROW) state.framework_id = s.Text(0);
     }
     {
-      Statement s(db_, "SELECT id, json FROM apps ORDER BY id");
+      Statement s(*db_, "SELECT id, json FROM apps ORDER BY id");
       while (s.Step() == SQLITE_ROW) {
         auto app = ParseStoredApp(s.Text(1));
         if (!app) return absl::DataLossError("marathon store: the row of app " + s.Text(0) + " is not an app");
@@ -78,7 +42,7 @@ class SqliteStore : public Store {
       }
     }
     {
-      Statement s(db_, "SELECT id, json FROM tasks ORDER BY id");
+      Statement s(*db_, "SELECT id, json FROM tasks ORDER BY id");
       while (s.Step() == SQLITE_ROW) {
         rapidjson::Document doc;
         doc.Parse(s.Text(1).c_str());
@@ -91,7 +55,8 @@ class SqliteStore : public Store {
     }
     {
       Statement s(
-          db_, "SELECT id, app_id, version, previous, started_at, action, canary FROM deployments ORDER BY started_at");
+          *db_,
+          "SELECT id, app_id, version, previous, started_at, action, canary FROM deployments ORDER BY started_at");
       while (s.Step() == SQLITE_ROW) {
         state.deployments.push_back(
             {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6) == "1"});
@@ -101,21 +66,21 @@ class SqliteStore : public Store {
   }
 
   absl::Status SetFrameworkId(const std::string& id) override {
-    Statement s(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('framework_id', ?)");
+    Statement s(*db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('framework_id', ?)");
     if (s.Bind(1, id).Step() != SQLITE_DONE) return s.Error("framework ID");
     return absl::OkStatus();
   }
 
   absl::Status PutApp(const App& app) override {
     std::string json = AppJson(app);
-    return Transaction([&]() -> absl::Status {
-      Statement a(db_, "INSERT OR REPLACE INTO apps (id, json) VALUES (?, ?)");
+    return db_->Transaction([&]() -> absl::Status {
+      Statement a(*db_, "INSERT OR REPLACE INTO apps (id, json) VALUES (?, ?)");
       if (a.Bind(1, app.id).Bind(2, json).Step() != SQLITE_DONE) return a.Error("app " + app.id);
-      Statement v(db_, "INSERT OR REPLACE INTO app_versions (app_id, version, json) VALUES (?, ?, ?)");
+      Statement v(*db_, "INSERT OR REPLACE INTO app_versions (app_id, version, json) VALUES (?, ?, ?)");
       if (v.Bind(1, app.id).Bind(2, app.version).Bind(3, json).Step() != SQLITE_DONE) {
         return v.Error("version of app " + app.id);
       }
-      Statement p(db_,
+      Statement p(*db_,
                   "DELETE FROM app_versions WHERE app_id = ?1 AND version NOT IN "
                   "(SELECT version FROM app_versions WHERE app_id = ?1 ORDER BY version DESC LIMIT ?2)");
       if (p.Bind(1, app.id).Bind(2, int64_t{kMaxVersions}).Step() != SQLITE_DONE) return p.Error("old versions");
@@ -124,9 +89,9 @@ class SqliteStore : public Store {
   }
 
   absl::Status DeleteApp(const std::string& app_id) override {
-    return Transaction([&]() -> absl::Status {
+    return db_->Transaction([&]() -> absl::Status {
       for (const char* sql : {"DELETE FROM apps WHERE id = ?", "DELETE FROM app_versions WHERE app_id = ?"}) {
-        Statement s(db_, sql);
+        Statement s(*db_, sql);
         if (s.Bind(1, app_id).Step() != SQLITE_DONE) return s.Error("delete app " + app_id);
       }
       return absl::OkStatus();
@@ -134,7 +99,7 @@ class SqliteStore : public Store {
   }
 
   absl::StatusOr<std::vector<std::string>> Versions(const std::string& app_id) override {
-    Statement s(db_, "SELECT version FROM app_versions WHERE app_id = ? ORDER BY version");
+    Statement s(*db_, "SELECT version FROM app_versions WHERE app_id = ? ORDER BY version");
     s.Bind(1, app_id);
     std::vector<std::string> out;
     int rc;
@@ -144,7 +109,7 @@ class SqliteStore : public Store {
   }
 
   absl::StatusOr<std::optional<App>> Version(const std::string& app_id, const std::string& version) override {
-    Statement s(db_, "SELECT json FROM app_versions WHERE app_id = ? AND version = ?");
+    Statement s(*db_, "SELECT json FROM app_versions WHERE app_id = ? AND version = ?");
     s.Bind(1, app_id).Bind(2, version);
     int rc = s.Step();
     if (rc == SQLITE_DONE) return std::optional<App>();
@@ -156,8 +121,8 @@ class SqliteStore : public Store {
 
   absl::Status PutTasks(const std::vector<const Task*>& tasks) override {
     if (tasks.empty()) return absl::OkStatus();
-    return Transaction([&]() -> absl::Status {
-      Statement s(db_, "INSERT OR REPLACE INTO tasks (id, json) VALUES (?, ?)");
+    return db_->Transaction([&]() -> absl::Status {
+      Statement s(*db_, "INSERT OR REPLACE INTO tasks (id, json) VALUES (?, ?)");
       for (const Task* t : tasks) {
         if (s.Bind(1, t->id).Bind(2, TaskJson(*t)).Step() != SQLITE_DONE) return s.Error("task " + t->id);
         s.Reset();
@@ -168,8 +133,8 @@ class SqliteStore : public Store {
 
   absl::Status DeleteTasks(const std::vector<std::string>& ids) override {
     if (ids.empty()) return absl::OkStatus();
-    return Transaction([&]() -> absl::Status {
-      Statement s(db_, "DELETE FROM tasks WHERE id = ?");
+    return db_->Transaction([&]() -> absl::Status {
+      Statement s(*db_, "DELETE FROM tasks WHERE id = ?");
       for (const auto& id : ids) {
         if (s.Bind(1, id).Step() != SQLITE_DONE) return s.Error("delete task " + id);
         s.Reset();
@@ -179,7 +144,7 @@ class SqliteStore : public Store {
   }
 
   absl::Status PutDeployment(const Deployment& d) override {
-    Statement s(db_,
+    Statement s(*db_,
                 "INSERT OR REPLACE INTO deployments (id, app_id, version, previous, started_at, action, canary) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)");
     s.Bind(1, d.id).Bind(2, d.app_id).Bind(3, d.version).Bind(4, d.previous).Bind(5, d.started_at).Bind(6, d.action);
@@ -189,7 +154,7 @@ class SqliteStore : public Store {
   }
 
   absl::Status DeleteDeployment(const std::string& id) override {
-    Statement s(db_, "DELETE FROM deployments WHERE id = ?");
+    Statement s(*db_, "DELETE FROM deployments WHERE id = ?");
     if (s.Bind(1, id).Step() != SQLITE_DONE) return s.Error("delete deployment " + id);
     return absl::OkStatus();
   }
@@ -207,43 +172,15 @@ class SqliteStore : public Store {
     return app;
   }
 
-  absl::Status Exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown error";
-      sqlite3_free(err);
-      return absl::InternalError("marathon store: " + msg);
-    }
-    return absl::OkStatus();
-  }
-
-  template <typename Fn>
-  absl::Status Transaction(Fn fn) {
-    if (auto s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-    absl::Status s = fn();
-    if (!s.ok()) {
-      (void)Exec("ROLLBACK");
-      return s;
-    }
-    return Exec("COMMIT");
-  }
-
-  sqlite3* db_;
+  std::unique_ptr<SqliteDb> db_;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& work_dir) {
-  std::string path = work_dir + "/marathon.db";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return absl::UnavailableError("cannot open " + path + ": " + msg);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  auto store = std::make_unique<SqliteStore>(db);
+  auto db = SqliteDb::Open(work_dir + "/marathon.db", "marathon store");
+  if (!db.ok()) return db.status();
+  auto store = std::make_unique<SqliteStore>(std::move(*db));
   if (auto s = store->Init(); !s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));
 }

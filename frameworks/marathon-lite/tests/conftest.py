@@ -4,69 +4,23 @@ bin directory (CORRAL_BIN_DIR, default build/bin)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
+import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common" / "testing"))
+from framework_daemons import BIN, Daemon, free_port, wait_for  # noqa: E402
+
+__all__ = ["BIN", "HOSTS", "Cluster", "Daemon", "free_port", "wait_for"]
+
 # Two names of this machine, so that the agents have hostnames of their own
 # (for hostname constraints) that still resolve (for readiness checks).
 HOSTS = ["127.0.0.1", "localhost"]
-BIN = Path(os.environ.get("CORRAL_BIN_DIR", ROOT / "build" / "bin"))
-T = TypeVar("T")
-
-
-def wait_for(fn: Callable[[], T | None], timeout: float = 30.0, what: str = "condition") -> T:
-    """Polls ``fn`` until it returns something truthy; fails after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except (requests.RequestException, KeyError, ValueError) as e:
-            last = e
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.05)  # polling interval, not synchronisation: the deadline decides
-    raise TimeoutError(f"{what} not reached in {timeout}s (last: {last!r})")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Daemon:
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.args, self.log = args, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(self.args, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 class Cluster:
