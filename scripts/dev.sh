@@ -3,8 +3,8 @@
 #   scripts/dev.sh local   install what is missing, build, start a local cluster
 #   scripts/dev.sh test    install what is missing, build, run the whole test suite
 #                          (C++ with ctest, the fuzzers for a bounded time, the
-#                          Python SDK, HTTP API and marathon-lite tests with
-#                          pytest, then the Java SDK's JUnit tests with Maven)
+#                          Python SDK, HTTP API, marathon-lite and batch tests
+#                          with pytest, then the Java SDK's JUnit tests with Maven)
 #   scripts/dev.sh build   install what is missing and build
 #   scripts/dev.sh fuzz    build the libFuzzer targets with clang and run each
 #                          for FUZZ_SECONDS (default 20); `test` does this too
@@ -20,7 +20,7 @@ BUILD_DIR="${CORRAL_BUILD_DIR:-build}"
 PACKAGES=(build-essential cmake ninja-build pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
           libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
-          libcurl4-openssl-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev libre2-dev
+          libcurl4-openssl-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev libre2-dev tzdata
           clang libclang-rt-14-dev clang-format
           python3 python3-dev python3-venv
           openjdk-17-jdk-headless maven swig)
@@ -70,23 +70,26 @@ java_report() {
 # libFuzzer targets (fuzz/), in their own clang build with ASan and UBSan.
 # Each runs for a bounded time from its seed corpus; a crash fails the run
 # and leaves the input under $BUILD_DIR-fuzz/crashes. The same build runs
-# sanitized_master_test, regression tests for memory errors.
+# sanitized_master_test and sanitized_batch_test, unit tests under ASan and
+# UBSan for memory errors.
 fuzz() {
   local dir="$BUILD_DIR-fuzz" seconds="${FUZZ_SECONDS:-20}"
   if [ ! -f "$dir/build.ninja" ]; then
     CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORRAL_FUZZ=ON \
       -DCORRAL_BUILD_TESTS=OFF -DCORRAL_BUILD_BENCHMARKS=OFF > /dev/null
   fi
-  cmake --build "$dir" -j "$(nproc)" --target recordio_fuzzer scheduler_call_fuzzer http_request_fuzzer \
-    sanitized_master_test
+  cmake --build "$dir" -j "$(nproc)" --target recordio_fuzzer scheduler_call_fuzzer http_request_fuzzer cron_fuzzer iso8601_fuzzer \
+    sanitized_master_test sanitized_batch_test
   mkdir -p "$dir/crashes"
   local name failed=0
-  if "$dir/bin/sanitized_master_test" > "$dir/sanitized_master_test.log" 2>&1; then
-    echo "sanitized_master_test: $(grep -o 'PASSED.*' "$dir/sanitized_master_test.log")"
-  else
-    echo "sanitized_master_test: FAILED"; tail -60 "$dir/sanitized_master_test.log"; failed=1
-  fi
-  for name in recordio scheduler_call http_request; do
+  for name in sanitized_master_test sanitized_batch_test; do
+    if "$dir/bin/$name" > "$dir/$name.log" 2>&1; then
+      echo "$name: $(grep -o 'PASSED.*' "$dir/$name.log")"
+    else
+      echo "$name: FAILED"; tail -60 "$dir/$name.log"; failed=1
+    fi
+  done
+  for name in recordio scheduler_call http_request cron iso8601; do
     local corpus
     corpus="$(mktemp -d)"
     if "$dir/bin/${name}_fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=0 \
@@ -146,6 +149,7 @@ case "${1:-}" in
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider tests/http_api
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python/tests
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider frameworks/marathon-lite/tests
+    "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider frameworks/batch/tests
     java_sdk "clean verify" || { java_report; exit 1; }
     java_report
     ;;

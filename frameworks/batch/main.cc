@@ -1,0 +1,103 @@
+// corral-batch: the bundled cron, one-off and dependent-job scheduler,
+// serving Metronome's and Chronos's REST APIs.
+#include <signal.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "api/rest.h"
+#include "corral/common/logging.h"
+#include "corral/common/work_dir_lock.h"
+#include "corral/framework/driver_adapter.h"
+#include "corral/http/server.h"
+#include "daemon_flags.h"
+#include "scheduler/service.h"
+#include "store/store.h"
+
+ABSL_FLAG(std::string, master, "127.0.0.1:5050", "The master's host:port.");
+ABSL_FLAG(std::string, http_address, "127.0.0.1", "Address the REST APIs listen on (0.0.0.0 for all).");
+ABSL_FLAG(int, http_port, 4400, "Port of the REST APIs (0 picks one and prints it).");
+ABSL_FLAG(std::string, work_dir, "/var/lib/corral/batch", "Directory for batch's state (SQLite).");
+ABSL_FLAG(std::string, framework_name, "batch", "The framework's name.");
+ABSL_FLAG(std::string, role, "*", "The role whose resources jobs use.");
+ABSL_FLAG(std::string, principal, "", "The framework's principal.");
+ABSL_FLAG(std::string, failover_timeout, "1weeks",
+          "How long the master keeps the framework's tasks while corral-batch is away.");
+ABSL_FLAG(std::string, reconciliation_interval, "1mins", "Period of task reconciliation with the master.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace {
+
+const char* const kProgram = "corral-batch";
+
+[[noreturn]] void Die(const std::string& msg) { corral::cli::Die(kProgram, msg); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  corral::cli::SetUsage("batch/main.cc",
+                        "corral-batch --master=host:port --work_dir=DIR [flags]: Metronome's and Chronos's APIs on "
+                        "Corral");
+  absl::ParseCommandLine(argc, argv);
+  corral::cli::SetLogLevelFlag(kProgram, absl::GetFlag(FLAGS_log_level));
+  int port = absl::GetFlag(FLAGS_http_port);
+  if (port < 0 || port > 65535) Die("--http_port must be between 0 and 65535");
+  std::string master = absl::GetFlag(FLAGS_master);
+  if (master.find(':') == std::string::npos) Die("--master must be host:port, got '" + master + "'");
+  double failover =
+      corral::cli::DurationFlag(kProgram, "failover_timeout", absl::GetFlag(FLAGS_failover_timeout), false);
+  double reconcile = corral::cli::DurationFlag(kProgram, "reconciliation_interval",
+                                               absl::GetFlag(FLAGS_reconciliation_interval), false);
+  std::string work_dir = absl::GetFlag(FLAGS_work_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  if (ec) Die("--work_dir: cannot create " + work_dir + ": " + ec.message());
+  auto lock = corral::WorkDirLock::Acquire(work_dir, kProgram);
+  if (!lock.ok()) Die(std::string(lock.status().message()));
+
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  auto store = corral::batch::OpenSqliteStore(work_dir);
+  if (!store.ok()) Die(std::string(store.status().message()));
+  corral::batch::ServiceOptions so;
+  so.role = absl::GetFlag(FLAGS_role);
+  so.reconciliation_interval = reconcile;
+  corral::batch::Service service(std::move(*store), so);
+  if (auto s = service.Load(); !s.ok()) Die(std::string(s.message()));
+
+  corral::batch::RestOptions ro;
+  ro.master = master;
+  ro.framework_name = absl::GetFlag(FLAGS_framework_name);
+  auto http = corral::http::Server::Start(absl::GetFlag(FLAGS_http_address), port,
+                                          corral::batch::MakeRestHandler(&service, ro));
+  if (!http.ok()) Die(std::string(http.status().message()));
+  std::string address = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string((*http)->port());
+
+  corral::framework::FrameworkOptions fo;
+  fo.master = master;
+  fo.name = ro.framework_name;
+  fo.role = so.role;
+  fo.principal = absl::GetFlag(FLAGS_principal);
+  fo.failover_timeout = failover;
+  fo.webui_url = "http://" + address;
+  fo.framework_id = service.StoredFrameworkId();
+  corral::framework::DriverAdapter adapter(&service, fo);
+  service.SetCluster(&adapter);
+  if (auto s = adapter.Start(); !s.ok()) Die(std::string(s.message()));
+  std::cout << "corral-batch: serving http://" << address << " for master " << master << std::endl;
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  CORRAL_LOG(INFO) << "Received signal " << sig << "; stopping";
+  (*http)->Stop();
+  service.SetCluster(nullptr);
+  adapter.Stop();
+  service.Stop();
+  return 0;
+}
