@@ -5,7 +5,6 @@ directory (CORRAL_BIN_DIR, default build/bin)."""
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common" / "testing"))
-from framework_daemons import BIN, Daemon, free_port, wait_for  # noqa: E402
+from framework_daemons import (BIN, Daemon, free_port, pytest_runtest_makereport,  # noqa: E402, F401
+                               run_cluster, wait_for)
 
 __all__ = ["Batch", "wait_for"]
 
@@ -74,10 +74,6 @@ class Batch:
         r.raise_for_status()
         return dict(r.json())
 
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:]
-                         for p in sorted(self.root.glob("*.log")))
-
     def stop(self) -> None:
         if self.batch:
             self.batch.stop()
@@ -87,23 +83,4 @@ class Batch:
 
 @pytest.fixture
 def batch(request: pytest.FixtureRequest) -> Iterator[Batch]:
-    for b in ("corral-master", "corral-agent", "corral-batch"):
-        if not (BIN / b).exists():
-            pytest.fail(f"{BIN / b} is missing: build first (scripts/dev.sh build)")
-    with tempfile.TemporaryDirectory(prefix="batch-e2e-") as d:
-        c = Batch(Path(d))
-        try:
-            c.start()
-            yield c
-        finally:
-            failed = getattr(request.node, "rep_call", None)
-            if failed is not None and failed.failed:
-                print(c.logs())
-            c.stop()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
+    yield from run_cluster(request, Batch, ["corral-master", "corral-agent", "corral-batch"], "batch-e2e-")

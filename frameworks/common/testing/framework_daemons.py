@@ -9,11 +9,13 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,3 +65,44 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def logs_of(root: Path) -> str:
+    """The tail of every daemon's log under `root`, for a failed test."""
+    return "\n".join(f"--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:] for p in sorted(root.glob("*.log")))
+
+
+class Cluster(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+C = TypeVar("C", bound=Cluster)
+
+
+def run_cluster(request: pytest.FixtureRequest, make: Callable[[Path], C], binaries: list[str],
+                prefix: str) -> Iterator[C]:
+    """A fixture's body: the cluster `make` builds in a fresh directory,
+    started, yielded, and stopped; its logs printed when the test failed."""
+    for b in binaries:
+        if not (BIN / b).exists():
+            pytest.fail(f"{BIN / b} is missing: build first (scripts/dev.sh build)")
+    with tempfile.TemporaryDirectory(prefix=prefix) as d:
+        c = make(Path(d))
+        try:
+            c.start()
+            yield c
+        finally:
+            failed = getattr(request.node, "rep_call", None)
+            if failed is not None and failed.failed:
+                print(logs_of(Path(d)))
+            c.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keeps each phase's report on the test item (run_cluster reads it);
+    a conftest that imports it has it as its hook."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

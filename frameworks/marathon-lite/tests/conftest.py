@@ -5,7 +5,6 @@ bin directory (CORRAL_BIN_DIR, default build/bin)."""
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ import pytest
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common" / "testing"))
-from framework_daemons import BIN, Daemon, free_port, wait_for  # noqa: E402
+from framework_daemons import (BIN, Daemon, free_port, pytest_runtest_makereport,  # noqa: E402, F401
+                               run_cluster, wait_for)
 
 __all__ = ["BIN", "HOSTS", "Cluster", "Daemon", "free_port", "wait_for"]
 
@@ -76,10 +76,6 @@ class Cluster:
                 out += [t for t in fw["tasks"] if t["state"] in wanted]
         return out
 
-    def logs(self) -> str:
-        return "\n".join(f"--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:]
-                         for p in sorted(self.root.glob("*.log")))
-
     def stop(self) -> None:
         if self.marathon:
             self.marathon.stop()
@@ -89,25 +85,4 @@ class Cluster:
 
 @pytest.fixture
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    for b in ("corral-master", "corral-agent", "corral-marathon"):
-        if not (BIN / b).exists():
-            pytest.fail(f"{BIN / b} is missing: build first (scripts/dev.sh build)")
-    with tempfile.TemporaryDirectory(prefix="marathon-e2e-") as d:
-        c = Cluster(Path(d))
-        try:
-            c.start()
-            yield c
-        finally:
-            failed = getattr(request.node, "rep_call", None)
-            if failed is not None and failed.failed:
-                print(c.logs())
-            c.stop()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
+    yield from run_cluster(request, Cluster, ["corral-master", "corral-agent", "corral-marathon"], "marathon-e2e-")
