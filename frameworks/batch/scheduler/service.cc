@@ -164,7 +164,31 @@ void Service::Launch(Cluster* cluster, const v1::OfferID& offer, const std::vect
 
 // --- steps ---
 
+void Service::Step::Merge(Step&& o) {
+  jobs.merge(o.jobs);
+  deleted_jobs.merge(o.deleted_jobs);
+  stats.merge(o.stats);
+  schedules.merge(o.schedules);
+  deleted_schedules.merge(o.deleted_schedules);
+  runs.merge(o.runs);
+  deleted_runs.insert(deleted_runs.end(), o.deleted_runs.begin(), o.deleted_runs.end());
+  for (auto& fn : o.after) after.push_back(std::move(fn));
+}
+
+bool Service::Step::empty() const {
+  return jobs.empty() && deleted_jobs.empty() && stats.empty() && schedules.empty() && deleted_schedules.empty() &&
+         runs.empty() && deleted_runs.empty() && after.empty();
+}
+
 absl::Status Service::Commit(Step& step) {
+  if (!unstored_.empty()) {
+    // What an earlier commit could not write goes first: the rows are
+    // written as they are now, so writing them late is writing them right.
+    Step earlier = std::move(unstored_);
+    unstored_ = Step();
+    earlier.Merge(std::move(step));
+    step = std::move(earlier);
+  }
   StoreBatch b;
   for (const auto& id : step.deleted_jobs) b.delete_jobs.push_back(id);
   for (const auto& id : step.jobs) {
@@ -201,7 +225,22 @@ absl::Status Service::Commit(Step& step) {
   absl::Status s = store_->Commit(b);
   last_commit_ms_ = absl::ToDoubleMilliseconds(absl::Now() - t0);
   if (!s.ok()) {
-    CORRAL_LOG(ERROR) << "batch: " << s;
+    // Nothing the step holds back (launches, acknowledgements, kills) goes
+    // out until it is written; it is tried again with the next commit, and
+    // in a second if none comes.
+    CORRAL_LOG(ERROR) << "batch: " << s << "; trying again";
+    unstored_ = std::move(step);
+    step = Step();
+    if (retry_timer_ == 0) {
+      retry_timer_ = loop_.PostAfter(absl::Seconds(1), [this] {
+        retry_timer_ = 0;
+        Step none;
+        if (Commit(none).ok()) {
+          WantOffers();
+          ArmTimer();
+        }
+      });
+    }
     return s;
   }
   for (auto& fn : step.after) fn();
@@ -584,17 +623,19 @@ void Service::DrainUpdates() {
   const absl::Time t0 = absl::Now();
   Step step;
   for (const auto& s : batch) HandleUpdate(s, now, step);
-  const absl::Time t1 = absl::Now();
-  if (!Commit(step).ok()) return;  // not acknowledged: the agent sends them again
-  const absl::Time t2 = absl::Now();
-  if (cluster_ != nullptr) {
+  // Acknowledged once stored (the agent sends them again until then).
+  step.after.push_back([this, batch = std::move(batch)] {
+    if (cluster_ == nullptr) return;
     for (const auto& s : batch) {
       if (!s.uuid().empty()) cluster_->Acknowledge(s);
     }
-  }
-  CORRAL_LOG(DEBUG) << "batch: " << batch.size() << " updates applied in " << absl::ToDoubleMilliseconds(t1 - t0)
-                    << " ms, stored in " << absl::ToDoubleMilliseconds(t2 - t1) << " ms, acknowledged in "
-                    << absl::ToDoubleMilliseconds(absl::Now() - t2) << " ms";
+  });
+  const absl::Time t1 = absl::Now();
+  const size_t n = step.runs.size();
+  if (!Commit(step).ok()) return;
+  CORRAL_LOG(DEBUG) << "batch: updates of " << n << " runs applied in " << absl::ToDoubleMilliseconds(t1 - t0)
+                    << " ms, stored in " << last_commit_ms_ << " ms and acknowledged in "
+                    << absl::ToDoubleMilliseconds(absl::Now() - t1) - last_commit_ms_ << " ms";
   WantOffers();
   ArmTimer();
 }
@@ -731,6 +772,11 @@ void Service::Reconcile() {
 
 // --- the API ---
 
+absl::Status Service::StoreFailed(const absl::Status& s) {
+  return absl::UnavailableError("the store failed (" + std::string(s.message()) +
+                                "); the change is made, and is written once the store works again");
+}
+
 absl::Status Service::CreateJob(Job job) {
   return loop_.Call([&]() -> absl::Status {
     if (Find(job.id) != nullptr) return absl::AlreadyExistsError("Job with this id already exists");
@@ -805,7 +851,7 @@ absl::Status Service::UpdateJob(Job job, bool keep_schedules, bool create) {
     js->job = std::move(job);
     step.jobs.insert(id);
     Reparent(id, before, js->job.parents);
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     SetWake(id, ToMs(now));
     ArmTimer();
     return absl::OkStatus();
@@ -840,7 +886,7 @@ absl::Status Service::DeleteJob(const std::string& id, bool stop_runs) {
     Reparent(id, js->job.parents, {});
     state_.jobs.erase(id);
     SetWake(id, kNever);
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     return absl::OkStatus();
   });
 }
@@ -867,7 +913,7 @@ absl::Status Service::PutSchedule(const std::string& job_id, Schedule schedule, 
     }
     Step step;
     step.schedules.insert({job_id, it->id});
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     SetWake(job_id, now_ms);
     ArmTimer();
     return absl::OkStatus();
@@ -884,7 +930,7 @@ absl::Status Service::DeleteSchedule(const std::string& job_id, const std::strin
     js->job.schedules.erase(it);
     Step step;
     step.deleted_schedules.insert({job_id, schedule_id});
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     return absl::OkStatus();
   });
 }
@@ -914,7 +960,7 @@ absl::StatusOr<Run> Service::StartRun(const std::string& job_id, std::map<std::s
     run.env = std::move(env);
     run.args = std::move(args);
     Run copy = run;
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     WantOffers();
     return copy;
   });
@@ -934,7 +980,7 @@ absl::StatusOr<Run> Service::StopRun(const std::string& job_id, const std::strin
     } else if (!js->history.empty() && js->history.back().id == run_id) {
       copy = js->history.back();
     }
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     return copy;
   });
 }
@@ -952,7 +998,7 @@ absl::Status Service::StopAllRuns(const std::string& job_id) {
         StopRunLocked(*js, a->second, "killed by request", now, step);
       }
     }
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     return absl::OkStatus();
   });
 }
@@ -965,7 +1011,7 @@ absl::Status Service::MarkSuccess(const std::string& job_id) {
     Step step;
     Run& run = CreateRun(*js, FreeInstant(*js, ToMs(now)), "marked successful", step, /*launch=*/false);
     FinishRun(*js, run.id, RunStatus::kSuccess, "", now, step);
-    if (auto s = Commit(step); !s.ok()) return absl::UnavailableError("the store failed: " + std::string(s.message()));
+    if (auto s = Commit(step); !s.ok()) return StoreFailed(s);
     WantOffers();
     ArmTimer();
     return absl::OkStatus();

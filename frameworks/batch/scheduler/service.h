@@ -107,9 +107,12 @@ class Service : public framework::FrameworkEvents {
     std::set<std::pair<std::string, std::string>> schedules, deleted_schedules, runs;
     std::vector<std::pair<std::string, std::string>> deleted_runs;  // (job, run)
     std::vector<std::function<void()>> after;                       // cluster calls, once stored
+    void Merge(Step&& other);
+    bool empty() const;
   };
   // Everything below: the loop thread only.
   absl::Status Commit(Step& step);
+  static absl::Status StoreFailed(const absl::Status& s);
   void SetWake(const std::string& job_id, int64_t ms);
   void ArmTimer();
   void Tick();
@@ -154,6 +157,8 @@ class Service : public framework::FrameworkEvents {
   bool offers_wanted_ = true;                                              // the driver subscribes unsuppressed
   EventLoop::TimerId reconcile_timer_ = 0;
   double last_commit_ms_ = 0;  // for the debug log
+  Step unstored_;              // what a failed commit could not write: it goes with the next one
+  EventLoop::TimerId retry_timer_ = 0;
   std::mutex updates_mu_;
   std::vector<v1::TaskStatus> updates_;  // guarded by updates_mu_
   bool drain_posted_ = false;            // guarded by updates_mu_

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -45,6 +46,22 @@ class FakeCluster : public Cluster {
   std::vector<std::string> killed, acked, reconciled;
 };
 
+// The real store, failing its commits while `failing` is set (a full disk).
+class FlakyStore : public Store {
+ public:
+  FlakyStore(std::unique_ptr<Store> inner, std::atomic<bool>* failing) : inner_(std::move(inner)), failing_(failing) {}
+  absl::StatusOr<StoredState> Load() override { return inner_->Load(); }
+  absl::Status SetFrameworkId(const std::string& id) override { return inner_->SetFrameworkId(id); }
+  absl::Status Commit(const StoreBatch& b) override {
+    if (*failing_) return absl::InternalError("disk full");
+    return inner_->Commit(b);
+  }
+
+ private:
+  std::unique_ptr<Store> inner_;
+  std::atomic<bool>* failing_;
+};
+
 // 2027-01-15T08:00:00Z, a whole minute.
 const absl::Time kT0 = absl::FromUnixSeconds(1800000000);
 
@@ -66,7 +83,8 @@ class ServiceTest : public ::testing::Test {
   void Start() {
     auto store = OpenSqliteStore(dir_.string());
     ASSERT_TRUE(store.ok()) << store.status();
-    service_ = std::make_unique<Service>(std::move(*store), ServiceOptions{}, &clock_);
+    service_ = std::make_unique<Service>(std::make_unique<FlakyStore>(std::move(*store), &store_failing_),
+                                         ServiceOptions{}, &clock_);
     ASSERT_TRUE(service_->Load().ok());
     cluster_ = std::make_unique<FakeCluster>();
     service_->SetCluster(cluster_.get());
@@ -145,6 +163,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   ManualClock clock_{kT0};
+  std::atomic<bool> store_failing_{false};
   std::filesystem::path dir_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<FakeCluster> cluster_;
@@ -290,6 +309,31 @@ TEST_F(ServiceTest, TaskTheMasterNeverHadLaunchesAgainWithoutCountingAnAttempt) 
   Offer();
   EXPECT_EQ(TasksOf("once").size(), 2u);
   EXPECT_EQ(Stats("once").failure_count, 0);
+}
+
+TEST_F(ServiceTest, NothingIsAcknowledgedOrLaunchedBeforeItIsStored) {
+  ASSERT_TRUE(service_->CreateJob(MakeJob("job")).ok());
+  ASSERT_TRUE(service_->StartRun("job", {}, std::nullopt).ok());
+  Offer();
+  auto t = TasksOf("job");
+  ASSERT_EQ(t.size(), 1u);
+  store_failing_ = true;
+  Status(t[0], v1::TASK_RUNNING);
+  Status(t[0], v1::TASK_FINISHED);
+  EXPECT_TRUE(cluster_->acked.empty());  // the disk is full: the agent keeps sending them
+  auto run = service_->StartRun("job", {}, std::nullopt);
+  EXPECT_EQ(run.status().code(), absl::StatusCode::kUnavailable);
+  Offer();
+  EXPECT_EQ(TasksOf("job").size(), 1u);  // that run's task is not launched either
+  store_failing_ = false;
+  Advance(absl::Seconds(1));  // written again, with all it held back
+  EXPECT_EQ(cluster_->acked.size(), 2u);
+  Offer();
+  EXPECT_EQ(TasksOf("job").size(), 2u);
+  Crash();
+  Start();
+  EXPECT_EQ(Stats("job").success_count, 1);
+  EXPECT_EQ(service_->Read([](const ServiceState& st) { return st.jobs.at("job").active.size(); }), 1u);
 }
 
 }  // namespace
