@@ -195,6 +195,64 @@ TEST_F(BindingTest, AFailedHandlerAbortsTheDriverBeforeTheUpdateIsAcknowledged) 
   ASSERT_TRUE(next.Stop(false).ok());
 }
 
+// Pulls events until one matches `pred` (each answered `handled`), up to
+// 30 s; the matching one is left unanswered for the caller.
+bool PullUntil(EventQueue& q, const std::function<bool(const Event&)>& pred, Event* out) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string bytes;
+    Result r = q.Next(1.0, &bytes);
+    if (r.code == 4 || r.code == EventQueue::kDisconnected) continue;
+    if (!r.ok()) return false;
+    Event e;
+    EXPECT_TRUE(e.ParseFromString(bytes));
+    if (pred(e)) {
+      *out = e;
+      return true;
+    }
+    q.Done(true);
+  }
+  return false;
+}
+
+TEST_F(BindingTest, PullModeHandsOutEventsAndAcknowledgesOnlyWhatWasHandled) {
+  EventQueue queue;
+  std::string bytes;
+  EXPECT_EQ(queue.Next(0.01, &bytes).code, 4);  // nothing yet: the timeout
+  const std::string framework = Framework("", 60);
+  SchedulerDriver driver(&queue, framework.data(), framework.size(), cluster_.master(), Options());
+  ASSERT_TRUE(driver.Start().ok());
+  Event offers, finished;
+  ASSERT_TRUE(PullUntil(
+      queue, [](const Event& e) { return e.type() == Event::OFFERS; }, &offers));
+  const std::string launch = LaunchCall(offers.offers().offers(0), "t1", "true");
+  ASSERT_TRUE(driver.Call(launch.data(), launch.size()).ok());  // from the consumer, while the event is out
+  queue.Done(true);
+  ASSERT_TRUE(PullUntil(
+      queue, [](const Event& e) { return IsUpdate(e, "t1", v1::TASK_FINISHED); }, &finished));
+  queue.Done(false);  // the handler failed: the driver aborts, the update stays unacknowledged
+  Result joined = driver.JoinFor(10);
+  EXPECT_NE(joined.code, Result::kStillRunning);
+  EXPECT_EQ(driver.Status(), kAborted);
+  const std::string id = driver.FrameworkId();
+  queue.Stop();
+  driver.Close();
+  EXPECT_EQ(queue.Next(1.0, &bytes).code, 11);  // closed: nothing more comes
+
+  EventQueue second;
+  const std::string again = Framework(id, 60);
+  SchedulerDriver next(&second, again.data(), again.size(), cluster_.master(), Options());
+  ASSERT_TRUE(next.Start().ok());
+  Event resent;
+  ASSERT_TRUE(PullUntil(
+      second, [](const Event& e) { return IsUpdate(e, "t1", v1::TASK_FINISHED); }, &resent));
+  EXPECT_EQ(resent.update().status().uuid(), finished.update().status().uuid());
+  second.Done(true);
+  second.Stop();  // an event the consumer will not take does not hold up closing
+  ASSERT_TRUE(next.Stop(false).ok());
+  next.Close();
+}
+
 TEST_F(BindingTest, ADriverClosedInsideItsOwnCallbackFinishesClosingElsewhere) {
   RecordingSink sink;
   const std::string framework = Framework();

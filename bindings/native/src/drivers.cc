@@ -1,5 +1,6 @@
 #include "corral/binding/drivers.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -11,6 +12,94 @@
 #include "corral/scheduler.h"
 
 namespace corral::binding {
+
+// --- pull mode ---
+
+struct EventQueue::State {
+  std::mutex mu;
+  std::condition_variable cv;
+  Slot slot = Slot::kEmpty;
+  std::string event;
+  bool disconnected = false;  // a notice to hand out
+  bool answered = false;      // Done (or the next Next) answered the taken event
+  bool handled = true;
+  bool stopping = false;
+  bool closed = false;
+};
+
+EventQueue::EventQueue() : state_(std::make_unique<State>()) {}
+EventQueue::~EventQueue() = default;
+
+Result EventQueue::Next(double timeout_seconds, std::string* event) {
+  State& st = *state_;
+  std::unique_lock<std::mutex> lock(st.mu);
+  if (st.slot == Slot::kTaken && !st.answered) {
+    st.answered = true;  // the last one, handled
+    st.handled = true;
+    st.cv.notify_all();
+  }
+  bool ready = st.cv.wait_for(lock, std::chrono::duration<double>(std::max(0.0, timeout_seconds)),
+                              [&] { return st.slot == Slot::kReady || st.disconnected || st.closed; });
+  if (st.slot == Slot::kReady) {
+    st.slot = Slot::kTaken;
+    st.answered = false;
+    event->swap(st.event);
+    st.event.clear();
+    return {};
+  }
+  if (st.disconnected) {
+    st.disconnected = false;
+    return {kDisconnected, "the connection to the master dropped; the driver is reconnecting"};
+  }
+  if (st.closed) return {11, "the driver is closed"};
+  (void)ready;
+  return {4, "no event within the timeout"};
+}
+
+void EventQueue::Done(bool handled) {
+  State& st = *state_;
+  std::lock_guard<std::mutex> lock(st.mu);
+  if (st.slot != Slot::kTaken || st.answered) return;
+  st.answered = true;
+  st.handled = handled;
+  st.cv.notify_all();
+}
+
+void EventQueue::Stop() {
+  State& st = *state_;
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.stopping = true;
+  st.cv.notify_all();
+}
+
+bool EventQueue::OnEvent(const char* data, size_t size) {
+  State& st = *state_;
+  std::unique_lock<std::mutex> lock(st.mu);
+  if (st.stopping) return false;
+  st.event.assign(data, size);
+  st.slot = Slot::kReady;
+  st.cv.notify_all();
+  st.cv.wait(lock, [&] { return (st.slot == Slot::kTaken && st.answered) || st.stopping; });
+  bool handled = st.slot == Slot::kTaken && st.answered && st.handled;
+  st.slot = Slot::kEmpty;
+  st.event.clear();
+  return handled;
+}
+
+bool EventQueue::OnDisconnected() {
+  State& st = *state_;
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.disconnected = true;
+  st.cv.notify_all();
+  return true;
+}
+
+void EventQueue::OnClosed() {
+  State& st = *state_;
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.closed = true;
+  st.cv.notify_all();
+}
 namespace {
 
 Result ToResult(const absl::Status& s) { return {static_cast<int>(s.code()), std::string(s.message())}; }

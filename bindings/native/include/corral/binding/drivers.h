@@ -56,6 +56,41 @@ class EventSink {
   virtual void OnClosed() {}
 };
 
+// Pull mode: a sink the caller reads with Next() instead of being called.
+// The driver's semantics stay those of a sink: OnEvent waits until the
+// caller took the event and said what its handler did (Done), so an update
+// is acknowledged only after the handler returned true, and false aborts
+// the driver before it acknowledges anything the event carried.
+//
+// Threading: Next and Done on one consumer thread at a time; the driver
+// calls the sink methods. Call Stop() before closing the driver from the
+// consumer thread: an event waiting for Done is then answered false (not
+// acknowledged), so the driver's callback thread can be joined.
+class EventQueue : public EventSink {
+ public:
+  // The next event into `event`, waiting up to `timeout_seconds`:
+  //  - OK: an event; the caller handles it, then calls Done.
+  //  - kDisconnected (a scheduler's connection dropped; it reconnects).
+  //  - DEADLINE_EXCEEDED (4): none came in time.
+  //  - OUT_OF_RANGE (11): the driver is closed; nothing more will come.
+  // A Next with the last event not Done counts it as handled.
+  static constexpr int kDisconnected = -2;
+  EventQueue();
+  ~EventQueue() override;
+  Result Next(double timeout_seconds, std::string* event);
+  void Done(bool handled);
+  void Stop();
+
+  bool OnEvent(const char* data, size_t size) override;
+  bool OnDisconnected() override;
+  void OnClosed() override;
+
+ private:
+  enum class Slot { kEmpty, kReady, kTaken };
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 enum DriverStatus { kNotStarted = 0, kRunning = 1, kAborted = 2, kStopped = 3 };
 
 struct SchedulerOptions {
