@@ -314,7 +314,9 @@ void Service::PlanOne(JobState& js, absl::Time now, Step& step) {
       if (s.id == sid) s.cursor_ms = cursor;
     }
   }
-  bool cursor_stored = p.start.empty();  // a new run's row stands for its instant
+  // A new scheduled run's row, written with its first task, stands for its
+  // instant; the cursor is written itself when an instant starts no run.
+  bool cursor_stored = false;
   for (const auto& m : p.missed) {
     ++js.stats.missed_count;
     ++state_.metrics.instants_missed;
@@ -343,7 +345,10 @@ void Service::PlanOne(JobState& js, absl::Time now, Step& step) {
       step.schedules.insert({js.job.id, sid});
       continue;
     }
-    CreateRun(js, instant, "schedule:" + sid, step);
+    Run& run = CreateRun(js, instant, "schedule:" + sid, step);
+    // With the cursor written past it, the run must be written now too, or
+    // a crash before its launch would lose the instant.
+    if (cursor_stored) step.runs.insert({js.job.id, run.id});
   }
   for (const auto& rid : p.launch) Enqueue(js.job.id, rid);
   SetWake(js.job.id, p.wake_ms);

@@ -215,6 +215,8 @@ TEST_F(ServiceTest, MissedWhileAwayStartsOnlyWithinTheDeadline) {
   Crash();
   clock_.Advance(absl::Minutes(10));  // down for ten minutes; the deadline is two
   Start();
+  Crash();  // again, before any offer: the cursor moved past the missed ones, the three still start
+  Start();
   Offer();
   EXPECT_EQ(TasksOf("tick").size(), 3u);
   EXPECT_EQ(Stats("tick").missed_count, 7);
