@@ -4,12 +4,14 @@
 #   scripts/dev.sh test    install what is missing, build, run the whole test suite
 #                          (C++ with ctest, the fuzzers for a bounded time, the
 #                          Python SDK, HTTP API, marathon-lite and batch tests
-#                          with pytest, then the Java SDK's JUnit tests with Maven)
+#                          with pytest, the Java SDK's JUnit tests with Maven,
+#                          then the Go SDK's with go test)
 #   scripts/dev.sh build   install what is missing and build
 #   scripts/dev.sh fuzz    build the libFuzzer targets with clang and run each
 #                          for FUZZ_SECONDS (default 20); `test` does this too
 #   scripts/dev.sh python  also install the Python SDK into build/venv
 #   scripts/dev.sh java    also build the Java SDK's jars (bindings/java/*/target)
+#   scripts/dev.sh go      build, then run the Go SDK's checks and tests
 #   scripts/dev.sh format  rewrite the C++ sources in the project's style
 #                          (.clang-format); `test` fails on C++ that is not
 # Safe to run again: installs only what is missing, builds incrementally.
@@ -40,9 +42,9 @@ install_packages() {
 
 build() {
   if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORRAL_BUILD_JAVA=ON
-  elif ! grep -q '^CORRAL_BUILD_JAVA:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
-    cmake -DCORRAL_BUILD_JAVA=ON "$BUILD_DIR" > /dev/null
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCORRAL_BUILD_JAVA=ON -DCORRAL_BUILD_GO=ON
+  elif ! grep -q '^CORRAL_BUILD_GO:BOOL=ON' "$BUILD_DIR/CMakeCache.txt"; then
+    cmake -DCORRAL_BUILD_JAVA=ON -DCORRAL_BUILD_GO=ON "$BUILD_DIR" > /dev/null
   fi
   cmake --build "$BUILD_DIR" -j "$(nproc)"
 }
@@ -103,9 +105,10 @@ fuzz() {
   return $failed
 }
 
-# The C++ sources git knows of (tracked, or new and not ignored).
+# The C++ sources git knows of (tracked, or new and not ignored), less
+# the Go SDK's SWIG output (generated, see bindings/go/generate.sh).
 cxx_sources() {
-  git ls-files -co --exclude-standard -- '*.cc' '*.h'
+  git ls-files -co --exclude-standard -- '*.cc' '*.h' ':!:bindings/go/**/*_wrap.h'
 }
 
 # Fails, naming the files, when any C++ source is not in the project's style.
@@ -118,6 +121,17 @@ check_format() {
     return 1
   fi
   echo "format: $(cxx_sources | wc -l) C++ files in style"
+}
+
+# The Go SDK (bindings/go): checks that the committed generated sources
+# (protobuf messages, SWIG wrappers) are current, then `go test -race`
+# against the native libraries in $BUILD_DIR/go, found through pkg-config.
+# The go command fetches google.golang.org/protobuf and goleak (and
+# protoc-gen-go, for the check) from the Go module proxy.
+go_sdk() {
+  command -v go > /dev/null || { echo "the Go SDK's tests need Go 1.23 or newer on the PATH (go.dev/doc/install)"; return 1; }
+  bash bindings/go/generate.sh --check
+  (cd bindings/go && PKG_CONFIG_PATH="$(cd "$BUILD_DIR" && pwd)/go/pkgconfig" go test -race -count=1 ./...)
 }
 
 # The Python SDK (root pyproject.toml), installed with its test tools into a
@@ -152,6 +166,7 @@ case "${1:-}" in
     "$BUILD_DIR/venv/bin/python" -m pytest -q -p no:cacheprovider frameworks/batch/tests
     java_sdk "clean verify" || { java_report; exit 1; }
     java_report
+    go_sdk
     ;;
   java)
     install_packages
@@ -162,6 +177,11 @@ case "${1:-}" in
   fuzz)
     install_packages
     fuzz
+    ;;
+  go)
+    install_packages
+    build
+    go_sdk
     ;;
   build)
     install_packages
@@ -177,7 +197,7 @@ case "${1:-}" in
     echo "The corral package is installed in $BUILD_DIR/venv (activate it with: . $BUILD_DIR/venv/bin/activate)"
     ;;
   *)
-    echo "usage: scripts/dev.sh local|test|build|python|java|fuzz|format" >&2
+    echo "usage: scripts/dev.sh local|test|build|python|java|go|fuzz|format" >&2
     exit 2
     ;;
 esac
