@@ -131,7 +131,9 @@ check_format() {
 go_sdk() {
   command -v go > /dev/null || { echo "the Go SDK's tests need Go 1.23 or newer on the PATH (go.dev/doc/install)"; return 1; }
   bash bindings/go/generate.sh --check
-  (cd bindings/go && PKG_CONFIG_PATH="$(cd "$BUILD_DIR" && pwd)/go/pkgconfig" go test -race -count=1 ./...)
+  local pc
+  pc="$(cd "$BUILD_DIR" && pwd)/go/pkgconfig"
+  (cd bindings/go && PKG_CONFIG_PATH="$pc" go test -race -count=1 ./...)
 }
 
 # The Python SDK (root pyproject.toml), installed with its test tools into a
