@@ -17,6 +17,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -239,15 +240,40 @@ func cpp(binary string, reps int) map[string]float64 {
 func main() {
 	reps := flag.Int("reps", 5, "repetitions of each workload")
 	cppBinary := flag.String("cpp", "", "the C++ benchmark (sdk_events_bench) to run after")
+	only := flag.String("only", "", "run one workload only: updates, offers or calls")
+	cpuProfile := flag.String("cpuprofile", "", "write a Go CPU profile of the Go workloads to this file")
 	flag.Parse()
-	golang := map[string]float64{"updates": benchUpdates(*reps), "offers": benchOffers(*reps), "calls": benchCalls(*reps)}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+	}
+	golang := map[string]float64{}
+	for _, w := range []struct {
+		key string
+		run func(int) float64
+	}{{"updates", benchUpdates}, {"offers", benchOffers}, {"calls", benchCalls}} {
+		if *only == "" || *only == w.key {
+			golang[w.key] = w.run(*reps)
+		}
+	}
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	var c map[string]float64
 	if *cppBinary != "" {
 		c = cpp(*cppBinary, *reps)
 	}
 	fmt.Printf("%-12s%12s%12s%12s\n", "workload", "Go", "C++", "Go/C++")
 	for _, row := range []struct{ key, label string }{{"updates", "updates/s"}, {"offers", "offers/s"}, {"calls", "call (us)"}} {
-		g := golang[row.key]
+		g, ran := golang[row.key]
+		if !ran {
+			continue
+		}
 		cv, ok := c[row.key]
 		ratio, cs := "", ""
 		if ok {
