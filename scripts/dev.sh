@@ -25,7 +25,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config
           libcurl4-openssl-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev libre2-dev tzdata
           clang libclang-rt-14-dev clang-format
           python3 python3-dev python3-venv
-          openjdk-17-jdk-headless maven swig)
+          openjdk-17-jdk-headless maven swig
+          libzookeeper-mt-dev zookeeper)
 
 install_packages() {
   local missing=()

@@ -10,6 +10,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "corral/agent/agent_server.h"
+#include "corral/zookeeper/zk.h"
 #include "daemon_flags.h"
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
@@ -65,16 +66,19 @@ double Duration(const std::string& flag, const std::string& value) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  corral::cli::SetUsage("agent_main.cc", "The Corral agent. Usage: corral-agent --master=host:port [flags]");
+  corral::cli::SetUsage("agent_main.cc", "The Corral agent. Usage: corral-agent --master=host:port|zk://... [flags]");
   absl::ParseCommandLine(argc, argv);
   corral::cli::SetLogLevelFlag("corral-agent", absl::GetFlag(FLAGS_log_level));
 
   corral::AgentOptions opts;
   opts.master = absl::GetFlag(FLAGS_master);
-  if (opts.master.empty()) Die("--master is required (host:port of the master)");
-  if (absl::StartsWith(opts.master, "zk://"))
-    Die("--master: zk:// URLs need ZooKeeper support, which this build lacks");
-  if (opts.master.find(':') == std::string::npos) Die("--master must be host:port, got '" + opts.master + "'");
+  if (opts.master.empty()) Die("--master is required (host:port of the master, or zk://host:port[,...]/path)");
+  if (corral::zk::IsZkUrl(opts.master)) {
+    if (auto url = corral::zk::ParseUrl(opts.master); !url.ok())
+      Die("--master: " + std::string(url.status().message()));
+  } else if (opts.master.find(':') == std::string::npos) {
+    Die("--master must be host:port or a zk:// URL, got '" + opts.master + "'");
+  }
   opts.ip = absl::GetFlag(FLAGS_ip);
   opts.hostname = absl::GetFlag(FLAGS_hostname);
   opts.work_dir = absl::GetFlag(FLAGS_work_dir);

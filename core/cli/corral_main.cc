@@ -17,6 +17,7 @@
 #include <iomanip>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -39,10 +40,12 @@
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "corral/v1/master.pb.h"
+#include "corral/zookeeper/leader.h"
 #include "google/protobuf/util/json_util.h"
 #include <fstream>
 
-ABSL_FLAG(std::string, master, "127.0.0.1:5050", "Master to talk to, as host:port.");
+ABSL_FLAG(std::string, master, "127.0.0.1:5050",
+          "Master to talk to: host:port, or zk://host:port[,...]/path for the leader elected there.");
 ABSL_FLAG(int, agents, 2, "corral local: number of agents.");
 ABSL_FLAG(int, port, 5050, "corral local: master port.");
 ABSL_FLAG(std::string, agent_resources, "cpus:4;mem:4096;disk:10240;ports:[31000-32000]",
@@ -75,6 +78,23 @@ using namespace corral;
 [[noreturn]] void Die(const std::string& msg, int code = 2) {
   std::cerr << "corral: " << msg << std::endl;
   std::exit(code);
+}
+
+// The leading master's host:port, looked up once in ZooKeeper.
+std::string LeaderOf(const std::string& url) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::string> found;
+  auto detector = corral::zk::MasterDetector::Start(url, [&](const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!found || !address.empty()) found = address;
+    cv.notify_all();
+  });
+  if (!detector.ok()) Die("--master: " + std::string(detector.status().message()));
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait_for(lock, std::chrono::seconds(10), [&] { return found && !found->empty(); });
+  if (!found || found->empty()) Die("--master: no master leads under " + url + " (or ZooKeeper cannot be reached)");
+  return *found;
 }
 
 absl::StatusOr<v1::internal::ClusterState> FetchState(const std::string& master) {
@@ -637,6 +657,7 @@ int main(int argc, char** argv) {
   std::string cmd = rest[1];
   std::string master = absl::GetFlag(FLAGS_master);
   if (cmd == "local") return Local();
+  if (corral::zk::IsZkUrl(master)) master = LeaderOf(master);
   if (cmd == "agents") return Agents(master);
   if (cmd == "frameworks") return Frameworks(master);
   if (cmd == "tasks") return Tasks(master);

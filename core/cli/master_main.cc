@@ -1,7 +1,9 @@
 // corral-master: the master daemon.
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <iostream>
 
@@ -14,6 +16,9 @@
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
 #include "corral/master/master_server.h"
+#include "corral/master/standby.h"
+#include "corral/master/zk_registry.h"
+#include "corral/zookeeper/leader.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -35,6 +40,11 @@ ABSL_FLAG(std::string, quotas, "",
           "Quotas as JSON: {\"dev\": {\"guarantee\": \"cpus:2;mem:1024\", \"limit\": \"cpus:8\"}}.");
 ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, zk, "",
+          "zk://[user:pass@]host:port[,host:port...]/path: run as one of several masters, elected through "
+          "ZooKeeper, with the registry there; empty: a single master with its registry in --work_dir.");
+ABSL_FLAG(std::string, zk_session_timeout, "10secs",
+          "ZooKeeper session timeout: a leader out of touch with ZooKeeper this long stops leading.");
 
 namespace {
 
@@ -42,6 +52,67 @@ namespace {
 
 double Duration(const std::string& flag, const std::string& value, bool allow_zero) {
   return corral::cli::DurationFlag("corral-master", flag, value, allow_zero);
+}
+
+// One of several masters: serve as a standby (redirecting to the leader)
+// until elected, then recover the registry from ZooKeeper and lead. A master
+// that loses its leadership, or its session while waiting, exits at once
+// (status 1) for its supervisor to start it again: nothing it still holds in
+// memory can be trusted once another master may lead.
+int RunElected(corral::MasterOptions opts, const std::string& listen, int port, const sigset_t& stop) {
+  auto url = corral::zk::ParseUrl(absl::GetFlag(FLAGS_zk));
+  if (!url.ok()) Die("--zk: " + std::string(url.status().message()));
+  double session_timeout = Duration("zk_session_timeout", absl::GetFlag(FLAGS_zk_session_timeout), false);
+  if (port == 0) Die("--port must not be 0 with --zk: the port is published before the master listens on it");
+  opts.port = port;
+  corral::v1::MasterInfo info = corral::Master::InfoFor(opts);
+  opts.id = info.id();
+
+  auto standby = corral::MasterStandby::Start(absl::GetFlag(FLAGS_ip), port);
+  if (!standby.ok()) Die(std::string(standby.status().message()));
+  corral::MasterStandby* front = standby->get();
+  auto detector = corral::zk::LeaderDetector::Start(
+      *url, session_timeout, [front](const std::optional<corral::v1::MasterInfo>& leader) {
+        front->SetLeader(leader ? corral::zk::MasterAddress(*leader) : "");
+      });
+  std::atomic<bool> elected{false};
+  corral::zk::LeaderContender::Callbacks callbacks;
+  callbacks.elected = [&elected] { elected = true; };
+  callbacks.lost = [](const std::string& why) {
+    CORRAL_LOG(ERROR) << "Exiting: " << why << "; another master leads or will";
+    std::fflush(stderr);
+    std::_Exit(1);
+  };
+  auto contender = corral::zk::LeaderContender::Start(*url, info, session_timeout, callbacks);
+  if (!contender.ok()) Die("--zk: " + std::string(contender.status().message()));
+  CORRAL_LOG(INFO) << "Master " << info.id() << " standing by on " << listen << " until elected";
+
+  timespec tick{0, 100 * 1000 * 1000};
+  int sig = -1;
+  while (!elected) {
+    sig = sigtimedwait(&stop, nullptr, &tick);
+    if (sig > 0) {
+      CORRAL_LOG(INFO) << "Received signal " << sig << " while standing by; stopping";
+      return 0;
+    }
+  }
+  (*standby)->Stop();
+  detector.reset();
+  auto registry = corral::OpenZkRegistry((*contender)->session(), url->path + "/registry", (*contender)->node());
+  if (!registry.ok()) {
+    CORRAL_LOG(ERROR) << "Exiting: cannot open the registry in ZooKeeper: " << registry.status().message();
+    return 1;
+  }
+  auto server = corral::MasterServer::Start(opts, listen, std::move(*registry));
+  if (!server.ok()) {
+    CORRAL_LOG(ERROR) << "Exiting: " << server.status().message();
+    return 1;
+  }
+  CORRAL_LOG(INFO) << "Leading as " << info.id();
+  sigwait(&stop, &sig);
+  CORRAL_LOG(INFO) << "Received signal " << sig << "; stopping";
+  (*server)->Shutdown();
+  return 0;  // the contender goes last: its node goes with its session
 }
 
 }  // namespace
@@ -107,7 +178,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  auto server = corral::MasterServer::Start(opts, absl::GetFlag(FLAGS_ip) + ":" + std::to_string(port));
+  std::string listen = absl::GetFlag(FLAGS_ip) + ":" + std::to_string(port);
+  if (!absl::GetFlag(FLAGS_zk).empty()) return RunElected(opts, listen, port, stop);
+  auto server = corral::MasterServer::Start(opts, listen);
   if (!server.ok()) Die(std::string(server.status().message()));
   int sig = 0;
   sigwait(&stop, &sig);

@@ -16,7 +16,8 @@
 #include "scheduler/service.h"
 #include "store/store.h"
 
-ABSL_FLAG(std::string, master, "127.0.0.1:5050", "The master's host:port.");
+ABSL_FLAG(std::string, master, "127.0.0.1:5050",
+          "The master: host:port, or zk://host:port[,...]/path to follow the elected leader.");
 ABSL_FLAG(std::string, http_address, "127.0.0.1", "Address the REST APIs listen on (0.0.0.0 for all).");
 ABSL_FLAG(int, http_port, 4400, "Port of the REST APIs (0 picks one and prints it).");
 ABSL_FLAG(std::string, work_dir, "/var/lib/corral/batch", "Directory for batch's state (SQLite).");
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
   int port = absl::GetFlag(FLAGS_http_port);
   if (port < 0 || port > 65535) Die("--http_port must be between 0 and 65535");
   std::string master = absl::GetFlag(FLAGS_master);
-  if (master.find(':') == std::string::npos) Die("--master must be host:port, got '" + master + "'");
+  if (master.find(':') == std::string::npos) Die("--master must be host:port or a zk:// URL, got '" + master + "'");
   double failover =
       corral::cli::DurationFlag(kProgram, "failover_timeout", absl::GetFlag(FLAGS_failover_timeout), false);
   double reconcile = corral::cli::DurationFlag(kProgram, "reconciliation_interval",

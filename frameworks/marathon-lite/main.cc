@@ -19,7 +19,8 @@
 #include "scheduler/service.h"
 #include "store/store.h"
 
-ABSL_FLAG(std::string, master, "127.0.0.1:5050", "The master's host:port.");
+ABSL_FLAG(std::string, master, "127.0.0.1:5050",
+          "The master: host:port, or zk://host:port[,...]/path to follow the elected leader.");
 ABSL_FLAG(std::string, http_address, "127.0.0.1", "Address the REST API listens on (0.0.0.0 for all).");
 ABSL_FLAG(int, http_port, 8080, "Port of the REST API (0 picks one and prints it).");
 ABSL_FLAG(std::string, work_dir, "/var/lib/corral/marathon", "Directory for marathon-lite's state (SQLite).");
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   int port = absl::GetFlag(FLAGS_http_port);
   if (port < 0 || port > 65535) Die("--http_port must be between 0 and 65535");
   std::string master = absl::GetFlag(FLAGS_master);
-  if (master.find(':') == std::string::npos) Die("--master must be host:port, got '" + master + "'");
+  if (master.find(':') == std::string::npos) Die("--master must be host:port or a zk:// URL, got '" + master + "'");
   double failover =
       corral::cli::DurationFlag(kProgram, "failover_timeout", absl::GetFlag(FLAGS_failover_timeout), false);
   double reconcile = corral::cli::DurationFlag(kProgram, "reconciliation_interval",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Union
@@ -86,11 +87,17 @@ def default_master() -> str:
     return os.environ.get("CORRAL_MASTER") or os.environ.get("MESOS_MASTER") or "127.0.0.1:5050"
 
 
+_ZK_URL = re.compile(r"zk://([^@/]+:[^@/]*@)?[^,/:@]+:\d{1,5}(,[^,/:@]+:\d{1,5})*(/[^/]+)+/?")
+
+
 def _check_master(master: str) -> str:
     if not isinstance(master, str):
         raise TypeError(f"master: expected 'host:port', got {type(master).__name__}")
     if master.startswith("zk://"):
-        raise ValueError("master: ZooKeeper URLs are not supported by this version; give 'host:port'")
+        # zk://[user:pass@]host:port[,host:port...]/path: the driver follows the elected leader.
+        if not _ZK_URL.fullmatch(master):
+            raise ValueError(f"master: expected 'zk://[user:pass@]host:port[,host:port...]/path', got {master!r}")
+        return master
     host, sep, port = master.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"master: expected 'host:port', got {master!r}")

@@ -4,6 +4,7 @@
 #include "corral/agent/agent.h"
 
 #include "agent_impl.h"
+#include "corral/zookeeper/leader.h"
 #include "master_link.h"
 
 namespace corral {
@@ -139,8 +140,16 @@ absl::Status Agent::Start(int port) {
     abandoned_ = true;
     return s;
   }
+  std::weak_ptr<EventLoop> weak = loop_;
+  auto detector = zk::MasterDetector::Start(options_.master, [weak, this](const std::string& address) {
+    if (auto l = weak.lock()) l->Post([this, address] { OnMasterDetected(address); });
+  });
+  if (!detector.ok()) {
+    stopping_ = true;
+    return detector.status();
+  }
+  detector_ = std::move(*detector);
   loop_->Post([this] {
-    Connect();
     RetryUpdates();
     loop_->PostAfter(Seconds(options_.disk_watch_interval), [this] { CollectSandboxes(); });
     if (disk_watcher_) loop_->PostAfter(Seconds(options_.container_disk_watch_interval), [this] { WatchDisk(); });
@@ -150,6 +159,7 @@ absl::Status Agent::Start(int port) {
 
 void Agent::Abandon() {
   if (loop_->InLoopThread()) return;
+  detector_.reset();
   loop_->Call([this] {
     stopping_ = true;
     abandoned_ = true;
@@ -168,6 +178,7 @@ void Agent::Abandon() {
 
 void Agent::Stop() {
   if (loop_->InLoopThread() || abandoned_) return;
+  detector_.reset();
   loop_->Call([this] {
     if (stopping_) return 0;
     stopping_ = true;

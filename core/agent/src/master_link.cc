@@ -25,8 +25,25 @@ v1::internal::AgentService::Stub* StubFor(const std::string& master) {
 }
 }  // namespace
 
+void Agent::OnMasterDetected(const std::string& address) {
+  if (stopping_ || address == master_address_) return;
+  if (!master_address_.empty() && !address.empty()) {
+    CORRAL_LOG(INFO) << "The leading master moved from " << master_address_ << " to " << address;
+  }
+  master_address_ = address;
+  // A link to the old leader ends here; OnLinkDone reconnects to the new.
+  if (link_) {
+    link_->Close();
+  } else {
+    Connect();
+  }
+}
+
 void Agent::Connect() {
-  if (stopping_) return;
+  connect_pending_ = false;
+  // No master known yet (ZooKeeper shows no leader): the detector calls
+  // again when one appears. A link already under way is left alone.
+  if (stopping_ || link_ || master_address_.empty()) return;
   AgentMessage first;
   if (agent_id_.empty()) {
     auto* reg = first.mutable_register_agent();
@@ -67,15 +84,16 @@ void Agent::Connect() {
         if (auto l = loop.lock()) l->Post([this, raw, why] { OnLinkDone(raw, why); });
       });
   link_ = link;
-  link->Start(link, StubFor(options_.master), first);
+  link->Start(link, StubFor(master_address_), first);
 }
 
 void Agent::OnLinkDone(MasterLink* link, const std::string& why) {
   if (link_.get() != link) return;
   link_.reset();
-  if (registered_) CORRAL_LOG(WARNING) << "Lost the master at " << options_.master << ": " << why;
+  if (registered_) CORRAL_LOG(WARNING) << "Lost the master at " << master_address_ << ": " << why;
   registered_ = false;
-  if (stopping_) return;
+  if (stopping_ || connect_pending_) return;
+  connect_pending_ = true;
   double jitter = 0.5 + (std::rand() % 1000) / 1000.0;
   loop_->PostAfter(Seconds(options_.registration_backoff * jitter), [this] { Connect(); });
 }

@@ -46,20 +46,26 @@ uint32_t PackedIPv4(const std::string& address) {
 
 }  // namespace
 
+v1::MasterInfo Master::InfoFor(const MasterOptions& options) {
+  v1::MasterInfo info;
+  info.set_id(options.id.empty() ? NewIdString() : options.id);
+  info.set_hostname(options.hostname);
+  info.set_port(options.port);
+  info.set_ip(PackedIPv4(options.address));
+  info.set_version(kMesosVersion);
+  info.set_pid(absl::StrCat("master@", options.address, ":", options.port));
+  info.mutable_address()->set_hostname(options.hostname);
+  info.mutable_address()->set_ip(options.address);
+  info.mutable_address()->set_port(options.port);
+  return info;
+}
+
 Master::Master(MasterOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : RealClock()),
       registry_(NewInMemoryRegistry()),
       loop_("corral-master", clock_) {
-  info_.set_id(NewIdString());
-  info_.set_hostname(options_.hostname);
-  info_.set_port(options_.port);
-  info_.set_ip(PackedIPv4(options_.address));
-  info_.set_version(kMesosVersion);
-  info_.set_pid(absl::StrCat("master@", options_.address, ":", options_.port));
-  info_.mutable_address()->set_hostname(options_.hostname);
-  info_.mutable_address()->set_ip(options_.address);
-  info_.mutable_address()->set_port(options_.port);
+  info_ = InfoFor(options_);
   weights_ = options_.weights;
   quotas_ = options_.quotas;
   for (const auto& [role, w] : weights_) allocator_.SetWeight(role, w);

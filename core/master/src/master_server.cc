@@ -203,6 +203,11 @@ struct MasterServer::Services {
 };
 
 absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions options, const std::string& listen) {
+  return Start(std::move(options), listen, nullptr);
+}
+
+absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions options, const std::string& listen,
+                                                                  std::unique_ptr<Registry> given_registry) {
   std::unique_ptr<MasterServer> s(new MasterServer());
   s->services_ = std::make_unique<Services>();
   auto colon = listen.rfind(':');
@@ -227,8 +232,10 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
     return absl::InvalidArgumentError(absl::StrCat("listen address '", listen, "' has no valid port"));
   }
   options.port = requested;
-  std::unique_ptr<Registry> registry;
-  if (options.work_dir.empty()) {
+  std::unique_ptr<Registry> registry = std::move(given_registry);
+  if (registry) {
+    // The caller's store: nothing of the registry lives in the work dir.
+  } else if (options.work_dir.empty()) {
     registry = NewInMemoryRegistry();
   } else {
     std::error_code ec;

@@ -14,6 +14,7 @@
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "corral/common/grpc_status.h"
+#include "corral/zookeeper/leader.h"
 
 namespace corral {
 
@@ -26,7 +27,41 @@ struct SchedulerDriver::Impl {
   v1::FrameworkInfo framework;
   std::string master;
   SchedulerDriverOptions options;
-  std::unique_ptr<v1::internal::SchedulerService::Stub> stub;
+  using Stub = v1::internal::SchedulerService::Stub;
+  // The leading master's stub; replaced (under mu) when a zk:// master URL
+  // names a new leader, null while none leads.
+  std::shared_ptr<Stub> stub;
+  std::string leader;
+  std::unique_ptr<zk::MasterDetector> detector;
+
+  static std::shared_ptr<Stub> StubFor(const std::string& address) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(256 << 20);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    return v1::internal::SchedulerService::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  }
+
+  // The detector's thread: a new leader ends the stream to the old one, and
+  // the connection thread subscribes again (with the framework ID) there.
+  void OnLeader(const std::string& address) {
+    std::shared_ptr<grpc::ClientContext> ctx;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (address == leader) return;
+      leader = address;
+      stub = address.empty() ? nullptr : StubFor(address);
+      ctx = stream_ctx;
+    }
+    if (ctx) ctx->TryCancel();
+    cv.notify_all();
+  }
+
+  std::shared_ptr<Stub> CurrentStub() {
+    std::lock_guard<std::mutex> lock(mu);
+    return stub;
+  }
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -133,9 +168,12 @@ struct SchedulerDriver::Impl {
     while (true) {
       std::shared_ptr<grpc::ClientContext> ctx = std::make_shared<grpc::ClientContext>();
       Call sub;
+      std::shared_ptr<Stub> stub;
       {
-        std::lock_guard<std::mutex> lock(mu);
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [this] { return stopping || this->stub != nullptr; });
         if (stopping) return;
+        stub = this->stub;
         stream_ctx = ctx;
         sub.set_type(Call::SUBSCRIBE);
         *sub.mutable_subscribe()->mutable_framework_info() = framework;
@@ -192,7 +230,13 @@ struct SchedulerDriver::Impl {
     p->call.mutable_acknowledge()->set_uuid(st.uuid());
     p->ctx.set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
-    stub->async()->Call(&p->ctx, &p->call, &p->resp, [p](grpc::Status) { delete p; });
+    std::shared_ptr<Stub> stub = CurrentStub();
+    if (!stub) {
+      delete p;
+      return false;
+    }
+    // The callback keeps the stub (and its channel) alive until it runs.
+    stub->async()->Call(&p->ctx, &p->call, &p->resp, [p, stub](grpc::Status) { delete p; });
     return true;
   }
 
@@ -207,6 +251,8 @@ struct SchedulerDriver::Impl {
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
     v1::internal::CallResponse resp;
+    std::shared_ptr<Stub> stub = CurrentStub();
+    if (!stub) return absl::UnavailableError("no master leads at the moment");
     return FromGrpcStatus(stub->Call(&ctx, call, &resp));
   }
 };
@@ -237,12 +283,18 @@ absl::Status SchedulerDriver::start() {
     return absl::FailedPreconditionError("the driver was already started");
   if (impl_->scheduler == nullptr) return absl::InvalidArgumentError("scheduler is null");
   if (impl_->master.empty()) return absl::InvalidArgumentError("master address is empty");
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(256 << 20);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  impl_->stub = v1::internal::SchedulerService::NewStub(
-      grpc::CreateCustomChannel(impl_->master, grpc::InsecureChannelCredentials(), args));
+  if (zk::IsZkUrl(impl_->master)) {
+    // The leader comes later, from the detector's thread (never from here:
+    // mu is held).
+    Impl* impl = impl_.get();
+    auto detector = zk::MasterDetector::Start(
+        impl_->master, [impl](const std::string& a) { impl->OnLeader(a); }, impl_->options.zk_session_timeout);
+    if (!detector.ok()) return detector.status();
+    impl_->detector = std::move(*detector);
+  } else {
+    impl_->leader = impl_->master;
+    impl_->stub = Impl::StubFor(impl_->master);
+  }
   impl_->callbacks = std::make_unique<EventLoop>("corral-sched-cb");
   impl_->status = DriverStatus::kRunning;
   impl_->connection = std::thread([this] { impl_->Run(); });
@@ -272,6 +324,13 @@ absl::Status SchedulerDriver::stop(bool failover) {
   if (ctx) ctx->TryCancel();
   impl_->cv.notify_all();
   impl_->JoinConnection();
+  // Joins the detector's thread: no OnLeader runs after this.
+  std::unique_ptr<zk::MasterDetector> detector;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    detector = std::move(impl_->detector);
+  }
+  detector.reset();
   return result;
 }
 

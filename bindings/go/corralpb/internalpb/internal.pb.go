@@ -2539,6 +2539,58 @@ func (x *TaskCheckpoint) GetStartedAt() float64 {
 	return 0
 }
 
+type RegistryAgent struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Info             *corralpb.AgentInfo    `protobuf:"bytes,1,opt,name=info" json:"info,omitempty"`
+	UnreachableSince *float64               `protobuf:"fixed64,2,opt,name=unreachable_since,json=unreachableSince" json:"unreachable_since,omitempty"` // wall clock seconds; 0 = reachable
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RegistryAgent) Reset() {
+	*x = RegistryAgent{}
+	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegistryAgent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegistryAgent) ProtoMessage() {}
+
+func (x *RegistryAgent) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegistryAgent.ProtoReflect.Descriptor instead.
+func (*RegistryAgent) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RegistryAgent) GetInfo() *corralpb.AgentInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *RegistryAgent) GetUnreachableSince() float64 {
+	if x != nil && x.UnreachableSince != nil {
+		return *x.UnreachableSince
+	}
+	return 0
+}
+
 type RoleState_Quota struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Guarantee     map[string]float64     `protobuf:"bytes,1,rep,name=guarantee" json:"guarantee,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
@@ -2549,7 +2601,7 @@ type RoleState_Quota struct {
 
 func (x *RoleState_Quota) Reset() {
 	*x = RoleState_Quota{}
-	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	mi := &file_corral_v1_internal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2613,7 @@ func (x *RoleState_Quota) String() string {
 func (*RoleState_Quota) ProtoMessage() {}
 
 func (x *RoleState_Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	mi := &file_corral_v1_internal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2657,7 @@ type AgentSnapshot_Executor struct {
 
 func (x *AgentSnapshot_Executor) Reset() {
 	*x = AgentSnapshot_Executor{}
-	mi := &file_corral_v1_internal_proto_msgTypes[39]
+	mi := &file_corral_v1_internal_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +2669,7 @@ func (x *AgentSnapshot_Executor) String() string {
 func (*AgentSnapshot_Executor) ProtoMessage() {}
 
 func (x *AgentSnapshot_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[39]
+	mi := &file_corral_v1_internal_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2738,7 @@ type AgentSnapshot_AgentTask struct {
 
 func (x *AgentSnapshot_AgentTask) Reset() {
 	*x = AgentSnapshot_AgentTask{}
-	mi := &file_corral_v1_internal_proto_msgTypes[40]
+	mi := &file_corral_v1_internal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +2750,7 @@ func (x *AgentSnapshot_AgentTask) String() string {
 func (*AgentSnapshot_AgentTask) ProtoMessage() {}
 
 func (x *AgentSnapshot_AgentTask) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[40]
+	mi := &file_corral_v1_internal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2797,7 @@ type MaintenanceState_AgentDrain struct {
 
 func (x *MaintenanceState_AgentDrain) Reset() {
 	*x = MaintenanceState_AgentDrain{}
-	mi := &file_corral_v1_internal_proto_msgTypes[41]
+	mi := &file_corral_v1_internal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +2809,7 @@ func (x *MaintenanceState_AgentDrain) String() string {
 func (*MaintenanceState_AgentDrain) ProtoMessage() {}
 
 func (x *MaintenanceState_AgentDrain) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[41]
+	mi := &file_corral_v1_internal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3029,7 +3081,10 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\x06latest\x18\x06 \x01(\v2\x15.corral.v1.TaskStatusR\x06latest\x12/\n" +
 	"\apending\x18\a \x03(\v2\x15.corral.v1.TaskStatusR\apending\x12\x1d\n" +
 	"\n" +
-	"started_at\x18\b \x01(\x01R\tstartedAt2\x9d\x01\n" +
+	"started_at\x18\b \x01(\x01R\tstartedAt\"f\n" +
+	"\rRegistryAgent\x12(\n" +
+	"\x04info\x18\x01 \x01(\v2\x14.corral.v1.AgentInfoR\x04info\x12+\n" +
+	"\x11unreachable_since\x18\x02 \x01(\x01R\x10unreachableSince2\x9d\x01\n" +
 	"\x10SchedulerService\x12D\n" +
 	"\tSubscribe\x12\x19.corral.v1.scheduler.Call\x1a\x1a.corral.v1.scheduler.Event0\x01\x12C\n" +
 	"\x04Call\x12\x19.corral.v1.scheduler.Call\x1a .corral.v1.internal.CallResponse2b\n" +
@@ -3059,7 +3114,7 @@ func file_corral_v1_internal_proto_rawDescGZIP() []byte {
 }
 
 var file_corral_v1_internal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_corral_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_corral_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_corral_v1_internal_proto_goTypes = []any{
 	(AgentSnapshot_Phase)(0),             // 0: corral.v1.internal.AgentSnapshot.Phase
 	(*RegisterAgent)(nil),                // 1: corral.v1.internal.RegisterAgent
@@ -3096,80 +3151,81 @@ var file_corral_v1_internal_proto_goTypes = []any{
 	(*FrameworkCheckpoint)(nil),          // 32: corral.v1.internal.FrameworkCheckpoint
 	(*ExecutorCheckpoint)(nil),           // 33: corral.v1.internal.ExecutorCheckpoint
 	(*TaskCheckpoint)(nil),               // 34: corral.v1.internal.TaskCheckpoint
-	(*RoleState_Quota)(nil),              // 35: corral.v1.internal.RoleState.Quota
-	nil,                                  // 36: corral.v1.internal.RoleState.WeightsEntry
-	nil,                                  // 37: corral.v1.internal.RoleState.QuotasEntry
-	nil,                                  // 38: corral.v1.internal.RoleState.Quota.GuaranteeEntry
-	nil,                                  // 39: corral.v1.internal.RoleState.Quota.LimitEntry
-	(*AgentSnapshot_Executor)(nil),       // 40: corral.v1.internal.AgentSnapshot.Executor
-	(*AgentSnapshot_AgentTask)(nil),      // 41: corral.v1.internal.AgentSnapshot.AgentTask
-	(*MaintenanceState_AgentDrain)(nil),  // 42: corral.v1.internal.MaintenanceState.AgentDrain
-	(*corralpb.AgentInfo)(nil),           // 43: corral.v1.AgentInfo
-	(*corralpb.Task)(nil),                // 44: corral.v1.Task
-	(*corralpb.ExecutorInfo)(nil),        // 45: corral.v1.ExecutorInfo
-	(*corralpb.FrameworkInfo)(nil),       // 46: corral.v1.FrameworkInfo
-	(*corralpb.FrameworkID)(nil),         // 47: corral.v1.FrameworkID
-	(*corralpb.TaskStatus)(nil),          // 48: corral.v1.TaskStatus
-	(corralpb.TaskState)(0),              // 49: corral.v1.TaskState
-	(*corralpb.ExecutorID)(nil),          // 50: corral.v1.ExecutorID
-	(*corralpb.AgentID)(nil),             // 51: corral.v1.AgentID
-	(*corralpb.MasterInfo)(nil),          // 52: corral.v1.MasterInfo
-	(*corralpb.TaskInfo)(nil),            // 53: corral.v1.TaskInfo
-	(*corralpb.TaskGroupInfo)(nil),       // 54: corral.v1.TaskGroupInfo
-	(*corralpb.TaskID)(nil),              // 55: corral.v1.TaskID
-	(*corralpb.KillPolicy)(nil),          // 56: corral.v1.KillPolicy
-	(*corralpb.DurationInfo)(nil),        // 57: corral.v1.DurationInfo
-	(*corralpb.Resource)(nil),            // 58: corral.v1.Resource
-	(*corralpb.DrainInfo)(nil),           // 59: corral.v1.DrainInfo
-	(*corralpb.Offer)(nil),               // 60: corral.v1.Offer
-	(*schedulerpb.OfferConstraints)(nil), // 61: corral.v1.scheduler.OfferConstraints
-	(*maintenancepb.Schedule)(nil),       // 62: corral.v1.maintenance.Schedule
-	(*corralpb.MachineID)(nil),           // 63: corral.v1.MachineID
-	(*schedulerpb.Call)(nil),             // 64: corral.v1.scheduler.Call
-	(*masterpb.Call)(nil),                // 65: corral.v1.master.Call
-	(*executorpb.Call)(nil),              // 66: corral.v1.executor.Call
-	(*schedulerpb.Event)(nil),            // 67: corral.v1.scheduler.Event
-	(*masterpb.Response)(nil),            // 68: corral.v1.master.Response
-	(*masterpb.Event)(nil),               // 69: corral.v1.master.Event
-	(*executorpb.Event)(nil),             // 70: corral.v1.executor.Event
+	(*RegistryAgent)(nil),                // 35: corral.v1.internal.RegistryAgent
+	(*RoleState_Quota)(nil),              // 36: corral.v1.internal.RoleState.Quota
+	nil,                                  // 37: corral.v1.internal.RoleState.WeightsEntry
+	nil,                                  // 38: corral.v1.internal.RoleState.QuotasEntry
+	nil,                                  // 39: corral.v1.internal.RoleState.Quota.GuaranteeEntry
+	nil,                                  // 40: corral.v1.internal.RoleState.Quota.LimitEntry
+	(*AgentSnapshot_Executor)(nil),       // 41: corral.v1.internal.AgentSnapshot.Executor
+	(*AgentSnapshot_AgentTask)(nil),      // 42: corral.v1.internal.AgentSnapshot.AgentTask
+	(*MaintenanceState_AgentDrain)(nil),  // 43: corral.v1.internal.MaintenanceState.AgentDrain
+	(*corralpb.AgentInfo)(nil),           // 44: corral.v1.AgentInfo
+	(*corralpb.Task)(nil),                // 45: corral.v1.Task
+	(*corralpb.ExecutorInfo)(nil),        // 46: corral.v1.ExecutorInfo
+	(*corralpb.FrameworkInfo)(nil),       // 47: corral.v1.FrameworkInfo
+	(*corralpb.FrameworkID)(nil),         // 48: corral.v1.FrameworkID
+	(*corralpb.TaskStatus)(nil),          // 49: corral.v1.TaskStatus
+	(corralpb.TaskState)(0),              // 50: corral.v1.TaskState
+	(*corralpb.ExecutorID)(nil),          // 51: corral.v1.ExecutorID
+	(*corralpb.AgentID)(nil),             // 52: corral.v1.AgentID
+	(*corralpb.MasterInfo)(nil),          // 53: corral.v1.MasterInfo
+	(*corralpb.TaskInfo)(nil),            // 54: corral.v1.TaskInfo
+	(*corralpb.TaskGroupInfo)(nil),       // 55: corral.v1.TaskGroupInfo
+	(*corralpb.TaskID)(nil),              // 56: corral.v1.TaskID
+	(*corralpb.KillPolicy)(nil),          // 57: corral.v1.KillPolicy
+	(*corralpb.DurationInfo)(nil),        // 58: corral.v1.DurationInfo
+	(*corralpb.Resource)(nil),            // 59: corral.v1.Resource
+	(*corralpb.DrainInfo)(nil),           // 60: corral.v1.DrainInfo
+	(*corralpb.Offer)(nil),               // 61: corral.v1.Offer
+	(*schedulerpb.OfferConstraints)(nil), // 62: corral.v1.scheduler.OfferConstraints
+	(*maintenancepb.Schedule)(nil),       // 63: corral.v1.maintenance.Schedule
+	(*corralpb.MachineID)(nil),           // 64: corral.v1.MachineID
+	(*schedulerpb.Call)(nil),             // 65: corral.v1.scheduler.Call
+	(*masterpb.Call)(nil),                // 66: corral.v1.master.Call
+	(*executorpb.Call)(nil),              // 67: corral.v1.executor.Call
+	(*schedulerpb.Event)(nil),            // 68: corral.v1.scheduler.Event
+	(*masterpb.Response)(nil),            // 69: corral.v1.master.Response
+	(*masterpb.Event)(nil),               // 70: corral.v1.master.Event
+	(*executorpb.Event)(nil),             // 71: corral.v1.executor.Event
 }
 var file_corral_v1_internal_proto_depIdxs = []int32{
-	43,  // 0: corral.v1.internal.RegisterAgent.agent_info:type_name -> corral.v1.AgentInfo
-	43,  // 1: corral.v1.internal.ReregisterAgent.agent_info:type_name -> corral.v1.AgentInfo
-	44,  // 2: corral.v1.internal.ReregisterAgent.tasks:type_name -> corral.v1.Task
-	45,  // 3: corral.v1.internal.ReregisterAgent.executors:type_name -> corral.v1.ExecutorInfo
-	46,  // 4: corral.v1.internal.ReregisterAgent.frameworks:type_name -> corral.v1.FrameworkInfo
-	47,  // 5: corral.v1.internal.StatusUpdate.framework_id:type_name -> corral.v1.FrameworkID
-	48,  // 6: corral.v1.internal.StatusUpdate.status:type_name -> corral.v1.TaskStatus
-	49,  // 7: corral.v1.internal.StatusUpdate.latest_state:type_name -> corral.v1.TaskState
-	47,  // 8: corral.v1.internal.ExecutorToFramework.framework_id:type_name -> corral.v1.FrameworkID
-	50,  // 9: corral.v1.internal.ExecutorToFramework.executor_id:type_name -> corral.v1.ExecutorID
-	47,  // 10: corral.v1.internal.ExecutorExited.framework_id:type_name -> corral.v1.FrameworkID
-	50,  // 11: corral.v1.internal.ExecutorExited.executor_id:type_name -> corral.v1.ExecutorID
+	44,  // 0: corral.v1.internal.RegisterAgent.agent_info:type_name -> corral.v1.AgentInfo
+	44,  // 1: corral.v1.internal.ReregisterAgent.agent_info:type_name -> corral.v1.AgentInfo
+	45,  // 2: corral.v1.internal.ReregisterAgent.tasks:type_name -> corral.v1.Task
+	46,  // 3: corral.v1.internal.ReregisterAgent.executors:type_name -> corral.v1.ExecutorInfo
+	47,  // 4: corral.v1.internal.ReregisterAgent.frameworks:type_name -> corral.v1.FrameworkInfo
+	48,  // 5: corral.v1.internal.StatusUpdate.framework_id:type_name -> corral.v1.FrameworkID
+	49,  // 6: corral.v1.internal.StatusUpdate.status:type_name -> corral.v1.TaskStatus
+	50,  // 7: corral.v1.internal.StatusUpdate.latest_state:type_name -> corral.v1.TaskState
+	48,  // 8: corral.v1.internal.ExecutorToFramework.framework_id:type_name -> corral.v1.FrameworkID
+	51,  // 9: corral.v1.internal.ExecutorToFramework.executor_id:type_name -> corral.v1.ExecutorID
+	48,  // 10: corral.v1.internal.ExecutorExited.framework_id:type_name -> corral.v1.FrameworkID
+	51,  // 11: corral.v1.internal.ExecutorExited.executor_id:type_name -> corral.v1.ExecutorID
 	1,   // 12: corral.v1.internal.AgentMessage.register_agent:type_name -> corral.v1.internal.RegisterAgent
 	2,   // 13: corral.v1.internal.AgentMessage.reregister_agent:type_name -> corral.v1.internal.ReregisterAgent
 	3,   // 14: corral.v1.internal.AgentMessage.status_update:type_name -> corral.v1.internal.StatusUpdate
 	4,   // 15: corral.v1.internal.AgentMessage.executor_message:type_name -> corral.v1.internal.ExecutorToFramework
 	5,   // 16: corral.v1.internal.AgentMessage.executor_exited:type_name -> corral.v1.internal.ExecutorExited
 	6,   // 17: corral.v1.internal.AgentMessage.pong:type_name -> corral.v1.internal.Pong
-	51,  // 18: corral.v1.internal.AgentRegistered.agent_id:type_name -> corral.v1.AgentID
-	52,  // 19: corral.v1.internal.AgentRegistered.master_info:type_name -> corral.v1.MasterInfo
-	46,  // 20: corral.v1.internal.RunTask.framework:type_name -> corral.v1.FrameworkInfo
-	53,  // 21: corral.v1.internal.RunTask.task:type_name -> corral.v1.TaskInfo
-	46,  // 22: corral.v1.internal.RunTaskGroup.framework:type_name -> corral.v1.FrameworkInfo
-	45,  // 23: corral.v1.internal.RunTaskGroup.executor:type_name -> corral.v1.ExecutorInfo
-	54,  // 24: corral.v1.internal.RunTaskGroup.task_group:type_name -> corral.v1.TaskGroupInfo
-	47,  // 25: corral.v1.internal.KillTask.framework_id:type_name -> corral.v1.FrameworkID
-	55,  // 26: corral.v1.internal.KillTask.task_id:type_name -> corral.v1.TaskID
-	56,  // 27: corral.v1.internal.KillTask.kill_policy:type_name -> corral.v1.KillPolicy
-	57,  // 28: corral.v1.internal.KillTask.max_grace_period:type_name -> corral.v1.DurationInfo
-	47,  // 29: corral.v1.internal.StatusUpdateAcknowledgement.framework_id:type_name -> corral.v1.FrameworkID
-	55,  // 30: corral.v1.internal.StatusUpdateAcknowledgement.task_id:type_name -> corral.v1.TaskID
-	47,  // 31: corral.v1.internal.FrameworkToExecutor.framework_id:type_name -> corral.v1.FrameworkID
-	50,  // 32: corral.v1.internal.FrameworkToExecutor.executor_id:type_name -> corral.v1.ExecutorID
-	47,  // 33: corral.v1.internal.ShutdownExecutor.framework_id:type_name -> corral.v1.FrameworkID
-	50,  // 34: corral.v1.internal.ShutdownExecutor.executor_id:type_name -> corral.v1.ExecutorID
-	47,  // 35: corral.v1.internal.ShutdownFramework.framework_id:type_name -> corral.v1.FrameworkID
+	52,  // 18: corral.v1.internal.AgentRegistered.agent_id:type_name -> corral.v1.AgentID
+	53,  // 19: corral.v1.internal.AgentRegistered.master_info:type_name -> corral.v1.MasterInfo
+	47,  // 20: corral.v1.internal.RunTask.framework:type_name -> corral.v1.FrameworkInfo
+	54,  // 21: corral.v1.internal.RunTask.task:type_name -> corral.v1.TaskInfo
+	47,  // 22: corral.v1.internal.RunTaskGroup.framework:type_name -> corral.v1.FrameworkInfo
+	46,  // 23: corral.v1.internal.RunTaskGroup.executor:type_name -> corral.v1.ExecutorInfo
+	55,  // 24: corral.v1.internal.RunTaskGroup.task_group:type_name -> corral.v1.TaskGroupInfo
+	48,  // 25: corral.v1.internal.KillTask.framework_id:type_name -> corral.v1.FrameworkID
+	56,  // 26: corral.v1.internal.KillTask.task_id:type_name -> corral.v1.TaskID
+	57,  // 27: corral.v1.internal.KillTask.kill_policy:type_name -> corral.v1.KillPolicy
+	58,  // 28: corral.v1.internal.KillTask.max_grace_period:type_name -> corral.v1.DurationInfo
+	48,  // 29: corral.v1.internal.StatusUpdateAcknowledgement.framework_id:type_name -> corral.v1.FrameworkID
+	56,  // 30: corral.v1.internal.StatusUpdateAcknowledgement.task_id:type_name -> corral.v1.TaskID
+	48,  // 31: corral.v1.internal.FrameworkToExecutor.framework_id:type_name -> corral.v1.FrameworkID
+	51,  // 32: corral.v1.internal.FrameworkToExecutor.executor_id:type_name -> corral.v1.ExecutorID
+	48,  // 33: corral.v1.internal.ShutdownExecutor.framework_id:type_name -> corral.v1.FrameworkID
+	51,  // 34: corral.v1.internal.ShutdownExecutor.executor_id:type_name -> corral.v1.ExecutorID
+	48,  // 35: corral.v1.internal.ShutdownFramework.framework_id:type_name -> corral.v1.FrameworkID
 	8,   // 36: corral.v1.internal.MasterMessage.registered:type_name -> corral.v1.internal.AgentRegistered
 	9,   // 37: corral.v1.internal.MasterMessage.run_task:type_name -> corral.v1.internal.RunTask
 	10,  // 38: corral.v1.internal.MasterMessage.run_task_group:type_name -> corral.v1.internal.RunTaskGroup
@@ -3181,76 +3237,77 @@ var file_corral_v1_internal_proto_depIdxs = []int32{
 	16,  // 44: corral.v1.internal.MasterMessage.ping:type_name -> corral.v1.internal.Ping
 	17,  // 45: corral.v1.internal.MasterMessage.refused:type_name -> corral.v1.internal.AgentRefused
 	19,  // 46: corral.v1.internal.MasterMessage.framework_resubscribed:type_name -> corral.v1.internal.FrameworkResubscribed
-	47,  // 47: corral.v1.internal.FrameworkResubscribed.framework_id:type_name -> corral.v1.FrameworkID
-	43,  // 48: corral.v1.internal.AgentState.agent_info:type_name -> corral.v1.AgentInfo
-	58,  // 49: corral.v1.internal.AgentState.total:type_name -> corral.v1.Resource
-	58,  // 50: corral.v1.internal.AgentState.allocated:type_name -> corral.v1.Resource
-	59,  // 51: corral.v1.internal.AgentState.drain_info:type_name -> corral.v1.DrainInfo
-	58,  // 52: corral.v1.internal.AgentState.offered:type_name -> corral.v1.Resource
-	45,  // 53: corral.v1.internal.AgentState.executors:type_name -> corral.v1.ExecutorInfo
-	46,  // 54: corral.v1.internal.FrameworkState.framework_info:type_name -> corral.v1.FrameworkInfo
-	58,  // 55: corral.v1.internal.FrameworkState.allocated:type_name -> corral.v1.Resource
-	58,  // 56: corral.v1.internal.FrameworkState.offered:type_name -> corral.v1.Resource
-	60,  // 57: corral.v1.internal.FrameworkState.offers:type_name -> corral.v1.Offer
-	61,  // 58: corral.v1.internal.FrameworkState.offer_constraints:type_name -> corral.v1.scheduler.OfferConstraints
-	52,  // 59: corral.v1.internal.ClusterState.master_info:type_name -> corral.v1.MasterInfo
+	48,  // 47: corral.v1.internal.FrameworkResubscribed.framework_id:type_name -> corral.v1.FrameworkID
+	44,  // 48: corral.v1.internal.AgentState.agent_info:type_name -> corral.v1.AgentInfo
+	59,  // 49: corral.v1.internal.AgentState.total:type_name -> corral.v1.Resource
+	59,  // 50: corral.v1.internal.AgentState.allocated:type_name -> corral.v1.Resource
+	60,  // 51: corral.v1.internal.AgentState.drain_info:type_name -> corral.v1.DrainInfo
+	59,  // 52: corral.v1.internal.AgentState.offered:type_name -> corral.v1.Resource
+	46,  // 53: corral.v1.internal.AgentState.executors:type_name -> corral.v1.ExecutorInfo
+	47,  // 54: corral.v1.internal.FrameworkState.framework_info:type_name -> corral.v1.FrameworkInfo
+	59,  // 55: corral.v1.internal.FrameworkState.allocated:type_name -> corral.v1.Resource
+	59,  // 56: corral.v1.internal.FrameworkState.offered:type_name -> corral.v1.Resource
+	61,  // 57: corral.v1.internal.FrameworkState.offers:type_name -> corral.v1.Offer
+	62,  // 58: corral.v1.internal.FrameworkState.offer_constraints:type_name -> corral.v1.scheduler.OfferConstraints
+	53,  // 59: corral.v1.internal.ClusterState.master_info:type_name -> corral.v1.MasterInfo
 	20,  // 60: corral.v1.internal.ClusterState.agents:type_name -> corral.v1.internal.AgentState
 	21,  // 61: corral.v1.internal.ClusterState.frameworks:type_name -> corral.v1.internal.FrameworkState
-	44,  // 62: corral.v1.internal.ClusterState.tasks:type_name -> corral.v1.Task
-	44,  // 63: corral.v1.internal.ClusterState.completed_tasks:type_name -> corral.v1.Task
-	36,  // 64: corral.v1.internal.RoleState.weights:type_name -> corral.v1.internal.RoleState.WeightsEntry
-	37,  // 65: corral.v1.internal.RoleState.quotas:type_name -> corral.v1.internal.RoleState.QuotasEntry
-	43,  // 66: corral.v1.internal.AgentSnapshot.agent_info:type_name -> corral.v1.AgentInfo
-	58,  // 67: corral.v1.internal.AgentSnapshot.total:type_name -> corral.v1.Resource
-	46,  // 68: corral.v1.internal.AgentSnapshot.frameworks:type_name -> corral.v1.FrameworkInfo
-	40,  // 69: corral.v1.internal.AgentSnapshot.executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
-	41,  // 70: corral.v1.internal.AgentSnapshot.tasks:type_name -> corral.v1.internal.AgentSnapshot.AgentTask
-	44,  // 71: corral.v1.internal.AgentSnapshot.completed_tasks:type_name -> corral.v1.Task
-	40,  // 72: corral.v1.internal.AgentSnapshot.completed_executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
-	58,  // 73: corral.v1.internal.AgentSnapshot.used:type_name -> corral.v1.Resource
-	46,  // 74: corral.v1.internal.AgentSnapshot.completed_frameworks:type_name -> corral.v1.FrameworkInfo
-	62,  // 75: corral.v1.internal.MaintenanceState.schedule:type_name -> corral.v1.maintenance.Schedule
-	63,  // 76: corral.v1.internal.MaintenanceState.down_machines:type_name -> corral.v1.MachineID
-	42,  // 77: corral.v1.internal.MaintenanceState.drains:type_name -> corral.v1.internal.MaintenanceState.AgentDrain
-	47,  // 78: corral.v1.internal.ReadFileRequest.framework_id:type_name -> corral.v1.FrameworkID
-	55,  // 79: corral.v1.internal.ReadFileRequest.task_id:type_name -> corral.v1.TaskID
-	43,  // 80: corral.v1.internal.AgentCheckpoint.info:type_name -> corral.v1.AgentInfo
-	46,  // 81: corral.v1.internal.FrameworkCheckpoint.info:type_name -> corral.v1.FrameworkInfo
-	45,  // 82: corral.v1.internal.ExecutorCheckpoint.info:type_name -> corral.v1.ExecutorInfo
-	53,  // 83: corral.v1.internal.TaskCheckpoint.info:type_name -> corral.v1.TaskInfo
-	49,  // 84: corral.v1.internal.TaskCheckpoint.state:type_name -> corral.v1.TaskState
-	48,  // 85: corral.v1.internal.TaskCheckpoint.latest:type_name -> corral.v1.TaskStatus
-	48,  // 86: corral.v1.internal.TaskCheckpoint.pending:type_name -> corral.v1.TaskStatus
-	38,  // 87: corral.v1.internal.RoleState.Quota.guarantee:type_name -> corral.v1.internal.RoleState.Quota.GuaranteeEntry
-	39,  // 88: corral.v1.internal.RoleState.Quota.limit:type_name -> corral.v1.internal.RoleState.Quota.LimitEntry
-	35,  // 89: corral.v1.internal.RoleState.QuotasEntry.value:type_name -> corral.v1.internal.RoleState.Quota
-	45,  // 90: corral.v1.internal.AgentSnapshot.Executor.info:type_name -> corral.v1.ExecutorInfo
-	44,  // 91: corral.v1.internal.AgentSnapshot.AgentTask.task:type_name -> corral.v1.Task
-	0,   // 92: corral.v1.internal.AgentSnapshot.AgentTask.phase:type_name -> corral.v1.internal.AgentSnapshot.Phase
-	59,  // 93: corral.v1.internal.MaintenanceState.AgentDrain.info:type_name -> corral.v1.DrainInfo
-	64,  // 94: corral.v1.internal.SchedulerService.Subscribe:input_type -> corral.v1.scheduler.Call
-	64,  // 95: corral.v1.internal.SchedulerService.Call:input_type -> corral.v1.scheduler.Call
-	7,   // 96: corral.v1.internal.AgentService.Connect:input_type -> corral.v1.internal.AgentMessage
-	65,  // 97: corral.v1.internal.OperatorService.Call:input_type -> corral.v1.master.Call
-	65,  // 98: corral.v1.internal.OperatorService.Subscribe:input_type -> corral.v1.master.Call
-	23,  // 99: corral.v1.internal.OperatorService.GetState:input_type -> corral.v1.internal.GetClusterState
-	66,  // 100: corral.v1.internal.ExecutorService.Subscribe:input_type -> corral.v1.executor.Call
-	66,  // 101: corral.v1.internal.ExecutorService.Call:input_type -> corral.v1.executor.Call
-	28,  // 102: corral.v1.internal.SandboxService.ReadFile:input_type -> corral.v1.internal.ReadFileRequest
-	67,  // 103: corral.v1.internal.SchedulerService.Subscribe:output_type -> corral.v1.scheduler.Event
-	27,  // 104: corral.v1.internal.SchedulerService.Call:output_type -> corral.v1.internal.CallResponse
-	18,  // 105: corral.v1.internal.AgentService.Connect:output_type -> corral.v1.internal.MasterMessage
-	68,  // 106: corral.v1.internal.OperatorService.Call:output_type -> corral.v1.master.Response
-	69,  // 107: corral.v1.internal.OperatorService.Subscribe:output_type -> corral.v1.master.Event
-	22,  // 108: corral.v1.internal.OperatorService.GetState:output_type -> corral.v1.internal.ClusterState
-	70,  // 109: corral.v1.internal.ExecutorService.Subscribe:output_type -> corral.v1.executor.Event
-	27,  // 110: corral.v1.internal.ExecutorService.Call:output_type -> corral.v1.internal.CallResponse
-	29,  // 111: corral.v1.internal.SandboxService.ReadFile:output_type -> corral.v1.internal.ReadFileResponse
-	103, // [103:112] is the sub-list for method output_type
-	94,  // [94:103] is the sub-list for method input_type
-	94,  // [94:94] is the sub-list for extension type_name
-	94,  // [94:94] is the sub-list for extension extendee
-	0,   // [0:94] is the sub-list for field type_name
+	45,  // 62: corral.v1.internal.ClusterState.tasks:type_name -> corral.v1.Task
+	45,  // 63: corral.v1.internal.ClusterState.completed_tasks:type_name -> corral.v1.Task
+	37,  // 64: corral.v1.internal.RoleState.weights:type_name -> corral.v1.internal.RoleState.WeightsEntry
+	38,  // 65: corral.v1.internal.RoleState.quotas:type_name -> corral.v1.internal.RoleState.QuotasEntry
+	44,  // 66: corral.v1.internal.AgentSnapshot.agent_info:type_name -> corral.v1.AgentInfo
+	59,  // 67: corral.v1.internal.AgentSnapshot.total:type_name -> corral.v1.Resource
+	47,  // 68: corral.v1.internal.AgentSnapshot.frameworks:type_name -> corral.v1.FrameworkInfo
+	41,  // 69: corral.v1.internal.AgentSnapshot.executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
+	42,  // 70: corral.v1.internal.AgentSnapshot.tasks:type_name -> corral.v1.internal.AgentSnapshot.AgentTask
+	45,  // 71: corral.v1.internal.AgentSnapshot.completed_tasks:type_name -> corral.v1.Task
+	41,  // 72: corral.v1.internal.AgentSnapshot.completed_executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
+	59,  // 73: corral.v1.internal.AgentSnapshot.used:type_name -> corral.v1.Resource
+	47,  // 74: corral.v1.internal.AgentSnapshot.completed_frameworks:type_name -> corral.v1.FrameworkInfo
+	63,  // 75: corral.v1.internal.MaintenanceState.schedule:type_name -> corral.v1.maintenance.Schedule
+	64,  // 76: corral.v1.internal.MaintenanceState.down_machines:type_name -> corral.v1.MachineID
+	43,  // 77: corral.v1.internal.MaintenanceState.drains:type_name -> corral.v1.internal.MaintenanceState.AgentDrain
+	48,  // 78: corral.v1.internal.ReadFileRequest.framework_id:type_name -> corral.v1.FrameworkID
+	56,  // 79: corral.v1.internal.ReadFileRequest.task_id:type_name -> corral.v1.TaskID
+	44,  // 80: corral.v1.internal.AgentCheckpoint.info:type_name -> corral.v1.AgentInfo
+	47,  // 81: corral.v1.internal.FrameworkCheckpoint.info:type_name -> corral.v1.FrameworkInfo
+	46,  // 82: corral.v1.internal.ExecutorCheckpoint.info:type_name -> corral.v1.ExecutorInfo
+	54,  // 83: corral.v1.internal.TaskCheckpoint.info:type_name -> corral.v1.TaskInfo
+	50,  // 84: corral.v1.internal.TaskCheckpoint.state:type_name -> corral.v1.TaskState
+	49,  // 85: corral.v1.internal.TaskCheckpoint.latest:type_name -> corral.v1.TaskStatus
+	49,  // 86: corral.v1.internal.TaskCheckpoint.pending:type_name -> corral.v1.TaskStatus
+	44,  // 87: corral.v1.internal.RegistryAgent.info:type_name -> corral.v1.AgentInfo
+	39,  // 88: corral.v1.internal.RoleState.Quota.guarantee:type_name -> corral.v1.internal.RoleState.Quota.GuaranteeEntry
+	40,  // 89: corral.v1.internal.RoleState.Quota.limit:type_name -> corral.v1.internal.RoleState.Quota.LimitEntry
+	36,  // 90: corral.v1.internal.RoleState.QuotasEntry.value:type_name -> corral.v1.internal.RoleState.Quota
+	46,  // 91: corral.v1.internal.AgentSnapshot.Executor.info:type_name -> corral.v1.ExecutorInfo
+	45,  // 92: corral.v1.internal.AgentSnapshot.AgentTask.task:type_name -> corral.v1.Task
+	0,   // 93: corral.v1.internal.AgentSnapshot.AgentTask.phase:type_name -> corral.v1.internal.AgentSnapshot.Phase
+	60,  // 94: corral.v1.internal.MaintenanceState.AgentDrain.info:type_name -> corral.v1.DrainInfo
+	65,  // 95: corral.v1.internal.SchedulerService.Subscribe:input_type -> corral.v1.scheduler.Call
+	65,  // 96: corral.v1.internal.SchedulerService.Call:input_type -> corral.v1.scheduler.Call
+	7,   // 97: corral.v1.internal.AgentService.Connect:input_type -> corral.v1.internal.AgentMessage
+	66,  // 98: corral.v1.internal.OperatorService.Call:input_type -> corral.v1.master.Call
+	66,  // 99: corral.v1.internal.OperatorService.Subscribe:input_type -> corral.v1.master.Call
+	23,  // 100: corral.v1.internal.OperatorService.GetState:input_type -> corral.v1.internal.GetClusterState
+	67,  // 101: corral.v1.internal.ExecutorService.Subscribe:input_type -> corral.v1.executor.Call
+	67,  // 102: corral.v1.internal.ExecutorService.Call:input_type -> corral.v1.executor.Call
+	28,  // 103: corral.v1.internal.SandboxService.ReadFile:input_type -> corral.v1.internal.ReadFileRequest
+	68,  // 104: corral.v1.internal.SchedulerService.Subscribe:output_type -> corral.v1.scheduler.Event
+	27,  // 105: corral.v1.internal.SchedulerService.Call:output_type -> corral.v1.internal.CallResponse
+	18,  // 106: corral.v1.internal.AgentService.Connect:output_type -> corral.v1.internal.MasterMessage
+	69,  // 107: corral.v1.internal.OperatorService.Call:output_type -> corral.v1.master.Response
+	70,  // 108: corral.v1.internal.OperatorService.Subscribe:output_type -> corral.v1.master.Event
+	22,  // 109: corral.v1.internal.OperatorService.GetState:output_type -> corral.v1.internal.ClusterState
+	71,  // 110: corral.v1.internal.ExecutorService.Subscribe:output_type -> corral.v1.executor.Event
+	27,  // 111: corral.v1.internal.ExecutorService.Call:output_type -> corral.v1.internal.CallResponse
+	29,  // 112: corral.v1.internal.SandboxService.ReadFile:output_type -> corral.v1.internal.ReadFileResponse
+	104, // [104:113] is the sub-list for method output_type
+	95,  // [95:104] is the sub-list for method input_type
+	95,  // [95:95] is the sub-list for extension type_name
+	95,  // [95:95] is the sub-list for extension extendee
+	0,   // [0:95] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_internal_proto_init() }
@@ -3285,7 +3342,7 @@ func file_corral_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_internal_proto_rawDesc), len(file_corral_v1_internal_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

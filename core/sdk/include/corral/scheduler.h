@@ -56,12 +56,18 @@ struct SchedulerDriverOptions {
   double reconnect_backoff_min = 0.1;  // seconds
   double reconnect_backoff_max = 2.0;
   double call_timeout = 30.0;  // per call to the master
+  // With a zk:// master URL: the session timeout of the driver's own
+  // ZooKeeper session, which it uses only to find the leader.
+  double zk_session_timeout = 10.0;
 };
 
 class SchedulerDriver {
  public:
-  // `master` is "host:port" of the master's gRPC endpoint. An empty
-  // framework.user is filled with the current user.
+  // `master` is "host:port" of the master's gRPC endpoint, or
+  // zk://[user:pass@]host:port[,...]/path where masters are elected through
+  // ZooKeeper: the driver follows the leader and subscribes again (with its
+  // framework ID) whenever it changes. An empty framework.user is filled
+  // with the current user.
   SchedulerDriver(Scheduler* scheduler, const v1::FrameworkInfo& framework, const std::string& master,
                   const SchedulerDriverOptions& options = SchedulerDriverOptions());
   ~SchedulerDriver();  // stops with failover (the framework is not torn down)

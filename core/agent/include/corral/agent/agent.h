@@ -31,7 +31,9 @@ struct AgentOptions {
   // The clock every timer and timestamp of the agent follows; null: the
   // system's. Tests pass a ManualClock.
   Clock* clock = nullptr;
-  std::string master;  // "host:port" of the master
+  // "host:port" of the master, or zk://host:port[,...]/path to follow the
+  // leader elected through ZooKeeper (reregistering on every change).
+  std::string master;
   std::string work_dir = "/tmp/corral-agent";
   std::string hostname = "localhost";
   std::string ip = "127.0.0.1";      // where executors reach the agent
@@ -87,6 +89,9 @@ class ExecutorSink {
 };
 
 class MasterLink;
+namespace zk {
+class MasterDetector;
+}
 class WorkDirLock;
 
 class Agent {
@@ -277,6 +282,7 @@ class Agent {
   void Connect();
   void OnMasterMessage(const v1::internal::MasterMessage& msg);
   void OnLinkDone(MasterLink* link, const std::string& why);
+  void OnMasterDetected(const std::string& address);
   void SendToMaster(const v1::internal::AgentMessage& msg);
 
   // RunTask and RunTaskGroup record the tasks and, for a checkpointing
@@ -425,6 +431,11 @@ class Agent {
   std::string refusal_;
 
   std::shared_ptr<MasterLink> link_;
+  std::string master_address_;    // where the (leading) master is now; "" while unknown
+  bool connect_pending_ = false;  // a reconnect is scheduled
+  // Follows the master (fixed, or elected through ZooKeeper); its callbacks
+  // post to the loop.
+  std::unique_ptr<zk::MasterDetector> detector_;
   std::map<std::string, v1::FrameworkInfo> frameworks_;
   std::map<Key, TaskRecord> tasks_;
   std::map<Key, ExecutorRecord> executors_;

@@ -32,6 +32,9 @@ struct MasterOptions {
   // The clock every timer and timestamp of the master follows; null: the
   // system's. Tests pass a ManualClock and move time on by hand.
   Clock* clock = nullptr;
+  // The master's ID; empty: a new one. A master elected through ZooKeeper
+  // publishes its MasterInfo before it starts, so it picks the ID first.
+  std::string id;
   std::string hostname = "localhost";
   std::string address = "127.0.0.1";  // advertised in MasterInfo
   int port = 5050;
@@ -212,6 +215,9 @@ class Master {
   absl::Status DrainAgent(const std::string& agent_id, const v1::DrainConfig& config);
   absl::Status ReactivateAgent(const std::string& agent_id);
   v1::MasterInfo info();
+  // The MasterInfo a master with these options advertises (a new ID unless
+  // options.id names one).
+  static v1::MasterInfo InfoFor(const MasterOptions& options);
   // The port clients should use, once known (the server may bind port 0).
   void SetAdvertisedPort(int port);
 

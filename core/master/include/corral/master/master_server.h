@@ -21,11 +21,16 @@ class Server;
 }
 class MasterHttpApi;
 class WorkDirLock;
+class Registry;
 
 class MasterServer {
  public:
   // `listen` is "host:port"; port 0 picks a free one (see port()).
   static absl::StatusOr<std::unique_ptr<MasterServer>> Start(MasterOptions options, const std::string& listen);
+  // The same with a registry of the caller's (the ZooKeeper one); the work
+  // dir holds none then.
+  static absl::StatusOr<std::unique_ptr<MasterServer>> Start(MasterOptions options, const std::string& listen,
+                                                             std::unique_ptr<Registry> registry);
   ~MasterServer();
 
   int port() const { return port_; }

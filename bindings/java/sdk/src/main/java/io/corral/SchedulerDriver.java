@@ -108,10 +108,18 @@ public final class SchedulerDriver implements AutoCloseable {
     return m == null || m.isEmpty() ? "127.0.0.1:5050" : m;
   }
 
+  private static final java.util.regex.Pattern ZK_URL =
+      java.util.regex.Pattern.compile("zk://([^@/]+:[^@/]*@)?[^,/:@]+:\\d{1,5}(,[^,/:@]+:\\d{1,5})*(/[^/]+)+/?");
+
   static String checkMaster(String master) {
     if (master == null) throw new IllegalArgumentException("master: must not be null");
     if (master.startsWith("zk://")) {
-      throw new IllegalArgumentException("master: ZooKeeper URLs are not supported by this version; give 'host:port'");
+      // zk://[user:pass@]host:port[,host:port...]/path: the driver follows the elected leader.
+      if (!ZK_URL.matcher(master).matches()) {
+        throw new IllegalArgumentException(
+            "master: expected zk://[user:pass@]host:port[,host:port...]/path, got '" + master + "'");
+      }
+      return master;
     }
     int colon = master.lastIndexOf(':');
     boolean ok = colon > 0 && colon < master.length() - 1;
