@@ -141,8 +141,9 @@ type SchedulerDriver struct {
 }
 
 // NewSchedulerDriver makes a driver for `framework` at `master`
-// ("host:port"; empty means DefaultMaster()). It does not connect until
-// Start or Run.
+// ("host:port", or "zk://host:port[,...]/path" to follow the master elected
+// through ZooKeeper; empty means DefaultMaster()). It does not connect until
+// Start or Run; Start refuses a malformed zk:// URL.
 func NewSchedulerDriver(sched Scheduler, framework *corralpb.FrameworkInfo, master string,
 	opts ...SchedulerOption) (*SchedulerDriver, error) {
 	if sched == nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -453,4 +454,17 @@ func TestFourMebibyteMessagesBothWays(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.awaitState(t, task.GetTaskId().GetValue(), corralpb.TaskState_TASK_KILLED)
+}
+
+func TestAMalformedZooKeeperURLIsRefusedAtStart(t *testing.T) {
+	d, err := corral.NewSchedulerDriver(&corral.BaseScheduler{}, corral.FrameworkInfo("zk"), "zk://h1:2181")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	err = d.Start()
+	var ce *corral.Error
+	if !errors.As(err, &ce) || ce.Code != corral.InvalidArgument || !strings.Contains(ce.Message, "zk://h1:2181") {
+		t.Fatalf("Start with a zk:// URL without a path: got %v, want InvalidArgument naming the URL", err)
+	}
 }

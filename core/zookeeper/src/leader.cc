@@ -53,6 +53,7 @@ struct LeaderContender::Impl {
   std::string node;  // full path of our json.info_ node
   bool elected = false;
   bool done = false;  // lost: nothing more happens
+  int beats = 0;
   std::unique_ptr<EventLoop> loop;
 
   void Lose(const std::string& why) {
@@ -133,15 +134,21 @@ struct LeaderContender::Impl {
 
   // A local timer, not only the server's word: a leader cut off from
   // ZooKeeper hears of its expiry only once it reconnects, and by then
-  // another master leads. The client notices the silence after two thirds
-  // of the timeout; giving up a quarter of the timeout later still comes
-  // before the server expires the session and lets another master in.
+  // another master leads. The server cannot expire the session until the
+  // timeout has passed since it last heard from it, which is no earlier
+  // than the last heartbeat it answered; giving up at five sixths of the
+  // timeout after that comes first, and leaves most of the timeout to ride
+  // out a ZooKeeper server's loss or an election among the servers.
   void WatchExpiry() {
     if (done) return;
     if (session->Expired()) return Lose("the ZooKeeper session expired");
-    if (elected && session->DisconnectedFor() > session->timeout() / 4) {
-      return Lose("out of touch with ZooKeeper for most of the session timeout; another master may lead soon");
+    double timeout = session->timeout();
+    double since = session->SinceHeard();
+    if (elected && since > timeout * 5 / 6) {
+      return Lose(absl::StrCat("no word from ZooKeeper for ", since, " s of the ", timeout,
+                               " s session timeout; another master may lead soon"));
     }
+    if (since > timeout / 6 || ++beats % 4 == 0) session->Heartbeat();
     loop->PostAfter(kExpiryCheck, [this] { WatchExpiry(); });
   }
 };

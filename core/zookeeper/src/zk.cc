@@ -130,6 +130,7 @@ void Session::OnSessionEvent(zhandle_t*, int type, int state, const char*, void*
       s->expired_ = true;
     } else if (state == ZOO_CONNECTED_STATE) {
       s->disconnected_since_ = 0;
+      s->last_heard_ = SteadyNow();
     } else if (s->disconnected_since_ == 0) {
       s->disconnected_since_ = SteadyNow();
     }
@@ -175,7 +176,10 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Connect(const Url& url, double
   while (true) {
     {
       std::lock_guard<std::mutex> lock(s->mu_);
-      if (s->state_ == ZOO_CONNECTED_STATE) break;
+      if (s->state_ == ZOO_CONNECTED_STATE) {
+        s->last_heard_ = SteadyNow();
+        break;
+      }
       if (s->expired_)
         return absl::UnavailableError(absl::StrCat("ZooKeeper at ", url.servers, " refused the session"));
     }
@@ -232,10 +236,23 @@ bool Session::Expired() const {
   return disconnected_since_ > 0 && SteadyNow() - disconnected_since_ > timeout();
 }
 
-double Session::DisconnectedFor() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return disconnected_since_ > 0 ? SteadyNow() - disconnected_since_ : 0;
+void Session::Heartbeat() {
+  double sent = SteadyNow();
+  auto* ctx = new std::pair<Session*, double>(this, sent);
+  int rc = zoo_aexists(
+      zh_, "/", 0,
+      [](int rc, const struct Stat*, const void* data) {
+        auto* p = static_cast<std::pair<Session*, double>*>(const_cast<void*>(data));
+        // The server answered a request sent at p->second: it had heard
+        // from this session then (a conservative mark: sent, not received).
+        if (rc == ZOK && p->first->last_heard_.load() < p->second) p->first->last_heard_ = p->second;
+        delete p;
+      },
+      ctx);
+  if (rc != ZOK) delete ctx;
 }
+
+double Session::SinceHeard() const { return SteadyNow() - last_heard_.load(); }
 
 void Session::OnStateChange(Watcher fn) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -10,6 +10,7 @@
 // called from any other thread, concurrently.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -51,9 +52,13 @@ class Session {
   // True once the session is gone: expired, or disconnected for longer than
   // its timeout (so the server has expired it or is about to).
   bool Expired() const;
-  // Seconds since the client noticed it lost its server (it notices after
-  // two thirds of the timeout without word); 0 while connected.
-  double DisconnectedFor() const;
+  // Asks the server something small without waiting for the answer; each
+  // answer counts as word from it (see SinceHeard).
+  void Heartbeat();
+  // Seconds since the last answer to a Heartbeat (or since connecting):
+  // the server has heard from this session at least that recently, so it
+  // cannot expire the session before SinceHeard() reaches the timeout.
+  double SinceHeard() const;
   // Called (on the completion thread) when the session connects again after
   // a disconnection, and when it expires.
   void OnStateChange(Watcher fn);
@@ -96,7 +101,8 @@ class Session {
   mutable std::mutex mu_;
   int state_ = 0;
   bool expired_ = false;
-  double disconnected_since_ = 0;  // steady seconds; 0 while connected
+  double disconnected_since_ = 0;      // steady seconds; 0 while connected
+  std::atomic<double> last_heard_{0};  // steady seconds
   Watcher on_state_;
   std::set<Watcher*> watches_;  // armed and not yet fired; freed on close
 };

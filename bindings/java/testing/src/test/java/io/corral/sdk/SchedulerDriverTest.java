@@ -80,6 +80,11 @@ class SchedulerDriverTest {
     assertThrows(IllegalArgumentException.class, () -> new SchedulerDriver(r, FrameworkInfo.getDefaultInstance(),
         cluster.master()));
     assertThrows(IllegalArgumentException.class, () -> new SchedulerDriver(r, Helpers.framework("x"), "nohost"));
+    IllegalArgumentException noPath = assertThrows(IllegalArgumentException.class,
+        () -> new SchedulerDriver(r, Helpers.framework("x"), "zk://h1:2181"));
+    assertTrue(noPath.getMessage().contains("zk://h1:2181"), noPath.getMessage());
+    // A well-formed zk:// URL is taken: the driver looks for the leader once started.
+    new SchedulerDriver(r, Helpers.framework("x"), "zk://alice:pw@h1:2181,h2:2181/corral").close();
   }
 
   @Test
