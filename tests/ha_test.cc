@@ -254,9 +254,12 @@ TEST_F(HaTest, ThreeMastersElectOneLeaderThatAgentsAndFrameworksFollowThroughKil
 
 TEST_F(HaTest, LeaderCutOffFromZooKeeperStepsDownBeforeAnotherLeads) {
   StartEnsemble(1);
-  AddMasters(2);
-  // Master 0 reaches ZooKeeper only through a proxy the test can cut.
+  // Master 0 reaches ZooKeeper only through a proxy the test can cut. The
+  // proxy binds its port first, so that no master is given the same one.
   TcpProxy proxy(zk_->client_port(0));
+  ports_.push_back(proxy.port());
+  AddMasters(2);
+  ports_.erase(ports_.begin());
   StartMaster(0, "zk://127.0.0.1:" + std::to_string(proxy.port()) + kPath);
   ASSERT_EQ(WaitForLeader(30), 0);
   StartMaster(1, zk_->Url(kPath));

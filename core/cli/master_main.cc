@@ -72,8 +72,11 @@ int RunElected(corral::MasterOptions opts, const std::string& listen, int port, 
   if (!standby.ok()) Die(std::string(standby.status().message()));
   corral::MasterStandby* front = standby->get();
   auto detector = corral::zk::LeaderDetector::Start(
-      *url, session_timeout, [front](const std::optional<corral::v1::MasterInfo>& leader) {
-        front->SetLeader(leader ? corral::zk::MasterAddress(*leader) : "");
+      *url, session_timeout, [front, self = info.id()](const std::optional<corral::v1::MasterInfo>& leader) {
+        // Seen leading before the contender says so: not serving yet, so
+        // "no leader" (503), not a redirect to this very port.
+        bool other = leader && leader->id() != self;
+        front->SetLeader(other ? corral::zk::MasterAddress(*leader) : "");
       });
   std::atomic<bool> elected{false};
   corral::zk::LeaderContender::Callbacks callbacks;

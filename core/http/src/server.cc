@@ -1,5 +1,7 @@
 #include "corral/http/server.h"
 
+#include <cctype>
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -107,6 +109,29 @@ std::string UrlDecode(absl::string_view text, bool plus_is_space) {
       }
     }
     out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+std::string QueryString(const Request& req) {
+  std::string out;
+  auto encode = [&out](const std::string& s) {
+    static const char kHex[] = "0123456789ABCDEF";
+    for (unsigned char c : s) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out += static_cast<char>(c);
+      } else {
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  };
+  for (const auto& [k, v] : req.query_list) {
+    out += out.empty() ? '?' : '&';
+    encode(k);
+    out += '=';
+    encode(v);
   }
   return out;
 }

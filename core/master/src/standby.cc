@@ -4,32 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "corral/http/server.h"
 
 namespace corral {
-
-namespace {
-
-std::string QueryString(const http::Request& req) {
-  std::string out;
-  auto encode = [](const std::string& s) {
-    std::string e;
-    for (unsigned char c : s) {
-      if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-        e += static_cast<char>(c);
-      } else {
-        absl::StrAppend(&e, "%", absl::Hex(c, absl::kZeroPad2));
-      }
-    }
-    return e;
-  };
-  for (const auto& [k, v] : req.query_list) absl::StrAppend(&out, out.empty() ? "?" : "&", encode(k), "=", encode(v));
-  return out;
-}
-
-}  // namespace
 
 struct MasterStandby::Impl {
   mutable std::mutex mu;
@@ -57,7 +35,7 @@ struct MasterStandby::Impl {
     // leader itself, every other path is the same path on the leader.
     std::string location = absl::StrCat("//", to);
     if (req.path != "/master/redirect" && req.path != "/redirect")
-      absl::StrAppend(&location, req.path, QueryString(req));
+      absl::StrAppend(&location, req.path, http::QueryString(req));
     res.headers.emplace_back("Location", location);
     r.Reply(std::move(res));
   }

@@ -50,10 +50,25 @@ struct LeaderContender::Impl {
   Callbacks callbacks;
   std::string data;
   std::unique_ptr<Session> session;
-  std::string node;  // full path of our json.info_ node
+  std::string prefix = "json.info_";  // of the contenders' node names
+  std::string node;                   // full path of our node
   bool elected = false;
   bool done = false;  // lost: nothing more happens
   int beats = 0;
+  std::string watched;  // the node whose watch is armed and has not fired
+
+  // Watches `path` (once: a Check for another reason does not arm another).
+  absl::StatusOr<bool> Watch(const std::string& path) {
+    if (watched == path) return session->Exists(path);
+    auto exists = session->Exists(path, [this, path] {
+      loop->Post([this, path] {
+        if (watched == path) watched.clear();
+        Check();
+      });
+    });
+    if (exists.ok()) watched = path;
+    return exists;
+  }
   std::unique_ptr<EventLoop> loop;
 
   void Lose(const std::string& why) {
@@ -70,7 +85,7 @@ struct LeaderContender::Impl {
     auto children = session->Children(url.path);
     if (!children.ok()) return children.status();
     for (const auto& c : *children) {
-      if (!absl::StartsWith(c, "json.info_")) continue;
+      if (!absl::StartsWith(c, prefix)) continue;
       int64_t owner = 0;
       auto exists = session->Exists(url.path + "/" + c, nullptr, &owner);
       if (exists.ok() && *exists && owner == session->id()) {
@@ -84,7 +99,7 @@ struct LeaderContender::Impl {
   absl::Status Publish() {
     if (auto st = session->CreatePath(url.path, true); !st.ok()) return st;
     for (int attempt = 0; attempt < 5; ++attempt) {
-      auto created = session->Create(url.path + "/json.info_", data, true, true, true);
+      auto created = session->Create(url.path + "/" + prefix, data, true, true, true);
       if (created.ok()) {
         node = *created;
         return absl::OkStatus();
@@ -110,7 +125,7 @@ struct LeaderContender::Impl {
     }
     std::vector<std::string> ahead;
     for (const auto& c : *children)
-      if (absl::StartsWith(c, "json.info_") && c < mine) ahead.push_back(c);
+      if (absl::StartsWith(c, prefix) && c < mine) ahead.push_back(c);
     if (ahead.empty()) {
       if (!elected) {
         elected = true;
@@ -118,13 +133,13 @@ struct LeaderContender::Impl {
         if (callbacks.elected) callbacks.elected();
       }
       // Watch our own node: it goes only with the session or by hand.
-      auto exists = session->Exists(node, [this] { loop->Post([this] { Check(); }); });
+      auto exists = Watch(node);
       if (!exists.ok() || !*exists) loop->PostAfter(kRetry, [this] { Check(); });
       return;
     }
     // Watch only the node just ahead, so one master going wakes one other.
     std::string prev = url.path + "/" + *std::max_element(ahead.begin(), ahead.end());
-    auto exists = session->Exists(prev, [this] { loop->Post([this] { Check(); }); });
+    auto exists = Watch(prev);
     if (!exists.ok()) {
       loop->PostAfter(kRetry, [this] { Check(); });
     } else if (!*exists) {
@@ -157,11 +172,18 @@ LeaderContender::LeaderContender(std::unique_ptr<Impl> impl) : impl_(std::move(i
 
 absl::StatusOr<std::unique_ptr<LeaderContender>> LeaderContender::Start(const Url& url, const v1::MasterInfo& info,
                                                                         double session_timeout, Callbacks callbacks) {
+  return Start(url, "json.info_", MasterInfoJson(info), session_timeout, std::move(callbacks));
+}
+
+absl::StatusOr<std::unique_ptr<LeaderContender>> LeaderContender::Start(const Url& url, const std::string& prefix,
+                                                                        const std::string& data, double session_timeout,
+                                                                        Callbacks callbacks) {
   auto impl = std::make_unique<Impl>();
   impl->url = url;
   impl->session_timeout = session_timeout;
   impl->callbacks = std::move(callbacks);
-  impl->data = MasterInfoJson(info);
+  impl->prefix = prefix;
+  impl->data = data;
   auto session = Session::Connect(url, session_timeout, session_timeout);
   if (!session.ok()) return session.status();
   impl->session = std::move(*session);
@@ -191,14 +213,21 @@ std::string LeaderContender::node() const { return impl_->node; }
 struct LeaderDetector::Impl {
   Url url;
   double session_timeout = 10;
-  OnChange on_change;
+  std::string prefix = "json.info_";
+  OnChange on_change;    // MasterInfo (Mesos's form)
+  OnDataChange on_data;  // or the leader's node data as it is
   std::unique_ptr<Session> session;
   std::optional<v1::MasterInfo> leader;
   bool reported = false;
   bool retry_pending = false;
+  // Watches armed and not yet fired: a Refresh that comes for another
+  // reason (a reconnection) must not arm a second one on the same node.
+  bool children_armed = false;
+  bool exists_armed = false;
   std::unique_ptr<EventLoop> loop;
 
   void Report(const std::optional<v1::MasterInfo>& now) {
+    if (on_data) return ReportData(std::nullopt);
     bool same = reported && now.has_value() == leader.has_value() &&
                 (!now || now->SerializeAsString() == leader->SerializeAsString());
     if (same) return;
@@ -210,6 +239,14 @@ struct LeaderDetector::Impl {
       CORRAL_LOG(WARNING) << "No master leads under " << url.servers << url.path;
     }
     on_change(now);
+  }
+
+  std::optional<std::string> leader_data;
+  void ReportData(const std::optional<std::string>& now) {
+    if (reported && now == leader_data) return;
+    reported = true;
+    leader_data = now;
+    on_data(now);
   }
 
   void RetrySoon() {
@@ -232,23 +269,41 @@ struct LeaderDetector::Impl {
         return RetrySoon();
       }
       session = std::move(*s);
+      children_armed = exists_armed = false;
       session->OnStateChange([this] { loop->Post([this] { Refresh(); }); });
     }
-    auto wake = [this] { loop->Post([this] { Refresh(); }); };
-    auto children = session->Children(url.path, wake);
+    Session* current = session.get();
+    auto on_children = [this, current] {
+      loop->Post([this, current] {
+        if (session.get() == current) children_armed = false;
+        Refresh();
+      });
+    };
+    auto on_exists = [this, current] {
+      loop->Post([this, current] {
+        if (session.get() == current) exists_armed = false;
+        Refresh();
+      });
+    };
+    auto children = session->Children(url.path, children_armed ? Session::Watcher() : on_children);
+    if (children.ok()) children_armed = true;
     if (absl::IsNotFound(children.status())) {
       // Nothing published yet: wake when the path appears.
-      auto exists = session->Exists(url.path, wake);
+      auto exists = session->Exists(url.path, exists_armed ? Session::Watcher() : on_exists);
       if (!exists.ok()) return RetrySoon();
+      exists_armed = true;
       if (*exists) return (void)loop->Post([this] { Refresh(); });
       return Report(std::nullopt);
     }
     if (!children.ok()) return RetrySoon();
-    auto node = LeaderNode(*children);
+    std::optional<std::string> node;
+    for (const auto& c : *children)
+      if (absl::StartsWith(c, prefix) && (!node || c < *node)) node = c;
     if (!node) return Report(std::nullopt);
     auto data = session->Get(url.path + "/" + *node);
     if (absl::IsNotFound(data.status())) return (void)loop->Post([this] { Refresh(); });  // it just went
     if (!data.ok()) return RetrySoon();
+    if (on_data) return ReportData(*data);
     auto info = ParseMasterInfoJson(*data);
     if (!info.ok()) {
       CORRAL_LOG(ERROR) << "The leader's node " << url.path << "/" << *node << " holds no MasterInfo ("
@@ -262,10 +317,22 @@ struct LeaderDetector::Impl {
 LeaderDetector::LeaderDetector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 std::unique_ptr<LeaderDetector> LeaderDetector::Start(const Url& url, double session_timeout, OnChange on_change) {
+  return Start(url, session_timeout, std::move(on_change), "json.info_", nullptr);
+}
+
+std::unique_ptr<LeaderDetector> LeaderDetector::StartForData(const Url& url, const std::string& prefix,
+                                                             double session_timeout, OnDataChange on_data) {
+  return Start(url, session_timeout, nullptr, prefix, std::move(on_data));
+}
+
+std::unique_ptr<LeaderDetector> LeaderDetector::Start(const Url& url, double session_timeout, OnChange on_change,
+                                                      const std::string& prefix, OnDataChange on_data) {
   auto impl = std::make_unique<Impl>();
   impl->url = url;
   impl->session_timeout = session_timeout;
   impl->on_change = std::move(on_change);
+  impl->prefix = prefix;
+  impl->on_data = std::move(on_data);
   impl->loop = std::make_unique<EventLoop>("corral-zk-detect");
   Impl* raw = impl.get();
   raw->loop->Post([raw] { raw->Refresh(); });

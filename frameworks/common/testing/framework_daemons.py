@@ -67,6 +67,45 @@ class Daemon:
                 self.proc.wait(10)
 
 
+class ZooKeeper:
+    """A standalone ZooKeeper server on loopback (Debian's zookeeper package, run with the JDK)."""
+
+    JAR = Path("/usr/share/java/zookeeper.jar")
+
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        self.root = root
+        self.daemon: Daemon | None = None
+
+    def start(self) -> None:
+        if not self.JAR.exists():
+            pytest.fail("this test needs ZooKeeper (Debian's zookeeper package) and a JDK")
+        data = self.root / "zk"
+        data.mkdir(exist_ok=True)
+        cfg = self.root / "zk.cfg"
+        cfg.write_text(f"tickTime=250\nminSessionTimeout=500\ndataDir={data}\nclientPort={self.port}\n"
+                       "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=ruok\n")
+        self.daemon = Daemon(["java", "-Xmx256m", "-XX:+UseSerialGC", "-cp", str(self.JAR),
+                              "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(cfg)], self.root / "zookeeper.log")
+        self.daemon.start()
+        wait_for(self._serving, 60, what="ZooKeeper serving")
+
+    def _serving(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), 1.0) as s:
+                s.sendall(b"ruok")
+                return s.recv(4) == b"imok"
+        except OSError:
+            return False
+
+    def url(self, path: str) -> str:
+        return f"zk://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        if self.daemon:
+            self.daemon.stop()
+
+
 def logs_of(root: Path) -> str:
     """The tail of every daemon's log under `root`, for a failed test."""
     return "\n".join(f"--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:] for p in sorted(root.glob("*.log")))

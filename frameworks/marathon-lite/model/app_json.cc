@@ -843,4 +843,16 @@ std::string TaskJson(const Task& task) {
   return std::string(b.GetString(), b.GetSize());
 }
 
+std::optional<App> ParseStoredApp(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  if (doc.HasParseError()) return std::nullopt;
+  App app;
+  app.port_definitions.clear();
+  std::vector<FieldError> errors;
+  ReadApp(doc, &app, &errors, /*stored=*/true);
+  if (!errors.empty()) return std::nullopt;
+  return app;
+}
+
 }  // namespace corral::marathon

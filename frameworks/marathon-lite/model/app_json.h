@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,8 @@ bool ReadTask(const rapidjson::Value& json, Task* task);  // a stored row
 
 std::string AppJson(const App& app);     // stored form
 std::string TaskJson(const Task& task);  // stored form
+// An app in its stored form (AppJson), as the stores read it back.
+std::optional<App> ParseStoredApp(const std::string& json);
 
 // Marathon's group object: id, apps, groups, pods, dependencies, version;
 // `apps` and `groups` write the members of those arrays.

@@ -160,18 +160,6 @@ class SqliteStore : public Store {
   }
 
  private:
-  static std::optional<App> ParseStoredApp(const std::string& json) {
-    rapidjson::Document doc;
-    doc.Parse(json.c_str());
-    if (doc.HasParseError()) return std::nullopt;
-    App app;
-    app.port_definitions.clear();
-    std::vector<FieldError> errors;
-    ReadApp(doc, &app, &errors, /*stored=*/true);
-    if (!errors.empty()) return std::nullopt;
-    return app;
-  }
-
   std::unique_ptr<SqliteDb> db_;
 };
 

@@ -1,7 +1,6 @@
 // Where marathon-lite keeps its state: one row per app, app version, task
 // and deployment, so a restart (kill -9 included) finds everything. SQLite
-// under --work_dir now; the interface is what a ZooKeeper store implements
-// for high availability.
+// under --work_dir, or in ZooKeeper for high availability (--zk).
 //
 // Threading: one thread at a time (the service's loop).
 #pragma once
@@ -13,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "corral/zookeeper/zk.h"
 #include "model/app.h"
 
 namespace corral::marathon {
@@ -58,5 +58,11 @@ class Store {
 
 // `<work_dir>/marathon.db`, created when missing.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& work_dir);
+
+// For several instances (--zk): one znode per record under `root`, every
+// write a multi-op checking the leader's own node `guard` first, so that a
+// deposed leader cannot write. The session belongs to the caller.
+absl::StatusOr<std::unique_ptr<Store>> OpenZkStore(zk::Session* session, const std::string& root,
+                                                   const std::string& guard);
 
 }  // namespace corral::marathon

@@ -125,5 +125,8 @@ absl::StatusOr<Request> ParseRequest(absl::string_view bytes, size_t max_body_by
 
 // Percent-decoding of a URL component ('+' is a space in queries).
 std::string UrlDecode(absl::string_view text, bool plus_is_space);
+// The request's query, encoded again: "" or "?k=v&k2=v2" (for redirects
+// that send a request on with its query).
+std::string QueryString(const Request& req);
 
 }  // namespace corral::http

@@ -36,6 +36,11 @@ class LeaderContender {
   // reached within the session timeout.
   static absl::StatusOr<std::unique_ptr<LeaderContender>> Start(const Url& url, const v1::MasterInfo& info,
                                                                 double session_timeout, Callbacks callbacks);
+  // The same for any service: nodes `<url.path>/<prefix>NNNNNNNNNN` holding
+  // `data` (marathon-lite and batch: "member_", their host:port).
+  static absl::StatusOr<std::unique_ptr<LeaderContender>> Start(const Url& url, const std::string& prefix,
+                                                                const std::string& data, double session_timeout,
+                                                                Callbacks callbacks);
   ~LeaderContender();  // withdraws: the node goes with the session
 
   // For the leader's registry: the session, and the node whose presence
@@ -57,9 +62,15 @@ class LeaderDetector {
  public:
   using OnChange = std::function<void(const std::optional<v1::MasterInfo>&)>;
   static std::unique_ptr<LeaderDetector> Start(const Url& url, double session_timeout, OnChange on_change);
+  // The leader among `<prefix>NNNNNNNNNN` nodes, its node's data as it is.
+  using OnDataChange = std::function<void(const std::optional<std::string>&)>;
+  static std::unique_ptr<LeaderDetector> StartForData(const Url& url, const std::string& prefix, double session_timeout,
+                                                      OnDataChange on_data);
   ~LeaderDetector();
 
  private:
+  static std::unique_ptr<LeaderDetector> Start(const Url& url, double session_timeout, OnChange on_change,
+                                               const std::string& prefix, OnDataChange on_data);
   struct Impl;
   explicit LeaderDetector(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
