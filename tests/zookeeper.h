@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -103,6 +104,47 @@ class ZooKeeperEnsemble {
   std::string dir_;
   std::vector<Server> servers_;
 };
+
+// One standalone ZooKeeper server for a whole test binary (the frameworks'
+// store tests), started on first use and stopped at exit; null when it
+// cannot start (its logs are under the directory named on stderr).
+inline ZooKeeperEnsemble* SharedZooKeeper() {
+  struct Shared {
+    std::string dir =
+        (std::filesystem::temp_directory_path() / ("corral-test-zk-" + std::to_string(::getpid()))).string();
+    std::unique_ptr<ZooKeeperEnsemble> ensemble;
+    bool serving = false;
+    Shared() {
+      std::filesystem::create_directories(dir);
+      ensemble = std::make_unique<ZooKeeperEnsemble>(dir, 1);
+      serving = ensemble->Start();
+      if (!serving) std::cerr << "ZooKeeper did not start; its logs are in " << dir << std::endl;
+    }
+    ~Shared() {
+      ensemble.reset();  // the server stopped first
+      if (serving) std::filesystem::remove_all(dir);
+    }
+  };
+  static Shared shared;
+  return shared.serving ? shared.ensemble.get() : nullptr;
+}
+
+// A session that holds a leader's node, as an elected framework instance
+// does: `<root>/leader/member_NNNNNNNNNN`, the guard of its store's writes.
+struct LeaderSession {
+  std::unique_ptr<zk::Session> session;
+  std::string guard;
+};
+inline absl::StatusOr<LeaderSession> ConnectAsLeader(ZooKeeperEnsemble* ensemble, const std::string& root) {
+  auto url = zk::ParseUrl(ensemble->Url(root));
+  if (!url.ok()) return url.status();
+  auto session = zk::Session::Connect(*url, 10, 30);
+  if (!session.ok()) return session.status();
+  if (auto st = (*session)->CreatePath(root + "/leader", true); !st.ok()) return st;
+  auto guard = (*session)->Create(root + "/leader/member_", "127.0.0.1:1", true, true, true);
+  if (!guard.ok()) return guard.status();
+  return LeaderSession{std::move(*session), *guard};
+}
 
 // Forwards loopback connections on its own port to `target_port`. Cut()
 // stops all traffic through it, silently, until Restore().

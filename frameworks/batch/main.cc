@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -11,6 +12,7 @@
 #include "corral/common/logging.h"
 #include "corral/common/work_dir_lock.h"
 #include "corral/framework/driver_adapter.h"
+#include "corral/framework/election.h"
 #include "corral/http/server.h"
 #include "daemon_flags.h"
 #include "scheduler/service.h"
@@ -27,6 +29,11 @@ ABSL_FLAG(std::string, principal, "", "The framework's principal.");
 ABSL_FLAG(std::string, failover_timeout, "1weeks",
           "How long the master keeps the framework's tasks while corral-batch is away.");
 ABSL_FLAG(std::string, reconciliation_interval, "1mins", "Period of task reconciliation with the master.");
+ABSL_FLAG(std::string, zk, "",
+          "zk://host:port[,...]/path: run as one of several instances, the leader elected through ZooKeeper and "
+          "the state kept there; empty: one instance with its state in --work_dir.");
+ABSL_FLAG(std::string, zk_session_timeout, "10secs",
+          "ZooKeeper session timeout: a leader out of touch with ZooKeeper this long stops.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -38,9 +45,10 @@ const char* const kProgram = "corral-batch";
 }  // namespace
 
 int main(int argc, char** argv) {
-  corral::cli::SetUsage("batch/main.cc",
-                        "corral-batch --master=host:port --work_dir=DIR [flags]: Metronome's and Chronos's APIs on "
-                        "Corral");
+  corral::cli::SetUsage(
+      "batch/main.cc",
+      "corral-batch --master=host:port --work_dir=DIR [--zk=zk://...] [flags]: Metronome's and Chronos's APIs on "
+      "Corral");
   absl::ParseCommandLine(argc, argv);
   corral::cli::SetLogLevelFlag(kProgram, absl::GetFlag(FLAGS_log_level));
   int port = absl::GetFlag(FLAGS_http_port);
@@ -64,7 +72,28 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
-  auto store = corral::batch::OpenSqliteStore(work_dir);
+  // With --zk: stand by on the port until elected, then keep the state in
+  // ZooKeeper (docs/high-availability.md).
+  std::optional<corral::framework::Elected> elected;
+  absl::StatusOr<std::unique_ptr<corral::batch::Store>> store;
+  if (!absl::GetFlag(FLAGS_zk).empty()) {
+    corral::framework::ElectionOptions eo;
+    eo.program = kProgram;
+    eo.zk = absl::GetFlag(FLAGS_zk);
+    eo.session_timeout =
+        corral::cli::DurationFlag(kProgram, "zk_session_timeout", absl::GetFlag(FLAGS_zk_session_timeout), false);
+    eo.http_address = absl::GetFlag(FLAGS_http_address);
+    eo.http_port = port;
+    eo.leader_paths = {"/leader"};
+    auto e = corral::framework::StandByUntilElected(eo, stop);
+    if (!e.ok()) Die("--zk: " + std::string(e.status().message()));
+    if (!e->has_value()) return 0;  // stopped while standing by
+    elected = std::move(**e);
+    port = elected->http_port;
+    store = corral::batch::OpenZkStore(elected->contender->session(), elected->state_path, elected->contender->node());
+  } else {
+    store = corral::batch::OpenSqliteStore(work_dir);
+  }
   if (!store.ok()) Die(std::string(store.status().message()));
   corral::batch::ServiceOptions so;
   so.role = absl::GetFlag(FLAGS_role);
@@ -74,6 +103,7 @@ int main(int argc, char** argv) {
 
   corral::batch::RestOptions ro;
   ro.master = master;
+  ro.leader = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string(port);
   ro.framework_name = absl::GetFlag(FLAGS_framework_name);
   auto http = corral::http::Server::Start(absl::GetFlag(FLAGS_http_address), port,
                                           corral::batch::MakeRestHandler(&service, ro));

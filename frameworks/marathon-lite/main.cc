@@ -4,10 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -15,9 +14,9 @@
 #include "corral/common/logging.h"
 #include "corral/common/work_dir_lock.h"
 #include "corral/http/server.h"
-#include "corral/zookeeper/leader.h"
 #include "daemon_flags.h"
 #include "corral/framework/driver_adapter.h"
+#include "corral/framework/election.h"
 
 #include "scheduler/service.h"
 #include "store/store.h"
@@ -45,42 +44,6 @@ namespace {
 const char* const kProgram = "corral-marathon";
 
 [[noreturn]] void Die(const std::string& msg) { corral::cli::Die(kProgram, msg); }
-
-// What an instance that does not lead serves: /ping, /v2/leader naming the
-// leader, and everything else redirected (307) to the leader, path and
-// query kept, as Marathon's standbys do.
-class Standby {
- public:
-  void SetLeader(const std::string& leader) {
-    std::lock_guard<std::mutex> lock(mu_);
-    leader_ = leader;
-  }
-  void Handle(const corral::http::Request& req, corral::http::Responder& r) {
-    using corral::http::Response;
-    std::string leader;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      leader = leader_;
-    }
-    if (req.path == "/ping") return r.Reply(Response::Text(200, "pong\n"));
-    if (req.path == "/v2/leader" && req.method == "GET") {
-      if (leader.empty()) return r.Reply(Response::Json("{\"message\":\"There is no leader\"}", 404));
-      return r.Reply(Response::Json("{\"leader\":\"" + leader + "\"}"));
-    }
-    if (leader.empty()) {
-      Response res = Response::Json("{\"message\":\"Could not determine the current leader\"}", 503);
-      res.headers.emplace_back("Retry-After", "1");
-      return r.Reply(std::move(res));
-    }
-    Response res = Response::Text(307, "");
-    res.headers.emplace_back("Location", "http://" + leader + req.path + corral::http::QueryString(req));
-    r.Reply(std::move(res));
-  }
-
- private:
-  std::mutex mu_;
-  std::string leader_;
-};
 
 }  // namespace
 
@@ -112,58 +75,27 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   // With --zk: stand by on the port until elected, then keep the state in
-  // ZooKeeper. A leader that loses ZooKeeper exits at once (status 1) for
-  // its supervisor to start it again as a standby.
-  std::unique_ptr<corral::zk::LeaderContender> contender;
-  std::unique_ptr<corral::http::Server> standby_http;
-  std::string zk_flag = absl::GetFlag(FLAGS_zk);
+  // ZooKeeper (docs/high-availability.md).
+  std::optional<corral::framework::Elected> elected;
   absl::StatusOr<std::unique_ptr<corral::marathon::Store>> store;
-  if (!zk_flag.empty()) {
-    auto url = corral::zk::ParseUrl(zk_flag);
-    if (!url.ok()) Die("--zk: " + std::string(url.status().message()));
-    double session_timeout =
+  if (!absl::GetFlag(FLAGS_zk).empty()) {
+    corral::framework::ElectionOptions eo;
+    eo.program = kProgram;
+    eo.zk = absl::GetFlag(FLAGS_zk);
+    eo.session_timeout =
         corral::cli::DurationFlag(kProgram, "zk_session_timeout", absl::GetFlag(FLAGS_zk_session_timeout), false);
-    Standby standby;
-    auto listening = corral::http::Server::Start(
-        absl::GetFlag(FLAGS_http_address), port,
-        [&standby](const corral::http::Request& req, corral::http::Responder& r) { standby.Handle(req, r); });
-    if (!listening.ok()) Die(std::string(listening.status().message()));
-    port = (*listening)->port();
-    std::string self = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string(port);
-    corral::zk::Url election = *url;
-    election.path += "/leader";
-    auto detector = corral::zk::LeaderDetector::StartForData(
-        election, "member_", session_timeout, [&standby, self](const std::optional<std::string>& leader) {
-          standby.SetLeader(leader && *leader != self ? *leader : "");
-        });
-    std::atomic<bool> elected{false};
-    corral::zk::LeaderContender::Callbacks callbacks;
-    callbacks.elected = [&elected] { elected = true; };
-    callbacks.lost = [](const std::string& why) {
-      CORRAL_LOG(ERROR) << "Exiting: " << why;
-      std::fflush(stderr);
-      std::_Exit(1);
-    };
-    auto c = corral::zk::LeaderContender::Start(election, "member_", self, session_timeout, callbacks);
-    if (!c.ok()) Die("--zk: " + std::string(c.status().message()));
-    contender = std::move(*c);
-    std::cout << "corral-marathon: standing by on http://" << self << " until elected" << std::endl;
-    timespec tick{0, 100 * 1000 * 1000};
-    while (!elected) {
-      int sig = sigtimedwait(&stop, nullptr, &tick);
-      if (sig > 0) {
-        CORRAL_LOG(INFO) << "Received signal " << sig << " while standing by; stopping";
-        return 0;
-      }
-    }
-    (*listening)->Stop();
-    detector.reset();
-    store = corral::marathon::OpenZkStore(contender->session(), url->path + "/state", contender->node());
-    if (!store.ok()) {
-      CORRAL_LOG(ERROR) << "Exiting: cannot open the store in ZooKeeper: " << store.status().message();
-      return 1;
-    }
-    CORRAL_LOG(INFO) << "Elected: leading as http://" << self;
+    eo.http_address = absl::GetFlag(FLAGS_http_address);
+    eo.http_port = port;
+    eo.leader_paths = {"/v2/leader"};
+    eo.redirect_paths = {"/v2/events", "/v2/events/"};
+    eo.leader_header = "X-Marathon-Leader";
+    auto e = corral::framework::StandByUntilElected(eo, stop);
+    if (!e.ok()) Die("--zk: " + std::string(e.status().message()));
+    if (!e->has_value()) return 0;  // stopped while standing by
+    elected = std::move(**e);
+    port = elected->http_port;
+    store =
+        corral::marathon::OpenZkStore(elected->contender->session(), elected->state_path, elected->contender->node());
   } else {
     store = corral::marathon::OpenSqliteStore(work_dir);
   }

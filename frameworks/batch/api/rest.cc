@@ -801,6 +801,15 @@ http::Handler MakeRestHandler(Service* service, RestOptions options) {
     Response r;
     if (seg.size() == 1 && seg[0] == "ping") {
       r = Response::Text(200, "pong\n");
+    } else if (seg.size() == 1 && seg[0] == "leader" && req.method == "GET") {
+      // Chronos's leader endpoint: this instance, as the client reached it.
+      rapidjson::StringBuffer b;
+      JsonWriter w(b);
+      w.StartObject();
+      w.Key("leader");
+      Str(w, req.header("host").empty() ? options.leader : req.header("host"));
+      w.EndObject();
+      r = Response::Json(Text(b));
     } else if (seg.size() == 1 && seg[0] == "info") {
       rapidjson::StringBuffer b;
       JsonWriter w(b);

@@ -13,6 +13,7 @@
 namespace corral::batch {
 
 struct RestOptions {
+  std::string leader;  // this instance's host:port, for /leader
   std::string master;
   std::string framework_name = "batch";
 };

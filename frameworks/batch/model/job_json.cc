@@ -700,4 +700,31 @@ std::optional<Job> ParseStoredJob(const std::string& json) {
   return job;
 }
 
+std::string JobRowJson(const Job& job) {
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  WriteMetronomeJob(w, job, /*extensions=*/true, /*schedules=*/false, /*stored=*/true);
+  return framework::Text(b);
+}
+
+std::string ScheduleRowJson(const Schedule& s) {
+  rapidjson::StringBuffer b;
+  JsonWriter w(b);
+  WriteMetronomeSchedule(w, s, absl::Now(), /*stored=*/true);
+  return framework::Text(b);
+}
+
+std::optional<Schedule> ParseScheduleRow(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  if (doc.HasParseError()) return std::nullopt;
+  Schedule sched;
+  std::vector<FieldError> errors;
+  ReadMetronomeSchedule(doc, &sched, &errors, "", /*stored=*/true);
+  if (!errors.empty()) return std::nullopt;
+  std::vector<FieldError> ignored;  // a zone that went away: the schedule stays, unparsed
+  ValidateSchedule(&sched, &ignored, "", FromMs(sched.cursor_ms));
+  return sched;
+}
+
 }  // namespace corral::batch

@@ -45,5 +45,11 @@ std::string StoredRunJson(const Run& run);
 std::string RunTaskJson(const RunTask& t);
 std::string StatsJson(const JobStats& s);
 std::optional<Job> ParseStoredJob(const std::string& json);
+// The stores' rows: a job without its schedules, and one schedule.
+std::string JobRowJson(const Job& job);
+std::string ScheduleRowJson(const Schedule& s);
+// A stored schedule back, validated as Load does (a zone that went away
+// leaves it unparsed, not refused); nullopt when it is unreadable.
+std::optional<Schedule> ParseScheduleRow(const std::string& json);
 
 }  // namespace corral::batch

@@ -10,20 +10,6 @@ namespace {
 using framework::SqliteDb;
 using framework::Statement;
 
-std::string ScheduleJson(const Schedule& s) {
-  rapidjson::StringBuffer b;
-  JsonWriter w(b);
-  WriteMetronomeSchedule(w, s, absl::Now(), /*stored=*/true);
-  return framework::Text(b);
-}
-
-std::string JobRowJson(const Job& job) {
-  rapidjson::StringBuffer b;
-  JsonWriter w(b);
-  WriteMetronomeJob(w, job, /*extensions=*/true, /*schedules=*/false, /*stored=*/true);
-  return framework::Text(b);
-}
-
 class SqliteStore : public Store {
  public:
   explicit SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
@@ -63,17 +49,11 @@ class SqliteStore : public Store {
       while (s.Step() == SQLITE_ROW) {
         auto it = job_index.find(s.Text(0));
         if (it == job_index.end()) continue;
-        rapidjson::Document doc;
-        doc.Parse(s.Text(2).c_str());
-        Schedule sched;
-        std::vector<FieldError> errors;
-        if (!doc.HasParseError()) ReadMetronomeSchedule(doc, &sched, &errors, "", /*stored=*/true);
-        if (doc.HasParseError() || !errors.empty()) {
+        auto sched = ParseScheduleRow(s.Text(2));
+        if (!sched) {
           return absl::DataLossError("batch store: schedule " + s.Text(1) + " of " + s.Text(0) + " is unreadable");
         }
-        std::vector<FieldError> ignored;  // a zone that went away: the schedule stays, unparsed
-        ValidateSchedule(&sched, &ignored, "", FromMs(sched.cursor_ms));
-        st.jobs[it->second].schedules.push_back(std::move(sched));
+        st.jobs[it->second].schedules.push_back(std::move(*sched));
       }
     }
     {
@@ -152,7 +132,7 @@ class SqliteStore : public Store {
       if (!b.put_schedules.empty()) {
         Statement s(*db_, "INSERT OR REPLACE INTO schedules (job_id, id, json) VALUES (?, ?, ?)");
         for (const auto& [job, sched] : b.put_schedules) {
-          if (auto st = s.Bind(1, job).Bind(2, sched->id).Bind(3, ScheduleJson(*sched)).Run("schedule " + sched->id);
+          if (auto st = s.Bind(1, job).Bind(2, sched->id).Bind(3, ScheduleRowJson(*sched)).Run("schedule " + sched->id);
               !st.ok()) {
             return st;
           }

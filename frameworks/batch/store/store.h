@@ -2,8 +2,8 @@
 // job and its ID, as in Metronome, where run IDs are unique per job): jobs, schedules (with
 // the cursor that fences each instant), runs (with their instant, which is
 // the DAG's progress), each run's tasks, and each job's counts. SQLite
-// under --work_dir now; the interface is what a ZooKeeper store implements
-// for high availability (one Commit is one multi-op there).
+// under --work_dir, or ZooKeeper for high availability (--zk), where one
+// Commit is one multi-op.
 //
 // Threading: one thread at a time (the service's loop).
 #pragma once
@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "corral/zookeeper/zk.h"
 #include "model/job.h"
 
 namespace corral::batch {
@@ -55,5 +56,11 @@ class Store {
 
 // `<work_dir>/batch.db`, created when missing.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& work_dir);
+
+// For several instances (--zk): one znode per record under `root`; each
+// Commit is one multi-op that first checks the leader's own node `guard`,
+// so that a deposed leader cannot write. The session belongs to the caller.
+absl::StatusOr<std::unique_ptr<Store>> OpenZkStore(zk::Session* session, const std::string& root,
+                                                   const std::string& guard);
 
 }  // namespace corral::batch

@@ -4,23 +4,51 @@
 
 #include <filesystem>
 
+#include "corral/zookeeper/zk.h"
+#include "zookeeper.h"  // tests/: a real ZooKeeper server
+
 namespace corral::batch {
 namespace {
 
-class StoreTest : public ::testing::Test {
+// Every test runs against both stores: SQLite (one instance) and ZooKeeper
+// (--zk), whose Commit is one multi-op guarded by the leader's node.
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    name_ = std::string(info->test_suite_name()) + "-" + info->name();
+    for (char& c : name_)
+      if (c == '/') c = '-';
     dir_ = std::filesystem::temp_directory_path() /
-           ("batch-store-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("batch-store-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" + name_);
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    if (GetParam() == "zookeeper") {
+      ASSERT_TRUE(testing::HaveZooKeeper()) << "this test needs ZooKeeper (Debian's zookeeper package) and a JDK";
+      auto* zk = testing::SharedZooKeeper();
+      ASSERT_NE(zk, nullptr);
+      auto leader = testing::ConnectAsLeader(zk, "/" + name_);
+      ASSERT_TRUE(leader.ok()) << leader.status();
+      session_ = std::move(leader->session);
+      guard_ = leader->guard;
+    }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    session_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // The store, opened again on each call (a restart, or a new leader).
+  absl::StatusOr<std::unique_ptr<Store>> Open() {
+    if (GetParam() == "sqlite") return OpenSqliteStore(dir_.string());
+    return OpenZkStore(session_.get(), "/" + name_ + "/state", guard_);
+  }
+  std::string name_;
   std::filesystem::path dir_;
+  std::unique_ptr<zk::Session> session_;
+  std::string guard_;
 };
 
-TEST_F(StoreTest, EverythingComesBackAndTheInstantIsFenced) {
+TEST_P(StoreTest, EverythingComesBackAndTheInstantIsFenced) {
   Job job;
   job.id = "nightly";
   job.cmd = "make report";
@@ -43,7 +71,7 @@ TEST_F(StoreTest, EverythingComesBackAndTheInstantIsFenced) {
   JobStats stats;
   stats.failure_count = 1;
   {
-    auto store = OpenSqliteStore(dir_.string());
+    auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status();
     StoreBatch b;
     b.put_jobs = {&job};
@@ -68,7 +96,7 @@ TEST_F(StoreTest, EverythingComesBackAndTheInstantIsFenced) {
     upd.put_runs = {&run};
     ASSERT_TRUE((*store)->Commit(upd).ok());
   }
-  auto store = OpenSqliteStore(dir_.string());
+  auto store = Open();
   ASSERT_TRUE(store.ok());
   auto st = (*store)->Load();
   ASSERT_TRUE(st.ok()) << st.status();
@@ -94,10 +122,10 @@ TEST_F(StoreTest, EverythingComesBackAndTheInstantIsFenced) {
   EXPECT_TRUE(st->stats.empty());
 }
 
-TEST_F(StoreTest, RunIdsAreUniquePerJobOnly) {
+TEST_P(StoreTest, RunIdsAreUniquePerJobOnly) {
   // Metronome's run IDs are a time and five characters: two jobs' runs of
   // the same second may share one, and must both be kept.
-  auto store = OpenSqliteStore(dir_.string());
+  auto store = Open();
   ASSERT_TRUE(store.ok());
   Job a, b;
   a.id = "a";
@@ -124,6 +152,43 @@ TEST_F(StoreTest, RunIdsAreUniquePerJobOnly) {
   ASSERT_EQ(st->runs[0].tasks.size(), 1u);
   EXPECT_EQ(st->runs[0].tasks[0].id, "b_20270115080000abcde.1");
 }
+
+// What only the ZooKeeper store has: several writers, one of them leading.
+class ZkStoreTest : public StoreTest {};
+
+TEST_P(ZkStoreTest, ADeposedLeaderCannotWrite) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  Job job;
+  job.id = "hourly";
+  job.cmd = "true";
+  StoreBatch put;
+  put.put_jobs = {&job};
+  ASSERT_TRUE((*store)->Commit(put).ok());
+  // Its member node gone (its session expired; another instance leads):
+  ASSERT_TRUE(session_->Delete(guard_).ok());
+  Job other;
+  other.id = "late";
+  other.cmd = "true";
+  StoreBatch late;
+  late.put_jobs = {&other};
+  late.delete_jobs = {"hourly"};
+  EXPECT_FALSE((*store)->Commit(late).ok());
+  auto guard = session_->Create("/" + name_ + "/leader/member_", "127.0.0.1:2", true, true, true);
+  ASSERT_TRUE(guard.ok());
+  guard_ = *guard;
+  auto next = Open();  // the next leader reads what the first wrote, and nothing after
+  ASSERT_TRUE(next.ok()) << next.status();
+  auto st = (*next)->Load();
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_EQ(st->jobs.size(), 1u);
+  EXPECT_EQ(st->jobs[0].id, "hourly");
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("sqlite", "zookeeper"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, ZkStoreTest, ::testing::Values("zookeeper"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace corral::batch

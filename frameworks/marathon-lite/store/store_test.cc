@@ -3,7 +3,9 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "corral/zookeeper/zk.h"
 #include "store/store.h"
+#include "zookeeper.h"  // tests/: a real ZooKeeper server
 
 namespace corral::marathon {
 namespace {
@@ -13,10 +15,40 @@ std::string TempDir() {
   return mkdtemp(tmpl.data());
 }
 
-TEST(SqliteStore, EverythingSurvivesAReopen) {
-  std::string dir = TempDir();
+// Every test runs against both stores: SQLite (one instance) and ZooKeeper
+// (--zk), whose writes are multi-ops guarded by the leader's node.
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir();
+    if (GetParam() == "zookeeper") {
+      ASSERT_TRUE(testing::HaveZooKeeper()) << "this test needs ZooKeeper (Debian's zookeeper package) and a JDK";
+      auto* zk = testing::SharedZooKeeper();
+      ASSERT_NE(zk, nullptr);
+      root_ = "/" + std::filesystem::path(dir_).filename().string();
+      auto leader = testing::ConnectAsLeader(zk, root_);
+      ASSERT_TRUE(leader.ok()) << leader.status();
+      session_ = std::move(leader->session);
+      guard_ = leader->guard;
+    }
+  }
+  void TearDown() override {
+    session_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // The store, opened again on each call (a restart, or a new leader).
+  absl::StatusOr<std::unique_ptr<Store>> Open() {
+    if (GetParam() == "sqlite") return OpenSqliteStore(dir_);
+    return OpenZkStore(session_.get(), root_ + "/state", guard_);
+  }
+  std::string dir_, root_;
+  std::unique_ptr<zk::Session> session_;
+  std::string guard_;
+};
+
+TEST_P(StoreTest, EverythingSurvivesAReopen) {
   {
-    auto store = OpenSqliteStore(dir);
+    auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status();
     App app;
     app.id = "/web";
@@ -41,7 +73,7 @@ TEST(SqliteStore, EverythingSurvivesAReopen) {
                                      "RestartApplication", true})
                     .ok());
   }
-  auto store = OpenSqliteStore(dir);
+  auto store = Open();
   ASSERT_TRUE(store.ok());
   auto state = (*store)->Load();
   ASSERT_TRUE(state.ok()) << state.status();
@@ -62,8 +94,41 @@ TEST(SqliteStore, EverythingSurvivesAReopen) {
   EXPECT_EQ((*first)->instances, 1);
   ASSERT_TRUE((*store)->DeleteApp("/web").ok());
   EXPECT_TRUE((*store)->Versions("/web")->empty());
-  std::filesystem::remove_all(dir);
 }
+
+// What only the ZooKeeper store has: several writers, one of them leading.
+class ZkStoreTest : public StoreTest {};
+
+TEST_P(ZkStoreTest, ADeposedLeaderCannotWrite) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  App app;
+  app.id = "/web";
+  app.cmd = "sleep 1";
+  app.version = app.last_config_change_at = app.last_scaling_at = "2026-01-01T00:00:00.000Z";
+  ASSERT_TRUE((*store)->PutApp(app).ok());
+  // Its member node gone (its session expired; another instance leads):
+  ASSERT_TRUE(session_->Delete(guard_).ok());
+  app.instances = 7;
+  EXPECT_FALSE((*store)->PutApp(app).ok());
+  EXPECT_FALSE((*store)->DeleteApp("/web").ok());
+  EXPECT_FALSE((*store)->SetFrameworkId("fw-late").ok());
+  auto guard = session_->Create(root_ + "/leader/member_", "127.0.0.1:2", true, true, true);
+  ASSERT_TRUE(guard.ok());
+  guard_ = *guard;
+  auto next = Open();  // the next leader reads what the first wrote, and nothing after
+  ASSERT_TRUE(next.ok()) << next.status();
+  auto state = (*next)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->apps.size(), 1u);
+  EXPECT_EQ(state->apps[0].instances, 1);
+  EXPECT_FALSE(state->framework_id.has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::Values("sqlite", "zookeeper"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+INSTANTIATE_TEST_SUITE_P(Stores, ZkStoreTest, ::testing::Values("zookeeper"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace corral::marathon

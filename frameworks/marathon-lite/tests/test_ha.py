@@ -1,5 +1,5 @@
 """Two corral-marathon instances elected through a real ZooKeeper server:
-the standby names the leader and redirects to it, and takes over a
+the standby names the leader and proxies requests to it, and takes over a
 deployment when the leader is killed with SIGKILL, finishing it exactly
 once (the `marathon` client from PyPI, against real daemons)."""
 
@@ -82,18 +82,24 @@ def test_standby_redirects_and_takes_over_a_deployment_after_kill9(ha: HaCluster
     leader = wait_for(ha.leader) - 1
     standby = 1 - leader
     leader_addr = f"127.0.0.1:{ha.ports[leader]}"
-    # The standby names the leader and sends requests on, as Marathon's do.
+    # The standby names the leader and proxies requests to it, as Marathon's do.
     r = wait_for(lambda: (x := requests.get(ha.url_of(standby) + "/v2/leader", timeout=2)).ok and x, what="leader")
     assert r.json() == {"leader": leader_addr}
-    r = requests.get(ha.url_of(standby) + "/v2/apps?embed=apps.tasks", allow_redirects=False, timeout=2)
-    assert r.status_code == 307
-    assert r.headers["Location"] == f"http://{leader_addr}/v2/apps?embed=apps.tasks"
+    r = requests.get(ha.url_of(standby) + "/v2/info", allow_redirects=False, timeout=2)
+    assert r.status_code == 200 and r.headers["X-Marathon-Leader"] == f"http://{leader_addr}"
+    framework_id = r.json()["frameworkId"]
+    assert framework_id == requests.get(ha.url_of(leader) + "/v2/info", timeout=2).json()["frameworkId"]
+    r = requests.get(ha.url_of(standby) + "/v2/apps/nope", allow_redirects=False, timeout=2)
+    assert r.status_code == 404 and "nope" in r.json()["message"]  # the leader's answer, as it gave it
+    r = requests.get(ha.url_of(standby) + "/v2/events", allow_redirects=False, timeout=2)
+    assert r.status_code == 307  # an event stream is redirected, not proxied
+    assert r.headers["Location"] == f"http://{leader_addr}/v2/events"
     assert requests.get(ha.url_of(standby) + "/ping", timeout=2).ok
 
-    # A client of the standby is sent to the leader (GETs follow redirects).
-    framework_id = requests.get(ha.url_of(leader) + "/v2/info", timeout=2).json()["frameworkId"]
-    m = MarathonClient(ha.url_of(leader))
+    # A client of the standby writes through it to the leader.
+    m = MarathonClient(ha.url_of(standby))
     m.create_app("/db", MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, instances=3))
+    assert [a.id for a in MarathonClient(ha.url_of(leader)).list_apps()] == ["/db"]
     before = {t.id for t in wait_for(lambda: running(MarathonClient(ha.url_of(standby)), "/db", 3),
                                      what="3 running")}
     m.scale_app("/db", instances=6)
