@@ -12,7 +12,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "corral/common/task_state.h"
+#include "corral/v1/internal.grpc.pb.h"
 #include "daemons.h"
 #include "test_util.h"
 
@@ -340,6 +345,88 @@ TEST_F(FaultTest, SilentConnectionsDoNotTakeTheMasterOffline) {
   ::close(http);
   EXPECT_EQ(master_->Wait(0), -1) << master_->err();
   (void)d.stop();
+}
+
+// A master whose subscription streams go silent without closing (a host
+// lost without a reset, a server gone with the stream open): the first
+// never answers, the second answers SUBSCRIBED (heartbeats every 0.5 s)
+// and then says nothing, the third works. The driver leaves each silent
+// one, and subscribes again with its framework ID.
+class SilentMaster : public v1::internal::SchedulerService::CallbackService {
+ public:
+  grpc::ServerWriteReactor<v1::scheduler::Event>* Subscribe(grpc::CallbackServerContext*,
+                                                            const v1::scheduler::Call* call) override {
+    std::lock_guard<std::mutex> lock(mu);
+    subscribes.push_back({std::chrono::steady_clock::now(), call->framework_id().value()});
+    return new Stream(subscribes.size() >= 2);
+  }
+  grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::scheduler::Call*,
+                                 v1::internal::CallResponse*) override {
+    auto* r = ctx->DefaultReactor();
+    r->Finish(grpc::Status::OK);
+    return r;
+  }
+  struct Subscription {
+    std::chrono::steady_clock::time_point at;
+    std::string framework_id;
+  };
+  std::mutex mu;
+  std::vector<Subscription> subscribes;
+
+ private:
+  class Stream : public grpc::ServerWriteReactor<v1::scheduler::Event> {
+   public:
+    explicit Stream(bool answer) {
+      if (!answer) return;
+      ev_.set_type(v1::scheduler::Event::SUBSCRIBED);
+      ev_.mutable_subscribed()->mutable_framework_id()->set_value("fw-silent");
+      ev_.mutable_subscribed()->set_heartbeat_interval_seconds(0.5);
+      StartWrite(&ev_);
+    }
+    void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+    void OnDone() override { delete this; }
+
+   private:
+    v1::scheduler::Event ev_;
+  };
+};
+
+TEST(SilentMasterTest, ASilentSubscriptionIsLeftAndSubscribedAgain) {
+  SilentMaster master;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&master);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server && port > 0);
+  RecordingScheduler sched;
+  SchedulerDriverOptions options;
+  options.call_timeout = 1;  // an unanswered subscription is left after this
+  SchedulerDriver driver(&sched, testing::Framework("silent"), "127.0.0.1:" + std::to_string(port), options);
+  ASSERT_TRUE(driver.start().ok());
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(master.mu);
+    return master.subscribes.size();
+  };
+  ASSERT_TRUE(PollUntil([&] { return count() >= 3; }, 20)) << count() << " subscriptions";
+  EXPECT_TRUE(sched.WaitSubscribed(5));
+  EXPECT_TRUE(sched.WaitFor([&] { return sched.disconnected_ > 0; }, 5)) << "the silent stream was not reported";
+  std::vector<SilentMaster::Subscription> subs;
+  {
+    std::lock_guard<std::mutex> lock(master.mu);
+    subs = master.subscribes;
+  }
+  auto seconds = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  // Left after about the call timeout, then three heartbeat intervals of
+  // silence (the watchdog looks every second), not at once.
+  EXPECT_GE(seconds(subs[0].at, subs[1].at), 0.9);
+  EXPECT_LE(seconds(subs[0].at, subs[1].at), 5);
+  EXPECT_GE(seconds(subs[1].at, subs[2].at), 1.4);
+  EXPECT_LE(seconds(subs[1].at, subs[2].at), 6);
+  EXPECT_EQ(subs[0].framework_id, "");
+  EXPECT_EQ(subs[2].framework_id, "fw-silent");  // subscribed again as the same framework
+  ASSERT_TRUE(driver.stop(true).ok());
+  server->Shutdown(std::chrono::system_clock::now());
 }
 
 }  // namespace

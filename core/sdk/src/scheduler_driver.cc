@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "corral/common/event_loop.h"
+#include "corral/common/logging.h"
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "corral/common/grpc_status.h"
@@ -61,6 +63,45 @@ struct SchedulerDriver::Impl {
   std::shared_ptr<Stub> CurrentStub() {
     std::lock_guard<std::mutex> lock(mu);
     return stub;
+  }
+
+  // A subscription that goes silent is dead even when its connection says
+  // nothing (a host lost without a reset, a server gone with the stream
+  // open): until SUBSCRIBED it may be silent for a call timeout, then for
+  // three of the master's heartbeat intervals; longer, and it is cancelled
+  // and subscribed again. Steady-clock nanoseconds of the last sign of life.
+  std::atomic<int64_t> last_heard_ns{0};
+  std::atomic<double> silence_limit{0};     // seconds; 0: no limit
+  grpc::ClientContext* silenced = nullptr;  // the stream cancelled for it (under mu)
+
+  static int64_t NowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // The callback thread, every second while the driver runs.
+  void Watch() {
+    std::shared_ptr<grpc::ClientContext> ctx;
+    std::string master_address;
+    double silent = 0;
+    {
+      // Read under mu: a new stream sets both (under mu) as it starts.
+      std::lock_guard<std::mutex> lock(mu);
+      if (status != DriverStatus::kRunning) return;
+      silent = (NowNs() - last_heard_ns.load(std::memory_order_relaxed)) / 1e9;
+      double limit = silence_limit.load(std::memory_order_relaxed);
+      if (stream_ctx && stream_ctx.get() != silenced && limit > 0 && silent > limit) {
+        ctx = stream_ctx;
+        silenced = ctx.get();
+        master_address = leader;
+      }
+    }
+    if (ctx) {
+      CORRAL_LOG(WARNING) << "No word from the master at " << master_address << " for " << silent
+                          << " s; subscribing again";
+      ctx->TryCancel();
+    }
+    callbacks->PostAfter(absl::Seconds(1), [this] { Watch(); });
   }
 
   mutable std::mutex mu;
@@ -175,6 +216,8 @@ struct SchedulerDriver::Impl {
         if (stopping) return;
         stub = this->stub;
         stream_ctx = ctx;
+        last_heard_ns.store(NowNs(), std::memory_order_relaxed);
+        silence_limit.store(options.call_timeout, std::memory_order_relaxed);
         sub.set_type(Call::SUBSCRIBE);
         *sub.mutable_subscribe()->mutable_framework_info() = framework;
         if (!framework_id.empty()) sub.mutable_framework_id()->set_value(framework_id);
@@ -182,6 +225,11 @@ struct SchedulerDriver::Impl {
       auto reader = stub->Subscribe(ctx.get(), sub);
       Event ev;
       while (reader->Read(&ev)) {
+        last_heard_ns.store(NowNs(), std::memory_order_relaxed);
+        if (ev.type() == Event::SUBSCRIBED) {
+          double hb = ev.subscribed().heartbeat_interval_seconds();
+          silence_limit.store(hb > 0 ? std::max(3 * hb, options.call_timeout) : 0, std::memory_order_relaxed);
+        }
         backoff = options.reconnect_backoff_min;
         Dispatch(ev);
       }
@@ -298,6 +346,8 @@ absl::Status SchedulerDriver::start() {
   impl_->callbacks = std::make_unique<EventLoop>("corral-sched-cb");
   impl_->status = DriverStatus::kRunning;
   impl_->connection = std::thread([this] { impl_->Run(); });
+  Impl* impl = impl_.get();
+  impl_->callbacks->PostAfter(absl::Seconds(1), [impl] { impl->Watch(); });
   return absl::OkStatus();
 }
 

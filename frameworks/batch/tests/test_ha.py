@@ -53,10 +53,13 @@ class HaBatch(Batch):
             if d is None or d.proc is None or d.proc.poll() is not None:
                 continue
             try:
+                # A standby proxies /info, and names another in /leader.
+                me = requests.get(f"http://{self.address_of(i)}/leader", timeout=2)
                 r = requests.get(f"http://{self.address_of(i)}/info", allow_redirects=False, timeout=2)
             except requests.RequestException:
                 continue
-            if r.status_code == 200 and r.json().get("frameworkId"):
+            if me.ok and me.json().get("leader") == self.address_of(i) and r.status_code == 200 \
+                    and r.json().get("frameworkId"):
                 return i + 1
         return None
 

@@ -1,6 +1,7 @@
 #include "api/rest.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -213,11 +214,15 @@ class Rest {
     if (path == "/v2/apps") {
       if (m == "GET") return ListApps(req);
       if (m == "POST") return CreateApp(req);
-      return Message(405, "use GET or POST on /v2/apps");
+      if (m == "PUT" || m == "PATCH") return UpdateApps(req, Flag(req, "force"));
+      return Message(405, "use GET, POST or PUT on /v2/apps");
     }
     if (absl::StartsWith(path, "/v2/apps/")) return AppRoute(req, path.substr(8));
     if (path == "/v2/groups" || absl::StartsWith(path, "/v2/groups/")) {
       std::string id = CanonicalId(path.size() > 10 ? path.substr(10) : "/");
+      if (m == "GET" && (id == "/versions" || absl::EndsWith(id, "/versions"))) {
+        return GroupVersions(CanonicalId(id.substr(0, id.size() - 9)));
+      }
       if (m == "GET") return GetGroup(id);
       if (m == "POST") return PutGroup(req, id, /*create=*/true);
       if (m == "PUT" || m == "PATCH") return PutGroup(req, id, /*create=*/false);
@@ -417,6 +422,99 @@ class Rest {
     return Change(*r, base ? 200 : 201);
   }
 
+  // A group's versions: every stored version of the apps under it (a
+  // group changes when one of its apps does), newest first.
+  Response GroupVersions(const std::string& id) {
+    auto apps = service_->Read([&](const ServiceState& st) {
+      std::vector<std::string> out;
+      for (const auto& [app_id, e] : st.apps) {
+        if (Under(app_id, id)) out.push_back(app_id);
+      }
+      return out;
+    });
+    if (apps.empty() && id != "/") return Message(404, "Group '" + id + "' does not exist");
+    std::set<std::string, std::greater<>> versions;
+    for (const auto& app_id : apps) {
+      auto v = service_->Versions(app_id);
+      if (!v.ok()) continue;  // deleted meanwhile
+      versions.insert(v->begin(), v->end());
+    }
+    rapidjson::StringBuffer b;
+    Writer w(b);
+    w.StartArray();
+    for (const auto& v : versions) Str(w, v);
+    w.EndArray();
+    return Response::Json(Done(b));
+  }
+
+  // PUT /v2/apps: several apps changed at once (partial updates; an app
+  // that does not exist is created), each deployed as PUT /v2/apps/{id}
+  // would; the answer names the first app's deployment.
+  Response UpdateApps(const http::Request& req, bool force) {
+    rapidjson::Document doc;
+    Response err;
+    if (!ParseBody(req, &doc, &err)) return err;
+    if (!doc.IsArray())
+      return Response::Json(ErrorsJson("Object is not valid", {{"/", "expected an array of apps"}}), 422);
+    bool partial = Query(req, "partialUpdate") != "false";
+    std::vector<FieldError> errors;
+    std::vector<App> changed;
+    std::set<std::string> seen;
+    for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
+      std::string p = absl::StrCat("/(", i, ")");
+      const auto& json = doc[i];
+      if (!json.IsObject() || !json.HasMember("id") || !json["id"].IsString()) {
+        errors.push_back({p + "/id", "every app needs its id"});
+        continue;
+      }
+      std::string id = CanonicalId(json["id"].GetString());
+      if (!seen.insert(id).second) errors.push_back({p + "/id", "app " + id + " is named twice"});
+      std::optional<App> base = service_->Read([&](const ServiceState& st) -> std::optional<App> {
+        auto it = st.apps.find(id);
+        if (it == st.apps.end()) return std::nullopt;
+        return it->second.app;
+      });
+      App app = base && partial ? *base : App();
+      ReadApp(json, &app, &errors, false, p);
+      app.id = id;
+      if (json.HasMember("args") && !json.HasMember("cmd") && base && partial) app.cmd.reset();
+      if (json.HasMember("cmd") && !json.HasMember("args") && base && partial) app.args.clear();
+      ValidateApp(app, &errors, p);
+      changed.push_back(std::move(app));
+    }
+    if (!errors.empty()) return Response::Json(ErrorsJson("Object is not valid", errors), 422);
+    if (std::string cycle = CycleWith(changed); !cycle.empty()) {
+      return Response::Json(
+          ErrorsJson("Object is not valid", {{"/", "Dependency graph has cyclic dependencies: " + cycle}}), 422);
+    }
+    std::string first = changed.empty() ? "" : changed.front().id;
+    OrderByDependencies(&changed);
+    ChangeResult first_result{Timestamp(absl::Now()), ""};
+    for (const App& app : changed) {
+      auto r = service_->UpdateApp(app, force);
+      if (!r.ok()) return FromStatus(r.status());
+      if (app.id == first) first_result = *r;
+      PublishApiPost(req, app);
+    }
+    return Change(first_result);
+  }
+
+  // A dependency cycle that `changed` would make with the other apps, or "".
+  std::string CycleWith(const std::vector<App>& changed) {
+    std::map<std::string, App> resolved;
+    for (App a : changed) {
+      for (auto& d : a.dependencies) d = ResolveDependency(a.id, d);
+      std::string id = a.id;
+      resolved[id] = std::move(a);
+    }
+    return service_->Read([&](const ServiceState& st) {
+      std::map<std::string, const App*> graph;
+      for (const auto& [id, e] : st.apps) graph[id] = &e.app;
+      for (const auto& [id, a] : resolved) graph[id] = &a;
+      return DependencyCycle(graph);
+    });
+  }
+
   static bool Under(const std::string& app_id, const std::string& group) {
     return group == "/" || absl::StartsWith(app_id, group + "/");
   }
@@ -531,20 +629,29 @@ class Rest {
       CollectApps(doc, id, "", &apps, &errors);
       if (!errors.empty()) return Response::Json(ErrorsJson("Object is not valid", errors), 422);
       std::set<std::string> wanted;
+      std::vector<App> changed;
       for (auto& [app, json] : apps) {
         wanted.insert(app.id);
         auto base = std::find_if(existing.begin(), existing.end(), [&](const App& a) { return a.id == app.id; });
-        absl::StatusOr<ChangeResult> r;
         if (base == existing.end()) {
-          r = service_->UpdateApp(app, force);
+          changed.push_back(app);
         } else {
           // A group update changes what the body says of each app.
           App merged = *base;
           std::vector<FieldError> errs;
           ReadApp(*json, &merged, &errs);
           merged.id = app.id;
-          r = service_->UpdateApp(merged, force);
+          changed.push_back(std::move(merged));
         }
+      }
+      if (std::string cycle = CycleWith(changed); !cycle.empty()) {
+        return Response::Json(
+            ErrorsJson("Object is not valid", {{"/", "Dependency graph has cyclic dependencies: " + cycle}}), 422);
+      }
+      // Dependencies first: a dependent's deployment then waits for theirs.
+      OrderByDependencies(&changed);
+      for (const App& app : changed) {
+        auto r = service_->UpdateApp(app, force);
         if (!r.ok()) return FromStatus(r.status());
         results.push_back(*r);
       }

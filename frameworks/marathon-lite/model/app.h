@@ -159,6 +159,20 @@ std::string NewTaskId(const std::string& app_id);
 // The app a task ID names ("prod_web.<uuid>" -> "/prod/web").
 std::string AppIdOfTask(const std::string& task_id);
 
+// Dependencies (Marathon's `dependencies`): app or group IDs, relative to
+// the app's own group ("db", "../shared/db") or absolute. An app that
+// depends on a group depends on every app under it.
+// `dep` resolved against the group of the app `app_id`.
+std::string ResolveDependency(const std::string& app_id, const std::string& dep);
+// Whether the app `app_id` is `dep` or under the group `dep`.
+bool SatisfiesDependency(const std::string& app_id, const std::string& dep);
+// A cycle of dependencies among `apps` (by ID; their dependencies
+// resolved), written "/a -> /b -> /a"; "" when there is none.
+std::string DependencyCycle(const std::map<std::string, const App*>& apps);
+// `apps` reordered so that each comes after those of them it depends on
+// (no cycle among them), otherwise in their order.
+void OrderByDependencies(std::vector<App>* apps);
+
 bool IsTerminalState(const std::string& state);
 bool IsActive(const Task& task);  // counts toward the app's instances
 // Running and, where the app has a health check, passing it; a task of the

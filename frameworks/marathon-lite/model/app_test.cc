@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "model/app_json.h"
 
 namespace corral::marathon {
@@ -112,6 +114,50 @@ TEST(AppModel, StoredFormRoundTrips) {
   ASSERT_TRUE(errors.empty());
   EXPECT_EQ(AppJson(back), AppJson(app));
   EXPECT_TRUE(back.unreachable_strategy.disabled);
+}
+
+TEST(AppModel, DependenciesResolveAgainstTheAppsGroup) {
+  EXPECT_EQ(ResolveDependency("/prod/web", "db"), "/prod/db");
+  EXPECT_EQ(ResolveDependency("/prod/web", "../shared/cache"), "/shared/cache");
+  EXPECT_EQ(ResolveDependency("/prod/web", "/infra/dns/"), "/infra/dns");
+  EXPECT_EQ(ResolveDependency("/web", "db"), "/db");
+  EXPECT_TRUE(SatisfiesDependency("/prod/db", "/prod/db"));
+  EXPECT_TRUE(SatisfiesDependency("/prod/db/primary", "/prod/db"));  // a group: every app under it
+  EXPECT_FALSE(SatisfiesDependency("/prod/db-replica", "/prod/db"));
+  EXPECT_FALSE(SatisfiesDependency("/prod", "/prod/db"));
+}
+
+TEST(AppModel, DependencyCyclesAreFoundAndNamed) {
+  App a, b, c, d;
+  a.id = "/g/a";
+  b.id = "/g/b";
+  c.id = "/g/c";
+  d.id = "/g-x";
+  a.dependencies = {"/g/b"};
+  b.dependencies = {"/g/c"};
+  c.dependencies = {"/g-x"};
+  std::map<std::string, const App*> apps{{a.id, &a}, {b.id, &b}, {c.id, &c}, {d.id, &d}};
+  EXPECT_EQ(DependencyCycle(apps), "");
+  d.dependencies = {"/g"};  // the group, and so /g/a: a -> b -> c -> /g-x -> a
+  EXPECT_EQ(DependencyCycle(apps), "/g-x -> /g/a -> /g/b -> /g/c -> /g-x");
+  d.dependencies = {"/h"};  // nothing there
+  EXPECT_EQ(DependencyCycle(apps), "");
+  a.dependencies = {"/g/a"};
+  EXPECT_EQ(DependencyCycle(apps), "/g/a -> /g/a");
+}
+
+TEST(AppModel, ChangesAreOrderedDependenciesFirst) {
+  std::vector<App> apps(4);
+  apps[0].id = "/s/web";
+  apps[0].dependencies = {"/s/back"};  // a group
+  apps[1].id = "/s/back/api";
+  apps[1].dependencies = {"db"};  // relative to its group
+  apps[2].id = "/s/back/db";
+  apps[3].id = "/other";
+  OrderByDependencies(&apps);
+  std::vector<std::string> ids;
+  for (const auto& a : apps) ids.push_back(a.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"/s/back/db", "/s/back/api", "/s/web", "/other"}));
 }
 
 TEST(AppModel, TaskIdsNameTheirApp) {

@@ -1,6 +1,7 @@
 #include "scheduler/service.h"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 
 #include "absl/strings/match.h"
@@ -66,7 +67,15 @@ absl::Status Service::Load() {
         it->second.tasks[id] = std::move(t);
       }
     }
-    for (auto& d : loaded->deployments) state_.deployments[d.app_id] = std::move(d);
+    for (auto& d : loaded->deployments) {
+      if (!d.progress_at.empty()) progress_[d.app_id] = {d.progress, ParseTimestamp(d.progress_at)};
+      state_.deployments[d.app_id] = std::move(d);
+    }
+    // A deletion whose tasks all went before the restart is done.
+    std::vector<std::string> stops;
+    for (const auto& [app_id, d] : state_.deployments)
+      if (d.action == "StopApplication") stops.push_back(app_id);
+    for (const auto& app_id : stops) StopDoneIfLast(app_id);
     for (const auto& [id, entry] : state_.apps) dirty_.insert(id);
     loop_.PostAfter(absl::Seconds(kTickSeconds), [this] { Tick(); });
     return absl::OkStatus();
@@ -109,6 +118,14 @@ absl::StatusOr<ChangeResult> Service::ApplyChange(App app, const std::string& ac
   if (dep != state_.deployments.end() && !force) { return absl::FailedPreconditionError(dep->second.id); }
   auto existing = state_.apps.find(app.id);
   std::string previous = existing == state_.apps.end() ? "" : existing->second.app.version;
+  for (auto& d : app.dependencies) d = ResolveDependency(app.id, d);
+  if (!app.dependencies.empty()) {
+    std::map<std::string, const App*> graph;
+    for (const auto& [id, e] : state_.apps) graph[id] = &e.app;
+    graph[app.id] = &app;
+    std::string cycle = DependencyCycle(graph);
+    if (!cycle.empty()) return absl::InvalidArgumentError("Dependency graph has cyclic dependencies: " + cycle);
+  }
   if (auto s = AssignServicePorts(&app); !s.ok()) return s;
   app.version = NextVersion();
   if (action == "RollbackApplication" && existing != state_.apps.end()) {
@@ -122,17 +139,14 @@ absl::StatusOr<ChangeResult> Service::ApplyChange(App app, const std::string& ac
     app.last_config_change_at = existing->second.app.last_config_change_at;
     app.last_scaling_at = app.version;
   }
-  if (auto s = store_->PutApp(app); !s.ok()) return s;
   Deployment d{UuidToString(NewUuidBytes()), app.id, app.version, previous, app.version, action};
   // A canary only where there are tasks of another configuration to replace.
   d.canary = app.canary_instances > 0 && existing != state_.apps.end() && action == "RestartApplication" &&
              !existing->second.tasks.empty();
-  if (dep != state_.deployments.end()) {
-    // Forced over an unfinished creation: rolling back still removes the app.
-    if (dep->second.previous.empty()) d.previous.clear();
-    (void)store_->DeleteDeployment(dep->second.id);
-  }
-  if (auto s = store_->PutDeployment(d); !s.ok()) return s;
+  // Forced over an unfinished creation: rolling back still removes the app.
+  if (dep != state_.deployments.end() && dep->second.previous.empty()) d.previous.clear();
+  // The app, its version and its deployment in one transaction.
+  if (auto s = store_->PutAppChange(app, d, dep != state_.deployments.end() ? dep->second.id : ""); !s.ok()) return s;
   AppEntry& entry = state_.apps[app.id];
   if (config_change) entry.backoff = Backoff();
   entry.app = std::move(app);
@@ -182,9 +196,18 @@ absl::StatusOr<ChangeResult> Service::DeleteApp(const std::string& app_id, bool 
       Task& doomed = state_.doomed[id] = t;
       KillTask(&doomed, it->second.app.task_kill_grace_period_seconds);
     }
+    // While its tasks are being killed the app's deletion is a deployment
+    // (StopApplication), listed and locking the ID, as Marathon's is.
+    Deployment stop{UuidToString(NewUuidBytes()), app_id, NextVersion(), it->second.app.version, "", "StopApplication"};
+    stop.started_at = stop.version;
+    bool stopping = !it->second.tasks.empty();
     state_.apps.erase(it);
     pending_launches_.erase(app_id);
     progress_.erase(app_id);
+    if (stopping && store_->PutDeployment(stop).ok()) {
+      state_.deployments[app_id] = stop;
+      EmitDeployment("deployment_info", stop);
+    }
     ScheduleReplan();
     rapidjson::StringBuffer b;
     Writer w(b);
@@ -193,7 +216,7 @@ absl::StatusOr<ChangeResult> Service::DeleteApp(const std::string& app_id, bool 
     Str(w, app_id);
     w.EndObject();
     Emit("app_terminated_event", std::string(b.GetString(), b.GetSize()));
-    return ChangeResult{NextVersion(), UuidToString(NewUuidBytes())};
+    return ChangeResult{stop.version, stop.id};
   });
 }
 
@@ -234,7 +257,12 @@ absl::StatusOr<ChangeResult> Service::CancelDeployment(const std::string& deploy
     if (force) {
       (void)store_->DeleteDeployment(d.id);
       state_.deployments.erase(dep);
-      return ChangeResult{state_.apps[d.app_id].app.version, ""};
+      auto app = state_.apps.find(d.app_id);
+      return ChangeResult{app != state_.apps.end() ? app->second.app.version : d.version, ""};
+    }
+    if (d.action == "StopApplication") {
+      return absl::InvalidArgumentError("deployment " + d.id + " deletes " + d.app_id +
+                                        ", which cannot be rolled back (force=true stops tracking it)");
     }
     if (d.previous.empty()) {
       // The deployment created the app: rolling it back removes it.
@@ -351,6 +379,17 @@ void Service::DeploymentDone(const std::string& app_id, bool failed, const std::
   (void)store_->DeleteDeployment(d.id);
   state_.deployments.erase(dep);
   progress_.erase(app_id);
+  // Deployments that waited for this one may go on.
+  for (const auto& [id, other] : state_.deployments) {
+    auto a = state_.apps.find(id);
+    if (a == state_.apps.end()) continue;
+    for (const auto& dependency : a->second.app.dependencies) {
+      if (SatisfiesDependency(app_id, dependency)) {
+        MarkDirty(id);
+        break;
+      }
+    }
+  }
   if (!failed) {
     EmitDeployment("deployment_step_success", d);
     EmitDeployment("deployment_success", d);
@@ -599,6 +638,13 @@ void Service::Replan(bool all) {
     tasks.reserve(e.tasks.size());
     for (const auto& [tid, t] : e.tasks) tasks.push_back(t);
     auto dep = state_.deployments.find(id);
+    if (dep != state_.deployments.end() && !DeploymentWaitsFor(e.app).empty()) {
+      // Its dependencies deploy first (Marathon's order): nothing launched
+      // or killed, and its progress deadline not running, until they are done.
+      pending_launches_.erase(id);
+      progress_[id] = {std::numeric_limits<int>::min(), now};
+      continue;
+    }
     int canary = dep != state_.deployments.end() && dep->second.canary ? e.app.canary_instances : -1;
     AppPlan plan = PlanApp(e.app, tasks, e.backoff, now, canary);
     if (!e.app.readiness_checks.empty()) CheckReadiness(e, now);
@@ -626,6 +672,11 @@ void Service::Replan(bool all) {
       auto p = progress_.find(id);
       if (p == progress_.end() || progress > p->second.first) {
         progress_[id] = {progress, now};
+        // Stored, so that a restart does not give the deployment its whole
+        // deadline again.
+        dep->second.progress = progress;
+        dep->second.progress_at = Timestamp(now);
+        if (auto st = store_->PutDeployment(dep->second); !st.ok()) CORRAL_LOG(ERROR) << "marathon: " << st;
       } else if (now - p->second.second > absl::Seconds(e.app.progress_deadline_seconds)) {
         DeploymentDone(id, true,
                        absl::StrCat("no progress for ", e.app.progress_deadline_seconds,
@@ -645,6 +696,24 @@ void Service::Replan(bool all) {
       cluster_->Suppress();
     }
   }
+}
+
+void Service::StopDoneIfLast(const std::string& app_id) {
+  auto dep = state_.deployments.find(app_id);
+  if (dep == state_.deployments.end() || dep->second.action != "StopApplication" || state_.apps.count(app_id)) return;
+  for (const auto& [tid, t] : state_.doomed)
+    if (t.app_id == app_id) return;
+  DeploymentDone(app_id, false, "");
+}
+
+std::string Service::DeploymentWaitsFor(const App& app) const {
+  for (const auto& dependency : app.dependencies) {
+    for (auto it = state_.deployments.lower_bound(dependency);
+         it != state_.deployments.end() && it->first.compare(0, dependency.size(), dependency) == 0; ++it) {
+      if (it->first != app.id && SatisfiesDependency(it->first, dependency)) return it->first;
+    }
+  }
+  return "";
 }
 
 void Service::CheckReadiness(const AppEntry& e, absl::Time now) {
@@ -917,6 +986,7 @@ void Service::HandleUpdate(const v1::TaskStatus& status) {
     }
     if (doomed) {
       state_.doomed.erase(id);
+      StopDoneIfLast(app_id);
     } else {
       entry->tasks.erase(id);
       MarkDirty(app_id);

@@ -131,6 +131,12 @@ class Service : public framework::FrameworkEvents {
   void EmitDeployment(const char* type, const Deployment& d, const std::string& reason = "");
   void EmitTaskChange(const Task& task, const std::string& message);
   void DeploymentDone(const std::string& app_id, bool failed, const std::string& reason);
+  // Ends the StopApplication deployment of the deleted app `app_id` once
+  // none of its tasks is left.
+  void StopDoneIfLast(const std::string& app_id);
+  // The app whose deployment `app`'s deployment waits for (one of its
+  // dependencies, deploying), or "".
+  std::string DeploymentWaitsFor(const App& app) const;
   void CheckReadiness(const AppEntry& entry, absl::Time now);
   absl::Status Persist(const Task& task);
   v1::TaskInfo BuildTaskInfo(const App& app, const Task& task, const v1::Offer& offer,
@@ -149,8 +155,8 @@ class Service : public framework::FrameworkEvents {
     EventSink sink;
   };
   std::vector<Subscriber> subscribers_;
-  // By app ID: a deployment's Progress() and when it last grew (not
-  // stored: a restart gives a deployment its full deadline again).
+  // By app ID: a deployment's Progress() and when it last grew (stored
+  // with the deployment, and read back on a restart).
   std::map<std::string, std::pair<int, absl::Time>> progress_;
   bool replan_scheduled_ = false;
   EventLoop::TimerId reconcile_timer_ = 0;

@@ -1,4 +1,6 @@
 // The SQLite store (framework_kit's SqliteDb: WAL, synchronous=FULL).
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "corral/framework/sqlite.h"
 #include "model/app_json.h"
@@ -17,14 +19,26 @@ class SqliteStore : public Store {
   explicit SqliteStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
 
   absl::Status Init() {
-    return db_->Exec(
+    absl::Status st = db_->Exec(
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS apps (id TEXT PRIMARY KEY, json TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS app_versions (app_id TEXT NOT NULL, version TEXT NOT NULL, json TEXT NOT NULL,"
         "  PRIMARY KEY (app_id, version));"
         "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, json TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS deployments (id TEXT PRIMARY KEY, app_id TEXT NOT NULL, version TEXT NOT NULL,"
-        "  previous TEXT NOT NULL, started_at TEXT NOT NULL, action TEXT NOT NULL, canary INTEGER NOT NULL);");
+        "  previous TEXT NOT NULL, started_at TEXT NOT NULL, action TEXT NOT NULL, canary INTEGER NOT NULL,"
+        "  progress INTEGER NOT NULL DEFAULT 0, progress_at TEXT NOT NULL DEFAULT '');");
+    if (!st.ok()) return st;
+    // A store written before deployments kept their progress.
+    bool has_progress = false;
+    {
+      Statement cols(*db_, "PRAGMA table_info(deployments)");
+      while (cols.Step() == SQLITE_ROW) has_progress = has_progress || cols.Text(1) == "progress";
+    }
+    if (has_progress) return absl::OkStatus();
+    return db_->Exec(
+        "ALTER TABLE deployments ADD COLUMN progress INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE deployments ADD COLUMN progress_at TEXT NOT NULL DEFAULT '';");
   }
 
   absl::StatusOr<StoredState> Load() override {
@@ -56,10 +70,13 @@ class SqliteStore : public Store {
     {
       Statement s(
           *db_,
-          "SELECT id, app_id, version, previous, started_at, action, canary FROM deployments ORDER BY started_at");
+          "SELECT id, app_id, version, previous, started_at, action, canary, progress, progress_at FROM deployments "
+          "ORDER BY started_at");
       while (s.Step() == SQLITE_ROW) {
-        state.deployments.push_back(
-            {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6) == "1"});
+        Deployment d{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6) == "1"};
+        d.progress = static_cast<int>(std::strtol(s.Text(7).c_str(), nullptr, 10));
+        d.progress_at = s.Text(8);
+        state.deployments.push_back(std::move(d));
       }
     }
     return state;
@@ -72,19 +89,16 @@ class SqliteStore : public Store {
   }
 
   absl::Status PutApp(const App& app) override {
-    std::string json = AppJson(app);
+    return db_->Transaction([&] { return WriteApp(app); });
+  }
+
+  absl::Status PutAppChange(const App& app, const Deployment& d, const std::string& replaced) override {
     return db_->Transaction([&]() -> absl::Status {
-      Statement a(*db_, "INSERT OR REPLACE INTO apps (id, json) VALUES (?, ?)");
-      if (a.Bind(1, app.id).Bind(2, json).Step() != SQLITE_DONE) return a.Error("app " + app.id);
-      Statement v(*db_, "INSERT OR REPLACE INTO app_versions (app_id, version, json) VALUES (?, ?, ?)");
-      if (v.Bind(1, app.id).Bind(2, app.version).Bind(3, json).Step() != SQLITE_DONE) {
-        return v.Error("version of app " + app.id);
+      if (auto st = WriteApp(app); !st.ok()) return st;
+      if (!replaced.empty()) {
+        if (auto st = DeleteDeployment(replaced); !st.ok()) return st;
       }
-      Statement p(*db_,
-                  "DELETE FROM app_versions WHERE app_id = ?1 AND version NOT IN "
-                  "(SELECT version FROM app_versions WHERE app_id = ?1 ORDER BY version DESC LIMIT ?2)");
-      if (p.Bind(1, app.id).Bind(2, int64_t{kMaxVersions}).Step() != SQLITE_DONE) return p.Error("old versions");
-      return absl::OkStatus();
+      return PutDeployment(d);
     });
   }
 
@@ -145,10 +159,10 @@ class SqliteStore : public Store {
 
   absl::Status PutDeployment(const Deployment& d) override {
     Statement s(*db_,
-                "INSERT OR REPLACE INTO deployments (id, app_id, version, previous, started_at, action, canary) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)");
+                "INSERT OR REPLACE INTO deployments (id, app_id, version, previous, started_at, action, canary, "
+                "progress, progress_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.Bind(1, d.id).Bind(2, d.app_id).Bind(3, d.version).Bind(4, d.previous).Bind(5, d.started_at).Bind(6, d.action);
-    s.Bind(7, int64_t{d.canary ? 1 : 0});
+    s.Bind(7, int64_t{d.canary ? 1 : 0}).Bind(8, int64_t{d.progress}).Bind(9, d.progress_at);
     if (s.Step() != SQLITE_DONE) return s.Error("deployment " + d.id);
     return absl::OkStatus();
   }
@@ -160,6 +174,22 @@ class SqliteStore : public Store {
   }
 
  private:
+  // The app and its version in the history, inside the caller's transaction.
+  absl::Status WriteApp(const App& app) {
+    std::string json = AppJson(app);
+    Statement a(*db_, "INSERT OR REPLACE INTO apps (id, json) VALUES (?, ?)");
+    if (a.Bind(1, app.id).Bind(2, json).Step() != SQLITE_DONE) return a.Error("app " + app.id);
+    Statement v(*db_, "INSERT OR REPLACE INTO app_versions (app_id, version, json) VALUES (?, ?, ?)");
+    if (v.Bind(1, app.id).Bind(2, app.version).Bind(3, json).Step() != SQLITE_DONE) {
+      return v.Error("version of app " + app.id);
+    }
+    Statement p(*db_,
+                "DELETE FROM app_versions WHERE app_id = ?1 AND version NOT IN "
+                "(SELECT version FROM app_versions WHERE app_id = ?1 ORDER BY version DESC LIMIT ?2)");
+    if (p.Bind(1, app.id).Bind(2, int64_t{kMaxVersions}).Step() != SQLITE_DONE) return p.Error("old versions");
+    return absl::OkStatus();
+  }
+
   std::unique_ptr<SqliteDb> db_;
 };
 

@@ -27,6 +27,10 @@ struct Deployment {
   std::string started_at;
   std::string action;   // StartApplication, ScaleApplication, RestartApplication, RollbackApplication
   bool canary = false;  // waiting for a promote before it replaces more than canaryInstances
+  // The deployment's progress (planner's Progress) and when it last grew:
+  // its progressDeadlineSeconds counts from then, across restarts.
+  int progress = 0;
+  std::string progress_at;  // ISO 8601; "" before the first plan
 };
 
 struct StoredState {
@@ -51,6 +55,11 @@ class Store {
   // Many tasks in one transaction (a launch cycle writes them together).
   virtual absl::Status PutTasks(const std::vector<const Task*>& tasks) = 0;
   virtual absl::Status DeleteTasks(const std::vector<std::string>& task_ids) = 0;
+
+  // A change of an app in one transaction: the app and its version (as
+  // PutApp), its deployment, and the deployment it replaces gone (`replaced`,
+  // a deployment ID, or "").
+  virtual absl::Status PutAppChange(const App& app, const Deployment& d, const std::string& replaced) = 0;
 
   virtual absl::Status PutDeployment(const Deployment& d) = 0;
   virtual absl::Status DeleteDeployment(const std::string& id) = 0;

@@ -96,6 +96,28 @@ TEST_P(StoreTest, EverythingSurvivesAReopen) {
   EXPECT_TRUE((*store)->Versions("/web")->empty());
 }
 
+TEST_P(StoreTest, AnAppChangeIsOneTransaction) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  App app;
+  app.id = "/api";
+  app.cmd = "sleep 1";
+  app.version = "2026-01-01T00:00:00.000Z";
+  Deployment first{"d1", "/api", app.version, "", app.version, "StartApplication", false};
+  ASSERT_TRUE((*store)->PutAppChange(app, first, "").ok());
+  app.instances = 2;
+  app.version = "2026-01-01T00:00:01.000Z";
+  Deployment second{"d2", "/api", app.version, "2026-01-01T00:00:00.000Z", app.version, "ScaleApplication", false};
+  ASSERT_TRUE((*store)->PutAppChange(app, second, "d1").ok());
+  auto state = (*store)->Load();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->apps.size(), 1u);
+  EXPECT_EQ(state->apps[0].instances, 2);
+  ASSERT_EQ(state->deployments.size(), 1u);  // the replaced one is gone with the change
+  EXPECT_EQ(state->deployments[0].id, "d2");
+  EXPECT_EQ((*store)->Versions("/api")->size(), 2u);
+}
+
 // What only the ZooKeeper store has: several writers, one of them leading.
 class ZkStoreTest : public StoreTest {};
 

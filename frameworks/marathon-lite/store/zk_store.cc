@@ -39,12 +39,15 @@ std::string DeploymentJson(const Deployment& d) {
                              {"version", &d.version},
                              {"previous", &d.previous},
                              {"startedAt", &d.started_at},
-                             {"action", &d.action}}) {
+                             {"action", &d.action},
+                             {"progressAt", &d.progress_at}}) {
     w.Key(k);
     w.String(v->c_str(), static_cast<rapidjson::SizeType>(v->size()));
   }
   w.Key("canary");
   w.Bool(d.canary);
+  w.Key("progress");
+  w.Int(d.progress);
   w.EndObject();
   return buf.GetString();
 }
@@ -66,6 +69,10 @@ std::optional<Deployment> ParseDeployment(const std::string& json) {
   }
   auto c = doc.FindMember("canary");
   d.canary = c != doc.MemberEnd() && c->value.IsBool() && c->value.GetBool();
+  auto p = doc.FindMember("progress");
+  if (p != doc.MemberEnd() && p->value.IsInt()) d.progress = p->value.GetInt();
+  auto at = doc.FindMember("progressAt");
+  if (at != doc.MemberEnd() && at->value.IsString()) d.progress_at = at->value.GetString();
   return d;
 }
 
@@ -159,19 +166,17 @@ class ZkStore : public Store {
   }
 
   absl::Status PutApp(const App& app) override {
-    std::string json = AppJson(app);
     std::vector<zk::Session::Op> ops;
-    Upsert(&ops, root_ + "/apps/" + Encode(app.id), json);
-    std::string dir = VersionsDir(app.id);
-    if (!known_.count(dir)) ops.push_back({zk::Session::Op::kCreate, dir, ""});
-    Upsert(&ops, dir + "/" + Encode(app.version), json);
-    // The oldest versions beyond the newest 50 go in the same multi-op.
-    auto versions = VersionsKnown(app.id);
-    versions.insert(Encode(app.version));
-    while (versions.size() > kMaxVersions) {
-      ops.push_back({zk::Session::Op::kDelete, dir + "/" + *versions.begin(), ""});
-      versions.erase(versions.begin());
-    }
+    AppOps(app, &ops);
+    return Commit(ops);
+  }
+
+  absl::Status PutAppChange(const App& app, const Deployment& d, const std::string& replaced) override {
+    std::vector<zk::Session::Op> ops;
+    AppOps(app, &ops);
+    std::string old = root_ + "/deployments/" + Encode(replaced);
+    if (!replaced.empty() && known_.count(old)) ops.push_back({zk::Session::Op::kDelete, old, ""});
+    Upsert(&ops, root_ + "/deployments/" + Encode(d.id), DeploymentJson(d));
     return Commit(ops);
   }
 
@@ -249,6 +254,21 @@ class ZkStore : public Store {
       }
     }
     return out;
+  }
+  // The app, its version and the trimming of its history, as ops.
+  void AppOps(const App& app, std::vector<zk::Session::Op>* ops) {
+    std::string json = AppJson(app);
+    Upsert(ops, root_ + "/apps/" + Encode(app.id), json);
+    std::string dir = VersionsDir(app.id);
+    if (!known_.count(dir)) ops->push_back({zk::Session::Op::kCreate, dir, ""});
+    Upsert(ops, dir + "/" + Encode(app.version), json);
+    // The oldest versions beyond the newest 50 go in the same multi-op.
+    auto versions = VersionsKnown(app.id);
+    versions.insert(Encode(app.version));
+    while (versions.size() > kMaxVersions) {
+      ops->push_back({zk::Session::Op::kDelete, dir + "/" + *versions.begin(), ""});
+      versions.erase(versions.begin());
+    }
   }
   std::string VersionsDir(const std::string& app_id) const { return root_ + "/versions/" + Encode(app_id); }
   std::set<std::string> VersionsKnown(const std::string& app_id) const {

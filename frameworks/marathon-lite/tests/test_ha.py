@@ -53,10 +53,13 @@ class HaCluster(Cluster):
             if d is None or d.proc is None or d.proc.poll() is not None:
                 continue
             try:
+                # A standby proxies /v2/info, and names another in /v2/leader.
+                me = requests.get(self.url_of(i) + "/v2/leader", timeout=2)
                 r = requests.get(self.url_of(i) + "/v2/info", allow_redirects=False, timeout=2)
             except requests.RequestException:
                 continue
-            if r.status_code == 200 and r.json().get("frameworkId"):
+            if me.ok and me.json().get("leader") == f"127.0.0.1:{self.ports[i]}" and r.status_code == 200 \
+                    and r.json().get("frameworkId"):
                 return i + 1  # truthy for wait_for
         return None
 

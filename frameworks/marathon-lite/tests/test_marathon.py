@@ -4,6 +4,7 @@ raw HTTP where the client does not reach), against real daemons."""
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,26 @@ def test_scale_update_rollback_delete(cluster: Cluster) -> None:
     wait_for(lambda: not cluster.master_tasks(), what="every task killed")
     r = requests.get(cluster.url + "/v2/apps/web", timeout=5)
     assert r.status_code == 404 and r.json()["message"] == "App '/web' does not exist"
+
+
+def test_deleting_an_app_is_a_deployment_until_its_tasks_are_gone(cluster: Cluster) -> None:
+    m = client(cluster)
+    # A task that ignores SIGTERM: killing it takes its grace period.
+    create(cluster, {"id": "/stubborn", "cmd": "trap '' TERM; while true; do sleep 0.1; done", "cpus": 0.1,
+                     "mem": 16, "taskKillGracePeriodSeconds": 3})
+    wait_for(lambda: running(m, "/stubborn", 1), what="running")
+    r = requests.delete(cluster.url + "/v2/apps/stubborn", timeout=5)
+    assert r.status_code == 200
+    dep = r.json()["deploymentId"]
+    [d] = m.list_deployments()
+    assert d.id == dep and d.affected_apps == ["/stubborn"]
+    assert d.steps[0].actions[0].action == "StopApplication"
+    # The ID is locked while the deletion runs, as Marathon's is.
+    r = requests.post(cluster.url + "/v2/apps", json={"id": "/stubborn", "cmd": "sleep 1", "cpus": 0.1, "mem": 16},
+                      timeout=5)
+    assert r.status_code == 409 and r.json()["deployments"] == [{"id": dep}]
+    wait_for(lambda: not m.list_deployments(), timeout=30, what="the deletion done")
+    assert not cluster.master_tasks("TASK_RUNNING", "TASK_KILLING")
 
 
 def test_killed_task_is_replaced_and_kill_with_scale_shrinks(cluster: Cluster) -> None:
@@ -244,6 +265,33 @@ def test_failing_deploy_hits_its_deadline_and_reverts(cluster: Cluster) -> None:
     events.close()
 
 
+def test_the_deadline_clock_survives_a_kill9(cluster: Cluster) -> None:
+    m = client(cluster)
+
+    def check(command: str) -> list[dict[str, Any]]:
+        return [{"protocol": "COMMAND", "command": {"value": command}, "gracePeriodSeconds": 0,
+                 "intervalSeconds": 0.2, "delaySeconds": 0, "maxConsecutiveFailures": 0}]
+
+    create(cluster, {"id": "/stall", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1,
+                     "healthChecks": check("true"), "progressDeadlineSeconds": 10})
+    wait_for(lambda: m.get_app("/stall").tasks_healthy == 1, what="healthy")
+    t0 = time.monotonic()
+    r = requests.put(cluster.url + "/v2/apps/stall", json={"healthChecks": check("false")}, timeout=5)
+    assert r.status_code == 200
+    dep = r.json()["deploymentId"]
+    wait_for(lambda: len(m.list_tasks("/stall")) == 2, what="the new task launched")
+    # Half the deadline passes (the subject here is elapsed time), then a crash.
+    wait_for(lambda: time.monotonic() - t0 >= 5, timeout=15, what="half the deadline")
+    assert cluster.marathon is not None
+    cluster.marathon.kill9()
+    cluster.start_marathon()
+    assert [d.id for d in m.list_deployments()] == [dep]
+    wait_for(lambda: not m.list_deployments(), timeout=20, what="the deployment failed")
+    # Failed on the deadline counted from before the crash (about 10 s after
+    # the change), not a whole deadline after the restart (15 s or more).
+    assert time.monotonic() - t0 < 13.5
+
+
 def test_readiness_check_gates_the_deployment(cluster: Cluster, tmp_path: Path) -> None:
     """The tasks serve `tmp_path`; /ready exists once the test writes it."""
     m = client(cluster)
@@ -268,6 +316,51 @@ def test_readiness_check_gates_the_deployment(cluster: Cluster, tmp_path: Path) 
     r = requests.post(cluster.url + "/v2/apps", timeout=5, json=dict(app, id="/bad-ready", readinessChecks=[
         {"portName": "nope"}]))
     assert r.status_code == 422 and r.json()["details"][0]["path"] == "/readinessChecks(0)/portName"
+
+
+def test_dependencies_deploy_first_and_put_changes_many_apps(cluster: Cluster, tmp_path: Path) -> None:
+    """/stack/web depends on /stack/db, whose readiness waits for the test."""
+    m = client(cluster)
+    db = {"id": "db", "cpus": 0.1, "mem": 64, "instances": 1,
+          "cmd": f"exec python3 -m http.server $PORT0 --bind 127.0.0.1 --directory {tmp_path}",
+          "portDefinitions": [{"port": 0, "name": "http"}],
+          "readinessChecks": [{"name": "r", "protocol": "HTTP", "path": "/ready", "portName": "http",
+                               "intervalSeconds": 0.2, "timeoutSeconds": 2}]}
+    web = {"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 1, "dependencies": ["db"]}
+    r = requests.post(cluster.url + "/v2/groups", json={"id": "/stack", "apps": [web, db]}, timeout=10)
+    assert r.status_code == 201, r.text
+    assert m.get_app("/stack/web").dependencies == ["/stack/db"]
+
+    def db_checked_not_ready() -> bool:
+        a = m.get_app("/stack/db")
+        return a.tasks_running == 1 and len(a.readiness_check_results) == 1 and \
+            not a.readiness_check_results[0]["ready"]
+
+    # db deploys first: while it is not ready, web has launched nothing.
+    wait_for(db_checked_not_ready, what="db running and checked, not ready")
+    assert m.list_tasks("/stack/web") == []
+    assert sorted(d.affected_apps[0] for d in m.list_deployments()) == ["/stack/db", "/stack/web"]
+    (tmp_path / "ready").write_text("ok")
+    wait_for(lambda: running(m, "/stack/web", 1) and not m.list_deployments(), what="web deployed after db")
+    [web_task] = m.list_tasks("/stack/web")
+    [db_task] = m.list_tasks("/stack/db")
+    assert web_task.staged_at >= db_task.started_at
+
+    # A change that would make a cycle is refused whole, naming it.
+    r = requests.put(cluster.url + "/v2/apps", timeout=5, json=[
+        {"id": "/stack/db", "dependencies": ["web"]}, {"id": "/stack/web", "instances": 3}])
+    assert r.status_code == 422, r.text
+    assert "/stack/db -> /stack/web -> /stack/db" in r.json()["details"][0]["errors"][0]
+    assert m.get_app("/stack/db").dependencies == [] and m.get_app("/stack/web").instances == 1
+    # PUT /v2/apps: partial updates of several apps, creating those absent.
+    r = requests.put(cluster.url + "/v2/apps", timeout=5, json=[
+        {"id": "/stack/web", "instances": 2}, {"id": "/solo", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}])
+    assert r.status_code == 200, r.text
+    assert r.json()["deploymentId"] and r.headers["Marathon-Deployment-Id"] == r.json()["deploymentId"]
+    wait_for(lambda: running(m, "/stack/web", 2) and running(m, "/solo", 1), what="both changes deployed")
+    assert m.get_app("/stack/web").cmd == "sleep 1000"  # what the body left out is kept
+    r = requests.put(cluster.url + "/v2/apps", json=[{"cmd": "true"}], timeout=5)
+    assert r.status_code == 422 and r.json()["details"][0]["path"] == "/(0)/id"
 
 
 def test_canary_waits_for_promote(cluster: Cluster) -> None:
@@ -322,6 +415,11 @@ def test_groups(cluster: Cluster) -> None:
     assert [x.id for x in m.list_groups()] == ["/shop"]
     m.scale_group("/shop", 2)
     wait_for(lambda: running(m, "/shop/back/db", 4) and running(m, "/shop/front", 2), what="scaled by 2")
+    # The group's versions: its apps', newest first (each app has two now).
+    versions = requests.get(cluster.url + "/v2/groups/shop/versions", timeout=5).json()
+    assert len(versions) == 4 and versions == sorted(versions, reverse=True)
+    assert versions[0] == max(m.get_app("/shop/front").version, m.get_app("/shop/back/db").version)
+    assert requests.get(cluster.url + "/v2/groups/back-nope/versions", timeout=5).status_code == 404
     r = requests.post(cluster.url + "/v2/groups", json={"id": "/shop"}, timeout=5)
     assert r.status_code == 409
     m.delete_group("/shop")
