@@ -347,6 +347,71 @@ TEST_F(FaultTest, SilentConnectionsDoNotTakeTheMasterOffline) {
   (void)d.stop();
 }
 
+// A master that registers each agent that connects, telling it a total
+// ping timeout of one second, and then never says another word nor closes
+// the stream. The agent leaves the silent link and connects again.
+class SilentAgentMaster : public v1::internal::AgentService::CallbackService {
+ public:
+  grpc::ServerBidiReactor<v1::internal::AgentMessage, v1::internal::MasterMessage>* Connect(
+      grpc::CallbackServerContext*) override {
+    std::lock_guard<std::mutex> lock(mu);
+    connects.push_back(std::chrono::steady_clock::now());
+    return new Link();
+  }
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> connects;
+
+ private:
+  class Link : public grpc::ServerBidiReactor<v1::internal::AgentMessage, v1::internal::MasterMessage> {
+   public:
+    Link() { StartRead(&in_); }
+    void OnReadDone(bool ok) override {
+      if (!ok || answered_) return;  // the first message, (re)registering, gets its answer
+      answered_ = true;
+      out_.mutable_registered()->mutable_agent_id()->set_value("silent-S0");
+      out_.mutable_registered()->set_total_ping_timeout_seconds(1);
+      StartWrite(&out_);
+    }
+    void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+    void OnDone() override { delete this; }
+
+   private:
+    v1::internal::AgentMessage in_;
+    v1::internal::MasterMessage out_;
+    bool answered_ = false;
+  };
+};
+
+TEST_F(FaultTest, AnAgentLeavesASilentMasterAndConnectsAgain) {
+  SilentAgentMaster master;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&master);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server && port > 0);
+  Child agent({BinDir() + "/corral-agent", "--master=127.0.0.1:" + std::to_string(port),
+               "--port=" + std::to_string(FreePort()), "--work_dir=" + dir_ + "/agent",
+               "--resources=cpus:1;mem:256;disk:256", "--registration_backoff=100ms", "--cgroups=false"},
+              dir_, "agent");
+  auto count = [&] {
+    std::lock_guard<std::mutex> lock(master.mu);
+    return master.connects.size();
+  };
+  ASSERT_TRUE(PollUntil([&] { return count() >= 3; }, 20)) << count() << " connections";
+  std::lock_guard<std::mutex> lock(master.mu);
+  // Each link left after about the second of silence it was allowed (the
+  // agent looks every second), not at once.
+  for (size_t i = 1; i < 3; ++i) {
+    double gap = std::chrono::duration<double>(master.connects[i] - master.connects[i - 1]).count();
+    EXPECT_GE(gap, 0.9) << "connection " << i;
+    EXPECT_LE(gap, 6) << "connection " << i;
+  }
+  agent.Signal(SIGTERM);
+  agent.Wait(30);
+  server->Shutdown(std::chrono::system_clock::now());
+}
+
 // A master whose subscription streams go silent without closing (a host
 // lost without a reset, a server gone with the stream open): the first
 // never answers, the second answers SUBSCRIBED (heartbeats every 0.5 s)

@@ -151,6 +151,7 @@ absl::Status Agent::Start(int port) {
   detector_ = std::move(*detector);
   loop_->Post([this] {
     RetryUpdates();
+    WatchMaster();
     loop_->PostAfter(Seconds(options_.disk_watch_interval), [this] { CollectSandboxes(); });
     if (disk_watcher_) loop_->PostAfter(Seconds(options_.container_disk_watch_interval), [this] { WatchDisk(); });
   });

@@ -7,6 +7,9 @@
 namespace corral {
 
 namespace {
+// Seconds a new link may wait for the master's answer to its registration.
+constexpr double kRegistrationReplyTimeout = 30;
+
 // One channel per master address, shared by every agent in the process.
 v1::internal::AgentService::Stub* StubFor(const std::string& master) {
   static std::mutex mu;
@@ -84,7 +87,21 @@ void Agent::Connect() {
         if (auto l = loop.lock()) l->Post([this, raw, why] { OnLinkDone(raw, why); });
       });
   link_ = link;
+  master_heard_at_ = clock_->Steady();
+  master_silence_limit_ = kRegistrationReplyTimeout;
   link->Start(link, StubFor(master_address_), first);
+}
+
+void Agent::WatchMaster() {
+  if (stopping_) return;
+  double silent = absl::ToDoubleSeconds(clock_->Steady() - master_heard_at_);
+  if (link_ && master_silence_limit_ > 0 && silent > master_silence_limit_) {
+    CORRAL_LOG(WARNING) << "No word from the master at " << master_address_ << " for " << silent
+                        << " s; connecting again";
+    master_heard_at_ = clock_->Steady();  // one close per silence
+    link_->Close();
+  }
+  loop_->PostAfter(Seconds(1), [this] { WatchMaster(); });
 }
 
 void Agent::OnLinkDone(MasterLink* link, const std::string& why) {
@@ -104,8 +121,10 @@ void Agent::SendToMaster(const AgentMessage& msg) {
 
 void Agent::OnMasterMessage(const MasterMessage& msg) {
   if (stopping_) return;
+  master_heard_at_ = clock_->Steady();
   switch (msg.message_case()) {
     case MasterMessage::kRegistered: {
+      master_silence_limit_ = msg.registered().total_ping_timeout_seconds();
       bool first = agent_id_.empty();
       agent_id_ = msg.registered().agent_id().value();
       info_.mutable_id()->set_value(agent_id_);

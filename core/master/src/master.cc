@@ -933,6 +933,8 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   MasterMessage m;
   m.mutable_registered()->mutable_agent_id()->set_value(id);
   *m.mutable_registered()->mutable_master_info() = info_;
+  m.mutable_registered()->set_total_ping_timeout_seconds(options_.agent_ping_timeout *
+                                                         options_.max_agent_ping_timeouts);
   SendToAgent(agent, m);
   AdmitAgent(agent);
 }
@@ -997,6 +999,8 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   MasterMessage m;
   m.mutable_registered()->mutable_agent_id()->set_value(id);
   *m.mutable_registered()->mutable_master_info() = info_;
+  m.mutable_registered()->set_total_ping_timeout_seconds(options_.agent_ping_timeout *
+                                                         options_.max_agent_ping_timeouts);
   SendToAgent(agent, m);
   CORRAL_LOG(INFO) << "Agent " << id << " reregistered with " << msg.tasks_size() << " tasks";
 

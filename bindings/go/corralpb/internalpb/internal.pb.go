@@ -596,11 +596,15 @@ func (*AgentMessage_ExecutorExited) isAgentMessage_Message() {}
 func (*AgentMessage_Pong) isAgentMessage_Message() {}
 
 type AgentRegistered struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AgentId       *corralpb.AgentID      `protobuf:"bytes,1,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
-	MasterInfo    *corralpb.MasterInfo   `protobuf:"bytes,2,opt,name=master_info,json=masterInfo" json:"master_info,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	AgentId    *corralpb.AgentID      `protobuf:"bytes,1,opt,name=agent_id,json=agentId" json:"agent_id,omitempty"`
+	MasterInfo *corralpb.MasterInfo   `protobuf:"bytes,2,opt,name=master_info,json=masterInfo" json:"master_info,omitempty"`
+	// How long this master may go without pinging the agent (its ping
+	// interval times the pings an agent may miss): an agent that hears
+	// nothing for longer takes the link as dead and makes it again.
+	TotalPingTimeoutSeconds *float64 `protobuf:"fixed64,3,opt,name=total_ping_timeout_seconds,json=totalPingTimeoutSeconds" json:"total_ping_timeout_seconds,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *AgentRegistered) Reset() {
@@ -645,6 +649,13 @@ func (x *AgentRegistered) GetMasterInfo() *corralpb.MasterInfo {
 		return x.MasterInfo
 	}
 	return nil
+}
+
+func (x *AgentRegistered) GetTotalPingTimeoutSeconds() float64 {
+	if x != nil && x.TotalPingTimeoutSeconds != nil {
+		return *x.TotalPingTimeoutSeconds
+	}
+	return 0
 }
 
 type RunTask struct {
@@ -2880,11 +2891,12 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\x10executor_message\x18\x04 \x01(\v2'.corral.v1.internal.ExecutorToFrameworkH\x00R\x0fexecutorMessage\x12M\n" +
 	"\x0fexecutor_exited\x18\x05 \x01(\v2\".corral.v1.internal.ExecutorExitedH\x00R\x0eexecutorExited\x12.\n" +
 	"\x04pong\x18\x06 \x01(\v2\x18.corral.v1.internal.PongH\x00R\x04pongB\t\n" +
-	"\amessage\"x\n" +
+	"\amessage\"\xb5\x01\n" +
 	"\x0fAgentRegistered\x12-\n" +
 	"\bagent_id\x18\x01 \x01(\v2\x12.corral.v1.AgentIDR\aagentId\x126\n" +
 	"\vmaster_info\x18\x02 \x01(\v2\x15.corral.v1.MasterInfoR\n" +
-	"masterInfo\"j\n" +
+	"masterInfo\x12;\n" +
+	"\x1atotal_ping_timeout_seconds\x18\x03 \x01(\x01R\x17totalPingTimeoutSeconds\"j\n" +
 	"\aRunTask\x126\n" +
 	"\tframework\x18\x01 \x01(\v2\x18.corral.v1.FrameworkInfoR\tframework\x12'\n" +
 	"\x04task\x18\x02 \x01(\v2\x13.corral.v1.TaskInfoR\x04task\"\xb4\x01\n" +

@@ -431,8 +431,15 @@ class Agent {
   std::string refusal_;
 
   std::shared_ptr<MasterLink> link_;
-  std::string master_address_;    // where the (leading) master is now; "" while unknown
-  bool connect_pending_ = false;  // a reconnect is scheduled
+  // A link whose master goes silent is dead even when the connection says
+  // nothing (the master's host lost without a reset): no message for
+  // master_silence_limit_ seconds — before registration a fixed time, then
+  // the master's total ping timeout — and it is closed and made again.
+  absl::Time master_heard_at_ = absl::InfinitePast();  // steady clock
+  double master_silence_limit_ = 0;                    // 0: none
+  void WatchMaster();                                  // every second
+  std::string master_address_;                         // where the (leading) master is now; "" while unknown
+  bool connect_pending_ = false;                       // a reconnect is scheduled
   // Follows the master (fixed, or elected through ZooKeeper); its callbacks
   // post to the loop.
   std::unique_ptr<zk::MasterDetector> detector_;
