@@ -144,7 +144,7 @@ class HaTest : public ::testing::Test {
 };
 
 TEST_F(HaTest, ThreeMastersElectOneLeaderThatAgentsAndFrameworksFollowThroughKill9) {
-  StartEnsemble(3);
+  ASSERT_NO_FATAL_FAILURE(StartEnsemble(3));
   AddMasters(3);
   std::string url = zk_->Url(kPath);
   for (int i = 0; i < 3; ++i) StartMaster(i, url);
@@ -253,7 +253,7 @@ TEST_F(HaTest, ThreeMastersElectOneLeaderThatAgentsAndFrameworksFollowThroughKil
 }
 
 TEST_F(HaTest, LeaderCutOffFromZooKeeperStepsDownBeforeAnotherLeads) {
-  StartEnsemble(1);
+  ASSERT_NO_FATAL_FAILURE(StartEnsemble(1));
   // Master 0 reaches ZooKeeper only through a proxy the test can cut. The
   // proxy binds its port first, so that no master is given the same one.
   TcpProxy proxy(zk_->client_port(0));
@@ -332,7 +332,7 @@ class Launcher : public RecordingScheduler {
 };
 
 TEST_F(HaTest, Kill9OfTheLeaderWhileLaunching500TasksLosesNoTaskAndNoUpdate) {
-  StartEnsemble(1);
+  ASSERT_NO_FATAL_FAILURE(StartEnsemble(1));
   AddMasters(2);
   std::string url = zk_->Url(kPath);
   for (int i = 0; i < 2; ++i) StartMaster(i, url);
@@ -451,7 +451,7 @@ TEST_F(HaTest, Kill9OfTheLeaderWhileLaunching500TasksLosesNoTaskAndNoUpdate) {
 }
 
 TEST_F(HaTest, OneZooKeeperServerDownThenTheWholeEnsembleRestarted) {
-  StartEnsemble(3);
+  ASSERT_NO_FATAL_FAILURE(StartEnsemble(3));
   AddMasters(2);
   std::string url = zk_->Url(kPath);
   for (int i = 0; i < 2; ++i) StartMaster(i, url);
@@ -522,7 +522,7 @@ TEST_F(HaTest, OneZooKeeperServerDownThenTheWholeEnsembleRestarted) {
 }
 
 TEST_F(HaTest, RegistryInZooKeeperRecoversRecordsAndRefusesADeposedLeader) {
-  StartEnsemble(1);
+  ASSERT_NO_FATAL_FAILURE(StartEnsemble(1));
   zk::Url url{zk_->servers(), kPath, ""};
   auto session = zk::Session::Connect(url, 4, 10);
   ASSERT_TRUE(session.ok()) << session.status();

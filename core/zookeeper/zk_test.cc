@@ -1,10 +1,20 @@
 #include <gtest/gtest.h>
 
 #include "corral/zookeeper/leader.h"
+#include "corral/zookeeper/records.h"
 #include "corral/zookeeper/zk.h"
 
 namespace corral::zk {
 namespace {
+
+TEST(RecordNodesTest, IdsBecomeNodeNamesAndBack) {
+  for (std::string id : {"/prod/web", "100%/x%2F", "plain", ""}) {
+    std::string name = RecordNodes::Name(id);
+    EXPECT_EQ(name.find('/'), std::string::npos) << id;
+    EXPECT_EQ(RecordNodes::Id(name), id);
+  }
+  EXPECT_EQ(RecordNodes::Name("/prod/web"), "%2Fprod%2Fweb");
+}
 
 TEST(ZkUrlTest, ParsesServersPathAndCredentials) {
   auto u = ParseUrl("zk://alice:secret@h1:2181,h2:2182/corral/prod/");

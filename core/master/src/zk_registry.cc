@@ -1,8 +1,7 @@
 #include "corral/master/zk_registry.h"
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
+#include "corral/zookeeper/records.h"
 #include "corral/v1/internal.pb.h"
 
 namespace corral {
@@ -12,45 +11,39 @@ namespace {
 class ZkRegistry : public Registry {
  public:
   ZkRegistry(zk::Session* session, std::string root, std::string guard)
-      : session_(session), root_(std::move(root)), guard_(std::move(guard)) {}
+      : session_(session), root_(std::move(root)), nodes_(session, std::move(guard)) {}
 
   absl::Status Init() {
     for (const char* dir : {"/agents", "/frameworks", "/operator"}) {
-      if (auto st = session_->CreatePath(root_ + dir, false); !st.ok()) return st;
+      if (auto st = nodes_.MakeDirs(root_ + dir); !st.ok()) return st;
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<RegistryState> Recover() override {
     RegistryState state;
-    known_.clear();
-    auto agents = session_->Children(root_ + "/agents");
+    nodes_.Forget();
+    auto agents = nodes_.Children(root_ + "/agents");
     if (!agents.ok()) return agents.status();
-    for (const auto& id : *agents) {
-      std::string path = root_ + "/agents/" + id;
-      auto data = session_->Get(path);
-      if (absl::IsNotFound(data.status())) continue;
-      if (!data.ok()) return data.status();
+    for (const auto& [name, data] : *agents) {
       v1::internal::RegistryAgent rec;
-      if (!rec.ParseFromString(*data)) return absl::DataLossError("registry node " + path + " is not an agent record");
+      if (!rec.ParseFromString(data)) {
+        return absl::DataLossError("registry node " + root_ + "/agents/" + name + " is not an agent record");
+      }
       state.agents.push_back({rec.info(), rec.unreachable_since()});
-      known_.insert(path);
     }
-    auto frameworks = session_->Children(root_ + "/frameworks");
+    auto frameworks = nodes_.Children(root_ + "/frameworks");
     if (!frameworks.ok()) return frameworks.status();
-    for (const auto& id : *frameworks) {
-      std::string path = root_ + "/frameworks/" + id;
-      auto data = session_->Get(path);
-      if (absl::IsNotFound(data.status())) continue;
-      if (!data.ok()) return data.status();
+    for (const auto& [name, data] : *frameworks) {
       v1::FrameworkInfo info;
-      if (!info.ParseFromString(*data)) return absl::DataLossError("registry node " + path + " is not a framework");
+      if (!info.ParseFromString(data)) {
+        return absl::DataLossError("registry node " + root_ + "/frameworks/" + name + " is not a framework");
+      }
       state.frameworks.push_back(std::move(info));
-      known_.insert(path);
     }
     auto names = session_->Children(root_ + "/operator");
     if (!names.ok()) return names.status();
-    for (const auto& n : *names) known_.insert(root_ + "/operator/" + n);
+    for (const auto& n : *names) nodes_.Learn(root_ + "/operator/" + n, true);
     return state;
   }
 
@@ -93,44 +86,39 @@ class ZkRegistry : public Registry {
   }
 
  private:
-  // IDs become node names; '/' is the one character a name cannot hold.
-  static std::string Name(const std::string& id) {
-    std::string out;
-    for (char c : id) {
-      if (c == '/' || c == '%') {
-        absl::StrAppend(&out, c == '/' ? "%2F" : "%25");
-      } else {
-        out += c;
-      }
-    }
-    return out;
-  }
+  static std::string Name(const std::string& id) { return zk::RecordNodes::Name(id); }
   std::string AgentPath(const std::string& id) const { return root_ + "/agents/" + Name(id); }
 
   absl::Status Put(const std::string& path, const std::string& data) {
-    bool exists = known_.count(path) > 0;
-    absl::Status st =
-        session_->Multi(guard_, {{exists ? zk::Session::Op::kSet : zk::Session::Op::kCreate, path, data}});
-    if (!exists && absl::IsAlreadyExists(st)) {
-      st = session_->Multi(guard_, {{zk::Session::Op::kSet, path, data}});
-    } else if (exists && absl::IsNotFound(st)) {
-      st = session_->Multi(guard_, {{zk::Session::Op::kCreate, path, data}});
+    auto w = nodes_.NewWrite();
+    w.Upsert(path, data);
+    absl::Status st = nodes_.Apply(w);
+    // What this master knew of the node was wrong (it was made or removed
+    // under another leader's hand): once more, knowing better.
+    if (absl::IsAlreadyExists(st) || absl::IsNotFound(st)) {
+      nodes_.Learn(path, absl::IsAlreadyExists(st));
+      auto again = nodes_.NewWrite();
+      again.Upsert(path, data);
+      st = nodes_.Apply(again);
     }
-    if (st.ok()) known_.insert(path);
     return st;
   }
 
   absl::Status Remove(const std::string& path) {
-    absl::Status st = session_->Multi(guard_, {{zk::Session::Op::kDelete, path, ""}});
-    if (absl::IsNotFound(st)) st = absl::OkStatus();
-    if (st.ok()) known_.erase(path);
+    nodes_.Learn(path, true);  // deleted even when not seen: it may be there
+    auto w = nodes_.NewWrite();
+    w.Delete(path);
+    absl::Status st = nodes_.Apply(w);
+    if (absl::IsNotFound(st)) {
+      nodes_.Learn(path, false);
+      st = absl::OkStatus();
+    }
     return st;
   }
 
   zk::Session* session_;
   std::string root_;
-  std::string guard_;
-  std::set<std::string> known_;  // record nodes that exist (set, not create)
+  zk::RecordNodes nodes_;  // record nodes that exist (set, not create)
 };
 
 }  // namespace

@@ -13,7 +13,7 @@ import chronos
 import pytest
 import requests
 from conftest import BIN, Batch, Daemon, free_port, wait_for
-from framework_daemons import ZooKeeper, run_cluster
+from framework_daemons import ZooKeeper, elected, run_cluster
 from test_batch import by_name, chronos_job
 
 
@@ -48,20 +48,9 @@ class HaBatch(Batch):
         return f"127.0.0.1:{self.ports[i]}"
 
     def leader(self) -> int | None:
-        """The instance that leads and serves (subscribed), if one does; 1-based for wait_for."""
-        for i, d in enumerate(self.instances):
-            if d is None or d.proc is None or d.proc.poll() is not None:
-                continue
-            try:
-                # A standby proxies /info, and names another in /leader.
-                me = requests.get(f"http://{self.address_of(i)}/leader", timeout=2)
-                r = requests.get(f"http://{self.address_of(i)}/info", allow_redirects=False, timeout=2)
-            except requests.RequestException:
-                continue
-            if me.ok and me.json().get("leader") == self.address_of(i) and r.status_code == 200 \
-                    and r.json().get("frameworkId"):
-                return i + 1
-        return None
+        """The instance that leads and serves (subscribed), if one does (1-based)."""
+        return elected([self.address_of(i) if d is not None and d.proc is not None and d.proc.poll() is None else None
+                        for i, d in enumerate(self.instances)], "/leader", "/info")
 
     def stop(self) -> None:
         for d in self.instances:

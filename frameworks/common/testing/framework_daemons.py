@@ -106,6 +106,25 @@ class ZooKeeper:
             self.daemon.stop()
 
 
+def elected(addresses: list[str | None], leader_path: str, info_path: str) -> int | None:
+    """Which of several instances elected through ZooKeeper leads and serves
+    (subscribed), 1-based for wait_for, if one does; `None` entries are down.
+    A standby proxies `info_path` to the leader, so the leader is the one
+    that names itself at `leader_path`."""
+    for i, address in enumerate(addresses):
+        if address is None:
+            continue
+        try:
+            me = requests.get(f"http://{address}{leader_path}", timeout=2)
+            info = requests.get(f"http://{address}{info_path}", allow_redirects=False, timeout=2)
+        except requests.RequestException:
+            continue
+        if me.ok and me.json().get("leader") == address and info.status_code == 200 \
+                and info.json().get("frameworkId"):
+            return i + 1
+    return None
+
+
 def logs_of(root: Path) -> str:
     """The tail of every daemon's log under `root`, for a failed test."""
     return "\n".join(f"--- {p.name} ---\n" + p.read_text(errors="replace")[-4000:] for p in sorted(root.glob("*.log")))

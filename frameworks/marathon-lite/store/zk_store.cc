@@ -5,11 +5,13 @@
 //   <root>/tasks/<task>              a task (TaskJson)
 //   <root>/deployments/<id>          a deployment in progress
 // App IDs hold '/', which a node name cannot: names are percent-encoded.
+// Writes are guarded multi-ops (corral/zookeeper/records.h).
 #include <algorithm>
-#include <set>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "corral/framework/json.h"
+#include "corral/zookeeper/records.h"
 #include "model/app_json.h"
 #include "store/store.h"
 
@@ -18,17 +20,7 @@ namespace {
 
 constexpr size_t kMaxVersions = 50;  // per app, as the SQLite store
 
-std::string Encode(const std::string& id) {
-  std::string out;
-  for (char c : id) {
-    if (c == '/' || c == '%') {
-      absl::StrAppend(&out, c == '/' ? "%2F" : "%25");
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+using Nodes = zk::RecordNodes;
 
 std::string DeploymentJson(const Deployment& d) {
   rapidjson::StringBuffer buf;
@@ -79,36 +71,29 @@ std::optional<Deployment> ParseDeployment(const std::string& json) {
 class ZkStore : public Store {
  public:
   ZkStore(zk::Session* session, std::string root, std::string guard)
-      : zk_(session), root_(std::move(root)), guard_(std::move(guard)) {}
+      : zk_(session), root_(std::move(root)), nodes_(session, std::move(guard)) {}
 
   absl::Status Init() {
     for (const char* dir : {"/apps", "/versions", "/tasks", "/deployments"}) {
-      if (auto st = zk_->CreatePath(root_ + dir, false); !st.ok()) return st;
+      if (auto st = nodes_.MakeDirs(root_ + dir); !st.ok()) return st;
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<StoredState> Load() override {
     StoredState state;
-    known_.clear();
-    auto fid = zk_->Get(root_ + "/framework_id");
+    nodes_.Forget();
+    auto fid = nodes_.Get(root_ + "/framework_id");
     if (fid.ok()) {
       state.framework_id = *fid;
-      known_.insert(root_ + "/framework_id");
     } else if (!absl::IsNotFound(fid.status())) {
       return fid.status();
     }
     auto each = [&](const std::string& dir, const std::function<absl::Status(const std::string&)>& read) {
-      auto names = zk_->Children(root_ + dir);
-      if (!names.ok()) return names.status();
-      std::sort(names->begin(), names->end());
-      for (const auto& n : *names) {
-        std::string path = root_ + dir + "/" + n;
-        auto data = zk_->Get(path);
-        if (absl::IsNotFound(data.status())) continue;
-        if (!data.ok()) return data.status();
-        if (auto st = read(*data); !st.ok()) return st;
-        known_.insert(path);
+      auto children = nodes_.Children(root_ + dir);
+      if (!children.ok()) return children.status();
+      for (const auto& [name, data] : *children) {
+        if (auto st = read(data); !st.ok()) return st;
       }
       return absl::OkStatus();
     };
@@ -152,43 +137,38 @@ class ZkStore : public Store {
       auto versions = zk_->Children(VersionsDir(app.id));
       if (!versions.ok() && !absl::IsNotFound(versions.status())) return versions.status();
       if (versions.ok()) {
-        known_.insert(VersionsDir(app.id));
-        for (const auto& v : *versions) known_.insert(VersionsDir(app.id) + "/" + v);
+        nodes_.Learn(VersionsDir(app.id), true);
+        for (const auto& v : *versions) nodes_.Learn(VersionsDir(app.id) + "/" + v, true);
       }
     }
     return state;
   }
 
   absl::Status SetFrameworkId(const std::string& id) override {
-    std::vector<zk::Session::Op> ops;
-    Upsert(&ops, root_ + "/framework_id", id);
-    return Commit(ops);
+    auto w = nodes_.NewWrite();
+    w.Upsert(root_ + "/framework_id", id);
+    return nodes_.Apply(w);
   }
 
   absl::Status PutApp(const App& app) override {
-    std::vector<zk::Session::Op> ops;
-    AppOps(app, &ops);
-    return Commit(ops);
+    auto w = nodes_.NewWrite();
+    WriteApp(app, &w);
+    return nodes_.Apply(w);
   }
 
   absl::Status PutAppChange(const App& app, const Deployment& d, const std::string& replaced) override {
-    std::vector<zk::Session::Op> ops;
-    AppOps(app, &ops);
-    std::string old = root_ + "/deployments/" + Encode(replaced);
-    if (!replaced.empty() && known_.count(old)) ops.push_back({zk::Session::Op::kDelete, old, ""});
-    Upsert(&ops, root_ + "/deployments/" + Encode(d.id), DeploymentJson(d));
-    return Commit(ops);
+    auto w = nodes_.NewWrite();
+    WriteApp(app, &w);
+    if (!replaced.empty()) w.Delete(root_ + "/deployments/" + Nodes::Name(replaced));
+    w.Upsert(root_ + "/deployments/" + Nodes::Name(d.id), DeploymentJson(d));
+    return nodes_.Apply(w);
   }
 
   absl::Status DeleteApp(const std::string& app_id) override {
-    std::vector<zk::Session::Op> ops;
-    std::string app = root_ + "/apps/" + Encode(app_id);
-    if (known_.count(app)) ops.push_back({zk::Session::Op::kDelete, app, ""});
-    std::string dir = VersionsDir(app_id);
-    for (const auto& v : VersionsKnown(app_id)) ops.push_back({zk::Session::Op::kDelete, dir + "/" + v, ""});
-    if (known_.count(dir)) ops.push_back({zk::Session::Op::kDelete, dir, ""});
-    if (ops.empty()) return absl::OkStatus();
-    return Commit(ops);
+    auto w = nodes_.NewWrite();
+    w.Delete(root_ + "/apps/" + Nodes::Name(app_id));
+    w.DeleteTree(VersionsDir(app_id));
+    return nodes_.Apply(w);
   }
 
   absl::StatusOr<std::vector<std::string>> Versions(const std::string& app_id) override {
@@ -196,13 +176,13 @@ class ZkStore : public Store {
     if (absl::IsNotFound(names.status())) return std::vector<std::string>();
     if (!names.ok()) return names.status();
     std::vector<std::string> out;
-    for (const auto& n : *names) out.push_back(Decode(n));
+    for (const auto& n : *names) out.push_back(Nodes::Id(n));
     std::sort(out.begin(), out.end());
     return out;
   }
 
   absl::StatusOr<std::optional<App>> Version(const std::string& app_id, const std::string& version) override {
-    auto data = zk_->Get(VersionsDir(app_id) + "/" + Encode(version));
+    auto data = zk_->Get(VersionsDir(app_id) + "/" + Nodes::Name(version));
     if (absl::IsNotFound(data.status())) return std::optional<App>();
     if (!data.ok()) return data.status();
     auto app = ParseStoredApp(*data);
@@ -211,96 +191,50 @@ class ZkStore : public Store {
   }
 
   absl::Status PutTasks(const std::vector<const Task*>& tasks) override {
-    if (tasks.empty()) return absl::OkStatus();
-    std::vector<zk::Session::Op> ops;
-    for (const Task* t : tasks) Upsert(&ops, root_ + "/tasks/" + Encode(t->id), TaskJson(*t));
-    return Commit(ops);
+    auto w = nodes_.NewWrite();
+    for (const Task* t : tasks) w.Upsert(root_ + "/tasks/" + Nodes::Name(t->id), TaskJson(*t));
+    return nodes_.Apply(w);
   }
 
   absl::Status DeleteTasks(const std::vector<std::string>& ids) override {
-    std::vector<zk::Session::Op> ops;
-    for (const auto& id : ids) {
-      std::string path = root_ + "/tasks/" + Encode(id);
-      if (known_.count(path)) ops.push_back({zk::Session::Op::kDelete, path, ""});
-    }
-    if (ops.empty()) return absl::OkStatus();
-    return Commit(ops);
+    auto w = nodes_.NewWrite();
+    for (const auto& id : ids) w.Delete(root_ + "/tasks/" + Nodes::Name(id));
+    return nodes_.Apply(w);
   }
 
   absl::Status PutDeployment(const Deployment& d) override {
-    std::vector<zk::Session::Op> ops;
-    Upsert(&ops, root_ + "/deployments/" + Encode(d.id), DeploymentJson(d));
-    return Commit(ops);
+    auto w = nodes_.NewWrite();
+    w.Upsert(root_ + "/deployments/" + Nodes::Name(d.id), DeploymentJson(d));
+    return nodes_.Apply(w);
   }
 
   absl::Status DeleteDeployment(const std::string& id) override {
-    std::string path = root_ + "/deployments/" + Encode(id);
-    if (!known_.count(path)) return absl::OkStatus();
-    return Commit({{zk::Session::Op::kDelete, path, ""}});
+    auto w = nodes_.NewWrite();
+    w.Delete(root_ + "/deployments/" + Nodes::Name(id));
+    return nodes_.Apply(w);
   }
 
  private:
-  static std::string Decode(const std::string& name) {
-    std::string out;
-    for (size_t i = 0; i < name.size(); ++i) {
-      if (name.compare(i, 3, "%2F") == 0) {
-        out += '/';
-        i += 2;
-      } else if (name.compare(i, 3, "%25") == 0) {
-        out += '%';
-        i += 2;
-      } else {
-        out += name[i];
-      }
-    }
-    return out;
-  }
-  // The app, its version and the trimming of its history, as ops.
-  void AppOps(const App& app, std::vector<zk::Session::Op>* ops) {
+  // The app, its version and the trimming of its history to the newest 50,
+  // all in `w`.
+  void WriteApp(const App& app, Nodes::Write* w) {
     std::string json = AppJson(app);
-    Upsert(ops, root_ + "/apps/" + Encode(app.id), json);
+    w->Upsert(root_ + "/apps/" + Nodes::Name(app.id), json);
     std::string dir = VersionsDir(app.id);
-    if (!known_.count(dir)) ops->push_back({zk::Session::Op::kCreate, dir, ""});
-    Upsert(ops, dir + "/" + Encode(app.version), json);
-    // The oldest versions beyond the newest 50 go in the same multi-op.
-    auto versions = VersionsKnown(app.id);
-    versions.insert(Encode(app.version));
-    while (versions.size() > kMaxVersions) {
-      ops->push_back({zk::Session::Op::kDelete, dir + "/" + *versions.begin(), ""});
-      versions.erase(versions.begin());
+    w->Dir(dir);
+    std::string version = dir + "/" + Nodes::Name(app.version);
+    w->Upsert(version, json);
+    std::vector<std::string> versions = nodes_.KnownUnder(dir);
+    if (std::find(versions.begin(), versions.end(), version) == versions.end()) {
+      versions.insert(std::upper_bound(versions.begin(), versions.end(), version), version);
     }
+    for (size_t i = 0; i + kMaxVersions < versions.size(); ++i) w->Delete(versions[i]);
   }
-  std::string VersionsDir(const std::string& app_id) const { return root_ + "/versions/" + Encode(app_id); }
-  std::set<std::string> VersionsKnown(const std::string& app_id) const {
-    std::set<std::string> out;
-    std::string prefix = VersionsDir(app_id) + "/";
-    for (auto it = known_.lower_bound(prefix); it != known_.end() && it->compare(0, prefix.size(), prefix) == 0; ++it) {
-      out.insert(it->substr(prefix.size()));
-    }
-    return out;
-  }
-  // This leader is the only writer, so what it wrote (and loaded) tells
-  // create from set.
-  void Upsert(std::vector<zk::Session::Op>* ops, const std::string& path, const std::string& data) const {
-    ops->push_back({known_.count(path) ? zk::Session::Op::kSet : zk::Session::Op::kCreate, path, data});
-  }
-  absl::Status Commit(const std::vector<zk::Session::Op>& ops) {
-    absl::Status st = zk_->Multi(guard_, ops);
-    if (!st.ok()) return st;
-    for (const auto& op : ops) {
-      if (op.kind == zk::Session::Op::kDelete) {
-        known_.erase(op.path);
-      } else {
-        known_.insert(op.path);
-      }
-    }
-    return absl::OkStatus();
-  }
+  std::string VersionsDir(const std::string& app_id) const { return root_ + "/versions/" + Nodes::Name(app_id); }
 
   zk::Session* zk_;
   std::string root_;
-  std::string guard_;
-  std::set<std::string> known_;  // nodes that exist
+  Nodes nodes_;
 };
 
 }  // namespace

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 from conftest import BIN, Cluster, Daemon, free_port, wait_for
-from framework_daemons import ZooKeeper, run_cluster
+from framework_daemons import ZooKeeper, elected, run_cluster
 from marathon import MarathonClient
 from marathon.models import MarathonApp
 
@@ -48,20 +48,9 @@ class HaCluster(Cluster):
         return f"http://127.0.0.1:{self.ports[i]}"
 
     def leader(self) -> int | None:
-        """The instance that leads and serves (subscribed), if one does."""
-        for i, d in enumerate(self.instances):
-            if d is None or d.proc is None or d.proc.poll() is not None:
-                continue
-            try:
-                # A standby proxies /v2/info, and names another in /v2/leader.
-                me = requests.get(self.url_of(i) + "/v2/leader", timeout=2)
-                r = requests.get(self.url_of(i) + "/v2/info", allow_redirects=False, timeout=2)
-            except requests.RequestException:
-                continue
-            if me.ok and me.json().get("leader") == f"127.0.0.1:{self.ports[i]}" and r.status_code == 200 \
-                    and r.json().get("frameworkId"):
-                return i + 1  # truthy for wait_for
-        return None
+        """The instance that leads and serves (subscribed), if one does (1-based)."""
+        return elected([f"127.0.0.1:{p}" if d is not None and d.proc is not None and d.proc.poll() is None else None
+                        for p, d in zip(self.ports, self.instances)], "/v2/leader", "/v2/info")
 
     def stop(self) -> None:
         for d in self.instances:
