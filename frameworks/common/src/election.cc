@@ -58,7 +58,6 @@ std::string EncodePath(const std::string& path) {
 
 struct Proxied {
   http::Response response;
-  bool header_done = false;
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* p) {
