@@ -181,8 +181,11 @@ void BM_MasterFailover(benchmark::State& state) {
       sims.back()->Start(stubs[i % stubs.size()].get(), i);
     }
     if (!WaitUntil([&] { return g_registered == agents; }, 120)) state.SkipWithError("agents did not register");
-    std::vector<std::string> ids;
-    for (auto& s : sims) ids.push_back(s->agent_id());
+    std::vector<std::string> ids, secrets;
+    for (auto& s : sims) {
+      ids.push_back(s->agent_id());
+      secrets.push_back(s->agent_secret());
+    }
     OfferFrom sched;
     v1::FrameworkInfo fw;
     fw.set_name("failover-bench");
@@ -227,7 +230,7 @@ void BM_MasterFailover(benchmark::State& state) {
     stubs = stubs_for(other);
     for (int i = 0; i < agents; ++i) {
       sims.push_back(std::make_unique<SimAgent>());
-      sims.back()->Start(stubs[i % stubs.size()].get(), i, ids[i], tasks_per_agent, framework_id);
+      sims.back()->Start(stubs[i % stubs.size()].get(), i, ids[i], tasks_per_agent, framework_id, secrets[i]);
     }
     if (!WaitUntil([&] { return g_registered == agents; }, 120)) state.SkipWithError("agents did not reregister");
     double reregistered_s = Since(t0);

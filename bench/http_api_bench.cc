@@ -20,6 +20,7 @@
 #include <boost/beast/http.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include "corral/auth/credentials.h"
 #include "corral/http/recordio.h"
 #include "corral/master/master_http.h"
 #include "corral/master/master_server.h"
@@ -69,11 +70,12 @@ struct HttpClient {
   beast::flat_buffer buffer;
   explicit HttpClient(int port) { socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port)); }
   bhttp::response<bhttp::string_body> Send(bhttp::verb verb, const std::string& target, std::string body = "",
-                                           const std::string& stream_id = "") {
+                                           const std::string& stream_id = "", const std::string& authorization = "") {
     bhttp::request<bhttp::string_body> req{verb, target, 11};
     req.set(bhttp::field::host, "localhost");
     if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
     if (!stream_id.empty()) req.set("Mesos-Stream-Id", stream_id);
+    if (!authorization.empty()) req.set(bhttp::field::authorization, authorization);
     req.body() = std::move(body);
     req.prepare_payload();
     bhttp::write(socket, req);
@@ -388,6 +390,150 @@ void BM_CallsPerSecond_Grpc(benchmark::State& state) {
   ctx.TryCancel();
 }
 BENCHMARK(BM_CallsPerSecond_Grpc)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Authentication's cost: two small masters side by side in one run, one
+// open and one that authenticates frameworks (and everything else), each
+// with one framework; calls/s over HTTP and gRPC and events/s (HTTP
+// scheduler SUBSCRIBE, as the reconciliation burst above) against each.
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+struct AuthPair {
+  std::unique_ptr<MasterServer> servers[2];  // [0] open, [1] authenticating
+  std::string framework_ids[2];
+  const std::string authorization = auth::BasicAuthorization({"bench", "bench-secret"});
+
+  static AuthPair& Get() {
+    static AuthPair* p = new AuthPair();
+    return *p;
+  }
+  AuthPair() {
+    for (int i = 0; i < 2; ++i) {
+      MasterOptions options;
+      options.allocation_interval = 3600;
+      options.heartbeat_interval = 3600;
+      if (i == 1) {
+        auto& a = options.authentication;
+        a.authenticator = std::make_shared<auth::Authenticator>(
+            std::vector<auth::Credential>{{"bench", "bench-secret"}, {"other", "other-secret"}});
+        a.frameworks = a.agents = a.readonly = a.readwrite = true;
+      }
+      servers[i] = std::move(*MasterServer::Start(options, "127.0.0.1:0"));
+      auto stub = v1::internal::SchedulerService::NewStub(
+          grpc::CreateChannel(servers[i]->address(), grpc::InsecureChannelCredentials()));
+      grpc::ClientContext ctx;
+      if (i == 1) ctx.AddMetadata("authorization", authorization);
+      Call sub = SubscribeCall("");
+      if (i == 1) sub.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
+      auto reader = stub->Subscribe(&ctx, sub);
+      Event ev;
+      if (!reader->Read(&ev)) {
+        std::fprintf(stderr, "cannot subscribe: %s\n", reader->Finish().error_message().c_str());
+        std::abort();
+      }
+      framework_ids[i] = ev.subscribed().framework_id().value();
+      ctx.TryCancel();
+    }
+  }
+};
+
+void BM_AuthCallsPerSecond_Http(benchmark::State& state) {
+  AuthPair& p = AuthPair::Get();
+  const int i = static_cast<int>(state.range(0));
+  const std::string authorization = i == 1 ? p.authorization : "";
+  HttpClient sub(p.servers[i]->port());
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/api/v1/scheduler", 11};
+  req.set(bhttp::field::host, "localhost");
+  req.set(bhttp::field::content_type, "application/json");
+  if (i == 1) req.set(bhttp::field::authorization, authorization);
+  Call subscribe = SubscribeCall(p.framework_ids[i]);
+  if (i == 1) subscribe.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
+  req.body() = ToJson(subscribe);
+  req.prepare_payload();
+  bhttp::write(sub.socket, req);
+  bhttp::response_parser<bhttp::buffer_body> parser;
+  bhttp::read_header(sub.socket, sub.buffer, parser);
+  std::string stream_id(parser.get()["Mesos-Stream-Id"]);
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  revive.mutable_framework_id()->set_value(p.framework_ids[i]);
+  std::string body = ToJson(revive);
+  HttpClient caller(p.servers[i]->port());
+  std::vector<double> rates;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int n = 0; n < kCalls; ++n) {
+      if (caller.Send(bhttp::verb::post, "/api/v1/scheduler", body, stream_id, authorization).result_int() != 202) {
+        state.SkipWithError("REVIVE was not accepted");
+        break;
+      }
+    }
+    rates.push_back(kCalls / Since(t0));
+  }
+  state.counters["calls_per_s_median"] = Median(rates);
+  state.SetLabel(i == 1 ? "authenticated" : "open");
+}
+BENCHMARK(BM_AuthCallsPerSecond_Http)->Arg(0)->Arg(1)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_AuthCallsPerSecond_Grpc(benchmark::State& state) {
+  AuthPair& p = AuthPair::Get();
+  const int i = static_cast<int>(state.range(0));
+  auto stub = v1::internal::SchedulerService::NewStub(
+      grpc::CreateChannel(p.servers[i]->address(), grpc::InsecureChannelCredentials()));
+  Call revive;
+  revive.set_type(Call::REVIVE);
+  revive.mutable_framework_id()->set_value(p.framework_ids[i]);
+  // The framework is disconnected (its stream was cancelled): subscribe again.
+  grpc::ClientContext sub_ctx;
+  if (i == 1) sub_ctx.AddMetadata("authorization", p.authorization);
+  Call subscribe = SubscribeCall(p.framework_ids[i]);
+  if (i == 1) subscribe.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
+  auto reader = stub->Subscribe(&sub_ctx, subscribe);
+  Event ev;
+  reader->Read(&ev);
+  std::vector<double> rates;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int n = 0; n < kCalls; ++n) {
+      grpc::ClientContext cctx;
+      if (i == 1) cctx.AddMetadata("authorization", p.authorization);
+      v1::internal::CallResponse resp;
+      if (!stub->Call(&cctx, revive, &resp).ok()) {
+        state.SkipWithError("REVIVE was not accepted");
+        break;
+      }
+    }
+    rates.push_back(kCalls / Since(t0));
+  }
+  state.counters["calls_per_s_median"] = Median(rates);
+  sub_ctx.TryCancel();
+  state.SetLabel(i == 1 ? "authenticated" : "open");
+}
+BENCHMARK(BM_AuthCallsPerSecond_Grpc)->Arg(0)->Arg(1)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// GET /master/state of the (nearly empty) masters: a read per request, so
+// that authentication's share of a short request shows.
+void BM_AuthStateReadsPerSecond_Http(benchmark::State& state) {
+  AuthPair& p = AuthPair::Get();
+  const int i = static_cast<int>(state.range(0));
+  HttpClient client(p.servers[i]->port());
+  std::vector<double> rates;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    for (int n = 0; n < kCalls; ++n) {
+      if (client.Send(bhttp::verb::get, "/master/state", "", "", i == 1 ? p.authorization : "").result_int() != 200) {
+        state.SkipWithError("/master/state failed");
+        break;
+      }
+    }
+    rates.push_back(kCalls / Since(t0));
+  }
+  state.counters["reads_per_s_median"] = Median(rates);
+  state.SetLabel(i == 1 ? "authenticated" : "open");
+}
+BENCHMARK(BM_AuthStateReadsPerSecond_Http)->Arg(0)->Arg(1)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace corral

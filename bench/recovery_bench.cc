@@ -77,7 +77,7 @@ void BM_RegistryAdmitAgent(benchmark::State& state) {
   Resources::Parse("cpus:8;mem:16384;disk:100000;ports:[31000-32000]")->ToProto(info.mutable_resources());
   RegistryWrites(state, [&](Registry& r, int64_t n) {
     info.mutable_id()->set_value(absl::StrCat("S", n));
-    return r.AdmitAgent(info);
+    return r.AdmitAgent(info, {"agent", std::string(32, 'd')});
   });
 }
 BENCHMARK(BM_RegistryAdmitAgent)->Unit(benchmark::kMicrosecond);
@@ -253,8 +253,11 @@ void BM_MasterRecovery(benchmark::State& state) {
       sims.back()->Start(stubs[i % kChannels].get(), i);
     }
     if (!WaitUntil([&] { return g_registered == agents; }, 120)) state.SkipWithError("agents did not register");
-    std::vector<std::string> ids;
-    for (auto& s : sims) ids.push_back(s->agent_id());
+    std::vector<std::string> ids, secrets;
+    for (auto& s : sims) {
+      ids.push_back(s->agent_id());
+      secrets.push_back(s->agent_secret());
+    }
     ::kill(master, SIGKILL);
     ::waitpid(master, nullptr, 0);
     WaitUntil(
@@ -283,7 +286,7 @@ void BM_MasterRecovery(benchmark::State& state) {
     stubs = make_stubs();
     for (int i = 0; i < agents; ++i) {
       sims.push_back(std::make_unique<SimAgent>());
-      sims.back()->Start(stubs[i % kChannels].get(), i, ids[i], tasks_per_agent, "bench-framework");
+      sims.back()->Start(stubs[i % kChannels].get(), i, ids[i], tasks_per_agent, "bench-framework", secrets[i]);
     }
     if (!WaitUntil([&] { return g_registered == agents; }, 120)) state.SkipWithError("agents did not reregister");
     double reregistered_s = Since(t0);

@@ -30,8 +30,10 @@ class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
  public:
   // Registers as a new agent, or (with `agent_id`) reregisters reporting
   // `tasks` running tasks of framework `framework_id`.
+  // `secret`: the one issued with `agent_id` (agent_secret() of the run
+  // that registered it).
   void Start(v1::internal::AgentService::Stub* stub, int index, const std::string& agent_id = "", int tasks = 0,
-             const std::string& framework_id = "") {
+             const std::string& framework_id = "", const std::string& secret = "") {
     stub->async()->Connect(&ctx_, this);
     AgentMessage reg;
     v1::AgentInfo* info = agent_id.empty() ? reg.mutable_register_agent()->mutable_agent_info()
@@ -41,6 +43,7 @@ class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
     Resources::Parse("cpus:8;mem:16384;disk:100000;ports:[31000-32000]")->ToProto(info->mutable_resources());
     if (!agent_id.empty()) {
       info->mutable_id()->set_value(agent_id);
+      reg.mutable_reregister_agent()->set_agent_secret(secret);
       for (int i = 0; i < tasks; ++i) {
         v1::Task* t = reg.mutable_reregister_agent()->add_tasks();
         std::string id = absl::StrCat("task-", index, "-", i);
@@ -82,6 +85,7 @@ class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
     if (!ok) return;
     if (in_.has_registered()) {
       agent_id_ = in_.registered().agent_id().value();
+      if (!in_.registered().agent_secret().empty()) agent_secret_ = in_.registered().agent_secret();
       ++g_registered;
     } else if (in_.has_ping()) {
       AgentMessage pong;
@@ -117,6 +121,7 @@ class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
 
  public:
   const std::string& agent_id() const { return agent_id_; }
+  const std::string& agent_secret() const { return agent_secret_; }
   bool done() const { return done_; }
 
  private:
@@ -127,6 +132,7 @@ class SimAgent : public grpc::ClientBidiReactor<AgentMessage, MasterMessage> {
   MasterMessage in_;
   bool writing_ = false;
   std::string agent_id_;
+  std::string agent_secret_;
   std::atomic<bool> done_{false};
 };
 

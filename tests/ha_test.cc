@@ -535,9 +535,9 @@ TEST_F(HaTest, RegistryInZooKeeperRecoversRecordsAndRefusesADeposedLeader) {
   v1::AgentInfo agent;
   agent.mutable_id()->set_value("a/1");  // a '/' must not split the record
   agent.set_hostname("h1");
-  ASSERT_TRUE((*registry)->AdmitAgent(agent).ok());
+  ASSERT_TRUE((*registry)->AdmitAgent(agent, {"agent", "digest"}).ok());
   agent.set_hostname("h1-renamed");
-  ASSERT_TRUE((*registry)->AdmitAgent(agent).ok());  // an update, not a second record
+  ASSERT_TRUE((*registry)->AdmitAgent(agent, {"agent", "digest"}).ok());  // an update, not a second record
   ASSERT_TRUE((*registry)->MarkAgentUnreachable("a/1", 1234.5).ok());
   v1::FrameworkInfo fw = Framework("f");
   fw.mutable_id()->set_value("f1");
@@ -568,7 +568,7 @@ TEST_F(HaTest, RegistryInZooKeeperRecoversRecordsAndRefusesADeposedLeader) {
   // The first leader's node goes (its session ends): none of its writes land.
   ASSERT_TRUE((*session)->Delete(*guard).ok());
   agent.set_hostname("stale");
-  absl::Status refused = (*registry)->AdmitAgent(agent);
+  absl::Status refused = (*registry)->AdmitAgent(agent, {"agent", "digest"});
   EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
   EXPECT_NE(refused.message().find("no longer leads"), std::string::npos) << refused;
   EXPECT_FALSE((*registry)->RemoveAgent("a/1").ok());

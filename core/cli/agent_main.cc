@@ -12,6 +12,7 @@
 #include "corral/agent/agent_server.h"
 #include "corral/zookeeper/zk.h"
 #include "daemon_flags.h"
+#include "corral/auth/credentials.h"
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
 
@@ -54,6 +55,11 @@ ABSL_FLAG(std::string, executor_subscription_backoff_max, "2secs",
           "The longest wait between an executor's tries to subscribe again (MESOS_SUBSCRIPTION_BACKOFF_MAX).");
 ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, credential, "",
+          "File with the principal and secret this agent authenticates to the master with (Mesos's JSON, or one "
+          "'principal secret' line).");
+ABSL_FLAG(bool, insecure, false,
+          "Allow listening beyond loopback: the executor API and sandbox reads are not authenticated yet.");
 
 namespace {
 
@@ -114,6 +120,13 @@ int main(int argc, char** argv) {
       Duration("executor_subscription_backoff_max", absl::GetFlag(FLAGS_executor_subscription_backoff_max));
   if (absl::GetFlag(FLAGS_max_connections_per_peer) < 1) Die("--max_connections_per_peer must be at least 1");
   opts.max_connections_per_peer = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections_per_peer));
+  if (!absl::GetFlag(FLAGS_credential).empty()) {
+    auto credential = corral::auth::LoadCredential(absl::GetFlag(FLAGS_credential));
+    if (!credential.ok()) Die("--credential: " + std::string(credential.status().message()));
+    opts.master_authorization = corral::auth::BasicAuthorization(*credential);
+  }
+  corral::cli::CheckExposure("corral-agent", opts.ip, false, absl::GetFlag(FLAGS_insecure),
+                             "its executor API and sandbox reads");
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
   uint64_t files = corral::RaiseFileLimit();

@@ -32,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "corral/common/duration.h"
+#include "corral/auth/credentials.h"
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
 #include "corral/common/resources.h"
@@ -70,6 +71,9 @@ ABSL_FLAG(std::string, guarantee, "", "corral quota set: the role's guaranteed q
 ABSL_FLAG(std::string, limit, "", "corral quota set: the most the role may be allocated, as \"cpus:8;mem:8192\".");
 ABSL_FLAG(bool, force, false, "corral quota set: set a guarantee even if the cluster cannot hold it now.");
 ABSL_FLAG(std::string, log_level, "warning", "debug, info, warning or error.");
+ABSL_FLAG(std::string, credential, "",
+          "File with the principal and secret to authenticate to the master with (default: CORRAL_PRINCIPAL and "
+          "CORRAL_SECRET, or the file CORRAL_CREDENTIAL names).");
 
 namespace {
 
@@ -97,9 +101,29 @@ std::string LeaderOf(const std::string& url) {
   return *found;
 }
 
+// The credential of --credential or the environment; nullopt: none.
+const std::optional<auth::Credential>& Credential() {
+  static const std::optional<auth::Credential> credential = [] {
+    if (!absl::GetFlag(FLAGS_credential).empty()) {
+      auto c = auth::LoadCredential(absl::GetFlag(FLAGS_credential));
+      if (!c.ok()) Die("--credential: " + std::string(c.status().message()));
+      return std::optional<auth::Credential>(*c);
+    }
+    auto c = auth::CredentialFromEnvironment();
+    if (!c.ok()) Die(std::string(c.status().message()));
+    return *c;
+  }();
+  return credential;
+}
+
+void Authorize(grpc::ClientContext* ctx) {
+  if (Credential()) ctx->AddMetadata("authorization", auth::BasicAuthorization(*Credential()));
+}
+
 absl::StatusOr<v1::internal::ClusterState> FetchState(const std::string& master) {
   auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
+  Authorize(&ctx);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   v1::internal::ClusterState state;
   grpc::Status s = stub->GetState(&ctx, v1::internal::GetClusterState(), &state);
@@ -334,7 +358,12 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
     fw.add_roles(role);
     fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::MULTI_ROLE);
   }
-  SchedulerDriver driver(&sched, fw, master);
+  SchedulerDriverOptions driver_options;
+  if (Credential()) {
+    driver_options.principal = Credential()->principal;
+    driver_options.secret = Credential()->secret;
+  }
+  SchedulerDriver driver(&sched, fw, master, driver_options);
   if (auto s = driver.start(); !s.ok()) Die(std::string(s.message()));
 
   auto sandbox =
@@ -427,6 +456,7 @@ std::string ToJson(const google::protobuf::Message& m) {
 v1::master::Response OperatorCall(const std::string& master, const v1::master::Call& call, const std::string& what) {
   auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
+  Authorize(&ctx);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   v1::master::Response response;
   grpc::Status st = stub->Call(&ctx, call, &response);

@@ -44,6 +44,25 @@ inline void SetUsage(const char* main_file, const char* usage) {
   absl::SetProgramUsageMessage(usage);
 }
 
+// Whether `ip` reaches only this machine.
+inline bool IsLoopback(const std::string& ip) {
+  return ip == "localhost" || ip == "::1" || absl::StartsWith(ip, "127.");
+}
+
+// Beyond loopback, a daemon that lets anyone in must be told so: the
+// refusal names what is missing, --insecure goes on with a warning.
+inline void CheckExposure(const std::string& program, const std::string& ip, bool guarded, bool insecure,
+                          const std::string& missing) {
+  if (IsLoopback(ip) || guarded) return;
+  if (!insecure) {
+    Die(program, "refusing to listen on " + ip + " without authentication (" + missing +
+                     "): anyone who reaches it could run tasks and read their secrets. Configure authentication "
+                     "(docs/security.md) or pass --insecure to accept that.");
+  }
+  CORRAL_LOG(WARNING) << "Listening on " << ip << " without authentication (" << missing
+                      << ", --insecure): anyone who reaches this address can run tasks and read their secrets";
+}
+
 inline void SetLogLevelFlag(const std::string& program, const std::string& value) {
   LogLevel level;
   if (!ParseLogLevel(value, &level)) Die(program, "--log_level must be one of debug, info, warning, error");

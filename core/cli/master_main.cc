@@ -13,6 +13,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_split.h"
 #include "daemon_flags.h"
+#include "corral/auth/credentials.h"
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
 #include "corral/master/master_server.h"
@@ -40,6 +41,16 @@ ABSL_FLAG(std::string, quotas, "",
           "Quotas as JSON: {\"dev\": {\"guarantee\": \"cpus:2;mem:1024\", \"limit\": \"cpus:8\"}}.");
 ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(std::string, credentials, "",
+          "File of principals and secrets callers authenticate with (Mesos's JSON, or 'principal secret' lines).");
+ABSL_FLAG(bool, authenticate_frameworks, false,
+          "Frameworks must authenticate (gRPC and the HTTP scheduler API); same as --authenticate_http_frameworks.");
+ABSL_FLAG(bool, authenticate_http_frameworks, false, "Same as --authenticate_frameworks (Mesos's name).");
+ABSL_FLAG(bool, authenticate_agents, false, "Agents must authenticate (their --credential).");
+ABSL_FLAG(bool, authenticate_http_readonly, false, "Reads (state, metrics, flags, GET_* calls) must authenticate.");
+ABSL_FLAG(bool, authenticate_http_readwrite, false, "Operator calls that change something must authenticate.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow listening beyond loopback while frameworks, agents or operator writes need no authentication.");
 ABSL_FLAG(std::string, zk, "",
           "zk://[user:pass@]host:port[,host:port...]/path: run as one of several masters, elected through "
           "ZooKeeper, with the registry there; empty: a single master with its registry in --work_dir.");
@@ -120,6 +131,8 @@ int RunElected(corral::MasterOptions opts, const std::string& listen, int port, 
 
 }  // namespace
 
+namespace auth = corral::auth;
+
 int main(int argc, char** argv) {
   corral::cli::SetUsage("master_main.cc", "The Corral master. Usage: corral-master [flags]");
   absl::ParseCommandLine(argc, argv);
@@ -169,6 +182,30 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_max_connections_per_peer) < 1) Die("--max_connections_per_peer must be at least 1");
   opts.max_connections_per_peer = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections_per_peer));
+  auth::AuthenticationPolicy& policy = opts.authentication;
+  policy.frameworks = absl::GetFlag(FLAGS_authenticate_frameworks) || absl::GetFlag(FLAGS_authenticate_http_frameworks);
+  policy.agents = absl::GetFlag(FLAGS_authenticate_agents);
+  policy.readonly = absl::GetFlag(FLAGS_authenticate_http_readonly);
+  policy.readwrite = absl::GetFlag(FLAGS_authenticate_http_readwrite);
+  if (!absl::GetFlag(FLAGS_credentials).empty()) {
+    auto credentials = corral::auth::LoadCredentials(absl::GetFlag(FLAGS_credentials));
+    if (!credentials.ok()) Die("--credentials: " + std::string(credentials.status().message()));
+    policy.authenticator = std::make_shared<corral::auth::Authenticator>(*credentials);
+    CORRAL_LOG(INFO) << "Loaded " << credentials->size() << " credentials";
+  } else if (policy.frameworks || policy.agents || policy.readonly || policy.readwrite) {
+    Die("the --authenticate_* flags need --credentials, the principals and secrets to check");
+  }
+  std::string missing;
+  for (auto [on, what] :
+       {std::pair{policy.frameworks, "frameworks"}, {policy.agents, "agents"}, {policy.readwrite, "operator writes"}}) {
+    if (!on) missing += std::string(missing.empty() ? "" : ", ") + what;
+  }
+  corral::cli::CheckExposure("corral-master", opts.address, policy.GuardsWrites(), absl::GetFlag(FLAGS_insecure),
+                             missing + " unauthenticated");
+  if (policy.GuardsWrites() && !policy.readonly && !corral::cli::IsLoopback(opts.address)) {
+    CORRAL_LOG(WARNING) << "--authenticate_http_readonly is off: anyone who reaches " << opts.address
+                        << " can read the cluster's state, task environments included";
+  }
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
   uint64_t files = corral::RaiseFileLimit();

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 namespace corral {
 namespace {
@@ -30,9 +31,9 @@ TEST_F(RegistryTest, WhatIsWrittenIsRecoveredByTheNextOpen) {
     v1::AgentInfo a;
     a.mutable_id()->set_value("S1");
     a.set_hostname("h1");
-    ASSERT_TRUE((*r)->AdmitAgent(a).ok());
+    ASSERT_TRUE((*r)->AdmitAgent(a, {"agent-1", "digest-1"}).ok());
     a.mutable_id()->set_value("S2");
-    ASSERT_TRUE((*r)->AdmitAgent(a).ok());
+    ASSERT_TRUE((*r)->AdmitAgent(a, {}).ok());
     ASSERT_TRUE((*r)->MarkAgentUnreachable("S2", 1234.5).ok());
     v1::FrameworkInfo f;
     f.mutable_id()->set_value("F1");
@@ -50,7 +51,10 @@ TEST_F(RegistryTest, WhatIsWrittenIsRecoveredByTheNextOpen) {
   ASSERT_EQ(state->agents.size(), 2u);
   EXPECT_EQ(state->agents[0].info.hostname(), "h1");
   EXPECT_EQ(state->agents[0].unreachable_since, 0);
+  EXPECT_EQ(state->agents[0].identity.principal, "agent-1");
+  EXPECT_EQ(state->agents[0].identity.secret_digest, "digest-1");
   EXPECT_EQ(state->agents[1].unreachable_since, 1234.5);
+  EXPECT_EQ(state->agents[1].identity.principal, "");
   ASSERT_EQ(state->frameworks.size(), 1u);
   EXPECT_EQ(state->frameworks[0].name(), "one");
   EXPECT_EQ(*(*r)->GetOperatorState("weights"), "w");
@@ -58,8 +62,44 @@ TEST_F(RegistryTest, WhatIsWrittenIsRecoveredByTheNextOpen) {
   // Readmitting an unreachable agent makes it reachable again.
   v1::AgentInfo a;
   a.mutable_id()->set_value("S2");
-  ASSERT_TRUE((*r)->AdmitAgent(a).ok());
+  ASSERT_TRUE((*r)->AdmitAgent(a, {"", "digest-2"}).ok());
   EXPECT_EQ((*r)->Recover()->agents[1].unreachable_since, 0);
+  EXPECT_EQ((*r)->Recover()->agents[1].identity.secret_digest, "digest-2");
+}
+
+TEST_F(RegistryTest, ARegistryOfSchemaVersionOneIsUpgradedKeepingItsAgents) {
+  // The tables an older master wrote, with one agent in them.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  v1::AgentInfo a;
+  a.mutable_id()->set_value("S1");
+  a.set_hostname("old-host");
+  std::string blob = a.SerializeAsString();
+  std::string sql =
+      "CREATE TABLE corral_registry (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE agents (id TEXT PRIMARY KEY, info BLOB NOT NULL,"
+      "  unreachable_since REAL NOT NULL DEFAULT 0);"
+      "INSERT INTO corral_registry VALUES ('schema_version', '1'), ('write_seq', 0);";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO agents (id, info) VALUES ('S1', ?1)", -1, &stmt, nullptr), SQLITE_OK);
+  sqlite3_bind_blob(stmt, 1, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_DONE);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+
+  auto r = OpenSqliteRegistry(path_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto state = (*r)->Recover();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->agents.size(), 1u);
+  EXPECT_EQ(state->agents[0].info.hostname(), "old-host");
+  EXPECT_EQ(state->agents[0].identity.secret_digest, "");  // bound to nothing until it reregisters
+  ASSERT_TRUE((*r)->AdmitAgent(state->agents[0].info, {"", "digest"}).ok());
+  r->reset();
+  auto again = OpenSqliteRegistry(path_);  // opens as version 2 now
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->Recover()->agents[0].identity.secret_digest, "digest");
 }
 
 TEST_F(RegistryTest, AFileThatIsNotARegistryIsRefusedByName) {
@@ -87,7 +127,7 @@ void AdmitAndCrash(const std::string& path, int agents) {
       v1::AgentInfo a;
       a.mutable_id()->set_value("S" + std::to_string(i));
       a.set_hostname("h" + std::to_string(i));
-      if (!(*r)->AdmitAgent(a).ok()) ::_exit(3);
+      if (!(*r)->AdmitAgent(a, {}).ok()) ::_exit(3);
     }
     ::_exit(0);  // as kill -9 would: nothing closed
   }

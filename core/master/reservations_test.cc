@@ -52,11 +52,14 @@ class ReservationsTest : public ::testing::Test {
   std::string Agent(Master& m, const std::string& id = "") {
     auto link = std::make_shared<Link>();
     uint64_t link_id = m.AgentConnected(link);
-    m.AgentMessageReceived(link_id, testing::RegisterAgentMessage("host-a", "cpus:4;mem:1024", id));
+    m.AgentMessageReceived(link_id, testing::RegisterAgentMessage("host-a", "cpus:4;mem:1024", id, secrets_[id]));
     auto registered = link->out.WaitFor([](const MasterMessage& mm) { return mm.has_registered(); });
     EXPECT_TRUE(registered.has_value());
     links_.push_back(link);
-    return registered ? registered->registered().agent_id().value() : "";
+    if (!registered) return "";
+    const std::string& agent_id = registered->registered().agent_id().value();
+    if (!registered->registered().agent_secret().empty()) secrets_[agent_id] = registered->registered().agent_secret();
+    return agent_id;
   }
   Resources Total(Master& m) {
     auto state = m.GetState();
@@ -66,6 +69,7 @@ class ReservationsTest : public ::testing::Test {
 
   fs::path dir_;
   std::vector<std::shared_ptr<Link>> links_;
+  std::map<std::string, std::string> secrets_;  // agent ID -> the secret issued with it
 };
 
 TEST_F(ReservationsTest, OperatorsReserveAndUnreserveAndTheReservationsOutliveARestart) {

@@ -44,12 +44,14 @@ class Subscription:
     """One SUBSCRIBE connection: its response headers and a queue of decoded events."""
 
     def __init__(self, master: str, body: bytes, content_type: str, accept: str,
-                 path: str = "/api/v1/scheduler", event: type[Message] = scheduler_pb2.Event) -> None:
+                 path: str = "/api/v1/scheduler", event: type[Message] = scheduler_pb2.Event,
+                 headers: dict[str, str] | None = None) -> None:
         host, port = master.rsplit(":", 1)
         self.format = accept
         self.event_type = event
         self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        self.conn.request("POST", path, body=body, headers={"Content-Type": content_type, "Accept": accept})
+        self.conn.request("POST", path, body=body,
+                          headers={"Content-Type": content_type, "Accept": accept, **(headers or {})})
         self.response = self.conn.getresponse()
         self.status = self.response.status
         self.stream_id = self.response.getheader("Mesos-Stream-Id")
@@ -124,11 +126,11 @@ def post(master: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[
         conn.close()
 
 
-def get(master: str, path: str) -> tuple[int, bytes, dict[str, str]]:
+def get(master: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
     host, port = master.rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
         return resp.status, resp.read(), {k.lower(): v for k, v in resp.getheaders()}
     finally:

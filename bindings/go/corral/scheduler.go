@@ -92,6 +92,8 @@ type schedulerOptions struct {
 	backoffMin   time.Duration
 	backoffMax   time.Duration
 	callTimeout  time.Duration
+	principal    string
+	secret       string
 }
 
 // SchedulerOption configures NewSchedulerDriver.
@@ -111,6 +113,14 @@ func WithReconnectBackoff(min, max time.Duration) SchedulerOption {
 // WithCallTimeout bounds how long a call waits for the master (default 30 s).
 func WithCallTimeout(d time.Duration) SchedulerOption {
 	return func(o *schedulerOptions) { o.callTimeout = d }
+}
+
+// WithCredential authenticates the framework where the master requires it
+// (--authenticate_frameworks). Without it the driver reads CORRAL_PRINCIPAL
+// and CORRAL_SECRET, or the file CORRAL_CREDENTIAL names. An empty
+// FrameworkInfo.principal is filled with the principal.
+func WithCredential(principal, secret string) SchedulerOption {
+	return func(o *schedulerOptions) { o.principal, o.secret = principal, secret }
 }
 
 // DefaultMaster is $CORRAL_MASTER, else $MESOS_MASTER, else 127.0.0.1:5050.
@@ -170,7 +180,7 @@ func NewSchedulerDriver(sched Scheduler, framework *corralpb.FrameworkInfo, mast
 	d := &SchedulerDriver{sched: sched, master: master, ctx: context.Background(), closed: make(chan struct{})}
 	d.id = register(d)
 	nat := native.NewScheduler(d.id, string(fw), master, o.implicitAcks, o.backoffMin.Seconds(),
-		o.backoffMax.Seconds(), o.callTimeout.Seconds())
+		o.backoffMax.Seconds(), o.callTimeout.Seconds(), o.principal, o.secret)
 	d.h = handle[native.Scheduler]{obj: nat, free: native.DeleteScheduler}
 	var msg string
 	if code := nat.InitError(&msg); code != 0 {

@@ -468,3 +468,19 @@ func TestAMalformedZooKeeperURLIsRefusedAtStart(t *testing.T) {
 		t.Fatalf("Start with a zk:// URL without a path: got %v, want InvalidArgument naming the URL", err)
 	}
 }
+
+// The credential reaches the C++ SDK, which checks it before it connects
+// (the master's side is tests/security_test.cc).
+func TestACredentialNeedsAPrincipal(t *testing.T) {
+	d, err := corral.NewSchedulerDriver(&corral.BaseScheduler{}, corral.FrameworkInfo("auth"), "127.0.0.1:1",
+		corral.WithCredential("", "a-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	err = d.Start()
+	var ce *corral.Error
+	if !errors.As(err, &ce) || ce.Code != corral.InvalidArgument || ce.Message != "a secret was given without a principal" {
+		t.Fatalf("Start with a secret alone: got %v, want InvalidArgument", err)
+	}
+}

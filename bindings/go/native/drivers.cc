@@ -48,12 +48,14 @@ bool WaitForClosing(double seconds) { return binding::WaitForClosing(seconds); }
 
 Scheduler::Scheduler(int64_t id, const std::string& framework, const std::string& master,
                      bool implicit_acknowledgements, double reconnect_backoff_min, double reconnect_backoff_max,
-                     double call_timeout) {
+                     double call_timeout, const std::string& principal, const std::string& secret) {
   binding::SchedulerOptions o;
   o.implicit_acknowledgements = implicit_acknowledgements;
   o.reconnect_backoff_min = reconnect_backoff_min;
   o.reconnect_backoff_max = reconnect_backoff_max;
   o.call_timeout = call_timeout;
+  o.principal = principal;
+  o.secret = secret;
   driver_ =
       std::make_unique<binding::SchedulerDriver>(new ForwardingSink(id), framework.data(), framework.size(), master, o);
 }

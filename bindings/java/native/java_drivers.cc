@@ -112,12 +112,15 @@ class JavaSink : public binding::EventSink {
 
 NativeSchedulerDriver::NativeSchedulerDriver(JNIEnv* env, jobject sink, jbyteArray framework, const std::string& master,
                                              bool implicit_acknowledgements, double backoff_min, double backoff_max,
-                                             double call_timeout) {
+                                             double call_timeout, const std::string& principal,
+                                             const std::string& secret) {
   binding::SchedulerOptions o;
   o.implicit_acknowledgements = implicit_acknowledgements;
   o.reconnect_backoff_min = backoff_min;
   o.reconnect_backoff_max = backoff_max;
   o.call_timeout = call_timeout;
+  o.principal = principal;
+  o.secret = secret;
   const std::string bytes = Bytes(env, framework);
   binding::EventSink* s = sink == nullptr ? nullptr : new JavaSink(env, sink);
   driver_ = std::make_unique<binding::SchedulerDriver>(s, framework == nullptr ? nullptr : bytes.data(), bytes.size(),

@@ -24,7 +24,8 @@ using binding::Result;
 class NativeSchedulerDriver {
  public:
   NativeSchedulerDriver(JNIEnv* env, jobject sink, jbyteArray framework, const std::string& master,
-                        bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout);
+                        bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout,
+                        const std::string& principal, const std::string& secret);
   ~NativeSchedulerDriver();
 
   Result initError();

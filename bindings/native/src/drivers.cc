@@ -369,6 +369,8 @@ SchedulerDriver::SchedulerDriver(EventSink* sink, const char* framework, size_t 
   o.reconnect_backoff_min = options.reconnect_backoff_min;
   o.reconnect_backoff_max = options.reconnect_backoff_max;
   o.call_timeout = options.call_timeout;
+  o.principal = options.principal;
+  o.secret = options.secret;
   state_->adapter = std::make_unique<SchedulerAdapter>(sink);
   state_->driver = std::make_unique<corral::SchedulerDriver>(state_->adapter.get(), info, master, o);
 }

@@ -195,16 +195,20 @@ class Subscription:
 
 def subscribe(framework: pb.FrameworkInfo | str, master: str | None = None, *,
               implicit_acknowledgements: bool = True, reconnect_backoff: tuple[float, float] = (0.1, 2.0),
-              call_timeout: float = 30.0) -> Subscription:
+              call_timeout: float = 30.0, principal: str | None = None,
+              secret: str | None = None) -> Subscription:
     """Subscribes ``framework`` to the master at ``master`` (``host:port``).
 
     The subscription starts when iteration (or ``async with``) begins. With
     ``implicit_acknowledgements`` (the default) a status update is
     acknowledged once it is queued for the program; pass False and call
     :meth:`Subscription.acknowledge` to acknowledge only what was handled.
+    ``principal`` and ``secret`` authenticate it, as for
+    :class:`corral.SchedulerDriver`.
     """
     return Subscription(framework, master, implicit_acknowledgements=implicit_acknowledgements,
-                        reconnect_backoff=reconnect_backoff, call_timeout=call_timeout)
+                        reconnect_backoff=reconnect_backoff, call_timeout=call_timeout, principal=principal,
+                        secret=secret)
 
 
 __all__ = ["Event", "Subscription", "subscribe"]

@@ -152,6 +152,12 @@ class SchedulerDriver(_lifecycle.DriverBase):
     ``stop()``, which tears the framework down, unless the block raised, in
     which case it stops with ``failover=True`` so that the framework and its
     tasks stay for a restarted scheduler to take over.
+
+    ``principal`` and ``secret`` authenticate the framework where the master
+    requires it (``--authenticate_frameworks``); without them the driver
+    reads ``CORRAL_PRINCIPAL`` and ``CORRAL_SECRET``, or the credential file
+    ``CORRAL_CREDENTIAL`` names. An empty ``framework.principal`` is filled
+    with the principal.
     """
 
     _native: _native.SchedulerDriver
@@ -165,6 +171,8 @@ class SchedulerDriver(_lifecycle.DriverBase):
         implicit_acknowledgements: bool = True,
         reconnect_backoff: tuple[float, float] = (0.1, 2.0),
         call_timeout: float = 30.0,
+        principal: str | None = None,
+        secret: str | None = None,
     ) -> None:
         if not all(callable(getattr(scheduler, m, None)) for m in ("offers", "update", "subscribed")):
             raise TypeError(f"scheduler: expected a corral.Scheduler, got {type(scheduler).__name__}")
@@ -182,6 +190,8 @@ class SchedulerDriver(_lifecycle.DriverBase):
             raise ValueError("reconnect_backoff: expected (min, max) with 0 < min <= max")
         if non_negative(call_timeout, "call_timeout") <= 0:
             raise ValueError("call_timeout: must be > 0")
+        if (principal is None) != (secret is None) or principal == "":
+            raise ValueError("principal, secret: give both (a non-empty principal), or neither")
 
         self._scheduler = scheduler
         self._framework = framework
@@ -190,7 +200,7 @@ class SchedulerDriver(_lifecycle.DriverBase):
         self._aborted_by_us = False
         self._native = _native.SchedulerDriver(
             _lifecycle.Sink(self), framework.SerializeToString(), master, bool(implicit_acknowledgements), lo, hi,
-            float(call_timeout))
+            float(call_timeout), principal or "", secret or "")
         _lifecycle.track(self)
         self._handlers: dict[int, Callable[[spb.Event], None]] = {
             spb.Event.SUBSCRIBED: self._on_subscribed,

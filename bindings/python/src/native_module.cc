@@ -145,12 +145,15 @@ void CloseWithoutGil(Driver& d) {
 class NativeSchedulerDriver {
  public:
   NativeSchedulerDriver(py::object sink, const std::string& framework, const std::string& master,
-                        bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout) {
+                        bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout,
+                        const std::string& principal, const std::string& secret) {
     binding::SchedulerOptions o;
     o.implicit_acknowledgements = implicit_acknowledgements;
     o.reconnect_backoff_min = backoff_min;
     o.reconnect_backoff_max = backoff_max;
     o.call_timeout = call_timeout;
+    o.principal = principal;
+    o.secret = secret;
     driver_ = std::make_unique<binding::SchedulerDriver>(new PySink(std::move(sink)), framework.data(),
                                                          framework.size(), master, o);
     if (!driver_->init_error().ok()) {
@@ -206,9 +209,11 @@ PYBIND11_MODULE(_native, m) {
         "Waits for drivers dropped in their own callbacks to finish closing.");
 
   py::class_<NativeSchedulerDriver>(m, "SchedulerDriver")
-      .def(py::init<py::object, const std::string&, const std::string&, bool, double, double, double>(),
+      .def(py::init<py::object, const std::string&, const std::string&, bool, double, double, double,
+                    const std::string&, const std::string&>(),
            py::arg("sink"), py::arg("framework"), py::arg("master"), py::arg("implicit_acknowledgements"),
-           py::arg("backoff_min"), py::arg("backoff_max"), py::arg("call_timeout"))
+           py::arg("backoff_min"), py::arg("backoff_max"), py::arg("call_timeout"), py::arg("principal") = "",
+           py::arg("secret") = "")
       .def("start", &NativeSchedulerDriver::start, nogil())
       .def("stop", &NativeSchedulerDriver::stop, py::arg("failover"), nogil())
       .def("abort", &NativeSchedulerDriver::abort, nogil())

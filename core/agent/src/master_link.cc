@@ -57,6 +57,7 @@ void Agent::Connect() {
     *rereg->mutable_agent_info() = info_;
     rereg->mutable_agent_info()->mutable_id()->set_value(agent_id_);
     rereg->set_version(CORRAL_VERSION);
+    if (!agent_secret_.empty()) rereg->set_agent_secret(agent_secret_);
     for (const auto& [fid, fw] : frameworks_) *rereg->add_frameworks() = fw;
     for (const auto& [key, ex] : executors_) {
       *rereg->add_executors() = ex.info;
@@ -89,7 +90,7 @@ void Agent::Connect() {
   link_ = link;
   master_heard_at_ = clock_->Steady();
   master_silence_limit_ = kRegistrationReplyTimeout;
-  link->Start(link, StubFor(master_address_), first);
+  link->Start(link, StubFor(master_address_), first, options_.master_authorization);
 }
 
 void Agent::WatchMaster() {
@@ -107,7 +108,12 @@ void Agent::WatchMaster() {
 void Agent::OnLinkDone(MasterLink* link, const std::string& why) {
   if (link_.get() != link) return;
   link_.reset();
-  if (registered_) CORRAL_LOG(WARNING) << "Lost the master at " << master_address_ << ": " << why;
+  if (registered_) {
+    CORRAL_LOG(WARNING) << "Lost the master at " << master_address_ << ": " << why;
+  } else if (absl::StartsWith(why, "the master refused this agent's credential")) {
+    // Not the agent's to fix by retrying, but the operator's: said each time.
+    CORRAL_LOG(ERROR) << "Cannot register with the master at " << master_address_ << ": " << why;
+  }
   registered_ = false;
   if (stopping_ || connect_pending_) return;
   connect_pending_ = true;
@@ -129,7 +135,9 @@ void Agent::OnMasterMessage(const MasterMessage& msg) {
       agent_id_ = msg.registered().agent_id().value();
       info_.mutable_id()->set_value(agent_id_);
       registered_ = true;
-      if (first) CheckpointAgent();
+      bool issued = !msg.registered().agent_secret().empty() && msg.registered().agent_secret() != agent_secret_;
+      if (issued) agent_secret_ = msg.registered().agent_secret();
+      if (first || issued) CheckpointAgent();
       CORRAL_LOG(INFO) << "Agent " << (first ? "registered" : "reregistered") << " as " << agent_id_;
       // Resend every unacknowledged update: the master may have missed them.
       updates_.ForwardAll();

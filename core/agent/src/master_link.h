@@ -34,8 +34,9 @@ class MasterLink : public grpc::ClientBidiReactor<v1::internal::AgentMessage, v1
   }
 
   void Start(std::shared_ptr<MasterLink> self, v1::internal::AgentService::Stub* stub,
-             const v1::internal::AgentMessage& first) {
+             const v1::internal::AgentMessage& first, const std::string& authorization) {
     self_ = std::move(self);
+    if (!authorization.empty()) ctx_.AddMetadata("authorization", authorization);
     stub->async()->Connect(&ctx_, this);
     AddHold();
     {
@@ -101,7 +102,11 @@ class MasterLink : public grpc::ClientBidiReactor<v1::internal::AgentMessage, v1
       std::lock_guard<std::mutex> lock(mu_);
       self = std::move(self_);
     }
-    on_done_(status.ok() ? "the master closed the connection" : status.error_message());
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      on_done_("the master refused this agent's credential (" + status.error_message() + ")");
+    } else {
+      on_done_(status.ok() ? "the master closed the connection" : status.error_message());
+    }
   }
 
   std::function<void(const v1::internal::MasterMessage&)> on_message_;

@@ -60,6 +60,7 @@ void Agent::CheckpointAgent() {
   v1::internal::AgentCheckpoint c;
   *c.mutable_info() = info_;
   c.set_boot_id(boot_id_);
+  if (!agent_secret_.empty()) c.set_agent_secret(agent_secret_);
   writer_->Write(meta_dir_ + "/agent", EncodeCheckpoint(c), true, [](const absl::Status& s) {
     if (!s.ok() && !absl::IsCancelled(s)) {
       CORRAL_LOG(ERROR) << "Cannot checkpoint this agent's identity (" << s.message()
@@ -227,6 +228,7 @@ absl::Status Agent::Recover() {
     return absl::FailedPreconditionError(absl::StrCat("the agent's attributes changed since it last ran", hint));
   }
   agent_id_ = agent.info().id().value();
+  agent_secret_ = agent.agent_secret();
   info_.mutable_id()->set_value(agent_id_);
   bool same_boot = agent.boot_id() == boot_id_;
   if (!same_boot) CORRAL_LOG(WARNING) << "The machine rebooted since the agent last ran: its containers are gone";

@@ -99,6 +99,18 @@ absl::Status Parse(const std::string& body, Format f, google::protobuf::Message*
 
 Response Error(int status, const std::string& message) { return Response::Text(status, message); }
 
+std::optional<Response> Authenticate(const auth::AuthenticationPolicy& policy, auth::Access access, const Request& req,
+                                     std::optional<std::string>* principal) {
+  auto checked = policy.Check(access, req.header("authorization"), req.peer);
+  if (checked.ok()) {
+    *principal = std::move(*checked);
+    return std::nullopt;
+  }
+  Response r = Error(401, absl::StrCat("Unauthorized: ", checked.status().message()));
+  r.headers.emplace_back("WWW-Authenticate", auth::kBasicChallenge);
+  return r;
+}
+
 std::optional<Response> CheckPost(const Request& req, Format* format) {
   if (req.method != "POST") {
     Response r = Error(405, absl::StrCat("Expecting a 'POST' request, received '", req.method, "'"));
@@ -142,6 +154,7 @@ int HttpStatusOf(const absl::Status& st) {
     case absl::StatusCode::kInvalidArgument: return 400;
     case absl::StatusCode::kNotFound: return 404;
     case absl::StatusCode::kFailedPrecondition: return 409;
+    case absl::StatusCode::kUnauthenticated: return 401;
     case absl::StatusCode::kPermissionDenied: return 403;
     case absl::StatusCode::kUnavailable: return 503;
     case absl::StatusCode::kUnimplemented: return 501;

@@ -211,6 +211,7 @@ struct Server::Impl {
       --impl_->open;
       if (--impl_->per_peer[peer_] == 0) impl_->per_peer.erase(peer_);
     }
+    const std::string& peer() const { return peer_; }
 
    private:
     Impl* impl_;
@@ -345,6 +346,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     ++requests_;
     keep_alive_ = msg.keep_alive();
     Request req = ToRequest(msg);
+    if (slot_) req.peer = slot_->peer();
     answered_ = false;
     server_->handler(req, *this);
     if (!answered_) Reply(Response::Text(500, "The handler gave no answer\n"));

@@ -84,6 +84,13 @@ Master::Master(MasterOptions options)
     f["heartbeat_interval"] = absl::StrCat(options_.heartbeat_interval, "secs");
     f["agent_reregister_timeout"] = absl::StrCat(options_.agent_reregister_timeout, "secs");
     f["registry_max_agent_age"] = absl::StrCat(options_.registry_max_agent_age, "secs");
+    // As Mesos's /flags: whether each kind of caller must authenticate.
+    const auth::AuthenticationPolicy& a = options_.authentication;
+    auto yes = [](bool b) { return b ? "true" : "false"; };
+    f["authenticate_frameworks"] = f["authenticate_http_frameworks"] = yes(a.Required(auth::Access::kFramework));
+    f["authenticate_agents"] = yes(a.Required(auth::Access::kAgent));
+    f["authenticate_http_readonly"] = yes(a.Required(auth::Access::kReadOnly));
+    f["authenticate_http_readwrite"] = yes(a.Required(auth::Access::kReadWrite));
   }
   loop_.Post([this] {
     PeriodicAllocation();
@@ -109,6 +116,7 @@ absl::Status Master::Recover(std::unique_ptr<Registry> registry) {
       agent.reachable = false;
       agent.recovered = a.unreachable_since == 0;
       agent.unreachable_since = a.unreachable_since;
+      agent.identity = a.identity;
       if (agent.recovered) ++recovered;
     }
     RecoverMaintenance();
@@ -170,7 +178,7 @@ void Master::Stop() {
     operator_sinks_.clear();
     for (auto& [id, agent] : agents_)
       if (agent.link) agent.link->Close();
-    for (auto& [id, link] : pending_links_) link->Close();
+    for (auto& [id, pending] : pending_links_) pending.link->Close();
     return 0;
   });
   loop_.Stop();
@@ -206,17 +214,34 @@ Master::AgentEntry* Master::FindAgentByLink(uint64_t link_id) {
 
 // --- scheduler API ----------------------------------------------------------
 
-absl::StatusOr<std::string> Master::Subscribe(const Call& call, std::shared_ptr<SchedulerSink> sink) {
+absl::StatusOr<std::string> Master::Subscribe(const Call& call, std::shared_ptr<SchedulerSink> sink,
+                                              const std::optional<std::string>& principal) {
   if (auto s = validation::ValidateSubscribe(call); !s.ok()) return s;
+  const v1::FrameworkInfo& info = call.subscribe().framework_info();
+  if (principal && info.principal() != *principal) {
+    return absl::InvalidArgumentError(absl::StrCat("Authenticated principal '", *principal,
+                                                   "' does not match principal '", info.principal(),
+                                                   "' set in `FrameworkInfo`"));
+  }
   return loop_.Call([&] { return DoSubscribe(call, sink); });
 }
 
-absl::Status Master::HandleCall(const Call& call) {
+absl::Status Master::HandleCall(const Call& call, const std::optional<std::string>& principal) {
   if (auto s = validation::ValidateCall(call); !s.ok()) return s;
   if (call.type() == Call::SUBSCRIBE) {
     return absl::InvalidArgumentError("SUBSCRIBE must be sent on a subscription stream");
   }
-  return loop_.Call([&] { return DoCall(call); });
+  return loop_.Call([&]() -> absl::Status {
+    if (principal) {
+      const FrameworkEntry* fw = FindFramework(call.framework_id().value());
+      if (fw != nullptr && fw->info.principal() != *principal) {
+        return absl::PermissionDeniedError(absl::StrCat("principal '", *principal, "' may not call for framework '",
+                                                        fw->id, "', which belongs to principal '", fw->info.principal(),
+                                                        "'"));
+      }
+    }
+    return DoCall(call);
+  });
 }
 
 void Master::SubscriberGone(const std::string& framework_id, SchedulerSink* sink) {
@@ -256,6 +281,22 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
 
   FrameworkEntry* fw = FindFramework(id);
   const bool is_new = fw == nullptr;
+  // Whoever subscribes with a framework's ID takes its stream over: as
+  // Mesos, that needs the framework's own principal, and the user its tasks
+  // run as is fixed.
+  if (fw != nullptr) {
+    if (info.principal() != fw->info.principal()) {
+      return absl::PermissionDeniedError(absl::StrCat("framework '", id, "' belongs to principal '",
+                                                      fw->info.principal(), "'; it cannot be resubscribed as '",
+                                                      info.principal(), "'"));
+    }
+    if (info.user() != fw->info.user()) {
+      return absl::InvalidArgumentError("Updating 'FrameworkInfo.user' is unsupported");
+    }
+    if (info.checkpoint() != fw->info.checkpoint()) {
+      return absl::InvalidArgumentError("Updating 'FrameworkInfo.checkpoint' is unsupported");
+    }
+  }
   // A commit point: the framework exists once the registry says so.
   if (fw == nullptr || fw->info.SerializeAsString() != info.SerializeAsString()) {
     if (absl::Status s = registry_->AddFramework(info); !s.ok()) {
@@ -847,10 +888,10 @@ void Master::RemoveFramework(const std::string& id, const std::string& why) {
 
 // --- agents -------------------------------------------------------------------
 
-uint64_t Master::AgentConnected(std::shared_ptr<AgentLink> link) {
+uint64_t Master::AgentConnected(std::shared_ptr<AgentLink> link, const std::optional<std::string>& principal) {
   return loop_.Call([&] {
     uint64_t id = next_link_++;
-    pending_links_[id] = std::move(link);
+    pending_links_[id] = {std::move(link), principal};
     return id;
   });
 }
@@ -900,7 +941,8 @@ void Master::AgentMessageReceived(uint64_t link_id, const v1::internal::AgentMes
 void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg) {
   auto link_it = pending_links_.find(link_id);
   if (link_it == pending_links_.end()) return;
-  std::shared_ptr<AgentLink> link = link_it->second;
+  std::shared_ptr<AgentLink> link = link_it->second.link;
+  std::optional<std::string> principal = link_it->second.principal;
   auto total = Resources::FromProto(msg.agent_info().resources());
   pending_links_.erase(link_it);
   if (!total.ok() || msg.agent_info().hostname().empty()) {
@@ -913,8 +955,10 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   std::string id = NextId("S");
   v1::AgentInfo info = msg.agent_info();
   info.mutable_id()->set_value(id);
+  std::string secret = auth::NewSecret();
+  AgentIdentity identity{principal.value_or(""), auth::Sha256(secret)};
   // A commit point: the agent is admitted once the registry says so.
-  if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
+  if (absl::Status s = registry_->AdmitAgent(info, identity); !s.ok()) {
     CORRAL_LOG(ERROR) << "Cannot admit the agent at " << info.hostname() << ": " << s.message()
                       << "; it will try again";
     return RefuseAgent(*link, absl::StrCat("cannot admit the agent now: ", s.message()), /*retry=*/true);
@@ -927,11 +971,13 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   agent.link_id = link_id;
   agent.registered_time = clock_->NowSeconds();
   agent.last_ping_acked = ping_sequence_;
+  agent.identity = identity;
   link_agents_[link_id] = id;
   CORRAL_LOG(INFO) << "Agent " << id << " at " << agent.info.hostname() << ":" << agent.info.port()
                    << " registered with " << total->ToString();
   MasterMessage m;
   m.mutable_registered()->mutable_agent_id()->set_value(id);
+  m.mutable_registered()->set_agent_secret(secret);
   *m.mutable_registered()->mutable_master_info() = info_;
   m.mutable_registered()->set_total_ping_timeout_seconds(options_.agent_ping_timeout *
                                                          options_.max_agent_ping_timeouts);
@@ -957,7 +1003,8 @@ void Master::AdmitAgent(AgentEntry& agent) {
 void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent& msg) {
   auto link_it = pending_links_.find(link_id);
   if (link_it == pending_links_.end()) return;
-  std::shared_ptr<AgentLink> link = link_it->second;
+  std::shared_ptr<AgentLink> link = link_it->second.link;
+  std::optional<std::string> principal = link_it->second.principal;
   pending_links_.erase(link_it);
   std::string id = msg.agent_info().id().value();
   auto reported_total = Resources::FromProto(msg.agent_info().resources());
@@ -974,8 +1021,32 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   if (MachineEntry* down = MachineOf(info.hostname()); down != nullptr && down->down) {
     return RefuseAgent(*link, absl::StrCat("machine '", info.hostname(), "' is down for maintenance"));
   }
+  // The ID is public (/master/slaves): only the agent it was given to may
+  // come back with it.
+  AgentIdentity identity;
+  if (auto known_it = agents_.find(id); known_it != agents_.end()) identity = known_it->second.identity;
+  if (!identity.secret_digest.empty() &&
+      !auth::DigestEquals(identity.secret_digest, auth::Sha256(msg.agent_secret()))) {
+    CORRAL_LOG(WARNING) << "Refused a reregistration as agent " << id << " from " << info.hostname()
+                        << ": it did not prove the secret issued with that ID";
+    return RefuseAgent(*link, absl::StrCat("agent ID '", id,
+                                           "' was issued to another agent (the secret issued with it does not match);"
+                                           " an agent that lost its work dir registers anew"));
+  }
+  if (principal && !identity.principal.empty() && *principal != identity.principal) {
+    CORRAL_LOG(WARNING) << "Refused a reregistration as agent " << id << " by principal '" << *principal
+                        << "': the ID belongs to principal '" << identity.principal << "'";
+    return RefuseAgent(*link, absl::StrCat("agent ID '", id, "' belongs to principal '", identity.principal, "', not '",
+                                           *principal, "'"));
+  }
+  std::string issued;  // a secret for an agent bound to none yet
+  if (identity.secret_digest.empty()) {
+    issued = auth::NewSecret();
+    identity.secret_digest = auth::Sha256(issued);
+  }
+  if (principal && identity.principal.empty()) identity.principal = *principal;
   // A failure of the master's own must never cost the agent its work.
-  if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
+  if (absl::Status s = registry_->AdmitAgent(info, identity); !s.ok()) {
     CORRAL_LOG(ERROR) << "Cannot readmit agent " << id << ": " << s.message() << "; it will try again";
     return RefuseAgent(*link, absl::StrCat("cannot readmit the agent now: ", s.message()), /*retry=*/true);
   }
@@ -995,9 +1066,11 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   agent.link_id = link_id;
   agent.missed_pings = 0;
   agent.last_ping_acked = ping_sequence_;
+  agent.identity = identity;
   link_agents_[link_id] = id;
   MasterMessage m;
   m.mutable_registered()->mutable_agent_id()->set_value(id);
+  if (!issued.empty()) m.mutable_registered()->set_agent_secret(issued);
   *m.mutable_registered()->mutable_master_info() = info_;
   m.mutable_registered()->set_total_ping_timeout_seconds(options_.agent_ping_timeout *
                                                          options_.max_agent_ping_timeouts);

@@ -57,7 +57,21 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
   const std::string path = http::WithoutTrailingSlashes(req.path);
   if (path == "/api/v1/scheduler") return Scheduler(req, r);
   if (path == "/api/v1" || absl::StartsWith(path, "/api/v1/")) return Operator(req, r);
-  if (path == "/master/maintenance/schedule" && req.method == "POST") return MaintenanceSchedule(req, r);
+  const auth::AuthenticationPolicy& policy = master_->authentication();
+  std::optional<std::string> principal;
+  if (path == "/master/maintenance/schedule" && req.method == "POST") {
+    if (auto refused = http::Authenticate(policy, auth::Access::kReadWrite, req, &principal)) {
+      return r.Reply(std::move(*refused));
+    }
+    return MaintenanceSchedule(req, r);
+  }
+  // As Mesos: health checks and the redirect to the leader stay open.
+  const bool open = path == "/health" || path == "/master/health" || path == "/master/redirect" ||
+                    path == "/redirect" || path == "/version";
+  if (auto refused =
+          http::Authenticate(policy, open ? auth::Access::kOpen : auth::Access::kReadOnly, req, &principal)) {
+    return r.Reply(std::move(*refused));
+  }
   if (auto bad = http::CheckGet(req)) return r.Reply(std::move(*bad));
   http::JsonpResponder jsonp(req, r);
   if (jsonp.bad()) return;
@@ -163,6 +177,10 @@ void MasterHttpApi::MaintenanceSchedule(const Request& req, Responder& r) {
 }
 
 void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
+  std::optional<std::string> principal;
+  if (auto refused = http::Authenticate(master_->authentication(), auth::Access::kFramework, req, &principal)) {
+    return r.Reply(std::move(*refused));
+  }
   Format format = Format::kJson;
   if (auto bad = http::CheckPost(req, &format)) return r.Reply(std::move(*bad));
   Call call;
@@ -175,7 +193,7 @@ void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
       return r.Reply(Error(406, "Expecting 'Accept' to allow application/json or application/x-protobuf"));
     }
     auto sink = std::make_shared<HttpSchedulerSink>(*accepted);
-    auto id = master_->Subscribe(call, sink);
+    auto id = master_->Subscribe(call, sink, principal);
     if (!id.ok()) {
       return r.Reply(Error(HttpStatusOf(id.status()), absl::StrCat("Failed to subscribe: ", id.status().message())));
     }
@@ -215,7 +233,7 @@ void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
       }
     }
   }
-  absl::Status st = master_->HandleCall(call);
+  absl::Status st = master_->HandleCall(call, principal);
   // Mesos answers UPDATE_FRAMEWORK, whose effect is done by then, with 200.
   if (st.ok()) return r.Reply(Response::Text(call.type() == Call::UPDATE_FRAMEWORK ? 200 : 202, ""));
   if (st.code() == absl::StatusCode::kInvalidArgument) {
@@ -233,7 +251,21 @@ void MasterHttpApi::Scheduler(const Request& req, Responder& r) {
 void MasterHttpApi::Operator(const Request& req, Responder& r) {
   v1::master::Call call;
   std::optional<Format> accepted = Format::kJson;
+  const auth::AuthenticationPolicy& policy = master_->authentication();
+  std::optional<std::string> principal;
+  // Nobody learns anything of the body's handling before they prove who
+  // they are, where both kinds of call need it.
+  if (policy.Required(auth::Access::kReadOnly) && policy.Required(auth::Access::kReadWrite)) {
+    if (auto refused = http::Authenticate(policy, auth::Access::kReadOnly, req, &principal)) {
+      return r.Reply(std::move(*refused));
+    }
+  }
   if (auto bad = http::ParseCall(req, &call, &*accepted)) return r.Reply(std::move(*bad));
+  if (!principal) {
+    if (auto refused = http::Authenticate(policy, OperatorApi::AccessOf(call.type()), req, &principal)) {
+      return r.Reply(std::move(*refused));
+    }
+  }
   if (call.type() == v1::master::Call::SUBSCRIBE) {
     auto sink = std::make_shared<HttpOperatorSink>(*accepted);
     if (absl::Status st = master_->SubscribeOperator(sink); !st.ok()) {

@@ -7,6 +7,12 @@
 #include <deque>
 #include <mutex>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <map>
+
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/server_posix.h>
 
@@ -49,9 +55,9 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
  public:
   explicit AgentStream(Master* master) : master_(master) {}
 
-  void Start(std::shared_ptr<AgentStream> self) {
+  void Start(std::shared_ptr<AgentStream> self, const std::optional<std::string>& principal) {
     self_ = self;
-    link_id_ = master_->AgentConnected(self);
+    link_id_ = master_->AgentConnected(self, principal);
     StartRead(&in_);
   }
 
@@ -120,6 +126,67 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
   std::shared_ptr<AgentStream> self_;
 };
 
+// gRPC knows the connections the HTTP port hands it only as "fd:N": the
+// address each came from, for the logs of refused calls.
+class HandedOverPeers {
+ public:
+  void Record(int fd) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    char host[INET6_ADDRSTRLEN] = "unknown";
+    int port = 0;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      if (addr.ss_family == AF_INET) {
+        auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+      } else if (addr.ss_family == AF_INET6) {
+        auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+        ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    peers_[absl::StrCat("fd:", fd)] = absl::StrCat(host, ":", port);
+  }
+  std::string Of(const std::string& grpc_peer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = peers_.find(grpc_peer);
+    return it == peers_.end() ? grpc_peer : it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> peers_;  // "fd:N" -> host:port, for the connection now on fd N
+};
+
+HandedOverPeers& Peers() {
+  static auto* peers = new HandedOverPeers();
+  return *peers;
+}
+
+// The policy's verdict on a gRPC call: the principal its "authorization"
+// metadata proves (nullopt where `access` needs none), or UNAUTHENTICATED.
+absl::StatusOr<std::optional<std::string>> Authenticate(const Master& master, auth::Access access,
+                                                        const grpc::CallbackServerContext* ctx) {
+  const auth::AuthenticationPolicy& policy = master.authentication();
+  if (!policy.Required(access)) return std::optional<std::string>();
+  std::string header;
+  auto it = ctx->client_metadata().find("authorization");
+  if (it != ctx->client_metadata().end()) header.assign(it->second.data(), it->second.size());
+  auto principal = policy.authenticator->Authenticate(header);
+  if (principal.ok()) return std::optional<std::string>(std::move(*principal));
+  return policy.Check(access, header, Peers().Of(ctx->peer()));
+}
+
+// An agent connection refused before it reached the master: it ends at
+// once with the reason, and deletes itself when gRPC is done with it.
+class RefusedStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage> {
+ public:
+  explicit RefusedStream(const absl::Status& why) { Finish(ToGrpcStatus(why)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 struct MasterServer::Services {
@@ -129,8 +196,13 @@ struct MasterServer::Services {
                                                const v1::scheduler::Call* call) override {
       auto stream = std::make_shared<ServerEventStream<Event>>(ctx);
       stream->Keep(stream);
+      auto principal = Authenticate(*master, auth::Access::kFramework, ctx);
+      if (!principal.ok()) {
+        stream->Close(ToGrpcStatus(principal.status()));
+        return stream.get();
+      }
       auto sink = std::make_shared<StreamSink<SchedulerSink, Event>>(stream);
-      auto id = master->Subscribe(*call, sink);
+      auto id = master->Subscribe(*call, sink, *principal);
       if (!id.ok()) {
         stream->Close(ToGrpcStatus(id.status()));
         return stream.get();
@@ -144,15 +216,18 @@ struct MasterServer::Services {
     grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::scheduler::Call* call,
                                    v1::internal::CallResponse*) override {
       auto* reactor = ctx->DefaultReactor();
-      reactor->Finish(ToGrpcStatus(master->HandleCall(*call)));
+      auto principal = Authenticate(*master, auth::Access::kFramework, ctx);
+      reactor->Finish(ToGrpcStatus(principal.ok() ? master->HandleCall(*call, *principal) : principal.status()));
       return reactor;
     }
   };
   struct Agents : v1::internal::AgentService::CallbackService {
     Master* master = nullptr;
-    grpc::ServerBidiReactor<AgentMessage, MasterMessage>* Connect(grpc::CallbackServerContext*) override {
+    grpc::ServerBidiReactor<AgentMessage, MasterMessage>* Connect(grpc::CallbackServerContext* ctx) override {
+      auto principal = Authenticate(*master, auth::Access::kAgent, ctx);
+      if (!principal.ok()) return new RefusedStream(principal.status());
       auto stream = std::make_shared<AgentStream>(master);
-      stream->Start(stream);
+      stream->Start(stream, *principal);
       return stream.get();
     }
   };
@@ -160,6 +235,8 @@ struct MasterServer::Services {
     Master* master = nullptr;
     grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* ctx, const v1::internal::GetClusterState*,
                                        v1::internal::ClusterState* out) override {
+      auto principal = Authenticate(*master, auth::Access::kReadOnly, ctx);
+      if (!principal.ok()) return Done(ctx, principal.status());
       *out = master->GetState();
       return Done(ctx, absl::OkStatus());
     }
@@ -171,6 +248,10 @@ struct MasterServer::Services {
       if (call->type() != v1::master::Call::SUBSCRIBE) {
         stream->Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                    "Subscribe takes a SUBSCRIBE call; send the others with Call"));
+        return stream.get();
+      }
+      if (auto principal = Authenticate(*master, auth::Access::kReadOnly, ctx); !principal.ok()) {
+        stream->Close(ToGrpcStatus(principal.status()));
         return stream.get();
       }
       auto sink = std::make_shared<StreamSink<OperatorSink, v1::master::Event>>(stream);
@@ -187,6 +268,8 @@ struct MasterServer::Services {
     // to OperatorApi. A call that only acts answers an empty Response.
     grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::master::Call* call,
                                    v1::master::Response* out) override {
+      auto principal = Authenticate(*master, OperatorApi::AccessOf(call->type()), ctx);
+      if (!principal.ok()) return Done(ctx, principal.status());
       auto answer = OperatorApi(master).Call(*call);
       if (answer.ok() && answer->has_value()) *out = std::move(**answer);
       return Done(ctx, answer.status());
@@ -267,7 +350,11 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   s->http_api_ = std::make_unique<MasterHttpApi>(s->master_.get());
   http::ServerOptions http_options;
   grpc::Server* grpc_server = s->server_.get();
-  http_options.on_http2 = [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); };
+  const bool authenticating = options.authentication.authenticator != nullptr;
+  http_options.on_http2 = [grpc_server, authenticating](int fd) {
+    if (authenticating) Peers().Record(fd);
+    grpc::AddInsecureChannelFromFd(grpc_server, fd);
+  };
   http_options.max_connections_per_peer = options.max_connections_per_peer;
   MasterHttpApi* api = s->http_api_.get();
   auto http = http::Server::Start(

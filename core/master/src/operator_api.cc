@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "corral/common/resources.h"
 #include "corral/common/version.h"
@@ -78,6 +79,12 @@ absl::StatusOr<std::map<std::string, RoleQuota>> QuotasOf(const v1::master::Call
 }
 
 }  // namespace
+
+auth::Access OperatorApi::AccessOf(v1::master::Call::Type type) {
+  if (type == v1::master::Call::SUBSCRIBE) return auth::Access::kReadOnly;
+  return absl::StartsWith(v1::master::Call::Type_Name(type), "GET_") ? auth::Access::kReadOnly
+                                                                     : auth::Access::kReadWrite;
+}
 
 absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call& call) {
   Response response;

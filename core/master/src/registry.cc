@@ -16,7 +16,8 @@ namespace corral {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: agents carry the identity that binds their ID (principal, secret_digest).
+constexpr int kSchemaVersion = 2;
 
 // The number of the last acknowledged write, beside the database in
 // <registry>-seq: SQLite silently ignores a WAL whose header is damaged and
@@ -100,7 +101,8 @@ class SqliteRegistry : public Registry {
         "PRAGMA synchronous=FULL;"
         "CREATE TABLE IF NOT EXISTS corral_registry (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, info BLOB NOT NULL,"
-        "  unreachable_since REAL NOT NULL DEFAULT 0);"
+        "  unreachable_since REAL NOT NULL DEFAULT 0, principal TEXT NOT NULL DEFAULT '',"
+        "  secret_digest BLOB NOT NULL DEFAULT x'');"
         "CREATE TABLE IF NOT EXISTS frameworks (id TEXT PRIMARY KEY, info BLOB NOT NULL);"
         "CREATE TABLE IF NOT EXISTS operator_state (name TEXT PRIMARY KEY, value BLOB NOT NULL);";
     if (absl::Status s = Exec(schema); !s.ok()) return s;
@@ -110,6 +112,21 @@ class SqliteRegistry : public Registry {
     if (rc == SQLITE_ROW) {
       int version = sqlite3_column_int(stmt, 0);
       sqlite3_reset(stmt);
+      if (version == 1) {
+        // A registry of an older master: its agents are bound to nothing
+        // until they reregister and are issued a secret.
+        if (absl::Status s = Exec("BEGIN;"
+                                  "ALTER TABLE agents ADD COLUMN principal TEXT NOT NULL DEFAULT '';"
+                                  "ALTER TABLE agents ADD COLUMN secret_digest BLOB NOT NULL DEFAULT x'';"
+                                  "UPDATE corral_registry SET value = '2' WHERE key = 'schema_version';"
+                                  "COMMIT;");
+            !s.ok()) {
+          Exec("ROLLBACK").IgnoreError();
+          return s;
+        }
+        CORRAL_LOG(INFO) << "Registry " << path_ << " upgraded from schema version 1 to 2";
+        version = kSchemaVersion;
+      }
       if (version != kSchemaVersion) {
         return absl::FailedPreconditionError(absl::StrCat("registry ", path_, " has schema version ", version,
                                                           "; this master reads version ", kSchemaVersion));
@@ -124,7 +141,8 @@ class SqliteRegistry : public Registry {
 
   absl::StatusOr<RegistryState> Recover() override {
     RegistryState state;
-    sqlite3_stmt* stmt = Prepare("SELECT id, info, unreachable_since FROM agents ORDER BY id");
+    sqlite3_stmt* stmt =
+        Prepare("SELECT id, info, unreachable_since, principal, secret_digest FROM agents ORDER BY id");
     if (stmt == nullptr) return Error("read agents from");
     int rc;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -135,6 +153,11 @@ class SqliteRegistry : public Registry {
         return absl::DataLossError(absl::StrCat("registry ", path_, " is corrupt: agent '", id, "' does not decode"));
       }
       a.unreachable_since = sqlite3_column_double(stmt, 2);
+      if (const unsigned char* p = sqlite3_column_text(stmt, 3))
+        a.identity.principal = reinterpret_cast<const char*>(p);
+      if (const void* d = sqlite3_column_blob(stmt, 4)) {
+        a.identity.secret_digest.assign(static_cast<const char*>(d), sqlite3_column_bytes(stmt, 4));
+      }
       state.agents.push_back(std::move(a));
     }
     sqlite3_reset(stmt);
@@ -156,9 +179,20 @@ class SqliteRegistry : public Registry {
     return state;
   }
 
-  absl::Status AdmitAgent(const v1::AgentInfo& info) override {
-    return Write("INSERT OR REPLACE INTO agents (id, info, unreachable_since) VALUES (?1, ?2, 0)", info.id().value(),
-                 info.SerializeAsString());
+  absl::Status AdmitAgent(const v1::AgentInfo& info, const AgentIdentity& identity) override {
+    sqlite3_stmt* stmt = Prepare(
+        "INSERT OR REPLACE INTO agents (id, info, unreachable_since, principal, secret_digest)"
+        " VALUES (?1, ?2, 0, ?3, ?4)");
+    if (stmt == nullptr) return Error("write to");
+    const std::string& id = info.id().value();
+    std::string blob = info.SerializeAsString();
+    sqlite3_bind_text(stmt, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt, 2, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt, 3, identity.principal.data(), static_cast<int>(identity.principal.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_blob(stmt, 4, identity.secret_digest.data(), static_cast<int>(identity.secret_digest.size()),
+                      SQLITE_TRANSIENT);
+    return Step(stmt, "write to");
   }
   absl::Status MarkAgentUnreachable(const std::string& agent_id, double since) override {
     sqlite3_stmt* stmt = Prepare("UPDATE agents SET unreachable_since = ?2 WHERE id = ?1");
@@ -265,7 +299,7 @@ class SqliteRegistry : public Registry {
 class InMemoryRegistry : public Registry {
  public:
   absl::StatusOr<RegistryState> Recover() override { return RegistryState(); }
-  absl::Status AdmitAgent(const v1::AgentInfo&) override { return absl::OkStatus(); }
+  absl::Status AdmitAgent(const v1::AgentInfo&, const AgentIdentity&) override { return absl::OkStatus(); }
   absl::Status MarkAgentUnreachable(const std::string&, double) override { return absl::OkStatus(); }
   absl::Status RemoveAgent(const std::string&) override { return absl::OkStatus(); }
   absl::Status AddFramework(const v1::FrameworkInfo&) override { return absl::OkStatus(); }

@@ -52,7 +52,7 @@ absl::Status Master::ChangeReservations(const std::string& agent_id, const Resou
   v1::AgentInfo info = agent.info;
   info.clear_resources();
   total.ToProto(info.mutable_resources());
-  if (absl::Status s = registry_->AdmitAgent(info); !s.ok()) {
+  if (absl::Status s = registry_->AdmitAgent(info, agent.identity); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot record the reservation: ", s.message()));
   }
   agent.info = std::move(info);

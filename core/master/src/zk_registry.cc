@@ -30,7 +30,7 @@ class ZkRegistry : public Registry {
       if (!rec.ParseFromString(data)) {
         return absl::DataLossError("registry node " + root_ + "/agents/" + name + " is not an agent record");
       }
-      state.agents.push_back({rec.info(), rec.unreachable_since()});
+      state.agents.push_back({rec.info(), rec.unreachable_since(), {rec.principal(), rec.secret_digest()}});
     }
     auto frameworks = nodes_.Children(root_ + "/frameworks");
     if (!frameworks.ok()) return frameworks.status();
@@ -47,10 +47,12 @@ class ZkRegistry : public Registry {
     return state;
   }
 
-  absl::Status AdmitAgent(const v1::AgentInfo& info) override {
+  absl::Status AdmitAgent(const v1::AgentInfo& info, const AgentIdentity& identity) override {
     v1::internal::RegistryAgent rec;
     *rec.mutable_info() = info;
     rec.set_unreachable_since(0);
+    if (!identity.principal.empty()) rec.set_principal(identity.principal);
+    if (!identity.secret_digest.empty()) rec.set_secret_digest(identity.secret_digest);
     return Put(AgentPath(info.id().value()), rec.SerializeAsString());
   }
 

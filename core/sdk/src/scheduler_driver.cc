@@ -15,6 +15,7 @@
 #include "corral/common/logging.h"
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
+#include "corral/auth/credentials.h"
 #include "corral/common/grpc_status.h"
 #include "corral/zookeeper/leader.h"
 
@@ -24,6 +25,8 @@ using v1::scheduler::Call;
 using v1::scheduler::Event;
 
 struct SchedulerDriver::Impl {
+  std::string authorization;      // the Authorization metadata of every call; empty: none
+  absl::Status credential_error;  // a credential that could not be read: start() fails with it
   SchedulerDriver* driver;
   Scheduler* scheduler;
   v1::FrameworkInfo framework;
@@ -208,6 +211,7 @@ struct SchedulerDriver::Impl {
     double backoff = options.reconnect_backoff_min;
     while (true) {
       std::shared_ptr<grpc::ClientContext> ctx = std::make_shared<grpc::ClientContext>();
+      Authorize(ctx.get());
       Call sub;
       std::shared_ptr<Stub> stub;
       {
@@ -255,6 +259,10 @@ struct SchedulerDriver::Impl {
     }
   }
 
+  void Authorize(grpc::ClientContext* ctx) const {
+    if (!authorization.empty()) ctx->AddMetadata("authorization", authorization);
+  }
+
   // Implicit acknowledgements do not hold up the callback thread; a lost
   // one is harmless: the agent resends the update and it is acked again.
   bool AcknowledgeAsync(const v1::TaskStatus& st) {
@@ -278,6 +286,7 @@ struct SchedulerDriver::Impl {
     p->call.mutable_acknowledge()->set_uuid(st.uuid());
     p->ctx.set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
+    Authorize(&p->ctx);
     std::shared_ptr<Stub> stub = CurrentStub();
     if (!stub) {
       delete p;
@@ -298,6 +307,7 @@ struct SchedulerDriver::Impl {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(static_cast<int64_t>(options.call_timeout * 1000)));
+    Authorize(&ctx);
     v1::internal::CallResponse resp;
     std::shared_ptr<Stub> stub = CurrentStub();
     if (!stub) return absl::UnavailableError("no master leads at the moment");
@@ -317,6 +327,20 @@ SchedulerDriver::SchedulerDriver(Scheduler* scheduler, const v1::FrameworkInfo& 
     struct passwd* pw = getpwuid(geteuid());
     impl_->framework.set_user(pw ? pw->pw_name : "root");
   }
+  std::optional<auth::Credential> credential;
+  if (!options.principal.empty()) {
+    credential = auth::Credential{options.principal, options.secret};
+  } else if (!options.secret.empty()) {
+    impl_->credential_error = absl::InvalidArgumentError("a secret was given without a principal");
+  } else if (auto from_env = auth::CredentialFromEnvironment(); !from_env.ok()) {
+    impl_->credential_error = from_env.status();
+  } else {
+    credential = *from_env;
+  }
+  if (credential) {
+    impl_->authorization = auth::BasicAuthorization(*credential);
+    if (impl_->framework.principal().empty()) impl_->framework.set_principal(credential->principal);
+  }
   if (framework.has_id()) impl_->framework_id = framework.id().value();
 }
 
@@ -330,6 +354,7 @@ absl::Status SchedulerDriver::start() {
   if (impl_->status != DriverStatus::kNotStarted)
     return absl::FailedPreconditionError("the driver was already started");
   if (impl_->scheduler == nullptr) return absl::InvalidArgumentError("scheduler is null");
+  if (!impl_->credential_error.ok()) return impl_->credential_error;
   if (impl_->master.empty()) return absl::InvalidArgumentError("master address is empty");
   if (zk::IsZkUrl(impl_->master)) {
     // The leader comes later, from the detector's thread (never from here:

@@ -148,12 +148,15 @@ func (x *RegisterAgent) GetVersion() string {
 // Sent by an agent that already has an ID (after a lost connection or a
 // master restart), with everything it is running.
 type ReregisterAgent struct {
-	state         protoimpl.MessageState    `protogen:"open.v1"`
-	AgentInfo     *corralpb.AgentInfo       `protobuf:"bytes,1,opt,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
-	Tasks         []*corralpb.Task          `protobuf:"bytes,2,rep,name=tasks" json:"tasks,omitempty"`
-	Executors     []*corralpb.ExecutorInfo  `protobuf:"bytes,3,rep,name=executors" json:"executors,omitempty"`
-	Frameworks    []*corralpb.FrameworkInfo `protobuf:"bytes,4,rep,name=frameworks" json:"frameworks,omitempty"`
-	Version       *string                   `protobuf:"bytes,5,opt,name=version" json:"version,omitempty"`
+	state      protoimpl.MessageState    `protogen:"open.v1"`
+	AgentInfo  *corralpb.AgentInfo       `protobuf:"bytes,1,opt,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
+	Tasks      []*corralpb.Task          `protobuf:"bytes,2,rep,name=tasks" json:"tasks,omitempty"`
+	Executors  []*corralpb.ExecutorInfo  `protobuf:"bytes,3,rep,name=executors" json:"executors,omitempty"`
+	Frameworks []*corralpb.FrameworkInfo `protobuf:"bytes,4,rep,name=frameworks" json:"frameworks,omitempty"`
+	Version    *string                   `protobuf:"bytes,5,opt,name=version" json:"version,omitempty"`
+	// The secret the master issued with its ID (AgentRegistered.agent_secret):
+	// it proves the agent is the one the ID was given to.
+	AgentSecret   *string `protobuf:"bytes,6,opt,name=agent_secret,json=agentSecret" json:"agent_secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -219,6 +222,13 @@ func (x *ReregisterAgent) GetFrameworks() []*corralpb.FrameworkInfo {
 func (x *ReregisterAgent) GetVersion() string {
 	if x != nil && x.Version != nil {
 		return *x.Version
+	}
+	return ""
+}
+
+func (x *ReregisterAgent) GetAgentSecret() string {
+	if x != nil && x.AgentSecret != nil {
+		return *x.AgentSecret
 	}
 	return ""
 }
@@ -603,8 +613,12 @@ type AgentRegistered struct {
 	// interval times the pings an agent may miss): an agent that hears
 	// nothing for longer takes the link as dead and makes it again.
 	TotalPingTimeoutSeconds *float64 `protobuf:"fixed64,3,opt,name=total_ping_timeout_seconds,json=totalPingTimeoutSeconds" json:"total_ping_timeout_seconds,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// Issued with a new ID (or to an agent bound to none yet): the agent keeps
+	// it with its ID and proves with it that a reregistration is its own.
+	// Empty: keep the one it has.
+	AgentSecret   *string `protobuf:"bytes,4,opt,name=agent_secret,json=agentSecret" json:"agent_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentRegistered) Reset() {
@@ -656,6 +670,13 @@ func (x *AgentRegistered) GetTotalPingTimeoutSeconds() float64 {
 		return *x.TotalPingTimeoutSeconds
 	}
 	return 0
+}
+
+func (x *AgentRegistered) GetAgentSecret() string {
+	if x != nil && x.AgentSecret != nil {
+		return *x.AgentSecret
+	}
+	return ""
 }
 
 type RunTask struct {
@@ -2174,8 +2195,9 @@ func (x *ReadFileResponse) GetSize() int64 {
 // meta/agent: who this agent is. Written once registered.
 type AgentCheckpoint struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Info          *corralpb.AgentInfo    `protobuf:"bytes,1,opt,name=info" json:"info,omitempty"`                   // with its ID
-	BootId        *string                `protobuf:"bytes,2,opt,name=boot_id,json=bootId" json:"boot_id,omitempty"` // processes of another boot are gone
+	Info          *corralpb.AgentInfo    `protobuf:"bytes,1,opt,name=info" json:"info,omitempty"`                                  // with its ID
+	BootId        *string                `protobuf:"bytes,2,opt,name=boot_id,json=bootId" json:"boot_id,omitempty"`                // processes of another boot are gone
+	AgentSecret   *string                `protobuf:"bytes,3,opt,name=agent_secret,json=agentSecret" json:"agent_secret,omitempty"` // issued by the master with the ID
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2220,6 +2242,13 @@ func (x *AgentCheckpoint) GetInfo() *corralpb.AgentInfo {
 func (x *AgentCheckpoint) GetBootId() string {
 	if x != nil && x.BootId != nil {
 		return *x.BootId
+	}
+	return ""
+}
+
+func (x *AgentCheckpoint) GetAgentSecret() string {
+	if x != nil && x.AgentSecret != nil {
+		return *x.AgentSecret
 	}
 	return ""
 }
@@ -2550,17 +2579,64 @@ func (x *TaskCheckpoint) GetStartedAt() float64 {
 	return 0
 }
 
+// The master's --credentials file, in the JSON Mesos reads.
+type Credentials struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Credentials   []*corralpb.Credential `protobuf:"bytes,1,rep,name=credentials" json:"credentials,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Credentials) Reset() {
+	*x = Credentials{}
+	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Credentials) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Credentials) ProtoMessage() {}
+
+func (x *Credentials) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Credentials.ProtoReflect.Descriptor instead.
+func (*Credentials) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Credentials) GetCredentials() []*corralpb.Credential {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
 type RegistryAgent struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Info             *corralpb.AgentInfo    `protobuf:"bytes,1,opt,name=info" json:"info,omitempty"`
 	UnreachableSince *float64               `protobuf:"fixed64,2,opt,name=unreachable_since,json=unreachableSince" json:"unreachable_since,omitempty"` // wall clock seconds; 0 = reachable
+	Principal        *string                `protobuf:"bytes,3,opt,name=principal" json:"principal,omitempty"`                                         // the credential it registered with
+	SecretDigest     []byte                 `protobuf:"bytes,4,opt,name=secret_digest,json=secretDigest" json:"secret_digest,omitempty"`               // SHA-256 of the secret the master issued it
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *RegistryAgent) Reset() {
 	*x = RegistryAgent{}
-	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	mi := &file_corral_v1_internal_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2648,7 @@ func (x *RegistryAgent) String() string {
 func (*RegistryAgent) ProtoMessage() {}
 
 func (x *RegistryAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[34]
+	mi := &file_corral_v1_internal_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2661,7 @@ func (x *RegistryAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegistryAgent.ProtoReflect.Descriptor instead.
 func (*RegistryAgent) Descriptor() ([]byte, []int) {
-	return file_corral_v1_internal_proto_rawDescGZIP(), []int{34}
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RegistryAgent) GetInfo() *corralpb.AgentInfo {
@@ -2602,6 +2678,20 @@ func (x *RegistryAgent) GetUnreachableSince() float64 {
 	return 0
 }
 
+func (x *RegistryAgent) GetPrincipal() string {
+	if x != nil && x.Principal != nil {
+		return *x.Principal
+	}
+	return ""
+}
+
+func (x *RegistryAgent) GetSecretDigest() []byte {
+	if x != nil {
+		return x.SecretDigest
+	}
+	return nil
+}
+
 type RoleState_Quota struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Guarantee     map[string]float64     `protobuf:"bytes,1,rep,name=guarantee" json:"guarantee,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
@@ -2612,7 +2702,7 @@ type RoleState_Quota struct {
 
 func (x *RoleState_Quota) Reset() {
 	*x = RoleState_Quota{}
-	mi := &file_corral_v1_internal_proto_msgTypes[35]
+	mi := &file_corral_v1_internal_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2624,7 +2714,7 @@ func (x *RoleState_Quota) String() string {
 func (*RoleState_Quota) ProtoMessage() {}
 
 func (x *RoleState_Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[35]
+	mi := &file_corral_v1_internal_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2668,7 +2758,7 @@ type AgentSnapshot_Executor struct {
 
 func (x *AgentSnapshot_Executor) Reset() {
 	*x = AgentSnapshot_Executor{}
-	mi := &file_corral_v1_internal_proto_msgTypes[40]
+	mi := &file_corral_v1_internal_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2680,7 +2770,7 @@ func (x *AgentSnapshot_Executor) String() string {
 func (*AgentSnapshot_Executor) ProtoMessage() {}
 
 func (x *AgentSnapshot_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[40]
+	mi := &file_corral_v1_internal_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2839,7 @@ type AgentSnapshot_AgentTask struct {
 
 func (x *AgentSnapshot_AgentTask) Reset() {
 	*x = AgentSnapshot_AgentTask{}
-	mi := &file_corral_v1_internal_proto_msgTypes[41]
+	mi := &file_corral_v1_internal_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2761,7 +2851,7 @@ func (x *AgentSnapshot_AgentTask) String() string {
 func (*AgentSnapshot_AgentTask) ProtoMessage() {}
 
 func (x *AgentSnapshot_AgentTask) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[41]
+	mi := &file_corral_v1_internal_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2808,7 +2898,7 @@ type MaintenanceState_AgentDrain struct {
 
 func (x *MaintenanceState_AgentDrain) Reset() {
 	*x = MaintenanceState_AgentDrain{}
-	mi := &file_corral_v1_internal_proto_msgTypes[42]
+	mi := &file_corral_v1_internal_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2820,7 +2910,7 @@ func (x *MaintenanceState_AgentDrain) String() string {
 func (*MaintenanceState_AgentDrain) ProtoMessage() {}
 
 func (x *MaintenanceState_AgentDrain) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[42]
+	mi := &file_corral_v1_internal_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2858,7 +2948,7 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\rRegisterAgent\x123\n" +
 	"\n" +
 	"agent_info\x18\x01 \x01(\v2\x14.corral.v1.AgentInfoR\tagentInfo\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\xf8\x01\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\x9b\x02\n" +
 	"\x0fReregisterAgent\x123\n" +
 	"\n" +
 	"agent_info\x18\x01 \x01(\v2\x14.corral.v1.AgentInfoR\tagentInfo\x12%\n" +
@@ -2867,7 +2957,8 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"frameworks\x18\x04 \x03(\v2\x18.corral.v1.FrameworkInfoR\n" +
 	"frameworks\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\tR\aversion\"\xb1\x01\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\x12!\n" +
+	"\fagent_secret\x18\x06 \x01(\tR\vagentSecret\"\xb1\x01\n" +
 	"\fStatusUpdate\x129\n" +
 	"\fframework_id\x18\x01 \x01(\v2\x16.corral.v1.FrameworkIDR\vframeworkId\x12-\n" +
 	"\x06status\x18\x02 \x01(\v2\x15.corral.v1.TaskStatusR\x06status\x127\n" +
@@ -2891,12 +2982,13 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\x10executor_message\x18\x04 \x01(\v2'.corral.v1.internal.ExecutorToFrameworkH\x00R\x0fexecutorMessage\x12M\n" +
 	"\x0fexecutor_exited\x18\x05 \x01(\v2\".corral.v1.internal.ExecutorExitedH\x00R\x0eexecutorExited\x12.\n" +
 	"\x04pong\x18\x06 \x01(\v2\x18.corral.v1.internal.PongH\x00R\x04pongB\t\n" +
-	"\amessage\"\xb5\x01\n" +
+	"\amessage\"\xd8\x01\n" +
 	"\x0fAgentRegistered\x12-\n" +
 	"\bagent_id\x18\x01 \x01(\v2\x12.corral.v1.AgentIDR\aagentId\x126\n" +
 	"\vmaster_info\x18\x02 \x01(\v2\x15.corral.v1.MasterInfoR\n" +
 	"masterInfo\x12;\n" +
-	"\x1atotal_ping_timeout_seconds\x18\x03 \x01(\x01R\x17totalPingTimeoutSeconds\"j\n" +
+	"\x1atotal_ping_timeout_seconds\x18\x03 \x01(\x01R\x17totalPingTimeoutSeconds\x12!\n" +
+	"\fagent_secret\x18\x04 \x01(\tR\vagentSecret\"j\n" +
 	"\aRunTask\x126\n" +
 	"\tframework\x18\x01 \x01(\v2\x18.corral.v1.FrameworkInfoR\tframework\x12'\n" +
 	"\x04task\x18\x02 \x01(\v2\x13.corral.v1.TaskInfoR\x04task\"\xb4\x01\n" +
@@ -3059,10 +3151,11 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\x06length\x18\x05 \x01(\x03R\x06length\":\n" +
 	"\x10ReadFileResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x03R\x04size\"T\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\"w\n" +
 	"\x0fAgentCheckpoint\x12(\n" +
 	"\x04info\x18\x01 \x01(\v2\x14.corral.v1.AgentInfoR\x04info\x12\x17\n" +
-	"\aboot_id\x18\x02 \x01(\tR\x06bootId\"\xa2\x02\n" +
+	"\aboot_id\x18\x02 \x01(\tR\x06bootId\x12!\n" +
+	"\fagent_secret\x18\x03 \x01(\tR\vagentSecret\"\xa2\x02\n" +
 	"\x13ContainerCheckpoint\x12!\n" +
 	"\fcontainer_id\x18\x01 \x01(\tR\vcontainerId\x12!\n" +
 	"\fframework_id\x18\x02 \x01(\tR\vframeworkId\x12\x1f\n" +
@@ -3093,10 +3186,14 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\x06latest\x18\x06 \x01(\v2\x15.corral.v1.TaskStatusR\x06latest\x12/\n" +
 	"\apending\x18\a \x03(\v2\x15.corral.v1.TaskStatusR\apending\x12\x1d\n" +
 	"\n" +
-	"started_at\x18\b \x01(\x01R\tstartedAt\"f\n" +
+	"started_at\x18\b \x01(\x01R\tstartedAt\"F\n" +
+	"\vCredentials\x127\n" +
+	"\vcredentials\x18\x01 \x03(\v2\x15.corral.v1.CredentialR\vcredentials\"\xa9\x01\n" +
 	"\rRegistryAgent\x12(\n" +
 	"\x04info\x18\x01 \x01(\v2\x14.corral.v1.AgentInfoR\x04info\x12+\n" +
-	"\x11unreachable_since\x18\x02 \x01(\x01R\x10unreachableSince2\x9d\x01\n" +
+	"\x11unreachable_since\x18\x02 \x01(\x01R\x10unreachableSince\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12#\n" +
+	"\rsecret_digest\x18\x04 \x01(\fR\fsecretDigest2\x9d\x01\n" +
 	"\x10SchedulerService\x12D\n" +
 	"\tSubscribe\x12\x19.corral.v1.scheduler.Call\x1a\x1a.corral.v1.scheduler.Event0\x01\x12C\n" +
 	"\x04Call\x12\x19.corral.v1.scheduler.Call\x1a .corral.v1.internal.CallResponse2b\n" +
@@ -3126,7 +3223,7 @@ func file_corral_v1_internal_proto_rawDescGZIP() []byte {
 }
 
 var file_corral_v1_internal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_corral_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_corral_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_corral_v1_internal_proto_goTypes = []any{
 	(AgentSnapshot_Phase)(0),             // 0: corral.v1.internal.AgentSnapshot.Phase
 	(*RegisterAgent)(nil),                // 1: corral.v1.internal.RegisterAgent
@@ -3163,81 +3260,83 @@ var file_corral_v1_internal_proto_goTypes = []any{
 	(*FrameworkCheckpoint)(nil),          // 32: corral.v1.internal.FrameworkCheckpoint
 	(*ExecutorCheckpoint)(nil),           // 33: corral.v1.internal.ExecutorCheckpoint
 	(*TaskCheckpoint)(nil),               // 34: corral.v1.internal.TaskCheckpoint
-	(*RegistryAgent)(nil),                // 35: corral.v1.internal.RegistryAgent
-	(*RoleState_Quota)(nil),              // 36: corral.v1.internal.RoleState.Quota
-	nil,                                  // 37: corral.v1.internal.RoleState.WeightsEntry
-	nil,                                  // 38: corral.v1.internal.RoleState.QuotasEntry
-	nil,                                  // 39: corral.v1.internal.RoleState.Quota.GuaranteeEntry
-	nil,                                  // 40: corral.v1.internal.RoleState.Quota.LimitEntry
-	(*AgentSnapshot_Executor)(nil),       // 41: corral.v1.internal.AgentSnapshot.Executor
-	(*AgentSnapshot_AgentTask)(nil),      // 42: corral.v1.internal.AgentSnapshot.AgentTask
-	(*MaintenanceState_AgentDrain)(nil),  // 43: corral.v1.internal.MaintenanceState.AgentDrain
-	(*corralpb.AgentInfo)(nil),           // 44: corral.v1.AgentInfo
-	(*corralpb.Task)(nil),                // 45: corral.v1.Task
-	(*corralpb.ExecutorInfo)(nil),        // 46: corral.v1.ExecutorInfo
-	(*corralpb.FrameworkInfo)(nil),       // 47: corral.v1.FrameworkInfo
-	(*corralpb.FrameworkID)(nil),         // 48: corral.v1.FrameworkID
-	(*corralpb.TaskStatus)(nil),          // 49: corral.v1.TaskStatus
-	(corralpb.TaskState)(0),              // 50: corral.v1.TaskState
-	(*corralpb.ExecutorID)(nil),          // 51: corral.v1.ExecutorID
-	(*corralpb.AgentID)(nil),             // 52: corral.v1.AgentID
-	(*corralpb.MasterInfo)(nil),          // 53: corral.v1.MasterInfo
-	(*corralpb.TaskInfo)(nil),            // 54: corral.v1.TaskInfo
-	(*corralpb.TaskGroupInfo)(nil),       // 55: corral.v1.TaskGroupInfo
-	(*corralpb.TaskID)(nil),              // 56: corral.v1.TaskID
-	(*corralpb.KillPolicy)(nil),          // 57: corral.v1.KillPolicy
-	(*corralpb.DurationInfo)(nil),        // 58: corral.v1.DurationInfo
-	(*corralpb.Resource)(nil),            // 59: corral.v1.Resource
-	(*corralpb.DrainInfo)(nil),           // 60: corral.v1.DrainInfo
-	(*corralpb.Offer)(nil),               // 61: corral.v1.Offer
-	(*schedulerpb.OfferConstraints)(nil), // 62: corral.v1.scheduler.OfferConstraints
-	(*maintenancepb.Schedule)(nil),       // 63: corral.v1.maintenance.Schedule
-	(*corralpb.MachineID)(nil),           // 64: corral.v1.MachineID
-	(*schedulerpb.Call)(nil),             // 65: corral.v1.scheduler.Call
-	(*masterpb.Call)(nil),                // 66: corral.v1.master.Call
-	(*executorpb.Call)(nil),              // 67: corral.v1.executor.Call
-	(*schedulerpb.Event)(nil),            // 68: corral.v1.scheduler.Event
-	(*masterpb.Response)(nil),            // 69: corral.v1.master.Response
-	(*masterpb.Event)(nil),               // 70: corral.v1.master.Event
-	(*executorpb.Event)(nil),             // 71: corral.v1.executor.Event
+	(*Credentials)(nil),                  // 35: corral.v1.internal.Credentials
+	(*RegistryAgent)(nil),                // 36: corral.v1.internal.RegistryAgent
+	(*RoleState_Quota)(nil),              // 37: corral.v1.internal.RoleState.Quota
+	nil,                                  // 38: corral.v1.internal.RoleState.WeightsEntry
+	nil,                                  // 39: corral.v1.internal.RoleState.QuotasEntry
+	nil,                                  // 40: corral.v1.internal.RoleState.Quota.GuaranteeEntry
+	nil,                                  // 41: corral.v1.internal.RoleState.Quota.LimitEntry
+	(*AgentSnapshot_Executor)(nil),       // 42: corral.v1.internal.AgentSnapshot.Executor
+	(*AgentSnapshot_AgentTask)(nil),      // 43: corral.v1.internal.AgentSnapshot.AgentTask
+	(*MaintenanceState_AgentDrain)(nil),  // 44: corral.v1.internal.MaintenanceState.AgentDrain
+	(*corralpb.AgentInfo)(nil),           // 45: corral.v1.AgentInfo
+	(*corralpb.Task)(nil),                // 46: corral.v1.Task
+	(*corralpb.ExecutorInfo)(nil),        // 47: corral.v1.ExecutorInfo
+	(*corralpb.FrameworkInfo)(nil),       // 48: corral.v1.FrameworkInfo
+	(*corralpb.FrameworkID)(nil),         // 49: corral.v1.FrameworkID
+	(*corralpb.TaskStatus)(nil),          // 50: corral.v1.TaskStatus
+	(corralpb.TaskState)(0),              // 51: corral.v1.TaskState
+	(*corralpb.ExecutorID)(nil),          // 52: corral.v1.ExecutorID
+	(*corralpb.AgentID)(nil),             // 53: corral.v1.AgentID
+	(*corralpb.MasterInfo)(nil),          // 54: corral.v1.MasterInfo
+	(*corralpb.TaskInfo)(nil),            // 55: corral.v1.TaskInfo
+	(*corralpb.TaskGroupInfo)(nil),       // 56: corral.v1.TaskGroupInfo
+	(*corralpb.TaskID)(nil),              // 57: corral.v1.TaskID
+	(*corralpb.KillPolicy)(nil),          // 58: corral.v1.KillPolicy
+	(*corralpb.DurationInfo)(nil),        // 59: corral.v1.DurationInfo
+	(*corralpb.Resource)(nil),            // 60: corral.v1.Resource
+	(*corralpb.DrainInfo)(nil),           // 61: corral.v1.DrainInfo
+	(*corralpb.Offer)(nil),               // 62: corral.v1.Offer
+	(*schedulerpb.OfferConstraints)(nil), // 63: corral.v1.scheduler.OfferConstraints
+	(*maintenancepb.Schedule)(nil),       // 64: corral.v1.maintenance.Schedule
+	(*corralpb.MachineID)(nil),           // 65: corral.v1.MachineID
+	(*corralpb.Credential)(nil),          // 66: corral.v1.Credential
+	(*schedulerpb.Call)(nil),             // 67: corral.v1.scheduler.Call
+	(*masterpb.Call)(nil),                // 68: corral.v1.master.Call
+	(*executorpb.Call)(nil),              // 69: corral.v1.executor.Call
+	(*schedulerpb.Event)(nil),            // 70: corral.v1.scheduler.Event
+	(*masterpb.Response)(nil),            // 71: corral.v1.master.Response
+	(*masterpb.Event)(nil),               // 72: corral.v1.master.Event
+	(*executorpb.Event)(nil),             // 73: corral.v1.executor.Event
 }
 var file_corral_v1_internal_proto_depIdxs = []int32{
-	44,  // 0: corral.v1.internal.RegisterAgent.agent_info:type_name -> corral.v1.AgentInfo
-	44,  // 1: corral.v1.internal.ReregisterAgent.agent_info:type_name -> corral.v1.AgentInfo
-	45,  // 2: corral.v1.internal.ReregisterAgent.tasks:type_name -> corral.v1.Task
-	46,  // 3: corral.v1.internal.ReregisterAgent.executors:type_name -> corral.v1.ExecutorInfo
-	47,  // 4: corral.v1.internal.ReregisterAgent.frameworks:type_name -> corral.v1.FrameworkInfo
-	48,  // 5: corral.v1.internal.StatusUpdate.framework_id:type_name -> corral.v1.FrameworkID
-	49,  // 6: corral.v1.internal.StatusUpdate.status:type_name -> corral.v1.TaskStatus
-	50,  // 7: corral.v1.internal.StatusUpdate.latest_state:type_name -> corral.v1.TaskState
-	48,  // 8: corral.v1.internal.ExecutorToFramework.framework_id:type_name -> corral.v1.FrameworkID
-	51,  // 9: corral.v1.internal.ExecutorToFramework.executor_id:type_name -> corral.v1.ExecutorID
-	48,  // 10: corral.v1.internal.ExecutorExited.framework_id:type_name -> corral.v1.FrameworkID
-	51,  // 11: corral.v1.internal.ExecutorExited.executor_id:type_name -> corral.v1.ExecutorID
+	45,  // 0: corral.v1.internal.RegisterAgent.agent_info:type_name -> corral.v1.AgentInfo
+	45,  // 1: corral.v1.internal.ReregisterAgent.agent_info:type_name -> corral.v1.AgentInfo
+	46,  // 2: corral.v1.internal.ReregisterAgent.tasks:type_name -> corral.v1.Task
+	47,  // 3: corral.v1.internal.ReregisterAgent.executors:type_name -> corral.v1.ExecutorInfo
+	48,  // 4: corral.v1.internal.ReregisterAgent.frameworks:type_name -> corral.v1.FrameworkInfo
+	49,  // 5: corral.v1.internal.StatusUpdate.framework_id:type_name -> corral.v1.FrameworkID
+	50,  // 6: corral.v1.internal.StatusUpdate.status:type_name -> corral.v1.TaskStatus
+	51,  // 7: corral.v1.internal.StatusUpdate.latest_state:type_name -> corral.v1.TaskState
+	49,  // 8: corral.v1.internal.ExecutorToFramework.framework_id:type_name -> corral.v1.FrameworkID
+	52,  // 9: corral.v1.internal.ExecutorToFramework.executor_id:type_name -> corral.v1.ExecutorID
+	49,  // 10: corral.v1.internal.ExecutorExited.framework_id:type_name -> corral.v1.FrameworkID
+	52,  // 11: corral.v1.internal.ExecutorExited.executor_id:type_name -> corral.v1.ExecutorID
 	1,   // 12: corral.v1.internal.AgentMessage.register_agent:type_name -> corral.v1.internal.RegisterAgent
 	2,   // 13: corral.v1.internal.AgentMessage.reregister_agent:type_name -> corral.v1.internal.ReregisterAgent
 	3,   // 14: corral.v1.internal.AgentMessage.status_update:type_name -> corral.v1.internal.StatusUpdate
 	4,   // 15: corral.v1.internal.AgentMessage.executor_message:type_name -> corral.v1.internal.ExecutorToFramework
 	5,   // 16: corral.v1.internal.AgentMessage.executor_exited:type_name -> corral.v1.internal.ExecutorExited
 	6,   // 17: corral.v1.internal.AgentMessage.pong:type_name -> corral.v1.internal.Pong
-	52,  // 18: corral.v1.internal.AgentRegistered.agent_id:type_name -> corral.v1.AgentID
-	53,  // 19: corral.v1.internal.AgentRegistered.master_info:type_name -> corral.v1.MasterInfo
-	47,  // 20: corral.v1.internal.RunTask.framework:type_name -> corral.v1.FrameworkInfo
-	54,  // 21: corral.v1.internal.RunTask.task:type_name -> corral.v1.TaskInfo
-	47,  // 22: corral.v1.internal.RunTaskGroup.framework:type_name -> corral.v1.FrameworkInfo
-	46,  // 23: corral.v1.internal.RunTaskGroup.executor:type_name -> corral.v1.ExecutorInfo
-	55,  // 24: corral.v1.internal.RunTaskGroup.task_group:type_name -> corral.v1.TaskGroupInfo
-	48,  // 25: corral.v1.internal.KillTask.framework_id:type_name -> corral.v1.FrameworkID
-	56,  // 26: corral.v1.internal.KillTask.task_id:type_name -> corral.v1.TaskID
-	57,  // 27: corral.v1.internal.KillTask.kill_policy:type_name -> corral.v1.KillPolicy
-	58,  // 28: corral.v1.internal.KillTask.max_grace_period:type_name -> corral.v1.DurationInfo
-	48,  // 29: corral.v1.internal.StatusUpdateAcknowledgement.framework_id:type_name -> corral.v1.FrameworkID
-	56,  // 30: corral.v1.internal.StatusUpdateAcknowledgement.task_id:type_name -> corral.v1.TaskID
-	48,  // 31: corral.v1.internal.FrameworkToExecutor.framework_id:type_name -> corral.v1.FrameworkID
-	51,  // 32: corral.v1.internal.FrameworkToExecutor.executor_id:type_name -> corral.v1.ExecutorID
-	48,  // 33: corral.v1.internal.ShutdownExecutor.framework_id:type_name -> corral.v1.FrameworkID
-	51,  // 34: corral.v1.internal.ShutdownExecutor.executor_id:type_name -> corral.v1.ExecutorID
-	48,  // 35: corral.v1.internal.ShutdownFramework.framework_id:type_name -> corral.v1.FrameworkID
+	53,  // 18: corral.v1.internal.AgentRegistered.agent_id:type_name -> corral.v1.AgentID
+	54,  // 19: corral.v1.internal.AgentRegistered.master_info:type_name -> corral.v1.MasterInfo
+	48,  // 20: corral.v1.internal.RunTask.framework:type_name -> corral.v1.FrameworkInfo
+	55,  // 21: corral.v1.internal.RunTask.task:type_name -> corral.v1.TaskInfo
+	48,  // 22: corral.v1.internal.RunTaskGroup.framework:type_name -> corral.v1.FrameworkInfo
+	47,  // 23: corral.v1.internal.RunTaskGroup.executor:type_name -> corral.v1.ExecutorInfo
+	56,  // 24: corral.v1.internal.RunTaskGroup.task_group:type_name -> corral.v1.TaskGroupInfo
+	49,  // 25: corral.v1.internal.KillTask.framework_id:type_name -> corral.v1.FrameworkID
+	57,  // 26: corral.v1.internal.KillTask.task_id:type_name -> corral.v1.TaskID
+	58,  // 27: corral.v1.internal.KillTask.kill_policy:type_name -> corral.v1.KillPolicy
+	59,  // 28: corral.v1.internal.KillTask.max_grace_period:type_name -> corral.v1.DurationInfo
+	49,  // 29: corral.v1.internal.StatusUpdateAcknowledgement.framework_id:type_name -> corral.v1.FrameworkID
+	57,  // 30: corral.v1.internal.StatusUpdateAcknowledgement.task_id:type_name -> corral.v1.TaskID
+	49,  // 31: corral.v1.internal.FrameworkToExecutor.framework_id:type_name -> corral.v1.FrameworkID
+	52,  // 32: corral.v1.internal.FrameworkToExecutor.executor_id:type_name -> corral.v1.ExecutorID
+	49,  // 33: corral.v1.internal.ShutdownExecutor.framework_id:type_name -> corral.v1.FrameworkID
+	52,  // 34: corral.v1.internal.ShutdownExecutor.executor_id:type_name -> corral.v1.ExecutorID
+	49,  // 35: corral.v1.internal.ShutdownFramework.framework_id:type_name -> corral.v1.FrameworkID
 	8,   // 36: corral.v1.internal.MasterMessage.registered:type_name -> corral.v1.internal.AgentRegistered
 	9,   // 37: corral.v1.internal.MasterMessage.run_task:type_name -> corral.v1.internal.RunTask
 	10,  // 38: corral.v1.internal.MasterMessage.run_task_group:type_name -> corral.v1.internal.RunTaskGroup
@@ -3249,77 +3348,78 @@ var file_corral_v1_internal_proto_depIdxs = []int32{
 	16,  // 44: corral.v1.internal.MasterMessage.ping:type_name -> corral.v1.internal.Ping
 	17,  // 45: corral.v1.internal.MasterMessage.refused:type_name -> corral.v1.internal.AgentRefused
 	19,  // 46: corral.v1.internal.MasterMessage.framework_resubscribed:type_name -> corral.v1.internal.FrameworkResubscribed
-	48,  // 47: corral.v1.internal.FrameworkResubscribed.framework_id:type_name -> corral.v1.FrameworkID
-	44,  // 48: corral.v1.internal.AgentState.agent_info:type_name -> corral.v1.AgentInfo
-	59,  // 49: corral.v1.internal.AgentState.total:type_name -> corral.v1.Resource
-	59,  // 50: corral.v1.internal.AgentState.allocated:type_name -> corral.v1.Resource
-	60,  // 51: corral.v1.internal.AgentState.drain_info:type_name -> corral.v1.DrainInfo
-	59,  // 52: corral.v1.internal.AgentState.offered:type_name -> corral.v1.Resource
-	46,  // 53: corral.v1.internal.AgentState.executors:type_name -> corral.v1.ExecutorInfo
-	47,  // 54: corral.v1.internal.FrameworkState.framework_info:type_name -> corral.v1.FrameworkInfo
-	59,  // 55: corral.v1.internal.FrameworkState.allocated:type_name -> corral.v1.Resource
-	59,  // 56: corral.v1.internal.FrameworkState.offered:type_name -> corral.v1.Resource
-	61,  // 57: corral.v1.internal.FrameworkState.offers:type_name -> corral.v1.Offer
-	62,  // 58: corral.v1.internal.FrameworkState.offer_constraints:type_name -> corral.v1.scheduler.OfferConstraints
-	53,  // 59: corral.v1.internal.ClusterState.master_info:type_name -> corral.v1.MasterInfo
+	49,  // 47: corral.v1.internal.FrameworkResubscribed.framework_id:type_name -> corral.v1.FrameworkID
+	45,  // 48: corral.v1.internal.AgentState.agent_info:type_name -> corral.v1.AgentInfo
+	60,  // 49: corral.v1.internal.AgentState.total:type_name -> corral.v1.Resource
+	60,  // 50: corral.v1.internal.AgentState.allocated:type_name -> corral.v1.Resource
+	61,  // 51: corral.v1.internal.AgentState.drain_info:type_name -> corral.v1.DrainInfo
+	60,  // 52: corral.v1.internal.AgentState.offered:type_name -> corral.v1.Resource
+	47,  // 53: corral.v1.internal.AgentState.executors:type_name -> corral.v1.ExecutorInfo
+	48,  // 54: corral.v1.internal.FrameworkState.framework_info:type_name -> corral.v1.FrameworkInfo
+	60,  // 55: corral.v1.internal.FrameworkState.allocated:type_name -> corral.v1.Resource
+	60,  // 56: corral.v1.internal.FrameworkState.offered:type_name -> corral.v1.Resource
+	62,  // 57: corral.v1.internal.FrameworkState.offers:type_name -> corral.v1.Offer
+	63,  // 58: corral.v1.internal.FrameworkState.offer_constraints:type_name -> corral.v1.scheduler.OfferConstraints
+	54,  // 59: corral.v1.internal.ClusterState.master_info:type_name -> corral.v1.MasterInfo
 	20,  // 60: corral.v1.internal.ClusterState.agents:type_name -> corral.v1.internal.AgentState
 	21,  // 61: corral.v1.internal.ClusterState.frameworks:type_name -> corral.v1.internal.FrameworkState
-	45,  // 62: corral.v1.internal.ClusterState.tasks:type_name -> corral.v1.Task
-	45,  // 63: corral.v1.internal.ClusterState.completed_tasks:type_name -> corral.v1.Task
-	37,  // 64: corral.v1.internal.RoleState.weights:type_name -> corral.v1.internal.RoleState.WeightsEntry
-	38,  // 65: corral.v1.internal.RoleState.quotas:type_name -> corral.v1.internal.RoleState.QuotasEntry
-	44,  // 66: corral.v1.internal.AgentSnapshot.agent_info:type_name -> corral.v1.AgentInfo
-	59,  // 67: corral.v1.internal.AgentSnapshot.total:type_name -> corral.v1.Resource
-	47,  // 68: corral.v1.internal.AgentSnapshot.frameworks:type_name -> corral.v1.FrameworkInfo
-	41,  // 69: corral.v1.internal.AgentSnapshot.executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
-	42,  // 70: corral.v1.internal.AgentSnapshot.tasks:type_name -> corral.v1.internal.AgentSnapshot.AgentTask
-	45,  // 71: corral.v1.internal.AgentSnapshot.completed_tasks:type_name -> corral.v1.Task
-	41,  // 72: corral.v1.internal.AgentSnapshot.completed_executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
-	59,  // 73: corral.v1.internal.AgentSnapshot.used:type_name -> corral.v1.Resource
-	47,  // 74: corral.v1.internal.AgentSnapshot.completed_frameworks:type_name -> corral.v1.FrameworkInfo
-	63,  // 75: corral.v1.internal.MaintenanceState.schedule:type_name -> corral.v1.maintenance.Schedule
-	64,  // 76: corral.v1.internal.MaintenanceState.down_machines:type_name -> corral.v1.MachineID
-	43,  // 77: corral.v1.internal.MaintenanceState.drains:type_name -> corral.v1.internal.MaintenanceState.AgentDrain
-	48,  // 78: corral.v1.internal.ReadFileRequest.framework_id:type_name -> corral.v1.FrameworkID
-	56,  // 79: corral.v1.internal.ReadFileRequest.task_id:type_name -> corral.v1.TaskID
-	44,  // 80: corral.v1.internal.AgentCheckpoint.info:type_name -> corral.v1.AgentInfo
-	47,  // 81: corral.v1.internal.FrameworkCheckpoint.info:type_name -> corral.v1.FrameworkInfo
-	46,  // 82: corral.v1.internal.ExecutorCheckpoint.info:type_name -> corral.v1.ExecutorInfo
-	54,  // 83: corral.v1.internal.TaskCheckpoint.info:type_name -> corral.v1.TaskInfo
-	50,  // 84: corral.v1.internal.TaskCheckpoint.state:type_name -> corral.v1.TaskState
-	49,  // 85: corral.v1.internal.TaskCheckpoint.latest:type_name -> corral.v1.TaskStatus
-	49,  // 86: corral.v1.internal.TaskCheckpoint.pending:type_name -> corral.v1.TaskStatus
-	44,  // 87: corral.v1.internal.RegistryAgent.info:type_name -> corral.v1.AgentInfo
-	39,  // 88: corral.v1.internal.RoleState.Quota.guarantee:type_name -> corral.v1.internal.RoleState.Quota.GuaranteeEntry
-	40,  // 89: corral.v1.internal.RoleState.Quota.limit:type_name -> corral.v1.internal.RoleState.Quota.LimitEntry
-	36,  // 90: corral.v1.internal.RoleState.QuotasEntry.value:type_name -> corral.v1.internal.RoleState.Quota
-	46,  // 91: corral.v1.internal.AgentSnapshot.Executor.info:type_name -> corral.v1.ExecutorInfo
-	45,  // 92: corral.v1.internal.AgentSnapshot.AgentTask.task:type_name -> corral.v1.Task
-	0,   // 93: corral.v1.internal.AgentSnapshot.AgentTask.phase:type_name -> corral.v1.internal.AgentSnapshot.Phase
-	60,  // 94: corral.v1.internal.MaintenanceState.AgentDrain.info:type_name -> corral.v1.DrainInfo
-	65,  // 95: corral.v1.internal.SchedulerService.Subscribe:input_type -> corral.v1.scheduler.Call
-	65,  // 96: corral.v1.internal.SchedulerService.Call:input_type -> corral.v1.scheduler.Call
-	7,   // 97: corral.v1.internal.AgentService.Connect:input_type -> corral.v1.internal.AgentMessage
-	66,  // 98: corral.v1.internal.OperatorService.Call:input_type -> corral.v1.master.Call
-	66,  // 99: corral.v1.internal.OperatorService.Subscribe:input_type -> corral.v1.master.Call
-	23,  // 100: corral.v1.internal.OperatorService.GetState:input_type -> corral.v1.internal.GetClusterState
-	67,  // 101: corral.v1.internal.ExecutorService.Subscribe:input_type -> corral.v1.executor.Call
-	67,  // 102: corral.v1.internal.ExecutorService.Call:input_type -> corral.v1.executor.Call
-	28,  // 103: corral.v1.internal.SandboxService.ReadFile:input_type -> corral.v1.internal.ReadFileRequest
-	68,  // 104: corral.v1.internal.SchedulerService.Subscribe:output_type -> corral.v1.scheduler.Event
-	27,  // 105: corral.v1.internal.SchedulerService.Call:output_type -> corral.v1.internal.CallResponse
-	18,  // 106: corral.v1.internal.AgentService.Connect:output_type -> corral.v1.internal.MasterMessage
-	69,  // 107: corral.v1.internal.OperatorService.Call:output_type -> corral.v1.master.Response
-	70,  // 108: corral.v1.internal.OperatorService.Subscribe:output_type -> corral.v1.master.Event
-	22,  // 109: corral.v1.internal.OperatorService.GetState:output_type -> corral.v1.internal.ClusterState
-	71,  // 110: corral.v1.internal.ExecutorService.Subscribe:output_type -> corral.v1.executor.Event
-	27,  // 111: corral.v1.internal.ExecutorService.Call:output_type -> corral.v1.internal.CallResponse
-	29,  // 112: corral.v1.internal.SandboxService.ReadFile:output_type -> corral.v1.internal.ReadFileResponse
-	104, // [104:113] is the sub-list for method output_type
-	95,  // [95:104] is the sub-list for method input_type
-	95,  // [95:95] is the sub-list for extension type_name
-	95,  // [95:95] is the sub-list for extension extendee
-	0,   // [0:95] is the sub-list for field type_name
+	46,  // 62: corral.v1.internal.ClusterState.tasks:type_name -> corral.v1.Task
+	46,  // 63: corral.v1.internal.ClusterState.completed_tasks:type_name -> corral.v1.Task
+	38,  // 64: corral.v1.internal.RoleState.weights:type_name -> corral.v1.internal.RoleState.WeightsEntry
+	39,  // 65: corral.v1.internal.RoleState.quotas:type_name -> corral.v1.internal.RoleState.QuotasEntry
+	45,  // 66: corral.v1.internal.AgentSnapshot.agent_info:type_name -> corral.v1.AgentInfo
+	60,  // 67: corral.v1.internal.AgentSnapshot.total:type_name -> corral.v1.Resource
+	48,  // 68: corral.v1.internal.AgentSnapshot.frameworks:type_name -> corral.v1.FrameworkInfo
+	42,  // 69: corral.v1.internal.AgentSnapshot.executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
+	43,  // 70: corral.v1.internal.AgentSnapshot.tasks:type_name -> corral.v1.internal.AgentSnapshot.AgentTask
+	46,  // 71: corral.v1.internal.AgentSnapshot.completed_tasks:type_name -> corral.v1.Task
+	42,  // 72: corral.v1.internal.AgentSnapshot.completed_executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
+	60,  // 73: corral.v1.internal.AgentSnapshot.used:type_name -> corral.v1.Resource
+	48,  // 74: corral.v1.internal.AgentSnapshot.completed_frameworks:type_name -> corral.v1.FrameworkInfo
+	64,  // 75: corral.v1.internal.MaintenanceState.schedule:type_name -> corral.v1.maintenance.Schedule
+	65,  // 76: corral.v1.internal.MaintenanceState.down_machines:type_name -> corral.v1.MachineID
+	44,  // 77: corral.v1.internal.MaintenanceState.drains:type_name -> corral.v1.internal.MaintenanceState.AgentDrain
+	49,  // 78: corral.v1.internal.ReadFileRequest.framework_id:type_name -> corral.v1.FrameworkID
+	57,  // 79: corral.v1.internal.ReadFileRequest.task_id:type_name -> corral.v1.TaskID
+	45,  // 80: corral.v1.internal.AgentCheckpoint.info:type_name -> corral.v1.AgentInfo
+	48,  // 81: corral.v1.internal.FrameworkCheckpoint.info:type_name -> corral.v1.FrameworkInfo
+	47,  // 82: corral.v1.internal.ExecutorCheckpoint.info:type_name -> corral.v1.ExecutorInfo
+	55,  // 83: corral.v1.internal.TaskCheckpoint.info:type_name -> corral.v1.TaskInfo
+	51,  // 84: corral.v1.internal.TaskCheckpoint.state:type_name -> corral.v1.TaskState
+	50,  // 85: corral.v1.internal.TaskCheckpoint.latest:type_name -> corral.v1.TaskStatus
+	50,  // 86: corral.v1.internal.TaskCheckpoint.pending:type_name -> corral.v1.TaskStatus
+	66,  // 87: corral.v1.internal.Credentials.credentials:type_name -> corral.v1.Credential
+	45,  // 88: corral.v1.internal.RegistryAgent.info:type_name -> corral.v1.AgentInfo
+	40,  // 89: corral.v1.internal.RoleState.Quota.guarantee:type_name -> corral.v1.internal.RoleState.Quota.GuaranteeEntry
+	41,  // 90: corral.v1.internal.RoleState.Quota.limit:type_name -> corral.v1.internal.RoleState.Quota.LimitEntry
+	37,  // 91: corral.v1.internal.RoleState.QuotasEntry.value:type_name -> corral.v1.internal.RoleState.Quota
+	47,  // 92: corral.v1.internal.AgentSnapshot.Executor.info:type_name -> corral.v1.ExecutorInfo
+	46,  // 93: corral.v1.internal.AgentSnapshot.AgentTask.task:type_name -> corral.v1.Task
+	0,   // 94: corral.v1.internal.AgentSnapshot.AgentTask.phase:type_name -> corral.v1.internal.AgentSnapshot.Phase
+	61,  // 95: corral.v1.internal.MaintenanceState.AgentDrain.info:type_name -> corral.v1.DrainInfo
+	67,  // 96: corral.v1.internal.SchedulerService.Subscribe:input_type -> corral.v1.scheduler.Call
+	67,  // 97: corral.v1.internal.SchedulerService.Call:input_type -> corral.v1.scheduler.Call
+	7,   // 98: corral.v1.internal.AgentService.Connect:input_type -> corral.v1.internal.AgentMessage
+	68,  // 99: corral.v1.internal.OperatorService.Call:input_type -> corral.v1.master.Call
+	68,  // 100: corral.v1.internal.OperatorService.Subscribe:input_type -> corral.v1.master.Call
+	23,  // 101: corral.v1.internal.OperatorService.GetState:input_type -> corral.v1.internal.GetClusterState
+	69,  // 102: corral.v1.internal.ExecutorService.Subscribe:input_type -> corral.v1.executor.Call
+	69,  // 103: corral.v1.internal.ExecutorService.Call:input_type -> corral.v1.executor.Call
+	28,  // 104: corral.v1.internal.SandboxService.ReadFile:input_type -> corral.v1.internal.ReadFileRequest
+	70,  // 105: corral.v1.internal.SchedulerService.Subscribe:output_type -> corral.v1.scheduler.Event
+	27,  // 106: corral.v1.internal.SchedulerService.Call:output_type -> corral.v1.internal.CallResponse
+	18,  // 107: corral.v1.internal.AgentService.Connect:output_type -> corral.v1.internal.MasterMessage
+	71,  // 108: corral.v1.internal.OperatorService.Call:output_type -> corral.v1.master.Response
+	72,  // 109: corral.v1.internal.OperatorService.Subscribe:output_type -> corral.v1.master.Event
+	22,  // 110: corral.v1.internal.OperatorService.GetState:output_type -> corral.v1.internal.ClusterState
+	73,  // 111: corral.v1.internal.ExecutorService.Subscribe:output_type -> corral.v1.executor.Event
+	27,  // 112: corral.v1.internal.ExecutorService.Call:output_type -> corral.v1.internal.CallResponse
+	29,  // 113: corral.v1.internal.SandboxService.ReadFile:output_type -> corral.v1.internal.ReadFileResponse
+	105, // [105:114] is the sub-list for method output_type
+	96,  // [96:105] is the sub-list for method input_type
+	96,  // [96:96] is the sub-list for extension type_name
+	96,  // [96:96] is the sub-list for extension extendee
+	0,   // [0:96] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_internal_proto_init() }
@@ -3354,7 +3454,7 @@ func file_corral_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_internal_proto_rawDesc), len(file_corral_v1_internal_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   43,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

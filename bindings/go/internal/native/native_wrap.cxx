@@ -552,7 +552,7 @@ bool _wrap_WaitForClosing_native_e24bd09989885471(double _swig_go_0) {
 }
 
 
-corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long long _swig_go_0, _gostring_ _swig_go_1, _gostring_ _swig_go_2, bool _swig_go_3, double _swig_go_4, double _swig_go_5, double _swig_go_6) {
+corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long long _swig_go_0, _gostring_ _swig_go_1, _gostring_ _swig_go_2, bool _swig_go_3, double _swig_go_4, double _swig_go_5, double _swig_go_6, _gostring_ _swig_go_7, _gostring_ _swig_go_8) {
   int64_t arg1 ;
   std::string *arg2 = 0 ;
   std::string *arg3 = 0 ;
@@ -560,6 +560,8 @@ corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long l
   double arg5 ;
   double arg6 ;
   double arg7 ;
+  std::string *arg8 = 0 ;
+  std::string *arg9 = 0 ;
   corral::gobinding::Scheduler *result = 0 ;
   corral::gobinding::Scheduler *_swig_go_result;
   
@@ -577,7 +579,15 @@ corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long l
   arg6 = (double)_swig_go_5; 
   arg7 = (double)_swig_go_6; 
   
-  result = (corral::gobinding::Scheduler *)new corral::gobinding::Scheduler(arg1,(std::string const &)*arg2,(std::string const &)*arg3,arg4,arg5,arg6,arg7);
+  std::string arg8_str(_swig_go_7.p, _swig_go_7.n);
+  arg8 = &arg8_str;
+  
+  
+  std::string arg9_str(_swig_go_8.p, _swig_go_8.n);
+  arg9 = &arg9_str;
+  
+  
+  result = (corral::gobinding::Scheduler *)new corral::gobinding::Scheduler(arg1,(std::string const &)*arg2,(std::string const &)*arg3,arg4,arg5,arg6,arg7,(std::string const &)*arg8,(std::string const &)*arg9);
   *(corral::gobinding::Scheduler **)&_swig_go_result = (corral::gobinding::Scheduler *)result; 
   return _swig_go_result;
 }

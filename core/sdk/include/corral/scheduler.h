@@ -59,6 +59,13 @@ struct SchedulerDriverOptions {
   // With a zk:// master URL: the session timeout of the driver's own
   // ZooKeeper session, which it uses only to find the leader.
   double zk_session_timeout = 10.0;
+  // The credential the driver authenticates with (HTTP Basic, as gRPC
+  // metadata on every call) where the master's --authenticate_frameworks is
+  // on. Empty principal: CORRAL_PRINCIPAL and CORRAL_SECRET, or the file
+  // CORRAL_CREDENTIAL names, if set; else none. An empty
+  // FrameworkInfo.principal is filled with it.
+  std::string principal;
+  std::string secret;
 };
 
 class SchedulerDriver {

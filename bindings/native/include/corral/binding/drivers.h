@@ -98,6 +98,10 @@ struct SchedulerOptions {
   double reconnect_backoff_min = 0.1;     // seconds
   double reconnect_backoff_max = 2.0;
   double call_timeout = 30.0;
+  // Authentication (SchedulerDriverOptions::principal and secret): empty
+  // principal reads CORRAL_PRINCIPAL/CORRAL_SECRET or CORRAL_CREDENTIAL.
+  std::string principal;
+  std::string secret;
 };
 
 class SchedulerDriver {

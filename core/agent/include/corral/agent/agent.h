@@ -34,6 +34,9 @@ struct AgentOptions {
   // "host:port" of the master, or zk://host:port[,...]/path to follow the
   // leader elected through ZooKeeper (reregistering on every change).
   std::string master;
+  // The Authorization value the agent presents to the master (HTTP Basic
+  // of its --credential, as gRPC metadata); empty: none.
+  std::string master_authorization;
   std::string work_dir = "/tmp/corral-agent";
   std::string hostname = "localhost";
   std::string ip = "127.0.0.1";      // where executors reach the agent
@@ -422,6 +425,7 @@ class Agent {
   Resources total_;
   v1::AgentInfo info_;
   std::string agent_id_;
+  std::string agent_secret_;  // issued with agent_id_: proves a reregistration is ours
   bool registered_ = false;
   bool stopping_ = false;
   std::atomic<bool> paused_{false};

@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "corral/http/recordio.h"
+#include "corral/auth/policy.h"
 #include "corral/http/server.h"
 #include "google/protobuf/message.h"
 
@@ -40,6 +41,10 @@ std::string Serialize(const google::protobuf::Message& m, Format f);
 // values of the wrong type are errors naming the field.
 absl::Status Parse(const std::string& body, Format f, google::protobuf::Message* m);
 Response Error(int status, const std::string& message);
+// Authentication at the edge: sets *principal (nullopt where `access` needs
+// none) or returns the 401, with its WWW-Authenticate challenge.
+std::optional<Response> Authenticate(const auth::AuthenticationPolicy& policy, auth::Access access, const Request& req,
+                                     std::optional<std::string>* principal);
 // The checks every POST API makes first: the method (405), a Content-Type
 // (400) of JSON or protobuf (415). Sets *format, or returns the refusal.
 std::optional<Response> CheckPost(const Request& req, Format* format);

@@ -33,6 +33,7 @@ struct Request {
   std::map<std::string, std::string> headers;                   // names lowercased
   std::string body;
   bool keep_alive = true;
+  std::string peer;  // the client's address, for logs
 
   // The header's value, or "" when absent; `name` in lowercase.
   const std::string& header(const std::string& name) const;

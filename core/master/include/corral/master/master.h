@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "corral/auth/credentials.h"
+#include "corral/auth/policy.h"
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/resources.h"
@@ -60,6 +62,10 @@ struct MasterOptions {
   // The daemon's flags (name -> value), as /flags and GET_FLAGS show them;
   // empty: derived from the options above.
   std::map<std::string, std::string> flags;
+  // Who must authenticate (HTTP Basic, or the same header as gRPC
+  // metadata); see docs/security.md. The servers check it at the edge and
+  // hand the master the principal they proved.
+  auth::AuthenticationPolicy authentication;
 };
 
 // Where a framework's events go: one per subscription (gRPC or HTTP stream).
@@ -104,15 +110,21 @@ class Master {
   // --- scheduler API (any thread) ---
   // Validates and subscribes. On success SUBSCRIBED has already been queued
   // to `sink`. On error nothing is sent and the status names the problem.
-  absl::StatusOr<std::string> Subscribe(const v1::scheduler::Call& call, std::shared_ptr<SchedulerSink> sink);
+  // `principal` is the one the caller authenticated as (nullopt where
+  // frameworks need not authenticate): FrameworkInfo.principal must be it.
+  absl::StatusOr<std::string> Subscribe(const v1::scheduler::Call& call, std::shared_ptr<SchedulerSink> sink,
+                                        const std::optional<std::string>& principal = std::nullopt);
   // Every call but SUBSCRIBE. Bad calls return an error; a bad task inside
-  // a valid ACCEPT becomes a TASK_ERROR update instead.
-  absl::Status HandleCall(const v1::scheduler::Call& call);
+  // a valid ACCEPT becomes a TASK_ERROR update instead. An authenticated
+  // `principal` must be the framework's (PERMISSION_DENIED otherwise).
+  absl::Status HandleCall(const v1::scheduler::Call& call, const std::optional<std::string>& principal = std::nullopt);
   // The subscription stream of `sink` ended (client went away).
   void SubscriberGone(const std::string& framework_id, SchedulerSink* sink);
 
   // --- agents (any thread) ---
-  uint64_t AgentConnected(std::shared_ptr<AgentLink> link);
+  // `principal`: the credential the link authenticated with (nullopt where
+  // agents need not authenticate).
+  uint64_t AgentConnected(std::shared_ptr<AgentLink> link, const std::optional<std::string>& principal = std::nullopt);
   void AgentMessageReceived(uint64_t link_id, const v1::internal::AgentMessage& message);
   void AgentDisconnected(uint64_t link_id);
 
@@ -165,6 +177,7 @@ class Master {
   std::map<std::string, double> Metrics();
   // The flags the master runs with; fixed after construction.
   const std::map<std::string, std::string>& flags() const { return options_.flags; }
+  const auth::AuthenticationPolicy& authentication() const { return options_.authentication; }
   // Operator SUBSCRIBE: SUBSCRIBED (the whole state) is queued to `sink`,
   // then TASK_ADDED, TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED,
   // FRAMEWORK_ADDED/UPDATED/REMOVED and HEARTBEAT as they happen.
@@ -296,6 +309,11 @@ class Master {
     std::map<std::pair<std::string, std::string>, ExecutorEntry> executors;  // (framework, executor)
     std::set<std::string> offers;
     std::optional<v1::DrainInfo> drain;  // DRAIN_AGENT, until reactivated
+    AgentIdentity identity;              // what binds its ID to it (registry.h)
+  };
+  struct PendingLink {
+    std::shared_ptr<AgentLink> link;
+    std::optional<std::string> principal;
   };
 
   using TaskKey = std::pair<std::string, std::string>;  // (framework, task)
@@ -404,7 +422,7 @@ class Master {
   std::map<std::string, FrameworkEntry> frameworks_;
   std::map<std::string, AgentEntry> agents_;
   std::unordered_map<uint64_t, std::string> link_agents_;  // link -> agent ID
-  std::unordered_map<uint64_t, std::shared_ptr<AgentLink>> pending_links_;
+  std::unordered_map<uint64_t, PendingLink> pending_links_;
   std::map<std::string, OfferEntry> offers_;
   std::map<TaskKey, TaskEntry> tasks_;
   v1::maintenance::Schedule schedule_;

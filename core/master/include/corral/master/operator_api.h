@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "corral/v1/internal.pb.h"
+#include "corral/auth/policy.h"
 #include "corral/v1/master.pb.h"
 
 namespace corral {
@@ -21,6 +22,10 @@ class Master;
 class OperatorApi {
  public:
   explicit OperatorApi(Master* master) : master_(master) {}
+
+  // What a call needs under --authenticate_http_readonly/readwrite: GET_*
+  // and SUBSCRIBE only read.
+  static auth::Access AccessOf(v1::master::Call::Type type);
 
   // The answer to `call`: a Response for the calls that return one (GET_*),
   // nothing for those that only act. Errors: kInvalidArgument for a call

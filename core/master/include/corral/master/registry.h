@@ -17,10 +17,21 @@
 
 namespace corral {
 
+// What binds an agent ID to the agent that registered with it, so that
+// nobody else can reregister with that (public) ID: the principal of its
+// credential (with --authenticate_agents) and the digest of a secret the
+// master issued it at registration. Empty fields bind nothing (agents
+// admitted before these existed, until they are issued a secret).
+struct AgentIdentity {
+  std::string principal;
+  std::string secret_digest;  // SHA-256, raw bytes
+};
+
 struct RegistryState {
   struct Agent {
     v1::AgentInfo info;            // with its ID
     double unreachable_since = 0;  // wall clock; 0 = reachable when last seen
+    AgentIdentity identity;
   };
   std::vector<Agent> agents;
   std::vector<v1::FrameworkInfo> frameworks;  // with their IDs
@@ -33,7 +44,7 @@ class Registry {
   // What the last run recorded.
   virtual absl::StatusOr<RegistryState> Recover() = 0;
   // Admits the agent, or updates it (and marks it reachable).
-  virtual absl::Status AdmitAgent(const v1::AgentInfo& info) = 0;
+  virtual absl::Status AdmitAgent(const v1::AgentInfo& info, const AgentIdentity& identity) = 0;
   virtual absl::Status MarkAgentUnreachable(const std::string& agent_id, double since) = 0;
   virtual absl::Status RemoveAgent(const std::string& agent_id) = 0;
   // Adds the framework, or updates its info.

@@ -47,7 +47,8 @@ class Scheduler {
   // `framework` is a serialized v1.FrameworkInfo; a bad one is reported by
   // InitError and by every call.
   Scheduler(int64_t id, const std::string& framework, const std::string& master, bool implicit_acknowledgements,
-            double reconnect_backoff_min, double reconnect_backoff_max, double call_timeout);
+            double reconnect_backoff_min, double reconnect_backoff_max, double call_timeout,
+            const std::string& principal, const std::string& secret);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -93,7 +93,9 @@ class FaultyRegistry : public Registry {
   std::atomic<int> failed_writes{0};
 
   absl::StatusOr<RegistryState> Recover() override { return inner_->Recover(); }
-  absl::Status AdmitAgent(const v1::AgentInfo& info) override { return Fail() ? Full() : inner_->AdmitAgent(info); }
+  absl::Status AdmitAgent(const v1::AgentInfo& info, const AgentIdentity& identity) override {
+    return Fail() ? Full() : inner_->AdmitAgent(info, identity);
+  }
   absl::Status MarkAgentUnreachable(const std::string& id, double since) override {
     return Fail() ? Full() : inner_->MarkAgentUnreachable(id, since);
   }
@@ -133,14 +135,17 @@ inline v1::scheduler::Call SubscribeCall(const std::string& name, const std::str
   return call;
 }
 
+// `secret`: what the master issued with the ID (AgentRegistered.agent_secret).
 inline v1::internal::AgentMessage RegisterAgentMessage(const std::string& hostname, const std::string& resources,
-                                                       const std::string& reregister_as = "") {
+                                                       const std::string& reregister_as = "",
+                                                       const std::string& secret = "") {
   v1::internal::AgentMessage msg;
   v1::AgentInfo* info = reregister_as.empty() ? msg.mutable_register_agent()->mutable_agent_info()
                                               : msg.mutable_reregister_agent()->mutable_agent_info();
   info->set_hostname(hostname);
   info->set_port(5051);
   if (!reregister_as.empty()) info->mutable_id()->set_value(reregister_as);
+  if (!secret.empty()) msg.mutable_reregister_agent()->set_agent_secret(secret);
   Resources::Parse(resources)->ToProto(info->mutable_resources());
   return msg;
 }

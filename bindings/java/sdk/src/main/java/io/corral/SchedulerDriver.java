@@ -52,6 +52,8 @@ public final class SchedulerDriver implements AutoCloseable {
     double backoffMin = 0.1;
     double backoffMax = 2.0;
     double callTimeout = 30.0;
+    String principal = "";
+    String secret = "";
 
     public Options implicitAcknowledgements(boolean value) {
       implicitAcknowledgements = value;
@@ -72,6 +74,21 @@ public final class SchedulerDriver implements AutoCloseable {
       double t = timeout.toNanos() / 1e9;
       if (t <= 0) throw new IllegalArgumentException("callTimeout: must be > 0");
       callTimeout = t;
+      return this;
+    }
+
+    /**
+     * The credential the framework authenticates with where the master requires it
+     * ({@code --authenticate_frameworks}). Without one the driver reads {@code CORRAL_PRINCIPAL}
+     * and {@code CORRAL_SECRET}, or the file {@code CORRAL_CREDENTIAL} names. An empty {@code
+     * FrameworkInfo.principal} is filled with it.
+     */
+    public Options credential(String principal, String secret) {
+      if (principal == null || principal.isEmpty() || secret == null) {
+        throw new IllegalArgumentException("credential: expected a non-empty principal and a secret");
+      }
+      this.principal = principal;
+      this.secret = secret;
       return this;
     }
   }
@@ -95,7 +112,8 @@ public final class SchedulerDriver implements AutoCloseable {
     NativeLibrary.load();
     this.scheduler = scheduler;
     NativeSchedulerDriver nat = new NativeSchedulerDriver(new Sink(this), framework.toByteArray(), this.master,
-        options.implicitAcknowledgements, options.backoffMin, options.backoffMax, options.callTimeout);
+        options.implicitAcknowledgements, options.backoffMin, options.backoffMax, options.callTimeout,
+        options.principal, options.secret);
     this.handle = new Handle(nat);
     Results.check(nat.initError());
     Lifecycle.CLEANER.register(this, handle);

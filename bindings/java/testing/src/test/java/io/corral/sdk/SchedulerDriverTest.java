@@ -88,6 +88,20 @@ class SchedulerDriverTest {
   }
 
   @Test
+  void aCredentialTravelsWithTheDriver(LocalCluster cluster) throws Exception {
+    // The cluster authenticates nobody, so the credential is carried and
+    // ignored; a master that checks it is tests/security_test.cc's.
+    Recorder r = new Recorder();
+    try (SchedulerDriver driver = new SchedulerDriver(r, Helpers.framework("java-auth"), cluster.master(),
+        new SchedulerDriver.Options().credential("java", "java-secret"))) {
+      driver.start();
+      r.await("subscribed", () -> r.subscribed > 0);
+    }
+    assertThrows(IllegalArgumentException.class, () -> new SchedulerDriver.Options().credential("", "s"));
+    assertThrows(IllegalArgumentException.class, () -> new SchedulerDriver.Options().credential("p", null));
+  }
+
+  @Test
   void futuresCompleteWhenTheMasterAcceptedAndFailWithItsReason(LocalCluster cluster) throws Exception {
     Recorder r = new Recorder();
     SchedulerDriver driver = new SchedulerDriver(r, Helpers.framework("java-test"), cluster.master());
