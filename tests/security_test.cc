@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "corral/auth/executor_tokens.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "daemons.h"
 #include "test_util.h"
@@ -270,6 +271,106 @@ TEST_F(SecurityTest, AFrameworkCannotBeTakenOverByItsId) {
   EXPECT_EQ(owner.Locked([&] { return owner.subscribed_; }), 1);
 }
 
+// An executor call for one container made by anyone else: the agent's
+// executor API is reachable by every task on the machine.
+grpc::Status ExecutorUpdate(const std::string& agent, const std::string& framework_id, const std::string& executor_id,
+                            const std::string& task_id, const std::string& authorization) {
+  auto stub = v1::internal::ExecutorService::NewStub(grpc::CreateChannel(agent, grpc::InsecureChannelCredentials()));
+  v1::executor::Call call;
+  call.set_type(v1::executor::Call::UPDATE);
+  call.mutable_framework_id()->set_value(framework_id);
+  call.mutable_executor_id()->set_value(executor_id);
+  v1::TaskStatus* st = call.mutable_update()->mutable_status();
+  st->mutable_task_id()->set_value(task_id);
+  st->set_state(v1::TASK_FINISHED);
+  st->set_source(v1::TaskStatus::SOURCE_EXECUTOR);
+  st->set_uuid(std::string(16, 'u'));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+  v1::internal::CallResponse resp;
+  return stub->Call(&ctx, call, &resp);
+}
+
+TEST_F(SecurityTest, OnlyAnExecutorsOwnTokenSpeaksForIt) {
+  const std::string key(40, 'k');
+  std::ofstream(dir_ + "/jwt-key") << key;
+  StartMaster();
+  StartAgentAs({"--jwt_secret_key=" + dir_ + "/jwt-key", "--authenticate_http_executors"});
+  ASSERT_TRUE(WaitForActiveAgent(30));
+  RecordingScheduler sched;
+  SchedulerDriver driver(&sched, testing::Framework("executors"), master_addr_);
+  ASSERT_TRUE(driver.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(sched.TakeOffer(&offer, 20));
+  v1::TaskInfo t = testing::ShellTask("guarded", offer.agent_id(), "");
+  t.clear_command();
+  v1::ExecutorInfo* ex = t.mutable_executor();
+  ex->mutable_executor_id()->set_value("test-executor");
+  ex->mutable_command()->set_value(testing::BinDir() + "/corral-test-executor");
+  testing::AddScalar(ex->mutable_resources(), "cpus", 0.1);
+  testing::AddScalar(ex->mutable_resources(), "mem", 32);
+  ASSERT_TRUE(driver.launch(offer.id(), {t}).ok());
+  // The executor (the C++ SDK) sent the token its container was given.
+  v1::TaskStatus running = sched.WaitForState("guarded", v1::TASK_RUNNING);
+  ASSERT_TRUE(running.has_state());
+  EXPECT_EQ(running.source(), v1::TaskStatus::SOURCE_EXECUTOR);
+
+  const std::string agent = "127.0.0.1:" + std::to_string(agent_port_);
+  const std::string fid = driver.framework_id().value();
+  grpc::Status none = ExecutorUpdate(agent, fid, "test-executor", "guarded", "");
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(none.error_message(), "no executor token was given (MESOS_EXECUTOR_AUTHENTICATION_TOKEN)");
+  auto tokens = auth::ExecutorTokens::FromKey(key);
+  ASSERT_TRUE(tokens.ok());
+  auto other = auth::ExecutorTokens::FromKey(std::string(40, 'x'));
+  grpc::Status unsigned_by_agent =
+      ExecutorUpdate(agent, fid, "test-executor", "guarded", "Bearer " + other->Issue({fid, "test-executor", "c"}));
+  EXPECT_EQ(unsigned_by_agent.error_message(), "the executor token is not one this agent signed");
+  // Signed by the agent, but another executor's or another container's.
+  grpc::Status another_executor =
+      ExecutorUpdate(agent, fid, "test-executor", "guarded", "Bearer " + tokens->Issue({fid, "mallory", "c"}));
+  EXPECT_EQ(another_executor.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status another_container = ExecutorUpdate(agent, fid, "test-executor", "guarded",
+                                                  "Bearer " + tokens->Issue({fid, "test-executor", "not-its-own"}));
+  EXPECT_EQ(another_container.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(another_container.error_message(),
+            "the executor token is for container 'not-its-own', not the executor's container");
+  // No forged TASK_FINISHED reached the framework: the task still runs,
+  // and finishes when its executor says so.
+  v1::ExecutorID eid;
+  eid.set_value("test-executor");
+  ASSERT_TRUE(driver.message(offer.agent_id(), eid, "finish:guarded").ok());
+  v1::TaskStatus finished = sched.WaitForTerminal("guarded");
+  EXPECT_EQ(finished.state(), v1::TASK_FINISHED);
+  EXPECT_EQ(finished.message(), "finished on request");
+}
+
+TEST_F(SecurityTest, AnAgentsReadsNeedItsCredential) {
+  std::ofstream(dir_ + "/agent-http") << "ops ops-secret\n";
+  StartMaster();
+  StartAgentAs(
+      {"--http_credentials=" + dir_ + "/agent-http", "--authenticate_http_readonly", "--authenticate_http_readwrite"});
+  ASSERT_TRUE(WaitForActiveAgent(30));
+  // The CLI reads sandboxes over the agent's gRPC port: refused without the
+  // credential, which it takes from CORRAL_PRINCIPAL/CORRAL_SECRET.
+  auto stub = v1::internal::SandboxService::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(agent_port_), grpc::InsecureChannelCredentials()));
+  v1::internal::ReadFileRequest req;
+  req.mutable_framework_id()->set_value("F");
+  req.mutable_task_id()->set_value("T");
+  req.set_path("stdout");
+  for (auto [authorization, code] : {std::pair<std::string, grpc::StatusCode>{"", grpc::StatusCode::UNAUTHENTICATED},
+                                     {Basic("ops", "wrong"), grpc::StatusCode::UNAUTHENTICATED},
+                                     {Basic("ops", "ops-secret"), grpc::StatusCode::NOT_FOUND}}) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    if (!authorization.empty()) ctx.AddMetadata("authorization", authorization);
+    v1::internal::ReadFileResponse resp;
+    EXPECT_EQ(stub->ReadFile(&ctx, req, &resp).error_code(), code) << authorization;
+  }
+}
+
 TEST_F(SecurityTest, BeyondLoopbackADaemonWithoutAuthenticationNeedsInsecure) {
   // Both refuse before they listen anywhere.
   std::vector<std::string> master = MasterArgs();
@@ -287,7 +388,9 @@ TEST_F(SecurityTest, BeyondLoopbackADaemonWithoutAuthenticationNeedsInsecure) {
   Child refused_agent(agent, dir_, "exposed-agent");
   EXPECT_EQ(refused_agent.Wait(20), 1);
   err = ReadAll(dir_ + "/exposed-agent.err");
-  EXPECT_TRUE(absl::StrContains(err, "refusing to listen on 0.0.0.0 without authentication (its executor API")) << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, "refusing to listen on 0.0.0.0 without authentication (executors, reads, operator calls unauthenticated)"))
+      << err;
 
   // --authenticate_* without the credentials to check is a mistake, said.
   std::vector<std::string> half = MasterArgs();

@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -34,75 +36,136 @@ class SandboxFilesTest : public ::testing::Test {
   std::vector<std::string> sandboxes_;
 };
 
-TEST_F(SandboxFilesTest, ResolvesPathsInsideASandbox) {
-  auto dir = Resolve(sandboxes_, sandbox_.string());
+TEST_F(SandboxFilesTest, OpensPathsInsideASandbox) {
+  auto dir = Open(sandboxes_, sandbox_.string());
   ASSERT_TRUE(dir.ok()) << dir.status();
-  EXPECT_EQ(*dir, fs::canonical(sandbox_).string());
-  auto file = Resolve(sandboxes_, (sandbox_ / "stdout").string());
+  EXPECT_TRUE(dir->directory());
+  auto file = Open(sandboxes_, (sandbox_ / "stdout").string());
   ASSERT_TRUE(file.ok()) << file.status();
-  auto trailing = Resolve(sandboxes_, sandbox_.string() + "/sub/");
+  EXPECT_FALSE(file->directory());
+  EXPECT_EQ(file->name(), "stdout");
+  auto trailing = Open(sandboxes_, sandbox_.string() + "/sub/");
   EXPECT_TRUE(trailing.ok()) << trailing.status();
 }
 
 TEST_F(SandboxFilesTest, RefusesEverythingOutside) {
-  auto dots = Resolve(sandboxes_, (sandbox_ / "../../../../../../../outside/secret").string());
+  auto dots = Open(sandboxes_, (sandbox_ / "../../../../../../../outside/secret").string());
   EXPECT_EQ(dots.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_NE(dots.status().message().find(".."), std::string::npos);
-  auto elsewhere = Resolve(sandboxes_, "/etc/passwd");
+  auto elsewhere = Open(sandboxes_, "/etc/passwd");
   EXPECT_EQ(elsewhere.status().code(), absl::StatusCode::kPermissionDenied);
-  auto sibling = Resolve(sandboxes_, root_.string() + "/slaves/a/frameworks/f/executors/e/runs/c10/stdout");
+  auto sibling = Open(sandboxes_, root_.string() + "/slaves/a/frameworks/f/executors/e/runs/c10/stdout");
   EXPECT_EQ(sibling.status().code(), absl::StatusCode::kPermissionDenied);
-  auto relative = Resolve(sandboxes_, "stdout");
+  auto relative = Open(sandboxes_, "stdout");
   EXPECT_EQ(relative.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Resolve(sandboxes_, "").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Resolve({}, sandbox_.string()).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Open(sandboxes_, "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Open({}, sandbox_.string()).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
-TEST_F(SandboxFilesTest, SymlinksOutOfTheSandboxAreRefused) {
+TEST_F(SandboxFilesTest, NoSymlinkInsideASandboxIsFollowed) {
   fs::create_symlink(root_ / "outside/secret", sandbox_ / "link");
   fs::create_directory_symlink(root_ / "outside", sandbox_ / "dirlink");
   fs::create_symlink(sandbox_ / "stdout", sandbox_ / "inner");
-  EXPECT_EQ(Resolve(sandboxes_, (sandbox_ / "link").string()).status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(Resolve(sandboxes_, (sandbox_ / "dirlink/secret").string()).status().code(),
+  auto link = Open(sandboxes_, (sandbox_ / "link").string());
+  EXPECT_EQ(link.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(link.status().message(),
+            "'" + (sandbox_ / "link").string() + "' passes through a symlink, which the files API does not follow");
+  EXPECT_EQ(Open(sandboxes_, (sandbox_ / "dirlink/secret").string()).status().code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(Resolve(sandboxes_, (sandbox_ / "inner").string()).ok());
+  EXPECT_EQ(Open(sandboxes_, (sandbox_ / "inner").string()).status().code(), absl::StatusCode::kPermissionDenied);
+  // Listed as what they are, not as what they point to.
+  auto entries = List(*Open(sandboxes_, sandbox_.string()), "/shown");
+  ASSERT_TRUE(entries.ok());
+  for (const auto& e : *entries) {
+    if (e.path() == "/shown/dirlink") EXPECT_EQ(ModeString(e.mode()).front(), 'l');
+  }
+}
+
+TEST_F(SandboxFilesTest, AFifoIsNotOpened) {
+  ASSERT_EQ(::mkfifo((sandbox_ / "pipe").c_str(), 0644), 0);
+  auto fifo = Open(sandboxes_, (sandbox_ / "pipe").string());  // would block forever if it were opened for reading
+  EXPECT_EQ(fifo.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(fifo.status().message(),
+            "'" + (sandbox_ / "pipe").string() + "' is neither a regular file nor a directory");
+}
+
+// The race the files API must not lose: a task swaps a directory of its
+// sandbox for a symlink to a directory outside it, over and over, while the
+// agent reads. A check of the path followed by an open of the path serves
+// the secret now and then; a walk of descriptors never does.
+TEST_F(SandboxFilesTest, SwappingADirectoryForASymlinkMidReadServesNothingOutside) {
+  fs::create_directories(sandbox_ / "logs");
+  std::ofstream(sandbox_ / "logs/secret") << "not the secret\n";
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    fs::path real = sandbox_ / "logs", parked = sandbox_ / "logs.real", link = sandbox_ / "logs.link";
+    std::error_code ec;
+    fs::create_directory_symlink(root_ / "outside", link, ec);
+    while (!stop) {
+      ::rename(real.c_str(), parked.c_str());
+      ::rename(link.c_str(), real.c_str());  // logs -> outside
+      ::rename(real.c_str(), link.c_str());
+      ::rename(parked.c_str(), real.c_str());  // logs is the directory again
+    }
+  });
+  int served = 0, leaked = 0;
+  for (int i = 0; i < 20000; ++i) {
+    auto file = Open(sandboxes_, (sandbox_ / "logs/secret").string());
+    if (!file.ok()) continue;
+    auto got = Read(*file, 0, 0);
+    if (!got.ok()) continue;
+    ++served;
+    if (got->first == "secret\n") ++leaked;
+  }
+  stop = true;
+  swapper.join();
+  EXPECT_EQ(leaked, 0);
+  EXPECT_GT(served, 0);  // the real file was read whenever the directory was in place
 }
 
 TEST_F(SandboxFilesTest, SandboxesUnderASymlinkedWorkDirAreServed) {
   fs::create_directory_symlink(root_ / "slaves", root_ / "work");
   std::string linked = (root_ / "work/a/frameworks/f/executors/e/runs/c1").string();
-  auto file = Resolve({linked}, linked + "/stdout");
+  auto file = Open({linked}, linked + "/stdout");
   ASSERT_TRUE(file.ok()) << file.status();
-  EXPECT_EQ(*file, fs::canonical(sandbox_ / "stdout").string());
+  EXPECT_EQ(Read(*file, 0, 0)->first, "hello sandbox\n");
   fs::create_symlink(root_ / "outside/secret", sandbox_ / "link");
-  EXPECT_EQ(Resolve({linked}, linked + "/link").status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Open({linked}, linked + "/link").status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(SandboxFilesTest, MissingFilesAreNotFound) {
-  EXPECT_EQ(Resolve(sandboxes_, (sandbox_ / "nope").string()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Open(sandboxes_, (sandbox_ / "nope").string()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Open(sandboxes_, (sandbox_ / "nope/deeper").string()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Open(sandboxes_, (sandbox_ / "stdout/deeper").string()).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(SandboxFilesTest, ListsAndReadsInPages) {
-  auto entries = List(sandbox_.string(), "/shown");
+  auto entries = List(*Open(sandboxes_, sandbox_.string()), "/shown");
   ASSERT_TRUE(entries.ok()) << entries.status();
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[0].path(), "/shown/stdout");
   EXPECT_EQ((*entries)[0].size(), 14u);
   EXPECT_EQ((*entries)[1].path(), "/shown/sub");
   EXPECT_EQ(ModeString((*entries)[1].mode()).front(), 'd');
+  auto one = List(*Open(sandboxes_, (sandbox_ / "stdout").string()), "/shown/stdout");
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].size(), 14u);
 
-  auto all = Read((sandbox_ / "stdout").string(), 0, 0);
+  auto stdout_file = Open(sandboxes_, (sandbox_ / "stdout").string());
+  ASSERT_TRUE(stdout_file.ok());
+  auto all = Read(*stdout_file, 0, 0);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->first, "hello sandbox\n");
   EXPECT_EQ(all->second, 14u);
-  auto page = Read((sandbox_ / "stdout").string(), 6, 7);
+  auto page = Read(*stdout_file, 6, 7);
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->first, "sandbox");
-  auto past = Read((sandbox_ / "stdout").string(), 100, 10);
+  auto past = Read(*stdout_file, 100, 10);
   ASSERT_TRUE(past.ok());
   EXPECT_EQ(past->first, "");
   EXPECT_EQ(past->second, 14u);
-  EXPECT_EQ(Read(sandbox_.string(), 0, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Read(*Open(sandboxes_, sandbox_.string()), 0, 0).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ModeStringTest, PrintsLikeLs) {

@@ -2,6 +2,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include "absl/flags/flag.h"
@@ -13,6 +15,7 @@
 #include "corral/zookeeper/zk.h"
 #include "daemon_flags.h"
 #include "corral/auth/credentials.h"
+#include "corral/auth/executor_tokens.h"
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
 
@@ -58,8 +61,18 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, credential, "",
           "File with the principal and secret this agent authenticates to the master with (Mesos's JSON, or one "
           "'principal secret' line).");
+ABSL_FLAG(std::string, http_credentials, "",
+          "File of principals and secrets readers and operators of this agent's API authenticate with (Mesos's "
+          "JSON, or 'principal secret' lines).");
+ABSL_FLAG(bool, authenticate_http_readonly, false,
+          "Reads of this agent (state, metrics, flags, sandbox files, GET_* calls) must authenticate.");
+ABSL_FLAG(bool, authenticate_http_readwrite, false, "Operator calls to this agent that act must authenticate.");
+ABSL_FLAG(std::string, jwt_secret_key, "",
+          "File holding the key (32 bytes or more) that signs each executor's MESOS_EXECUTOR_AUTHENTICATION_TOKEN.");
+ABSL_FLAG(bool, authenticate_http_executors, false,
+          "Executor calls must carry the token of their own container (needs --jwt_secret_key).");
 ABSL_FLAG(bool, insecure, false,
-          "Allow listening beyond loopback: the executor API and sandbox reads are not authenticated yet.");
+          "Allow listening beyond loopback while executors, reads or operator calls need no authentication.");
 
 namespace {
 
@@ -125,8 +138,36 @@ int main(int argc, char** argv) {
     if (!credential.ok()) Die("--credential: " + std::string(credential.status().message()));
     opts.master_authorization = corral::auth::BasicAuthorization(*credential);
   }
-  corral::cli::CheckExposure("corral-agent", opts.ip, false, absl::GetFlag(FLAGS_insecure),
-                             "its executor API and sandbox reads");
+  corral::auth::AuthenticationPolicy& policy = opts.http_authentication;
+  policy.readonly = absl::GetFlag(FLAGS_authenticate_http_readonly);
+  policy.readwrite = absl::GetFlag(FLAGS_authenticate_http_readwrite);
+  if (!absl::GetFlag(FLAGS_http_credentials).empty()) {
+    auto credentials = corral::auth::LoadCredentials(absl::GetFlag(FLAGS_http_credentials));
+    if (!credentials.ok()) Die("--http_credentials: " + std::string(credentials.status().message()));
+    policy.authenticator = std::make_shared<corral::auth::Authenticator>(*credentials);
+  } else if (policy.readonly || policy.readwrite) {
+    Die("--authenticate_http_readonly and --authenticate_http_readwrite need --http_credentials");
+  }
+  if (!absl::GetFlag(FLAGS_jwt_secret_key).empty()) {
+    std::ifstream in(absl::GetFlag(FLAGS_jwt_secret_key), std::ios::binary);
+    if (!in) Die("--jwt_secret_key: cannot read " + absl::GetFlag(FLAGS_jwt_secret_key));
+    std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto tokens = corral::auth::ExecutorTokens::FromKey(std::move(key));
+    if (!tokens.ok()) Die("--jwt_secret_key: " + std::string(tokens.status().message()));
+    opts.executor_tokens = std::make_shared<corral::auth::ExecutorTokens>(std::move(*tokens));
+  }
+  opts.authenticate_executors = absl::GetFlag(FLAGS_authenticate_http_executors);
+  if (opts.authenticate_executors && !opts.executor_tokens) {
+    Die("--authenticate_http_executors needs --jwt_secret_key, the key executor tokens are signed with");
+  }
+  std::string missing;
+  for (auto [on, what] : {std::pair{opts.authenticate_executors, "executors"},
+                          {policy.Required(corral::auth::Access::kReadOnly), "reads"},
+                          {policy.Required(corral::auth::Access::kReadWrite), "operator calls"}}) {
+    if (!on) missing += std::string(missing.empty() ? "" : ", ") + what;
+  }
+  corral::cli::CheckExposure("corral-agent", opts.ip, missing.empty(), absl::GetFlag(FLAGS_insecure),
+                             missing + " unauthenticated");
   int port = absl::GetFlag(FLAGS_port);
   if (port < 0 || port > 65535) Die("--port must be between 0 and 65535");
   uint64_t files = corral::RaiseFileLimit();

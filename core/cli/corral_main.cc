@@ -400,6 +400,7 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
         req.set_length(1 << 20);
         v1::internal::ReadFileResponse resp;
         grpc::ClientContext ctx;
+        Authorize(&ctx);
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
         if (!sandbox->ReadFile(&ctx, req, &resp).ok() || resp.data().empty()) break;
         offsets[i] += static_cast<int64_t>(resp.data().size());

@@ -22,12 +22,15 @@ def main() -> int:
     framework_id = {"value": os.environ["MESOS_FRAMEWORK_ID"]}
     executor_id = {"value": os.environ["MESOS_EXECUTOR_ID"]}
     host, port = endpoint.rsplit(":", 1)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    # With --authenticate_http_executors the agent wants its token back.
+    if token := os.environ.get("MESOS_EXECUTOR_AUTHENTICATION_TOKEN"):
+        headers["Authorization"] = f"Bearer {token}"
 
     def call(body: dict) -> None:
         body = dict(body, framework_id=framework_id, executor_id=executor_id)
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        conn.request("POST", "/api/v1/executor", body=json.dumps(body),
-                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        conn.request("POST", "/api/v1/executor", body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
         text = resp.read().decode()
         conn.close()
@@ -45,7 +48,7 @@ def main() -> int:
     conn.request("POST", "/api/v1/executor",
                  body=json.dumps({"type": "SUBSCRIBE", "framework_id": framework_id, "executor_id": executor_id,
                                   "subscribe": {}}),
-                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+                 headers=headers)
     resp = conn.getresponse()
     if resp.status != 200:
         print(f"SUBSCRIBE: {resp.status} {resp.read().decode()}", file=sys.stderr)

@@ -59,12 +59,15 @@ def test_the_credential_can_come_from_the_environment(guarded_master: str, monke
 
 
 def test_without_a_credential_the_master_refuses(guarded_master: str) -> None:
-    for kwargs in ({}, {"principal": "py", "secret": "wrong"}):
+    credential: tuple[str, str] | None
+    for credential in (None, ("py", "wrong")):
         rec = Recorder()
-        with corral.SchedulerDriver(rec, corral.framework("anonymous"), guarded_master, **kwargs) as driver:
+        principal, secret = credential if credential else (None, None)
+        with corral.SchedulerDriver(rec, corral.framework("anonymous"), guarded_master, principal=principal,
+                                    secret=secret) as driver:
             rec.wait(lambda: rec.errors)
             assert rec.errors[0].startswith("the master refused the subscription: ")
-            assert rec.errors[0].endswith("no credentials were given" if not kwargs else "wrong principal or secret")
+            assert rec.errors[0].endswith("wrong principal or secret" if credential else "no credentials were given")
             wait_for(lambda: driver.status == corral.DriverStatus.ABORTED, 10)
 
 

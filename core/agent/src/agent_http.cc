@@ -213,6 +213,14 @@ void AgentHttpApi::Handle(const Request& req, Responder& r) {
   if (absl::StartsWith(path, "/slave(1)/")) path = path.substr(9);
   if (path == "/api/v1/executor") return Executor(req, r);
   if (path == "/api/v1" || path == "/api/v1/") return Operator(req, r);
+  // As the master's: health and version stay open, every other read needs
+  // --authenticate_http_readonly's credential.
+  const bool open = path == "/health" || path == "/version";
+  std::optional<std::string> principal;
+  if (auto refused = http::Authenticate(agent_->http_authentication(),
+                                        open ? auth::Access::kOpen : auth::Access::kReadOnly, req, &principal)) {
+    return r.Reply(std::move(*refused));
+  }
   if (auto bad = http::CheckGet(req)) return r.Reply(std::move(*bad));
   if (path == "/health") return r.Reply(Response::Text(200, ""));
   if (path == "/version") return r.Reply(Response::Json(http::VersionJson(CORRAL_VERSION)));
@@ -267,7 +275,7 @@ void AgentHttpApi::Files(const std::string& action, const Request& req, Responde
     if (name == "length") length_text = value;
   }
   if (path.empty()) return r.Reply(Error(400, "Expecting 'path' to be present"));
-  auto real = sandbox_files::Resolve(agent_->SandboxDirectories(), path);
+  auto real = sandbox_files::Open(agent_->SandboxDirectories(), path);
   if (!real.ok()) return r.Reply(Error(HttpStatusOf(real.status()), std::string(real.status().message())));
 
   if (action == "browse") {
@@ -325,18 +333,14 @@ void AgentHttpApi::Files(const std::string& action, const Request& req, Responde
   }
 
   // download: streamed from the file, so its size costs the agent nothing.
-  std::error_code ec;
-  if (std::filesystem::is_directory(*real, ec)) return r.Reply(Error(400, "Cannot download a directory"));
-  int fd = ::open(real->c_str(), O_RDONLY | O_CLOEXEC);
+  if (real->directory()) return r.Reply(Error(400, "Cannot download a directory"));
   struct stat st;
-  if (fd < 0 || ::fstat(fd, &st) != 0) {
-    if (fd >= 0) ::close(fd);
-    return r.Reply(Error(404, absl::StrCat("'", path, "' cannot be read")));
-  }
+  if (::fstat(real->fd(), &st) != 0) return r.Reply(Error(404, absl::StrCat("'", path, "' cannot be read")));
   Response head;
   head.status = 200;
   head.content_type = "application/octet-stream";
-  std::string name = std::filesystem::path(*real).filename().string();
+  const std::string name = real->name();
+  int fd = real->Release();
   head.headers.emplace_back("Content-Disposition", absl::StrCat("attachment; filename=\"", name, "\""));
   r.SendFile(std::move(head), fd, static_cast<uint64_t>(st.st_size));
 }
@@ -347,7 +351,7 @@ void AgentHttpApi::Executor(const Request& req, Responder& r) {
   if (auto bad = http::ParseCall(req, &call, &accepted)) return r.Reply(std::move(*bad));
   if (call.type() == v1::executor::Call::SUBSCRIBE) {
     auto sink = std::make_shared<HttpExecutorSink>(accepted);
-    if (absl::Status st = agent_->ExecutorSubscribe(call, sink); !st.ok()) {
+    if (absl::Status st = agent_->ExecutorSubscribe(call, sink, req.header("authorization")); !st.ok()) {
       int code = st.code() == absl::StatusCode::kInvalidArgument ? 400 : HttpStatusOf(st);
       return r.Reply(Error(code, absl::StrCat("Failed to subscribe: ", st.message())));
     }
@@ -359,7 +363,7 @@ void AgentHttpApi::Executor(const Request& req, Responder& r) {
     sink->Attach(std::move(stream));
     return;
   }
-  absl::Status st = agent_->ExecutorCall(call);
+  absl::Status st = agent_->ExecutorCall(call, req.header("authorization"));
   if (st.ok()) return r.Reply(Response::Text(202, ""));
   if (st.code() == absl::StatusCode::kInvalidArgument) {
     return r.Reply(Error(400, absl::StrCat("Failed to validate executor::Call: ", st.message())));
@@ -372,7 +376,23 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
   using AR = v1::agent::Response;
   Call call;
   Format accepted = Format::kJson;
+  const auth::AuthenticationPolicy& policy = agent_->http_authentication();
+  std::optional<std::string> principal;
+  if (policy.Required(auth::Access::kReadOnly) && policy.Required(auth::Access::kReadWrite)) {
+    if (auto refused = http::Authenticate(policy, auth::Access::kReadOnly, req, &principal)) {
+      return r.Reply(std::move(*refused));
+    }
+  }
   if (auto bad = http::ParseCall(req, &call, &accepted)) return r.Reply(std::move(*bad));
+  if (!principal) {
+    // GET_* and the file reads only read; everything else acts.
+    bool reads = absl::StartsWith(Call::Type_Name(call.type()), "GET_") || call.type() == Call::LIST_FILES ||
+                 call.type() == Call::READ_FILE;
+    if (auto refused =
+            http::Authenticate(policy, reads ? auth::Access::kReadOnly : auth::Access::kReadWrite, req, &principal)) {
+      return r.Reply(std::move(*refused));
+    }
+  }
   auto answer = [&](const AR& response) { r.Reply(Answer(response, accepted)); };
   auto fail = [&](const absl::Status& st) { r.Reply(Error(HttpStatusOf(st), std::string(st.message()))); };
   AR response;
@@ -431,7 +451,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       if (!call.list_files().has_path()) {
         return r.Reply(Error(400, "Failed to validate agent::Call: Expecting 'list_files.path' to be present"));
       }
-      auto real = sandbox_files::Resolve(agent_->SandboxDirectories(), call.list_files().path());
+      auto real = sandbox_files::Open(agent_->SandboxDirectories(), call.list_files().path());
       if (!real.ok()) return fail(real.status());
       auto entries = sandbox_files::List(*real, call.list_files().path());
       if (!entries.ok()) return fail(entries.status());
@@ -445,7 +465,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
         return r.Reply(Error(
             400, "Failed to validate agent::Call: Expecting 'read_file.path' and 'read_file.offset' to be present"));
       }
-      auto real = sandbox_files::Resolve(agent_->SandboxDirectories(), call.read_file().path());
+      auto real = sandbox_files::Open(agent_->SandboxDirectories(), call.read_file().path());
       if (!real.ok()) return fail(real.status());
       auto got = sandbox_files::Read(*real, call.read_file().offset(), call.read_file().length());
       if (!got.ok()) return fail(got.status());

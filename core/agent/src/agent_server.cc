@@ -28,6 +28,11 @@ class StreamSink : public ExecutorSink {
   std::shared_ptr<ServerEventStream<Event>> stream_;
 };
 
+std::string Authorization(const grpc::CallbackServerContext* ctx) {
+  auto it = ctx->client_metadata().find("authorization");
+  return it == ctx->client_metadata().end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
 }  // namespace
 
 struct AgentServer::Service : v1::internal::ExecutorService::CallbackService {
@@ -37,7 +42,7 @@ struct AgentServer::Service : v1::internal::ExecutorService::CallbackService {
     auto stream = std::make_shared<ServerEventStream<Event>>(ctx);
     stream->Keep(stream);
     auto sink = std::make_shared<StreamSink>(stream);
-    absl::Status s = agent->ExecutorSubscribe(*call, sink);
+    absl::Status s = agent->ExecutorSubscribe(*call, sink, Authorization(ctx));
     if (!s.ok()) {
       stream->Close(ToGrpcStatus(s));
       return stream.get();
@@ -52,7 +57,7 @@ struct AgentServer::Service : v1::internal::ExecutorService::CallbackService {
   grpc::ServerUnaryReactor* Call(grpc::CallbackServerContext* ctx, const v1::executor::Call* call,
                                  v1::internal::CallResponse*) override {
     auto* reactor = ctx->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(agent->ExecutorCall(*call)));
+    reactor->Finish(ToGrpcStatus(agent->ExecutorCall(*call, Authorization(ctx))));
     return reactor;
   }
 };
@@ -61,6 +66,14 @@ struct AgentServer::Files : v1::internal::SandboxService::CallbackService {
   Agent* agent = nullptr;
   grpc::ServerUnaryReactor* ReadFile(grpc::CallbackServerContext* ctx, const v1::internal::ReadFileRequest* req,
                                      v1::internal::ReadFileResponse* resp) override {
+    const auth::AuthenticationPolicy& policy = agent->http_authentication();
+    if (policy.Required(auth::Access::kReadOnly)) {
+      if (auto principal = policy.Check(auth::Access::kReadOnly, Authorization(ctx), ctx->peer()); !principal.ok()) {
+        auto* reactor = ctx->DefaultReactor();
+        reactor->Finish(ToGrpcStatus(principal.status()));
+        return reactor;
+      }
+    }
     auto r = agent->ReadSandboxFile(req->framework_id().value(), req->task_id().value(), req->path(), req->offset(),
                                     req->length());
     auto* reactor = ctx->DefaultReactor();

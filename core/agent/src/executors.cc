@@ -43,8 +43,9 @@ Agent::ExecutorRecord* Agent::EnsureExecutor(const v1::FrameworkInfo& framework,
         fid, key.second, ex.container_id, cmd, framework, &ex.sandbox,
         [this, key, cmd, framework](const absl::Status& fetched) { OnExecutorFetched(key, cmd, framework, fetched); });
   } else {
-    pid = StartContainer(fid, key.second, ex.container_id, cmd, ex.info.container(), framework, ex.limits, {},
-                         &ex.sandbox, [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
+    pid = StartContainer(fid, key.second, ex.container_id, cmd, ex.info.container(), framework, ex.limits,
+                         ExecutorTokenEnvironment(key, ex.container_id), &ex.sandbox,
+                         [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
   }
   if (!pid.ok()) {
     *error = absl::StrCat("cannot launch executor '", key.second, "': ", pid.status().message());
@@ -174,7 +175,8 @@ void Agent::OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const 
   if (s.ok() && ex.shutting_down) s = absl::AbortedError("the executor was shut down while its URIs were fetched");
   if (s.ok()) {
     auto pid = StartContainer(key.first, key.second, ex.container_id, cmd, ex.info.container(), framework, ex.limits,
-                              {}, &ex.sandbox, [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
+                              ExecutorTokenEnvironment(key, ex.container_id), &ex.sandbox,
+                              [this, key](const ExitInfo& exit) { OnExecutorExited(key, exit); });
     if (pid.ok()) {
       ex.pid = *pid;
       CORRAL_LOG(INFO) << "Launched executor " << key.second << " of framework " << key.first << " (pid " << *pid
@@ -257,10 +259,48 @@ void Agent::OnExecutorExited(const Key& key, const ExitInfo& exit) {
   RetireFrameworkIfIdle(key.first);
 }
 
-absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink) {
+std::map<std::string, std::string> Agent::ExecutorTokenEnvironment(const Key& key, const std::string& container_id) {
+  if (!options_.executor_tokens) return {};
+  return {
+      {"MESOS_EXECUTOR_AUTHENTICATION_TOKEN", options_.executor_tokens->Issue({key.first, key.second, container_id})}};
+}
+
+absl::StatusOr<std::optional<auth::ExecutorClaims>> Agent::CheckExecutorToken(const v1::executor::Call& call,
+                                                                              const std::string& authorization) {
+  if (!options_.authenticate_executors) return std::optional<auth::ExecutorClaims>();
+  auto claims = options_.executor_tokens->Verify(authorization);
+  if (!claims.ok()) {
+    CORRAL_LOG(WARNING) << "Refused an executor call for executor " << call.executor_id().value() << " of framework "
+                        << call.framework_id().value() << ": " << claims.status().message();
+    return claims.status();
+  }
+  if (claims->framework_id != call.framework_id().value() || claims->executor_id != call.executor_id().value()) {
+    CORRAL_LOG(WARNING) << "Refused a call for executor " << call.executor_id().value() << " made with the token of "
+                        << claims->executor_id << " of framework " << claims->framework_id;
+    return absl::PermissionDeniedError(absl::StrCat("the executor token is executor '", claims->executor_id,
+                                                    "''s of framework '", claims->framework_id, "', not executor '",
+                                                    call.executor_id().value(), "''s"));
+  }
+  return std::optional<auth::ExecutorClaims>(std::move(*claims));
+}
+
+// On the loop: a token is for one container, the executor's current one.
+absl::Status Agent::CheckExecutorContainer(const std::optional<auth::ExecutorClaims>& claims,
+                                           const ExecutorRecord& ex) {
+  if (!claims || claims->container_id == ex.container_id) return absl::OkStatus();
+  CORRAL_LOG(WARNING) << "Refused a call for the executor of container " << ex.container_id
+                      << " made with the token of container " << claims->container_id;
+  return absl::PermissionDeniedError(
+      absl::StrCat("the executor token is for container '", claims->container_id, "', not the executor's container"));
+}
+
+absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink,
+                                      const std::string& authorization) {
   if (call.type() != v1::executor::Call::SUBSCRIBE) return absl::InvalidArgumentError("'type' must be SUBSCRIBE");
   if (call.executor_id().value().empty()) return absl::InvalidArgumentError("'executor_id' is required");
   if (call.framework_id().value().empty()) return absl::InvalidArgumentError("'framework_id' is required");
+  auto claims = CheckExecutorToken(call, authorization);
+  if (!claims.ok()) return claims.status();
   return loop_->Call([&]() -> absl::Status {
     Key key{call.framework_id().value(), call.executor_id().value()};
     auto it = executors_.find(key);
@@ -269,6 +309,7 @@ absl::Status Agent::ExecutorSubscribe(const v1::executor::Call& call, std::share
           absl::StrCat("executor '", key.second, "' of framework '", key.first, "' is not known to this agent"));
     }
     ExecutorRecord& ex = it->second;
+    if (absl::Status st = CheckExecutorContainer(*claims, ex); !st.ok()) return st;
     if (ex.sink && ex.sink != sink) ex.sink->Close();
     ex.sink = sink;
     if (ex.registration_timer) loop_->Cancel(ex.registration_timer);
@@ -299,7 +340,7 @@ void Agent::ExecutorGone(const std::string& framework_id, const std::string& exe
   });
 }
 
-absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
+absl::Status Agent::ExecutorCall(const v1::executor::Call& call, const std::string& authorization) {
   using C = v1::executor::Call;
   if (!call.has_type() || call.type() == C::UNKNOWN) return absl::InvalidArgumentError("'type' is missing or UNKNOWN");
   if (call.type() == C::SUBSCRIBE) return absl::InvalidArgumentError("SUBSCRIBE must be sent on a subscription stream");
@@ -320,11 +361,14 @@ absl::Status Agent::ExecutorCall(const v1::executor::Call& call) {
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unsupported call type ", C::Type_Name(call.type())));
   }
+  auto claims = CheckExecutorToken(call, authorization);
+  if (!claims.ok()) return claims.status();
   return loop_->Call([&]() -> absl::Status {
     Key key{call.framework_id().value(), call.executor_id().value()};
     auto it = executors_.find(key);
     if (it == executors_.end())
       return absl::NotFoundError(absl::StrCat("executor '", key.second, "' is not known to this agent"));
+    if (absl::Status st = CheckExecutorContainer(*claims, it->second); !st.ok()) return st;
     if (call.type() == C::MESSAGE) {
       AgentMessage m;
       auto* em = m.mutable_executor_message();

@@ -1,12 +1,16 @@
 #include "corral/agent/sandbox_files.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -37,9 +41,7 @@ std::string GroupName(gid_t gid) {
   return std::to_string(gid);
 }
 
-absl::StatusOr<v1::FileInfo> Stat(const std::string& real, const std::string& shown) {
-  struct stat st;
-  if (::lstat(real.c_str(), &st) != 0) return absl::NotFoundError(absl::StrCat("'", shown, "' does not exist"));
+v1::FileInfo Info(const struct stat& st, const std::string& shown) {
   v1::FileInfo info;
   info.set_path(shown);
   info.set_nlink(static_cast<int32_t>(st.st_nlink));
@@ -51,9 +53,43 @@ absl::StatusOr<v1::FileInfo> Stat(const std::string& real, const std::string& sh
   return info;
 }
 
+// Why opening `name` under `dir` failed, as the files API answers it.
+absl::Status OpenError(int dir, const std::string& name, int err, const std::string& path) {
+  struct stat st;
+  if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("'", path, "' passes through a symlink, which the files API does not follow"));
+  }
+  if (err == ENOENT || err == ENOTDIR) return absl::NotFoundError(absl::StrCat("'", path, "' does not exist"));
+  return absl::PermissionDeniedError(absl::StrCat("'", path, "' cannot be opened: ", std::strerror(err)));
+}
+
 }  // namespace
 
-absl::StatusOr<std::string> Resolve(const std::vector<std::string>& sandboxes, const std::string& path) {
+OpenFile::OpenFile(OpenFile&& other) noexcept
+    : fd_(other.Release()), directory_(other.directory_), name_(std::move(other.name_)) {}
+
+OpenFile& OpenFile::operator=(OpenFile&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.Release();
+    directory_ = other.directory_;
+    name_ = std::move(other.name_);
+  }
+  return *this;
+}
+
+OpenFile::~OpenFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int OpenFile::Release() {
+  int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
+absl::StatusOr<OpenFile> Open(const std::vector<std::string>& sandboxes, const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("Expecting 'path' to be present");
   if (path[0] != '/') {
     return absl::InvalidArgumentError(
@@ -64,64 +100,75 @@ absl::StatusOr<std::string> Resolve(const std::vector<std::string>& sandboxes, c
   }
   std::string lexical = fs::path(path).lexically_normal().string();
   if (lexical.size() > 1 && lexical.back() == '/') lexical.pop_back();
-  std::vector<const std::string*> claimed;  // the sandboxes the path names
-  for (const std::string& root : sandboxes) {
-    if (Within(lexical, root)) claimed.push_back(&root);
+  const std::string* root = nullptr;  // the innermost sandbox the path names
+  for (const std::string& r : sandboxes) {
+    if (Within(lexical, r) && (root == nullptr || r.size() > root->size())) root = &r;
   }
-  if (claimed.empty()) {
+  if (root == nullptr) {
     return absl::PermissionDeniedError(absl::StrCat("'", path, "' is not inside a sandbox of this agent"));
   }
-  std::error_code ec;
-  std::string real = fs::canonical(lexical, ec).string();
-  if (ec) return absl::NotFoundError(absl::StrCat("'", path, "' does not exist"));
-  // Symlinks inside a sandbox may point anywhere: where they lead counts. A
-  // canonical path has no symlinks, so a sandbox path it starts with has
-  // none either; a sandbox reached through a symlinked work dir is compared
-  // by its own canonical path.
-  bool inside = std::any_of(sandboxes.begin(), sandboxes.end(), [&](const std::string& r) { return Within(real, r); });
-  for (size_t i = 0; !inside && i < claimed.size(); ++i) {
-    std::string root = fs::canonical(*claimed[i], ec).string();
-    inside = !ec && Within(real, root);
+  // The sandbox's own path is the agent's (its work dir may be a symlink);
+  // everything below it is the task's and is walked without following links.
+  int dir = ::open(root->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return absl::NotFoundError(absl::StrCat("'", path, "' does not exist"));
+  OpenFile current(dir, true, fs::path(*root).filename().string());
+  std::vector<std::string> parts =
+      absl::StrSplit(absl::string_view(lexical).substr(std::min(root->size(), lexical.size())), '/', absl::SkipEmpty());
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const bool last = i + 1 == parts.size();
+    int flags = last ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC : O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    int next = ::openat(current.fd(), parts[i].c_str(), flags);
+    if (next < 0) return OpenError(current.fd(), parts[i], errno, path);
+    current = OpenFile(next, true, parts[i]);
   }
-  if (!inside) return absl::PermissionDeniedError(absl::StrCat("'", path, "' leads outside its sandbox"));
-  return real;
+  struct stat st;
+  if (::fstat(current.fd(), &st) != 0) return absl::NotFoundError(absl::StrCat("'", path, "' does not exist"));
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+    return absl::PermissionDeniedError(absl::StrCat("'", path, "' is neither a regular file nor a directory"));
+  }
+  return OpenFile(current.Release(), S_ISDIR(st.st_mode), current.name());
 }
 
-absl::StatusOr<std::vector<v1::FileInfo>> List(const std::string& real, const std::string& shown) {
-  std::error_code ec;
+absl::StatusOr<std::vector<v1::FileInfo>> List(const OpenFile& file, const std::string& shown) {
   std::vector<v1::FileInfo> out;
-  if (!fs::is_directory(real, ec)) {
-    auto one = Stat(real, shown);
-    if (!one.ok()) return one.status();
-    out.push_back(*one);
+  if (!file.directory()) {
+    struct stat st;
+    if (::fstat(file.fd(), &st) != 0) return absl::NotFoundError(absl::StrCat("'", shown, "' does not exist"));
+    out.push_back(Info(st, shown));
     return out;
   }
+  int fd = ::fcntl(file.fd(), F_DUPFD_CLOEXEC, 0);
+  DIR* dir = fd < 0 ? nullptr : ::fdopendir(fd);
+  if (dir == nullptr) {
+    if (fd >= 0) ::close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot list '", shown, "': ", std::strerror(errno)));
+  }
+  ::rewinddir(dir);  // the duplicate shares the original's position
   std::string base = shown;
   while (base.size() > 1 && base.back() == '/') base.pop_back();
-  for (fs::directory_iterator it(real, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    auto info = Stat(it->path().string(), base + "/" + name);
-    if (info.ok()) out.push_back(*info);
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    if (::fstatat(::dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    out.push_back(Info(st, base + "/" + name));
   }
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot list '", shown, "': ", ec.message()));
+  ::closedir(dir);
   std::sort(out.begin(), out.end(), [](const v1::FileInfo& a, const v1::FileInfo& b) { return a.path() < b.path(); });
   return out;
 }
 
-absl::StatusOr<std::pair<std::string, uint64_t>> Read(const std::string& real, uint64_t offset, uint64_t length) {
-  std::error_code ec;
-  if (fs::is_directory(real, ec)) return absl::InvalidArgumentError("Cannot read a directory");
-  std::ifstream in(real, std::ios::binary);
-  if (!in) return absl::NotFoundError("the file cannot be opened");
-  in.seekg(0, std::ios::end);
-  uint64_t size = static_cast<uint64_t>(in.tellg());
+absl::StatusOr<std::pair<std::string, uint64_t>> Read(const OpenFile& file, uint64_t offset, uint64_t length) {
+  if (file.directory()) return absl::InvalidArgumentError("Cannot read a directory");
+  struct stat st;
+  if (::fstat(file.fd(), &st) != 0) return absl::NotFoundError("the file cannot be read");
+  uint64_t size = static_cast<uint64_t>(st.st_size);
   std::string data;
   if (offset < size) {
     uint64_t n = std::min<uint64_t>({length == 0 ? kMaxReadLength : length, kMaxReadLength, size - offset});
     data.resize(n);
-    in.seekg(static_cast<std::streamoff>(offset));
-    in.read(data.data(), static_cast<std::streamsize>(n));
-    data.resize(static_cast<size_t>(in.gcount()));
+    ssize_t got = ::pread(file.fd(), data.data(), n, static_cast<off_t>(offset));
+    data.resize(got > 0 ? static_cast<size_t>(got) : 0);
   }
   return std::make_pair(std::move(data), size);
 }

@@ -2,6 +2,7 @@
 // API), garbage collection of finished ones, and the disk watch that
 // enforces containers' disk quotas and frees space.
 #include "agent_impl.h"
+#include "corral/agent/sandbox_files.h"
 
 namespace corral {
 
@@ -30,27 +31,26 @@ absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std
   if (sandbox.empty()) {
     return absl::NotFoundError(absl::StrCat("no sandbox for task '", task_id, "' on this agent"));
   }
-  std::error_code ec;
-  fs::path real = fs::weakly_canonical(fs::path(sandbox) / path, ec);
-  fs::path root = fs::weakly_canonical(sandbox, ec);
-  // Inside the root itself, not merely sharing its prefix (".../runs/c1" vs ".../runs/c10").
-  std::string prefix = root.string() + "/";
-  if (ec || (real != root && real.string().compare(0, prefix.size(), prefix) != 0)) {
-    return absl::PermissionDeniedError("'path' leaves the sandbox");
+  // Walked from the sandbox without following links, as the files API.
+  auto file = sandbox_files::Open({sandbox}, sandbox + "/" + path);
+  if (!file.ok()) {
+    if (absl::IsNotFound(file.status())) {
+      return absl::NotFoundError(absl::StrCat("'", path, "' does not exist in the sandbox"));
+    }
+    return file.status();
   }
-  std::ifstream in(real, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("'", path, "' does not exist in the sandbox"));
-  in.seekg(0, std::ios::end);
-  int64_t size = in.tellg();
+  if (file->directory()) return absl::InvalidArgumentError(absl::StrCat("'", path, "' is a directory"));
+  // One read returns at most kMaxSandboxRead: a client asking for more
+  // reads again from where this one ended.
+  struct stat st;
+  if (::fstat(file->fd(), &st) != 0) return absl::NotFoundError(absl::StrCat("'", path, "' cannot be read"));
+  int64_t size = st.st_size;
   std::string data;
   if (offset < size) {
-    // One read returns at most kMaxSandboxRead: a client asking for more
-    // reads again from where this one ended.
     int64_t n = std::min<int64_t>(length > 0 ? std::min(length, kMaxSandboxRead) : kMaxSandboxRead, size - offset);
     data.resize(n);
-    in.seekg(offset);
-    in.read(data.data(), n);
-    data.resize(in.gcount());
+    ssize_t got = ::pread(file->fd(), data.data(), static_cast<size_t>(n), offset);
+    data.resize(got > 0 ? static_cast<size_t>(got) : 0);
   }
   return std::make_pair(data, size);
 }

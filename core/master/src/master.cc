@@ -223,7 +223,14 @@ absl::StatusOr<std::string> Master::Subscribe(const Call& call, std::shared_ptr<
                                                    "' does not match principal '", info.principal(),
                                                    "' set in `FrameworkInfo`"));
   }
-  return loop_.Call([&] { return DoSubscribe(call, sink); });
+  auto id = loop_.Call([&] { return DoSubscribe(call, sink); });
+  if (!id.ok()) {
+    // Said here too: the framework's own log may be far away.
+    CORRAL_LOG(WARNING) << "Refused the subscription of framework '" << info.name() << "'"
+                        << (info.has_id() ? absl::StrCat(" (", info.id().value(), ")") : "") << ": "
+                        << id.status().message();
+  }
+  return id;
 }
 
 absl::Status Master::HandleCall(const Call& call, const std::optional<std::string>& principal) {

@@ -44,6 +44,12 @@ struct ExecutorDriver::Impl {
   bool stopping = false;
   absl::Status error;
   std::shared_ptr<grpc::ClientContext> stream_ctx;
+  // The agent's token for this executor's container (MESOS_EXECUTOR_AUTHENTICATION_TOKEN),
+  // sent with every call; empty: none.
+  std::string token;
+  void Authorize(grpc::ClientContext* ctx) const {
+    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  }
   std::map<std::string, Call::Update> unacked;        // by uuid
   std::map<std::string, v1::TaskInfo> unacked_tasks;  // launched, no update yet
   std::thread connection;
@@ -124,6 +130,7 @@ struct ExecutorDriver::Impl {
     auto disconnected_since = std::chrono::steady_clock::now();
     while (true) {
       auto ctx = std::make_shared<grpc::ClientContext>();
+      Authorize(ctx.get());
       Call sub;
       {
         std::lock_guard<std::mutex> lock(mu);
@@ -174,6 +181,7 @@ struct ExecutorDriver::Impl {
     call.mutable_framework_id()->set_value(framework_id);
     call.mutable_executor_id()->set_value(executor_id);
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::internal::CallResponse resp;
     return FromGrpcStatus(stub->Call(&ctx, call, &resp));
@@ -186,6 +194,7 @@ ExecutorDriver::ExecutorDriver(Executor* executor) : impl_(std::make_unique<Impl
   impl_->endpoint = Env("CORRAL_AGENT_ENDPOINT", "MESOS_AGENT_ENDPOINT");
   impl_->framework_id = Env("MESOS_FRAMEWORK_ID");
   impl_->executor_id = Env("MESOS_EXECUTOR_ID");
+  impl_->token = Env("MESOS_EXECUTOR_AUTHENTICATION_TOKEN");
   // Mesos's duration syntax ("15mins", "2secs"); a value that does not
   // parse leaves the default.
   if (auto rt = ParseDurationSeconds(Env("MESOS_RECOVERY_TIMEOUT")); rt.ok() && *rt > 0) impl_->recovery_timeout = *rt;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -292,10 +293,40 @@ struct SchedulerDriver::Impl {
       delete p;
       return false;
     }
-    // The callback keeps the stub (and its channel) alive until it runs.
-    stub->async()->Call(&p->ctx, &p->call, &p->resp, [p, stub](grpc::Status) { delete p; });
+    {
+      std::lock_guard<std::mutex> lock(acks_mu);
+      acks_in_flight.insert(&p->ctx);
+    }
+    // The stub (and its channel) stays with the driver, which waits for the
+    // acknowledgements in flight before it goes: the last reference to a
+    // channel must not be dropped on gRPC's callback thread (gRPC may shut
+    // down from there and abort).
+    stub->async()->Call(&p->ctx, &p->call, &p->resp, [this, p](grpc::Status) {
+      grpc::ClientContext* ctx = &p->ctx;
+      delete p;
+      std::lock_guard<std::mutex> lock(acks_mu);
+      acks_in_flight.erase(ctx);
+      acks_cv.notify_all();
+    });
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ack_stubs.insert(stub);  // kept until the driver goes
+    }
     return true;
   }
+
+  // Cancels the acknowledgements still in flight and waits until gRPC is
+  // done with each. Only from the driver's destructor.
+  void DrainAcknowledgements() {
+    std::unique_lock<std::mutex> lock(acks_mu);
+    for (grpc::ClientContext* ctx : acks_in_flight) ctx->TryCancel();
+    acks_cv.wait(lock, [this] { return acks_in_flight.empty(); });
+  }
+
+  std::mutex acks_mu;
+  std::condition_variable acks_cv;
+  std::set<grpc::ClientContext*> acks_in_flight;  // under acks_mu
+  std::set<std::shared_ptr<Stub>> ack_stubs;      // under mu: every stub an acknowledgement went to
 
   absl::Status Send(Call call) {
     {
@@ -347,6 +378,7 @@ SchedulerDriver::SchedulerDriver(Scheduler* scheduler, const v1::FrameworkInfo& 
 SchedulerDriver::~SchedulerDriver() {
   (void)stop(true);
   if (impl_->callbacks) impl_->callbacks->Stop();
+  impl_->DrainAcknowledgements();
 }
 
 absl::Status SchedulerDriver::start() {

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "corral/auth/executor_tokens.h"
+#include "corral/auth/policy.h"
 #include "corral/agent/cgroups.h"
 #include "corral/agent/checkpoint_writer.h"
 #include "corral/agent/status_updates.h"
@@ -37,6 +39,16 @@ struct AgentOptions {
   // The Authorization value the agent presents to the master (HTTP Basic
   // of its --credential, as gRPC metadata); empty: none.
   std::string master_authorization;
+  // Who must authenticate to the agent's own HTTP API and its sandbox reads
+  // (--http_credentials, --authenticate_http_readonly/readwrite); see
+  // docs/security.md. Its frameworks/agents fields are unused.
+  auth::AuthenticationPolicy http_authentication;
+  // Signs each executor container's MESOS_EXECUTOR_AUTHENTICATION_TOKEN
+  // (--jwt_secret_key); null: executors get none.
+  std::shared_ptr<const auth::ExecutorTokens> executor_tokens;
+  // Executor calls must carry the token of the executor's own container
+  // (--authenticate_http_executors; needs executor_tokens).
+  bool authenticate_executors = false;
   std::string work_dir = "/tmp/corral-agent";
   std::string hostname = "localhost";
   std::string ip = "127.0.0.1";      // where executors reach the agent
@@ -115,8 +127,11 @@ class Agent {
   void Abandon();
 
   // --- executor API (any thread) ---
-  absl::Status ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink);
-  absl::Status ExecutorCall(const v1::executor::Call& call);
+  // `authorization`: the call's Authorization value ("Bearer <token>"),
+  // checked against the executor's container with authenticate_executors.
+  absl::Status ExecutorSubscribe(const v1::executor::Call& call, std::shared_ptr<ExecutorSink> sink,
+                                 const std::string& authorization = "");
+  absl::Status ExecutorCall(const v1::executor::Call& call, const std::string& authorization = "");
   void ExecutorGone(const std::string& framework_id, const std::string& executor_id, ExecutorSink* sink);
 
   // Reads `length` bytes (0, or more than kMaxSandboxRead: kMaxSandboxRead)
@@ -139,6 +154,7 @@ class Agent {
   std::map<std::string, double> Metrics();
   // Fixed once Start() has run.
   const std::map<std::string, std::string>& flags() const { return options_.flags; }
+  const auth::AuthenticationPolicy& http_authentication() const { return options_.http_authentication; }
   // The sandboxes whose files may be served (/files, LIST_FILES,
   // READ_FILE): live containers' and those kept after their tasks ended,
   // until garbage collected.
@@ -327,6 +343,14 @@ class Agent {
   // Runs `spec` and calls `done` on the loop with its pid when it exits.
   absl::StatusOr<pid_t> StartCheckProcess(const LaunchSpec& spec, std::function<void(pid_t, const ExitInfo&)> done);
   void OnTaskFetched(const Key& key, const v1::FrameworkInfo& framework, const absl::Status& fetched);
+  // MESOS_EXECUTOR_AUTHENTICATION_TOKEN for an executor's container, or
+  // nothing without executor_tokens.
+  std::map<std::string, std::string> ExecutorTokenEnvironment(const Key& key, const std::string& container_id);
+  // Any thread: the claims a call's token proves (nullopt where executors
+  // need not authenticate), or why it proves nothing for this call.
+  absl::StatusOr<std::optional<auth::ExecutorClaims>> CheckExecutorToken(const v1::executor::Call& call,
+                                                                         const std::string& authorization);
+  absl::Status CheckExecutorContainer(const std::optional<auth::ExecutorClaims>& claims, const ExecutorRecord& ex);
   void OnExecutorFetched(const Key& key, const v1::CommandInfo& cmd, const v1::FrameworkInfo& framework,
                          const absl::Status& fetched);
   // Runs corral-fetcher for `cmd`'s URIs in the (new) sandbox, as the task's
