@@ -14,6 +14,7 @@
 #include "corral/framework/driver_adapter.h"
 #include "corral/framework/election.h"
 #include "corral/http/server.h"
+#include "corral/framework/rest_auth.h"
 #include "daemon_flags.h"
 #include "scheduler/service.h"
 #include "store/store.h"
@@ -34,6 +35,15 @@ ABSL_FLAG(std::string, zk, "",
           "the state kept there; empty: one instance with its state in --work_dir.");
 ABSL_FLAG(std::string, zk_session_timeout, "10secs",
           "ZooKeeper session timeout: a leader out of touch with ZooKeeper this long stops.");
+ABSL_FLAG(std::string, mesos_authentication_principal, "",
+          "The principal the framework authenticates to the master with (the same as --principal, Marathon's and "
+          "Chronos's name).");
+ABSL_FLAG(std::string, mesos_authentication_secret_file, "",
+          "File holding the secret of the framework's principal (also: CORRAL_PRINCIPAL/CORRAL_SECRET).");
+ABSL_FLAG(std::string, http_credentials, "",
+          "user:password that the REST API requires (HTTP Basic), as Marathon's and Chronos's; empty: none.");
+ABSL_FLAG(std::string, http_credentials_file, "",
+          "File of principals and secrets the REST API accepts (Mesos's credentials formats).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace {
@@ -105,8 +115,12 @@ int main(int argc, char** argv) {
   ro.master = master;
   ro.leader = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string(port);
   ro.framework_name = absl::GetFlag(FLAGS_framework_name);
-  auto http = corral::http::Server::Start(absl::GetFlag(FLAGS_http_address), port,
-                                          corral::batch::MakeRestHandler(&service, ro));
+  auto rest_auth = corral::framework::RestAuthenticator(absl::GetFlag(FLAGS_http_credentials),
+                                                        absl::GetFlag(FLAGS_http_credentials_file));
+  if (!rest_auth.ok()) Die(std::string(rest_auth.status().message()));
+  auto http = corral::http::Server::Start(
+      absl::GetFlag(FLAGS_http_address), port,
+      corral::framework::Guarded(corral::batch::MakeRestHandler(&service, ro), *rest_auth, {"/ping"}));
   if (!http.ok()) Die(std::string(http.status().message()));
   std::string address = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string((*http)->port());
 
@@ -115,6 +129,13 @@ int main(int argc, char** argv) {
   fo.name = ro.framework_name;
   fo.role = so.role;
   fo.principal = absl::GetFlag(FLAGS_principal);
+  if (fo.principal.empty()) fo.principal = absl::GetFlag(FLAGS_mesos_authentication_principal);
+  if (!absl::GetFlag(FLAGS_mesos_authentication_secret_file).empty()) {
+    if (fo.principal.empty()) Die("--mesos_authentication_secret_file needs --mesos_authentication_principal");
+    auto secret = corral::framework::ReadSecretFile(absl::GetFlag(FLAGS_mesos_authentication_secret_file));
+    if (!secret.ok()) Die("--mesos_authentication_secret_file: " + std::string(secret.status().message()));
+    fo.secret = *secret;
+  }
   fo.failover_timeout = failover;
   fo.webui_url = "http://" + address;
   fo.framework_id = service.StoredFrameworkId();

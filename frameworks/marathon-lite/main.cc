@@ -14,6 +14,7 @@
 #include "corral/common/logging.h"
 #include "corral/common/work_dir_lock.h"
 #include "corral/http/server.h"
+#include "corral/framework/rest_auth.h"
 #include "daemon_flags.h"
 #include "corral/framework/driver_adapter.h"
 #include "corral/framework/election.h"
@@ -32,6 +33,15 @@ ABSL_FLAG(std::string, principal, "", "The framework's principal.");
 ABSL_FLAG(std::string, failover_timeout, "1weeks",
           "How long the master keeps the framework's tasks while marathon-lite is away.");
 ABSL_FLAG(std::string, reconciliation_interval, "1mins", "Period of task reconciliation with the master.");
+ABSL_FLAG(std::string, mesos_authentication_principal, "",
+          "The principal the framework authenticates to the master with (the same as --principal, Marathon's and "
+          "Chronos's name).");
+ABSL_FLAG(std::string, mesos_authentication_secret_file, "",
+          "File holding the secret of the framework's principal (also: CORRAL_PRINCIPAL/CORRAL_SECRET).");
+ABSL_FLAG(std::string, http_credentials, "",
+          "user:password that the REST API requires (HTTP Basic), as Marathon's and Chronos's; empty: none.");
+ABSL_FLAG(std::string, http_credentials_file, "",
+          "File of principals and secrets the REST API accepts (Mesos's credentials formats).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, zk, "",
           "zk://host:port[,...]/path: run as one of several instances, the leader elected through ZooKeeper and "
@@ -112,8 +122,12 @@ int main(int argc, char** argv) {
   ro.role = so.role;
   ro.failover_timeout = failover;
   ro.leader = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string(port);
-  auto http = corral::http::Server::Start(absl::GetFlag(FLAGS_http_address), port,
-                                          corral::marathon::MakeRestHandler(&service, ro));
+  auto rest_auth = corral::framework::RestAuthenticator(absl::GetFlag(FLAGS_http_credentials),
+                                                        absl::GetFlag(FLAGS_http_credentials_file));
+  if (!rest_auth.ok()) Die(std::string(rest_auth.status().message()));
+  auto http = corral::http::Server::Start(
+      absl::GetFlag(FLAGS_http_address), port,
+      corral::framework::Guarded(corral::marathon::MakeRestHandler(&service, ro), *rest_auth, {"/ping"}));
   if (!http.ok()) Die(std::string(http.status().message()));
   ro.leader = absl::GetFlag(FLAGS_http_address) + ":" + std::to_string((*http)->port());
 
@@ -122,6 +136,13 @@ int main(int argc, char** argv) {
   fo.name = ro.framework_name;
   fo.role = so.role;
   fo.principal = absl::GetFlag(FLAGS_principal);
+  if (fo.principal.empty()) fo.principal = absl::GetFlag(FLAGS_mesos_authentication_principal);
+  if (!absl::GetFlag(FLAGS_mesos_authentication_secret_file).empty()) {
+    if (fo.principal.empty()) Die("--mesos_authentication_secret_file needs --mesos_authentication_principal");
+    auto secret = corral::framework::ReadSecretFile(absl::GetFlag(FLAGS_mesos_authentication_secret_file));
+    if (!secret.ok()) Die("--mesos_authentication_secret_file: " + std::string(secret.status().message()));
+    fo.secret = *secret;
+  }
   fo.failover_timeout = failover;
   fo.webui_url = "http://" + ro.leader;
   fo.framework_id = service.StoredFrameworkId();

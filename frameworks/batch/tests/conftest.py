@@ -31,16 +31,21 @@ class Batch:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.address}"
+        self.master_args: list[str] = []
+        self.agent_args: list[str] = []
+        self.batch_args: list[str] = []
+        self.auth: tuple[str, str] | None = None  # what the HTTP API requires, when it does
 
     def start(self) -> None:
         master = Daemon([str(BIN / "corral-master"), f"--port={self.master_port}", f"--work_dir={self.root}/master",
-                         "--allocation_interval=50ms", "--log_level=warning"],
+                         "--allocation_interval=50ms", "--log_level=warning", *self.master_args],
                         self.root / "master.log")
         master.start()
         self.daemons.append(master)
         agent = Daemon([str(BIN / "corral-agent"), f"--master=127.0.0.1:{self.master_port}", f"--port={free_port()}",
                         f"--work_dir={self.root}/agent", "--resources=cpus:16;mem:8192;disk:8192",
-                        "--cgroups=false", "--registration_backoff=100ms", "--log_level=warning"],
+                        "--cgroups=false", "--registration_backoff=100ms", "--log_level=warning",
+                        *self.agent_args],
                        self.root / "agent.log")
         agent.start()
         self.daemons.append(agent)
@@ -50,11 +55,12 @@ class Batch:
     def start_batch(self) -> None:
         self.batch = Daemon([str(BIN / "corral-batch"), f"--master=127.0.0.1:{self.master_port}",
                              f"--http_port={self.port}", f"--work_dir={self.root}/batch",
-                             "--reconciliation_interval=5secs", "--log_level=warning"],
+                             "--reconciliation_interval=5secs", "--log_level=warning", *self.batch_args],
                             self.root / "batch.log")
         self.batch.start()
         wait_for(lambda: requests.get(self.url + "/ping", timeout=2).ok, what="batch serving")
-        wait_for(lambda: requests.get(self.url + "/info", timeout=2).json()["frameworkId"], what="subscribed")
+        wait_for(lambda: requests.get(self.url + "/info", timeout=2, auth=self.auth).json()["frameworkId"],
+                 what="subscribed")
 
     def master_state(self) -> dict[str, Any]:
         r = requests.get(self.master_url + "/master/state", timeout=5)

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import chronos
 import pytest
 import requests
-from conftest import Batch, wait_for
+from conftest import Batch, run_cluster, wait_for
 
 
 def iso_in(seconds: float) -> str:
@@ -187,3 +188,34 @@ def test_kill9_between_parent_and_child_runs_the_child_once(batch: Batch, tmp_pa
     assert out.read_text().split() == ["ran"]
     assert len(batch.master_tasks("child")) == 1
     assert len(batch.master_tasks("parent")) == 1  # adopted, not launched again
+
+
+@pytest.fixture
+def secured(request: pytest.FixtureRequest) -> Iterator[Batch]:
+    """A master that authenticates frameworks and agents, and corral-batch
+    with its own credential (Chronos's --mesos_authentication_* flags) and an
+    API behind --http_credentials."""
+    def make(root: Path) -> Batch:
+        (root / "credentials").write_text("batch b-secret\nagent a-secret\n")
+        (root / "agent-credential").write_text("agent a-secret\n")
+        (root / "batch-secret").write_text("b-secret")
+        b = Batch(root)
+        b.master_args = [f"--credentials={root / 'credentials'}", "--authenticate_frameworks", "--authenticate_agents"]
+        b.agent_args = [f"--credential={root / 'agent-credential'}"]
+        b.batch_args = ["--mesos_authentication_principal=batch",
+                        f"--mesos_authentication_secret_file={root / 'batch-secret'}",
+                        "--http_credentials=ops:ops-pw"]
+        b.auth = ("ops", "ops-pw")
+        return b
+    yield from run_cluster(request, make, ["corral-master", "corral-agent", "corral-batch"], "batch-secured-")
+
+
+def test_chronos_python_with_credentials(secured: Batch) -> None:
+    assert requests.get(secured.url + "/scheduler/jobs", timeout=5).status_code == 401
+    assert requests.get(secured.url + "/ping", timeout=5).status_code == 200
+    with pytest.raises(chronos.ChronosAPIError):  # its 401 (UnauthorizedError), as the client reports it
+        chronos.connect(secured.address, username="ops", password="wrong").list()
+    c = chronos.connect(secured.address, username="ops", password="ops-pw")
+    assert c.add(chronos_job("hello", "echo hello")) is None
+    c.run("hello")
+    wait_for(lambda: by_name(c.list(), "hello")["successCount"] == 1, what="the run succeeded")

@@ -22,6 +22,10 @@ DriverAdapter::DriverAdapter(FrameworkEvents* events, const FrameworkOptions& op
   SchedulerDriverOptions o;
   // Acknowledged by the service once the update is in its store.
   o.implicit_acknowledgements = false;
+  if (!options.secret.empty()) {
+    o.principal = options.principal;
+    o.secret = options.secret;
+  }
   driver_ = std::make_unique<SchedulerDriver>(this, fw, options.master, o);
 }
 

@@ -27,6 +27,9 @@ class Cluster:
     def __init__(self, root: Path, master_args: list[str] | None = None) -> None:
         self.root = root
         self.master_args = master_args or []
+        self.agent_args: list[str] = []
+        self.marathon_args: list[str] = []
+        self.auth: tuple[str, str] | None = None  # what the REST API requires, when it does
         self.master_port = free_port()
         self.master_url = f"http://127.0.0.1:{self.master_port}"
         self.daemons: list[Daemon] = []
@@ -45,7 +48,8 @@ class Cluster:
             agent = Daemon([str(BIN / "corral-agent"), f"--master=127.0.0.1:{self.master_port}",
                             f"--port={free_port()}", f"--work_dir={self.root}/agent{i}", f"--hostname={HOSTS[i]}",
                             "--resources=cpus:8;mem:4096;disk:4096;ports:[31000-31999]", f"--attributes=rack:{rack}",
-                            "--cgroups=false", "--registration_backoff=100ms", "--log_level=warning"],
+                            "--cgroups=false", "--registration_backoff=100ms", "--log_level=warning",
+                            *self.agent_args],
                            self.root / f"agent{i}.log")
             agent.start()
             self.daemons.append(agent)
@@ -55,11 +59,12 @@ class Cluster:
     def start_marathon(self) -> None:
         self.marathon = Daemon([str(BIN / "corral-marathon"), f"--master=127.0.0.1:{self.master_port}",
                                 f"--http_port={self.marathon_port}", f"--work_dir={self.root}/marathon",
-                                "--reconciliation_interval=5secs", "--log_level=warning"],
+                                "--reconciliation_interval=5secs", "--log_level=warning", *self.marathon_args],
                                self.root / "marathon.log")
         self.marathon.start()
         wait_for(lambda: requests.get(self.url + "/ping", timeout=2).ok, what="marathon serving")
-        wait_for(lambda: requests.get(self.url + "/v2/info", timeout=2).json()["frameworkId"], what="subscribed")
+        wait_for(lambda: requests.get(self.url + "/v2/info", timeout=2, auth=self.auth).json()["frameworkId"],
+                 what="subscribed")
 
     def master_state(self) -> dict[str, Any]:
         r = requests.get(self.master_url + "/master/state", timeout=5)

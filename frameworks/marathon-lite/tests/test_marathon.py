@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
-from conftest import HOSTS, Cluster, wait_for
+from conftest import HOSTS, Cluster, run_cluster, wait_for
 from marathon import MarathonClient
 from marathon.models import MarathonApp
 
@@ -492,3 +494,39 @@ class EventReader:
         if shutdown is not None:
             shutdown()
         self.resp.close()
+
+
+
+@pytest.fixture
+def secured(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A master that authenticates frameworks and agents, agents with their
+    credential, and marathon-lite with its own (Marathon's
+    --mesos_authentication_* flags) and a REST API behind --http_credentials."""
+    def make(root: Path) -> Cluster:
+        (root / "credentials").write_text('{"credentials": [{"principal": "marathon", "secret": "m-secret"},'
+                                          ' {"principal": "agent", "secret": "a-secret"}]}')
+        (root / "agent-credential").write_text("agent a-secret\n")
+        (root / "marathon-secret").write_text("m-secret\n")
+        c = Cluster(root, master_args=[f"--credentials={root / 'credentials'}", "--authenticate_frameworks",
+                                       "--authenticate_agents"])
+        c.agent_args = [f"--credential={root / 'agent-credential'}"]
+        c.marathon_args = ["--mesos_authentication_principal=marathon",
+                           f"--mesos_authentication_secret_file={root / 'marathon-secret'}",
+                           "--http_credentials=admin:admin-pw"]
+        c.auth = ("admin", "admin-pw")
+        return c
+    yield from run_cluster(request, make, ["corral-master", "corral-agent", "corral-marathon"], "marathon-secured-")
+
+
+def test_everything_authenticated(secured: Cluster) -> None:
+    # Started means subscribed: the master took marathon-lite's credential.
+    anonymous = requests.get(secured.url + "/v2/apps", timeout=5)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"] == 'Basic realm="corral"'
+    assert requests.get(secured.url + "/v2/apps", auth=("admin", "wrong"), timeout=5).status_code == 401
+    assert requests.get(secured.url + "/ping", timeout=5).status_code == 200  # health checks stay open
+    m = MarathonClient(secured.url, username="admin", password="admin-pw")
+    m.create_app("/secured", MarathonApp(cmd="sleep 600", cpus=0.1, mem=16, instances=1))
+    wait_for(lambda: running(m, "/secured", 1), what="the app's task running")
+    fw = [f for f in secured.master_state()["frameworks"] if f["name"] == "marathon"]
+    assert fw and fw[0]["principal"] == "marathon"

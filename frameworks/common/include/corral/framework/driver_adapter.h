@@ -48,6 +48,7 @@ struct FrameworkOptions {
   std::string name;
   std::string role = "*";
   std::string principal;
+  std::string secret;  // with principal: the credential presented to the master
   std::string user;
   double failover_timeout = 7 * 24 * 3600.0;
   std::string webui_url;
