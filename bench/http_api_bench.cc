@@ -20,6 +20,7 @@
 #include <boost/beast/http.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include "corral/auth/authorizer.h"
 #include "corral/auth/credentials.h"
 #include "corral/http/recordio.h"
 #include "corral/master/master_http.h"
@@ -136,14 +137,29 @@ struct Cluster {
   std::vector<std::unique_ptr<SimAgent>> agents;
 
   static Cluster& Get() {
-    static Cluster* c = new Cluster();
+    static Cluster* c = new Cluster(kAgents, nullptr);
+    return *c;
+  }
+  // The same shape with --acls: "ops" may view every framework, task and
+  // executor, "alice" those of user alice (none here).
+  static Cluster& GetAuthorized() {
+    static Cluster* c = new Cluster(kAgents, *auth::Authorizer::Parse(R"({"permissive": false,
+      "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+      "register_agents": [{"principals": {"type": "ANY"}, "agents": {"type": "ANY"}}],
+      "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+                          {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}],
+      "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+                     {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}],
+      "view_executors": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}},
+                         {"principals": {"values": ["alice"]}, "users": {"values": ["alice"]}}]})"));
     return *c;
   }
 
-  Cluster() {
+  Cluster(int agent_count, std::shared_ptr<const auth::Authorizer> acls) {
     MasterOptions options;
     options.allocation_interval = 3600;  // no offer churn while measuring
     options.heartbeat_interval = 3600;
+    options.authorizer = std::move(acls);
     server = std::move(*MasterServer::Start(options, "127.0.0.1:0"));
     // The framework subscribes over gRPC first, so its tasks have an owner.
     auto stub = v1::internal::SchedulerService::NewStub(
@@ -165,13 +181,13 @@ struct Cluster {
           grpc::CreateCustomChannel(server->address(), grpc::InsecureChannelCredentials(), args)));
     }
     g_registered = 0;
-    for (int i = 0; i < kAgents; ++i) {
+    for (int i = 0; i < agent_count; ++i) {
       agents.push_back(std::make_unique<SimAgent>());
       agents.back()->Start(stubs[i % stubs.size()].get(), i, "bench-agent-" + std::to_string(i), kTasksPerAgent,
                            framework_id);
     }
-    if (!WaitUntil([] { return g_registered == kAgents; }, 600)) {
-      std::fprintf(stderr, "only %d of %d agents registered\n", g_registered.load(), kAgents);
+    if (!WaitUntil([agent_count] { return g_registered == agent_count; }, 600)) {
+      std::fprintf(stderr, "only %d of %d agents registered\n", g_registered.load(), agent_count);
       std::abort();
     }
     auto st = server->master().GetState();
@@ -243,6 +259,42 @@ void BM_OperatorGetState(benchmark::State& state) {
   Report(state, ms, bytes);
 }
 BENCHMARK(BM_OperatorGetState)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// /master/state's snapshot and rendering for three viewers of a master with
+// --acls: everything unfiltered (0), "ops", whom the rules let view every
+// task, so each task is decided and kept (1), and "alice", who may view
+// none (2). Each keeps the renderings of the one before, as requests do.
+void BM_MasterStateViewFilter(benchmark::State& state) {
+  Cluster& c = Cluster::GetAuthorized();
+  const int viewer_kind = static_cast<int>(state.range(0));
+  StateViewer viewer = viewer_kind == 0 ? StateViewer{} : StateViewer::Of(viewer_kind == 1 ? "ops" : "alice");
+  std::map<std::string, std::string> flags;
+  std::vector<double> ms;
+  size_t tasks = 0;
+  for (auto _ : state) {
+    auto t0 = std::chrono::steady_clock::now();
+    google::protobuf::Arena arena;
+    auto renderable = c.server->master().GetRenderableState(&arena, viewer);
+    std::vector<Master::TaskRendering> fresh;
+    std::string body = RenderMasterState(renderable, StateJsonContext{&flags, 0}, &fresh);
+    c.server->master().KeepTaskRenderings(std::move(fresh));
+    ms.push_back(Since(t0) * 1000);
+    tasks = renderable.tasks.size();
+    benchmark::DoNotOptimize(body);
+  }
+  std::sort(ms.begin(), ms.end());
+  state.counters["median_ms"] = ms[ms.size() / 2];
+  state.counters["tasks_shown"] = static_cast<double>(tasks);
+  state.SetLabel(viewer_kind == 0 ? "everything" : viewer_kind == 1 ? "ops (filtered, sees all)" : "alice (sees none)");
+}
+BENCHMARK(BM_MasterStateViewFilter)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(0)
+    ->Iterations(7)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Implicit reconciliation makes the master send one UPDATE per task: 100,000
 // events to one subscriber, timed from the call to the last event read.

@@ -187,6 +187,87 @@ TEST_F(SecurityTest, OperatorsFrameworksAndAgentsMustProveWhoTheyAre) {
   EXPECT_TRUE(ops_sched.Locked([&] { return ops_sched.errors_.empty(); }));
 }
 
+// --acls over gRPC (the HTTP side, with the sample ACLs, is
+// tests/http_api/test_authorization.py): the SDK's subscription in a role
+// its principal may not use, state filtered by who reads it, an operator
+// call refused, a task as root refused with its reason.
+TEST_F(SecurityTest, TheAclsGovernTheGrpcApis) {
+  std::ofstream(dir_ + "/acls.json") << R"({"permissive": false,
+    "register_frameworks": [{"principals": {"values": ["web"]}, "roles": {"values": ["web", "*"]}}],
+    "run_tasks": [{"principals": {"type": "NONE"}, "users": {"values": ["root"]}},
+                  {"principals": {"type": "ANY"}, "users": {"type": "ANY"}}],
+    "view_frameworks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+    "view_tasks": [{"principals": {"values": ["ops"]}, "users": {"type": "ANY"}}],
+    "register_agents": [{"principals": {"values": ["agent"]}, "agents": {"type": "ANY"}}]})";
+  std::vector<std::string> args = MasterArgs();
+  for (const char* f : {"--authenticate_frameworks", "--authenticate_agents", "--authenticate_http_readonly",
+                        "--authenticate_http_readwrite"}) {
+    args.push_back(f);
+  }
+  args.push_back("--credentials=" + dir_ + "/credentials");
+  args.push_back("--acls=" + dir_ + "/acls.json");
+  master_ = std::make_unique<Child>(args, dir_, LogName("master"));
+  ASSERT_TRUE(testing::WaitForListening(master_addr_, 30));
+  StartAgentAs({"--credential=" + dir_ + "/agent-credential"});
+  ASSERT_TRUE(WaitForAgents(1, 30));
+
+  SchedulerDriverOptions web;
+  web.principal = "web";
+  web.secret = "web-secret";
+  {
+    RecordingScheduler sched;
+    v1::FrameworkInfo fw = testing::Framework("elsewhere");
+    fw.add_capabilities()->set_type(v1::FrameworkInfo::Capability::MULTI_ROLE);
+    fw.add_roles("ops");
+    SchedulerDriver driver(&sched, fw, master_addr_, web);
+    ASSERT_TRUE(driver.start().ok());
+    ASSERT_TRUE(sched.WaitFor([&] { return !sched.errors_.empty(); }, 20));
+    EXPECT_EQ(sched.Locked([&] { return sched.errors_[0]; }),
+              "the master refused the subscription: Not authorized to register_frameworks with role 'ops' "
+              "(principal 'web'; see --acls)");
+  }
+  RecordingScheduler sched;
+  SchedulerDriver driver(&sched, testing::Framework("web"), master_addr_, web);
+  ASSERT_TRUE(driver.start().ok());
+  ASSERT_TRUE(sched.WaitSubscribed(20));
+  v1::Offer offer;
+  ASSERT_TRUE(sched.TakeOffer(&offer, 20));
+  v1::TaskInfo task = testing::ShellTask("as-root", offer.agent_id(), "true");
+  task.mutable_command()->set_user("root");
+  ASSERT_TRUE(driver.launch(offer.id(), {task}).ok());
+  v1::TaskStatus status = sched.WaitForState("as-root", v1::TASK_ERROR, 20);
+  ASSERT_EQ(status.state(), v1::TASK_ERROR);
+  EXPECT_EQ(status.reason(), v1::TaskStatus::REASON_TASK_UNAUTHORIZED);
+  EXPECT_EQ(status.message(), "Not authorized to run_tasks with user 'root' (principal 'web'; see --acls)");
+
+  // ops may view every framework; web, which may view none, sees an empty
+  // state rather than a refusal.
+  v1::internal::ClusterState state;
+  ASSERT_TRUE(State(Basic("ops", "ops-secret"), &state).ok());
+  EXPECT_EQ(state.frameworks_size(), 1);
+  ASSERT_TRUE(State(Basic("web", "web-secret"), &state).ok());
+  EXPECT_EQ(state.frameworks_size(), 0);
+  EXPECT_EQ(state.agents_size(), 1);
+
+  auto stub =
+      v1::internal::OperatorService::NewStub(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()));
+  v1::master::Call teardown;
+  teardown.set_type(v1::master::Call::TEARDOWN);
+  teardown.mutable_teardown()->mutable_framework_id()->set_value(driver.framework_id().value());
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", Basic("ops", "ops-secret"));
+  v1::master::Response response;
+  grpc::Status refused = stub->Call(&ctx, teardown, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(refused.error_message(),
+            "Not authorized to teardown_frameworks with framework principal 'web' (principal 'ops'; see --acls)");
+  // Refusals go to the audit log (standard error here), one JSON line each.
+  std::string log = ReadAll(dir_ + "/master.err");
+  EXPECT_TRUE(absl::StrContains(log, R"("principal":"web","action":"run_tasks","object":"root","allowed":false)"))
+      << log;
+  EXPECT_TRUE(absl::StrContains(log, R"("principal":"ops","call":"TEARDOWN","result":"Not authorized)")) << log;
+}
+
 TEST_F(SecurityTest, NobodyReregistersWithAnotherAgentsId) {
   StartMaster();  // no authentication: the ID is bound by the secret the master issues
   StartAgent();

@@ -67,6 +67,11 @@ ABSL_FLAG(std::string, http_credentials, "",
 ABSL_FLAG(bool, authenticate_http_readonly, false,
           "Reads of this agent (state, metrics, flags, sandbox files, GET_* calls) must authenticate.");
 ABSL_FLAG(bool, authenticate_http_readwrite, false, "Operator calls to this agent that act must authenticate.");
+ABSL_FLAG(std::string, acls, "",
+          "File of ACLs (Mesos's local authorizer JSON); the agent enforces access_sandboxes, by the user each "
+          "sandbox's container runs as. See docs/security.md.");
+ABSL_FLAG(std::string, audit_log, "",
+          "File the audit log (refused authorizations, one JSON line each) is appended to; empty: standard error.");
 ABSL_FLAG(std::string, jwt_secret_key, "",
           "File holding the key (32 bytes or more) that signs each executor's MESOS_EXECUTOR_AUTHENTICATION_TOKEN.");
 ABSL_FLAG(bool, authenticate_http_executors, false,
@@ -148,6 +153,8 @@ int main(int argc, char** argv) {
   } else if (policy.readonly || policy.readwrite) {
     Die("--authenticate_http_readonly and --authenticate_http_readwrite need --http_credentials");
   }
+  opts.authorizer =
+      corral::cli::AuthorizationFlags("corral-agent", absl::GetFlag(FLAGS_acls), absl::GetFlag(FLAGS_audit_log));
   if (!absl::GetFlag(FLAGS_jwt_secret_key).empty()) {
     std::ifstream in(absl::GetFlag(FLAGS_jwt_secret_key), std::ios::binary);
     if (!in) Die("--jwt_secret_key: cannot read " + absl::GetFlag(FLAGS_jwt_secret_key));

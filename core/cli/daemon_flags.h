@@ -3,11 +3,13 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "corral/auth/authorizer.h"
 #include "corral/common/duration.h"
 #include "corral/common/logging.h"
 
@@ -67,6 +69,21 @@ inline void SetLogLevelFlag(const std::string& program, const std::string& value
   LogLevel level;
   if (!ParseLogLevel(value, &level)) Die(program, "--log_level must be one of debug, info, warning, error");
   SetLogLevel(level);
+}
+
+// --audit_log and --acls, as both daemons take them: the audit log opened,
+// the ACLs read (null: none given). A bad value stops the daemon.
+inline std::shared_ptr<const auth::Authorizer> AuthorizationFlags(const std::string& program, const std::string& acls,
+                                                                  const std::string& audit_log) {
+  if (!audit_log.empty()) {
+    if (absl::Status st = auth::SetAuditLog(audit_log); !st.ok())
+      Die(program, "--audit_log: " + std::string(st.message()));
+  }
+  if (acls.empty()) return nullptr;
+  auto loaded = auth::Authorizer::Load(acls);
+  if (!loaded.ok()) Die(program, "--acls: " + std::string(loaded.status().message()));
+  CORRAL_LOG(INFO) << "Authorizing by the ACLs in " << acls;
+  return *loaded;
 }
 
 }  // namespace corral::cli

@@ -13,6 +13,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_split.h"
 #include "daemon_flags.h"
+#include "corral/auth/authorizer.h"
 #include "corral/auth/credentials.h"
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
@@ -49,6 +50,11 @@ ABSL_FLAG(bool, authenticate_http_frameworks, false, "Same as --authenticate_fra
 ABSL_FLAG(bool, authenticate_agents, false, "Agents must authenticate (their --credential).");
 ABSL_FLAG(bool, authenticate_http_readonly, false, "Reads (state, metrics, flags, GET_* calls) must authenticate.");
 ABSL_FLAG(bool, authenticate_http_readwrite, false, "Operator calls that change something must authenticate.");
+ABSL_FLAG(std::string, acls, "",
+          "File of ACLs (Mesos's local authorizer JSON): what each principal may do; see docs/security.md.");
+ABSL_FLAG(std::string, audit_log, "",
+          "File the audit log is appended to (one JSON line per refused authorization or state-changing operator "
+          "call); empty: standard error.");
 ABSL_FLAG(bool, insecure, false,
           "Allow listening beyond loopback while frameworks, agents or operator writes need no authentication.");
 ABSL_FLAG(std::string, zk, "",
@@ -195,6 +201,8 @@ int main(int argc, char** argv) {
   } else if (policy.frameworks || policy.agents || policy.readonly || policy.readwrite) {
     Die("the --authenticate_* flags need --credentials, the principals and secrets to check");
   }
+  opts.authorizer =
+      corral::cli::AuthorizationFlags("corral-master", absl::GetFlag(FLAGS_acls), absl::GetFlag(FLAGS_audit_log));
   std::string missing;
   for (auto [on, what] :
        {std::pair{policy.frameworks, "frameworks"}, {policy.agents, "agents"}, {policy.readwrite, "operator writes"}}) {

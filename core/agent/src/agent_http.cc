@@ -260,13 +260,14 @@ void AgentHttpApi::Handle(const Request& req, Responder& r) {
   }
   for (const char* action : {"browse", "read", "download"}) {
     if (path == absl::StrCat("/files/", action) || path == absl::StrCat("/files/", action, ".json")) {
-      return Files(action, req, r);
+      return Files(action, req, r, principal);
     }
   }
   r.Reply(Error(404, absl::StrCat("No such endpoint: ", path)));
 }
 
-void AgentHttpApi::Files(const std::string& action, const Request& req, Responder& r) {
+void AgentHttpApi::Files(const std::string& action, const Request& req, Responder& r,
+                         const std::optional<std::string>& principal) {
   std::string path;
   std::string offset_text, length_text;
   for (const auto& [name, value] : req.query) {
@@ -275,7 +276,7 @@ void AgentHttpApi::Files(const std::string& action, const Request& req, Responde
     if (name == "length") length_text = value;
   }
   if (path.empty()) return r.Reply(Error(400, "Expecting 'path' to be present"));
-  auto real = sandbox_files::Open(agent_->SandboxDirectories(), path);
+  auto real = agent_->OpenSandboxFile(path, principal);
   if (!real.ok()) return r.Reply(Error(HttpStatusOf(real.status()), std::string(real.status().message())));
 
   if (action == "browse") {
@@ -451,7 +452,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       if (!call.list_files().has_path()) {
         return r.Reply(Error(400, "Failed to validate agent::Call: Expecting 'list_files.path' to be present"));
       }
-      auto real = sandbox_files::Open(agent_->SandboxDirectories(), call.list_files().path());
+      auto real = agent_->OpenSandboxFile(call.list_files().path(), principal);
       if (!real.ok()) return fail(real.status());
       auto entries = sandbox_files::List(*real, call.list_files().path());
       if (!entries.ok()) return fail(entries.status());
@@ -465,7 +466,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
         return r.Reply(Error(
             400, "Failed to validate agent::Call: Expecting 'read_file.path' and 'read_file.offset' to be present"));
       }
-      auto real = sandbox_files::Open(agent_->SandboxDirectories(), call.read_file().path());
+      auto real = agent_->OpenSandboxFile(call.read_file().path(), principal);
       if (!real.ok()) return fail(real.status());
       auto got = sandbox_files::Read(*real, call.read_file().offset(), call.read_file().length());
       if (!got.ok()) return fail(got.status());

@@ -67,15 +67,14 @@ struct AgentServer::Files : v1::internal::SandboxService::CallbackService {
   grpc::ServerUnaryReactor* ReadFile(grpc::CallbackServerContext* ctx, const v1::internal::ReadFileRequest* req,
                                      v1::internal::ReadFileResponse* resp) override {
     const auth::AuthenticationPolicy& policy = agent->http_authentication();
-    if (policy.Required(auth::Access::kReadOnly)) {
-      if (auto principal = policy.Check(auth::Access::kReadOnly, Authorization(ctx), ctx->peer()); !principal.ok()) {
-        auto* reactor = ctx->DefaultReactor();
-        reactor->Finish(ToGrpcStatus(principal.status()));
-        return reactor;
-      }
+    auto principal = policy.Check(auth::Access::kReadOnly, Authorization(ctx), ctx->peer());
+    if (!principal.ok()) {
+      auto* reactor = ctx->DefaultReactor();
+      reactor->Finish(ToGrpcStatus(principal.status()));
+      return reactor;
     }
     auto r = agent->ReadSandboxFile(req->framework_id().value(), req->task_id().value(), req->path(), req->offset(),
-                                    req->length());
+                                    req->length(), *principal);
     auto* reactor = ctx->DefaultReactor();
     if (r.ok()) {
       resp->set_data(std::move(r->first));

@@ -200,20 +200,36 @@ std::map<std::string, double> Agent::Metrics() {
   return m;
 }
 
-std::vector<std::string> Agent::SandboxDirectories() {
-  return loop_->Call([this] {
-    std::vector<std::string> dirs;
-    for (const auto& [key, ex] : executors_)
-      if (!ex.sandbox.empty()) dirs.push_back(ex.sandbox);
-    for (const auto& [key, task] : tasks_)
-      if (!task.sandbox.empty()) dirs.push_back(task.sandbox);
-    for (const auto& [key, dir] : sandboxes_) dirs.push_back(dir);
-    for (const auto& e : completed_executors_)
-      if (!e.directory().empty()) dirs.push_back(e.directory());
-    std::sort(dirs.begin(), dirs.end());
-    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
-    return dirs;
+absl::StatusOr<sandbox_files::OpenFile> Agent::OpenSandboxFile(const std::string& path,
+                                                               const std::optional<std::string>& principal) {
+  // Each sandbox with the user its container runs as.
+  std::vector<std::string> dirs;
+  std::vector<std::string> users;
+  loop_->Call([&] {
+    auto add = [&](const std::string& dir, std::string user) {
+      if (dir.empty()) return;
+      dirs.push_back(dir);
+      users.push_back(std::move(user));
+    };
+    for (const auto& [key, ex] : executors_) add(ex.sandbox, SandboxUser(key.first, ex.info.command()));
+    for (const auto& [key, task] : tasks_) add(task.sandbox, SandboxUser(key.first, task.info.command()));
+    for (const auto& [key, kept] : sandboxes_) add(kept.directory, kept.user);
+    for (const auto& e : completed_executors_) {
+      add(e.directory(), SandboxUser(e.info().framework_id().value(), e.info().command()));
+    }
+    return 0;
   });
+  if (options_.authorizer != nullptr) {
+    int root = sandbox_files::Innermost(dirs, path);
+    if (root >= 0) {
+      if (absl::Status st =
+              auth::Authorize(options_.authorizer.get(), auth::Action::kAccessSandboxes, principal, users[root]);
+          !st.ok()) {
+        return st;
+      }
+    }
+  }
+  return sandbox_files::Open(dirs, path);
 }
 
 }  // namespace corral

@@ -120,7 +120,8 @@ void Agent::StartTaskGroup(const v1::internal::RunTaskGroup& msg, const absl::St
   }
   for (const auto& t : msg.task_group().tasks()) {
     ex->tasks.insert(t.task_id().value());
-    RememberSandbox({fid, t.task_id().value()}, ex->sandbox + "/tasks/" + t.task_id().value());
+    RememberSandbox({fid, t.task_id().value()}, ex->sandbox + "/tasks/" + t.task_id().value(),
+                    ex->info.command().has_user() ? ex->info.command().user() : fw.user());
   }
   CheckpointExecutor({fid, eid});
   ex->queued_groups.push_back(msg.task_group());

@@ -273,10 +273,11 @@ absl::Status Agent::Recover() {
       task.started_at = tc.started_at();
       updates_.Restore(key, {tc.pending().begin(), tc.pending().end()});
       if (!task.sandbox.empty())
-        RememberSandbox(key, task.sandbox);
+        RememberSandbox(key, task.sandbox, SandboxUser(fid, task.info.command()));
       else if (!task.executor_id.empty()) {
         auto ex = executors_.find({fid, task.executor_id});
-        if (ex != executors_.end()) RememberSandbox(key, ex->second.sandbox);
+        if (ex != executors_.end())
+          RememberSandbox(key, ex->second.sandbox, SandboxUser(fid, ex->second.info.command()));
       }
     }
   }

@@ -27,6 +27,12 @@ bool Within(const std::string& path, const std::string& root) {
   return path.compare(0, prefix.size(), prefix) == 0;
 }
 
+std::string Lexical(const std::string& path) {
+  std::string lexical = fs::path(path).lexically_normal().string();
+  if (lexical.size() > 1 && lexical.back() == '/') lexical.pop_back();
+  return lexical;
+}
+
 std::string UserName(uid_t uid) {
   struct passwd pw, *out = nullptr;
   char buf[1024];
@@ -89,6 +95,21 @@ int OpenFile::Release() {
   return fd;
 }
 
+int Innermost(const std::vector<std::string>& sandboxes, const std::string& path) {
+  if (path.empty() || path[0] != '/') return -1;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return -1;
+  }
+  std::string lexical = Lexical(path);
+  int root = -1;
+  for (size_t i = 0; i < sandboxes.size(); ++i) {
+    if (Within(lexical, sandboxes[i]) && (root < 0 || sandboxes[i].size() > sandboxes[root].size())) {
+      root = static_cast<int>(i);
+    }
+  }
+  return root;
+}
+
 absl::StatusOr<OpenFile> Open(const std::vector<std::string>& sandboxes, const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("Expecting 'path' to be present");
   if (path[0] != '/') {
@@ -98,15 +119,12 @@ absl::StatusOr<OpenFile> Open(const std::vector<std::string>& sandboxes, const s
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") return absl::PermissionDeniedError(absl::StrCat("'", path, "' must not contain '..'"));
   }
-  std::string lexical = fs::path(path).lexically_normal().string();
-  if (lexical.size() > 1 && lexical.back() == '/') lexical.pop_back();
-  const std::string* root = nullptr;  // the innermost sandbox the path names
-  for (const std::string& r : sandboxes) {
-    if (Within(lexical, r) && (root == nullptr || r.size() > root->size())) root = &r;
-  }
-  if (root == nullptr) {
+  std::string lexical = Lexical(path);
+  int innermost = Innermost(sandboxes, path);
+  if (innermost < 0) {
     return absl::PermissionDeniedError(absl::StrCat("'", path, "' is not inside a sandbox of this agent"));
   }
+  const std::string* root = &sandboxes[innermost];
   // The sandbox's own path is the agent's (its work dir may be a symlink);
   // everything below it is the task's and is walked without following links.
   int dir = ::open(root->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

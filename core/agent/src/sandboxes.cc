@@ -6,9 +6,15 @@
 
 namespace corral {
 
-void Agent::RememberSandbox(const Key& key, const std::string& sandbox) {
+std::string Agent::SandboxUser(const std::string& framework_id, const v1::CommandInfo& command) const {
+  if (command.has_user()) return command.user();
+  auto fw = frameworks_.find(framework_id);
+  return fw == frameworks_.end() ? std::string() : fw->second.user();
+}
+
+void Agent::RememberSandbox(const Key& key, const std::string& sandbox, const std::string& user) {
   constexpr size_t kMaxSandboxes = 10000;
-  if (sandboxes_.emplace(key, sandbox).second) sandbox_order_.push_back(key);
+  if (sandboxes_.emplace(key, KeptSandbox{sandbox, user}).second) sandbox_order_.push_back(key);
   while (sandbox_order_.size() > kMaxSandboxes) {
     sandboxes_.erase(sandbox_order_.front());
     sandbox_order_.pop_front();
@@ -18,18 +24,25 @@ void Agent::RememberSandbox(const Key& key, const std::string& sandbox) {
 absl::StatusOr<std::pair<std::string, int64_t>> Agent::ReadSandboxFile(const std::string& framework_id,
                                                                        const std::string& task_id,
                                                                        const std::string& path, int64_t offset,
-                                                                       int64_t length) {
+                                                                       int64_t length,
+                                                                       const std::optional<std::string>& principal) {
   if (path.empty() || path[0] == '/') return absl::InvalidArgumentError("'path' must be relative to the sandbox");
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part == "..") return absl::PermissionDeniedError("'path' must not contain '..'");
   }
   if (offset < 0 || length < 0) return absl::InvalidArgumentError("'offset' and 'length' must not be negative");
-  std::string sandbox = loop_->Call([&] {
+  KeptSandbox kept = loop_->Call([&] {
     auto it = sandboxes_.find({framework_id, task_id});
-    return it == sandboxes_.end() ? std::string() : it->second;
+    return it == sandboxes_.end() ? KeptSandbox() : it->second;
   });
+  const std::string& sandbox = kept.directory;
   if (sandbox.empty()) {
     return absl::NotFoundError(absl::StrCat("no sandbox for task '", task_id, "' on this agent"));
+  }
+  if (absl::Status st =
+          auth::Authorize(options_.authorizer.get(), auth::Action::kAccessSandboxes, principal, kept.user);
+      !st.ok()) {
+    return st;
   }
   // Walked from the sandbox without following links, as the files API.
   auto file = sandbox_files::Open({sandbox}, sandbox + "/" + path);

@@ -79,7 +79,7 @@ void Agent::StartTask(const v1::internal::RunTask& msg, const absl::Status& chec
     if (ex == nullptr) return FailLaunch(task, error);
     ex->tasks.insert(key.second);
     CheckpointExecutor({fid, task.executor_id});
-    RememberSandbox(key, ex->sandbox);
+    RememberSandbox(key, ex->sandbox, ex->info.command().has_user() ? ex->info.command().user() : fw.user());
     ex->queued.push_back(msg.task());
     DeliverToExecutor(*ex);
     return;
@@ -101,7 +101,7 @@ void Agent::LaunchCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewo
                    [this, key, framework](const absl::Status& fetched) { OnTaskFetched(key, framework, fetched); });
   if (!pid.ok()) return FailLaunch(task, std::string(pid.status().message()));
   task.pid = *pid;
-  RememberSandbox(key, task.sandbox);
+  RememberSandbox(key, task.sandbox, task.info.command().has_user() ? task.info.command().user() : framework.user());
 }
 
 void Agent::OnTaskFetched(const Key& key, const v1::FrameworkInfo& framework, const absl::Status& fetched) {
@@ -136,7 +136,7 @@ void Agent::StartCommandTask(TaskRecord& task, const v1::FrameworkInfo& framewor
     return;
   }
   task.pid = *pid;
-  RememberSandbox(key, task.sandbox);
+  RememberSandbox(key, task.sandbox, task.info.command().has_user() ? task.info.command().user() : framework.user());
 }
 
 void Agent::OnCommandStarted(const Key& key) {

@@ -32,6 +32,21 @@ absl::Duration Seconds(double s) { return absl::Seconds(s); }
 // For measuring the master's own work, not for its timers.
 double RealSteadySeconds() { return RealClock()->SteadySeconds(); }
 
+// Who a framework acts as under --acls: the principal it subscribed with
+// (the authenticated one where frameworks authenticate), if any.
+std::optional<std::string> SubjectOf(const v1::FrameworkInfo& info) {
+  if (info.principal().empty()) return std::nullopt;
+  return info.principal();
+}
+
+// The Linux user a task runs as, as Mesos picks it: its command's, else its
+// executor's, else the framework's.
+std::string TaskUser(const v1::TaskInfo& task, const v1::ExecutorInfo* executor, const v1::FrameworkInfo& fw) {
+  if (task.has_command() && task.command().has_user()) return task.command().user();
+  if (executor != nullptr && executor->command().has_user()) return executor->command().user();
+  return fw.user();
+}
+
 }  // namespace
 
 namespace {
@@ -174,7 +189,7 @@ void Master::Stop() {
     stopped_ = true;
     for (auto& [id, fw] : frameworks_)
       if (fw.sink) fw.sink->Close();
-    for (auto& sink : operator_sinks_) sink->Close();
+    for (auto& subscriber : operator_sinks_) subscriber.sink->Close();
     operator_sinks_.clear();
     for (auto& [id, agent] : agents_)
       if (agent.link) agent.link->Close();
@@ -304,6 +319,7 @@ absl::StatusOr<std::string> Master::DoSubscribe(const Call& call, std::shared_pt
       return absl::InvalidArgumentError("Updating 'FrameworkInfo.checkpoint' is unsupported");
     }
   }
+  if (absl::Status st = AuthorizeRoles(info); !st.ok()) return st;
   // A commit point: the framework exists once the registry says so.
   if (fw == nullptr || fw->info.SerializeAsString() != info.SerializeAsString()) {
     if (absl::Status s = registry_->AddFramework(info); !s.ok()) {
@@ -418,6 +434,17 @@ absl::Status Master::DoCall(const Call& call) {
   }
 }
 
+absl::Status Master::AuthorizeRoles(const v1::FrameworkInfo& info) {
+  if (options_.authorizer == nullptr) return absl::OkStatus();
+  for (const std::string& role : validation::FrameworkRoles(info)) {
+    if (auto st = auth::Authorize(options_.authorizer.get(), auth::Action::kRegisterFrameworks, SubjectOf(info), role);
+        !st.ok()) {
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Master::UpdateFramework(FrameworkEntry& fw, const Call::UpdateFramework& update) {
   v1::FrameworkInfo info = update.framework_info();
   // As Mesos: who the framework is and whether it checkpoints are fixed at
@@ -433,6 +460,7 @@ absl::Status Master::UpdateFramework(FrameworkEntry& fw, const Call::UpdateFrame
   }
   auto constraints = OfferConstraints::Compile(update.offer_constraints(), validation::FrameworkRoles(info));
   if (!constraints.ok()) return constraints.status();
+  if (absl::Status st = AuthorizeRoles(info); !st.ok()) return st;
   if (info.SerializeAsString() != fw.info.SerializeAsString()) {
     if (absl::Status s = registry_->AddFramework(info); !s.ok()) {
       return absl::UnavailableError(absl::StrCat("cannot record the framework: ", s.message()));
@@ -528,6 +556,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
         // Validate every task; a group is all-or-nothing.
         std::vector<Resources> task_resources(tasks.size());
         std::vector<std::string> errors(tasks.size());
+        std::vector<bool> unauthorized(tasks.size());
         std::set<std::string> ids_in_call;
         Resources needed;
         std::map<std::string, Resources> new_executors;  // executor ID -> resources
@@ -570,6 +599,17 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
                 absl::StrCat("task '", t.task_id().value(), "': 'executor' differs from the group's executor"));
           }
           if (s.ok() && !group && t.has_executor()) s = validation::ValidateExecutor(t.executor(), fw.id);
+          if (s.ok() && options_.authorizer != nullptr) {
+            // As Mesos: the task's user, and its executor's where that names one.
+            const v1::ExecutorInfo* ex = group ? group_executor : (t.has_executor() ? &t.executor() : nullptr);
+            s = auth::Authorize(options_.authorizer.get(), auth::Action::kRunTasks, SubjectOf(fw.info),
+                                TaskUser(t, ex, fw.info));
+            if (s.ok() && ex != nullptr && ex->command().has_user()) {
+              s = auth::Authorize(options_.authorizer.get(), auth::Action::kRunTasks, SubjectOf(fw.info),
+                                  ex->command().user());
+            }
+            unauthorized[i] = !s.ok();
+          }
           if (s.ok()) {
             Resources need = task_resources[i];
             const v1::ExecutorInfo* ex = group ? group_executor : (t.has_executor() ? &t.executor() : nullptr);
@@ -595,10 +635,12 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
           }
           if (!s.ok()) errors[i] = std::string(s.message());
         }
+        bool group_unauthorized = false;
         if (group && group_error.empty()) {
-          for (const std::string& e : errors)
-            if (!e.empty()) {
-              group_error = e;
+          for (size_t i = 0; i < errors.size(); ++i)
+            if (!errors[i].empty()) {
+              group_error = errors[i];
+              group_unauthorized = unauthorized[i];
               break;
             }
         }
@@ -614,7 +656,9 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
         if (group && !group_error.empty()) {
           for (const v1::TaskInfo* t : tasks) {
             SendMasterUpdate(fw, nullptr, t->task_id().value(), agent_id, v1::TASK_ERROR,
-                             v1::TaskStatus::REASON_TASK_GROUP_INVALID, group_error);
+                             group_unauthorized ? v1::TaskStatus::REASON_TASK_GROUP_UNAUTHORIZED
+                                                : v1::TaskStatus::REASON_TASK_GROUP_INVALID,
+                             group_error);
           }
           break;
         }
@@ -623,8 +667,10 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
         for (size_t i = 0; i < tasks.size(); ++i) {
           const v1::TaskInfo& t = *tasks[i];
           if (!errors[i].empty()) {
-            SendMasterUpdate(fw, nullptr, t.task_id().value(), agent_id, v1::TASK_ERROR,
-                             v1::TaskStatus::REASON_TASK_INVALID, errors[i]);
+            SendMasterUpdate(
+                fw, nullptr, t.task_id().value(), agent_id, v1::TASK_ERROR,
+                unauthorized[i] ? v1::TaskStatus::REASON_TASK_UNAUTHORIZED : v1::TaskStatus::REASON_TASK_INVALID,
+                errors[i]);
             continue;
           }
           TaskEntry task;
@@ -636,6 +682,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
           task.resources = task_resources[i];
           const v1::ExecutorInfo* ex = group ? group_executor : (t.has_executor() ? &t.executor() : nullptr);
           if (ex != nullptr) task.executor_id = ex->executor_id().value();
+          task.user = TaskUser(t, ex, fw.info);
           task.latest_status.mutable_task_id()->set_value(task.task_id);
           task.latest_status.set_state(v1::TASK_STAGING);
           task.latest_status.mutable_agent_id()->set_value(agent_id);
@@ -644,6 +691,7 @@ absl::Status Master::Accept(FrameworkEntry& fw, const Call::Accept& accept) {
             ExecutorEntry& ee = agent->executors[{fw.id, task.executor_id}];
             if (ee.tasks.empty() && ee.resources.Empty()) {
               ee.role = role;
+              ee.user = ex->command().has_user() ? ex->command().user() : fw.info.user();
               ee.resources = *Resources::FromProto(ex->resources());
             }
             ee.tasks.insert(task.task_id);
@@ -952,6 +1000,10 @@ void Master::OnRegister(uint64_t link_id, const v1::internal::RegisterAgent& msg
   std::optional<std::string> principal = link_it->second.principal;
   auto total = Resources::FromProto(msg.agent_info().resources());
   pending_links_.erase(link_it);
+  if (auto st = auth::Authorize(options_.authorizer.get(), auth::Action::kRegisterAgents, principal, std::nullopt);
+      !st.ok()) {
+    return RefuseAgent(*link, std::string(st.message()));
+  }
   if (!total.ok() || msg.agent_info().hostname().empty()) {
     return RefuseAgent(*link, !total.ok() ? absl::StrCat("invalid agent resources: ", total.status().message())
                                           : "agent_info.hostname is required");
@@ -1013,6 +1065,10 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
   std::shared_ptr<AgentLink> link = link_it->second.link;
   std::optional<std::string> principal = link_it->second.principal;
   pending_links_.erase(link_it);
+  if (auto st = auth::Authorize(options_.authorizer.get(), auth::Action::kRegisterAgents, principal, std::nullopt);
+      !st.ok()) {
+    return RefuseAgent(*link, std::string(st.message()));
+  }
   std::string id = msg.agent_info().id().value();
   auto reported_total = Resources::FromProto(msg.agent_info().resources());
   if (id.empty() || !reported_total.ok()) {
@@ -1096,6 +1152,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
       ExecutorEntry& ee = agent.executors[{fid, ex.executor_id().value()}];
       auto r = Resources::FromProto(ex.resources());
       ee.resources = r.ok() ? *r : Resources();
+      ee.user = ex.command().user();  // empty: the framework's
     }
     for (const v1::Task& t : msg.tasks()) {
       std::string fid = t.framework_id().value();
@@ -1108,6 +1165,7 @@ void Master::OnReregister(uint64_t link_id, const v1::internal::ReregisterAgent&
       task.framework_id = fid;
       task.agent_id = id;
       task.executor_id = t.executor_id().value();
+      task.user = t.user();  // empty: the framework's
       task.resources = r.ok() ? *r : Resources();
       task.state = t.state();
       task.resources_released = false;
@@ -1486,6 +1544,7 @@ void Master::RemoveTask(const TaskKey& key) {
   done.mutable_agent_id()->set_value(task.agent_id);
   if (!task.executor_id.empty()) done.mutable_executor_id()->set_value(task.executor_id);
   done.set_state(task.state);
+  if (!task.user.empty()) done.set_user(task.user);
   task.resources.ToProto(done.mutable_resources(), task.role);
   FillStatuses(task, &done);
   if (completed_tasks_.size() < kMaxCompletedTasks) {
@@ -1529,23 +1588,51 @@ void Master::SendToAgent(AgentEntry& agent, const MasterMessage& msg) {
 
 // --- state ----------------------------------------------------------------------------
 
-v1::internal::ClusterState Master::GetState() {
+v1::internal::ClusterState Master::GetState(const StateViewer& viewer) {
   return loop_.Call([&] {
     v1::internal::ClusterState state;
-    FillState(&state);
+    auth::ViewFilter filter = ViewFilterFor(viewer);
+    FillState(&state, filter);
     return state;
   });
 }
 
-v1::internal::ClusterState* Master::GetState(google::protobuf::Arena* arena) {
+v1::internal::ClusterState* Master::GetState(google::protobuf::Arena* arena, const StateViewer& viewer) {
   return loop_.Call([&] {
     auto* state = google::protobuf::Arena::CreateMessage<v1::internal::ClusterState>(arena);
-    FillState(state);
+    auth::ViewFilter filter = ViewFilterFor(viewer);
+    FillState(state, filter);
     return state;
   });
 }
 
-void Master::FillAgentState(const AgentEntry& agent, v1::internal::AgentState* a, bool whole_info) {
+absl::StatusOr<std::string> Master::FrameworkPrincipal(const std::string& framework_id) {
+  return loop_.Call([&]() -> absl::StatusOr<std::string> {
+    FrameworkEntry* fw = FindFramework(framework_id);
+    if (fw == nullptr) return absl::NotFoundError(absl::StrCat("framework '", framework_id, "' is unknown"));
+    return fw->info.principal();
+  });
+}
+
+auth::ViewFilter Master::ViewFilterFor(const StateViewer& viewer) const {
+  return auth::ViewFilter(viewer.everything ? nullptr : options_.authorizer.get(), viewer.principal);
+}
+
+bool Master::Visible(auth::ViewFilter& filter, const FrameworkEntry& fw) {
+  return !filter.filters() || filter.Allows(auth::Action::kViewFrameworks, fw.info.user());
+}
+
+bool Master::Visible(auth::ViewFilter& filter, const TaskEntry& task) {
+  if (!filter.filters()) return true;
+  // A task shows only under a framework its viewer may see.
+  FrameworkEntry* fw = FindFramework(task.framework_id);
+  if (fw != nullptr && !Visible(filter, *fw)) return false;
+  const std::string& user = !task.user.empty() || fw == nullptr ? task.user : fw->info.user();
+  return filter.Allows(auth::Action::kViewTasks, user);
+}
+
+void Master::FillAgentState(const AgentEntry& agent, v1::internal::AgentState* a, bool whole_info,
+                            auth::ViewFilter* filter) {
   if (whole_info) {
     *a->mutable_agent_info() = agent.info;
   } else {
@@ -1567,6 +1654,14 @@ void Master::FillAgentState(const AgentEntry& agent, v1::internal::AgentState* a
   // In use by tasks and executors: the allocator counts offers as allocated.
   (allocator_.AgentAllocated(agent.id) - offered).ToProto(a->mutable_allocated());
   for (const auto& [key, ex] : agent.executors) {
+    if (filter != nullptr && filter->filters()) {
+      const std::string* user = &ex.user;
+      if (user->empty()) {
+        auto fw = frameworks_.find(key.first);
+        if (fw != frameworks_.end()) user = &fw->second.info.user();
+      }
+      if (!filter->Allows(auth::Action::kViewExecutors, *user)) continue;
+    }
     auto* e = a->add_executors();
     e->mutable_executor_id()->set_value(key.second);
     e->mutable_framework_id()->set_value(key.first);
@@ -1647,20 +1742,35 @@ void Master::FillTask(const TaskEntry& task, v1::Task* t) {
   t->mutable_agent_id()->set_value(task.agent_id);
   if (!task.executor_id.empty()) t->mutable_executor_id()->set_value(task.executor_id);
   t->set_state(task.state);
+  if (!task.user.empty()) t->set_user(task.user);
   task.resources.ToProto(t->mutable_resources(), task.role);
   FillStatuses(task, t);
   auto agent = agents_.find(task.agent_id);
   if (agent == agents_.end() || !agent->second.reachable) t->set_status_update_state(v1::TASK_UNREACHABLE);
 }
 
-void Master::FillState(v1::internal::ClusterState* state) {
+void Master::FillState(v1::internal::ClusterState* state, auth::ViewFilter& filter) {
   *state->mutable_master_info() = info_;
   state->mutable_agents()->Reserve(static_cast<int>(agents_.size()));
   state->mutable_tasks()->Reserve(static_cast<int>(tasks_.size()));
-  for (const auto& [id, agent] : agents_) FillAgentState(agent, state->add_agents());
-  for (const auto& [id, fw] : frameworks_) FillFrameworkState(fw, state->add_frameworks());
-  for (const auto& [key, task] : tasks_) FillTask(task, state->add_tasks());
-  for (const v1::Task& t : completed_tasks_) *state->add_completed_tasks() = t;
+  for (const auto& [id, agent] : agents_) FillAgentState(agent, state->add_agents(), true, &filter);
+  for (const auto& [id, fw] : frameworks_) {
+    if (Visible(filter, fw)) FillFrameworkState(fw, state->add_frameworks());
+  }
+  for (const auto& [key, task] : tasks_) {
+    if (Visible(filter, task)) FillTask(task, state->add_tasks());
+  }
+  for (const v1::Task& t : completed_tasks_) {
+    if (CompletedTaskVisible(filter, t)) *state->add_completed_tasks() = t;
+  }
+}
+
+bool Master::CompletedTaskVisible(auth::ViewFilter& filter, const v1::Task& task) {
+  if (!filter.filters()) return true;
+  FrameworkEntry* fw = FindFramework(task.framework_id().value());
+  if (fw != nullptr && !Visible(filter, *fw)) return false;
+  const std::string& user = task.has_user() || fw == nullptr ? task.user() : fw->info.user();
+  return filter.Allows(auth::Action::kViewTasks, user);
 }
 
 Master::TaskRenderKey Master::TaskRenderKey::Of(const v1::Task& task) {
@@ -1687,9 +1797,12 @@ Master::TaskRenderKey Master::RenderKeyOf(const TaskEntry& task) {
   return key;
 }
 
-Master::RenderableState Master::GetRenderableState(google::protobuf::Arena* arena) {
+Master::RenderableState Master::GetRenderableState(google::protobuf::Arena* arena, const StateViewer& viewer) {
   return loop_.Call([&] {
     RenderableState out;
+    auth::ViewFilter filter = ViewFilterFor(viewer);
+    // The agent copier's own: a filter's memo is not shared between threads.
+    auth::ViewFilter agent_filter = filter;
     v1::internal::ClusterState* state = google::protobuf::Arena::CreateMessage<v1::internal::ClusterState>(arena);
     out.state = state;
     *state->mutable_master_info() = info_;
@@ -1702,11 +1815,22 @@ Master::RenderableState Master::GetRenderableState(google::protobuf::Arena* aren
     // tasks. The loop is held here until both are done, so nothing changes
     // under either; both only read, and an arena takes allocations from
     // several threads.
-    std::thread agents_copier([this, state] {
+    std::thread agents_copier([this, state, &agent_filter] {
       state->mutable_agents()->Reserve(static_cast<int>(agents_.size()));
-      for (const auto& [id, agent] : agents_) FillAgentState(agent, state->add_agents(), false);
+      for (const auto& [id, agent] : agents_) FillAgentState(agent, state->add_agents(), false, &agent_filter);
     });
-    for (const v1::Task& t : completed_tasks_) *state->add_completed_tasks() = t;
+    for (const v1::Task& t : completed_tasks_) {
+      if (CompletedTaskVisible(filter, t)) *state->add_completed_tasks() = t;
+    }
+    // Which frameworks show, and each one's index among those shown.
+    std::vector<int> shown(frameworks_.size(), -1);
+    {
+      int i = 0, next = 0;
+      for (const auto& [id, f] : frameworks_) {
+        if (Visible(filter, f)) shown[i] = next++;
+        ++i;
+      }
+    }
     // One walk over the tasks, which are ordered by framework ID as
     // frameworks_ is, also sums what each framework's tasks use.
     out.tasks.reserve(tasks_.size());
@@ -1715,10 +1839,16 @@ Master::RenderableState Master::GetRenderableState(google::protobuf::Arena* aren
     int fw_index = 0;
     for (const auto& [key, task] : tasks_) {
       while (fw != frameworks_.end() && fw->first < key.first) ++fw, ++fw_index;
-      TaskView& view = out.tasks.emplace_back();
       bool listed = fw != frameworks_.end() && fw->first == key.first;
-      view.framework = listed ? fw_index : -1;
+      // A framework's figures count every task of it, shown or not.
       if (listed && !task.resources_released) used[fw_index] += task.resources;
+      if (filter.filters()) {
+        if (listed && shown[fw_index] < 0) continue;
+        const std::string& user = !task.user.empty() || !listed ? task.user : fw->second.info.user();
+        if (!filter.Allows(auth::Action::kViewTasks, user)) continue;
+      }
+      TaskView& view = out.tasks.emplace_back();
+      view.framework = listed ? shown[fw_index] : -1;
       view.unreachable = !reachable.contains(task.agent_id);
       if (task.rendering != nullptr && task.rendered_from == RenderKeyOf(task)) {
         view.rendering = task.rendering;
@@ -1728,7 +1858,10 @@ Master::RenderableState Master::GetRenderableState(google::protobuf::Arena* aren
       }
     }
     fw_index = 0;
-    for (const auto& [id, f] : frameworks_) FillFrameworkState(f, state->add_frameworks(), &used[fw_index++]);
+    for (const auto& [id, f] : frameworks_) {
+      if (shown[fw_index] >= 0) FillFrameworkState(f, state->add_frameworks(), &used[fw_index]);
+      ++fw_index;
+    }
     agents_copier.join();
     return out;
   });
@@ -1748,34 +1881,41 @@ void Master::KeepTaskRenderings(std::vector<TaskRendering> renderings) {
 
 // --- operator event stream ------------------------------------------------------
 
-absl::Status Master::SubscribeOperator(std::shared_ptr<OperatorSink> sink) {
+absl::Status Master::SubscribeOperator(std::shared_ptr<OperatorSink> sink, const StateViewer& viewer) {
   return loop_.Call([&]() -> absl::Status {
     if (stopped_) return absl::UnavailableError("master is stopping");
     v1::internal::ClusterState state;
-    FillState(&state);
+    auth::ViewFilter filter = ViewFilterFor(viewer);
+    FillState(&state, filter);
     v1::master::Event ev;
     ev.set_type(v1::master::Event::SUBSCRIBED);
     operator_api::FillState(state, ev.mutable_subscribed()->mutable_get_state());
     ev.mutable_subscribed()->set_heartbeat_interval_seconds(options_.heartbeat_interval);
     if (!sink->Send(ev)) return absl::UnavailableError("the subscriber went away");
-    operator_sinks_.push_back(std::move(sink));
+    operator_sinks_.push_back({std::move(sink), viewer});
     return absl::OkStatus();
   });
 }
 
 void Master::OperatorGone(OperatorSink* sink) {
   loop_.Post([this, sink] {
-    operator_sinks_.erase(
-        std::remove_if(operator_sinks_.begin(), operator_sinks_.end(), [&](const auto& s) { return s.get() == sink; }),
-        operator_sinks_.end());
+    operator_sinks_.erase(std::remove_if(operator_sinks_.begin(), operator_sinks_.end(),
+                                         [&](const OperatorSubscriber& s) { return s.sink.get() == sink; }),
+                          operator_sinks_.end());
   });
 }
 
-void Master::Publish(const v1::master::Event& event) {
+void Master::Publish(const v1::master::Event& event, const std::function<bool(auth::ViewFilter&)>& visible) {
   if (operator_sinks_.empty()) return;
-  operator_sinks_.erase(
-      std::remove_if(operator_sinks_.begin(), operator_sinks_.end(), [&](const auto& s) { return !s->Send(event); }),
-      operator_sinks_.end());
+  operator_sinks_.erase(std::remove_if(operator_sinks_.begin(), operator_sinks_.end(),
+                                       [&](const OperatorSubscriber& s) {
+                                         if (visible) {
+                                           auth::ViewFilter filter = ViewFilterFor(s.viewer);
+                                           if (filter.filters() && !visible(filter)) return false;
+                                         }
+                                         return !s.sink->Send(event);
+                                       }),
+                        operator_sinks_.end());
 }
 
 void Master::PublishTaskAdded(const TaskEntry& task) {
@@ -1784,7 +1924,7 @@ void Master::PublishTaskAdded(const TaskEntry& task) {
   ev.set_type(v1::master::Event::TASK_ADDED);
   FillTask(task, ev.mutable_task_added()->mutable_task());
   ev.mutable_task_added()->mutable_task()->clear_status_update_state();
-  Publish(ev);
+  Publish(ev, [&](auth::ViewFilter& filter) { return Visible(filter, task); });
 }
 
 void Master::PublishTaskUpdated(const TaskEntry& task) {
@@ -1795,7 +1935,7 @@ void Master::PublishTaskUpdated(const TaskEntry& task) {
   u->mutable_framework_id()->set_value(task.framework_id);
   *u->mutable_status() = task.latest_status;
   u->set_state(task.state);
-  Publish(ev);
+  Publish(ev, [&](auth::ViewFilter& filter) { return Visible(filter, task); });
 }
 
 void Master::PublishAgentAdded(const AgentEntry& agent) {
@@ -1829,7 +1969,7 @@ void Master::PublishFramework(const FrameworkEntry& fw, v1::master::Event::Type 
                                                            : ev.mutable_framework_updated()->mutable_framework();
     *out = operator_api::FrameworkOf(state);
   }
-  Publish(ev);
+  Publish(ev, [&](auth::ViewFilter& filter) { return Visible(filter, fw); });
 }
 
 std::map<std::string, double> Master::Metrics() {

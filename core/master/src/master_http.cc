@@ -63,7 +63,7 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
     if (auto refused = http::Authenticate(policy, auth::Access::kReadWrite, req, &principal)) {
       return r.Reply(std::move(*refused));
     }
-    return MaintenanceSchedule(req, r);
+    return MaintenanceSchedule(req, r, principal);
   }
   // As Mesos: health checks and the redirect to the leader stay open.
   const bool open = path == "/health" || path == "/master/health" || path == "/master/redirect" ||
@@ -75,21 +75,35 @@ void MasterHttpApi::Handle(const Request& req, Responder& r) {
   if (auto bad = http::CheckGet(req)) return r.Reply(std::move(*bad));
   http::JsonpResponder jsonp(req, r);
   if (jsonp.bad()) return;
-  Get(path, req, jsonp);
+  Get(path, req, jsonp, principal);
 }
 
-void MasterHttpApi::Get(const std::string& path, const Request& req, Responder& r) {
+void MasterHttpApi::Get(const std::string& path, const Request& req, Responder& r,
+                        const std::optional<std::string>& principal) {
   // Snapshots of a large cluster are big: allocate them on an arena.
   google::protobuf::ArenaOptions arena_options;
   arena_options.start_block_size = 64 << 10;
   arena_options.max_block_size = 8 << 20;
   google::protobuf::Arena arena(arena_options);
-  auto Snapshot = [this](google::protobuf::Arena& a) -> const v1::internal::ClusterState& {
-    return *master_->GetState(&a);
+  // What --acls let the caller view; everything without them.
+  const StateViewer viewer = StateViewer::Of(principal);
+  auto Snapshot = [this, &viewer](google::protobuf::Arena& a) -> const v1::internal::ClusterState& {
+    return *master_->GetState(&a, viewer);
+  };
+  auto Refused = [&](auth::Action action, std::optional<absl::string_view> object) -> std::optional<Response> {
+    absl::Status st = auth::Authorize(master_->authorizer(), action, principal, object);
+    if (st.ok()) return std::nullopt;
+    return Error(403, std::string(st.message()));
   };
   if (path == "/health" || path == "/master/health") return r.Reply(Response::Text(200, ""));
   if (path == "/version") return r.Reply(Response::Json(http::VersionJson(CORRAL_VERSION)));
-  if (path == "/flags" || path == "/master/flags") return r.Reply(Response::Json(http::FlagsJson(master_->flags())));
+  if (path == "/flags" || path == "/master/flags") {
+    if (auto refused = Refused(auth::Action::kViewFlags, std::nullopt)) return r.Reply(std::move(*refused));
+    return r.Reply(Response::Json(http::FlagsJson(master_->flags())));
+  }
+  if (path == "/metrics/snapshot" || path == "/metrics") {
+    if (auto refused = Refused(auth::Action::kGetEndpoints, path)) return r.Reply(std::move(*refused));
+  }
   if (path == "/metrics/snapshot") return r.Reply(Response::Json(http::MetricsJson(master_->Metrics())));
   if (path == "/metrics") {
     Response res = Response::Text(200, http::Prometheus(master_->Metrics(), Counters()));
@@ -106,7 +120,7 @@ void MasterHttpApi::Get(const std::string& path, const Request& req, Responder& 
   if (path == "/master/state" || path == "/state" || path == "/state.json" || path == "/master/state.json") {
     StateJsonContext context{&master_->flags(), master_->start_time()};
     std::vector<Master::TaskRendering> fresh;
-    std::string body = RenderMasterState(master_->GetRenderableState(&arena), context, &fresh);
+    std::string body = RenderMasterState(master_->GetRenderableState(&arena, viewer), context, &fresh);
     master_->KeepTaskRenderings(std::move(fresh));
     return r.Reply(Response::Json(std::move(body)));
   }
@@ -115,7 +129,7 @@ void MasterHttpApi::Get(const std::string& path, const Request& req, Responder& 
   }
   if (path == "/master/frameworks" || path == "/frameworks") {
     std::vector<Master::TaskRendering> fresh;
-    std::string body = RenderFrameworks(master_->GetRenderableState(&arena), &fresh);
+    std::string body = RenderFrameworks(master_->GetRenderableState(&arena, viewer), &fresh);
     master_->KeepTaskRenderings(std::move(fresh));
     return r.Reply(Response::Json(std::move(body)));
   }
@@ -152,7 +166,7 @@ void MasterHttpApi::Get(const std::string& path, const Request& req, Responder& 
     const bool schedule = absl::EndsWith(path, "/schedule");
     v1::master::Call call;
     call.set_type(schedule ? v1::master::Call::GET_MAINTENANCE_SCHEDULE : v1::master::Call::GET_MAINTENANCE_STATUS);
-    auto answer = OperatorApi(master_).Call(call);
+    auto answer = OperatorApi(master_).Call(call, principal);
     if (!answer.ok()) return r.Reply(Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
     const v1::master::Response& response = **answer;
     return r.Reply(Response::Json(schedule ? http::ToJson(response.get_maintenance_schedule().schedule())
@@ -163,7 +177,7 @@ void MasterHttpApi::Get(const std::string& path, const Request& req, Responder& 
 
 // POST /master/maintenance/schedule: the body is a maintenance.Schedule in
 // JSON, as Mesos's older maintenance endpoint takes it.
-void MasterHttpApi::MaintenanceSchedule(const Request& req, Responder& r) {
+void MasterHttpApi::MaintenanceSchedule(const Request& req, Responder& r, const std::optional<std::string>& principal) {
   v1::master::Call call;
   call.set_type(v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE);
   if (absl::Status st =
@@ -171,7 +185,7 @@ void MasterHttpApi::MaintenanceSchedule(const Request& req, Responder& r) {
       !st.ok()) {
     return r.Reply(Error(400, absl::StrCat("Failed to parse the maintenance schedule: ", st.message())));
   }
-  auto answer = OperatorApi(master_).Call(call);
+  auto answer = OperatorApi(master_).Call(call, principal);
   if (!answer.ok()) return r.Reply(Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
   r.Reply(Response::Text(200, ""));
 }
@@ -268,7 +282,7 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
   }
   if (call.type() == v1::master::Call::SUBSCRIBE) {
     auto sink = std::make_shared<HttpOperatorSink>(*accepted);
-    if (absl::Status st = master_->SubscribeOperator(sink); !st.ok()) {
+    if (absl::Status st = master_->SubscribeOperator(sink, StateViewer::Of(principal)); !st.ok()) {
       return r.Reply(Error(HttpStatusOf(st), std::string(st.message())));
     }
     auto stream = r.Stream(200, MediaType(*accepted), {});
@@ -277,7 +291,7 @@ void MasterHttpApi::Operator(const Request& req, Responder& r) {
     sink->Attach(std::move(stream));
     return;
   }
-  auto answer = OperatorApi(master_).Call(call);
+  auto answer = OperatorApi(master_).Call(call, principal);
   if (!answer.ok()) return r.Reply(Error(HttpStatusOf(answer.status()), std::string(answer.status().message())));
   if (answer->has_value()) return r.Reply(Answer(**answer, *accepted));
   // Mesos answers the two reservation calls with 202, other calls that only

@@ -237,7 +237,7 @@ struct MasterServer::Services {
                                        v1::internal::ClusterState* out) override {
       auto principal = Authenticate(*master, auth::Access::kReadOnly, ctx);
       if (!principal.ok()) return Done(ctx, principal.status());
-      *out = master->GetState();
+      *out = master->GetState(StateViewer::Of(*principal));
       return Done(ctx, absl::OkStatus());
     }
     // Operator events, as /api/v1 streams them for SUBSCRIBE.
@@ -250,12 +250,13 @@ struct MasterServer::Services {
                                    "Subscribe takes a SUBSCRIBE call; send the others with Call"));
         return stream.get();
       }
-      if (auto principal = Authenticate(*master, auth::Access::kReadOnly, ctx); !principal.ok()) {
+      auto principal = Authenticate(*master, auth::Access::kReadOnly, ctx);
+      if (!principal.ok()) {
         stream->Close(ToGrpcStatus(principal.status()));
         return stream.get();
       }
       auto sink = std::make_shared<StreamSink<OperatorSink, v1::master::Event>>(stream);
-      if (absl::Status st = master->SubscribeOperator(sink); !st.ok()) {
+      if (absl::Status st = master->SubscribeOperator(sink, StateViewer::Of(*principal)); !st.ok()) {
         stream->Close(ToGrpcStatus(st));
         return stream.get();
       }
@@ -270,7 +271,7 @@ struct MasterServer::Services {
                                    v1::master::Response* out) override {
       auto principal = Authenticate(*master, OperatorApi::AccessOf(call->type()), ctx);
       if (!principal.ok()) return Done(ctx, principal.status());
-      auto answer = OperatorApi(master).Call(*call);
+      auto answer = OperatorApi(master).Call(*call, *principal);
       if (answer.ok() && answer->has_value()) *out = std::move(**answer);
       return Done(ctx, answer.status());
     }

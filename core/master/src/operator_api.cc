@@ -86,7 +86,23 @@ auth::Access OperatorApi::AccessOf(v1::master::Call::Type type) {
                                                                      : auth::Access::kReadWrite;
 }
 
-absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call& call) {
+absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call& call,
+                                                          const std::optional<std::string>& principal) {
+  Answer answer = Dispatch(call, principal);
+  if (call.type() != v1::master::Call::SUBSCRIBE && call.type() != v1::master::Call::UNKNOWN &&
+      AccessOf(call.type()) == auth::Access::kReadWrite) {
+    auth::AuditChange(v1::master::Call::Type_Name(call.type()), principal, answer.status());
+  }
+  return answer;
+}
+
+absl::StatusOr<std::optional<Response>> OperatorApi::Dispatch(const v1::master::Call& call,
+                                                              const std::optional<std::string>& principal) {
+  const auth::Authorizer* acls = master_->authorizer();
+  auto authorize = [&](auth::Action action, std::optional<absl::string_view> object = std::nullopt) {
+    return auth::Authorize(acls, action, principal, object);
+  };
+  const StateViewer viewer = StateViewer::Of(principal);
   Response response;
   switch (call.type()) {
     case v1::master::Call::GET_HEALTH:
@@ -100,6 +116,7 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       response.mutable_get_operations();
       return response;
     case v1::master::Call::GET_FLAGS:
+      if (auto st = authorize(auth::Action::kViewFlags); !st.ok()) return st;
       response.set_type(Response::GET_FLAGS);
       http::FillFlags(master_->flags(), response.mutable_get_flags());
       return response;
@@ -108,6 +125,8 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       response.mutable_get_version()->mutable_version_info()->set_version(kMesosVersion);
       return response;
     case v1::master::Call::GET_METRICS:
+      // As Mesos: the same authorization as the endpoint it mirrors.
+      if (auto st = authorize(auth::Action::kGetEndpoints, "/metrics/snapshot"); !st.ok()) return st;
       response.set_type(Response::GET_METRICS);
       http::FillMetrics(master_->Metrics(), response.mutable_get_metrics());
       return response;
@@ -123,24 +142,24 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       s->mutable_get_executors();
       s->mutable_get_frameworks();
       s->mutable_get_agents();
-      operator_api::FillState(master_->GetState(), s);
+      operator_api::FillState(master_->GetState(viewer), s);
       return response;
     }
     case v1::master::Call::GET_AGENTS:
       response.set_type(Response::GET_AGENTS);
-      operator_api::FillAgents(master_->GetState(), response.mutable_get_agents());
+      operator_api::FillAgents(master_->GetState(viewer), response.mutable_get_agents());
       return response;
     case v1::master::Call::GET_FRAMEWORKS:
       response.set_type(Response::GET_FRAMEWORKS);
-      operator_api::FillFrameworks(master_->GetState(), response.mutable_get_frameworks());
+      operator_api::FillFrameworks(master_->GetState(viewer), response.mutable_get_frameworks());
       return response;
     case v1::master::Call::GET_EXECUTORS:
       response.set_type(Response::GET_EXECUTORS);
-      operator_api::FillExecutors(master_->GetState(), response.mutable_get_executors());
+      operator_api::FillExecutors(master_->GetState(viewer), response.mutable_get_executors());
       return response;
     case v1::master::Call::GET_TASKS:
       response.set_type(Response::GET_TASKS);
-      operator_api::FillTasks(master_->GetState(), response.mutable_get_tasks());
+      operator_api::FillTasks(master_->GetState(viewer), response.mutable_get_tasks());
       return response;
     case v1::master::Call::GET_WEIGHTS:
       response.set_type(Response::GET_WEIGHTS);
@@ -153,7 +172,7 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       return response;
     case v1::master::Call::GET_ROLES: {
       // The same figures as /master/roles.
-      auto state = master_->GetState();
+      auto state = master_->GetState(viewer);
       std::map<std::string, v1::Role> roles;
       for (const auto& [role, w] : master_->Weights()) roles[role].set_weight(w);
       for (const auto& [role, q] : master_->Quotas()) *roles[role].mutable_quota() = QuotaConfigOf(role, q);
@@ -175,12 +194,17 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       if (!call.has_update_weights()) return Missing("update_weights");
       auto weights = WeightsOf(call.update_weights());
       if (!weights.ok()) return weights.status();
+      for (const auto& [role, w] : *weights) {
+        if (auto st = authorize(auth::Action::kUpdateWeights, role); !st.ok()) return st;
+      }
       return Acted(master_->UpdateWeights(*weights));
     }
     case v1::master::Call::GET_QUOTA: {
       response.set_type(Response::GET_QUOTA);
       auto* status = response.mutable_get_quota()->mutable_status();
+      auth::ViewFilter visible(acls, principal);  // GET_QUOTA shows the roles get_quotas allows
       for (const auto& [role, q] : master_->Quotas()) {
+        if (!visible.Allows(auth::Action::kGetQuotas, role)) continue;
         *status->add_configs() = QuotaConfigOf(role, q);
         auto* info = status->add_infos();
         info->set_role(role);
@@ -197,6 +221,9 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       if (!call.has_update_quota()) return Missing("update_quota");
       auto quotas = QuotasOf(call.update_quota());
       if (!quotas.ok()) return quotas.status();
+      for (const auto& [role, q] : *quotas) {
+        if (auto st = authorize(auth::Action::kUpdateQuotas, role); !st.ok()) return st;
+      }
       // A quota that does not fit is kFailedPrecondition (Mesos's 409).
       return Acted(master_->UpdateQuotas(*quotas, call.update_quota().force()));
     }
@@ -209,26 +236,32 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
       return response;
     }
     case v1::master::Call::GET_MAINTENANCE_STATUS:
+      if (auto st = authorize(auth::Action::kGetMaintenanceStatuses); !st.ok()) return st;
       response.set_type(Response::GET_MAINTENANCE_STATUS);
       *response.mutable_get_maintenance_status()->mutable_status() = master_->GetMaintenanceStatus();
       return response;
     case v1::master::Call::GET_MAINTENANCE_SCHEDULE:
+      if (auto st = authorize(auth::Action::kGetMaintenanceSchedules); !st.ok()) return st;
       response.set_type(Response::GET_MAINTENANCE_SCHEDULE);
       *response.mutable_get_maintenance_schedule()->mutable_schedule() = master_->GetMaintenanceSchedule();
       return response;
     case v1::master::Call::UPDATE_MAINTENANCE_SCHEDULE:
       if (!call.update_maintenance_schedule().has_schedule()) return Missing("update_maintenance_schedule.schedule");
+      if (auto st = authorize(auth::Action::kUpdateMaintenanceSchedules); !st.ok()) return st;
       return Acted(master_->UpdateMaintenanceSchedule(call.update_maintenance_schedule().schedule()));
     case v1::master::Call::START_MAINTENANCE:
       if (!call.has_start_maintenance()) return Missing("start_maintenance");
+      if (auto st = authorize(auth::Action::kStartMaintenances); !st.ok()) return st;
       return Acted(master_->StartMaintenance(
           {call.start_maintenance().machines().begin(), call.start_maintenance().machines().end()}));
     case v1::master::Call::STOP_MAINTENANCE:
       if (!call.has_stop_maintenance()) return Missing("stop_maintenance");
+      if (auto st = authorize(auth::Action::kStopMaintenances); !st.ok()) return st;
       return Acted(master_->StopMaintenance(
           {call.stop_maintenance().machines().begin(), call.stop_maintenance().machines().end()}));
     case v1::master::Call::DRAIN_AGENT: {
       if (!call.drain_agent().agent_id().has_value()) return Missing("drain_agent.agent_id");
+      if (auto st = authorize(auth::Action::kDrainAgents); !st.ok()) return st;
       v1::DrainConfig config;
       if (call.drain_agent().has_max_grace_period()) {
         // Mesos types this one field as google.protobuf.Duration; the drain
@@ -242,9 +275,11 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
     }
     case v1::master::Call::REACTIVATE_AGENT:
       if (!call.reactivate_agent().agent_id().has_value()) return Missing("reactivate_agent.agent_id");
+      if (auto st = authorize(auth::Action::kReactivateAgents); !st.ok()) return st;
       return Acted(master_->ReactivateAgent(call.reactivate_agent().agent_id().value()));
     case v1::master::Call::MARK_AGENT_GONE:
       if (!call.mark_agent_gone().agent_id().has_value()) return Missing("mark_agent_gone.agent_id");
+      if (auto st = authorize(auth::Action::kMarkAgentsGone); !st.ok()) return st;
       return Acted(master_->MarkAgentGone(call.mark_agent_gone().agent_id().value()));
     case v1::master::Call::RESERVE_RESOURCES:
     case v1::master::Call::UNRESERVE_RESOURCES: {
@@ -268,11 +303,23 @@ absl::StatusOr<std::optional<Response>> OperatorApi::Call(const v1::master::Call
               "existing reservation is not supported");
         }
       }
+      // Each reservation's role to reserve; the principal that made it to
+      // unreserve (Mesos's reserver_principals).
+      for (const ResourceItem& item : resources->items()) {
+        absl::Status st = reserve ? authorize(auth::Action::kReserveResources, item.role)
+                                  : authorize(auth::Action::kUnreserveResources, Principal(item.principal));
+        if (!st.ok()) return st;
+      }
       return Acted(reserve ? master_->ReserveResources(agent_id.value(), *resources)
                            : master_->UnreserveResources(agent_id.value(), *resources));
     }
     case v1::master::Call::TEARDOWN:
       if (!call.teardown().framework_id().has_value()) return Missing("teardown.framework_id");
+      if (acls != nullptr) {
+        auto owner = master_->FrameworkPrincipal(call.teardown().framework_id().value());
+        if (!owner.ok()) return owner.status();
+        if (auto st = authorize(auth::Action::kTeardownFrameworks, *owner); !st.ok()) return st;
+      }
       return Acted(master_->TeardownFramework(call.teardown().framework_id().value()));
     case v1::master::Call::SUBSCRIBE:
       return absl::FailedPreconditionError(

@@ -93,6 +93,65 @@ func (AgentSnapshot_Phase) EnumDescriptor() ([]byte, []int) {
 	return file_corral_v1_internal_proto_rawDescGZIP(), []int{24, 0}
 }
 
+type ACL_Entity_Type int32
+
+const (
+	ACL_Entity_SOME ACL_Entity_Type = 0 // the values listed
+	ACL_Entity_ANY  ACL_Entity_Type = 1 // every value
+	ACL_Entity_NONE ACL_Entity_Type = 2 // no value
+)
+
+// Enum value maps for ACL_Entity_Type.
+var (
+	ACL_Entity_Type_name = map[int32]string{
+		0: "SOME",
+		1: "ANY",
+		2: "NONE",
+	}
+	ACL_Entity_Type_value = map[string]int32{
+		"SOME": 0,
+		"ANY":  1,
+		"NONE": 2,
+	}
+)
+
+func (x ACL_Entity_Type) Enum() *ACL_Entity_Type {
+	p := new(ACL_Entity_Type)
+	*p = x
+	return p
+}
+
+func (x ACL_Entity_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ACL_Entity_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_corral_v1_internal_proto_enumTypes[1].Descriptor()
+}
+
+func (ACL_Entity_Type) Type() protoreflect.EnumType {
+	return &file_corral_v1_internal_proto_enumTypes[1]
+}
+
+func (x ACL_Entity_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Do not use.
+func (x *ACL_Entity_Type) UnmarshalJSON(b []byte) error {
+	num, err := protoimpl.X.UnmarshalJSONEnum(x.Descriptor(), b)
+	if err != nil {
+		return err
+	}
+	*x = ACL_Entity_Type(num)
+	return nil
+}
+
+// Deprecated: Use ACL_Entity_Type.Descriptor instead.
+func (ACL_Entity_Type) EnumDescriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 0, 0}
+}
+
 type RegisterAgent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AgentInfo     *corralpb.AgentInfo    `protobuf:"bytes,1,opt,name=agent_info,json=agentInfo" json:"agent_info,omitempty"`
@@ -2624,6 +2683,373 @@ func (x *Credentials) GetCredentials() []*corralpb.Credential {
 	return nil
 }
 
+// The --acls file: Mesos's local authorizer ACLs, in the JSON Mesos reads
+// (docs/security.md#authorization). Each rule names who (principals) may
+// or may not act on what (its second entity); the first rule that matches
+// a request decides it, and `permissive` decides what no rule matches.
+type ACL struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACL) Reset() {
+	*x = ACL{}
+	mi := &file_corral_v1_internal_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL) ProtoMessage() {}
+
+func (x *ACL) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL.ProtoReflect.Descriptor instead.
+func (*ACL) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35}
+}
+
+type ACLs struct {
+	state                      protoimpl.MessageState     `protogen:"open.v1"`
+	Permissive                 *bool                      `protobuf:"varint,1,opt,name=permissive,def=1" json:"permissive,omitempty"`
+	RegisterFrameworks         []*ACL_Roles               `protobuf:"bytes,2,rep,name=register_frameworks,json=registerFrameworks" json:"register_frameworks,omitempty"`
+	RunTasks                   []*ACL_Users               `protobuf:"bytes,3,rep,name=run_tasks,json=runTasks" json:"run_tasks,omitempty"`
+	TeardownFrameworks         []*ACL_FrameworkPrincipals `protobuf:"bytes,4,rep,name=teardown_frameworks,json=teardownFrameworks" json:"teardown_frameworks,omitempty"`
+	ReserveResources           []*ACL_Roles               `protobuf:"bytes,5,rep,name=reserve_resources,json=reserveResources" json:"reserve_resources,omitempty"`
+	UnreserveResources         []*ACL_ReserverPrincipals  `protobuf:"bytes,6,rep,name=unreserve_resources,json=unreserveResources" json:"unreserve_resources,omitempty"`
+	GetQuotas                  []*ACL_Roles               `protobuf:"bytes,7,rep,name=get_quotas,json=getQuotas" json:"get_quotas,omitempty"`
+	UpdateQuotas               []*ACL_Roles               `protobuf:"bytes,8,rep,name=update_quotas,json=updateQuotas" json:"update_quotas,omitempty"`
+	UpdateWeights              []*ACL_Roles               `protobuf:"bytes,9,rep,name=update_weights,json=updateWeights" json:"update_weights,omitempty"`
+	ViewFrameworks             []*ACL_Users               `protobuf:"bytes,10,rep,name=view_frameworks,json=viewFrameworks" json:"view_frameworks,omitempty"`
+	ViewTasks                  []*ACL_Users               `protobuf:"bytes,11,rep,name=view_tasks,json=viewTasks" json:"view_tasks,omitempty"`
+	ViewExecutors              []*ACL_Users               `protobuf:"bytes,12,rep,name=view_executors,json=viewExecutors" json:"view_executors,omitempty"`
+	AccessSandboxes            []*ACL_Users               `protobuf:"bytes,13,rep,name=access_sandboxes,json=accessSandboxes" json:"access_sandboxes,omitempty"`
+	GetEndpoints               []*ACL_Paths               `protobuf:"bytes,14,rep,name=get_endpoints,json=getEndpoints" json:"get_endpoints,omitempty"`
+	ViewFlags                  []*ACL_Flags               `protobuf:"bytes,15,rep,name=view_flags,json=viewFlags" json:"view_flags,omitempty"`
+	RegisterAgents             []*ACL_Agents              `protobuf:"bytes,16,rep,name=register_agents,json=registerAgents" json:"register_agents,omitempty"`
+	UpdateMaintenanceSchedules []*ACL_Machines            `protobuf:"bytes,17,rep,name=update_maintenance_schedules,json=updateMaintenanceSchedules" json:"update_maintenance_schedules,omitempty"`
+	GetMaintenanceSchedules    []*ACL_Machines            `protobuf:"bytes,18,rep,name=get_maintenance_schedules,json=getMaintenanceSchedules" json:"get_maintenance_schedules,omitempty"`
+	StartMaintenances          []*ACL_Machines            `protobuf:"bytes,19,rep,name=start_maintenances,json=startMaintenances" json:"start_maintenances,omitempty"`
+	StopMaintenances           []*ACL_Machines            `protobuf:"bytes,20,rep,name=stop_maintenances,json=stopMaintenances" json:"stop_maintenances,omitempty"`
+	GetMaintenanceStatuses     []*ACL_Machines            `protobuf:"bytes,21,rep,name=get_maintenance_statuses,json=getMaintenanceStatuses" json:"get_maintenance_statuses,omitempty"`
+	MarkAgentsGone             []*ACL_Agents              `protobuf:"bytes,22,rep,name=mark_agents_gone,json=markAgentsGone" json:"mark_agents_gone,omitempty"`
+	DrainAgents                []*ACL_Agents              `protobuf:"bytes,23,rep,name=drain_agents,json=drainAgents" json:"drain_agents,omitempty"`
+	ReactivateAgents           []*ACL_Agents              `protobuf:"bytes,24,rep,name=reactivate_agents,json=reactivateAgents" json:"reactivate_agents,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+// Default values for ACLs fields.
+const (
+	Default_ACLs_Permissive = bool(true)
+)
+
+func (x *ACLs) Reset() {
+	*x = ACLs{}
+	mi := &file_corral_v1_internal_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACLs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACLs) ProtoMessage() {}
+
+func (x *ACLs) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACLs.ProtoReflect.Descriptor instead.
+func (*ACLs) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ACLs) GetPermissive() bool {
+	if x != nil && x.Permissive != nil {
+		return *x.Permissive
+	}
+	return Default_ACLs_Permissive
+}
+
+func (x *ACLs) GetRegisterFrameworks() []*ACL_Roles {
+	if x != nil {
+		return x.RegisterFrameworks
+	}
+	return nil
+}
+
+func (x *ACLs) GetRunTasks() []*ACL_Users {
+	if x != nil {
+		return x.RunTasks
+	}
+	return nil
+}
+
+func (x *ACLs) GetTeardownFrameworks() []*ACL_FrameworkPrincipals {
+	if x != nil {
+		return x.TeardownFrameworks
+	}
+	return nil
+}
+
+func (x *ACLs) GetReserveResources() []*ACL_Roles {
+	if x != nil {
+		return x.ReserveResources
+	}
+	return nil
+}
+
+func (x *ACLs) GetUnreserveResources() []*ACL_ReserverPrincipals {
+	if x != nil {
+		return x.UnreserveResources
+	}
+	return nil
+}
+
+func (x *ACLs) GetGetQuotas() []*ACL_Roles {
+	if x != nil {
+		return x.GetQuotas
+	}
+	return nil
+}
+
+func (x *ACLs) GetUpdateQuotas() []*ACL_Roles {
+	if x != nil {
+		return x.UpdateQuotas
+	}
+	return nil
+}
+
+func (x *ACLs) GetUpdateWeights() []*ACL_Roles {
+	if x != nil {
+		return x.UpdateWeights
+	}
+	return nil
+}
+
+func (x *ACLs) GetViewFrameworks() []*ACL_Users {
+	if x != nil {
+		return x.ViewFrameworks
+	}
+	return nil
+}
+
+func (x *ACLs) GetViewTasks() []*ACL_Users {
+	if x != nil {
+		return x.ViewTasks
+	}
+	return nil
+}
+
+func (x *ACLs) GetViewExecutors() []*ACL_Users {
+	if x != nil {
+		return x.ViewExecutors
+	}
+	return nil
+}
+
+func (x *ACLs) GetAccessSandboxes() []*ACL_Users {
+	if x != nil {
+		return x.AccessSandboxes
+	}
+	return nil
+}
+
+func (x *ACLs) GetGetEndpoints() []*ACL_Paths {
+	if x != nil {
+		return x.GetEndpoints
+	}
+	return nil
+}
+
+func (x *ACLs) GetViewFlags() []*ACL_Flags {
+	if x != nil {
+		return x.ViewFlags
+	}
+	return nil
+}
+
+func (x *ACLs) GetRegisterAgents() []*ACL_Agents {
+	if x != nil {
+		return x.RegisterAgents
+	}
+	return nil
+}
+
+func (x *ACLs) GetUpdateMaintenanceSchedules() []*ACL_Machines {
+	if x != nil {
+		return x.UpdateMaintenanceSchedules
+	}
+	return nil
+}
+
+func (x *ACLs) GetGetMaintenanceSchedules() []*ACL_Machines {
+	if x != nil {
+		return x.GetMaintenanceSchedules
+	}
+	return nil
+}
+
+func (x *ACLs) GetStartMaintenances() []*ACL_Machines {
+	if x != nil {
+		return x.StartMaintenances
+	}
+	return nil
+}
+
+func (x *ACLs) GetStopMaintenances() []*ACL_Machines {
+	if x != nil {
+		return x.StopMaintenances
+	}
+	return nil
+}
+
+func (x *ACLs) GetGetMaintenanceStatuses() []*ACL_Machines {
+	if x != nil {
+		return x.GetMaintenanceStatuses
+	}
+	return nil
+}
+
+func (x *ACLs) GetMarkAgentsGone() []*ACL_Agents {
+	if x != nil {
+		return x.MarkAgentsGone
+	}
+	return nil
+}
+
+func (x *ACLs) GetDrainAgents() []*ACL_Agents {
+	if x != nil {
+		return x.DrainAgents
+	}
+	return nil
+}
+
+func (x *ACLs) GetReactivateAgents() []*ACL_Agents {
+	if x != nil {
+		return x.ReactivateAgents
+	}
+	return nil
+}
+
+// One line of the audit log (--audit_log): an authorization that refused
+// something, or an operator call that changed state.
+type AuditRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Time          *float64               `protobuf:"fixed64,1,opt,name=time" json:"time,omitempty"`         // wall clock seconds
+	Principal     *string                `protobuf:"bytes,2,opt,name=principal" json:"principal,omitempty"` // absent: none was authenticated
+	Action        *string                `protobuf:"bytes,3,opt,name=action" json:"action,omitempty"`       // the ACL action (run_tasks, ...)
+	Object        *string                `protobuf:"bytes,4,opt,name=object" json:"object,omitempty"`       // what it was asked for (a role, user, ...)
+	Allowed       *bool                  `protobuf:"varint,5,opt,name=allowed" json:"allowed,omitempty"`
+	Call          *string                `protobuf:"bytes,6,opt,name=call" json:"call,omitempty"`     // an operator call's type
+	Result        *string                `protobuf:"bytes,7,opt,name=result" json:"result,omitempty"` // "OK", or the error it got
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRecord) Reset() {
+	*x = AuditRecord{}
+	mi := &file_corral_v1_internal_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRecord) ProtoMessage() {}
+
+func (x *AuditRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
+func (*AuditRecord) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AuditRecord) GetTime() float64 {
+	if x != nil && x.Time != nil {
+		return *x.Time
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetPrincipal() string {
+	if x != nil && x.Principal != nil {
+		return *x.Principal
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAction() string {
+	if x != nil && x.Action != nil {
+		return *x.Action
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetObject() string {
+	if x != nil && x.Object != nil {
+		return *x.Object
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAllowed() bool {
+	if x != nil && x.Allowed != nil {
+		return *x.Allowed
+	}
+	return false
+}
+
+func (x *AuditRecord) GetCall() string {
+	if x != nil && x.Call != nil {
+		return *x.Call
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetResult() string {
+	if x != nil && x.Result != nil {
+		return *x.Result
+	}
+	return ""
+}
+
 type RegistryAgent struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Info             *corralpb.AgentInfo    `protobuf:"bytes,1,opt,name=info" json:"info,omitempty"`
@@ -2636,7 +3062,7 @@ type RegistryAgent struct {
 
 func (x *RegistryAgent) Reset() {
 	*x = RegistryAgent{}
-	mi := &file_corral_v1_internal_proto_msgTypes[35]
+	mi := &file_corral_v1_internal_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +3074,7 @@ func (x *RegistryAgent) String() string {
 func (*RegistryAgent) ProtoMessage() {}
 
 func (x *RegistryAgent) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[35]
+	mi := &file_corral_v1_internal_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +3087,7 @@ func (x *RegistryAgent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegistryAgent.ProtoReflect.Descriptor instead.
 func (*RegistryAgent) Descriptor() ([]byte, []int) {
-	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35}
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RegistryAgent) GetInfo() *corralpb.AgentInfo {
@@ -2702,7 +3128,7 @@ type RoleState_Quota struct {
 
 func (x *RoleState_Quota) Reset() {
 	*x = RoleState_Quota{}
-	mi := &file_corral_v1_internal_proto_msgTypes[36]
+	mi := &file_corral_v1_internal_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +3140,7 @@ func (x *RoleState_Quota) String() string {
 func (*RoleState_Quota) ProtoMessage() {}
 
 func (x *RoleState_Quota) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[36]
+	mi := &file_corral_v1_internal_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2758,7 +3184,7 @@ type AgentSnapshot_Executor struct {
 
 func (x *AgentSnapshot_Executor) Reset() {
 	*x = AgentSnapshot_Executor{}
-	mi := &file_corral_v1_internal_proto_msgTypes[41]
+	mi := &file_corral_v1_internal_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +3196,7 @@ func (x *AgentSnapshot_Executor) String() string {
 func (*AgentSnapshot_Executor) ProtoMessage() {}
 
 func (x *AgentSnapshot_Executor) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[41]
+	mi := &file_corral_v1_internal_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +3265,7 @@ type AgentSnapshot_AgentTask struct {
 
 func (x *AgentSnapshot_AgentTask) Reset() {
 	*x = AgentSnapshot_AgentTask{}
-	mi := &file_corral_v1_internal_proto_msgTypes[42]
+	mi := &file_corral_v1_internal_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +3277,7 @@ func (x *AgentSnapshot_AgentTask) String() string {
 func (*AgentSnapshot_AgentTask) ProtoMessage() {}
 
 func (x *AgentSnapshot_AgentTask) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[42]
+	mi := &file_corral_v1_internal_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3324,7 @@ type MaintenanceState_AgentDrain struct {
 
 func (x *MaintenanceState_AgentDrain) Reset() {
 	*x = MaintenanceState_AgentDrain{}
-	mi := &file_corral_v1_internal_proto_msgTypes[43]
+	mi := &file_corral_v1_internal_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +3336,7 @@ func (x *MaintenanceState_AgentDrain) String() string {
 func (*MaintenanceState_AgentDrain) ProtoMessage() {}
 
 func (x *MaintenanceState_AgentDrain) ProtoReflect() protoreflect.Message {
-	mi := &file_corral_v1_internal_proto_msgTypes[43]
+	mi := &file_corral_v1_internal_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2936,6 +3362,480 @@ func (x *MaintenanceState_AgentDrain) GetAgentId() string {
 func (x *MaintenanceState_AgentDrain) GetInfo() *corralpb.DrainInfo {
 	if x != nil {
 		return x.Info
+	}
+	return nil
+}
+
+type ACL_Entity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          *ACL_Entity_Type       `protobuf:"varint,1,opt,name=type,enum=corral.v1.internal.ACL_Entity_Type,def=0" json:"type,omitempty"`
+	Values        []string               `protobuf:"bytes,2,rep,name=values" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+// Default values for ACL_Entity fields.
+const (
+	Default_ACL_Entity_Type = ACL_Entity_SOME
+)
+
+func (x *ACL_Entity) Reset() {
+	*x = ACL_Entity{}
+	mi := &file_corral_v1_internal_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_Entity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_Entity) ProtoMessage() {}
+
+func (x *ACL_Entity) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_Entity.ProtoReflect.Descriptor instead.
+func (*ACL_Entity) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 0}
+}
+
+func (x *ACL_Entity) GetType() ACL_Entity_Type {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return Default_ACL_Entity_Type
+}
+
+func (x *ACL_Entity) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// One message per kind of object; the action is the ACLs field.
+type ACL_Roles struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principals    *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	Roles         *ACL_Entity            `protobuf:"bytes,2,opt,name=roles" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACL_Roles) Reset() {
+	*x = ACL_Roles{}
+	mi := &file_corral_v1_internal_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_Roles) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_Roles) ProtoMessage() {}
+
+func (x *ACL_Roles) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_Roles.ProtoReflect.Descriptor instead.
+func (*ACL_Roles) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 1}
+}
+
+func (x *ACL_Roles) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_Roles) GetRoles() *ACL_Entity {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type ACL_Users struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principals    *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	Users         *ACL_Entity            `protobuf:"bytes,2,opt,name=users" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACL_Users) Reset() {
+	*x = ACL_Users{}
+	mi := &file_corral_v1_internal_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_Users) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_Users) ProtoMessage() {}
+
+func (x *ACL_Users) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_Users.ProtoReflect.Descriptor instead.
+func (*ACL_Users) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 2}
+}
+
+func (x *ACL_Users) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_Users) GetUsers() *ACL_Entity {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+type ACL_FrameworkPrincipals struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Principals          *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	FrameworkPrincipals *ACL_Entity            `protobuf:"bytes,2,opt,name=framework_principals,json=frameworkPrincipals" json:"framework_principals,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ACL_FrameworkPrincipals) Reset() {
+	*x = ACL_FrameworkPrincipals{}
+	mi := &file_corral_v1_internal_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_FrameworkPrincipals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_FrameworkPrincipals) ProtoMessage() {}
+
+func (x *ACL_FrameworkPrincipals) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_FrameworkPrincipals.ProtoReflect.Descriptor instead.
+func (*ACL_FrameworkPrincipals) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 3}
+}
+
+func (x *ACL_FrameworkPrincipals) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_FrameworkPrincipals) GetFrameworkPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.FrameworkPrincipals
+	}
+	return nil
+}
+
+type ACL_ReserverPrincipals struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Principals         *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	ReserverPrincipals *ACL_Entity            `protobuf:"bytes,2,opt,name=reserver_principals,json=reserverPrincipals" json:"reserver_principals,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ACL_ReserverPrincipals) Reset() {
+	*x = ACL_ReserverPrincipals{}
+	mi := &file_corral_v1_internal_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_ReserverPrincipals) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_ReserverPrincipals) ProtoMessage() {}
+
+func (x *ACL_ReserverPrincipals) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_ReserverPrincipals.ProtoReflect.Descriptor instead.
+func (*ACL_ReserverPrincipals) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 4}
+}
+
+func (x *ACL_ReserverPrincipals) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_ReserverPrincipals) GetReserverPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.ReserverPrincipals
+	}
+	return nil
+}
+
+type ACL_Paths struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principals    *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	Paths         *ACL_Entity            `protobuf:"bytes,2,opt,name=paths" json:"paths,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACL_Paths) Reset() {
+	*x = ACL_Paths{}
+	mi := &file_corral_v1_internal_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_Paths) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_Paths) ProtoMessage() {}
+
+func (x *ACL_Paths) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_Paths.ProtoReflect.Descriptor instead.
+func (*ACL_Paths) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 5}
+}
+
+func (x *ACL_Paths) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_Paths) GetPaths() *ACL_Entity {
+	if x != nil {
+		return x.Paths
+	}
+	return nil
+}
+
+type ACL_Flags struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principals    *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	Flags         *ACL_Entity            `protobuf:"bytes,2,opt,name=flags" json:"flags,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACL_Flags) Reset() {
+	*x = ACL_Flags{}
+	mi := &file_corral_v1_internal_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_Flags) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_Flags) ProtoMessage() {}
+
+func (x *ACL_Flags) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_Flags.ProtoReflect.Descriptor instead.
+func (*ACL_Flags) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 6}
+}
+
+func (x *ACL_Flags) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_Flags) GetFlags() *ACL_Entity {
+	if x != nil {
+		return x.Flags
+	}
+	return nil
+}
+
+type ACL_Agents struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principals    *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	Agents        *ACL_Entity            `protobuf:"bytes,2,opt,name=agents" json:"agents,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACL_Agents) Reset() {
+	*x = ACL_Agents{}
+	mi := &file_corral_v1_internal_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_Agents) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_Agents) ProtoMessage() {}
+
+func (x *ACL_Agents) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_Agents.ProtoReflect.Descriptor instead.
+func (*ACL_Agents) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 7}
+}
+
+func (x *ACL_Agents) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_Agents) GetAgents() *ACL_Entity {
+	if x != nil {
+		return x.Agents
+	}
+	return nil
+}
+
+type ACL_Machines struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Principals    *ACL_Entity            `protobuf:"bytes,1,opt,name=principals" json:"principals,omitempty"`
+	Machines      *ACL_Entity            `protobuf:"bytes,2,opt,name=machines" json:"machines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ACL_Machines) Reset() {
+	*x = ACL_Machines{}
+	mi := &file_corral_v1_internal_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ACL_Machines) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ACL_Machines) ProtoMessage() {}
+
+func (x *ACL_Machines) ProtoReflect() protoreflect.Message {
+	mi := &file_corral_v1_internal_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ACL_Machines.ProtoReflect.Descriptor instead.
+func (*ACL_Machines) Descriptor() ([]byte, []int) {
+	return file_corral_v1_internal_proto_rawDescGZIP(), []int{35, 8}
+}
+
+func (x *ACL_Machines) GetPrincipals() *ACL_Entity {
+	if x != nil {
+		return x.Principals
+	}
+	return nil
+}
+
+func (x *ACL_Machines) GetMachines() *ACL_Entity {
+	if x != nil {
+		return x.Machines
 	}
 	return nil
 }
@@ -3188,7 +4088,94 @@ const file_corral_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"started_at\x18\b \x01(\x01R\tstartedAt\"F\n" +
 	"\vCredentials\x127\n" +
-	"\vcredentials\x18\x01 \x03(\v2\x15.corral.v1.CredentialR\vcredentials\"\xa9\x01\n" +
+	"\vcredentials\x18\x01 \x03(\v2\x15.corral.v1.CredentialR\vcredentials\"\xe7\t\n" +
+	"\x03ACL\x1a\x84\x01\n" +
+	"\x06Entity\x12=\n" +
+	"\x04type\x18\x01 \x01(\x0e2#.corral.v1.internal.ACL.Entity.Type:\x04SOMER\x04type\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\"#\n" +
+	"\x04Type\x12\b\n" +
+	"\x04SOME\x10\x00\x12\a\n" +
+	"\x03ANY\x10\x01\x12\b\n" +
+	"\x04NONE\x10\x02\x1a}\n" +
+	"\x05Roles\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x124\n" +
+	"\x05roles\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\x05roles\x1a}\n" +
+	"\x05Users\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x124\n" +
+	"\x05users\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\x05users\x1a\xa8\x01\n" +
+	"\x13FrameworkPrincipals\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x12Q\n" +
+	"\x14framework_principals\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\x13frameworkPrincipals\x1a\xa5\x01\n" +
+	"\x12ReserverPrincipals\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x12O\n" +
+	"\x13reserver_principals\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\x12reserverPrincipals\x1a}\n" +
+	"\x05Paths\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x124\n" +
+	"\x05paths\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\x05paths\x1a}\n" +
+	"\x05Flags\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x124\n" +
+	"\x05flags\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\x05flags\x1a\x80\x01\n" +
+	"\x06Agents\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x126\n" +
+	"\x06agents\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\x06agents\x1a\x86\x01\n" +
+	"\bMachines\x12>\n" +
+	"\n" +
+	"principals\x18\x01 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\n" +
+	"principals\x12:\n" +
+	"\bmachines\x18\x02 \x01(\v2\x1e.corral.v1.internal.ACL.EntityR\bmachines\"\x80\x0e\n" +
+	"\x04ACLs\x12$\n" +
+	"\n" +
+	"permissive\x18\x01 \x01(\b:\x04trueR\n" +
+	"permissive\x12N\n" +
+	"\x13register_frameworks\x18\x02 \x03(\v2\x1d.corral.v1.internal.ACL.RolesR\x12registerFrameworks\x12:\n" +
+	"\trun_tasks\x18\x03 \x03(\v2\x1d.corral.v1.internal.ACL.UsersR\brunTasks\x12\\\n" +
+	"\x13teardown_frameworks\x18\x04 \x03(\v2+.corral.v1.internal.ACL.FrameworkPrincipalsR\x12teardownFrameworks\x12J\n" +
+	"\x11reserve_resources\x18\x05 \x03(\v2\x1d.corral.v1.internal.ACL.RolesR\x10reserveResources\x12[\n" +
+	"\x13unreserve_resources\x18\x06 \x03(\v2*.corral.v1.internal.ACL.ReserverPrincipalsR\x12unreserveResources\x12<\n" +
+	"\n" +
+	"get_quotas\x18\a \x03(\v2\x1d.corral.v1.internal.ACL.RolesR\tgetQuotas\x12B\n" +
+	"\rupdate_quotas\x18\b \x03(\v2\x1d.corral.v1.internal.ACL.RolesR\fupdateQuotas\x12D\n" +
+	"\x0eupdate_weights\x18\t \x03(\v2\x1d.corral.v1.internal.ACL.RolesR\rupdateWeights\x12F\n" +
+	"\x0fview_frameworks\x18\n" +
+	" \x03(\v2\x1d.corral.v1.internal.ACL.UsersR\x0eviewFrameworks\x12<\n" +
+	"\n" +
+	"view_tasks\x18\v \x03(\v2\x1d.corral.v1.internal.ACL.UsersR\tviewTasks\x12D\n" +
+	"\x0eview_executors\x18\f \x03(\v2\x1d.corral.v1.internal.ACL.UsersR\rviewExecutors\x12H\n" +
+	"\x10access_sandboxes\x18\r \x03(\v2\x1d.corral.v1.internal.ACL.UsersR\x0faccessSandboxes\x12B\n" +
+	"\rget_endpoints\x18\x0e \x03(\v2\x1d.corral.v1.internal.ACL.PathsR\fgetEndpoints\x12<\n" +
+	"\n" +
+	"view_flags\x18\x0f \x03(\v2\x1d.corral.v1.internal.ACL.FlagsR\tviewFlags\x12G\n" +
+	"\x0fregister_agents\x18\x10 \x03(\v2\x1e.corral.v1.internal.ACL.AgentsR\x0eregisterAgents\x12b\n" +
+	"\x1cupdate_maintenance_schedules\x18\x11 \x03(\v2 .corral.v1.internal.ACL.MachinesR\x1aupdateMaintenanceSchedules\x12\\\n" +
+	"\x19get_maintenance_schedules\x18\x12 \x03(\v2 .corral.v1.internal.ACL.MachinesR\x17getMaintenanceSchedules\x12O\n" +
+	"\x12start_maintenances\x18\x13 \x03(\v2 .corral.v1.internal.ACL.MachinesR\x11startMaintenances\x12M\n" +
+	"\x11stop_maintenances\x18\x14 \x03(\v2 .corral.v1.internal.ACL.MachinesR\x10stopMaintenances\x12Z\n" +
+	"\x18get_maintenance_statuses\x18\x15 \x03(\v2 .corral.v1.internal.ACL.MachinesR\x16getMaintenanceStatuses\x12H\n" +
+	"\x10mark_agents_gone\x18\x16 \x03(\v2\x1e.corral.v1.internal.ACL.AgentsR\x0emarkAgentsGone\x12A\n" +
+	"\fdrain_agents\x18\x17 \x03(\v2\x1e.corral.v1.internal.ACL.AgentsR\vdrainAgents\x12K\n" +
+	"\x11reactivate_agents\x18\x18 \x03(\v2\x1e.corral.v1.internal.ACL.AgentsR\x10reactivateAgents\"\xb5\x01\n" +
+	"\vAuditRecord\x12\x12\n" +
+	"\x04time\x18\x01 \x01(\x01R\x04time\x12\x1c\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x16\n" +
+	"\x06object\x18\x04 \x01(\tR\x06object\x12\x18\n" +
+	"\aallowed\x18\x05 \x01(\bR\aallowed\x12\x12\n" +
+	"\x04call\x18\x06 \x01(\tR\x04call\x12\x16\n" +
+	"\x06result\x18\a \x01(\tR\x06result\"\xa9\x01\n" +
 	"\rRegistryAgent\x12(\n" +
 	"\x04info\x18\x01 \x01(\v2\x14.corral.v1.AgentInfoR\x04info\x12+\n" +
 	"\x11unreachable_since\x18\x02 \x01(\x01R\x10unreachableSince\x12\x1c\n" +
@@ -3222,204 +4209,257 @@ func file_corral_v1_internal_proto_rawDescGZIP() []byte {
 	return file_corral_v1_internal_proto_rawDescData
 }
 
-var file_corral_v1_internal_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_corral_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_corral_v1_internal_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_corral_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_corral_v1_internal_proto_goTypes = []any{
 	(AgentSnapshot_Phase)(0),             // 0: corral.v1.internal.AgentSnapshot.Phase
-	(*RegisterAgent)(nil),                // 1: corral.v1.internal.RegisterAgent
-	(*ReregisterAgent)(nil),              // 2: corral.v1.internal.ReregisterAgent
-	(*StatusUpdate)(nil),                 // 3: corral.v1.internal.StatusUpdate
-	(*ExecutorToFramework)(nil),          // 4: corral.v1.internal.ExecutorToFramework
-	(*ExecutorExited)(nil),               // 5: corral.v1.internal.ExecutorExited
-	(*Pong)(nil),                         // 6: corral.v1.internal.Pong
-	(*AgentMessage)(nil),                 // 7: corral.v1.internal.AgentMessage
-	(*AgentRegistered)(nil),              // 8: corral.v1.internal.AgentRegistered
-	(*RunTask)(nil),                      // 9: corral.v1.internal.RunTask
-	(*RunTaskGroup)(nil),                 // 10: corral.v1.internal.RunTaskGroup
-	(*KillTask)(nil),                     // 11: corral.v1.internal.KillTask
-	(*StatusUpdateAcknowledgement)(nil),  // 12: corral.v1.internal.StatusUpdateAcknowledgement
-	(*FrameworkToExecutor)(nil),          // 13: corral.v1.internal.FrameworkToExecutor
-	(*ShutdownExecutor)(nil),             // 14: corral.v1.internal.ShutdownExecutor
-	(*ShutdownFramework)(nil),            // 15: corral.v1.internal.ShutdownFramework
-	(*Ping)(nil),                         // 16: corral.v1.internal.Ping
-	(*AgentRefused)(nil),                 // 17: corral.v1.internal.AgentRefused
-	(*MasterMessage)(nil),                // 18: corral.v1.internal.MasterMessage
-	(*FrameworkResubscribed)(nil),        // 19: corral.v1.internal.FrameworkResubscribed
-	(*AgentState)(nil),                   // 20: corral.v1.internal.AgentState
-	(*FrameworkState)(nil),               // 21: corral.v1.internal.FrameworkState
-	(*ClusterState)(nil),                 // 22: corral.v1.internal.ClusterState
-	(*GetClusterState)(nil),              // 23: corral.v1.internal.GetClusterState
-	(*RoleState)(nil),                    // 24: corral.v1.internal.RoleState
-	(*AgentSnapshot)(nil),                // 25: corral.v1.internal.AgentSnapshot
-	(*MaintenanceState)(nil),             // 26: corral.v1.internal.MaintenanceState
-	(*CallResponse)(nil),                 // 27: corral.v1.internal.CallResponse
-	(*ReadFileRequest)(nil),              // 28: corral.v1.internal.ReadFileRequest
-	(*ReadFileResponse)(nil),             // 29: corral.v1.internal.ReadFileResponse
-	(*AgentCheckpoint)(nil),              // 30: corral.v1.internal.AgentCheckpoint
-	(*ContainerCheckpoint)(nil),          // 31: corral.v1.internal.ContainerCheckpoint
-	(*FrameworkCheckpoint)(nil),          // 32: corral.v1.internal.FrameworkCheckpoint
-	(*ExecutorCheckpoint)(nil),           // 33: corral.v1.internal.ExecutorCheckpoint
-	(*TaskCheckpoint)(nil),               // 34: corral.v1.internal.TaskCheckpoint
-	(*Credentials)(nil),                  // 35: corral.v1.internal.Credentials
-	(*RegistryAgent)(nil),                // 36: corral.v1.internal.RegistryAgent
-	(*RoleState_Quota)(nil),              // 37: corral.v1.internal.RoleState.Quota
-	nil,                                  // 38: corral.v1.internal.RoleState.WeightsEntry
-	nil,                                  // 39: corral.v1.internal.RoleState.QuotasEntry
-	nil,                                  // 40: corral.v1.internal.RoleState.Quota.GuaranteeEntry
-	nil,                                  // 41: corral.v1.internal.RoleState.Quota.LimitEntry
-	(*AgentSnapshot_Executor)(nil),       // 42: corral.v1.internal.AgentSnapshot.Executor
-	(*AgentSnapshot_AgentTask)(nil),      // 43: corral.v1.internal.AgentSnapshot.AgentTask
-	(*MaintenanceState_AgentDrain)(nil),  // 44: corral.v1.internal.MaintenanceState.AgentDrain
-	(*corralpb.AgentInfo)(nil),           // 45: corral.v1.AgentInfo
-	(*corralpb.Task)(nil),                // 46: corral.v1.Task
-	(*corralpb.ExecutorInfo)(nil),        // 47: corral.v1.ExecutorInfo
-	(*corralpb.FrameworkInfo)(nil),       // 48: corral.v1.FrameworkInfo
-	(*corralpb.FrameworkID)(nil),         // 49: corral.v1.FrameworkID
-	(*corralpb.TaskStatus)(nil),          // 50: corral.v1.TaskStatus
-	(corralpb.TaskState)(0),              // 51: corral.v1.TaskState
-	(*corralpb.ExecutorID)(nil),          // 52: corral.v1.ExecutorID
-	(*corralpb.AgentID)(nil),             // 53: corral.v1.AgentID
-	(*corralpb.MasterInfo)(nil),          // 54: corral.v1.MasterInfo
-	(*corralpb.TaskInfo)(nil),            // 55: corral.v1.TaskInfo
-	(*corralpb.TaskGroupInfo)(nil),       // 56: corral.v1.TaskGroupInfo
-	(*corralpb.TaskID)(nil),              // 57: corral.v1.TaskID
-	(*corralpb.KillPolicy)(nil),          // 58: corral.v1.KillPolicy
-	(*corralpb.DurationInfo)(nil),        // 59: corral.v1.DurationInfo
-	(*corralpb.Resource)(nil),            // 60: corral.v1.Resource
-	(*corralpb.DrainInfo)(nil),           // 61: corral.v1.DrainInfo
-	(*corralpb.Offer)(nil),               // 62: corral.v1.Offer
-	(*schedulerpb.OfferConstraints)(nil), // 63: corral.v1.scheduler.OfferConstraints
-	(*maintenancepb.Schedule)(nil),       // 64: corral.v1.maintenance.Schedule
-	(*corralpb.MachineID)(nil),           // 65: corral.v1.MachineID
-	(*corralpb.Credential)(nil),          // 66: corral.v1.Credential
-	(*schedulerpb.Call)(nil),             // 67: corral.v1.scheduler.Call
-	(*masterpb.Call)(nil),                // 68: corral.v1.master.Call
-	(*executorpb.Call)(nil),              // 69: corral.v1.executor.Call
-	(*schedulerpb.Event)(nil),            // 70: corral.v1.scheduler.Event
-	(*masterpb.Response)(nil),            // 71: corral.v1.master.Response
-	(*masterpb.Event)(nil),               // 72: corral.v1.master.Event
-	(*executorpb.Event)(nil),             // 73: corral.v1.executor.Event
+	(ACL_Entity_Type)(0),                 // 1: corral.v1.internal.ACL.Entity.Type
+	(*RegisterAgent)(nil),                // 2: corral.v1.internal.RegisterAgent
+	(*ReregisterAgent)(nil),              // 3: corral.v1.internal.ReregisterAgent
+	(*StatusUpdate)(nil),                 // 4: corral.v1.internal.StatusUpdate
+	(*ExecutorToFramework)(nil),          // 5: corral.v1.internal.ExecutorToFramework
+	(*ExecutorExited)(nil),               // 6: corral.v1.internal.ExecutorExited
+	(*Pong)(nil),                         // 7: corral.v1.internal.Pong
+	(*AgentMessage)(nil),                 // 8: corral.v1.internal.AgentMessage
+	(*AgentRegistered)(nil),              // 9: corral.v1.internal.AgentRegistered
+	(*RunTask)(nil),                      // 10: corral.v1.internal.RunTask
+	(*RunTaskGroup)(nil),                 // 11: corral.v1.internal.RunTaskGroup
+	(*KillTask)(nil),                     // 12: corral.v1.internal.KillTask
+	(*StatusUpdateAcknowledgement)(nil),  // 13: corral.v1.internal.StatusUpdateAcknowledgement
+	(*FrameworkToExecutor)(nil),          // 14: corral.v1.internal.FrameworkToExecutor
+	(*ShutdownExecutor)(nil),             // 15: corral.v1.internal.ShutdownExecutor
+	(*ShutdownFramework)(nil),            // 16: corral.v1.internal.ShutdownFramework
+	(*Ping)(nil),                         // 17: corral.v1.internal.Ping
+	(*AgentRefused)(nil),                 // 18: corral.v1.internal.AgentRefused
+	(*MasterMessage)(nil),                // 19: corral.v1.internal.MasterMessage
+	(*FrameworkResubscribed)(nil),        // 20: corral.v1.internal.FrameworkResubscribed
+	(*AgentState)(nil),                   // 21: corral.v1.internal.AgentState
+	(*FrameworkState)(nil),               // 22: corral.v1.internal.FrameworkState
+	(*ClusterState)(nil),                 // 23: corral.v1.internal.ClusterState
+	(*GetClusterState)(nil),              // 24: corral.v1.internal.GetClusterState
+	(*RoleState)(nil),                    // 25: corral.v1.internal.RoleState
+	(*AgentSnapshot)(nil),                // 26: corral.v1.internal.AgentSnapshot
+	(*MaintenanceState)(nil),             // 27: corral.v1.internal.MaintenanceState
+	(*CallResponse)(nil),                 // 28: corral.v1.internal.CallResponse
+	(*ReadFileRequest)(nil),              // 29: corral.v1.internal.ReadFileRequest
+	(*ReadFileResponse)(nil),             // 30: corral.v1.internal.ReadFileResponse
+	(*AgentCheckpoint)(nil),              // 31: corral.v1.internal.AgentCheckpoint
+	(*ContainerCheckpoint)(nil),          // 32: corral.v1.internal.ContainerCheckpoint
+	(*FrameworkCheckpoint)(nil),          // 33: corral.v1.internal.FrameworkCheckpoint
+	(*ExecutorCheckpoint)(nil),           // 34: corral.v1.internal.ExecutorCheckpoint
+	(*TaskCheckpoint)(nil),               // 35: corral.v1.internal.TaskCheckpoint
+	(*Credentials)(nil),                  // 36: corral.v1.internal.Credentials
+	(*ACL)(nil),                          // 37: corral.v1.internal.ACL
+	(*ACLs)(nil),                         // 38: corral.v1.internal.ACLs
+	(*AuditRecord)(nil),                  // 39: corral.v1.internal.AuditRecord
+	(*RegistryAgent)(nil),                // 40: corral.v1.internal.RegistryAgent
+	(*RoleState_Quota)(nil),              // 41: corral.v1.internal.RoleState.Quota
+	nil,                                  // 42: corral.v1.internal.RoleState.WeightsEntry
+	nil,                                  // 43: corral.v1.internal.RoleState.QuotasEntry
+	nil,                                  // 44: corral.v1.internal.RoleState.Quota.GuaranteeEntry
+	nil,                                  // 45: corral.v1.internal.RoleState.Quota.LimitEntry
+	(*AgentSnapshot_Executor)(nil),       // 46: corral.v1.internal.AgentSnapshot.Executor
+	(*AgentSnapshot_AgentTask)(nil),      // 47: corral.v1.internal.AgentSnapshot.AgentTask
+	(*MaintenanceState_AgentDrain)(nil),  // 48: corral.v1.internal.MaintenanceState.AgentDrain
+	(*ACL_Entity)(nil),                   // 49: corral.v1.internal.ACL.Entity
+	(*ACL_Roles)(nil),                    // 50: corral.v1.internal.ACL.Roles
+	(*ACL_Users)(nil),                    // 51: corral.v1.internal.ACL.Users
+	(*ACL_FrameworkPrincipals)(nil),      // 52: corral.v1.internal.ACL.FrameworkPrincipals
+	(*ACL_ReserverPrincipals)(nil),       // 53: corral.v1.internal.ACL.ReserverPrincipals
+	(*ACL_Paths)(nil),                    // 54: corral.v1.internal.ACL.Paths
+	(*ACL_Flags)(nil),                    // 55: corral.v1.internal.ACL.Flags
+	(*ACL_Agents)(nil),                   // 56: corral.v1.internal.ACL.Agents
+	(*ACL_Machines)(nil),                 // 57: corral.v1.internal.ACL.Machines
+	(*corralpb.AgentInfo)(nil),           // 58: corral.v1.AgentInfo
+	(*corralpb.Task)(nil),                // 59: corral.v1.Task
+	(*corralpb.ExecutorInfo)(nil),        // 60: corral.v1.ExecutorInfo
+	(*corralpb.FrameworkInfo)(nil),       // 61: corral.v1.FrameworkInfo
+	(*corralpb.FrameworkID)(nil),         // 62: corral.v1.FrameworkID
+	(*corralpb.TaskStatus)(nil),          // 63: corral.v1.TaskStatus
+	(corralpb.TaskState)(0),              // 64: corral.v1.TaskState
+	(*corralpb.ExecutorID)(nil),          // 65: corral.v1.ExecutorID
+	(*corralpb.AgentID)(nil),             // 66: corral.v1.AgentID
+	(*corralpb.MasterInfo)(nil),          // 67: corral.v1.MasterInfo
+	(*corralpb.TaskInfo)(nil),            // 68: corral.v1.TaskInfo
+	(*corralpb.TaskGroupInfo)(nil),       // 69: corral.v1.TaskGroupInfo
+	(*corralpb.TaskID)(nil),              // 70: corral.v1.TaskID
+	(*corralpb.KillPolicy)(nil),          // 71: corral.v1.KillPolicy
+	(*corralpb.DurationInfo)(nil),        // 72: corral.v1.DurationInfo
+	(*corralpb.Resource)(nil),            // 73: corral.v1.Resource
+	(*corralpb.DrainInfo)(nil),           // 74: corral.v1.DrainInfo
+	(*corralpb.Offer)(nil),               // 75: corral.v1.Offer
+	(*schedulerpb.OfferConstraints)(nil), // 76: corral.v1.scheduler.OfferConstraints
+	(*maintenancepb.Schedule)(nil),       // 77: corral.v1.maintenance.Schedule
+	(*corralpb.MachineID)(nil),           // 78: corral.v1.MachineID
+	(*corralpb.Credential)(nil),          // 79: corral.v1.Credential
+	(*schedulerpb.Call)(nil),             // 80: corral.v1.scheduler.Call
+	(*masterpb.Call)(nil),                // 81: corral.v1.master.Call
+	(*executorpb.Call)(nil),              // 82: corral.v1.executor.Call
+	(*schedulerpb.Event)(nil),            // 83: corral.v1.scheduler.Event
+	(*masterpb.Response)(nil),            // 84: corral.v1.master.Response
+	(*masterpb.Event)(nil),               // 85: corral.v1.master.Event
+	(*executorpb.Event)(nil),             // 86: corral.v1.executor.Event
 }
 var file_corral_v1_internal_proto_depIdxs = []int32{
-	45,  // 0: corral.v1.internal.RegisterAgent.agent_info:type_name -> corral.v1.AgentInfo
-	45,  // 1: corral.v1.internal.ReregisterAgent.agent_info:type_name -> corral.v1.AgentInfo
-	46,  // 2: corral.v1.internal.ReregisterAgent.tasks:type_name -> corral.v1.Task
-	47,  // 3: corral.v1.internal.ReregisterAgent.executors:type_name -> corral.v1.ExecutorInfo
-	48,  // 4: corral.v1.internal.ReregisterAgent.frameworks:type_name -> corral.v1.FrameworkInfo
-	49,  // 5: corral.v1.internal.StatusUpdate.framework_id:type_name -> corral.v1.FrameworkID
-	50,  // 6: corral.v1.internal.StatusUpdate.status:type_name -> corral.v1.TaskStatus
-	51,  // 7: corral.v1.internal.StatusUpdate.latest_state:type_name -> corral.v1.TaskState
-	49,  // 8: corral.v1.internal.ExecutorToFramework.framework_id:type_name -> corral.v1.FrameworkID
-	52,  // 9: corral.v1.internal.ExecutorToFramework.executor_id:type_name -> corral.v1.ExecutorID
-	49,  // 10: corral.v1.internal.ExecutorExited.framework_id:type_name -> corral.v1.FrameworkID
-	52,  // 11: corral.v1.internal.ExecutorExited.executor_id:type_name -> corral.v1.ExecutorID
-	1,   // 12: corral.v1.internal.AgentMessage.register_agent:type_name -> corral.v1.internal.RegisterAgent
-	2,   // 13: corral.v1.internal.AgentMessage.reregister_agent:type_name -> corral.v1.internal.ReregisterAgent
-	3,   // 14: corral.v1.internal.AgentMessage.status_update:type_name -> corral.v1.internal.StatusUpdate
-	4,   // 15: corral.v1.internal.AgentMessage.executor_message:type_name -> corral.v1.internal.ExecutorToFramework
-	5,   // 16: corral.v1.internal.AgentMessage.executor_exited:type_name -> corral.v1.internal.ExecutorExited
-	6,   // 17: corral.v1.internal.AgentMessage.pong:type_name -> corral.v1.internal.Pong
-	53,  // 18: corral.v1.internal.AgentRegistered.agent_id:type_name -> corral.v1.AgentID
-	54,  // 19: corral.v1.internal.AgentRegistered.master_info:type_name -> corral.v1.MasterInfo
-	48,  // 20: corral.v1.internal.RunTask.framework:type_name -> corral.v1.FrameworkInfo
-	55,  // 21: corral.v1.internal.RunTask.task:type_name -> corral.v1.TaskInfo
-	48,  // 22: corral.v1.internal.RunTaskGroup.framework:type_name -> corral.v1.FrameworkInfo
-	47,  // 23: corral.v1.internal.RunTaskGroup.executor:type_name -> corral.v1.ExecutorInfo
-	56,  // 24: corral.v1.internal.RunTaskGroup.task_group:type_name -> corral.v1.TaskGroupInfo
-	49,  // 25: corral.v1.internal.KillTask.framework_id:type_name -> corral.v1.FrameworkID
-	57,  // 26: corral.v1.internal.KillTask.task_id:type_name -> corral.v1.TaskID
-	58,  // 27: corral.v1.internal.KillTask.kill_policy:type_name -> corral.v1.KillPolicy
-	59,  // 28: corral.v1.internal.KillTask.max_grace_period:type_name -> corral.v1.DurationInfo
-	49,  // 29: corral.v1.internal.StatusUpdateAcknowledgement.framework_id:type_name -> corral.v1.FrameworkID
-	57,  // 30: corral.v1.internal.StatusUpdateAcknowledgement.task_id:type_name -> corral.v1.TaskID
-	49,  // 31: corral.v1.internal.FrameworkToExecutor.framework_id:type_name -> corral.v1.FrameworkID
-	52,  // 32: corral.v1.internal.FrameworkToExecutor.executor_id:type_name -> corral.v1.ExecutorID
-	49,  // 33: corral.v1.internal.ShutdownExecutor.framework_id:type_name -> corral.v1.FrameworkID
-	52,  // 34: corral.v1.internal.ShutdownExecutor.executor_id:type_name -> corral.v1.ExecutorID
-	49,  // 35: corral.v1.internal.ShutdownFramework.framework_id:type_name -> corral.v1.FrameworkID
-	8,   // 36: corral.v1.internal.MasterMessage.registered:type_name -> corral.v1.internal.AgentRegistered
-	9,   // 37: corral.v1.internal.MasterMessage.run_task:type_name -> corral.v1.internal.RunTask
-	10,  // 38: corral.v1.internal.MasterMessage.run_task_group:type_name -> corral.v1.internal.RunTaskGroup
-	11,  // 39: corral.v1.internal.MasterMessage.kill_task:type_name -> corral.v1.internal.KillTask
-	12,  // 40: corral.v1.internal.MasterMessage.acknowledgement:type_name -> corral.v1.internal.StatusUpdateAcknowledgement
-	13,  // 41: corral.v1.internal.MasterMessage.framework_message:type_name -> corral.v1.internal.FrameworkToExecutor
-	14,  // 42: corral.v1.internal.MasterMessage.shutdown_executor:type_name -> corral.v1.internal.ShutdownExecutor
-	15,  // 43: corral.v1.internal.MasterMessage.shutdown_framework:type_name -> corral.v1.internal.ShutdownFramework
-	16,  // 44: corral.v1.internal.MasterMessage.ping:type_name -> corral.v1.internal.Ping
-	17,  // 45: corral.v1.internal.MasterMessage.refused:type_name -> corral.v1.internal.AgentRefused
-	19,  // 46: corral.v1.internal.MasterMessage.framework_resubscribed:type_name -> corral.v1.internal.FrameworkResubscribed
-	49,  // 47: corral.v1.internal.FrameworkResubscribed.framework_id:type_name -> corral.v1.FrameworkID
-	45,  // 48: corral.v1.internal.AgentState.agent_info:type_name -> corral.v1.AgentInfo
-	60,  // 49: corral.v1.internal.AgentState.total:type_name -> corral.v1.Resource
-	60,  // 50: corral.v1.internal.AgentState.allocated:type_name -> corral.v1.Resource
-	61,  // 51: corral.v1.internal.AgentState.drain_info:type_name -> corral.v1.DrainInfo
-	60,  // 52: corral.v1.internal.AgentState.offered:type_name -> corral.v1.Resource
-	47,  // 53: corral.v1.internal.AgentState.executors:type_name -> corral.v1.ExecutorInfo
-	48,  // 54: corral.v1.internal.FrameworkState.framework_info:type_name -> corral.v1.FrameworkInfo
-	60,  // 55: corral.v1.internal.FrameworkState.allocated:type_name -> corral.v1.Resource
-	60,  // 56: corral.v1.internal.FrameworkState.offered:type_name -> corral.v1.Resource
-	62,  // 57: corral.v1.internal.FrameworkState.offers:type_name -> corral.v1.Offer
-	63,  // 58: corral.v1.internal.FrameworkState.offer_constraints:type_name -> corral.v1.scheduler.OfferConstraints
-	54,  // 59: corral.v1.internal.ClusterState.master_info:type_name -> corral.v1.MasterInfo
-	20,  // 60: corral.v1.internal.ClusterState.agents:type_name -> corral.v1.internal.AgentState
-	21,  // 61: corral.v1.internal.ClusterState.frameworks:type_name -> corral.v1.internal.FrameworkState
-	46,  // 62: corral.v1.internal.ClusterState.tasks:type_name -> corral.v1.Task
-	46,  // 63: corral.v1.internal.ClusterState.completed_tasks:type_name -> corral.v1.Task
-	38,  // 64: corral.v1.internal.RoleState.weights:type_name -> corral.v1.internal.RoleState.WeightsEntry
-	39,  // 65: corral.v1.internal.RoleState.quotas:type_name -> corral.v1.internal.RoleState.QuotasEntry
-	45,  // 66: corral.v1.internal.AgentSnapshot.agent_info:type_name -> corral.v1.AgentInfo
-	60,  // 67: corral.v1.internal.AgentSnapshot.total:type_name -> corral.v1.Resource
-	48,  // 68: corral.v1.internal.AgentSnapshot.frameworks:type_name -> corral.v1.FrameworkInfo
-	42,  // 69: corral.v1.internal.AgentSnapshot.executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
-	43,  // 70: corral.v1.internal.AgentSnapshot.tasks:type_name -> corral.v1.internal.AgentSnapshot.AgentTask
-	46,  // 71: corral.v1.internal.AgentSnapshot.completed_tasks:type_name -> corral.v1.Task
-	42,  // 72: corral.v1.internal.AgentSnapshot.completed_executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
-	60,  // 73: corral.v1.internal.AgentSnapshot.used:type_name -> corral.v1.Resource
-	48,  // 74: corral.v1.internal.AgentSnapshot.completed_frameworks:type_name -> corral.v1.FrameworkInfo
-	64,  // 75: corral.v1.internal.MaintenanceState.schedule:type_name -> corral.v1.maintenance.Schedule
-	65,  // 76: corral.v1.internal.MaintenanceState.down_machines:type_name -> corral.v1.MachineID
-	44,  // 77: corral.v1.internal.MaintenanceState.drains:type_name -> corral.v1.internal.MaintenanceState.AgentDrain
-	49,  // 78: corral.v1.internal.ReadFileRequest.framework_id:type_name -> corral.v1.FrameworkID
-	57,  // 79: corral.v1.internal.ReadFileRequest.task_id:type_name -> corral.v1.TaskID
-	45,  // 80: corral.v1.internal.AgentCheckpoint.info:type_name -> corral.v1.AgentInfo
-	48,  // 81: corral.v1.internal.FrameworkCheckpoint.info:type_name -> corral.v1.FrameworkInfo
-	47,  // 82: corral.v1.internal.ExecutorCheckpoint.info:type_name -> corral.v1.ExecutorInfo
-	55,  // 83: corral.v1.internal.TaskCheckpoint.info:type_name -> corral.v1.TaskInfo
-	51,  // 84: corral.v1.internal.TaskCheckpoint.state:type_name -> corral.v1.TaskState
-	50,  // 85: corral.v1.internal.TaskCheckpoint.latest:type_name -> corral.v1.TaskStatus
-	50,  // 86: corral.v1.internal.TaskCheckpoint.pending:type_name -> corral.v1.TaskStatus
-	66,  // 87: corral.v1.internal.Credentials.credentials:type_name -> corral.v1.Credential
-	45,  // 88: corral.v1.internal.RegistryAgent.info:type_name -> corral.v1.AgentInfo
-	40,  // 89: corral.v1.internal.RoleState.Quota.guarantee:type_name -> corral.v1.internal.RoleState.Quota.GuaranteeEntry
-	41,  // 90: corral.v1.internal.RoleState.Quota.limit:type_name -> corral.v1.internal.RoleState.Quota.LimitEntry
-	37,  // 91: corral.v1.internal.RoleState.QuotasEntry.value:type_name -> corral.v1.internal.RoleState.Quota
-	47,  // 92: corral.v1.internal.AgentSnapshot.Executor.info:type_name -> corral.v1.ExecutorInfo
-	46,  // 93: corral.v1.internal.AgentSnapshot.AgentTask.task:type_name -> corral.v1.Task
-	0,   // 94: corral.v1.internal.AgentSnapshot.AgentTask.phase:type_name -> corral.v1.internal.AgentSnapshot.Phase
-	61,  // 95: corral.v1.internal.MaintenanceState.AgentDrain.info:type_name -> corral.v1.DrainInfo
-	67,  // 96: corral.v1.internal.SchedulerService.Subscribe:input_type -> corral.v1.scheduler.Call
-	67,  // 97: corral.v1.internal.SchedulerService.Call:input_type -> corral.v1.scheduler.Call
-	7,   // 98: corral.v1.internal.AgentService.Connect:input_type -> corral.v1.internal.AgentMessage
-	68,  // 99: corral.v1.internal.OperatorService.Call:input_type -> corral.v1.master.Call
-	68,  // 100: corral.v1.internal.OperatorService.Subscribe:input_type -> corral.v1.master.Call
-	23,  // 101: corral.v1.internal.OperatorService.GetState:input_type -> corral.v1.internal.GetClusterState
-	69,  // 102: corral.v1.internal.ExecutorService.Subscribe:input_type -> corral.v1.executor.Call
-	69,  // 103: corral.v1.internal.ExecutorService.Call:input_type -> corral.v1.executor.Call
-	28,  // 104: corral.v1.internal.SandboxService.ReadFile:input_type -> corral.v1.internal.ReadFileRequest
-	70,  // 105: corral.v1.internal.SchedulerService.Subscribe:output_type -> corral.v1.scheduler.Event
-	27,  // 106: corral.v1.internal.SchedulerService.Call:output_type -> corral.v1.internal.CallResponse
-	18,  // 107: corral.v1.internal.AgentService.Connect:output_type -> corral.v1.internal.MasterMessage
-	71,  // 108: corral.v1.internal.OperatorService.Call:output_type -> corral.v1.master.Response
-	72,  // 109: corral.v1.internal.OperatorService.Subscribe:output_type -> corral.v1.master.Event
-	22,  // 110: corral.v1.internal.OperatorService.GetState:output_type -> corral.v1.internal.ClusterState
-	73,  // 111: corral.v1.internal.ExecutorService.Subscribe:output_type -> corral.v1.executor.Event
-	27,  // 112: corral.v1.internal.ExecutorService.Call:output_type -> corral.v1.internal.CallResponse
-	29,  // 113: corral.v1.internal.SandboxService.ReadFile:output_type -> corral.v1.internal.ReadFileResponse
-	105, // [105:114] is the sub-list for method output_type
-	96,  // [96:105] is the sub-list for method input_type
-	96,  // [96:96] is the sub-list for extension type_name
-	96,  // [96:96] is the sub-list for extension extendee
-	0,   // [0:96] is the sub-list for field type_name
+	58,  // 0: corral.v1.internal.RegisterAgent.agent_info:type_name -> corral.v1.AgentInfo
+	58,  // 1: corral.v1.internal.ReregisterAgent.agent_info:type_name -> corral.v1.AgentInfo
+	59,  // 2: corral.v1.internal.ReregisterAgent.tasks:type_name -> corral.v1.Task
+	60,  // 3: corral.v1.internal.ReregisterAgent.executors:type_name -> corral.v1.ExecutorInfo
+	61,  // 4: corral.v1.internal.ReregisterAgent.frameworks:type_name -> corral.v1.FrameworkInfo
+	62,  // 5: corral.v1.internal.StatusUpdate.framework_id:type_name -> corral.v1.FrameworkID
+	63,  // 6: corral.v1.internal.StatusUpdate.status:type_name -> corral.v1.TaskStatus
+	64,  // 7: corral.v1.internal.StatusUpdate.latest_state:type_name -> corral.v1.TaskState
+	62,  // 8: corral.v1.internal.ExecutorToFramework.framework_id:type_name -> corral.v1.FrameworkID
+	65,  // 9: corral.v1.internal.ExecutorToFramework.executor_id:type_name -> corral.v1.ExecutorID
+	62,  // 10: corral.v1.internal.ExecutorExited.framework_id:type_name -> corral.v1.FrameworkID
+	65,  // 11: corral.v1.internal.ExecutorExited.executor_id:type_name -> corral.v1.ExecutorID
+	2,   // 12: corral.v1.internal.AgentMessage.register_agent:type_name -> corral.v1.internal.RegisterAgent
+	3,   // 13: corral.v1.internal.AgentMessage.reregister_agent:type_name -> corral.v1.internal.ReregisterAgent
+	4,   // 14: corral.v1.internal.AgentMessage.status_update:type_name -> corral.v1.internal.StatusUpdate
+	5,   // 15: corral.v1.internal.AgentMessage.executor_message:type_name -> corral.v1.internal.ExecutorToFramework
+	6,   // 16: corral.v1.internal.AgentMessage.executor_exited:type_name -> corral.v1.internal.ExecutorExited
+	7,   // 17: corral.v1.internal.AgentMessage.pong:type_name -> corral.v1.internal.Pong
+	66,  // 18: corral.v1.internal.AgentRegistered.agent_id:type_name -> corral.v1.AgentID
+	67,  // 19: corral.v1.internal.AgentRegistered.master_info:type_name -> corral.v1.MasterInfo
+	61,  // 20: corral.v1.internal.RunTask.framework:type_name -> corral.v1.FrameworkInfo
+	68,  // 21: corral.v1.internal.RunTask.task:type_name -> corral.v1.TaskInfo
+	61,  // 22: corral.v1.internal.RunTaskGroup.framework:type_name -> corral.v1.FrameworkInfo
+	60,  // 23: corral.v1.internal.RunTaskGroup.executor:type_name -> corral.v1.ExecutorInfo
+	69,  // 24: corral.v1.internal.RunTaskGroup.task_group:type_name -> corral.v1.TaskGroupInfo
+	62,  // 25: corral.v1.internal.KillTask.framework_id:type_name -> corral.v1.FrameworkID
+	70,  // 26: corral.v1.internal.KillTask.task_id:type_name -> corral.v1.TaskID
+	71,  // 27: corral.v1.internal.KillTask.kill_policy:type_name -> corral.v1.KillPolicy
+	72,  // 28: corral.v1.internal.KillTask.max_grace_period:type_name -> corral.v1.DurationInfo
+	62,  // 29: corral.v1.internal.StatusUpdateAcknowledgement.framework_id:type_name -> corral.v1.FrameworkID
+	70,  // 30: corral.v1.internal.StatusUpdateAcknowledgement.task_id:type_name -> corral.v1.TaskID
+	62,  // 31: corral.v1.internal.FrameworkToExecutor.framework_id:type_name -> corral.v1.FrameworkID
+	65,  // 32: corral.v1.internal.FrameworkToExecutor.executor_id:type_name -> corral.v1.ExecutorID
+	62,  // 33: corral.v1.internal.ShutdownExecutor.framework_id:type_name -> corral.v1.FrameworkID
+	65,  // 34: corral.v1.internal.ShutdownExecutor.executor_id:type_name -> corral.v1.ExecutorID
+	62,  // 35: corral.v1.internal.ShutdownFramework.framework_id:type_name -> corral.v1.FrameworkID
+	9,   // 36: corral.v1.internal.MasterMessage.registered:type_name -> corral.v1.internal.AgentRegistered
+	10,  // 37: corral.v1.internal.MasterMessage.run_task:type_name -> corral.v1.internal.RunTask
+	11,  // 38: corral.v1.internal.MasterMessage.run_task_group:type_name -> corral.v1.internal.RunTaskGroup
+	12,  // 39: corral.v1.internal.MasterMessage.kill_task:type_name -> corral.v1.internal.KillTask
+	13,  // 40: corral.v1.internal.MasterMessage.acknowledgement:type_name -> corral.v1.internal.StatusUpdateAcknowledgement
+	14,  // 41: corral.v1.internal.MasterMessage.framework_message:type_name -> corral.v1.internal.FrameworkToExecutor
+	15,  // 42: corral.v1.internal.MasterMessage.shutdown_executor:type_name -> corral.v1.internal.ShutdownExecutor
+	16,  // 43: corral.v1.internal.MasterMessage.shutdown_framework:type_name -> corral.v1.internal.ShutdownFramework
+	17,  // 44: corral.v1.internal.MasterMessage.ping:type_name -> corral.v1.internal.Ping
+	18,  // 45: corral.v1.internal.MasterMessage.refused:type_name -> corral.v1.internal.AgentRefused
+	20,  // 46: corral.v1.internal.MasterMessage.framework_resubscribed:type_name -> corral.v1.internal.FrameworkResubscribed
+	62,  // 47: corral.v1.internal.FrameworkResubscribed.framework_id:type_name -> corral.v1.FrameworkID
+	58,  // 48: corral.v1.internal.AgentState.agent_info:type_name -> corral.v1.AgentInfo
+	73,  // 49: corral.v1.internal.AgentState.total:type_name -> corral.v1.Resource
+	73,  // 50: corral.v1.internal.AgentState.allocated:type_name -> corral.v1.Resource
+	74,  // 51: corral.v1.internal.AgentState.drain_info:type_name -> corral.v1.DrainInfo
+	73,  // 52: corral.v1.internal.AgentState.offered:type_name -> corral.v1.Resource
+	60,  // 53: corral.v1.internal.AgentState.executors:type_name -> corral.v1.ExecutorInfo
+	61,  // 54: corral.v1.internal.FrameworkState.framework_info:type_name -> corral.v1.FrameworkInfo
+	73,  // 55: corral.v1.internal.FrameworkState.allocated:type_name -> corral.v1.Resource
+	73,  // 56: corral.v1.internal.FrameworkState.offered:type_name -> corral.v1.Resource
+	75,  // 57: corral.v1.internal.FrameworkState.offers:type_name -> corral.v1.Offer
+	76,  // 58: corral.v1.internal.FrameworkState.offer_constraints:type_name -> corral.v1.scheduler.OfferConstraints
+	67,  // 59: corral.v1.internal.ClusterState.master_info:type_name -> corral.v1.MasterInfo
+	21,  // 60: corral.v1.internal.ClusterState.agents:type_name -> corral.v1.internal.AgentState
+	22,  // 61: corral.v1.internal.ClusterState.frameworks:type_name -> corral.v1.internal.FrameworkState
+	59,  // 62: corral.v1.internal.ClusterState.tasks:type_name -> corral.v1.Task
+	59,  // 63: corral.v1.internal.ClusterState.completed_tasks:type_name -> corral.v1.Task
+	42,  // 64: corral.v1.internal.RoleState.weights:type_name -> corral.v1.internal.RoleState.WeightsEntry
+	43,  // 65: corral.v1.internal.RoleState.quotas:type_name -> corral.v1.internal.RoleState.QuotasEntry
+	58,  // 66: corral.v1.internal.AgentSnapshot.agent_info:type_name -> corral.v1.AgentInfo
+	73,  // 67: corral.v1.internal.AgentSnapshot.total:type_name -> corral.v1.Resource
+	61,  // 68: corral.v1.internal.AgentSnapshot.frameworks:type_name -> corral.v1.FrameworkInfo
+	46,  // 69: corral.v1.internal.AgentSnapshot.executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
+	47,  // 70: corral.v1.internal.AgentSnapshot.tasks:type_name -> corral.v1.internal.AgentSnapshot.AgentTask
+	59,  // 71: corral.v1.internal.AgentSnapshot.completed_tasks:type_name -> corral.v1.Task
+	46,  // 72: corral.v1.internal.AgentSnapshot.completed_executors:type_name -> corral.v1.internal.AgentSnapshot.Executor
+	73,  // 73: corral.v1.internal.AgentSnapshot.used:type_name -> corral.v1.Resource
+	61,  // 74: corral.v1.internal.AgentSnapshot.completed_frameworks:type_name -> corral.v1.FrameworkInfo
+	77,  // 75: corral.v1.internal.MaintenanceState.schedule:type_name -> corral.v1.maintenance.Schedule
+	78,  // 76: corral.v1.internal.MaintenanceState.down_machines:type_name -> corral.v1.MachineID
+	48,  // 77: corral.v1.internal.MaintenanceState.drains:type_name -> corral.v1.internal.MaintenanceState.AgentDrain
+	62,  // 78: corral.v1.internal.ReadFileRequest.framework_id:type_name -> corral.v1.FrameworkID
+	70,  // 79: corral.v1.internal.ReadFileRequest.task_id:type_name -> corral.v1.TaskID
+	58,  // 80: corral.v1.internal.AgentCheckpoint.info:type_name -> corral.v1.AgentInfo
+	61,  // 81: corral.v1.internal.FrameworkCheckpoint.info:type_name -> corral.v1.FrameworkInfo
+	60,  // 82: corral.v1.internal.ExecutorCheckpoint.info:type_name -> corral.v1.ExecutorInfo
+	68,  // 83: corral.v1.internal.TaskCheckpoint.info:type_name -> corral.v1.TaskInfo
+	64,  // 84: corral.v1.internal.TaskCheckpoint.state:type_name -> corral.v1.TaskState
+	63,  // 85: corral.v1.internal.TaskCheckpoint.latest:type_name -> corral.v1.TaskStatus
+	63,  // 86: corral.v1.internal.TaskCheckpoint.pending:type_name -> corral.v1.TaskStatus
+	79,  // 87: corral.v1.internal.Credentials.credentials:type_name -> corral.v1.Credential
+	50,  // 88: corral.v1.internal.ACLs.register_frameworks:type_name -> corral.v1.internal.ACL.Roles
+	51,  // 89: corral.v1.internal.ACLs.run_tasks:type_name -> corral.v1.internal.ACL.Users
+	52,  // 90: corral.v1.internal.ACLs.teardown_frameworks:type_name -> corral.v1.internal.ACL.FrameworkPrincipals
+	50,  // 91: corral.v1.internal.ACLs.reserve_resources:type_name -> corral.v1.internal.ACL.Roles
+	53,  // 92: corral.v1.internal.ACLs.unreserve_resources:type_name -> corral.v1.internal.ACL.ReserverPrincipals
+	50,  // 93: corral.v1.internal.ACLs.get_quotas:type_name -> corral.v1.internal.ACL.Roles
+	50,  // 94: corral.v1.internal.ACLs.update_quotas:type_name -> corral.v1.internal.ACL.Roles
+	50,  // 95: corral.v1.internal.ACLs.update_weights:type_name -> corral.v1.internal.ACL.Roles
+	51,  // 96: corral.v1.internal.ACLs.view_frameworks:type_name -> corral.v1.internal.ACL.Users
+	51,  // 97: corral.v1.internal.ACLs.view_tasks:type_name -> corral.v1.internal.ACL.Users
+	51,  // 98: corral.v1.internal.ACLs.view_executors:type_name -> corral.v1.internal.ACL.Users
+	51,  // 99: corral.v1.internal.ACLs.access_sandboxes:type_name -> corral.v1.internal.ACL.Users
+	54,  // 100: corral.v1.internal.ACLs.get_endpoints:type_name -> corral.v1.internal.ACL.Paths
+	55,  // 101: corral.v1.internal.ACLs.view_flags:type_name -> corral.v1.internal.ACL.Flags
+	56,  // 102: corral.v1.internal.ACLs.register_agents:type_name -> corral.v1.internal.ACL.Agents
+	57,  // 103: corral.v1.internal.ACLs.update_maintenance_schedules:type_name -> corral.v1.internal.ACL.Machines
+	57,  // 104: corral.v1.internal.ACLs.get_maintenance_schedules:type_name -> corral.v1.internal.ACL.Machines
+	57,  // 105: corral.v1.internal.ACLs.start_maintenances:type_name -> corral.v1.internal.ACL.Machines
+	57,  // 106: corral.v1.internal.ACLs.stop_maintenances:type_name -> corral.v1.internal.ACL.Machines
+	57,  // 107: corral.v1.internal.ACLs.get_maintenance_statuses:type_name -> corral.v1.internal.ACL.Machines
+	56,  // 108: corral.v1.internal.ACLs.mark_agents_gone:type_name -> corral.v1.internal.ACL.Agents
+	56,  // 109: corral.v1.internal.ACLs.drain_agents:type_name -> corral.v1.internal.ACL.Agents
+	56,  // 110: corral.v1.internal.ACLs.reactivate_agents:type_name -> corral.v1.internal.ACL.Agents
+	58,  // 111: corral.v1.internal.RegistryAgent.info:type_name -> corral.v1.AgentInfo
+	44,  // 112: corral.v1.internal.RoleState.Quota.guarantee:type_name -> corral.v1.internal.RoleState.Quota.GuaranteeEntry
+	45,  // 113: corral.v1.internal.RoleState.Quota.limit:type_name -> corral.v1.internal.RoleState.Quota.LimitEntry
+	41,  // 114: corral.v1.internal.RoleState.QuotasEntry.value:type_name -> corral.v1.internal.RoleState.Quota
+	60,  // 115: corral.v1.internal.AgentSnapshot.Executor.info:type_name -> corral.v1.ExecutorInfo
+	59,  // 116: corral.v1.internal.AgentSnapshot.AgentTask.task:type_name -> corral.v1.Task
+	0,   // 117: corral.v1.internal.AgentSnapshot.AgentTask.phase:type_name -> corral.v1.internal.AgentSnapshot.Phase
+	74,  // 118: corral.v1.internal.MaintenanceState.AgentDrain.info:type_name -> corral.v1.DrainInfo
+	1,   // 119: corral.v1.internal.ACL.Entity.type:type_name -> corral.v1.internal.ACL.Entity.Type
+	49,  // 120: corral.v1.internal.ACL.Roles.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 121: corral.v1.internal.ACL.Roles.roles:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 122: corral.v1.internal.ACL.Users.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 123: corral.v1.internal.ACL.Users.users:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 124: corral.v1.internal.ACL.FrameworkPrincipals.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 125: corral.v1.internal.ACL.FrameworkPrincipals.framework_principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 126: corral.v1.internal.ACL.ReserverPrincipals.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 127: corral.v1.internal.ACL.ReserverPrincipals.reserver_principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 128: corral.v1.internal.ACL.Paths.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 129: corral.v1.internal.ACL.Paths.paths:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 130: corral.v1.internal.ACL.Flags.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 131: corral.v1.internal.ACL.Flags.flags:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 132: corral.v1.internal.ACL.Agents.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 133: corral.v1.internal.ACL.Agents.agents:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 134: corral.v1.internal.ACL.Machines.principals:type_name -> corral.v1.internal.ACL.Entity
+	49,  // 135: corral.v1.internal.ACL.Machines.machines:type_name -> corral.v1.internal.ACL.Entity
+	80,  // 136: corral.v1.internal.SchedulerService.Subscribe:input_type -> corral.v1.scheduler.Call
+	80,  // 137: corral.v1.internal.SchedulerService.Call:input_type -> corral.v1.scheduler.Call
+	8,   // 138: corral.v1.internal.AgentService.Connect:input_type -> corral.v1.internal.AgentMessage
+	81,  // 139: corral.v1.internal.OperatorService.Call:input_type -> corral.v1.master.Call
+	81,  // 140: corral.v1.internal.OperatorService.Subscribe:input_type -> corral.v1.master.Call
+	24,  // 141: corral.v1.internal.OperatorService.GetState:input_type -> corral.v1.internal.GetClusterState
+	82,  // 142: corral.v1.internal.ExecutorService.Subscribe:input_type -> corral.v1.executor.Call
+	82,  // 143: corral.v1.internal.ExecutorService.Call:input_type -> corral.v1.executor.Call
+	29,  // 144: corral.v1.internal.SandboxService.ReadFile:input_type -> corral.v1.internal.ReadFileRequest
+	83,  // 145: corral.v1.internal.SchedulerService.Subscribe:output_type -> corral.v1.scheduler.Event
+	28,  // 146: corral.v1.internal.SchedulerService.Call:output_type -> corral.v1.internal.CallResponse
+	19,  // 147: corral.v1.internal.AgentService.Connect:output_type -> corral.v1.internal.MasterMessage
+	84,  // 148: corral.v1.internal.OperatorService.Call:output_type -> corral.v1.master.Response
+	85,  // 149: corral.v1.internal.OperatorService.Subscribe:output_type -> corral.v1.master.Event
+	23,  // 150: corral.v1.internal.OperatorService.GetState:output_type -> corral.v1.internal.ClusterState
+	86,  // 151: corral.v1.internal.ExecutorService.Subscribe:output_type -> corral.v1.executor.Event
+	28,  // 152: corral.v1.internal.ExecutorService.Call:output_type -> corral.v1.internal.CallResponse
+	30,  // 153: corral.v1.internal.SandboxService.ReadFile:output_type -> corral.v1.internal.ReadFileResponse
+	145, // [145:154] is the sub-list for method output_type
+	136, // [136:145] is the sub-list for method input_type
+	136, // [136:136] is the sub-list for extension type_name
+	136, // [136:136] is the sub-list for extension extendee
+	0,   // [0:136] is the sub-list for field type_name
 }
 
 func init() { file_corral_v1_internal_proto_init() }
@@ -3453,8 +4493,8 @@ func file_corral_v1_internal_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_corral_v1_internal_proto_rawDesc), len(file_corral_v1_internal_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   44,
+			NumEnums:      2,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

@@ -9,11 +9,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "corral/agent/sandbox_files.h"
+#include "corral/auth/authorizer.h"
 #include "corral/auth/executor_tokens.h"
 #include "corral/auth/policy.h"
 #include "corral/agent/cgroups.h"
@@ -43,6 +46,9 @@ struct AgentOptions {
   // (--http_credentials, --authenticate_http_readonly/readwrite); see
   // docs/security.md. Its frameworks/agents fields are unused.
   auth::AuthenticationPolicy http_authentication;
+  // --acls: whose sandboxes each principal may read (access_sandboxes, by
+  // the user the sandbox's container runs as); null: anyone's.
+  std::shared_ptr<const auth::Authorizer> authorizer;
   // Signs each executor container's MESOS_EXECUTOR_AUTHENTICATION_TOKEN
   // (--jwt_secret_key); null: executors get none.
   std::shared_ptr<const auth::ExecutorTokens> executor_tokens;
@@ -138,9 +144,10 @@ class Agent {
   // at `offset` of `path` (relative, inside the task's sandbox). Returns
   // the data and the file's size. Paths that leave the sandbox are refused.
   static constexpr int64_t kMaxSandboxRead = 1 << 20;
-  absl::StatusOr<std::pair<std::string, int64_t>> ReadSandboxFile(const std::string& framework_id,
-                                                                  const std::string& task_id, const std::string& path,
-                                                                  int64_t offset, int64_t length);
+  // `principal`: who asks (nullopt: nobody authenticated), for --acls.
+  absl::StatusOr<std::pair<std::string, int64_t>> ReadSandboxFile(
+      const std::string& framework_id, const std::string& task_id, const std::string& path, int64_t offset,
+      int64_t length, const std::optional<std::string>& principal = std::nullopt);
 
   // --- HTTP endpoints (any thread) ---
   // Frameworks, executors and tasks as the agent sees them, for /state and
@@ -155,10 +162,14 @@ class Agent {
   // Fixed once Start() has run.
   const std::map<std::string, std::string>& flags() const { return options_.flags; }
   const auth::AuthenticationPolicy& http_authentication() const { return options_.http_authentication; }
-  // The sandboxes whose files may be served (/files, LIST_FILES,
-  // READ_FILE): live containers' and those kept after their tasks ended,
-  // until garbage collected.
-  std::vector<std::string> SandboxDirectories();
+  // Opens `path` for /files, LIST_FILES and READ_FILE, in one of the
+  // sandboxes whose files may be served: live containers' and those kept
+  // after their tasks ended, until garbage collected (sandbox_files::Open's
+  // errors). PermissionDenied, naming access_sandboxes, where --acls do not
+  // let `principal` read the files of the user that sandbox's container
+  // runs as.
+  absl::StatusOr<sandbox_files::OpenFile> OpenSandboxFile(const std::string& path,
+                                                          const std::optional<std::string>& principal);
 
   // --- introspection and test hooks (any thread) ---
   std::string id();
@@ -431,7 +442,10 @@ class Agent {
     uint64_t used = 0;
   };
   void OnDiskUse(const std::vector<DiskUse>& uses);
-  void RememberSandbox(const Key& key, const std::string& sandbox);
+  // `user`: who the sandbox's container runs as (SandboxUser).
+  void RememberSandbox(const Key& key, const std::string& sandbox, const std::string& user);
+  // `command`'s user, else the framework's.
+  std::string SandboxUser(const std::string& framework_id, const v1::CommandInfo& command) const;
   // For the HTTP endpoints (agent_state.cc).
   void FillTask(const TaskRecord& task, v1::Task* out) const;
   void RecordCompletedTask(const TaskRecord& task);
@@ -484,7 +498,11 @@ class Agent {
   uint64_t valid_status_updates_ = 0;
   double start_time_ = 0;  // wall clock
   // Sandboxes of tasks, kept after the task is gone so output stays readable.
-  std::map<Key, std::string> sandboxes_;
+  struct KeptSandbox {
+    std::string directory;
+    std::string user;  // its container's
+  };
+  std::map<Key, KeptSandbox> sandboxes_;
   std::deque<Key> sandbox_order_;
 
   // Removes finished containers' cgroups off the agent's loop (rmdir waits

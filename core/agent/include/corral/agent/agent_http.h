@@ -11,6 +11,7 @@
 // needs from the agent goes through Agent's thread-safe methods.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "corral/agent/agent.h"
@@ -27,7 +28,9 @@ class AgentHttpApi {
  private:
   void Executor(const http::Request& request, http::Responder& responder);
   void Operator(const http::Request& request, http::Responder& responder);
-  void Files(const std::string& action, const http::Request& request, http::Responder& responder);
+  // `principal`: the one the request authenticated as, for --acls.
+  void Files(const std::string& action, const http::Request& request, http::Responder& responder,
+             const std::optional<std::string>& principal);
 
   Agent* agent_;
 };

@@ -53,6 +53,11 @@ class OpenFile {
 // directory; NotFound when it does not exist.
 absl::StatusOr<OpenFile> Open(const std::vector<std::string>& sandboxes, const std::string& path);
 
+// The index in `sandboxes` of the innermost one `path` names (as Open picks
+// it, by the path's text alone), or -1 where none does or the path is not
+// one Open takes.
+int Innermost(const std::vector<std::string>& sandboxes, const std::string& path);
+
 // `ls -l` of an open directory (or of one file), each entry's path shown
 // under `shown` (the path the client asked for).
 absl::StatusOr<std::vector<v1::FileInfo>> List(const OpenFile& file, const std::string& shown);

@@ -6,6 +6,7 @@
 // its answer. Sinks are called on the loop thread and must not block.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "corral/auth/authorizer.h"
 #include "corral/auth/credentials.h"
 #include "corral/auth/policy.h"
 #include "corral/common/clock.h"
@@ -66,6 +68,22 @@ struct MasterOptions {
   // metadata); see docs/security.md. The servers check it at the edge and
   // hand the master the principal they proved.
   auth::AuthenticationPolicy authentication;
+  // What authenticated principals may do (--acls, Mesos's local authorizer);
+  // null: everything. The master checks framework roles, task users and
+  // agents itself; OperatorApi checks operator calls; state is filtered for
+  // its viewer (StateViewer).
+  std::shared_ptr<const auth::Authorizer> authorizer;
+};
+
+// Who a snapshot of the state is for. By default everything is shown (the
+// master's own users: tests, LocalCluster, the CLI's local paths); Of(p)
+// leaves out the frameworks, tasks and executors that --acls do not let
+// principal p (nullopt: an anonymous caller) view (view_frameworks,
+// view_tasks, view_executors).
+struct StateViewer {
+  bool everything = true;
+  std::optional<std::string> principal;
+  static StateViewer Of(std::optional<std::string> principal) { return {false, std::move(principal)}; }
 };
 
 // Where a framework's events go: one per subscription (gRPC or HTTP stream).
@@ -129,9 +147,9 @@ class Master {
   void AgentDisconnected(uint64_t link_id);
 
   // --- operators (any thread) ---
-  v1::internal::ClusterState GetState();
+  v1::internal::ClusterState GetState(const StateViewer& viewer = {});
   // The same, allocated on `arena`: much cheaper for large clusters.
-  v1::internal::ClusterState* GetState(google::protobuf::Arena* arena);
+  v1::internal::ClusterState* GetState(google::protobuf::Arena* arena, const StateViewer& viewer = {});
   // /master/state spends nearly all its time on tasks, and most tasks are
   // unchanged since the last request. So the master keeps, beside each task,
   // the rendering (JSON) its last reader made of it, and hands it out again
@@ -163,7 +181,7 @@ class Master {
     v1::internal::ClusterState* state = nullptr;  // as GetState, but tasks: only those without a rendering
     std::vector<TaskView> tasks;                  // every active task, in GetState's order
   };
-  RenderableState GetRenderableState(google::protobuf::Arena* arena);
+  RenderableState GetRenderableState(google::protobuf::Arena* arena, const StateViewer& viewer = {});
   // Renderings of tasks that came without one, to keep; one whose task has
   // changed or gone since is dropped.
   struct TaskRendering {
@@ -178,10 +196,16 @@ class Master {
   // The flags the master runs with; fixed after construction.
   const std::map<std::string, std::string>& flags() const { return options_.flags; }
   const auth::AuthenticationPolicy& authentication() const { return options_.authentication; }
+  // Null without --acls.
+  const auth::Authorizer* authorizer() const { return options_.authorizer.get(); }
+  // The principal a framework subscribed with ("" for none); NotFound for
+  // an unknown framework.
+  absl::StatusOr<std::string> FrameworkPrincipal(const std::string& framework_id);
   // Operator SUBSCRIBE: SUBSCRIBED (the whole state) is queued to `sink`,
   // then TASK_ADDED, TASK_UPDATED, AGENT_ADDED, AGENT_REMOVED,
   // FRAMEWORK_ADDED/UPDATED/REMOVED and HEARTBEAT as they happen.
-  absl::Status SubscribeOperator(std::shared_ptr<OperatorSink> sink);
+  // Each event is filtered for `viewer` as GetState is.
+  absl::Status SubscribeOperator(std::shared_ptr<OperatorSink> sink, const StateViewer& viewer = {});
   void OperatorGone(OperatorSink* sink);
   // Role weights and quotas: the --weights and --quotas flags, then what
   // operators set (UPDATE_WEIGHTS, UPDATE_QUOTA). Each change is durable in
@@ -252,6 +276,7 @@ class Master {
     std::string agent_id;
     std::string executor_id;  // empty for command tasks
     std::string role;
+    std::string user;  // the Linux user it runs as (its command's, else its executor's, else the framework's)
     Resources resources;
     v1::TaskState state = v1::TASK_STAGING;
     v1::TaskStatus latest_status;  // what reconciliation answers
@@ -274,6 +299,7 @@ class Master {
   };
   struct ExecutorEntry {
     std::string role;
+    std::string user;  // its command's, else the framework's
     Resources resources;
     std::set<std::string> tasks;
   };
@@ -330,14 +356,26 @@ class Master {
     std::string agent_id;
   };
 
+  struct OperatorSubscriber {
+    std::shared_ptr<OperatorSink> sink;
+    StateViewer viewer;
+  };
+
   // All below run on the loop thread.
-  void FillState(v1::internal::ClusterState* state);
+  // A filter for `viewer` (one that passes everything unless --acls apply).
+  auth::ViewFilter ViewFilterFor(const StateViewer& viewer) const;
+  bool Visible(auth::ViewFilter& filter, const FrameworkEntry& fw);
+  bool Visible(auth::ViewFilter& filter, const TaskEntry& task);
+  bool CompletedTaskVisible(auth::ViewFilter& filter, const v1::Task& task);
+  void FillState(v1::internal::ClusterState* state, auth::ViewFilter& filter);
   absl::Status ChangeReservations(const std::string& agent_id, const Resources& from, const Resources& to);
   // The agent's info with the dynamic reservations the master knows for it.
   v1::AgentInfo WithKeptReservations(const v1::AgentInfo& reported) const;
   static TaskRenderKey RenderKeyOf(const TaskEntry& task);
   // Without whole_info, agent_info holds only what /master/state shows.
-  void FillAgentState(const AgentEntry& agent, v1::internal::AgentState* out, bool whole_info = true);
+  // Executors `filter` does not let its viewer see are left out.
+  void FillAgentState(const AgentEntry& agent, v1::internal::AgentState* out, bool whole_info = true,
+                      auth::ViewFilter* filter = nullptr);
   // `used_by_tasks`: what its tasks use, when the caller has summed it.
   void FillFrameworkState(const FrameworkEntry& fw, v1::internal::FrameworkState* out,
                           const Resources* used_by_tasks = nullptr);
@@ -345,8 +383,9 @@ class Master {
   // Task.statuses: its history (see TaskEntry::history).
   void MarkStatus(TaskEntry& task, const v1::TaskStatus& status);
   void FillStatuses(const TaskEntry& task, v1::Task* out);
-  // Operator events, to every operator subscriber.
-  void Publish(const v1::master::Event& event);
+  // Operator events, to every operator subscriber (`visible`: whether a
+  // subscriber may see it; null: all may).
+  void Publish(const v1::master::Event& event, const std::function<bool(auth::ViewFilter&)>& visible = nullptr);
   void PublishTaskAdded(const TaskEntry& task);
   void PublishTaskUpdated(const TaskEntry& task);
   void PublishAgentAdded(const AgentEntry& agent);
@@ -356,6 +395,8 @@ class Master {
   void ApplyOfferConstraints(const FrameworkEntry& fw, std::shared_ptr<const OfferConstraints> constraints);
   absl::StatusOr<std::string> DoSubscribe(const v1::scheduler::Call& call, std::shared_ptr<SchedulerSink> sink);
   absl::Status DoCall(const v1::scheduler::Call& call);
+  // register_frameworks for each of the framework's roles (--acls).
+  absl::Status AuthorizeRoles(const v1::FrameworkInfo& info);
   absl::Status UpdateFramework(FrameworkEntry& fw, const v1::scheduler::Call::UpdateFramework& update);
   absl::Status Accept(FrameworkEntry& fw, const v1::scheduler::Call::Accept& accept);
   absl::Status Decline(FrameworkEntry& fw, const v1::scheduler::Call::Decline& decline);
@@ -428,7 +469,7 @@ class Master {
   v1::maintenance::Schedule schedule_;
   std::map<std::string, MachineEntry> machines_;             // by lowercase hostname
   std::map<std::string, InverseOfferEntry> inverse_offers_;  // by inverse offer ID
-  std::vector<std::shared_ptr<OperatorSink>> operator_sinks_;
+  std::vector<OperatorSubscriber> operator_sinks_;
   std::map<std::string, double> weights_;  // roles without one weigh 1
   std::map<std::string, RoleQuota> quotas_;
   std::vector<v1::Task> completed_tasks_;  // bounded ring for state endpoints

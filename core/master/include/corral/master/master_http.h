@@ -11,6 +11,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,12 @@ class MasterHttpApi {
  private:
   void Scheduler(const http::Request& request, http::Responder& responder);
   void Operator(const http::Request& request, http::Responder& responder);
-  void Get(const std::string& path, const http::Request& request, http::Responder& responder);
-  void MaintenanceSchedule(const http::Request& request, http::Responder& responder);
+  // `principal`: the one the request authenticated as (nullopt: none), for
+  // --acls.
+  void Get(const std::string& path, const http::Request& request, http::Responder& responder,
+           const std::optional<std::string>& principal);
+  void MaintenanceSchedule(const http::Request& request, http::Responder& responder,
+                           const std::optional<std::string>& principal);
 
   Master* master_;
   std::mutex mu_;

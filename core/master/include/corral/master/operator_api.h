@@ -7,10 +7,11 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "absl/status/statusor.h"
-#include "corral/v1/internal.pb.h"
 #include "corral/auth/policy.h"
+#include "corral/v1/internal.pb.h"
 #include "corral/v1/master.pb.h"
 
 namespace corral {
@@ -32,10 +33,18 @@ class OperatorApi {
   // that is malformed (the message begins as Mesos's does, "Failed to
   // validate master::Call: "), kUnimplemented for a call Corral does not
   // serve, kFailedPrecondition for SUBSCRIBE, else the Master's own status
-  // (kNotFound for an unknown agent or framework, ...).
-  absl::StatusOr<std::optional<v1::master::Response>> Call(const v1::master::Call& call);
+  // (kNotFound for an unknown agent or framework, ...), and
+  // kPermissionDenied, naming the action, for what --acls do not let
+  // `principal` (nullopt: an anonymous caller) do. GET_STATE and the other
+  // views leave out what it may not view. Every call that changes state is
+  // written to the audit log with its result.
+  absl::StatusOr<std::optional<v1::master::Response>> Call(const v1::master::Call& call,
+                                                           const std::optional<std::string>& principal = std::nullopt);
 
  private:
+  absl::StatusOr<std::optional<v1::master::Response>> Dispatch(const v1::master::Call& call,
+                                                               const std::optional<std::string>& principal);
+
   Master* master_;
 };
 
