@@ -50,7 +50,9 @@ corral::Master& TheMaster() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto request = corral::http::ParseRequest(std::string(reinterpret_cast<const char*>(data), size), 1 << 20);
+  corral::RequestLimits limits;  // the daemons' defaults, but a smaller body
+  limits.max_body_bytes = 1 << 20;
+  auto request = corral::http::ParseRequest(std::string(reinterpret_cast<const char*>(data), size), limits);
   if (!request.ok()) return 0;
   static corral::MasterHttpApi api(&TheMaster());
   Answer answer;

@@ -14,6 +14,7 @@
 #include "corral/agent/agent_server.h"
 #include "corral/zookeeper/zk.h"
 #include "daemon_flags.h"
+#include "request_limit_flags.h"
 #include "corral/auth/credentials.h"
 #include "corral/auth/executor_tokens.h"
 #include "corral/common/logging.h"
@@ -56,7 +57,6 @@ ABSL_FLAG(std::string, recovery_timeout, "15mins",
           "(passed to it as MESOS_RECOVERY_TIMEOUT).");
 ABSL_FLAG(std::string, executor_subscription_backoff_max, "2secs",
           "The longest wait between an executor's tries to subscribe again (MESOS_SUBSCRIPTION_BACKOFF_MAX).");
-ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, credential, "",
           "File with the principal and secret this agent authenticates to the master with (Mesos's JSON, or one "
@@ -136,8 +136,7 @@ int main(int argc, char** argv) {
   opts.recovery_timeout = Duration("recovery_timeout", absl::GetFlag(FLAGS_recovery_timeout));
   opts.executor_subscription_backoff_max =
       Duration("executor_subscription_backoff_max", absl::GetFlag(FLAGS_executor_subscription_backoff_max));
-  if (absl::GetFlag(FLAGS_max_connections_per_peer) < 1) Die("--max_connections_per_peer must be at least 1");
-  opts.max_connections_per_peer = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections_per_peer));
+  opts.limits = corral::cli::RequestLimitsFromFlags("corral-agent");
   if (!absl::GetFlag(FLAGS_credential).empty()) {
     auto credential = corral::auth::LoadCredential(absl::GetFlag(FLAGS_credential));
     if (!credential.ok()) Die("--credential: " + std::string(credential.status().message()));

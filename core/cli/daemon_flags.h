@@ -29,11 +29,14 @@ inline double DurationFlag(const std::string& program, const std::string& flag, 
   return *d;
 }
 
-// --help lists the flags defined in `main_file` (not absl's own).
+// --help lists the flags defined in `main_file` and the shared flag headers
+// of core/cli (not absl's own).
 inline void SetUsage(const char* main_file, const char* usage) {
   static std::string file = main_file;
   absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view f) { return absl::EndsWith(f, file); };
+  config.contains_help_flags = [](absl::string_view f) {
+    return absl::EndsWith(f, file) || absl::EndsWith(f, "core/cli/request_limit_flags.h");
+  };
   config.contains_helpshort_flags = config.contains_help_flags;
   // "Flags from frameworks/batch/main.cc", not from where it was built.
   config.normalize_filename = [](absl::string_view f) -> std::string {

@@ -13,6 +13,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/str_split.h"
 #include "daemon_flags.h"
+#include "request_limit_flags.h"
 #include "corral/auth/authorizer.h"
 #include "corral/auth/credentials.h"
 #include "corral/common/logging.h"
@@ -40,7 +41,6 @@ ABSL_FLAG(std::string, heartbeat_interval, "15secs", "Period of HEARTBEAT events
 ABSL_FLAG(std::string, weights, "", "Role weights, e.g. 'dev=2,ops=1'.");
 ABSL_FLAG(std::string, quotas, "",
           "Quotas as JSON: {\"dev\": {\"guarantee\": \"cpus:2;mem:1024\", \"limit\": \"cpus:8\"}}.");
-ABSL_FLAG(int64_t, max_connections_per_peer, 1024, "Connections one address may hold open; more are closed at once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(std::string, credentials, "",
           "File of principals and secrets callers authenticate with (Mesos's JSON, or 'principal secret' lines).");
@@ -186,8 +186,7 @@ int main(int argc, char** argv) {
       opts.quotas[role] = q;
     }
   }
-  if (absl::GetFlag(FLAGS_max_connections_per_peer) < 1) Die("--max_connections_per_peer must be at least 1");
-  opts.max_connections_per_peer = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections_per_peer));
+  opts.limits = corral::cli::RequestLimitsFromFlags("corral-master");
   auth::AuthenticationPolicy& policy = opts.authentication;
   policy.frameworks = absl::GetFlag(FLAGS_authenticate_frameworks) || absl::GetFlag(FLAGS_authenticate_http_frameworks);
   policy.agents = absl::GetFlag(FLAGS_authenticate_agents);

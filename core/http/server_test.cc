@@ -79,7 +79,7 @@ TEST(HttpServer, AnswersAndKeepsTheConnection) {
 
 TEST(HttpServer, RefusesBodiesOverTheLimit) {
   ServerOptions options;
-  options.max_body_bytes = 1024;
+  options.limits.max_body_bytes = 1024;
   auto server = Server::Start(
       "127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); }, options);
   ASSERT_TRUE(server.ok());
@@ -89,6 +89,73 @@ TEST(HttpServer, RefusesBodiesOverTheLimit) {
   auto res = c.Send(req);
   EXPECT_EQ(res.result_int(), 413);
   EXPECT_NE(res.body().find("larger than the limit of 1024 bytes"), std::string::npos) << res.body();
+}
+
+TEST(HttpServer, RefusesTooManyOrTooLargeHeadersAndJsonTooDeep) {
+  ServerOptions options;
+  options.limits.max_header_count = 5;
+  options.limits.max_header_bytes = 2048;
+  options.limits.max_json_depth = 4;
+  std::atomic<int> handled{0};
+  auto server = Server::Start(
+      "127.0.0.1", 0,
+      [&](const Request&, Responder& r) {
+        ++handled;
+        r.Reply(Response::Text(200, "ok"));
+      },
+      options);
+  ASSERT_TRUE(server.ok());
+  auto post = [](const std::string& body, const std::string& type) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/api/v1", 11};
+    req.set(bhttp::field::host, "localhost");
+    if (!type.empty()) req.set(bhttp::field::content_type, type);
+    req.body() = body;
+    return req;
+  };
+  {
+    Client c((*server)->port());
+    auto req = Get("/");
+    for (int i = 0; i < 6; ++i) req.set("X-Header-" + std::to_string(i), "v");
+    auto res = c.Send(req);
+    EXPECT_EQ(res.result_int(), 431);
+    EXPECT_EQ(res.body(), "Request has 7 header fields; the limit is 5\n");
+  }
+  {
+    Client c((*server)->port());
+    auto req = Get("/");
+    req.set("X-Big", std::string(4096, 'x'));
+    auto res = c.Send(req);
+    EXPECT_EQ(res.result_int(), 431);
+    EXPECT_EQ(res.body(), "Request headers are larger than the limit of 2048 bytes\n");
+  }
+  {
+    // Five levels deep; brackets inside strings do not count.
+    Client c((*server)->port());
+    auto res = c.Send(post(R"({"a": [{"b": [{"c": 1}]}]})", "application/json"));
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_EQ(res.body(), "Request body nests JSON deeper than the limit of 4 levels\n");
+    Client d((*server)->port());
+    EXPECT_EQ(d.Send(post(R"({"a": [{"b": "[[[[[[{{{{"}]})", "application/json")).result_int(), 200);
+    // A JSON body without its content type is still JSON; protobuf is not.
+    Client e((*server)->port());
+    EXPECT_EQ(e.Send(post(std::string(100, '['), "")).result_int(), 400);
+    Client f((*server)->port());
+    EXPECT_EQ(f.Send(post(std::string(100, '['), "application/x-protobuf")).result_int(), 200);
+  }
+  EXPECT_EQ(handled.load(), 2);
+}
+
+TEST(HttpServer, JsonDepthCountsNestingOutsideStrings) {
+  EXPECT_EQ(JsonDepth("1"), 0u);
+  EXPECT_EQ(JsonDepth("{}"), 1u);
+  EXPECT_EQ(JsonDepth(R"({"a": [1, {"b": []}], "c": {}})"), 4u);
+  EXPECT_EQ(JsonDepth(R"(["\"[[[", "]]]"])"), 1u);
+  EXPECT_EQ(JsonDepth("]]]][["), 2u);  // stray closers do not go below zero
+  RequestLimits limits;
+  limits.max_json_depth = 2;
+  auto parsed = ParseRequest("POST / HTTP/1.1\r\nContent-Length: 7\r\n\r\n[[[1]]]", limits);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().message(), "Request body nests JSON deeper than the limit of 2 levels");
 }
 
 TEST(HttpServer, MalformedRequestsGet400) {
@@ -105,7 +172,7 @@ TEST(HttpServer, MalformedRequestsGet400) {
 
 TEST(HttpServer, SlowClientsAreCutOff) {
   ServerOptions options;
-  options.request_timeout = 0.3;
+  options.limits.request_timeout = 0.3;
   auto server = Server::Start(
       "127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); }, options);
   ASSERT_TRUE(server.ok());
@@ -195,7 +262,7 @@ Handler Ok() {
 TEST(HttpServer, ConnectionsThatSendNothingAreClosed) {
   for (bool grpc_too : {true, false}) {
     ServerOptions options;
-    options.request_timeout = 0.3;
+    options.limits.request_timeout = 0.3;
     if (grpc_too) options.on_http2 = [](int fd) { ::close(fd); };
     auto server = Server::Start("127.0.0.1", 0, Ok(), options);
     ASSERT_TRUE(server.ok());
@@ -209,8 +276,8 @@ TEST(HttpServer, ConnectionsThatSendNothingAreClosed) {
 
 TEST(HttpServer, AnIdleKeptAliveConnectionIsClosed) {
   ServerOptions options;
-  options.request_timeout = 5;
-  options.idle_timeout = 0.3;
+  options.limits.request_timeout = 5;
+  options.limits.idle_timeout = 0.3;
   auto server = Server::Start("127.0.0.1", 0, Ok(), options);
   ASSERT_TRUE(server.ok());
   Client c((*server)->port());
@@ -222,7 +289,7 @@ TEST(HttpServer, AnIdleKeptAliveConnectionIsClosed) {
 
 TEST(HttpServer, ConnectionsPerPeerAreCapped) {
   ServerOptions options;
-  options.max_connections_per_peer = 3;
+  options.limits.max_connections_per_peer = 3;
   options.on_http2 = [](int fd) { ::close(fd); };
   auto server = Server::Start("127.0.0.1", 0, Ok(), options);
   ASSERT_TRUE(server.ok());
@@ -250,7 +317,7 @@ TEST(HttpServer, KeepsServingAfterRunningOutOfDescriptors) {
   if (child == 0) {
     ServerOptions options;
     options.max_connections = 1000;  // above the descriptor limit: the kernel says no first
-    options.max_connections_per_peer = 1000;
+    options.limits.max_connections_per_peer = 1000;
     auto server = Server::Start("127.0.0.1", 0, Ok(), options);
     if (!server.ok()) ::_exit(2);
     struct rlimit limit {

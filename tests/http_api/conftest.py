@@ -18,3 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def cluster() -> Iterator[LocalCluster]:
     with LocalCluster(agents=2, allocation_interval=0.1, resources="cpus:2;mem:2048;disk:4096;ports:[31000-31099]") as c:
         yield c
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "master_args(*flags): extra flags for the master a test starts")

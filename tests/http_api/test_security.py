@@ -41,14 +41,16 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def master(tmp_path: Path) -> Iterator[str]:
+def master(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     (tmp_path / "credentials").write_text(json.dumps(CREDENTIALS))
     port = free_port()
     log = open(tmp_path / "master.err", "w")
+    marker = request.node.get_closest_marker("master_args")
     proc = subprocess.Popen(
         [str(BIN / "corral-master"), f"--port={port}", f"--work_dir={tmp_path / 'master'}",
          f"--credentials={tmp_path / 'credentials'}", "--authenticate_frameworks", "--authenticate_agents",
-         "--authenticate_http_readonly", "--authenticate_http_readwrite", "--allocation_interval=100ms"],
+         "--authenticate_http_readonly", "--authenticate_http_readwrite", "--allocation_interval=100ms",
+         *(marker.args if marker else ())],
         stdout=subprocess.DEVNULL, stderr=log)
     address = f"127.0.0.1:{port}"
     try:
@@ -152,3 +154,23 @@ def test_a_framework_subscribes_with_its_principal_only(master: str) -> None:
         assert status == 202, data
     finally:
         sub.close()
+
+
+@pytest.mark.master_args("--http_max_json_depth=3", "--http_max_header_count=10", "--http_max_body_bytes=4096")
+def test_the_request_limits_are_flags(master: str) -> None:
+    status, body, _ = get(master, "/flags", OPS)
+    flags = json.loads(body)["flags"]
+    assert (flags["http_max_json_depth"], flags["http_max_header_count"], flags["http_max_body_bytes"]) == \
+        ("3", "10", "4096")
+    assert flags["http_max_header_bytes"] == "65536" and flags["http_idle_timeout"] == "30secs"
+    headers = {"Content-Type": JSON, "Accept": JSON, **OPS}
+    deep = {"type": "UPDATE_WEIGHTS", "update_weights": {"weight_infos": [{"role": "dev", "weight": 2}]}}
+    status, data, _ = post(master, "/api/v1", json.dumps(deep).encode(), headers)
+    assert (status, data) == (400, b"Request body nests JSON deeper than the limit of 3 levels\n")
+    status, data, _ = post(master, "/api/v1", b'{"type": "GET_HEALTH"}', headers)
+    assert status == 200, data
+    status, data, _ = post(master, "/api/v1", b" " * 5000, headers)
+    assert status == 413, data
+    many = {f"X-Extra-{i}": "1" for i in range(10)}
+    status, data, _ = get(master, "/health", many)
+    assert status == 431 and data.endswith(b" header fields; the limit is 10\n"), data  # http.client adds Host and more

@@ -68,6 +68,7 @@ absl::Status Agent::Start(int port) {
     f["port"] = absl::StrCat(options_.port);
     f["hostname"] = options_.hostname;
     f["work_dir"] = options_.work_dir;
+    AddLimitFlags(options_.limits, &f);
     f["resources"] = options_.resources;
     f["attributes"] = options_.attributes;
     f["cgroups"] = options_.cgroups ? "true" : "false";

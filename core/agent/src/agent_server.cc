@@ -116,7 +116,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentOptions opt
   http::ServerOptions http_options;
   grpc::Server* grpc_server = s->server_.get();
   http_options.on_http2 = [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); };
-  http_options.max_connections_per_peer = options.max_connections_per_peer;
+  http_options.limits = options.limits;
   AgentHttpApi* api = s->http_api_.get();
   auto http = http::Server::Start(
       listen.substr(0, colon), requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); },

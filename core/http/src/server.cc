@@ -24,6 +24,7 @@
 #include <boost/beast/http.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "corral/common/logging.h"
@@ -35,8 +36,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-
-constexpr size_t kMaxHeaderBytes = 64 << 10;
 
 std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
@@ -79,12 +78,51 @@ Request ToRequest(bhttp::request<bhttp::string_body>& msg) {
   return req;
 }
 
+// What `limits` refuse of a request that parsed within its sizes: too many
+// header fields, or a JSON body nested too deeply (a parser that recurses
+// would spend its stack on it).
+std::optional<Response> Refusal(const bhttp::request<bhttp::string_body>& msg, const RequestLimits& limits) {
+  size_t fields = static_cast<size_t>(std::distance(msg.begin(), msg.end()));
+  if (fields > limits.max_header_count) {
+    return Response::Text(
+        431, absl::StrCat("Request has ", fields, " header fields; the limit is ", limits.max_header_count, "\n"));
+  }
+  const std::string& body = msg.body();
+  if (body.empty()) return std::nullopt;
+  absl::string_view type(msg[bhttp::field::content_type].data(), msg[bhttp::field::content_type].size());
+  absl::string_view start = absl::StripLeadingAsciiWhitespace(body);
+  const bool json = absl::StrContains(type, "json") ||
+                    (!absl::StrContains(type, "protobuf") && !start.empty() && (start[0] == '{' || start[0] == '['));
+  if (json && JsonDepth(body) > limits.max_json_depth) {
+    return Response::Text(
+        400, absl::StrCat("Request body nests JSON deeper than the limit of ", limits.max_json_depth, " levels\n"));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-absl::StatusOr<Request> ParseRequest(absl::string_view bytes, size_t max_body_bytes) {
+size_t JsonDepth(absl::string_view json) {
+  size_t depth = 0, deepest = 0;
+  for (size_t i = 0; i < json.size(); ++i) {
+    char c = json[i];
+    if (c == '"') {
+      for (++i; i < json.size() && json[i] != '"'; ++i) {
+        if (json[i] == '\\') ++i;
+      }
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+absl::StatusOr<Request> ParseRequest(absl::string_view bytes, const RequestLimits& limits) {
   bhttp::request_parser<bhttp::string_body> parser;
-  parser.body_limit(max_body_bytes);
-  parser.header_limit(kMaxHeaderBytes);
+  parser.body_limit(limits.max_body_bytes);
+  parser.header_limit(static_cast<uint32_t>(limits.max_header_bytes));
   parser.eager(true);
   beast::error_code ec;
   size_t used = parser.put(net::buffer(bytes.data(), bytes.size()), ec);
@@ -92,6 +130,9 @@ absl::StatusOr<Request> ParseRequest(absl::string_view bytes, size_t max_body_by
   if (ec) return absl::InvalidArgumentError(absl::StrCat("Malformed HTTP request: ", ec.message()));
   if (!parser.is_done()) return absl::InvalidArgumentError("Incomplete HTTP request");
   (void)used;
+  if (auto refused = Refusal(parser.get(), limits)) {
+    return absl::InvalidArgumentError(absl::StripTrailingAsciiWhitespace(refused->body));
+  }
   return ToRequest(parser.get());
 }
 
@@ -264,7 +305,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     header_->content_length(size);
     header_->keep_alive(keep_alive_);
     serializer_ = std::make_unique<bhttp::response_serializer<bhttp::empty_body>>(*header_);
-    stream_.expires_after(Millis(server_->options.idle_timeout));
+    stream_.expires_after(Millis(server_->options.limits.idle_timeout));
     bhttp::async_write_header(stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->EndFile(false);
       self->WriteFileChunk();
@@ -320,11 +361,12 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   void Read() {
     if (server_->stopped) return Shutdown();
     parser_.emplace();
-    parser_->body_limit(server_->options.max_body_bytes);
-    parser_->header_limit(kMaxHeaderBytes);
+    parser_->body_limit(server_->options.limits.max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(server_->options.limits.max_header_bytes));
     // The first request must come within the request timeout; later ones
     // within the idle timeout of the last answer.
-    stream_.expires_after(Millis(requests_ == 0 ? server_->options.request_timeout : server_->options.idle_timeout));
+    stream_.expires_after(
+        Millis(requests_ == 0 ? server_->options.limits.request_timeout : server_->options.limits.idle_timeout));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
@@ -336,14 +378,18 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
       return Shutdown();
     }
     if (ec == bhttp::error::body_limit) {
-      return Reply(Response::Text(
-          413, absl::StrCat("Request body is larger than the limit of ", server_->options.max_body_bytes, " bytes\n")));
+      return Reply(Response::Text(413, absl::StrCat("Request body is larger than the limit of ",
+                                                    server_->options.limits.max_body_bytes, " bytes\n")));
     }
-    if (ec == bhttp::error::header_limit) { return Reply(Response::Text(431, "Request headers are too large\n")); }
+    if (ec == bhttp::error::header_limit) {
+      return Reply(Response::Text(431, absl::StrCat("Request headers are larger than the limit of ",
+                                                    server_->options.limits.max_header_bytes, " bytes\n")));
+    }
     if (ec) return Reply(Response::Text(400, absl::StrCat("Malformed HTTP request: ", ec.message(), "\n")));
 
     auto& msg = parser_->get();
     ++requests_;
+    if (auto refused = Refusal(msg, server_->options.limits)) return Reply(std::move(*refused));
     keep_alive_ = msg.keep_alive();
     Request req = ToRequest(msg);
     if (slot_) req.peer = slot_->peer();
@@ -359,7 +405,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     ssize_t n = ::pread(file_fd_, file_chunk_.get(), want, static_cast<off_t>(file_offset_));
     if (n <= 0) return EndFile(false);  // the file shrank: the response ends short, and the connection with it
     // A client that takes no chunk for the idle timeout is cut off.
-    stream_.expires_after(Millis(server_->options.idle_timeout));
+    stream_.expires_after(Millis(server_->options.limits.idle_timeout));
     net::async_write(stream_, net::buffer(file_chunk_.get(), static_cast<size_t>(n)),
                      [self = shared_from_this()](beast::error_code ec, size_t written) {
                        if (ec) return self->EndFile(false);
@@ -503,7 +549,7 @@ std::shared_ptr<Server::Impl::Slot> Server::Impl::Admit(const std::string& peer,
     return nullptr;
   }
   size_t& from_peer = per_peer[peer];
-  if (from_peer >= options.max_connections_per_peer) {
+  if (from_peer >= options.limits.max_connections_per_peer) {
     *why = absl::StrCat(peer, " has ", from_peer, " connections open, the limit per peer");
     if (from_peer == 0) per_peer.erase(peer);
     return nullptr;
@@ -558,7 +604,7 @@ void Server::Impl::Accept() {
       auto sock = std::make_shared<tcp::socket>(std::move(socket));
       // A connection that sends nothing at all is closed at the deadline.
       auto deadline = std::make_shared<net::steady_timer>(sock->get_executor());
-      deadline->expires_after(Millis(options.request_timeout));
+      deadline->expires_after(Millis(options.limits.request_timeout));
       deadline->async_wait([sock](beast::error_code e) {
         if (e) return;  // cancelled: it spoke in time
         beast::error_code ignore;
@@ -617,8 +663,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& host, i
     impl->options.max_connections = std::max<uint64_t>(16, files / 4 * 3);
   }
   // No one address may take more than a quarter of all connections.
-  impl->options.max_connections_per_peer =
-      std::min(impl->options.max_connections_per_peer, std::max<size_t>(1, impl->options.max_connections / 4));
+  impl->options.limits.max_connections_per_peer =
+      std::min(impl->options.limits.max_connections_per_peer, std::max<size_t>(1, impl->options.max_connections / 4));
   impl->reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   impl->Accept();
   Impl* raw = impl.get();

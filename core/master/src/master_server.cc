@@ -356,7 +356,7 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
     if (authenticating) Peers().Record(fd);
     grpc::AddInsecureChannelFromFd(grpc_server, fd);
   };
-  http_options.max_connections_per_peer = options.max_connections_per_peer;
+  http_options.limits = options.limits;
   MasterHttpApi* api = s->http_api_.get();
   auto http = http::Server::Start(
       s->host_, requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); }, http_options);

@@ -24,6 +24,7 @@
 #include "corral/agent/status_updates.h"
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
+#include "corral/common/request_limits.h"
 #include "corral/common/process.h"
 #include "corral/common/resources.h"
 #include "corral/v1/agent.pb.h"
@@ -97,8 +98,9 @@ struct AgentOptions {
   // are measured, and whether a container over its disk is killed.
   double container_disk_watch_interval = 15.0;
   bool enforce_container_disk_quota = true;
-  // Connections one address may hold open on the agent's port.
-  size_t max_connections_per_peer = 1024;
+  // What the agent's port accepts of a client; see
+  // docs/operations.md#limits.
+  RequestLimits limits;
 };
 
 // Where an executor's events go (its subscription stream).

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "corral/common/request_limits.h"
 
 namespace corral::http {
 
@@ -81,18 +82,10 @@ class Responder {
 using Handler = std::function<void(const Request&, Responder&)>;
 
 struct ServerOptions {
-  size_t max_body_bytes = 16 << 20;  // larger bodies get 413
-  // Seconds a new connection has to send its first bytes and its first
-  // request; a connection that sends nothing is closed after this.
-  double request_timeout = 30;
-  // Seconds a kept-alive connection may idle before (and while) sending its
-  // next request. Streams (subscriptions) have no timeout.
-  double idle_timeout = 30;
+  // Body, headers, JSON nesting, timeouts, connections per address (counted
+  // while this server serves them; those handed to gRPC are gRPC's).
+  RequestLimits limits;
   size_t max_stream_backlog = 64 << 20;  // queued bytes before a slow stream is cut
-  // Connections from one address (counted while this server serves them;
-  // those handed to gRPC are gRPC's), and never more than a quarter of
-  // max_connections. More are closed at once.
-  size_t max_connections_per_peer = 1024;
   // Connections in all; 0: three quarters of the open-file limit, so that
   // the daemon keeps descriptors for everything else it does.
   size_t max_connections = 0;
@@ -122,7 +115,11 @@ class Server {
 
 // One whole request in `bytes`, parsed as the server parses a connection's
 // (for tests and fuzzing).
-absl::StatusOr<Request> ParseRequest(absl::string_view bytes, size_t max_body_bytes = 16 << 20);
+absl::StatusOr<Request> ParseRequest(absl::string_view bytes, const RequestLimits& limits = {});
+
+// How deeply objects and arrays nest in `json` (0 for a scalar); strings
+// are skipped, so brackets inside them do not count. Not a validator.
+size_t JsonDepth(absl::string_view json);
 
 // Percent-decoding of a URL component ('+' is a space in queries).
 std::string UrlDecode(absl::string_view text, bool plus_is_space);

@@ -21,6 +21,7 @@
 #include "corral/auth/policy.h"
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
+#include "corral/common/request_limits.h"
 #include "corral/common/resources.h"
 #include "corral/master/allocator.h"
 #include "corral/master/offer_constraints.h"
@@ -58,9 +59,9 @@ struct MasterOptions {
   double registry_max_agent_age = 14 * 24 * 3600.0;
   std::map<std::string, double> weights;
   std::map<std::string, RoleQuota> quotas;
-  // Connections one address may hold open on the master's port (HTTP and
-  // those not yet known to be gRPC); see docs/operations.md#limits.
-  size_t max_connections_per_peer = 1024;
+  // What the master's port accepts of a client (HTTP, and connections not
+  // yet known to be gRPC); see docs/operations.md#limits.
+  RequestLimits limits;
   // The daemon's flags (name -> value), as /flags and GET_FLAGS show them;
   // empty: derived from the options above.
   std::map<std::string, std::string> flags;
