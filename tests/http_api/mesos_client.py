@@ -9,6 +9,7 @@ import queue
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
@@ -166,3 +167,22 @@ def operator_call(master: str, call: dict[str, Any], message: type[Message] | No
         return status, json.loads(data)
     assert message is not None
     return status, json_format.MessageToDict(message.FromString(data), preserving_proto_field_name=True)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, for a daemon a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_health(address: str, log: Path, timeout: float = 30) -> None:
+    """Waits until a daemon a test started answers /health; fails with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if get(address, "/health")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.02)  # polling the port, bounded by the deadline
+    raise AssertionError(log.read_text())

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mesos_client import JSON, Subscription, get, post
+from mesos_client import JSON, Subscription, free_port, get, post, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("CORRAL_BIN_DIR", ROOT / "build" / "bin"))
@@ -29,12 +28,6 @@ PRINCIPALS = ["ops", "alice", "bob", "agent"]
 def basic(principal: str) -> dict[str, str]:
     token = base64.b64encode(f"{principal}:{principal}-secret".encode()).decode()
     return {"Authorization": f"Basic {token}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Any, what: str, timeout: float = 30) -> None:
@@ -75,17 +68,6 @@ class Cluster:
              f"--http_credentials={self.dir / 'credentials'}", "--authenticate_http_readonly",
              "--authenticate_http_readwrite", f"--acls={SAMPLE_ACLS}", f"--audit_log={self.dir / 'agent-audit.log'}"],
             stdout=subprocess.DEVNULL, stderr=log)
-
-
-def wait_for_health(address: str, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if get(address, "/health")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.02)  # polling the port, bounded by the deadline
-    pytest.fail(log.read_text())
 
 
 @pytest.fixture

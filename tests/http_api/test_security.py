@@ -8,15 +8,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mesos_client import JSON, Subscription, get, post
+from mesos_client import JSON, Subscription, free_port, get, post, wait_for_health
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("CORRAL_BIN_DIR", ROOT / "build" / "bin"))
@@ -34,12 +32,6 @@ WEB = basic("web", "web-secret")
 WRONG = basic("ops", "not-the-secret")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def master(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     (tmp_path / "credentials").write_text(json.dumps(CREDENTIALS))
@@ -54,15 +46,7 @@ def master(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=log)
     address = f"127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if get(address, "/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.02)  # polling the port, bounded by the deadline
-        else:
-            pytest.fail((tmp_path / "master.err").read_text())
+        wait_for_health(address, tmp_path / "master.err")
         yield address
     finally:
         proc.terminate()
