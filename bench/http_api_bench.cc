@@ -9,13 +9,17 @@
 // port); agents are simulated over the real agent protocol (sim_agent.h).
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <chrono>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <grpcpp/grpcpp.h>
@@ -23,6 +27,7 @@
 #include "corral/auth/authorizer.h"
 #include "corral/auth/credentials.h"
 #include "corral/http/recordio.h"
+#include "corral/tls/channel_credentials.h"
 #include "corral/master/master_http.h"
 #include "corral/master/master_server.h"
 #include "corral/v1/internal.grpc.pb.h"
@@ -64,12 +69,39 @@ std::string ToJson(const google::protobuf::Message& m) {
   return out;
 }
 
-// One keep-alive HTTP/1.1 connection.
+// One keep-alive HTTP/1.1 connection, over TLS where given a CA to trust.
 struct HttpClient {
   net::io_context ioc;
   tcp::socket socket{ioc};
+  std::unique_ptr<net::ssl::context> tls_ctx;
+  std::unique_ptr<net::ssl::stream<tcp::socket&>> tls;
   beast::flat_buffer buffer;
-  explicit HttpClient(int port) { socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port)); }
+  explicit HttpClient(int port, const std::string& ca_file = "") {
+    socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    socket.set_option(tcp::no_delay(true));
+    if (ca_file.empty()) return;
+    tls_ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+    tls_ctx->load_verify_file(ca_file);
+    tls_ctx->set_verify_mode(net::ssl::verify_peer);
+    tls = std::make_unique<net::ssl::stream<tcp::socket&>>(socket, *tls_ctx);
+    tls->handshake(net::ssl::stream_base::client);
+  }
+  template <class Message>
+  void Write(Message& m) {
+    if (tls) {
+      bhttp::write(*tls, m);
+    } else {
+      bhttp::write(socket, m);
+    }
+  }
+  template <class Parser>
+  void ReadHeader(Parser& p) {
+    if (tls) {
+      bhttp::read_header(*tls, buffer, p);
+    } else {
+      bhttp::read_header(socket, buffer, p);
+    }
+  }
   bhttp::response<bhttp::string_body> Send(bhttp::verb verb, const std::string& target, std::string body = "",
                                            const std::string& stream_id = "", const std::string& authorization = "") {
     bhttp::request<bhttp::string_body> req{verb, target, 11};
@@ -79,10 +111,14 @@ struct HttpClient {
     if (!authorization.empty()) req.set(bhttp::field::authorization, authorization);
     req.body() = std::move(body);
     req.prepare_payload();
-    bhttp::write(socket, req);
+    Write(req);
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(1ull << 32);
-    bhttp::read(socket, buffer, parser);
+    if (tls) {
+      bhttp::read(*tls, buffer, parser);
+    } else {
+      bhttp::read(socket, buffer, parser);
+    }
     return parser.release();
   }
   // The same, reading the body straight from the socket in 1 MiB pieces and
@@ -443,42 +479,62 @@ void BM_CallsPerSecond_Grpc(benchmark::State& state) {
 }
 BENCHMARK(BM_CallsPerSecond_Grpc)->Iterations(3)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// Authentication's cost: two small masters side by side in one run, one
-// open and one that authenticates frameworks (and everything else), each
-// with one framework; calls/s over HTTP and gRPC and events/s (HTTP
-// scheduler SUBSCRIBE, as the reconciliation burst above) against each.
+// Authentication's and TLS's cost: three small masters side by side in one
+// run, one open, one that authenticates frameworks (and everything else),
+// and one that authenticates over TLS (certificates made by
+// tests/tls/make_certs.sh), each with one framework; calls/s over HTTP and
+// gRPC and reads/s against each. Argument 0, 1, 2: open, authenticated,
+// authenticated over TLS.
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
 struct AuthPair {
-  std::unique_ptr<MasterServer> servers[2];  // [0] open, [1] authenticating
-  std::string framework_ids[2];
+  std::unique_ptr<MasterServer> servers[3];  // [0] open, [1] authenticating, [2] authenticating over TLS
+  std::string framework_ids[3];
   const std::string authorization = auth::BasicAuthorization({"bench", "bench-secret"});
+  std::string certs;
+  tls::TlsOptions client_tls;
 
   static AuthPair& Get() {
     static AuthPair* p = new AuthPair();
     return *p;
   }
+  static const char* Label(int i) { return i == 0 ? "open" : i == 1 ? "authenticated" : "authenticated+tls"; }
+  // The client side of server i: TLS for [2].
+  std::shared_ptr<grpc::Channel> Channel(int i, const grpc::ChannelArguments& args = {}) const {
+    auto credentials = i == 2 ? *tls::ChannelCredentials(client_tls) : grpc::InsecureChannelCredentials();
+    return grpc::CreateCustomChannel(servers[i]->address(), credentials, args);
+  }
+  std::string CaFile(int i) const { return i == 2 ? client_tls.ca_file : ""; }
+
   AuthPair() {
-    for (int i = 0; i < 2; ++i) {
+    certs = "/tmp/corral-bench-certs-" + std::to_string(::getpid());
+    if (std::system(("bash '" CORRAL_MAKE_CERTS "' '" + certs + "'").c_str()) != 0) std::abort();
+    client_tls.enabled = true;
+    client_tls.ca_file = certs + "/ca.crt";
+    for (int i = 0; i < 3; ++i) {
       MasterOptions options;
       options.allocation_interval = 3600;
       options.heartbeat_interval = 3600;
-      if (i == 1) {
+      if (i == 2) {
+        options.tls.enabled = true;
+        options.tls.cert_file = certs + "/server.crt";
+        options.tls.key_file = certs + "/server.key";
+      }
+      if (i >= 1) {
         auto& a = options.authentication;
         a.authenticator = std::make_shared<auth::Authenticator>(
             std::vector<auth::Credential>{{"bench", "bench-secret"}, {"other", "other-secret"}});
         a.frameworks = a.agents = a.readonly = a.readwrite = true;
       }
       servers[i] = std::move(*MasterServer::Start(options, "127.0.0.1:0"));
-      auto stub = v1::internal::SchedulerService::NewStub(
-          grpc::CreateChannel(servers[i]->address(), grpc::InsecureChannelCredentials()));
+      auto stub = v1::internal::SchedulerService::NewStub(Channel(i));
       grpc::ClientContext ctx;
-      if (i == 1) ctx.AddMetadata("authorization", authorization);
+      if (i >= 1) ctx.AddMetadata("authorization", authorization);
       Call sub = SubscribeCall("");
-      if (i == 1) sub.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
+      if (i >= 1) sub.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
       auto reader = stub->Subscribe(&ctx, sub);
       Event ev;
       if (!reader->Read(&ev)) {
@@ -494,25 +550,25 @@ struct AuthPair {
 void BM_AuthCallsPerSecond_Http(benchmark::State& state) {
   AuthPair& p = AuthPair::Get();
   const int i = static_cast<int>(state.range(0));
-  const std::string authorization = i == 1 ? p.authorization : "";
-  HttpClient sub(p.servers[i]->port());
+  const std::string authorization = i >= 1 ? p.authorization : "";
+  HttpClient sub(p.servers[i]->port(), p.CaFile(i));
   bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/api/v1/scheduler", 11};
   req.set(bhttp::field::host, "localhost");
   req.set(bhttp::field::content_type, "application/json");
-  if (i == 1) req.set(bhttp::field::authorization, authorization);
+  if (i >= 1) req.set(bhttp::field::authorization, authorization);
   Call subscribe = SubscribeCall(p.framework_ids[i]);
-  if (i == 1) subscribe.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
+  if (i >= 1) subscribe.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
   req.body() = ToJson(subscribe);
   req.prepare_payload();
-  bhttp::write(sub.socket, req);
+  sub.Write(req);
   bhttp::response_parser<bhttp::buffer_body> parser;
-  bhttp::read_header(sub.socket, sub.buffer, parser);
+  sub.ReadHeader(parser);
   std::string stream_id(parser.get()["Mesos-Stream-Id"]);
   Call revive;
   revive.set_type(Call::REVIVE);
   revive.mutable_framework_id()->set_value(p.framework_ids[i]);
   std::string body = ToJson(revive);
-  HttpClient caller(p.servers[i]->port());
+  HttpClient caller(p.servers[i]->port(), p.CaFile(i));
   std::vector<double> rates;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
@@ -525,23 +581,28 @@ void BM_AuthCallsPerSecond_Http(benchmark::State& state) {
     rates.push_back(kCalls / Since(t0));
   }
   state.counters["calls_per_s_median"] = Median(rates);
-  state.SetLabel(i == 1 ? "authenticated" : "open");
+  state.SetLabel(AuthPair::Label(i));
 }
-BENCHMARK(BM_AuthCallsPerSecond_Http)->Arg(0)->Arg(1)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AuthCallsPerSecond_Http)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_AuthCallsPerSecond_Grpc(benchmark::State& state) {
   AuthPair& p = AuthPair::Get();
   const int i = static_cast<int>(state.range(0));
-  auto stub = v1::internal::SchedulerService::NewStub(
-      grpc::CreateChannel(p.servers[i]->address(), grpc::InsecureChannelCredentials()));
+  auto stub = v1::internal::SchedulerService::NewStub(p.Channel(i));
   Call revive;
   revive.set_type(Call::REVIVE);
   revive.mutable_framework_id()->set_value(p.framework_ids[i]);
   // The framework is disconnected (its stream was cancelled): subscribe again.
   grpc::ClientContext sub_ctx;
-  if (i == 1) sub_ctx.AddMetadata("authorization", p.authorization);
+  if (i >= 1) sub_ctx.AddMetadata("authorization", p.authorization);
   Call subscribe = SubscribeCall(p.framework_ids[i]);
-  if (i == 1) subscribe.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
+  if (i >= 1) subscribe.mutable_subscribe()->mutable_framework_info()->set_principal("bench");
   auto reader = stub->Subscribe(&sub_ctx, subscribe);
   Event ev;
   reader->Read(&ev);
@@ -550,7 +611,7 @@ void BM_AuthCallsPerSecond_Grpc(benchmark::State& state) {
     auto t0 = std::chrono::steady_clock::now();
     for (int n = 0; n < kCalls; ++n) {
       grpc::ClientContext cctx;
-      if (i == 1) cctx.AddMetadata("authorization", p.authorization);
+      if (i >= 1) cctx.AddMetadata("authorization", p.authorization);
       v1::internal::CallResponse resp;
       if (!stub->Call(&cctx, revive, &resp).ok()) {
         state.SkipWithError("REVIVE was not accepted");
@@ -561,21 +622,27 @@ void BM_AuthCallsPerSecond_Grpc(benchmark::State& state) {
   }
   state.counters["calls_per_s_median"] = Median(rates);
   sub_ctx.TryCancel();
-  state.SetLabel(i == 1 ? "authenticated" : "open");
+  state.SetLabel(AuthPair::Label(i));
 }
-BENCHMARK(BM_AuthCallsPerSecond_Grpc)->Arg(0)->Arg(1)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AuthCallsPerSecond_Grpc)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // GET /master/state of the (nearly empty) masters: a read per request, so
 // that authentication's share of a short request shows.
 void BM_AuthStateReadsPerSecond_Http(benchmark::State& state) {
   AuthPair& p = AuthPair::Get();
   const int i = static_cast<int>(state.range(0));
-  HttpClient client(p.servers[i]->port());
+  HttpClient client(p.servers[i]->port(), p.CaFile(i));
   std::vector<double> rates;
   for (auto _ : state) {
     auto t0 = std::chrono::steady_clock::now();
     for (int n = 0; n < kCalls; ++n) {
-      if (client.Send(bhttp::verb::get, "/master/state", "", "", i == 1 ? p.authorization : "").result_int() != 200) {
+      if (client.Send(bhttp::verb::get, "/master/state", "", "", i >= 1 ? p.authorization : "").result_int() != 200) {
         state.SkipWithError("/master/state failed");
         break;
       }
@@ -583,9 +650,15 @@ void BM_AuthStateReadsPerSecond_Http(benchmark::State& state) {
     rates.push_back(kCalls / Since(t0));
   }
   state.counters["reads_per_s_median"] = Median(rates);
-  state.SetLabel(i == 1 ? "authenticated" : "open");
+  state.SetLabel(AuthPair::Label(i));
 }
-BENCHMARK(BM_AuthStateReadsPerSecond_Http)->Arg(0)->Arg(1)->Iterations(5)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AuthStateReadsPerSecond_Http)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace corral

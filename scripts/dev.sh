@@ -22,7 +22,7 @@ BUILD_DIR="${CORRAL_BUILD_DIR:-build}"
 PACKAGES=(build-essential cmake ninja-build pkg-config
           libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
           libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev
-          libcurl4-openssl-dev libssl-dev libjwt-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev libre2-dev tzdata
+          libcurl4-openssl-dev libssl-dev openssl libjwt-dev libarchive-dev zlib1g-dev libboost-dev rapidjson-dev libre2-dev tzdata
           clang libclang-rt-14-dev clang-format
           python3 python3-dev python3-venv
           openjdk-17-jdk-headless maven swig

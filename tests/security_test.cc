@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
 #include "corral/auth/executor_tokens.h"
+#include "corral/tls/channel_credentials.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "daemons.h"
 #include "test_util.h"
@@ -354,6 +355,18 @@ TEST_F(SecurityTest, AFrameworkCannotBeTakenOverByItsId) {
 
 // An executor call for one container made by anyone else: the agent's
 // executor API is reachable by every task on the machine.
+// A task under corral-test-executor (executor "test-executor").
+v1::TaskInfo TestExecutorTask(const std::string& name, const v1::AgentID& agent) {
+  v1::TaskInfo t = testing::ShellTask(name, agent, "");
+  t.clear_command();
+  v1::ExecutorInfo* ex = t.mutable_executor();
+  ex->mutable_executor_id()->set_value("test-executor");
+  ex->mutable_command()->set_value(testing::BinDir() + "/corral-test-executor");
+  testing::AddScalar(ex->mutable_resources(), "cpus", 0.1);
+  testing::AddScalar(ex->mutable_resources(), "mem", 32);
+  return t;
+}
+
 grpc::Status ExecutorUpdate(const std::string& agent, const std::string& framework_id, const std::string& executor_id,
                             const std::string& task_id, const std::string& authorization) {
   auto stub = v1::internal::ExecutorService::NewStub(grpc::CreateChannel(agent, grpc::InsecureChannelCredentials()));
@@ -384,14 +397,7 @@ TEST_F(SecurityTest, OnlyAnExecutorsOwnTokenSpeaksForIt) {
   ASSERT_TRUE(driver.start().ok());
   v1::Offer offer;
   ASSERT_TRUE(sched.TakeOffer(&offer, 20));
-  v1::TaskInfo t = testing::ShellTask("guarded", offer.agent_id(), "");
-  t.clear_command();
-  v1::ExecutorInfo* ex = t.mutable_executor();
-  ex->mutable_executor_id()->set_value("test-executor");
-  ex->mutable_command()->set_value(testing::BinDir() + "/corral-test-executor");
-  testing::AddScalar(ex->mutable_resources(), "cpus", 0.1);
-  testing::AddScalar(ex->mutable_resources(), "mem", 32);
-  ASSERT_TRUE(driver.launch(offer.id(), {t}).ok());
+  ASSERT_TRUE(driver.launch(offer.id(), {TestExecutorTask("guarded", offer.agent_id())}).ok());
   // The executor (the C++ SDK) sent the token its container was given.
   v1::TaskStatus running = sched.WaitForState("guarded", v1::TASK_RUNNING);
   ASSERT_TRUE(running.has_state());
@@ -480,6 +486,85 @@ TEST_F(SecurityTest, BeyondLoopbackADaemonWithoutAuthenticationNeedsInsecure) {
   EXPECT_EQ(no_credentials.Wait(20), 1);
   EXPECT_TRUE(
       absl::StrContains(ReadAll(dir_ + "/no-credentials.err"), "the --authenticate_* flags need --credentials"));
+}
+
+// TLS everywhere, with the certificates made for the run: the master and
+// the agent require client certificates of the test CA (mutual TLS between
+// them), a framework reaches the master over TLS with its own certificate,
+// and its custom executor reaches the agent over TLS with only the CA the
+// agent handed it. Plain clients, clients without a certificate and clients
+// of another CA are refused.
+TEST_F(SecurityTest, TlsBetweenEveryDaemonAndClient) {
+  const std::string certs = dir_ + "/certs";
+  ASSERT_EQ(std::system(("bash '" CORRAL_MAKE_CERTS "' '" + certs + "'").c_str()), 0);
+  std::vector<std::string> tls = {"--ssl_cert_file=" + certs + "/server.crt", "--ssl_key_file=" + certs + "/server.key",
+                                  "--ssl_ca_file=" + certs + "/ca.crt", "--ssl_require_cert"};
+  std::vector<std::string> args = MasterArgs();
+  args.insert(args.end(), tls.begin(), tls.end());
+  master_ = std::make_unique<Child>(args, dir_, LogName("master"));
+  ASSERT_TRUE(testing::WaitForListening(master_addr_, 30));
+  StartAgentAs(tls);
+
+  auto channel = [&](const std::string& ca, const std::string& cert) {
+    tls::TlsOptions o;
+    o.enabled = true;
+    o.ca_file = certs + "/" + ca;
+    if (!cert.empty()) {
+      o.cert_file = certs + "/" + cert + ".crt";
+      o.key_file = certs + "/" + cert + ".key";
+    }
+    auto credentials = tls::ChannelCredentials(o);
+    EXPECT_TRUE(credentials.ok()) << credentials.status();
+    return grpc::CreateChannel(master_addr_, *credentials);
+  };
+  auto state = [&](const std::shared_ptr<grpc::Channel>& ch, v1::internal::ClusterState* out) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+    return v1::internal::OperatorService::NewStub(ch)->GetState(&ctx, v1::internal::GetClusterState(), out);
+  };
+  auto trusted = channel("ca.crt", "client");
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        v1::internal::ClusterState st;
+        return state(trusted, &st).ok() && st.agents_size() == 1 && st.agents(0).active();
+      },
+      30))
+      << "the agent registered over mutual TLS";
+  v1::internal::ClusterState st;
+  EXPECT_EQ(state(grpc::CreateChannel(master_addr_, grpc::InsecureChannelCredentials()), &st).error_code(),
+            grpc::StatusCode::UNAVAILABLE)
+      << "plain gRPC";
+  EXPECT_FALSE(state(channel("ca.crt", ""), &st).ok()) << "no client certificate";
+  EXPECT_FALSE(state(channel("ca.crt", "rogue"), &st).ok()) << "a client certificate of another CA";
+  EXPECT_FALSE(state(channel("other-ca.crt", "client"), &st).ok()) << "a client that does not trust the master";
+
+  SchedulerDriverOptions options;
+  options.tls = true;
+  options.tls_ca_file = certs + "/ca.crt";
+  options.tls_cert_file = certs + "/client.crt";
+  options.tls_key_file = certs + "/client.key";
+  RecordingScheduler sched;
+  SchedulerDriver driver(&sched, testing::Framework("over-tls"), master_addr_, options);
+  ASSERT_TRUE(driver.start().ok());
+  v1::Offer offer;
+  ASSERT_TRUE(sched.TakeOffer(&offer, 20));
+  ASSERT_TRUE(driver.launch(offer.id(), {TestExecutorTask("custom", offer.agent_id())}).ok());
+  v1::TaskStatus running = sched.WaitForState("custom", v1::TASK_RUNNING);
+  ASSERT_TRUE(running.has_state()) << ReadAll(dir_ + "/" + last_agent_log_ + ".err");
+  EXPECT_EQ(running.source(), v1::TaskStatus::SOURCE_EXECUTOR);
+  // Messages both ways cross the executor's TLS connection to the agent.
+  v1::ExecutorID eid;
+  eid.set_value("test-executor");
+  ASSERT_TRUE(driver.message(offer.agent_id(), eid, "finish:custom").ok());
+  EXPECT_EQ(sched.WaitForTerminal("custom").state(), v1::TASK_FINISHED);
+
+  // A framework that does not trust the master's CA never subscribes.
+  SchedulerDriverOptions untrusting = options;
+  untrusting.tls_ca_file = certs + "/other-ca.crt";
+  RecordingScheduler lost;
+  SchedulerDriver stranger(&lost, testing::Framework("untrusting"), master_addr_, untrusting);
+  ASSERT_TRUE(stranger.start().ok());
+  EXPECT_FALSE(lost.WaitSubscribed(3));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "corral/zookeeper/zk.h"
 #include "daemon_flags.h"
 #include "request_limit_flags.h"
+#include "tls_flags.h"
 #include "corral/auth/credentials.h"
 #include "corral/auth/executor_tokens.h"
 #include "corral/common/logging.h"
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
   opts.executor_subscription_backoff_max =
       Duration("executor_subscription_backoff_max", absl::GetFlag(FLAGS_executor_subscription_backoff_max));
   opts.limits = corral::cli::RequestLimitsFromFlags("corral-agent");
+  opts.tls = corral::cli::TlsFromFlags("corral-agent");
   if (!absl::GetFlag(FLAGS_credential).empty()) {
     auto credential = corral::auth::LoadCredential(absl::GetFlag(FLAGS_credential));
     if (!credential.ok()) Die("--credential: " + std::string(credential.status().message()));

@@ -33,6 +33,7 @@
 #include "absl/strings/str_join.h"
 #include "corral/common/duration.h"
 #include "corral/auth/credentials.h"
+#include "corral/tls/channel_credentials.h"
 #include "corral/common/logging.h"
 #include "corral/common/process.h"
 #include "corral/common/resources.h"
@@ -71,6 +72,15 @@ ABSL_FLAG(std::string, guarantee, "", "corral quota set: the role's guaranteed q
 ABSL_FLAG(std::string, limit, "", "corral quota set: the most the role may be allocated, as \"cpus:8;mem:8192\".");
 ABSL_FLAG(bool, force, false, "corral quota set: set a guarantee even if the cluster cannot hold it now.");
 ABSL_FLAG(std::string, log_level, "warning", "debug, info, warning or error.");
+ABSL_FLAG(bool, ssl, false,
+          "Reach the master and agents over TLS (also on with --ssl_ca_file or --ssl_cert_file, or "
+          "LIBPROCESS_SSL_ENABLED=true).");
+ABSL_FLAG(std::string, ssl_ca_file, "",
+          "PEM CA certificates the master's and agents' certificates are verified against (default: "
+          "LIBPROCESS_SSL_CA_FILE, else the system's).");
+ABSL_FLAG(std::string, ssl_cert_file, "",
+          "PEM client certificate, for daemons with --ssl_require_cert (default: LIBPROCESS_SSL_CERT_FILE).");
+ABSL_FLAG(std::string, ssl_key_file, "", "PEM key of --ssl_cert_file (default: LIBPROCESS_SSL_KEY_FILE).");
 ABSL_FLAG(std::string, credential, "",
           "File with the principal and secret to authenticate to the master with (default: CORRAL_PRINCIPAL and "
           "CORRAL_SECRET, or the file CORRAL_CREDENTIAL names).");
@@ -116,12 +126,41 @@ const std::optional<auth::Credential>& Credential() {
   return credential;
 }
 
+// TLS as the --ssl* flags say, else as LIBPROCESS_SSL_* does.
+const tls::TlsOptions& ClientTls() {
+  static const tls::TlsOptions options = [] {
+    auto env = tls::TlsFromEnvironment();
+    if (!env.ok()) Die(std::string(env.status().message()));
+    tls::TlsOptions o = *env;
+    for (auto [flag, field] : {std::pair{&FLAGS_ssl_ca_file, &o.ca_file}, std::pair{&FLAGS_ssl_cert_file, &o.cert_file},
+                               std::pair{&FLAGS_ssl_key_file, &o.key_file}}) {
+      if (!absl::GetFlag(*flag).empty()) {
+        *field = absl::GetFlag(*flag);
+        o.enabled = true;
+      }
+    }
+    o.enabled = o.enabled || absl::GetFlag(FLAGS_ssl);
+    return o;
+  }();
+  return options;
+}
+
+// A channel to a master or an agent, over TLS where ClientTls says.
+std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
+  static const std::shared_ptr<grpc::ChannelCredentials> credentials = [] {
+    auto c = tls::ChannelCredentials(ClientTls());
+    if (!c.ok()) Die("TLS: " + std::string(c.status().message()));
+    return *c;
+  }();
+  return grpc::CreateChannel(address, credentials);
+}
+
 void Authorize(grpc::ClientContext* ctx) {
   if (Credential()) ctx->AddMetadata("authorization", auth::BasicAuthorization(*Credential()));
 }
 
 absl::StatusOr<v1::internal::ClusterState> FetchState(const std::string& master) {
-  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  auto stub = v1::internal::OperatorService::NewStub(Channel(master));
   grpc::ClientContext ctx;
   Authorize(&ctx);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -363,6 +402,12 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
     driver_options.principal = Credential()->principal;
     driver_options.secret = Credential()->secret;
   }
+  if (ClientTls().enabled) {
+    driver_options.tls = true;
+    driver_options.tls_ca_file = ClientTls().ca_file;
+    driver_options.tls_cert_file = ClientTls().cert_file;
+    driver_options.tls_key_file = ClientTls().key_file;
+  }
   SchedulerDriver driver(&sched, fw, master, driver_options);
   if (auto s = driver.start(); !s.ok()) Die(std::string(s.message()));
 
@@ -386,8 +431,7 @@ int Run(const std::string& master, const std::vector<std::string>& cmd) {
         }
       }
       if (agent_addr.empty()) return;
-      sandbox =
-          v1::internal::SandboxService::NewStub(grpc::CreateChannel(agent_addr, grpc::InsecureChannelCredentials()));
+      sandbox = v1::internal::SandboxService::NewStub(Channel(agent_addr));
     }
     const char* files[2] = {"stdout", "stderr"};
     for (int i = 0; i < 2; ++i) {
@@ -455,7 +499,7 @@ std::string ToJson(const google::protobuf::Message& m) {
 // One call of the operator API over gRPC (the same calls /api/v1 takes);
 // dies with the master's message on an error, naming `what`.
 v1::master::Response OperatorCall(const std::string& master, const v1::master::Call& call, const std::string& what) {
-  auto stub = v1::internal::OperatorService::NewStub(grpc::CreateChannel(master, grpc::InsecureChannelCredentials()));
+  auto stub = v1::internal::OperatorService::NewStub(Channel(master));
   grpc::ClientContext ctx;
   Authorize(&ctx);
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));

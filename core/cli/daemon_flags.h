@@ -35,7 +35,8 @@ inline void SetUsage(const char* main_file, const char* usage) {
   static std::string file = main_file;
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view f) {
-    return absl::EndsWith(f, file) || absl::EndsWith(f, "core/cli/request_limit_flags.h");
+    return absl::EndsWith(f, file) || absl::EndsWith(f, "core/cli/request_limit_flags.h") ||
+           absl::EndsWith(f, "core/cli/tls_flags.h");
   };
   config.contains_helpshort_flags = config.contains_help_flags;
   // "Flags from frameworks/batch/main.cc", not from where it was built.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "daemon_flags.h"
 #include "request_limit_flags.h"
+#include "tls_flags.h"
 #include "corral/auth/authorizer.h"
 #include "corral/auth/credentials.h"
 #include "corral/common/logging.h"
@@ -85,7 +86,7 @@ int RunElected(corral::MasterOptions opts, const std::string& listen, int port, 
   corral::v1::MasterInfo info = corral::Master::InfoFor(opts);
   opts.id = info.id();
 
-  auto standby = corral::MasterStandby::Start(absl::GetFlag(FLAGS_ip), port);
+  auto standby = corral::MasterStandby::Start(absl::GetFlag(FLAGS_ip), port, opts.tls);
   if (!standby.ok()) Die(std::string(standby.status().message()));
   corral::MasterStandby* front = standby->get();
   auto detector = corral::zk::LeaderDetector::Start(
@@ -187,6 +188,7 @@ int main(int argc, char** argv) {
     }
   }
   opts.limits = corral::cli::RequestLimitsFromFlags("corral-master");
+  opts.tls = corral::cli::TlsFromFlags("corral-master");
   auth::AuthenticationPolicy& policy = opts.authentication;
   policy.frameworks = absl::GetFlag(FLAGS_authenticate_frameworks) || absl::GetFlag(FLAGS_authenticate_http_frameworks);
   policy.agents = absl::GetFlag(FLAGS_authenticate_agents);

@@ -222,7 +222,7 @@ TEST(HttpServer, StreamsChunksAndNoticesHangups) {
 TEST(HttpServer, HandsHttp2ConnectionsOver) {
   std::atomic<int> handed{-1};
   ServerOptions options;
-  options.on_http2 = [&](int fd) { handed = fd; };
+  options.on_http2 = [&](int fd, const std::string&) { handed = fd; };
   auto server = Server::Start(
       "127.0.0.1", 0, [](const Request&, Responder& r) { r.Reply(Response::Text(200, "ok")); }, options);
   ASSERT_TRUE(server.ok());
@@ -263,7 +263,7 @@ TEST(HttpServer, ConnectionsThatSendNothingAreClosed) {
   for (bool grpc_too : {true, false}) {
     ServerOptions options;
     options.limits.request_timeout = 0.3;
-    if (grpc_too) options.on_http2 = [](int fd) { ::close(fd); };
+    if (grpc_too) options.on_http2 = [](int fd, const std::string&) { ::close(fd); };
     auto server = Server::Start("127.0.0.1", 0, Ok(), options);
     ASSERT_TRUE(server.ok());
     Client silent((*server)->port());
@@ -290,7 +290,7 @@ TEST(HttpServer, AnIdleKeptAliveConnectionIsClosed) {
 TEST(HttpServer, ConnectionsPerPeerAreCapped) {
   ServerOptions options;
   options.limits.max_connections_per_peer = 3;
-  options.on_http2 = [](int fd) { ::close(fd); };
+  options.on_http2 = [](int fd, const std::string&) { ::close(fd); };
   auto server = Server::Start("127.0.0.1", 0, Ok(), options);
   ASSERT_TRUE(server.ok());
   std::vector<std::unique_ptr<Client>> held;

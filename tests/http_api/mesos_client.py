@@ -7,6 +7,7 @@ import http.client
 import json
 import queue
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -46,11 +47,10 @@ class Subscription:
 
     def __init__(self, master: str, body: bytes, content_type: str, accept: str,
                  path: str = "/api/v1/scheduler", event: type[Message] = scheduler_pb2.Event,
-                 headers: dict[str, str] | None = None) -> None:
-        host, port = master.rsplit(":", 1)
+                 headers: dict[str, str] | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.format = accept
         self.event_type = event
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.conn = connection(master, tls)
         self.conn.request("POST", path, body=body,
                           headers={"Content-Type": content_type, "Accept": accept, **(headers or {})})
         self.response = self.conn.getresponse()
@@ -116,9 +116,17 @@ class Subscription:
         self.conn.close()
 
 
-def post(master: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
-    host, port = master.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+def connection(address: str, tls: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
+    """A connection to ``host:port``: HTTPS with ``tls``, else plain HTTP."""
+    host, port = address.rsplit(":", 1)
+    if tls is not None:
+        return http.client.HTTPSConnection(host, int(port), timeout=60, context=tls)
+    return http.client.HTTPConnection(host, int(port), timeout=60)
+
+
+def post(master: str, path: str, body: bytes, headers: dict[str, str],
+         tls: ssl.SSLContext | None = None) -> tuple[int, bytes, dict[str, str]]:
+    conn = connection(master, tls)
     try:
         conn.request("POST", path, body=body, headers=headers)
         resp = conn.getresponse()
@@ -127,9 +135,9 @@ def post(master: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[
         conn.close()
 
 
-def get(master: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
-    host, port = master.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+def get(master: str, path: str, headers: dict[str, str] | None = None,
+        tls: ssl.SSLContext | None = None) -> tuple[int, bytes, dict[str, str]]:
+    conn = connection(master, tls)
     try:
         conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
@@ -176,12 +184,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_health(address: str, log: Path, timeout: float = 30) -> None:
+def wait_for_health(address: str, log: Path, timeout: float = 30, tls: ssl.SSLContext | None = None) -> None:
     """Waits until a daemon a test started answers /health; fails with its log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if get(address, "/health")[0] == 200:
+            if get(address, "/health", tls=tls)[0] == 200:
                 return
         except OSError:
             time.sleep(0.02)  # polling the port, bounded by the deadline

@@ -371,6 +371,10 @@ SchedulerDriver::SchedulerDriver(EventSink* sink, const char* framework, size_t 
   o.call_timeout = options.call_timeout;
   o.principal = options.principal;
   o.secret = options.secret;
+  o.tls = options.tls;
+  o.tls_ca_file = options.tls_ca_file;
+  o.tls_cert_file = options.tls_cert_file;
+  o.tls_key_file = options.tls_key_file;
   state_->adapter = std::make_unique<SchedulerAdapter>(sink);
   state_->driver = std::make_unique<corral::SchedulerDriver>(state_->adapter.get(), info, master, o);
 }

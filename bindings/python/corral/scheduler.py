@@ -158,6 +158,14 @@ class SchedulerDriver(_lifecycle.DriverBase):
     reads ``CORRAL_PRINCIPAL`` and ``CORRAL_SECRET``, or the credential file
     ``CORRAL_CREDENTIAL`` names. An empty ``framework.principal`` is filled
     with the principal.
+
+    ``tls=True`` (or any of ``tls_ca_file``, ``tls_cert_file``,
+    ``tls_key_file``) reaches the master over TLS: its certificate is
+    verified against ``tls_ca_file`` (else the system's CAs) and the host
+    dialled, and ``tls_cert_file``/``tls_key_file`` are the client
+    certificate a master with ``--ssl_require_cert`` asks for. Without them
+    the driver follows ``LIBPROCESS_SSL_ENABLED``, ``LIBPROCESS_SSL_CA_FILE``,
+    ``LIBPROCESS_SSL_CERT_FILE`` and ``LIBPROCESS_SSL_KEY_FILE``.
     """
 
     _native: _native.SchedulerDriver
@@ -173,6 +181,10 @@ class SchedulerDriver(_lifecycle.DriverBase):
         call_timeout: float = 30.0,
         principal: str | None = None,
         secret: str | None = None,
+        tls: bool = False,
+        tls_ca_file: str | None = None,
+        tls_cert_file: str | None = None,
+        tls_key_file: str | None = None,
     ) -> None:
         if not all(callable(getattr(scheduler, m, None)) for m in ("offers", "update", "subscribed")):
             raise TypeError(f"scheduler: expected a corral.Scheduler, got {type(scheduler).__name__}")
@@ -192,6 +204,12 @@ class SchedulerDriver(_lifecycle.DriverBase):
             raise ValueError("call_timeout: must be > 0")
         if (principal is None) != (secret is None) or principal == "":
             raise ValueError("principal, secret: give both (a non-empty principal), or neither")
+        if (tls_cert_file is None) != (tls_key_file is None):
+            raise ValueError("tls_cert_file, tls_key_file: give both, or neither")
+        for name, path in (("tls_ca_file", tls_ca_file), ("tls_cert_file", tls_cert_file),
+                           ("tls_key_file", tls_key_file)):
+            if path is not None and not os.path.isfile(path):
+                raise ValueError(f"{name}: no such file {path!r}")
 
         self._scheduler = scheduler
         self._framework = framework
@@ -200,7 +218,8 @@ class SchedulerDriver(_lifecycle.DriverBase):
         self._aborted_by_us = False
         self._native = _native.SchedulerDriver(
             _lifecycle.Sink(self), framework.SerializeToString(), master, bool(implicit_acknowledgements), lo, hi,
-            float(call_timeout), principal or "", secret or "")
+            float(call_timeout), principal or "", secret or "", bool(tls), tls_ca_file or "", tls_cert_file or "",
+            tls_key_file or "")
         _lifecycle.track(self)
         self._handlers: dict[int, Callable[[spb.Event], None]] = {
             spb.Event.SUBSCRIBED: self._on_subscribed,

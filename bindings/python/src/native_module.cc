@@ -146,7 +146,9 @@ class NativeSchedulerDriver {
  public:
   NativeSchedulerDriver(py::object sink, const std::string& framework, const std::string& master,
                         bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout,
-                        const std::string& principal, const std::string& secret) {
+                        const std::string& principal, const std::string& secret, bool tls,
+                        const std::string& tls_ca_file, const std::string& tls_cert_file,
+                        const std::string& tls_key_file) {
     binding::SchedulerOptions o;
     o.implicit_acknowledgements = implicit_acknowledgements;
     o.reconnect_backoff_min = backoff_min;
@@ -154,6 +156,10 @@ class NativeSchedulerDriver {
     o.call_timeout = call_timeout;
     o.principal = principal;
     o.secret = secret;
+    o.tls = tls;
+    o.tls_ca_file = tls_ca_file;
+    o.tls_cert_file = tls_cert_file;
+    o.tls_key_file = tls_key_file;
     driver_ = std::make_unique<binding::SchedulerDriver>(new PySink(std::move(sink)), framework.data(),
                                                          framework.size(), master, o);
     if (!driver_->init_error().ok()) {
@@ -209,11 +215,13 @@ PYBIND11_MODULE(_native, m) {
         "Waits for drivers dropped in their own callbacks to finish closing.");
 
   py::class_<NativeSchedulerDriver>(m, "SchedulerDriver")
-      .def(py::init<py::object, const std::string&, const std::string&, bool, double, double, double,
-                    const std::string&, const std::string&>(),
-           py::arg("sink"), py::arg("framework"), py::arg("master"), py::arg("implicit_acknowledgements"),
-           py::arg("backoff_min"), py::arg("backoff_max"), py::arg("call_timeout"), py::arg("principal") = "",
-           py::arg("secret") = "")
+      .def(
+          py::init<py::object, const std::string&, const std::string&, bool, double, double, double, const std::string&,
+                   const std::string&, bool, const std::string&, const std::string&, const std::string&>(),
+          py::arg("sink"), py::arg("framework"), py::arg("master"), py::arg("implicit_acknowledgements"),
+          py::arg("backoff_min"), py::arg("backoff_max"), py::arg("call_timeout"), py::arg("principal") = "",
+          py::arg("secret") = "", py::arg("tls") = false, py::arg("tls_ca_file") = "", py::arg("tls_cert_file") = "",
+          py::arg("tls_key_file") = "")
       .def("start", &NativeSchedulerDriver::start, nogil())
       .def("stop", &NativeSchedulerDriver::stop, py::arg("failover"), nogil())
       .def("abort", &NativeSchedulerDriver::abort, nogil())

@@ -69,6 +69,7 @@ absl::Status Agent::Start(int port) {
     f["hostname"] = options_.hostname;
     f["work_dir"] = options_.work_dir;
     AddLimitFlags(options_.limits, &f);
+    tls::AddTlsFlags(options_.tls, &f);
     f["resources"] = options_.resources;
     f["attributes"] = options_.attributes;
     f["cgroups"] = options_.cgroups ? "true" : "false";

@@ -115,8 +115,14 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(AgentOptions opt
   s->http_api_ = std::make_unique<AgentHttpApi>(s->agent_.get());
   http::ServerOptions http_options;
   grpc::Server* grpc_server = s->server_.get();
-  http_options.on_http2 = [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); };
+  http_options.on_http2 = [grpc_server](int fd, const std::string&) {
+    grpc::AddInsecureChannelFromFd(grpc_server, fd);
+  };
   http_options.limits = options.limits;
+  http_options.tls = options.tls;
+  // Executors reach their agent from its own machine and prove themselves
+  // with their container's token, not a certificate.
+  http_options.tls.require_cert_of_local_peers = false;
   AgentHttpApi* api = s->http_api_.get();
   auto http = http::Server::Start(
       listen.substr(0, colon), requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); },

@@ -33,6 +33,8 @@ std::map<std::string, std::string> Agent::BaseEnvironment(const std::string& fra
   // Clients derive the agent's address from the libprocess PID; nothing
   // speaks libprocess behind it, the agent's HTTP API is at that address.
   env["MESOS_SLAVE_PID"] = absl::StrCat("slave(1)@", endpoint);
+  // Over TLS where the agent serves it: the CA to trust, never a key.
+  for (auto& [name, value] : tls::ClientEnvironment(options_.tls)) env[name] = value;
   // Command tasks are run by the agent itself, not by a command executor.
   env["MESOS_HTTP_COMMAND_EXECUTOR"] = "0";
   // Only an executor whose framework checkpoints can outlive the agent, so

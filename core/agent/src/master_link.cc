@@ -4,25 +4,37 @@
 #include "agent_impl.h"
 #include "master_link.h"
 
+#include "corral/tls/channel_credentials.h"
+
 namespace corral {
 
 namespace {
 // Seconds a new link may wait for the master's answer to its registration.
 constexpr double kRegistrationReplyTimeout = 30;
 
-// One channel per master address, shared by every agent in the process.
-v1::internal::AgentService::Stub* StubFor(const std::string& master) {
+// One channel per master address (and TLS identity), shared by every agent
+// in the process. Over TLS the agent shows its own certificate, which a
+// master with --ssl_require_cert asks for.
+v1::internal::AgentService::Stub* StubFor(const std::string& master, const tls::TlsOptions& tls) {
   static std::mutex mu;
   static std::map<std::string, std::unique_ptr<v1::internal::AgentService::Stub>> stubs;
   std::lock_guard<std::mutex> lock(mu);
-  auto& stub = stubs[master];
+  std::string key =
+      tls.enabled ? absl::StrCat(master, " tls ", tls.cert_file, " ", tls.ca_file, " ", tls.ca_dir) : master;
+  auto& stub = stubs[key];
   if (!stub) {
+    auto credentials = tls::ChannelCredentials(tls);
+    if (!credentials.ok()) {
+      // The files were read at start; one gone since fails the handshake,
+      // and the link retries (and logs) as for any unreachable master.
+      CORRAL_LOG(ERROR) << "TLS to the master at " << master << ": " << credentials.status().message();
+      credentials = grpc::SslCredentials(grpc::SslCredentialsOptions());
+    }
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    stub = v1::internal::AgentService::NewStub(
-        grpc::CreateCustomChannel(master, grpc::InsecureChannelCredentials(), args));
+    stub = v1::internal::AgentService::NewStub(grpc::CreateCustomChannel(master, *credentials, args));
   }
   return stub.get();
 }
@@ -90,7 +102,7 @@ void Agent::Connect() {
   link_ = link;
   master_heard_at_ = clock_->Steady();
   master_silence_limit_ = kRegistrationReplyTimeout;
-  link->Start(link, StubFor(master_address_), first, options_.master_authorization);
+  link->Start(link, StubFor(master_address_, options_.tls), first, options_.master_authorization);
 }
 
 void Agent::WatchMaster() {

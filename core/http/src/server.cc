@@ -1,6 +1,8 @@
 #include "corral/http/server.h"
 
 #include <cctype>
+#include <cstring>
+#include <type_traits>
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -22,6 +25,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -198,13 +206,24 @@ Response Response::Json(std::string body, int status) {
   return r;
 }
 
-class Session;
+namespace {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+}  // namespace
+
+// The session side of a streamed response, whatever its transport.
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  virtual void Post(std::string chunk) = 0;
+  virtual void PostClose() = 0;
+};
 
 // What a streamed response's owner holds. The session may end first (the
 // client went away); then writes fail instead of reaching a dead socket.
 class StreamHandle : public ResponseStream {
  public:
-  StreamHandle(std::weak_ptr<Session> session, size_t max_backlog)
+  StreamHandle(std::weak_ptr<StreamSink> session, size_t max_backlog)
       : session_(std::move(session)), max_backlog_(max_backlog) {}
   bool Write(std::string chunk) override;
   void Close() override;
@@ -215,7 +234,7 @@ class StreamHandle : public ResponseStream {
   void Sent(size_t bytes) { backlog_ -= bytes; }
 
  private:
-  std::weak_ptr<Session> session_;
+  std::weak_ptr<StreamSink> session_;
   size_t max_backlog_;
   std::atomic<size_t> backlog_{0};
   std::mutex mu_;
@@ -231,6 +250,9 @@ struct Server::Impl {
   std::map<std::string, size_t> per_peer;
 
   net::io_context ioc;
+  // With options.tls.enabled: the certificate, the clients asked for one,
+  // and ALPN (h2 for gRPC, http/1.1).
+  std::unique_ptr<net::ssl::context> ssl;
   tcp::acceptor acceptor{ioc};
   net::steady_timer accept_pause{ioc};
   Handler handler;
@@ -266,12 +288,20 @@ struct Server::Impl {
   void PauseAccepting();
   void Sniff(std::shared_ptr<tcp::socket> socket, std::shared_ptr<Slot> slot,
              std::shared_ptr<net::steady_timer> deadline, int tries);
+  // A connection that opened with a TLS record: the handshake, then HTTP/1
+  // or (ALPN h2) gRPC through a bridge.
+  void Handshake(tcp::socket socket, std::shared_ptr<Slot> slot);
+  // A plain connection where only TLS is served: told so, and closed.
+  void RefusePlain(std::shared_ptr<tcp::socket> socket, bool http2);
 };
 
-class Session : public std::enable_shared_from_this<Session>, public Responder {
+template <class Transport>
+class Session : public std::enable_shared_from_this<Session<Transport>>, public Responder, public StreamSink {
  public:
-  Session(tcp::socket socket, Server::Impl* server, std::shared_ptr<Server::Impl::Slot> slot)
-      : stream_(std::move(socket)), server_(server), slot_(std::move(slot)) {}
+  Session(Transport stream, Server::Impl* server, std::shared_ptr<Server::Impl::Slot> slot)
+      : stream_(std::move(stream)), server_(server), slot_(std::move(slot)) {}
+  using std::enable_shared_from_this<Session<Transport>>::shared_from_this;
+  using std::enable_shared_from_this<Session<Transport>>::weak_from_this;
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -305,7 +335,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     header_->content_length(size);
     header_->keep_alive(keep_alive_);
     serializer_ = std::make_unique<bhttp::response_serializer<bhttp::empty_body>>(*header_);
-    stream_.expires_after(Millis(server_->options.limits.idle_timeout));
+    beast::get_lowest_layer(stream_).expires_after(Millis(server_->options.limits.idle_timeout));
     bhttp::async_write_header(stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->EndFile(false);
       self->WriteFileChunk();
@@ -325,7 +355,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     header_->chunked(true);
     header_->keep_alive(true);
     serializer_ = std::make_unique<bhttp::response_serializer<bhttp::empty_body>>(*header_);
-    stream_.expires_never();
+    beast::get_lowest_layer(stream_).expires_never();
     writing_ = true;
     bhttp::async_write_header(stream_, *serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
@@ -337,14 +367,14 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   }
 
   // From StreamHandle, any thread.
-  void Post(std::string chunk) {
+  void Post(std::string chunk) override {
     net::post(stream_.get_executor(), [self = shared_from_this(), chunk = std::move(chunk)]() mutable {
       if (self->ended_) return;
       self->chunks_.push_back(std::move(chunk));
       if (!self->writing_) self->WriteNext();
     });
   }
-  void PostClose() {
+  void PostClose() override {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       if (self->ended_) return;
       self->closing_ = true;
@@ -365,7 +395,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     parser_->header_limit(static_cast<uint32_t>(server_->options.limits.max_header_bytes));
     // The first request must come within the request timeout; later ones
     // within the idle timeout of the last answer.
-    stream_.expires_after(
+    beast::get_lowest_layer(stream_).expires_after(
         Millis(requests_ == 0 ? server_->options.limits.request_timeout : server_->options.limits.idle_timeout));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -405,7 +435,7 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
     ssize_t n = ::pread(file_fd_, file_chunk_.get(), want, static_cast<off_t>(file_offset_));
     if (n <= 0) return EndFile(false);  // the file shrank: the response ends short, and the connection with it
     // A client that takes no chunk for the idle timeout is cut off.
-    stream_.expires_after(Millis(server_->options.limits.idle_timeout));
+    beast::get_lowest_layer(stream_).expires_after(Millis(server_->options.limits.idle_timeout));
     net::async_write(stream_, net::buffer(file_chunk_.get(), static_cast<size_t>(n)),
                      [self = shared_from_this()](beast::error_code ec, size_t written) {
                        if (ec) return self->EndFile(false);
@@ -467,12 +497,25 @@ class Session : public std::enable_shared_from_this<Session>, public Responder {
   }
 
   void Shutdown() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    if constexpr (std::is_same_v<Transport, TlsStream>) {
+      // close_notify, then the socket; a peer that never answers has a
+      // moment, not forever.
+      if (shutting_down_) return;
+      shutting_down_ = true;
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(self->stream_).socket().close(ignored);
+      });
+    } else {
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      stream_.socket().close(ignored);
+    }
   }
 
-  beast::tcp_stream stream_;
+  Transport stream_;
+  bool shutting_down_ = false;
   Server::Impl* server_;
   std::shared_ptr<Server::Impl::Slot> slot_;
   uint64_t requests_ = 0;
@@ -600,7 +643,7 @@ void Server::Impl::Accept() {
     socket.set_option(tcp::no_delay(true), ignored);
     // Processes the daemon starts must not inherit its connections.
     ::fcntl(socket.native_handle(), F_SETFD, FD_CLOEXEC);
-    if (options.on_http2) {
+    if (options.on_http2 || ssl) {
       auto sock = std::make_shared<tcp::socket>(std::move(socket));
       // A connection that sends nothing at all is closed at the deadline.
       auto deadline = std::make_shared<net::steady_timer>(sock->get_executor());
@@ -612,13 +655,90 @@ void Server::Impl::Accept() {
       });
       Sniff(std::move(sock), std::move(slot), std::move(deadline), 0);
     } else {
-      std::make_shared<Session>(std::move(socket), this, std::move(slot))->Start();
+      std::make_shared<Session<PlainStream>>(PlainStream(std::move(socket)), this, std::move(slot))->Start();
     }
     Accept();
   });
 }
 
-// Tells HTTP/2 (gRPC) from HTTP/1 by the first bytes, without consuming them.
+// An HTTP/2 connection that arrived over TLS, handed to gRPC (which takes
+// only plain descriptors) as one end of a socket pair: the bridge moves
+// bytes between the TLS stream and the other end, on the stream's strand,
+// one read in flight each way. gRPC gets its end once the client's first
+// bytes are in it, as with a plain connection.
+class Http2Bridge : public std::enable_shared_from_this<Http2Bridge> {
+ public:
+  Http2Bridge(TlsStream tls, std::shared_ptr<Server::Impl::Slot> slot)
+      : tls_(std::move(tls)), plain_(tls_.get_executor()), slot_(std::move(slot)) {}
+
+  // Hands gRPC's end of the pair to `adopt` once it holds the client's
+  // first bytes; on the TLS stream's strand. A failure drops the
+  // connection.
+  void Start(std::function<void(int fd)> adopt) {
+    int fds[2];
+    // Non-blocking, as gRPC takes every descriptor to be.
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0) {
+      CORRAL_LOG(WARNING) << "Cannot bridge a TLS connection to gRPC: socketpair: " << std::strerror(errno);
+      return Close();
+    }
+    beast::error_code ec;
+    plain_.assign(net::local::stream_protocol(), fds[0], ec);
+    if (ec) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return Close();
+    }
+    grpc_end_ = fds[1];
+    adopt_ = std::move(adopt);
+    beast::get_lowest_layer(tls_).expires_never();  // gRPC keeps its own time
+    FromClient();
+    ToClient();
+  }
+
+  ~Http2Bridge() {
+    if (grpc_end_ >= 0) ::close(grpc_end_);  // never handed over
+  }
+
+ private:
+  void FromClient() {
+    tls_.async_read_some(net::buffer(in_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      net::async_write(self->plain_, net::buffer(self->in_, n), [self](beast::error_code ec2, size_t) {
+        if (ec2) return self->Close();
+        if (self->grpc_end_ >= 0) {
+          int fd = std::exchange(self->grpc_end_, -1);
+          std::exchange(self->adopt_, nullptr)(fd);
+        }
+        self->FromClient();
+      });
+    });
+  }
+  void ToClient() {
+    plain_.async_read_some(net::buffer(out_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      net::async_write(self->tls_, net::buffer(self->out_, n), [self](beast::error_code ec2, size_t) {
+        if (ec2) return self->Close();
+        self->ToClient();
+      });
+    });
+  }
+  void Close() {
+    beast::error_code ignored;
+    plain_.close(ignored);
+    beast::get_lowest_layer(tls_).socket().close(ignored);
+  }
+
+  TlsStream tls_;
+  net::local::stream_protocol::socket plain_;
+  int grpc_end_ = -1;  // until handed to adopt_
+  std::function<void(int fd)> adopt_;
+  std::shared_ptr<Server::Impl::Slot> slot_;
+  char in_[32 << 10];
+  char out_[32 << 10];
+};
+
+// Tells TLS, HTTP/2 (gRPC) and HTTP/1 apart by the first bytes, without
+// consuming them.
 void Server::Impl::Sniff(std::shared_ptr<tcp::socket> socket, std::shared_ptr<Slot> slot,
                          std::shared_ptr<net::steady_timer> deadline, int tries) {
   socket->async_wait(tcp::socket::wait_read, [this, socket, slot, deadline, tries](beast::error_code ec) {
@@ -626,26 +746,141 @@ void Server::Impl::Sniff(std::shared_ptr<tcp::socket> socket, std::shared_ptr<Sl
     char head[3];
     ssize_t n = ::recv(socket->native_handle(), head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;  // closed: drop it
-    if (n < static_cast<ssize_t>(sizeof head) && tries < 20) return Sniff(socket, slot, deadline, tries + 1);
+    // A TLS record starts with its type, 22 for a handshake.
+    const bool tls = n >= 1 && head[0] == 0x16;
+    if (!tls && n < static_cast<ssize_t>(sizeof head) && tries < 20) return Sniff(socket, slot, deadline, tries + 1);
     deadline->cancel();
-    if (n == static_cast<ssize_t>(sizeof head) && absl::string_view(head, 3) == "PRI") {
+    const bool http2 = n == static_cast<ssize_t>(sizeof head) && absl::string_view(head, 3) == "PRI";
+    if (tls && ssl) return Handshake(std::move(*socket), slot);
+    if (ssl && !options.tls.support_downgrade) return RefusePlain(socket, http2);
+    if (http2 && options.on_http2) {
       beast::error_code release_ec;
       int fd = socket->release(release_ec);
-      if (!release_ec) options.on_http2(fd);
+      if (!release_ec) options.on_http2(fd, slot->peer());
       return;
     }
     // The session's own timeout takes over from here.
-    std::make_shared<Session>(std::move(*socket), this, slot)->Start();
+    std::make_shared<Session<PlainStream>>(PlainStream(std::move(*socket)), this, slot)->Start();
+  });
+}
+
+void Server::Impl::RefusePlain(std::shared_ptr<tcp::socket> socket, bool http2) {
+  if (http2) {  // a plain gRPC client: nothing it would read
+    beast::error_code ignored;
+    socket->close(ignored);
+    return;
+  }
+  static const std::string kRefusal =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+      "Content-Length: 45\r\n\r\nThis server takes only TLS (https) requests.\n";
+  net::async_write(*socket, net::buffer(kRefusal), [socket](beast::error_code, size_t) {
+    beast::error_code ignored;
+    socket->shutdown(tcp::socket::shutdown_both, ignored);
+    socket->close(ignored);
+  });
+}
+
+void Server::Impl::Handshake(tcp::socket socket, std::shared_ptr<Slot> slot) {
+  auto stream = std::make_shared<TlsStream>(PlainStream(std::move(socket)), *ssl);
+  if (options.tls.require_cert && !options.tls.require_cert_of_local_peers) {
+    // A peer on this machine (its local and remote addresses agree, or it
+    // came over loopback) is asked for a certificate but not refused
+    // without one.
+    beast::error_code e1, e2;
+    auto& sock = beast::get_lowest_layer(*stream).socket();
+    auto local = sock.local_endpoint(e1).address();
+    auto remote = sock.remote_endpoint(e2).address();
+    if (!e1 && !e2 && (local == remote || remote.is_loopback())) {
+      ::SSL_set_verify(stream->native_handle(), SSL_VERIFY_PEER, nullptr);
+    }
+  }
+  beast::get_lowest_layer(*stream).expires_after(Millis(options.limits.request_timeout));
+  stream->async_handshake(net::ssl::stream_base::server, [this, stream, slot](beast::error_code ec) {
+    if (ec) {
+      CORRAL_LOG(INFO) << "TLS handshake with " << slot->peer() << " failed: " << ec.message();
+      beast::error_code ignored;
+      beast::get_lowest_layer(*stream).socket().close(ignored);
+      return;
+    }
+    const unsigned char* proto = nullptr;
+    unsigned int len = 0;
+    ::SSL_get0_alpn_selected(stream->native_handle(), &proto, &len);
+    if (absl::string_view(reinterpret_cast<const char*>(proto), len) == "h2" && options.on_http2) {
+      auto bridge = std::make_shared<Http2Bridge>(std::move(*stream), slot);
+      bridge->Start([this, peer = slot->peer()](int fd) { options.on_http2(fd, peer); });
+      return;
+    }
+    std::make_shared<Session<TlsStream>>(std::move(*stream), this, slot)->Start();
   });
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+namespace {
+
+// ALPN: h2 where gRPC is served, else (and for clients that offer only it)
+// http/1.1.
+int SelectProtocol(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                   void* arg) {
+  static const unsigned char kBoth[] = "\x02h2\x08http/1.1";
+  static const unsigned char kHttp1[] = "\x08http/1.1";
+  const bool http2 = arg != nullptr;
+  unsigned char* chosen = nullptr;
+  int got = ::SSL_select_next_proto(&chosen, outlen, http2 ? kBoth : kHttp1,
+                                    static_cast<unsigned int>(http2 ? sizeof kBoth - 1 : sizeof kHttp1 - 1), in, inlen);
+  if (got != OPENSSL_NPN_NEGOTIATED) return SSL_TLSEXT_ERR_NOACK;
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+absl::StatusOr<std::unique_ptr<net::ssl::context>> MakeTlsContext(const tls::TlsOptions& o, bool http2) {
+  if (absl::Status st = tls::ValidateServer(o); !st.ok()) return st;
+  auto ctx = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+  beast::error_code ec;
+  ctx->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 | net::ssl::context::no_sslv3 |
+                       net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1,
+                   ec);
+  auto failed = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", ec.message()));
+  };
+  if (ctx->use_certificate_chain_file(o.cert_file, ec); ec) return failed("--ssl_cert_file " + o.cert_file);
+  if (ctx->use_private_key_file(o.key_file, net::ssl::context::pem, ec);
+      ec || ::SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    if (ec && !absl::StrContains(ec.message(), "mismatch")) return failed("--ssl_key_file " + o.key_file);
+    return absl::InvalidArgumentError(
+        absl::StrCat("--ssl_key_file ", o.key_file, " is not the key of --ssl_cert_file ", o.cert_file));
+  }
+  if (o.verify_cert || o.require_cert) {
+    if (!o.ca_file.empty()) {
+      if (ctx->load_verify_file(o.ca_file, ec); ec) return failed("--ssl_ca_file " + o.ca_file);
+    }
+    if (!o.ca_dir.empty()) {
+      if (ctx->add_verify_path(o.ca_dir, ec); ec) return failed("--ssl_ca_dir " + o.ca_dir);
+    }
+    if (o.ca_file.empty() && o.ca_dir.empty()) ctx->set_default_verify_paths(ec);
+    ctx->set_verify_mode(
+        o.require_cert ? net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert : net::ssl::verify_peer, ec);
+  } else {
+    ctx->set_verify_mode(net::ssl::verify_none, ec);
+  }
+  // Any non-null argument means "h2 too".
+  ::SSL_CTX_set_alpn_select_cb(ctx->native_handle(), SelectProtocol,
+                               http2 ? reinterpret_cast<void*>(ctx.get()) : nullptr);
+  return ctx;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& host, int port, Handler handler,
                                                       ServerOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->handler = std::move(handler);
   impl->options = std::move(options);
+  if (impl->options.tls.enabled) {
+    auto ctx = MakeTlsContext(impl->options.tls, static_cast<bool>(impl->options.on_http2));
+    if (!ctx.ok()) return ctx.status();
+    impl->ssl = std::move(*ctx);
+  }
   beast::error_code ec;
   auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IP address: ", ec.message()));

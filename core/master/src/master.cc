@@ -100,6 +100,7 @@ Master::Master(MasterOptions options)
     f["agent_reregister_timeout"] = absl::StrCat(options_.agent_reregister_timeout, "secs");
     f["registry_max_agent_age"] = absl::StrCat(options_.registry_max_agent_age, "secs");
     AddLimitFlags(options_.limits, &f);
+    tls::AddTlsFlags(options_.tls, &f);
     // As Mesos's /flags: whether each kind of caller must authenticate.
     const auth::AuthenticationPolicy& a = options_.authentication;
     auto yes = [](bool b) { return b ? "true" : "false"; };

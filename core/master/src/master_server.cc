@@ -130,24 +130,9 @@ class AgentStream : public grpc::ServerBidiReactor<AgentMessage, MasterMessage>,
 // address each came from, for the logs of refused calls.
 class HandedOverPeers {
  public:
-  void Record(int fd) {
-    sockaddr_storage addr{};
-    socklen_t len = sizeof(addr);
-    char host[INET6_ADDRSTRLEN] = "unknown";
-    int port = 0;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      if (addr.ss_family == AF_INET) {
-        auto* in = reinterpret_cast<sockaddr_in*>(&addr);
-        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-      } else if (addr.ss_family == AF_INET6) {
-        auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
-        ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-      }
-    }
+  void Record(int fd, const std::string& peer) {
     std::lock_guard<std::mutex> lock(mu_);
-    peers_[absl::StrCat("fd:", fd)] = absl::StrCat(host, ":", port);
+    peers_[absl::StrCat("fd:", fd)] = peer;
   }
   std::string Of(const std::string& grpc_peer) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -157,7 +142,7 @@ class HandedOverPeers {
 
  private:
   std::mutex mu_;
-  std::map<std::string, std::string> peers_;  // "fd:N" -> host:port, for the connection now on fd N
+  std::map<std::string, std::string> peers_;  // "fd:N" -> the address of the connection now on fd N
 };
 
 HandedOverPeers& Peers() {
@@ -352,11 +337,12 @@ absl::StatusOr<std::unique_ptr<MasterServer>> MasterServer::Start(MasterOptions 
   http::ServerOptions http_options;
   grpc::Server* grpc_server = s->server_.get();
   const bool authenticating = options.authentication.authenticator != nullptr;
-  http_options.on_http2 = [grpc_server, authenticating](int fd) {
-    if (authenticating) Peers().Record(fd);
+  http_options.on_http2 = [grpc_server, authenticating](int fd, const std::string& peer) {
+    if (authenticating) Peers().Record(fd, peer);
     grpc::AddInsecureChannelFromFd(grpc_server, fd);
   };
   http_options.limits = options.limits;
+  http_options.tls = options.tls;
   MasterHttpApi* api = s->http_api_.get();
   auto http = http::Server::Start(
       s->host_, requested, [api](const http::Request& req, http::Responder& r) { api->Handle(req, r); }, http_options);

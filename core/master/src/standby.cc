@@ -62,7 +62,8 @@ struct MasterStandby::Impl {
   std::unique_ptr<http::Server> http_server;
 };
 
-absl::StatusOr<std::unique_ptr<MasterStandby>> MasterStandby::Start(const std::string& host, int port) {
+absl::StatusOr<std::unique_ptr<MasterStandby>> MasterStandby::Start(const std::string& host, int port,
+                                                                    const tls::TlsOptions& tls) {
   std::unique_ptr<MasterStandby> s(new MasterStandby());
   s->impl_ = std::make_unique<Impl>();
   Impl* impl = s->impl_.get();
@@ -73,7 +74,8 @@ absl::StatusOr<std::unique_ptr<MasterStandby>> MasterStandby::Start(const std::s
   if (!impl->grpc_server) return absl::InternalError("cannot start the standby gRPC server");
   http::ServerOptions options;
   grpc::Server* g = impl->grpc_server.get();
-  options.on_http2 = [g](int fd) { grpc::AddInsecureChannelFromFd(g, fd); };
+  options.on_http2 = [g](int fd, const std::string&) { grpc::AddInsecureChannelFromFd(g, fd); };
+  options.tls = tls;
   auto http = http::Server::Start(
       host, port, [impl](const http::Request& req, http::Responder& r) { impl->Handle(req, r); }, options);
   if (!http.ok()) {

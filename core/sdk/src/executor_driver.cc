@@ -15,6 +15,7 @@
 #include "corral/executor.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "corral/common/grpc_status.h"
+#include "corral/tls/channel_credentials.h"
 
 namespace corral {
 
@@ -219,8 +220,12 @@ absl::Status ExecutorDriver::start() {
   // (64 MiB), not gRPC's default 4 MiB.
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  impl_->stub = v1::internal::ExecutorService::NewStub(
-      grpc::CreateCustomChannel(impl_->endpoint, grpc::InsecureChannelCredentials(), args));
+  // An agent that serves TLS says so in LIBPROCESS_SSL_* (with its CA).
+  auto client_tls = tls::TlsFromEnvironment();
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      client_tls.ok() ? tls::ChannelCredentials(*client_tls) : client_tls.status();
+  if (!credentials.ok()) return absl::InvalidArgumentError(absl::StrCat("TLS: ", credentials.status().message()));
+  impl_->stub = v1::internal::ExecutorService::NewStub(grpc::CreateCustomChannel(impl_->endpoint, *credentials, args));
   impl_->callbacks = std::make_unique<EventLoop>("corral-exec-cb");
   impl_->running = true;
   impl_->connection = std::thread([this] { impl_->Run(); });

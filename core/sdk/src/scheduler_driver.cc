@@ -17,6 +17,7 @@
 #include "corral/scheduler.h"
 #include "corral/v1/internal.grpc.pb.h"
 #include "corral/auth/credentials.h"
+#include "corral/tls/channel_credentials.h"
 #include "corral/common/grpc_status.h"
 #include "corral/zookeeper/leader.h"
 
@@ -28,6 +29,7 @@ using v1::scheduler::Event;
 struct SchedulerDriver::Impl {
   std::string authorization;      // the Authorization metadata of every call; empty: none
   absl::Status credential_error;  // a credential that could not be read: start() fails with it
+  std::shared_ptr<grpc::ChannelCredentials> channel_credentials;  // TLS or insecure
   SchedulerDriver* driver;
   Scheduler* scheduler;
   v1::FrameworkInfo framework;
@@ -40,13 +42,12 @@ struct SchedulerDriver::Impl {
   std::string leader;
   std::unique_ptr<zk::MasterDetector> detector;
 
-  static std::shared_ptr<Stub> StubFor(const std::string& address) {
+  std::shared_ptr<Stub> StubFor(const std::string& address) const {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(256 << 20);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    return v1::internal::SchedulerService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    return v1::internal::SchedulerService::NewStub(grpc::CreateCustomChannel(address, channel_credentials, args));
   }
 
   // The detector's thread: a new leader ends the stream to the old one, and
@@ -346,6 +347,21 @@ struct SchedulerDriver::Impl {
   }
 };
 
+namespace {
+// The options' TLS settings, else the environment's.
+absl::StatusOr<tls::TlsOptions> ClientTls(const SchedulerDriverOptions& options) {
+  if (!options.tls && options.tls_ca_file.empty() && options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    return tls::TlsFromEnvironment();
+  }
+  tls::TlsOptions o;
+  o.enabled = true;
+  o.ca_file = options.tls_ca_file;
+  o.cert_file = options.tls_cert_file;
+  o.key_file = options.tls_key_file;
+  return o;
+}
+}  // namespace
+
 SchedulerDriver::SchedulerDriver(Scheduler* scheduler, const v1::FrameworkInfo& framework, const std::string& master,
                                  const SchedulerDriverOptions& options)
     : impl_(std::make_unique<Impl>()) {
@@ -373,6 +389,16 @@ SchedulerDriver::SchedulerDriver(Scheduler* scheduler, const v1::FrameworkInfo& 
     if (impl_->framework.principal().empty()) impl_->framework.set_principal(credential->principal);
   }
   if (framework.has_id()) impl_->framework_id = framework.id().value();
+  auto client_tls = ClientTls(options);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> channel =
+      client_tls.ok() ? tls::ChannelCredentials(*client_tls) : client_tls.status();
+  if (!channel.ok()) {
+    if (impl_->credential_error.ok()) {
+      impl_->credential_error = absl::InvalidArgumentError(absl::StrCat("TLS: ", channel.status().message()));
+    }
+  } else {
+    impl_->channel_credentials = std::move(*channel);
+  }
 }
 
 SchedulerDriver::~SchedulerDriver() {
@@ -398,7 +424,7 @@ absl::Status SchedulerDriver::start() {
     impl_->detector = std::move(*detector);
   } else {
     impl_->leader = impl_->master;
-    impl_->stub = Impl::StubFor(impl_->master);
+    impl_->stub = impl_->StubFor(impl_->master);
   }
   impl_->callbacks = std::make_unique<EventLoop>("corral-sched-cb");
   impl_->status = DriverStatus::kRunning;

@@ -66,6 +66,17 @@ struct SchedulerDriverOptions {
   // FrameworkInfo.principal is filled with it.
   std::string principal;
   std::string secret;
+  // TLS to the master (docs/security.md#tls): on with `tls`, or, where it
+  // is off and every field below empty, as the LIBPROCESS_SSL_* environment
+  // says (LIBPROCESS_SSL_ENABLED, _CA_FILE, _CA_DIR, _CERT_FILE,
+  // _KEY_FILE). The master's certificate is verified against tls_ca_file
+  // (else the system's CAs) and the host dialled; tls_cert_file and
+  // tls_key_file are the client certificate a master with
+  // --ssl_require_cert asks for.
+  bool tls = false;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class SchedulerDriver {

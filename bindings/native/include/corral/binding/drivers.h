@@ -102,6 +102,11 @@ struct SchedulerOptions {
   // principal reads CORRAL_PRINCIPAL/CORRAL_SECRET or CORRAL_CREDENTIAL.
   std::string principal;
   std::string secret;
+  // TLS (SchedulerDriverOptions::tls...): all unset reads LIBPROCESS_SSL_*.
+  bool tls = false;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class SchedulerDriver {

@@ -25,6 +25,7 @@
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/request_limits.h"
+#include "corral/tls/tls_options.h"
 #include "corral/common/process.h"
 #include "corral/common/resources.h"
 #include "corral/v1/agent.pb.h"
@@ -101,6 +102,10 @@ struct AgentOptions {
   // What the agent's port accepts of a client; see
   // docs/operations.md#limits.
   RequestLimits limits;
+  // TLS on the agent's port and to the master (--ssl_*: the same
+  // certificate serves and, where the master asks, identifies the agent);
+  // executors are told to reach the agent over TLS. docs/security.md#tls.
+  tls::TlsOptions tls;
 };
 
 // Where an executor's events go (its subscription stream).

@@ -7,6 +7,11 @@
 // (gRPC's AddInsecureChannelFromFd), so Mesos clients and Corral's SDKs
 // dial the same host:port.
 //
+// With TLS on, a connection that opens with a TLS record is served over
+// TLS on that port too: HTTP/1 inside, or, where ALPN chose h2, gRPC
+// through a socket pair (gRPC adopts only plain descriptors). A plain
+// connection is then refused, or served where downgrade is allowed.
+//
 // Threading: handlers run on an I/O thread and may block briefly (they wait
 // for the master's loop). ResponseStream::Write and Close may be called from
 // any thread.
@@ -23,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "corral/common/request_limits.h"
+#include "corral/tls/tls_options.h"
 
 namespace corral::http {
 
@@ -90,8 +96,12 @@ struct ServerOptions {
   // the daemon keeps descriptors for everything else it does.
   size_t max_connections = 0;
   int threads = 2;
-  // Connections that start with the HTTP/2 preface; null refuses them.
-  std::function<void(int fd)> on_http2;
+  // Connections that start with the HTTP/2 preface (plain, or over TLS
+  // through a socket pair), with the address they came from; null refuses
+  // them.
+  std::function<void(int fd, const std::string& peer)> on_http2;
+  // TLS on this port (certificate, client certificates, downgrade).
+  tls::TlsOptions tls;
 };
 
 class Server {

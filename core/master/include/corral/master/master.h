@@ -22,6 +22,7 @@
 #include "corral/common/clock.h"
 #include "corral/common/event_loop.h"
 #include "corral/common/request_limits.h"
+#include "corral/tls/tls_options.h"
 #include "corral/common/resources.h"
 #include "corral/master/allocator.h"
 #include "corral/master/offer_constraints.h"
@@ -62,6 +63,8 @@ struct MasterOptions {
   // What the master's port accepts of a client (HTTP, and connections not
   // yet known to be gRPC); see docs/operations.md#limits.
   RequestLimits limits;
+  // TLS on the master's port (--ssl_*); see docs/security.md#tls.
+  tls::TlsOptions tls;
   // The daemon's flags (name -> value), as /flags and GET_FLAGS show them;
   // empty: derived from the options above.
   std::map<std::string, std::string> flags;

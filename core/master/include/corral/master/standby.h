@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "corral/tls/tls_options.h"
 
 namespace grpc {
 class Server;
@@ -25,7 +26,8 @@ class Server;
 
 class MasterStandby {
  public:
-  static absl::StatusOr<std::unique_ptr<MasterStandby>> Start(const std::string& host, int port);
+  static absl::StatusOr<std::unique_ptr<MasterStandby>> Start(const std::string& host, int port,
+                                                              const tls::TlsOptions& tls = {});
   ~MasterStandby();
   // "ip:port" of the leading master; empty while none leads.
   void SetLeader(const std::string& address);
