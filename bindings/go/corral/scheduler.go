@@ -94,6 +94,10 @@ type schedulerOptions struct {
 	callTimeout  time.Duration
 	principal    string
 	secret       string
+	tls          bool
+	tlsCAFile    string
+	tlsCertFile  string
+	tlsKeyFile   string
 }
 
 // SchedulerOption configures NewSchedulerDriver.
@@ -121,6 +125,18 @@ func WithCallTimeout(d time.Duration) SchedulerOption {
 // FrameworkInfo.principal is filled with the principal.
 func WithCredential(principal, secret string) SchedulerOption {
 	return func(o *schedulerOptions) { o.principal, o.secret = principal, secret }
+}
+
+// WithTLS reaches the master over TLS: its certificate is verified against
+// caFile (empty: the system's CAs) and the host dialled, and certFile with
+// keyFile (both or neither) are the client certificate a master with
+// --ssl_require_cert asks for. Without it the driver follows
+// LIBPROCESS_SSL_ENABLED, LIBPROCESS_SSL_CA_FILE, LIBPROCESS_SSL_CERT_FILE
+// and LIBPROCESS_SSL_KEY_FILE.
+func WithTLS(caFile, certFile, keyFile string) SchedulerOption {
+	return func(o *schedulerOptions) {
+		o.tls, o.tlsCAFile, o.tlsCertFile, o.tlsKeyFile = true, caFile, certFile, keyFile
+	}
 }
 
 // DefaultMaster is $CORRAL_MASTER, else $MESOS_MASTER, else 127.0.0.1:5050.
@@ -180,7 +196,8 @@ func NewSchedulerDriver(sched Scheduler, framework *corralpb.FrameworkInfo, mast
 	d := &SchedulerDriver{sched: sched, master: master, ctx: context.Background(), closed: make(chan struct{})}
 	d.id = register(d)
 	nat := native.NewScheduler(d.id, string(fw), master, o.implicitAcks, o.backoffMin.Seconds(),
-		o.backoffMax.Seconds(), o.callTimeout.Seconds(), o.principal, o.secret)
+		o.backoffMax.Seconds(), o.callTimeout.Seconds(), o.principal, o.secret, o.tls, o.tlsCAFile, o.tlsCertFile,
+		o.tlsKeyFile)
 	d.h = handle[native.Scheduler]{obj: nat, free: native.DeleteScheduler}
 	var msg string
 	if code := nat.InitError(&msg); code != 0 {

@@ -28,6 +28,9 @@ type options struct {
 	offerTimeout       time.Duration
 	allocationInterval time.Duration
 	logLevel           string
+	tlsCert, tlsKey    string
+	tlsCA              string
+	tlsRequireCert     bool
 }
 
 // Option configures a cluster.
@@ -52,6 +55,15 @@ func OfferTimeout(d time.Duration) Option { return func(o *options) { o.offerTim
 // LogLevel is the cluster's: debug, info, warning (default) or error.
 func LogLevel(level string) Option { return func(o *options) { o.logLevel = level } }
 
+// TLS serves the master's and agents' ports over TLS with certFile and
+// keyFile, as their --ssl_cert_file and --ssl_key_file; caFile verifies
+// client certificates, which requireCert makes every client show.
+func TLS(certFile, keyFile, caFile string, requireCert bool) Option {
+	return func(o *options) {
+		o.tlsCert, o.tlsKey, o.tlsCA, o.tlsRequireCert = certFile, keyFile, caFile, requireCert
+	}
+}
+
 // Cluster is a running in-process cluster. Its methods may be called from
 // any goroutine.
 type Cluster struct {
@@ -67,6 +79,7 @@ func New(opts ...Option) (*Cluster, error) {
 		opt(&o)
 	}
 	nat := clusternative.NewCluster()
+	nat.SetTls(o.tlsCert, o.tlsKey, o.tlsCA, o.tlsRequireCert)
 	var msg string
 	if code := nat.Start(o.agents, o.resources, o.workDir, o.launcherDir, o.offerTimeout.Seconds(),
 		o.allocationInterval.Seconds(), o.logLevel, &msg); code != 0 {

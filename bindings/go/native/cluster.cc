@@ -33,9 +33,21 @@ int Cluster::Start(int agents, const std::string& resources, const std::string& 
   o.offer_timeout = offer_timeout;
   o.allocation_interval = allocation_interval;
   o.log_level = log_level;
+  o.tls_cert_file = tls_[0];
+  o.tls_key_file = tls_[1];
+  o.tls_ca_file = tls_[2];
+  o.tls_require_cert = tls_require_cert_;
   auto r = cluster_->Start(o);
   *message = r.message;
   return r.code;
+}
+
+void Cluster::SetTls(const std::string& cert_file, const std::string& key_file, const std::string& ca_file,
+                     bool require_cert) {
+  tls_[0] = cert_file;
+  tls_[1] = key_file;
+  tls_[2] = ca_file;
+  tls_require_cert_ = require_cert;
 }
 
 std::string Cluster::Master() { return cluster_->master(); }

@@ -48,7 +48,9 @@ bool WaitForClosing(double seconds) { return binding::WaitForClosing(seconds); }
 
 Scheduler::Scheduler(int64_t id, const std::string& framework, const std::string& master,
                      bool implicit_acknowledgements, double reconnect_backoff_min, double reconnect_backoff_max,
-                     double call_timeout, const std::string& principal, const std::string& secret) {
+                     double call_timeout, const std::string& principal, const std::string& secret, bool tls,
+                     const std::string& tls_ca_file, const std::string& tls_cert_file,
+                     const std::string& tls_key_file) {
   binding::SchedulerOptions o;
   o.implicit_acknowledgements = implicit_acknowledgements;
   o.reconnect_backoff_min = reconnect_backoff_min;
@@ -56,6 +58,10 @@ Scheduler::Scheduler(int64_t id, const std::string& framework, const std::string
   o.call_timeout = call_timeout;
   o.principal = principal;
   o.secret = secret;
+  o.tls = tls;
+  o.tls_ca_file = tls_ca_file;
+  o.tls_cert_file = tls_cert_file;
+  o.tls_key_file = tls_key_file;
   driver_ =
       std::make_unique<binding::SchedulerDriver>(new ForwardingSink(id), framework.data(), framework.size(), master, o);
 }

@@ -52,6 +52,10 @@ struct ClusterOptions {
   double agent_ping_timeout;
   int max_agent_ping_timeouts;
   std::string log_level;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  bool tls_require_cert;
 };
 class Cluster {
  public:

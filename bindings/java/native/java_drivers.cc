@@ -113,7 +113,8 @@ class JavaSink : public binding::EventSink {
 NativeSchedulerDriver::NativeSchedulerDriver(JNIEnv* env, jobject sink, jbyteArray framework, const std::string& master,
                                              bool implicit_acknowledgements, double backoff_min, double backoff_max,
                                              double call_timeout, const std::string& principal,
-                                             const std::string& secret) {
+                                             const std::string& secret, bool tls, const std::string& tls_ca_file,
+                                             const std::string& tls_cert_file, const std::string& tls_key_file) {
   binding::SchedulerOptions o;
   o.implicit_acknowledgements = implicit_acknowledgements;
   o.reconnect_backoff_min = backoff_min;
@@ -121,6 +122,10 @@ NativeSchedulerDriver::NativeSchedulerDriver(JNIEnv* env, jobject sink, jbyteArr
   o.call_timeout = call_timeout;
   o.principal = principal;
   o.secret = secret;
+  o.tls = tls;
+  o.tls_ca_file = tls_ca_file;
+  o.tls_cert_file = tls_cert_file;
+  o.tls_key_file = tls_key_file;
   const std::string bytes = Bytes(env, framework);
   binding::EventSink* s = sink == nullptr ? nullptr : new JavaSink(env, sink);
   driver_ = std::make_unique<binding::SchedulerDriver>(s, framework == nullptr ? nullptr : bytes.data(), bytes.size(),

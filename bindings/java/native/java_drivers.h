@@ -25,7 +25,9 @@ class NativeSchedulerDriver {
  public:
   NativeSchedulerDriver(JNIEnv* env, jobject sink, jbyteArray framework, const std::string& master,
                         bool implicit_acknowledgements, double backoff_min, double backoff_max, double call_timeout,
-                        const std::string& principal, const std::string& secret);
+                        const std::string& principal, const std::string& secret, bool tls,
+                        const std::string& tls_ca_file, const std::string& tls_cert_file,
+                        const std::string& tls_key_file);
   ~NativeSchedulerDriver();
 
   Result initError();

@@ -6,6 +6,7 @@
 
 #include "corral/common/logging.h"
 #include "corral/local/local_cluster.h"
+#include "corral/tls/tls_options.h"
 #include "corral/v1/internal.grpc.pb.h"
 
 namespace corral::binding {
@@ -40,6 +41,17 @@ Result Cluster::Start(const ClusterOptions& options) {
   o.master.allocation_interval = options.allocation_interval;
   o.master.agent_ping_timeout = options.agent_ping_timeout;
   o.master.max_agent_ping_timeouts = options.max_agent_ping_timeouts;
+  if (!options.tls_cert_file.empty()) {
+    tls::TlsOptions t;
+    t.enabled = true;
+    t.cert_file = options.tls_cert_file;
+    t.key_file = options.tls_key_file;
+    t.ca_file = options.tls_ca_file;
+    t.require_cert = options.tls_require_cert;
+    if (absl::Status st = tls::ValidateServer(t); !st.ok()) return Invalid(std::string(st.message()));
+    o.master.tls = t;
+    o.agent.tls = t;
+  }
   auto c = LocalCluster::Start(o);
   if (!c.ok()) return ToResult(c.status());
   cluster_ = std::move(*c);

@@ -39,9 +39,12 @@ typedef _gostring_ swig_type_9;
 typedef _gostring_ swig_type_10;
 typedef _gostring_ swig_type_11;
 typedef _gostring_ swig_type_12;
-typedef long long swig_type_13;
+typedef _gostring_ swig_type_13;
 typedef _gostring_ swig_type_14;
 typedef _gostring_ swig_type_15;
+typedef long long swig_type_16;
+typedef _gostring_ swig_type_17;
+typedef _gostring_ swig_type_18;
 extern void _wrap_Swig_free_native_e24bd09989885471(uintptr_t arg1);
 extern uintptr_t _wrap_Swig_malloc_native_e24bd09989885471(swig_intgo arg1);
 extern uintptr_t _wrap__swig_NewDirectorDispatcherDispatcher_native_e24bd09989885471(int);
@@ -55,7 +58,7 @@ extern swig_intgo _wrap_BindingVersion_native_e24bd09989885471(void);
 extern swig_type_5 _wrap_CorralVersion_native_e24bd09989885471(void);
 extern _Bool _wrap_InCallback_native_e24bd09989885471(void);
 extern _Bool _wrap_WaitForClosing_native_e24bd09989885471(double arg1);
-extern uintptr_t _wrap_new_Scheduler_native_e24bd09989885471(swig_type_6 arg1, swig_type_7 arg2, swig_type_8 arg3, _Bool arg4, double arg5, double arg6, double arg7, swig_type_9 arg8, swig_type_10 arg9);
+extern uintptr_t _wrap_new_Scheduler_native_e24bd09989885471(swig_type_6 arg1, swig_type_7 arg2, swig_type_8 arg3, _Bool arg4, double arg5, double arg6, double arg7, swig_type_9 arg8, swig_type_10 arg9, _Bool arg10, swig_type_11 arg11, swig_type_12 arg12, swig_type_13 arg13);
 extern void _wrap_delete_Scheduler_native_e24bd09989885471(uintptr_t arg1);
 extern swig_intgo _wrap_Scheduler_InitError_native_e24bd09989885471(uintptr_t arg1, swig_voidp arg2);
 extern swig_intgo _wrap_Scheduler_Start_native_e24bd09989885471(uintptr_t arg1, swig_voidp arg2);
@@ -63,16 +66,16 @@ extern swig_intgo _wrap_Scheduler_Stop_native_e24bd09989885471(uintptr_t arg1, _
 extern swig_intgo _wrap_Scheduler_Abort_native_e24bd09989885471(uintptr_t arg1, swig_voidp arg2);
 extern swig_intgo _wrap_Scheduler_JoinFor_native_e24bd09989885471(uintptr_t arg1, double arg2, swig_voidp arg3);
 extern swig_intgo _wrap_Scheduler_Status_native_e24bd09989885471(uintptr_t arg1);
-extern swig_type_11 _wrap_Scheduler_FrameworkId_native_e24bd09989885471(uintptr_t arg1);
-extern swig_intgo _wrap_Scheduler_Call_native_e24bd09989885471(uintptr_t arg1, swig_type_12 arg2, swig_voidp arg3);
+extern swig_type_14 _wrap_Scheduler_FrameworkId_native_e24bd09989885471(uintptr_t arg1);
+extern swig_intgo _wrap_Scheduler_Call_native_e24bd09989885471(uintptr_t arg1, swig_type_15 arg2, swig_voidp arg3);
 extern void _wrap_Scheduler_Close_native_e24bd09989885471(uintptr_t arg1);
-extern uintptr_t _wrap_new_Executor_native_e24bd09989885471(swig_type_13 arg1);
+extern uintptr_t _wrap_new_Executor_native_e24bd09989885471(swig_type_16 arg1);
 extern void _wrap_delete_Executor_native_e24bd09989885471(uintptr_t arg1);
 extern swig_intgo _wrap_Executor_Start_native_e24bd09989885471(uintptr_t arg1, swig_voidp arg2);
 extern swig_intgo _wrap_Executor_Stop_native_e24bd09989885471(uintptr_t arg1, swig_voidp arg2);
 extern swig_intgo _wrap_Executor_JoinFor_native_e24bd09989885471(uintptr_t arg1, double arg2, swig_voidp arg3);
-extern swig_intgo _wrap_Executor_SendStatusUpdate_native_e24bd09989885471(uintptr_t arg1, swig_type_14 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_Executor_SendFrameworkMessage_native_e24bd09989885471(uintptr_t arg1, swig_type_15 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_Executor_SendStatusUpdate_native_e24bd09989885471(uintptr_t arg1, swig_type_17 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_Executor_SendFrameworkMessage_native_e24bd09989885471(uintptr_t arg1, swig_type_18 arg2, swig_voidp arg3);
 extern void _wrap_Executor_Close_native_e24bd09989885471(uintptr_t arg1);
 #undef intgo
 */
@@ -316,7 +319,7 @@ func (p SwigcptrScheduler) Swigcptr() uintptr {
 func (p SwigcptrScheduler) SwigIsScheduler() {
 }
 
-func NewScheduler(arg1 int64, arg2 string, arg3 string, arg4 bool, arg5 float64, arg6 float64, arg7 float64, arg8 string, arg9 string) (_swig_ret Scheduler) {
+func NewScheduler(arg1 int64, arg2 string, arg3 string, arg4 bool, arg5 float64, arg6 float64, arg7 float64, arg8 string, arg9 string, arg10 bool, arg11 string, arg12 string, arg13 string) (_swig_ret Scheduler) {
 	var swig_r Scheduler
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
@@ -327,7 +330,11 @@ func NewScheduler(arg1 int64, arg2 string, arg3 string, arg4 bool, arg5 float64,
 	_swig_i_6 := arg7
 	_swig_i_7 := arg8
 	_swig_i_8 := arg9
-	swig_r = (Scheduler)(SwigcptrScheduler(C._wrap_new_Scheduler_native_e24bd09989885471(C.swig_type_6(_swig_i_0), *(*C.swig_type_7)(unsafe.Pointer(&_swig_i_1)), *(*C.swig_type_8)(unsafe.Pointer(&_swig_i_2)), C._Bool(_swig_i_3), C.double(_swig_i_4), C.double(_swig_i_5), C.double(_swig_i_6), *(*C.swig_type_9)(unsafe.Pointer(&_swig_i_7)), *(*C.swig_type_10)(unsafe.Pointer(&_swig_i_8)))))
+	_swig_i_9 := arg10
+	_swig_i_10 := arg11
+	_swig_i_11 := arg12
+	_swig_i_12 := arg13
+	swig_r = (Scheduler)(SwigcptrScheduler(C._wrap_new_Scheduler_native_e24bd09989885471(C.swig_type_6(_swig_i_0), *(*C.swig_type_7)(unsafe.Pointer(&_swig_i_1)), *(*C.swig_type_8)(unsafe.Pointer(&_swig_i_2)), C._Bool(_swig_i_3), C.double(_swig_i_4), C.double(_swig_i_5), C.double(_swig_i_6), *(*C.swig_type_9)(unsafe.Pointer(&_swig_i_7)), *(*C.swig_type_10)(unsafe.Pointer(&_swig_i_8)), C._Bool(_swig_i_9), *(*C.swig_type_11)(unsafe.Pointer(&_swig_i_10)), *(*C.swig_type_12)(unsafe.Pointer(&_swig_i_11)), *(*C.swig_type_13)(unsafe.Pointer(&_swig_i_12)))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -339,6 +346,15 @@ func NewScheduler(arg1 int64, arg2 string, arg3 string, arg4 bool, arg5 float64,
 	}
 	if Swig_escape_always_false {
 		Swig_escape_val = arg9
+	}
+	if Swig_escape_always_false {
+		Swig_escape_val = arg11
+	}
+	if Swig_escape_always_false {
+		Swig_escape_val = arg12
+	}
+	if Swig_escape_always_false {
+		Swig_escape_val = arg13
 	}
 	return swig_r
 }
@@ -437,7 +453,7 @@ func (arg1 SwigcptrScheduler) Call(arg2 string, arg3 *string) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_Scheduler_Call_native_e24bd09989885471(C.uintptr_t(_swig_i_0), *(*C.swig_type_12)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_Scheduler_Call_native_e24bd09989885471(C.uintptr_t(_swig_i_0), *(*C.swig_type_15)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
 
   if arg3 != nil {
     *arg3 = swigCopyString(*arg3)
@@ -480,7 +496,7 @@ func (p SwigcptrExecutor) SwigIsExecutor() {
 func NewExecutor(arg1 int64) (_swig_ret Executor) {
 	var swig_r Executor
 	_swig_i_0 := arg1
-	swig_r = (Executor)(SwigcptrExecutor(C._wrap_new_Executor_native_e24bd09989885471(C.swig_type_13(_swig_i_0))))
+	swig_r = (Executor)(SwigcptrExecutor(C._wrap_new_Executor_native_e24bd09989885471(C.swig_type_16(_swig_i_0))))
 	return swig_r
 }
 
@@ -534,7 +550,7 @@ func (arg1 SwigcptrExecutor) SendStatusUpdate(arg2 string, arg3 *string) (_swig_
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_Executor_SendStatusUpdate_native_e24bd09989885471(C.uintptr_t(_swig_i_0), *(*C.swig_type_14)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_Executor_SendStatusUpdate_native_e24bd09989885471(C.uintptr_t(_swig_i_0), *(*C.swig_type_17)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
 
   if arg3 != nil {
     *arg3 = swigCopyString(*arg3)
@@ -551,7 +567,7 @@ func (arg1 SwigcptrExecutor) SendFrameworkMessage(arg2 string, arg3 *string) (_s
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_Executor_SendFrameworkMessage_native_e24bd09989885471(C.uintptr_t(_swig_i_0), *(*C.swig_type_15)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_Executor_SendFrameworkMessage_native_e24bd09989885471(C.uintptr_t(_swig_i_0), *(*C.swig_type_18)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
 
   if arg3 != nil {
     *arg3 = swigCopyString(*arg3)

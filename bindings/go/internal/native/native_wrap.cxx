@@ -552,7 +552,7 @@ bool _wrap_WaitForClosing_native_e24bd09989885471(double _swig_go_0) {
 }
 
 
-corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long long _swig_go_0, _gostring_ _swig_go_1, _gostring_ _swig_go_2, bool _swig_go_3, double _swig_go_4, double _swig_go_5, double _swig_go_6, _gostring_ _swig_go_7, _gostring_ _swig_go_8) {
+corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long long _swig_go_0, _gostring_ _swig_go_1, _gostring_ _swig_go_2, bool _swig_go_3, double _swig_go_4, double _swig_go_5, double _swig_go_6, _gostring_ _swig_go_7, _gostring_ _swig_go_8, bool _swig_go_9, _gostring_ _swig_go_10, _gostring_ _swig_go_11, _gostring_ _swig_go_12) {
   int64_t arg1 ;
   std::string *arg2 = 0 ;
   std::string *arg3 = 0 ;
@@ -562,6 +562,10 @@ corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long l
   double arg7 ;
   std::string *arg8 = 0 ;
   std::string *arg9 = 0 ;
+  bool arg10 ;
+  std::string *arg11 = 0 ;
+  std::string *arg12 = 0 ;
+  std::string *arg13 = 0 ;
   corral::gobinding::Scheduler *result = 0 ;
   corral::gobinding::Scheduler *_swig_go_result;
   
@@ -586,8 +590,21 @@ corral::gobinding::Scheduler *_wrap_new_Scheduler_native_e24bd09989885471(long l
   std::string arg9_str(_swig_go_8.p, _swig_go_8.n);
   arg9 = &arg9_str;
   
+  arg10 = (bool)_swig_go_9; 
   
-  result = (corral::gobinding::Scheduler *)new corral::gobinding::Scheduler(arg1,(std::string const &)*arg2,(std::string const &)*arg3,arg4,arg5,arg6,arg7,(std::string const &)*arg8,(std::string const &)*arg9);
+  std::string arg11_str(_swig_go_10.p, _swig_go_10.n);
+  arg11 = &arg11_str;
+  
+  
+  std::string arg12_str(_swig_go_11.p, _swig_go_11.n);
+  arg12 = &arg12_str;
+  
+  
+  std::string arg13_str(_swig_go_12.p, _swig_go_12.n);
+  arg13 = &arg13_str;
+  
+  
+  result = (corral::gobinding::Scheduler *)new corral::gobinding::Scheduler(arg1,(std::string const &)*arg2,(std::string const &)*arg3,arg4,arg5,arg6,arg7,(std::string const &)*arg8,(std::string const &)*arg9,arg10,(std::string const &)*arg11,(std::string const &)*arg12,(std::string const &)*arg13);
   *(corral::gobinding::Scheduler **)&_swig_go_result = (corral::gobinding::Scheduler *)result; 
   return _swig_go_result;
 }

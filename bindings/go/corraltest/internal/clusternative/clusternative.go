@@ -35,20 +35,24 @@ typedef _gostring_ swig_type_5;
 typedef _gostring_ swig_type_6;
 typedef _gostring_ swig_type_7;
 typedef _gostring_ swig_type_8;
+typedef _gostring_ swig_type_9;
+typedef _gostring_ swig_type_10;
+typedef _gostring_ swig_type_11;
 extern void _wrap_Swig_free_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
 extern uintptr_t _wrap_Swig_malloc_clusternative_97375b36d4f5c0b1(swig_intgo arg1);
 extern uintptr_t _wrap_new_Cluster_clusternative_97375b36d4f5c0b1(void);
 extern void _wrap_delete_Cluster_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
 extern swig_intgo _wrap_Cluster_Start_clusternative_97375b36d4f5c0b1(uintptr_t arg1, swig_intgo arg2, swig_type_1 arg3, swig_type_2 arg4, swig_type_3 arg5, double arg6, double arg7, swig_type_4 arg8, swig_voidp arg9);
-extern swig_type_5 _wrap_Cluster_Master_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
-extern swig_type_6 _wrap_Cluster_WorkDir_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
+extern void _wrap_Cluster_SetTls_clusternative_97375b36d4f5c0b1(uintptr_t arg1, swig_type_5 arg2, swig_type_6 arg3, swig_type_7 arg4, _Bool arg5);
+extern swig_type_8 _wrap_Cluster_Master_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
+extern swig_type_9 _wrap_Cluster_WorkDir_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
 extern swig_intgo _wrap_Cluster_AgentCount_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
 extern swig_intgo _wrap_Cluster_WaitForAgents_clusternative_97375b36d4f5c0b1(uintptr_t arg1, double arg2, swig_voidp arg3);
-extern swig_intgo _wrap_Cluster_AddAgent_clusternative_97375b36d4f5c0b1(uintptr_t arg1, swig_type_7 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_Cluster_AddAgent_clusternative_97375b36d4f5c0b1(uintptr_t arg1, swig_type_10 arg2, swig_voidp arg3);
 extern swig_intgo _wrap_Cluster_StopAgent_clusternative_97375b36d4f5c0b1(uintptr_t arg1, swig_intgo arg2, swig_voidp arg3);
 extern swig_intgo _wrap_Cluster_State_clusternative_97375b36d4f5c0b1(uintptr_t arg1, swig_voidp arg2, swig_voidp arg3);
 extern void _wrap_Cluster_Shutdown_clusternative_97375b36d4f5c0b1(uintptr_t arg1);
-extern swig_type_8 _wrap_DefaultLauncherDir_clusternative_97375b36d4f5c0b1(void);
+extern swig_type_11 _wrap_DefaultLauncherDir_clusternative_97375b36d4f5c0b1(void);
 #undef intgo
 */
 import "C"
@@ -153,6 +157,24 @@ func (arg1 SwigcptrCluster) Start(arg2 int, arg3 string, arg4 string, arg5 strin
 	return swig_r
 }
 
+func (arg1 SwigcptrCluster) SetTls(arg2 string, arg3 string, arg4 string, arg5 bool) {
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	_swig_i_4 := arg5
+	C._wrap_Cluster_SetTls_clusternative_97375b36d4f5c0b1(C.uintptr_t(_swig_i_0), *(*C.swig_type_5)(unsafe.Pointer(&_swig_i_1)), *(*C.swig_type_6)(unsafe.Pointer(&_swig_i_2)), *(*C.swig_type_7)(unsafe.Pointer(&_swig_i_3)), C._Bool(_swig_i_4))
+	if Swig_escape_always_false {
+		Swig_escape_val = arg2
+	}
+	if Swig_escape_always_false {
+		Swig_escape_val = arg3
+	}
+	if Swig_escape_always_false {
+		Swig_escape_val = arg4
+	}
+}
+
 func (arg1 SwigcptrCluster) Master() (_swig_ret string) {
 	var swig_r string
 	_swig_i_0 := arg1
@@ -199,7 +221,7 @@ func (arg1 SwigcptrCluster) AddAgent(arg2 string, arg3 *string) (_swig_ret int) 
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_Cluster_AddAgent_clusternative_97375b36d4f5c0b1(C.uintptr_t(_swig_i_0), *(*C.swig_type_7)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_Cluster_AddAgent_clusternative_97375b36d4f5c0b1(C.uintptr_t(_swig_i_0), *(*C.swig_type_10)(unsafe.Pointer(&_swig_i_1)), C.swig_voidp(_swig_i_2)))
 
   if arg3 != nil {
     *arg3 = swigCopyString(*arg3)
@@ -253,6 +275,7 @@ type Cluster interface {
 	Swigcptr() uintptr
 	SwigIsCluster()
 	Start(arg2 int, arg3 string, arg4 string, arg5 string, arg6 float64, arg7 float64, arg8 string, arg9 *string) (_swig_ret int)
+	SetTls(arg2 string, arg3 string, arg4 string, arg5 bool)
 	Master() (_swig_ret string)
 	WorkDir() (_swig_ret string)
 	AgentCount() (_swig_ret int)

@@ -334,6 +334,33 @@ intgo _wrap_Cluster_Start_clusternative_97375b36d4f5c0b1(corral::gobinding::Clus
 }
 
 
+void _wrap_Cluster_SetTls_clusternative_97375b36d4f5c0b1(corral::gobinding::Cluster *_swig_go_0, _gostring_ _swig_go_1, _gostring_ _swig_go_2, _gostring_ _swig_go_3, bool _swig_go_4) {
+  corral::gobinding::Cluster *arg1 = (corral::gobinding::Cluster *) 0 ;
+  std::string *arg2 = 0 ;
+  std::string *arg3 = 0 ;
+  std::string *arg4 = 0 ;
+  bool arg5 ;
+  
+  arg1 = *(corral::gobinding::Cluster **)&_swig_go_0; 
+  
+  std::string arg2_str(_swig_go_1.p, _swig_go_1.n);
+  arg2 = &arg2_str;
+  
+  
+  std::string arg3_str(_swig_go_2.p, _swig_go_2.n);
+  arg3 = &arg3_str;
+  
+  
+  std::string arg4_str(_swig_go_3.p, _swig_go_3.n);
+  arg4 = &arg4_str;
+  
+  arg5 = (bool)_swig_go_4; 
+  
+  (arg1)->SetTls((std::string const &)*arg2,(std::string const &)*arg3,(std::string const &)*arg4,arg5);
+  
+}
+
+
 _gostring_ _wrap_Cluster_Master_clusternative_97375b36d4f5c0b1(corral::gobinding::Cluster *_swig_go_0) {
   corral::gobinding::Cluster *arg1 = (corral::gobinding::Cluster *) 0 ;
   std::string result;

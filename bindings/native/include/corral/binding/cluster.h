@@ -30,6 +30,12 @@ struct ClusterOptions {
   double agent_ping_timeout = 15;
   int max_agent_ping_timeouts = 5;
   std::string log_level = "warning";  // debug, info, warning or error
+  // TLS on the master's and the agents' ports (their --ssl_* flags), for
+  // testing clients over TLS; empty tls_cert_file: off.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_file;
+  bool tls_require_cert = false;
 };
 
 class Cluster {

@@ -24,6 +24,9 @@ class Cluster {
   // `launcher_dir` empty: the helpers installed beside this library (../bin).
   int Start(int agents, const std::string& resources, const std::string& work_dir, const std::string& launcher_dir,
             double offer_timeout, double allocation_interval, const std::string& log_level, std::string* message);
+  // TLS on the master's and agents' ports, for the next Start; empty
+  // cert_file: off.
+  void SetTls(const std::string& cert_file, const std::string& key_file, const std::string& ca_file, bool require_cert);
   std::string Master();
   std::string WorkDir();
   int AgentCount();
@@ -37,6 +40,8 @@ class Cluster {
 
  private:
   std::unique_ptr<binding::Cluster> cluster_;
+  std::string tls_[3];
+  bool tls_require_cert_ = false;
 };
 
 // Where corral-default-executor and the other helpers are looked for.

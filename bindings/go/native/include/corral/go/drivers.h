@@ -48,7 +48,8 @@ class Scheduler {
   // InitError and by every call.
   Scheduler(int64_t id, const std::string& framework, const std::string& master, bool implicit_acknowledgements,
             double reconnect_backoff_min, double reconnect_backoff_max, double call_timeout,
-            const std::string& principal, const std::string& secret);
+            const std::string& principal, const std::string& secret, bool tls, const std::string& tls_ca_file,
+            const std::string& tls_cert_file, const std::string& tls_key_file);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -54,6 +54,8 @@ public final class SchedulerDriver implements AutoCloseable {
     double callTimeout = 30.0;
     String principal = "";
     String secret = "";
+    boolean tls;
+    String tlsCaFile = "", tlsCertFile = "", tlsKeyFile = "";
 
     public Options implicitAcknowledgements(boolean value) {
       implicitAcknowledgements = value;
@@ -91,6 +93,24 @@ public final class SchedulerDriver implements AutoCloseable {
       this.secret = secret;
       return this;
     }
+
+    /**
+     * Reaches the master over TLS: its certificate is verified against {@code caFile} (null or
+     * empty: the system's CAs) and the host dialled; {@code certFile} with {@code keyFile} (both or
+     * neither) are the client certificate a master with {@code --ssl_require_cert} asks for.
+     * Without this the driver follows {@code LIBPROCESS_SSL_ENABLED}, {@code
+     * LIBPROCESS_SSL_CA_FILE}, {@code LIBPROCESS_SSL_CERT_FILE} and {@code LIBPROCESS_SSL_KEY_FILE}.
+     */
+    public Options tls(String caFile, String certFile, String keyFile) {
+      if ((certFile == null || certFile.isEmpty()) != (keyFile == null || keyFile.isEmpty())) {
+        throw new IllegalArgumentException("tls: give certFile and keyFile both, or neither");
+      }
+      tls = true;
+      tlsCaFile = caFile == null ? "" : caFile;
+      tlsCertFile = certFile == null ? "" : certFile;
+      tlsKeyFile = keyFile == null ? "" : keyFile;
+      return this;
+    }
   }
 
   private final Scheduler scheduler;
@@ -113,7 +133,7 @@ public final class SchedulerDriver implements AutoCloseable {
     this.scheduler = scheduler;
     NativeSchedulerDriver nat = new NativeSchedulerDriver(new Sink(this), framework.toByteArray(), this.master,
         options.implicitAcknowledgements, options.backoffMin, options.backoffMax, options.callTimeout,
-        options.principal, options.secret);
+        options.principal, options.secret, options.tls, options.tlsCaFile, options.tlsCertFile, options.tlsKeyFile);
     this.handle = new Handle(nat);
     Results.check(nat.initError());
     Lifecycle.CLEANER.register(this, handle);

@@ -41,6 +41,8 @@ public final class LocalCluster implements AutoCloseable {
     private Duration allocationInterval = Duration.ofMillis(100);
     private Duration offerTimeout = Duration.ZERO;
     private String logLevel = "warning";
+    private String tlsCert = "", tlsKey = "", tlsCa = "";
+    private boolean tlsRequireCert;
 
     public Builder agents(int n) {
       if (n < 0) throw new IllegalArgumentException("agents: expected a count >= 0, got " + n);
@@ -71,6 +73,19 @@ public final class LocalCluster implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Serves the master's and agents' ports over TLS with {@code certFile} and {@code keyFile} (their
+     * {@code --ssl_cert_file} and {@code --ssl_key_file}); {@code caFile} verifies client
+     * certificates, which {@code requireCert} makes every client show.
+     */
+    public Builder tls(String certFile, String keyFile, String caFile, boolean requireCert) {
+      tlsCert = certFile;
+      tlsKey = keyFile;
+      tlsCa = caFile;
+      tlsRequireCert = requireCert;
+      return this;
+    }
+
     public LocalCluster start() {
       return new LocalCluster(this);
     }
@@ -98,6 +113,10 @@ public final class LocalCluster implements AutoCloseable {
     o.setAgent_ping_timeout(15);
     o.setMax_agent_ping_timeouts(5);
     o.setLog_level(b.logLevel);
+    o.setTls_cert_file(b.tlsCert);
+    o.setTls_key_file(b.tlsKey);
+    o.setTls_ca_file(b.tlsCa);
+    o.setTls_require_cert(b.tlsRequireCert);
     try {
       check(cluster.Start(o));
       check(cluster.WaitForAgents(30));
