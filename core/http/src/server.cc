@@ -499,9 +499,16 @@ class Session : public std::enable_shared_from_this<Session<Transport>>, public 
   void Shutdown() {
     if constexpr (std::is_same_v<Transport, TlsStream>) {
       // close_notify, then the socket; a peer that never answers has a
-      // moment, not forever.
+      // moment, not forever. With a read or write of its own in flight (a
+      // stream's hang-up watch, a chunk going out) the socket is closed
+      // at once instead: the TLS stream takes no second operation then.
       if (shutting_down_) return;
       shutting_down_ = true;
+      if (streaming_ || writing_ || file_fd_ >= 0) {
+        beast::error_code ignored;
+        beast::get_lowest_layer(stream_).socket().close(ignored);
+        return;
+      }
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
       stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
         beast::error_code ignored;
