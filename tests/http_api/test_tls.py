@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from corral.testing import wait_for
 
 from mesos_client import JSON, Subscription, connection, free_port, get, wait_for_health
 from test_security import CREDENTIALS, OPS, WEB, subscribe_call
@@ -80,14 +81,6 @@ def active_agents(master: str, tls: ssl.SSLContext) -> int:
     status, body, _ = get(master, "/master/slaves", tls=tls)
     assert status == 200, body
     return sum(1 for a in json.loads(body)["slaves"] if a["active"])
-
-
-def wait_for(predicate, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    import time
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)  # polling the state endpoint, bounded by the deadline
 
 
 def test_the_http_api_over_tls_with_basic_credentials(cluster: Cluster, certs: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ssl
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 import corral
 from corral import v1
-from corral.testing import binary
+from corral.testing import binary, wait_for
 
 from conftest import Recorder, free_port, launch_on_first_offer
 
@@ -44,14 +43,14 @@ def tls_master(tmp_path: Path, certs: Path) -> Iterator[str]:
                                   stdout=log, stderr=subprocess.STDOUT)]
     client = ssl.create_default_context(cafile=str(certs / "ca.crt"))
     client.load_cert_chain(str(certs / "client.crt"), str(certs / "client.key"))
-    deadline = time.monotonic() + 30
-    while True:  # the master answers /health over TLS (polled, bounded by the deadline)
+
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", context=client, timeout=5):
-                break
+                return True
         except OSError:
-            assert time.monotonic() < deadline, (tmp_path / "daemons.log").read_text()
-            time.sleep(0.05)
+            return False
+    wait_for(healthy)  # the master answers /health over TLS
     try:
         yield f"127.0.0.1:{port}"
     finally:
