@@ -325,6 +325,46 @@ def test_agents_register_only_as_a_principal_the_acls_allow(cluster: Cluster) ->
             impostor.wait(10)
 
 
+def test_the_agents_state_is_filtered_as_the_masters(cluster: Cluster) -> None:
+    alice = Framework(cluster, "alice", "alice", ["alice"])
+    bob = Framework(cluster, "bob", "bob", ["bob"])
+    try:
+        # alice's framework runs a task as nobody (which alice may not
+        # view), bob's one as bob (its framework's user).
+        alice.launch(("alice-as-nobody", "nobody"))
+        alice.update("alice-as-nobody")
+        bob.launch(("bob-task", None))
+        bob.update("bob-task")
+
+        def seen(principal: str) -> tuple[set[str], set[str]]:
+            status, state = cluster.get("/state", principal, at=cluster.agent)
+            assert status == 200, state
+            frameworks = {f["id"] for f in state["frameworks"]}
+            tasks = {t["id"] for f in state["frameworks"] for e in f["executors"] + f["completed_executors"]
+                     for t in e["tasks"] + e["completed_tasks"]}
+            return frameworks, tasks
+
+        def task_ids(get_tasks: dict[str, Any]) -> set[str]:  # launched, terminated (bob may not exist here), ...
+            return {t["task_id"]["value"] for tasks in get_tasks.values() for t in tasks}
+
+        assert seen("ops") == ({alice.id, bob.id}, {"alice-as-nobody", "bob-task"})
+        assert seen("alice") == ({alice.id}, set())
+        assert seen("bob") == ({bob.id}, {"bob-task"})
+        # The agent's operator API answers the same way.
+        status, body = cluster.call({"type": "GET_TASKS"}, "bob", at=cluster.agent)
+        assert status == 200, body
+        assert task_ids(body["get_tasks"]) == {"bob-task"}
+        status, body = cluster.call({"type": "GET_FRAMEWORKS"}, "alice", at=cluster.agent)
+        assert [f["framework_info"]["id"]["value"] for f in body["get_frameworks"]["frameworks"]] == [alice.id]
+        status, body = cluster.call({"type": "GET_EXECUTORS"}, "alice", at=cluster.agent)
+        assert status == 200 and not body["get_executors"].get("executors"), body
+        status, body = cluster.call({"type": "GET_STATE"}, "ops", at=cluster.agent)
+        assert task_ids(body["get_state"]["get_tasks"]) == {"alice-as-nobody", "bob-task"}
+    finally:
+        alice.close()
+        bob.close()
+
+
 def test_sandboxes_are_read_only_by_who_may_access_their_user(cluster: Cluster) -> None:
     fw = Framework(cluster, "alice", "alice", ["alice"])
     try:

@@ -232,7 +232,7 @@ void AgentHttpApi::Handle(const Request& req, Responder& r) {
     return r.Reply(std::move(res));
   }
   if (path == "/state" || path == "/state.json") {
-    return r.Reply(Response::Json(RenderAgentState(agent_->Snapshot(), agent_->flags(), CORRAL_VERSION)));
+    return r.Reply(Response::Json(RenderAgentState(agent_->SnapshotFor(principal), agent_->flags(), CORRAL_VERSION)));
   }
   if (path == "/monitor/statistics" || path == "/monitor/statistics.json") {
     // Mesos's form: one object per container, its usage under "statistics".
@@ -423,7 +423,7 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
       *response.mutable_get_agent()->mutable_agent_info() = agent_->Snapshot().agent_info();
       return answer(response);
     case Call::GET_STATE: {
-      Snapshot s = agent_->Snapshot();
+      Snapshot s = agent_->SnapshotFor(principal);
       response.set_type(AR::GET_STATE);
       auto* st = response.mutable_get_state();
       FillTasks(s, st->mutable_get_tasks());
@@ -433,15 +433,15 @@ void AgentHttpApi::Operator(const Request& req, Responder& r) {
     }
     case Call::GET_TASKS:
       response.set_type(AR::GET_TASKS);
-      FillTasks(agent_->Snapshot(), response.mutable_get_tasks());
+      FillTasks(agent_->SnapshotFor(principal), response.mutable_get_tasks());
       return answer(response);
     case Call::GET_EXECUTORS:
       response.set_type(AR::GET_EXECUTORS);
-      FillExecutors(agent_->Snapshot(), response.mutable_get_executors());
+      FillExecutors(agent_->SnapshotFor(principal), response.mutable_get_executors());
       return answer(response);
     case Call::GET_FRAMEWORKS:
       response.set_type(AR::GET_FRAMEWORKS);
-      FillFrameworks(agent_->Snapshot(), response.mutable_get_frameworks());
+      FillFrameworks(agent_->SnapshotFor(principal), response.mutable_get_frameworks());
       return answer(response);
     case Call::GET_CONTAINERS: {
       response.set_type(AR::GET_CONTAINERS);

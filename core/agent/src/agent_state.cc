@@ -2,6 +2,8 @@
 // the sandboxes whose files may be served. Everything here reads the
 // agent's state on its loop.
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "corral/agent/agent.h"
@@ -198,6 +200,54 @@ std::map<std::string, double> Agent::Metrics() {
     m[absl::StrCat("slave/", name, "_percent")] = t > 0 ? u / t : 0;
   }
   return m;
+}
+
+v1::internal::AgentSnapshot Agent::SnapshotFor(const std::optional<std::string>& principal) {
+  v1::internal::AgentSnapshot s = Snapshot();
+  if (options_.authorizer == nullptr) return s;
+  auth::ViewFilter view(options_.authorizer.get(), principal);
+  std::map<std::string, std::string> users;  // framework ID -> its user
+  for (const auto* list : {&s.frameworks(), &s.completed_frameworks()}) {
+    for (const auto& f : *list) users[f.id().value()] = f.user();
+  }
+  std::set<std::string> visible;  // frameworks the principal may view
+  for (const auto& [id, user] : users) {
+    if (view.Allows(auth::Action::kViewFrameworks, user)) visible.insert(id);
+  }
+  // Each executor's user: its command's, else its framework's. A task runs
+  // as its executor does (a command task's executor carries its command).
+  std::map<std::pair<std::string, std::string>, std::string> executor_users;
+  for (const auto* list : {&s.executors(), &s.completed_executors()}) {
+    for (const auto& e : *list) {
+      const std::string& fid = e.info().framework_id().value();
+      executor_users[{fid, e.info().executor_id().value()}] =
+          e.info().command().has_user() ? e.info().command().user() : users[fid];
+    }
+  }
+  auto keep_framework = [&](const v1::FrameworkInfo& f) { return visible.count(f.id().value()) > 0; };
+  auto keep_executor = [&](const v1::internal::AgentSnapshot::Executor& e) {
+    const std::string& fid = e.info().framework_id().value();
+    return visible.count(fid) > 0 &&
+           view.Allows(auth::Action::kViewExecutors, executor_users[{fid, e.info().executor_id().value()}]);
+  };
+  auto keep_task = [&](const v1::Task& t) {
+    const std::string& fid = t.framework_id().value();
+    if (visible.count(fid) == 0) return false;
+    if (t.has_user()) return view.Allows(auth::Action::kViewTasks, t.user());
+    auto it = executor_users.find({fid, t.executor_id().value()});
+    return view.Allows(auth::Action::kViewTasks, it != executor_users.end() ? it->second : users[fid]);
+  };
+  auto filter = [](auto* list, auto keep) {
+    auto end = std::remove_if(list->begin(), list->end(), [&](const auto& item) { return !keep(item); });
+    list->erase(end, list->end());
+  };
+  filter(s.mutable_frameworks(), keep_framework);
+  filter(s.mutable_completed_frameworks(), keep_framework);
+  filter(s.mutable_executors(), keep_executor);
+  filter(s.mutable_completed_executors(), keep_executor);
+  filter(s.mutable_tasks(), [&](const v1::internal::AgentSnapshot::AgentTask& t) { return keep_task(t.task()); });
+  filter(s.mutable_completed_tasks(), keep_task);
+  return s;
 }
 
 absl::StatusOr<sandbox_files::OpenFile> Agent::OpenSandboxFile(const std::string& path,

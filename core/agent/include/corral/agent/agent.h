@@ -160,6 +160,10 @@ class Agent {
   // Frameworks, executors and tasks as the agent sees them, for /state and
   // the agent operator API.
   v1::internal::AgentSnapshot Snapshot();
+  // Snapshot() as `principal` may view it under the --acls (view_frameworks,
+  // view_executors, view_tasks, by the user each runs as): what it may not
+  // view is left out, as the master's state is. Any thread but the loop's.
+  v1::internal::AgentSnapshot SnapshotFor(const std::optional<std::string>& principal);
   // What each live container uses now (cpu times, memory, processes) with
   // its limits, for GET_CONTAINERS and /monitor/statistics. Any thread but
   // the loop's: /proc and the cgroups are read on the caller's thread.
